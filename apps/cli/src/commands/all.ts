@@ -1,0 +1,21 @@
+import type { Command } from 'commander';
+import { registerEncodeCommand } from './encode.js';
+import { registerIndexCommand } from './index-corpus.js';
+import { registerSearchCommand } from './search.js';
+import { registerMeasureCommand } from './measure.js';
+import { registerEvalCommand } from './eval.js';
+import { registerWorkerCommand } from './worker.js';
+import { registerServeCommand } from './serve.js';
+import { registerModelCommand } from './model.js';
+
+/** Every `dotrank` command; each lives in its own module and only wires packages together. */
+export function registerCommands(program: Command): void {
+  registerEncodeCommand(program);
+  registerIndexCommand(program);
+  registerSearchCommand(program);
+  registerMeasureCommand(program);
+  registerEvalCommand(program);
+  registerWorkerCommand(program);
+  registerServeCommand(program);
+  registerModelCommand(program);
+}

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** `dotrank eval`: not implemented yet. */
+export function registerEvalCommand(_program: Command): void {}

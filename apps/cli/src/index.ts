@@ -1,0 +1,2 @@
+// The CLI has no library API; see src/main.ts.
+export { buildProgram, runCli } from './run.js';

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig, matchesFilter, ConfigError, ValidationError, defaultIntraOpThreads } from './index.js';
+
+describe('loadConfig', () => {
+  it('applies defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.DOTRANK_QUEUE_PREFIX).toBe('dotrank');
+    expect(config.DOTRANK_RERANK_DEADLINE_MS).toBe(500);
+    expect(config.REDIS_URL).toBeUndefined();
+  });
+
+  it('treats blank strings as unset', () => {
+    expect(loadConfig({ ELASTICSEARCH_URL: '  ' }).ELASTICSEARCH_URL).toBeUndefined();
+  });
+
+  it('names the variable and the value in errors', () => {
+    expect(() => loadConfig({ DOTRANK_RERANK_DEADLINE_MS: 'soon' })).toThrow(ConfigError);
+    expect(() => loadConfig({ DOTRANK_RERANK_DEADLINE_MS: 'soon' })).toThrow(/DOTRANK_RERANK_DEADLINE_MS.*"soon"/);
+    expect(() => loadConfig({ DOTRANK_CACHE_DTYPE: 'int4' })).toThrow(/DOTRANK_CACHE_DTYPE/);
+  });
+});
+
+describe('errors', () => {
+  it('carries field and problem', () => {
+    const error = new ValidationError('k', 'must be between 1 and 1000');
+    expect(error.message).toBe('k: must be between 1 and 1000');
+    expect(error.toJSON()).toEqual({ error: 'invalid_input', field: 'k', message: 'k: must be between 1 and 1000' });
+  });
+});
+
+describe('matchesFilter', () => {
+  it('matches equality and any-of', () => {
+    expect(matchesFilter({ lang: 'en', year: 2020 }, { lang: 'en' })).toBe(true);
+    expect(matchesFilter({ lang: 'en' }, { lang: ['de', 'en'] })).toBe(true);
+    expect(matchesFilter({ lang: 'en' }, { lang: 'de' })).toBe(false);
+    expect(matchesFilter(undefined, { lang: 'en' })).toBe(false);
+    expect(matchesFilter(undefined, undefined)).toBe(true);
+  });
+});
+
+describe('defaultIntraOpThreads', () => {
+  it('splits cores among workers and never returns zero', () => {
+    expect(defaultIntraOpThreads(8, 2)).toBe(4);
+    expect(defaultIntraOpThreads(2, 4)).toBe(1);
+  });
+});

@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/**
+ * Configuration is read once, here, from the environment (and flags the apps merge on top), then passed
+ * down. Packages never read `process.env` themselves.
+ */
+const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+export const configSchema = z.object({
+  REDIS_URL: optionalString,
+  ELASTICSEARCH_URL: optionalString,
+  ELASTICSEARCH_INDEX: z.string().default('dotrank'),
+  ELASTICSEARCH_API_KEY: optionalString,
+  ELASTICSEARCH_USERNAME: optionalString,
+  ELASTICSEARCH_PASSWORD: optionalString,
+  ELASTICSEARCH_CA_FILE: optionalString,
+  ELASTICSEARCH_CLOUD_ID: optionalString,
+  ELASTICSEARCH_TIMEOUT_MS: intFrom(1, 600_000).default(30_000),
+  DOTRANK_MODEL: optionalString,
+  DOTRANK_QUEUE_PREFIX: z.string().min(1).default('dotrank'),
+  DOTRANK_KEY_PREFIX: z.string().min(1).default('dotrank'),
+  DOTRANK_DATA_DIR: z.string().default('.dotrank'),
+  DOTRANK_SHARED_DIR: optionalString,
+  DOTRANK_API_KEY: optionalString,
+  DOTRANK_PORT: intFrom(0, 65_535).default(3000),
+  DOTRANK_HOST: z.string().default('127.0.0.1'),
+  DOTRANK_RERANK_DEADLINE_MS: intFrom(1, 600_000).default(500),
+  DOTRANK_MAX_CANDIDATES: intFrom(1, 100_000).default(1000),
+  DOTRANK_BATCH_SIZE: intFrom(1, 4096).default(32),
+  DOTRANK_ORT_THREADS: intFrom(0, 1024).default(0),
+  DOTRANK_WORKER_CONCURRENCY: intFrom(1, 1024).default(1),
+  DOTRANK_CACHE_DTYPE: z.enum(['float32', 'float16', 'int8']).default('float32'),
+  DOTRANK_CACHE_TTL_SECONDS: intFrom(0, 10 * 365 * 24 * 3600).default(0),
+  DOTRANK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type DotrankConfig = z.infer<typeof configSchema>;
+
+/** Reads configuration from an environment; every problem names the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): DotrankConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || 'environment';
+    throw new ConfigError(field, `${issue.message} (got ${JSON.stringify(env[field] ?? null)})`);
+  }
+  return parsed.data;
+}
+
+/** Default worker-side ORT threads: the cores of this machine divided among the workers that share it. */
+export function defaultIntraOpThreads(cores: number, workersPerMachine = 1): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, workersPerMachine)));
+}
+
+/**
+ * Where the project's shared data lives (`shared/` beside the repository root): DOTRANK_SHARED_DIR when set,
+ * else the first `shared` folder found beside the start directory or one of its parents. Undefined when absent.
+ */
+export function resolveSharedDir(
+  env: Record<string, string | undefined> = process.env,
+  start: string = process.cwd(),
+): string | undefined {
+  const explicit = env['DOTRANK_SHARED_DIR'];
+  if (explicit && explicit.trim() !== '') return existsSync(explicit) ? resolve(explicit) : undefined;
+  let dir = resolve(start);
+  for (;;) {
+    const candidate = join(dir, '..', 'shared');
+    if (existsSync(join(candidate, 'DESIGN.md')) || existsSync(join(candidate, 'datasets'))) return resolve(candidate);
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** The repository root: the nearest parent holding nx.json, or undefined outside a checkout. */
+export function findRepoRoot(start: string = process.cwd()): string | undefined {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, 'nx.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}

@@ -1,0 +1,33 @@
+// Public API of @dotrank/core: shared types, contracts, errors and configuration.
+export type {
+  Scalar,
+  Passage,
+  Candidate,
+  SearchFilter,
+  SearchOptions,
+  IndexProgress,
+  IndexOptions,
+  IndexFailure,
+  IndexReport,
+  FirstStageKind,
+  CandidateSource,
+  Pooling,
+  Similarity,
+  DenseEncoder,
+  FusionMode,
+} from './types.js';
+export { FUSION_MODES } from './types.js';
+export {
+  DotrankError,
+  ValidationError,
+  ConfigError,
+  NotFoundError,
+  ModelError,
+  UnavailableError,
+  isDotrankError,
+  describeError,
+} from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { configSchema, loadConfig, defaultIntraOpThreads, resolveSharedDir, findRepoRoot } from './config.js';
+export type { DotrankConfig } from './config.js';
+export { matchesFilter } from './filter.js';

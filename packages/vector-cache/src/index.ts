@@ -1,0 +1,2 @@
+// Public API of @dotrank/vector-cache.
+export {};

@@ -1,0 +1,2 @@
+// Public API of @dotrank/e2e.
+export {};
