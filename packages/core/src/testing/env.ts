@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveSharedDir } from '../config.js';
+import { fileURLToPath } from 'node:url';
+import { findRepoRoot, resolveSharedDir } from '../config.js';
 
 /** Redis for tests: REDIS_URL, else the local default every developer and CI machine runs. */
 export function redisUrlForTests(): string {
@@ -20,4 +21,11 @@ export function sharedDirOrSkipReason(subpath: string): { dir: string } | { reas
   const dir = join(shared, subpath);
   if (!existsSync(dir)) return { reason: `${dir} is absent` };
   return { dir };
+}
+
+/** The tiny random-weight TAS-B-shaped fixture model committed under tools/fixtures (see its README). */
+export function tinyModelDir(): string {
+  const root = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
+  if (!root) throw new Error('repository root (nx.json) not found above @dotrank/core');
+  return join(root, 'tools', 'fixtures', 'tiny-tasb');
 }
