@@ -1,0 +1,294 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import * as ort from 'onnxruntime-node';
+import { ModelError, ValidationError } from '@dotrank/core';
+import type { DenseEncoder, Similarity } from '@dotrank/core';
+import { readManifest } from './manifest.js';
+import type { ModelManifest } from './manifest.js';
+import { clsPool, cosine, dot, meanPool } from './pooling.js';
+import { TextTokenizer } from './tokenizer.js';
+
+export type TextKind = 'query' | 'passage';
+
+export interface EncoderOptions {
+  /** Texts per `session.run` (default 32). */
+  batchSize?: number;
+  /** ORT intra-op threads; 0 or absent lets ONNX Runtime choose (all cores). Inter-op is always 1, execution sequential. */
+  intraOpThreads?: number;
+  /** Override the manifest's query max length (tokens incl. special tokens, 2..maxPositions). */
+  queryMaxLength?: number;
+  /** Override the manifest's passage max length (tokens incl. special tokens, 2..maxPositions). */
+  passageMaxLength?: number;
+}
+
+const DEFAULT_BATCH_SIZE = 32;
+/** Texts tokenized between two yields to the event loop. */
+const TOKENIZE_CHUNK = 64;
+
+function intOption(name: string, value: number | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(name, `must be an integer between ${min} and ${max} (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split('\n')[0]!.slice(0, 300);
+}
+
+type IntType = 'int64' | 'int32';
+
+interface GraphPlan {
+  inputType: IntType;
+  hasTokenTypeIds: boolean;
+  output: string;
+  /** 3 = last_hidden_state to pool, 2 = already pooled; undefined until the first run when the graph does not say. */
+  rank: 2 | 3 | undefined;
+}
+
+function planGraph(session: ort.InferenceSession, manifest: ModelManifest): GraphPlan {
+  const where = manifest.graphPath;
+  const inputs = new Map(session.inputMetadata.map((m) => [m.name, m]));
+  for (const required of ['input_ids', 'attention_mask']) {
+    if (!inputs.has(required)) {
+      throw new ModelError(`graph has no "${required}" input (inputs: ${[...inputs.keys()].join(', ') || 'none'})`, { field: where });
+    }
+  }
+  const unknown = [...inputs.keys()].filter((n) => !['input_ids', 'attention_mask', 'token_type_ids'].includes(n));
+  if (unknown.length > 0) {
+    throw new ModelError(`graph has inputs dotrank cannot feed: ${unknown.join(', ')} (supported: input_ids, attention_mask, token_type_ids)`, { field: where });
+  }
+  const idsMeta = inputs.get('input_ids')!;
+  const inputType: IntType = idsMeta.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64';
+  if (idsMeta.isTensor && idsMeta.type !== 'int64' && idsMeta.type !== 'int32') {
+    throw new ModelError(`graph input "input_ids" has type ${idsMeta.type}; expected int64 or int32`, { field: where });
+  }
+
+  const outputs = session.outputMetadata;
+  const names = outputs.map((o) => o.name);
+  let output = manifest.output;
+  if (!names.includes(output)) {
+    if (manifest.outputExplicit) {
+      throw new ModelError(`graph has no output "${output}" named by dotrank.json (outputs: ${names.join(', ')})`, { field: where });
+    }
+    if (names.includes('sentence_embedding')) output = 'sentence_embedding';
+    else if (names.length === 1) output = names[0]!;
+    else throw new ModelError(`graph has no "last_hidden_state" output and several others (${names.join(', ')}); name one as "output" in dotrank.json`, { field: where });
+  }
+  const meta = outputs.find((o) => o.name === output)!;
+  let rank: 2 | 3 | undefined;
+  if (meta.isTensor && meta.shape.length > 0) {
+    if (meta.shape.length !== 2 && meta.shape.length !== 3) {
+      throw new ModelError(`graph output "${output}" has ${meta.shape.length} dimensions; expected 3 ([batch, sequence, dim]) or 2 ([batch, dim], already pooled)`, { field: where });
+    }
+    rank = meta.shape.length as 2 | 3;
+    const last = meta.shape[meta.shape.length - 1];
+    if (typeof last === 'number' && last !== manifest.dimension) {
+      throw new ModelError(`dimension mismatch: graph output "${output}" has ${last} dimensions but the manifest says ${manifest.dimension}`, { field: where });
+    }
+  }
+  if (meta.isTensor && meta.type !== 'float32') {
+    throw new ModelError(`graph output "${output}" has type ${meta.type}; expected float32`, { field: where });
+  }
+  return { inputType, hasTokenTypeIds: inputs.has('token_type_ids'), output, rank };
+}
+
+/**
+ * A TAS-B style bi-encoder over ONNX Runtime: one model for queries and passages, vectors pooled from the
+ * graph's `last_hidden_state` (CLS or mean) or taken as is from a pooled 2-D output.
+ *
+ * Inference runs through ORT's async `session.run`, off the JS thread, so the event loop stays free while
+ * a batch computes (BullMQ lock renewal in the reranker worker depends on it); tokenization yields to the
+ * event loop every 64 texts. Calls on one Encoder are serialised: one `session.run` at a time.
+ */
+export class Encoder implements DenseEncoder {
+  readonly modelId: string;
+  readonly revision: string;
+  readonly dimension: number;
+  readonly similarity: Similarity;
+  readonly batchSize: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  /** @internal use loadEncoder() */
+  constructor(
+    readonly manifest: ModelManifest,
+    private readonly session: ort.InferenceSession,
+    private readonly tokenizer: TextTokenizer,
+    private readonly plan: GraphPlan,
+    batchSize: number,
+  ) {
+    this.modelId = manifest.modelId;
+    this.revision = manifest.revision;
+    this.dimension = manifest.dimension;
+    this.similarity = manifest.similarity;
+    this.batchSize = batchSize;
+  }
+
+  /** Similarity per the manifest: dot product (TAS-B) or cosine. */
+  score(q: Float32Array, p: Float32Array): number {
+    return this.similarity === 'cosine' ? cosine(q, p) : dot(q, p);
+  }
+
+  maxLength(kind: TextKind): number {
+    return kind === 'query' ? this.manifest.queryMaxLength : this.manifest.passageMaxLength;
+  }
+
+  /** Token ids (with [CLS]/[SEP], truncated to the query or passage max length), as the Python tokenizers library gives them. */
+  tokenize(texts: readonly string[], kind: TextKind): number[][] {
+    const max = this.maxLength(checkKind(kind));
+    return checkTexts(texts, false).map((t) => this.tokenizer.encode(t, max));
+  }
+
+  encodeQueries(texts: readonly string[]): Promise<Float32Array[]> {
+    return this.encode(texts, 'query');
+  }
+
+  encodePassages(texts: readonly string[]): Promise<Float32Array[]> {
+    return this.encode(texts, 'passage');
+  }
+
+  /** Vectors in input order. Batches group texts of similar token length; each is padded only to its own longest text. */
+  async encode(texts: readonly string[], kind: TextKind): Promise<Float32Array[]> {
+    if (this.closed) throw new ModelError('encoder is closed', { field: this.manifest.modelDir });
+    const max = this.maxLength(checkKind(kind));
+    checkTexts(texts, true);
+    const ids: number[][] = [];
+    for (let start = 0; start < texts.length; start += TOKENIZE_CHUNK) {
+      if (start > 0) await yieldToEventLoop();
+      for (const text of texts.slice(start, start + TOKENIZE_CHUNK)) ids.push(this.tokenizer.encode(text, max));
+    }
+    const order = ids.map((_, i) => i).sort((a, b) => ids[b]!.length - ids[a]!.length || a - b);
+    const results = new Array<Float32Array>(texts.length);
+    for (let start = 0; start < order.length; start += this.batchSize) {
+      const batch = order.slice(start, start + this.batchSize);
+      const vectors = await this.serialised(() => this.runBatch(batch.map((i) => ids[i]!)));
+      batch.forEach((original, j) => {
+        results[original] = vectors[j]!;
+      });
+    }
+    return results;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.catch(() => undefined);
+    await this.session.release();
+  }
+
+  private serialised<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** One `session.run` on a batch padded to its longest member. */
+  private async runBatch(batch: number[][]): Promise<Float32Array[]> {
+    const rows = batch.length;
+    const width = Math.max(...batch.map((b) => b.length));
+    const size = rows * width;
+    const int64 = this.plan.inputType === 'int64';
+    const idData = int64 ? new BigInt64Array(size) : new Int32Array(size);
+    const maskData = int64 ? new BigInt64Array(size) : new Int32Array(size);
+    const pad = this.tokenizer.padId;
+    for (let r = 0; r < rows; r++) {
+      const row = batch[r]!;
+      for (let c = 0; c < width; c++) {
+        const k = r * width + c;
+        const present = c < row.length;
+        const id = present ? row[c]! : pad;
+        if (int64) {
+          (idData as BigInt64Array)[k] = BigInt(id);
+          (maskData as BigInt64Array)[k] = present ? 1n : 0n;
+        } else {
+          (idData as Int32Array)[k] = id;
+          (maskData as Int32Array)[k] = present ? 1 : 0;
+        }
+      }
+    }
+    const dims = [rows, width];
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor(this.plan.inputType, idData, dims),
+      attention_mask: new ort.Tensor(this.plan.inputType, maskData, dims),
+    };
+    if (this.plan.hasTokenTypeIds) {
+      feeds['token_type_ids'] = new ort.Tensor(this.plan.inputType, int64 ? new BigInt64Array(size) : new Int32Array(size), dims);
+    }
+    let outputs: ort.InferenceSession.OnnxValueMapType;
+    try {
+      outputs = await this.session.run(feeds, [this.plan.output]);
+    } catch (error) {
+      throw new ModelError(`ONNX Runtime failed on a batch of ${rows}x${width} tokens: ${firstLine(error)}`, { field: this.manifest.graphPath, cause: error });
+    }
+    const tensor = outputs[this.plan.output] as ort.Tensor | undefined;
+    if (!tensor || tensor.type !== 'float32') {
+      throw new ModelError(`graph output "${this.plan.output}" is missing or not float32`, { field: this.manifest.graphPath });
+    }
+    const data = tensor.data as Float32Array;
+    const shape = tensor.dims;
+    const dim = shape[shape.length - 1];
+    if (dim !== this.dimension) {
+      throw new ModelError(`dimension mismatch: graph output "${this.plan.output}" has ${dim} dimensions but the manifest says ${this.dimension}`, { field: this.manifest.graphPath });
+    }
+    const vectors: Float32Array[] = [];
+    if (shape.length === 3 && shape[0] === rows && shape[1] === width) {
+      for (let r = 0; r < rows; r++) {
+        vectors.push(this.manifest.pooling === 'mean' ? meanPool(data, r, width, dim, batch[r]!.length) : clsPool(data, r, width, dim));
+      }
+    } else if (shape.length === 2 && shape[0] === rows) {
+      for (let r = 0; r < rows; r++) vectors.push(data.slice(r * dim, (r + 1) * dim));
+    } else {
+      throw new ModelError(`graph output "${this.plan.output}" has shape [${shape.join(', ')}] for a ${rows}x${width} batch; expected [batch, sequence, dim] or [batch, dim]`, { field: this.manifest.graphPath });
+    }
+    return vectors;
+  }
+}
+
+function checkKind(kind: TextKind): TextKind {
+  if (kind !== 'query' && kind !== 'passage') throw new ValidationError('kind', `must be "query" or "passage" (got ${JSON.stringify(kind)})`);
+  return kind;
+}
+
+function checkTexts(texts: readonly string[], rejectBlank: boolean): readonly string[] {
+  if (!Array.isArray(texts)) throw new ValidationError('texts', 'must be an array of strings');
+  texts.forEach((text, i) => {
+    if (typeof text !== 'string') throw new ValidationError(`texts[${i}]`, `must be a string (got ${text === null ? 'null' : typeof text})`);
+    if (rejectBlank && text.trim() === '') throw new ValidationError(`texts[${i}]`, 'must not be empty or only whitespace');
+  });
+  return texts;
+}
+
+/** Loads a model directory (see readManifest) into an Encoder; every failure is a ModelError/NotFoundError/ValidationError naming the file or field. */
+export async function loadEncoder(modelDir: string, options: EncoderOptions = {}): Promise<Encoder> {
+  const base = await readManifest(modelDir);
+  const batchSize = intOption('batchSize', options.batchSize, 1, 4096) ?? DEFAULT_BATCH_SIZE;
+  const intraOpThreads = intOption('intraOpThreads', options.intraOpThreads, 0, 1024) ?? 0;
+  const manifest: ModelManifest = {
+    ...base,
+    queryMaxLength: intOption('queryMaxLength', options.queryMaxLength, 2, base.maxPositions) ?? base.queryMaxLength,
+    passageMaxLength: intOption('passageMaxLength', options.passageMaxLength, 2, base.maxPositions) ?? base.passageMaxLength,
+  };
+  const tokenizer = await TextTokenizer.fromFile(manifest.tokenizerPath);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(manifest.graphPath, {
+      executionProviders: ['cpu'],
+      intraOpNumThreads: intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (error) {
+    throw new ModelError(`ONNX Runtime cannot load the graph: ${firstLine(error)}`, { field: manifest.graphPath, cause: error });
+  }
+  let plan: GraphPlan;
+  try {
+    plan = planGraph(session, manifest);
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+  return new Encoder({ ...manifest, output: plan.output }, session, tokenizer, plan, batchSize);
+}
