@@ -1,2 +1,23 @@
 // Public API of @dotrank/search-api.
-export {};
+export { buildServer } from './server.js';
+// export { startServer } from './start.js';
+// export type { StartFlags, RunningServer } from './start.js';
+export { parseSearchParams, MAX_QUERY_BYTES, MAX_K } from './validation.js';
+export type { SearchParams } from './validation.js';
+export { runSearch, rerankWithDeadline, degradedReasonFor } from './search.js';
+export type { SearchResponse, SearchHit, RerankOutcome } from './search.js';
+export { extractQueryText, planRerank, DEFAULT_TEXT_FIELDS } from './proxy.js';
+export { listEvals, parseTrecRun } from './evals.js';
+export { ApiMetrics, StatsRing, percentile } from './metrics.js';
+export type {
+  RerankerLike,
+  RerankRequest,
+  RerankResult,
+  RankedItem,
+  RerankTimings,
+  QueueStats,
+  ReadinessCheck,
+  ProxyTarget,
+  ServerDeps,
+  ServerOptions,
+} from './types.js';

@@ -1,0 +1,122 @@
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { NotFoundError, ValidationError } from '@dotrank/core';
+
+/** One path segment: letters, digits, dot, dash, underscore; never `.` or `..`. */
+const SAFE_SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,199}$/;
+const RUN_EXTENSIONS = ['', '.run', '.trec', '.txt', '.tsv'];
+
+function segment(field: string, value: string): string {
+  if (!SAFE_SEGMENT.test(value) || value.includes('..')) {
+    throw new ValidationError(field, 'must be a plain name (letters, digits, ".", "-", "_"; no path separators)');
+  }
+  return value;
+}
+
+/** Resolves `parts` under `root` and refuses anything (including symlinks) that lands outside it. */
+async function inside(root: string, ...parts: string[]): Promise<string | undefined> {
+  const base = await realpath(root).catch(() => undefined);
+  if (!base) return undefined;
+  const target = await realpath(join(base, ...parts)).catch(() => undefined);
+  if (!target || !(target === base || target.startsWith(base + sep))) return undefined;
+  return target;
+}
+
+export interface EvalEntry {
+  name: string;
+  modifiedAt: string;
+  systems: string[];
+}
+
+async function runFiles(dir: string): Promise<string[]> {
+  const runsDir = join(dir, 'runs');
+  const names = await readdir(runsDir).catch(() => [] as string[]);
+  return names
+    .filter((n) => SAFE_SEGMENT.test(n))
+    .map((n) => RUN_EXTENSIONS.filter(Boolean).reduce((s, ext) => (s.endsWith(ext) ? s.slice(0, -ext.length) : s), n))
+    .sort();
+}
+
+/** Eval outputs under `evalDir`: each direct sub-folder holding a `metrics.json`. */
+export async function listEvals(evalDir: string): Promise<EvalEntry[]> {
+  const root = resolve(evalDir);
+  const entries = await readdir(root, { withFileTypes: true }).catch(() => []);
+  const out: EvalEntry[] = [];
+  for (const entry of entries) {
+    if (!entry.isDirectory() || !SAFE_SEGMENT.test(entry.name)) continue;
+    const metrics = await inside(root, entry.name, 'metrics.json');
+    if (!metrics) continue;
+    const info = await stat(metrics);
+    out.push({ name: entry.name, modifiedAt: info.mtime.toISOString(), systems: await runFiles(join(root, entry.name)) });
+  }
+  return out.sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt) || a.name.localeCompare(b.name));
+}
+
+export interface RunRow {
+  qid: string;
+  docid: string;
+  rank: number;
+  score: number;
+  tag: string;
+}
+
+/** TREC run lines `qid Q0 docid rank score tag` as rows; malformed lines name their line number. */
+export function parseTrecRun(text: string, file: string): RunRow[] {
+  const rows: RunRow[] = [];
+  const lines = text.split(/\r?\n/);
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const parts = line.split(/\s+/);
+    const [qid, , docid, rank, score, tag] = parts;
+    if (parts.length < 6 || !qid || !docid || !Number.isFinite(Number(rank)) || !Number.isFinite(Number(score))) {
+      throw new ValidationError(`${file}:${i + 1}`, 'not a TREC run line (qid Q0 docid rank score tag)');
+    }
+    rows.push({ qid, docid, rank: Number(rank), score: Number(score), tag: tag ?? '' });
+  }
+  return rows;
+}
+
+/** `/api/evals`, `/api/evals/:name/metrics`, `/api/evals/:name/runs/:system`: reads files only under evalDir. */
+export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }): Promise<void> {
+  const root = resolve(opts.evalDir);
+  app.get('/api/evals', { schema: { tags: ['evals'], summary: 'Eval outputs found under the eval folder' } }, async () => ({
+    evals: await listEvals(root),
+  }));
+
+  app.get<{ Params: { name: string } }>(
+    '/api/evals/:name/metrics',
+    { schema: { tags: ['evals'], summary: 'metrics.json of one eval output' } },
+    async (request) => {
+      const name = segment('name', request.params.name);
+      const file = await inside(root, name, 'metrics.json');
+      if (!file) throw new NotFoundError('name', `no eval output "${name}"`);
+      try {
+        return JSON.parse(await readFile(file, 'utf8')) as unknown;
+      } catch {
+        throw new ValidationError('metrics.json', `${name}/metrics.json is not valid JSON`);
+      }
+    },
+  );
+
+  app.get<{ Params: { name: string; system: string }; Querystring: { qid?: string } }>(
+    '/api/evals/:name/runs/:system',
+    { schema: { tags: ['evals'], summary: 'A TREC run file of one eval output, as JSON rows' } },
+    async (request) => {
+      const name = segment('name', request.params.name);
+      const system = segment('system', request.params.system);
+      if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
+      for (const ext of RUN_EXTENSIONS) {
+        const file = await inside(root, name, 'runs', system + ext);
+        if (!file) continue;
+        const info = await stat(file);
+        if (!info.isFile()) continue;
+        const rows = parseTrecRun(await readFile(file, 'utf8'), `${system}${ext}`);
+        const qid = request.query.qid;
+        return { name, system, rows: typeof qid === 'string' && qid !== '' ? rows.filter((r) => r.qid === qid) : rows };
+      }
+      throw new NotFoundError('system', `no run "${system}" in eval output "${name}"`);
+    },
+  );
+}

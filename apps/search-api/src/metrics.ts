@@ -1,0 +1,167 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { QueueStats } from './types.js';
+
+/** Stage names recorded per request (ms). */
+export const STAGES = ['firstStage', 'rerank', 'total', 'queueWait', 'encodeQuery', 'cacheRead', 'encodeMisses', 'score'] as const;
+export type Stage = (typeof STAGES)[number];
+
+interface Sample {
+  at: number;
+  stages: Partial<Record<Stage, number>>;
+  degraded: boolean;
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+/** A fixed-size ring of recent search samples for the dashboard's live view (GET /api/stats). */
+export class StatsRing {
+  private readonly samples: (Sample | undefined)[];
+  private next = 0;
+
+  constructor(readonly capacity = 4096, private readonly now: () => number = Date.now) {
+    this.samples = new Array<Sample | undefined>(capacity);
+  }
+
+  record(sample: Omit<Sample, 'at'>): void {
+    this.samples[this.next] = { at: this.now(), ...sample };
+    this.next = (this.next + 1) % this.capacity;
+  }
+
+  /** Samples of the last `windowMs`. */
+  recent(windowMs: number): Sample[] {
+    const since = this.now() - windowMs;
+    return this.samples.filter((s): s is Sample => s !== undefined && s.at >= since);
+  }
+}
+
+/** Nearest-rank percentile of an ascending array. */
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[Math.min(rank, sorted.length) - 1]!;
+}
+
+export interface LiveStats {
+  windowSeconds: number;
+  requests: number;
+  totalRequests: number;
+  requestsPerSecond: number;
+  degradedRate: number | null;
+  cacheHitRatio: number | null;
+  latencyMs: Partial<Record<Stage, { p50: number | null; p95: number | null; p99: number | null }>>;
+  queueDepth: number | null;
+  activeWorkers: number | null;
+}
+
+export function summarize(samples: readonly Sample[], windowMs: number, queue: QueueStats | undefined, totalRequests = samples.length): LiveStats {
+  const latencyMs: LiveStats['latencyMs'] = {};
+  for (const stage of STAGES) {
+    const values = samples.map((s) => s.stages[stage]).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+    if (values.length === 0) continue;
+    latencyMs[stage] = { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
+  }
+  const hits = samples.reduce((a, s) => a + s.cacheHits, 0);
+  const misses = samples.reduce((a, s) => a + s.cacheMisses, 0);
+  return {
+    windowSeconds: windowMs / 1000,
+    requests: samples.length,
+    totalRequests,
+    requestsPerSecond: samples.length / (windowMs / 1000),
+    degradedRate: samples.length ? samples.filter((s) => s.degraded).length / samples.length : null,
+    cacheHitRatio: hits + misses > 0 ? hits / (hits + misses) : null,
+    latencyMs,
+    queueDepth: queue?.depth ?? null,
+    activeWorkers: queue?.activeWorkers ?? null,
+  };
+}
+
+/** Prometheus metrics of one server (own registry, so several servers can live in one process). */
+export class ApiMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'route' | 'method' | 'status'>;
+  readonly requestDuration: Histogram<'route' | 'method'>;
+  readonly stageDuration: Histogram<'stage'>;
+  readonly degraded: Counter<'reason'>;
+  readonly cache: Counter<'result'>;
+  readonly ring = new StatsRing();
+  /** Searches recorded since start. */
+  searches = 0;
+
+  constructor(queueStats?: () => Promise<QueueStats>) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'dotrank_api_' });
+    this.requests = new Counter({
+      name: 'dotrank_http_requests_total',
+      help: 'HTTP requests by route, method and status code',
+      labelNames: ['route', 'method', 'status'],
+      registers: [this.registry],
+    });
+    this.requestDuration = new Histogram({
+      name: 'dotrank_http_request_duration_seconds',
+      help: 'HTTP request duration by route',
+      labelNames: ['route', 'method'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry],
+    });
+    this.stageDuration = new Histogram({
+      name: 'dotrank_search_stage_duration_seconds',
+      help: 'Search latency per stage (firstStage, rerank, total, and the worker stages)',
+      labelNames: ['stage'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.degraded = new Counter({
+      name: 'dotrank_degraded_responses_total',
+      help: 'Responses served in first-stage order because reranking did not complete, by reason',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.cache = new Counter({
+      name: 'dotrank_vector_cache_lookups_total',
+      help: 'Passage vector cache lookups during reranking, by result (hit|miss)',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    if (queueStats) {
+      // Collected on scrape; one BullMQ round trip serves both gauges.
+      let pending: Promise<QueueStats | undefined> | undefined;
+      const current = (): Promise<QueueStats | undefined> => {
+        pending ??= queueStats()
+          .catch(() => undefined)
+          .finally(() => setTimeout(() => (pending = undefined), 0));
+        return pending;
+      };
+      new Gauge({
+        name: 'dotrank_queue_depth',
+        help: 'Rerank jobs waiting in the queue',
+        registers: [this.registry],
+        async collect() {
+          const stats = await current();
+          if (stats) this.set(stats.depth);
+        },
+      });
+      new Gauge({
+        name: 'dotrank_queue_active_workers',
+        help: 'Rerank workers connected to the queue',
+        registers: [this.registry],
+        async collect() {
+          const stats = await current();
+          if (stats) this.set(stats.activeWorkers);
+        },
+      });
+    }
+  }
+
+  /** Records one finished search (stage timings in ms). */
+  recordSearch(stages: Partial<Record<Stage, number>>, degradedReason: string | undefined, cache?: { hits: number; misses: number }): void {
+    for (const [stage, ms] of Object.entries(stages)) {
+      if (typeof ms === 'number' && Number.isFinite(ms)) this.stageDuration.observe({ stage }, ms / 1000);
+    }
+    if (degradedReason) this.degraded.inc({ reason: degradedReason.startsWith('rerank_failed') ? 'rerank_failed' : degradedReason });
+    if (cache) {
+      if (cache.hits) this.cache.inc({ result: 'hit' }, cache.hits);
+      if (cache.misses) this.cache.inc({ result: 'miss' }, cache.misses);
+    }
+    this.searches++;
+    this.ring.record({ stages, degraded: degradedReason !== undefined, cacheHits: cache?.hits ?? 0, cacheMisses: cache?.misses ?? 0 });
+  }
+}

@@ -1,0 +1,109 @@
+import type { Candidate, CandidateSource, FusionMode } from '@dotrank/core';
+
+/**
+ * The reranker contract the API talks to. It mirrors `Reranker` from `@dotrank/rerank-core` structurally, so the
+ * API can be wired and tested against any implementation (queue, in-process, or a test fake).
+ */
+export interface RerankRequest {
+  query: string;
+  candidates: Candidate[];
+  fusion: FusionMode;
+  k?: number;
+  alpha?: number;
+  normalization?: string;
+  requestId?: string;
+}
+
+export interface RankedItem {
+  id: string;
+  rank: number;
+  score: number;
+  bm25Score: number;
+  tasbScore?: number;
+  text: string;
+}
+
+export interface RerankTimings {
+  encodeQueryMs: number;
+  cacheReadMs: number;
+  encodeMissesMs: number;
+  scoreMs: number;
+  totalMs: number;
+  queueWaitMs?: number;
+}
+
+export interface RerankResult {
+  results: RankedItem[];
+  fusion: FusionMode;
+  timings: RerankTimings;
+  cache: { hits: number; misses: number };
+}
+
+export interface RerankCallOptions {
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RerankerLike {
+  rerank(req: RerankRequest, opts?: RerankCallOptions): Promise<RerankResult>;
+  close(): Promise<void>;
+}
+
+/** What the queue looks like right now (collected on scrape). */
+export interface QueueStats {
+  depth: number;
+  activeWorkers: number;
+}
+
+/** A readiness probe: resolves true when the dependency is reachable. */
+export type ReadinessCheck = () => Promise<boolean>;
+
+/** Where the `/:index/_search` proxy forwards to. Only this cluster is ever contacted. */
+export interface ProxyTarget {
+  /** Base URL of the Elasticsearch cluster, e.g. http://127.0.0.1:9200 */
+  url: string;
+  /** Authorization header value added to forwarded requests (ApiKey/Basic), from configuration. */
+  authorization?: string;
+  /** PEM CA certificate for https clusters. */
+  ca?: string | Buffer;
+  timeoutMs?: number;
+  /** `_source` fields joined (space) into the passage text. Default ['title', 'text']. */
+  textFields?: string[];
+}
+
+/** Everything the server needs; `startServer` builds the real ones, tests pass their own. */
+export interface ServerDeps {
+  source: CandidateSource;
+  reranker: RerankerLike;
+  /** 'queue' when reranking goes through BullMQ workers, 'in-process' otherwise. */
+  mode: 'queue' | 'in-process';
+  /** Elasticsearch cluster for the drop-in proxy; absent = proxy routes answer 404. */
+  proxy?: ProxyTarget;
+  /** Readiness probes by name (e.g. model, redis, source). `source` defaults to `source.count()`. */
+  readiness?: Record<string, ReadinessCheck>;
+  /** Fast check before each rerank: false = degrade at once with `queue_unavailable`. */
+  queueAvailable?: () => boolean;
+  /** Queue depth / active workers, collected on /metrics scrape and /api/stats. */
+  queueStats?: () => Promise<QueueStats>;
+  /** Called on server close (reranker, source, connections). */
+  onClose?: () => Promise<void>;
+}
+
+export interface ServerOptions {
+  /** Default rerank deadline in ms (DOTRANK_RERANK_DEADLINE_MS). */
+  deadlineMs?: number;
+  /** Upper bound for a per-request `deadlineMs` override. Default 10 × deadlineMs, at most 60 s. */
+  maxDeadlineMs?: number;
+  /** Maximum first-stage depth (`candidates`), default 1000. */
+  maxCandidates?: number;
+  /** When set, every route except /healthz and /readyz needs this key. */
+  apiKey?: string;
+  /** Request body size limit in bytes, default 1 MiB. */
+  bodyLimit?: number;
+  /** Static dashboard build to serve at /dashboard/ (when the folder exists). */
+  dashboardDir?: string;
+  /** Folder of eval outputs for /api/evals. */
+  evalDir?: string;
+  /** pino logger options, or false to silence; default: info level. */
+  logger?: boolean | Record<string, unknown>;
+}
