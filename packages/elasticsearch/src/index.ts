@@ -1,2 +1,15 @@
-// Public API of @dotrank/elasticsearch.
-export {};
+// Public API of @dotrank/elasticsearch: the Elasticsearch candidate source, index creation and bulk ingest.
+export { ElasticsearchSource, createElasticsearchSource, ensureIndex } from './source.js';
+export type { EnsureIndexResult } from './source.js';
+export { createClientFromConfig, authKindOf, compatibilityOf, COMPAT7_HEADERS, COMPAT7_NDJSON_HEADERS } from './client.js';
+export type { ElasticsearchConfig, ClientFactoryOptions, ServerCompatibility } from './client.js';
+export { buildSearchBody, passageFromHit, filterClauses, sourceIncludes, validateSearch, getField, MAX_K } from './query.js';
+export type { SearchBody, SearchHitLike } from './query.js';
+export { buildIndexDefinition, mappedTextFields, resolveBm25, SIMILARITY_NAME } from './mapping.js';
+export type { EnsureIndexOptions, IndexDefinition } from './mapping.js';
+export { resolveSourceOptions, parseBoostedField, DEFAULT_BULK } from './options.js';
+export type { ElasticsearchSourceOptions, ResolvedSourceOptions, BulkOptions, EsQueryClause } from './options.js';
+export { bulkIndex, documentFor, checkPassage, backoffMs } from './bulk.js';
+export type { BulkContext, BulkEntry } from './bulk.js';
+export { translateError, ElasticsearchAuthError, isRetryable, reasonOf, statusOf } from './errors.js';
+export type { AuthKind, ErrorContext } from './errors.js';
