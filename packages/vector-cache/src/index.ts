@@ -1,2 +1,19 @@
-// Public API of @dotrank/vector-cache.
-export {};
+// Public API of @dotrank/vector-cache: passage-vector stores (Redis, in-memory) and their binary codec.
+export type { VectorStore, VectorEntry, CacheStats } from './types.js';
+export type { VectorKey } from './keys.js';
+export { textHash, modelHash, vectorRedisKey } from './keys.js';
+export type { VectorDtype, DecodeResult } from './codec.js';
+export {
+  VECTOR_DTYPES,
+  CODEC_VERSION,
+  HEADER_BYTES,
+  encodeVector,
+  decodeVector,
+  encodedByteLength,
+  float32ToFloat16Bits,
+  float16BitsToFloat32,
+} from './codec.js';
+export { MemoryVectorStore } from './memory-store.js';
+export type { MemoryVectorStoreOptions } from './memory-store.js';
+export { RedisVectorStore } from './redis-store.js';
+export type { RedisVectorStoreOptions } from './redis-store.js';

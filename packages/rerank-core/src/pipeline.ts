@@ -1,0 +1,167 @@
+import { ModelError, type DenseEncoder, type Passage } from '@dotrank/core';
+import type { VectorKey, VectorStore } from '@dotrank/vector-cache';
+import { RerankAbortedError, RerankTimeoutError } from './errors.js';
+import { dot, fuse } from './fusion.js';
+import type { RankedItem, RerankRequest, RerankResult, RerankTimings } from './types.js';
+
+export const DEFAULT_BATCH_SIZE = 32;
+
+export interface PipelineDeps {
+  encoder: DenseEncoder;
+  store: VectorStore;
+  /** Passages per encoder call when encoding cache misses (default 32). */
+  batchSize?: number;
+}
+
+export interface PipelineControl {
+  /** Absolute deadline, ms since epoch. */
+  deadlineAt?: number;
+  signal?: AbortSignal;
+  /** Called after each batch of encoded misses (for job progress / lock-friendly yields). */
+  onBatch?: (done: number, total: number) => void | Promise<void>;
+}
+
+/** Per-stage figures beyond the timings: what metrics want. */
+export interface PipelineObserver {
+  onMissBatch?(size: number): void;
+}
+
+const now = () => performance.now();
+
+function checkpoint(control: PipelineControl | undefined, deadlineMs: number | undefined): void {
+  if (control?.signal?.aborted) throw new RerankAbortedError(String(control.signal.reason ?? 'rerank aborted'));
+  if (control?.deadlineAt !== undefined && Date.now() > control.deadlineAt) {
+    throw new RerankTimeoutError(deadlineMs ?? 0, 'rerank passed its deadline');
+  }
+}
+
+/**
+ * The rerank step, shared by InProcessReranker and the queue worker: encode the query, read cached passage vectors,
+ * encode the misses in batches and write them back, score (dot product), fuse. The request must be valid
+ * (see validateRerankRequest).
+ */
+export async function rerankCandidates(
+  req: RerankRequest,
+  deps: PipelineDeps,
+  control?: PipelineControl & { deadlineMs?: number; observer?: PipelineObserver },
+): Promise<RerankResult> {
+  const start = now();
+  const timings: RerankTimings = { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 };
+  const { candidates } = req;
+  let hits = 0;
+  let misses = 0;
+  let tasbScores: number[] | undefined;
+  let scoreStart = 0;
+
+  if (req.fusion !== 'bm25') {
+    const { encoder, store } = deps;
+    const batchSize = Math.max(1, deps.batchSize ?? DEFAULT_BATCH_SIZE);
+    checkpoint(control, control?.deadlineMs);
+
+    // the query and the cache read do not depend on each other: run them together
+    let t = now();
+    const queryPromise = encoder.encodeQueries([req.query]).then((v) => {
+      timings.encodeQueryMs = now() - t;
+      return v;
+    });
+    const keys: VectorKey[] = candidates.map((c) => ({ id: c.id, text: c.text }));
+    const cachedPromise = store.getMany(keys).then((v) => {
+      timings.cacheReadMs = now() - t;
+      return v;
+    });
+    const [[queryVector], cached] = await Promise.all([queryPromise, cachedPromise]);
+    if (!queryVector) throw new ModelError('encoder returned no query vector');
+    checkpoint(control, control?.deadlineMs);
+
+    const vectors = cached.slice();
+    const missIdx: number[] = [];
+    vectors.forEach((v, i) => (v ? hits++ : missIdx.push(i)));
+    misses = missIdx.length;
+
+    t = now();
+    for (let b = 0; b < missIdx.length; b += batchSize) {
+      const batch = missIdx.slice(b, b + batchSize);
+      const encoded = await encoder.encodePassages(batch.map((i) => candidates[i]!.text));
+      if (encoded.length !== batch.length) throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
+      batch.forEach((i, j) => (vectors[i] = encoded[j]!));
+      await deps.store.setMany(batch.map((i, j) => ({ key: keys[i]!, vector: encoded[j]! })));
+      control?.observer?.onMissBatch?.(batch.length);
+      await control?.onBatch?.(Math.min(b + batchSize, missIdx.length), missIdx.length);
+      checkpoint(control, control?.deadlineMs);
+    }
+    timings.encodeMissesMs = missIdx.length > 0 ? now() - t : 0;
+
+    scoreStart = now();
+    tasbScores = vectors.map((v, i) => {
+      if (v!.length !== queryVector.length) {
+        throw new ModelError(`passage ${candidates[i]!.id} vector has dimension ${v!.length}, query has ${queryVector.length}`);
+      }
+      return dot(queryVector, v!);
+    });
+  }
+
+  if (!tasbScores) scoreStart = now();
+  const fused = fuse(
+    candidates.map((c, i) => ({ id: c.id, bm25Score: c.score, ...(tasbScores ? { tasbScore: tasbScores[i]! } : {}) })),
+    { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k },
+  );
+  const results: RankedItem[] = fused.map((f) => ({
+    id: f.id,
+    rank: f.rank,
+    score: f.score,
+    bm25Score: f.bm25Score,
+    ...(f.tasbScore !== undefined ? { tasbScore: f.tasbScore } : {}),
+    text: candidates[f.index]!.text,
+  }));
+  timings.scoreMs = now() - scoreStart;
+  timings.totalMs = now() - start;
+  return { results, fusion: req.fusion, timings, cache: { hits, misses } };
+}
+
+/** The text a passage is encoded (and cached) under: `title + " " + text` when it has a title (BEIR convention). */
+export function passageText(p: Pick<Passage, 'text' | 'title'>): string {
+  return p.title ? `${p.title} ${p.text}` : p.text;
+}
+
+export interface WarmOptions extends PipelineDeps {
+  onProgress?: (progress: { done: number; total?: number; encoded: number; skipped: number }) => void | Promise<void>;
+  signal?: AbortSignal;
+  /** Total count, when known, for progress. */
+  total?: number;
+}
+
+/**
+ * Precomputes passage vectors into the store. Resumable: passages already cached are skipped (one MGET per batch).
+ */
+export async function warmPassages(
+  passages: Iterable<Passage> | AsyncIterable<Passage>,
+  options: WarmOptions,
+): Promise<{ encoded: number; skipped: number }> {
+  const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
+  let encoded = 0;
+  let skipped = 0;
+  let done = 0;
+  let batch: VectorKey[] = [];
+  const flush = async () => {
+    if (batch.length === 0) return;
+    if (options.signal?.aborted) throw new RerankAbortedError('warm aborted');
+    const cached = await options.store.getMany(batch);
+    const todo = batch.filter((_, i) => !cached[i]);
+    skipped += batch.length - todo.length;
+    if (todo.length > 0) {
+      const vectors = await options.encoder.encodePassages(todo.map((k) => k.text));
+      if (vectors.length !== todo.length) throw new ModelError(`encoder returned ${vectors.length} vectors for ${todo.length} passages`);
+      await options.store.setMany(todo.map((key, i) => ({ key, vector: vectors[i]! })));
+      encoded += todo.length;
+    }
+    done += batch.length;
+    batch = [];
+    await options.onProgress?.({ done, total: options.total, encoded, skipped });
+  };
+  for await (const p of passages as AsyncIterable<Passage>) {
+    batch.push({ id: p.id, text: passageText(p) });
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  return { encoded, skipped };
+}

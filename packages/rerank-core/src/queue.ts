@@ -1,0 +1,313 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, QueueEvents, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { DotrankError, UnavailableError, ValidationError, type Passage } from '@dotrank/core';
+import { RerankAbortedError, RerankTimeoutError } from './errors.js';
+import {
+  DEFAULT_MAX_CANDIDATES,
+  queueNames,
+  rerankResultSchema,
+  validateRerankRequest,
+  type RerankJobData,
+  type RerankJobResult,
+  type WarmJobData,
+  type WarmJobResult,
+} from './schemas.js';
+import type { RankedItem, Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
+
+/** A Redis URL, ioredis options, or an ioredis instance (shared; BullMQ duplicates it for blocking reads). */
+export type QueueConnection = ConnectionOptions | string;
+
+/** Job names on the queues. */
+export const RERANK_JOB = 'rerank';
+export const WARM_JOB = 'warm';
+/** Keep the queue event streams short: results travel through them. */
+export const EVENTS_MAX_LEN = 2000;
+
+/** Default job options for rerank jobs: short-lived results, bounded failed-job history, 3 attempts. */
+export const RERANK_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 100 },
+  removeOnComplete: { age: 60, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
+};
+export const WARM_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 24 * 3600, count: 100_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
+};
+
+export function toConnection(connection: QueueConnection, blocking = false): ConnectionOptions {
+  if (typeof connection !== 'string') return connection;
+  return new Redis(connection, { maxRetriesPerRequest: blocking ? null : 3, enableOfflineQueue: true });
+}
+
+export interface QueueRerankerOptions {
+  connection: QueueConnection;
+  /** DOTRANK_QUEUE_PREFIX. */
+  queuePrefix: string;
+  /** Default deadline when rerank() gets none (DOTRANK_RERANK_DEADLINE_MS). */
+  deadlineMs?: number;
+  maxCandidates?: number;
+  jobOptions?: JobsOptions;
+}
+
+/**
+ * BullMQ producer: validates, adds a rerank job, waits for its result through QueueEvents until the deadline.
+ * On deadline: RerankTimeoutError (code 'timeout'); the job is removed if still waiting, and a worker that picks it
+ * up late skips it (its data carries `deadlineAt`).
+ */
+export class QueueReranker implements Reranker {
+  readonly queue: Queue<RerankJobData, RerankJobResult>;
+  private readonly events: QueueEvents;
+  private readonly options: QueueRerankerOptions;
+  private readonly ownConnections: Redis[] = [];
+  private readonly resultSchema = rerankResultSchema();
+
+  constructor(options: QueueRerankerOptions) {
+    this.options = options;
+    const names = queueNames(options.queuePrefix);
+    const producer = toConnection(options.connection);
+    const blocking = toConnection(options.connection, true);
+    for (const c of [producer, blocking]) if (typeof options.connection === 'string') this.ownConnections.push(c as Redis);
+    const streams = { events: { maxLen: EVENTS_MAX_LEN } };
+    this.queue = new Queue(names.rerank, { connection: producer, prefix: names.prefix, streams });
+    this.events = new QueueEvents(names.rerank, { connection: blocking, prefix: names.prefix });
+    // errors surface through the rerank calls; keep the emitters from throwing on 'error'
+    this.queue.on('error', () => undefined);
+    this.events.on('error', () => undefined);
+  }
+
+  /** Resolves once the producer and its event listener are connected. */
+  async ready(): Promise<void> {
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+  }
+
+  async rerank(req: RerankRequest, opts: RerankOptions = {}): Promise<RerankResult> {
+    const valid = validateRerankRequest(req, this.options.maxCandidates ?? DEFAULT_MAX_CANDIDATES);
+    const deadlineMs = opts.deadlineMs ?? this.options.deadlineMs;
+    if (deadlineMs !== undefined && !(deadlineMs > 0)) throw new ValidationError('deadlineMs', 'must be > 0');
+    if (opts.signal?.aborted) throw new RerankAbortedError();
+    const enqueuedAt = Date.now();
+    const deadlineAt = deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined;
+    const data: RerankJobData = {
+      query: valid.query,
+      candidates: valid.candidates.map((c) => ({ id: c.id, text: c.text, score: c.score })),
+      fusion: valid.fusion,
+      ...(valid.k !== undefined ? { k: valid.k } : {}),
+      ...(valid.alpha !== undefined ? { alpha: valid.alpha } : {}),
+      ...(valid.normalization !== undefined ? { normalization: valid.normalization } : {}),
+      ...(valid.requestId !== undefined ? { requestId: valid.requestId } : {}),
+      enqueuedAt,
+      ...(deadlineAt !== undefined ? { deadlineAt } : {}),
+    };
+    let job: Job<RerankJobData, RerankJobResult>;
+    try {
+      job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId: randomUUID() });
+    } catch (error) {
+      throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, { cause: error });
+    }
+    let onAbort: (() => void) | undefined;
+    const aborted = opts.signal
+      ? new Promise<never>((_, reject) => {
+          onAbort = () => reject(new RerankAbortedError(String(opts.signal!.reason ?? 'rerank aborted')));
+          opts.signal!.addEventListener('abort', onAbort, { once: true });
+        })
+      : undefined;
+    let raw: unknown;
+    try {
+      const remaining = deadlineAt !== undefined ? Math.max(1, deadlineAt - Date.now()) : undefined;
+      const finished = job.waitUntilFinished(this.events, remaining);
+      raw = await (aborted ? Promise.race([finished, aborted]) : finished);
+    } catch (error) {
+      const message = (error as Error).message ?? String(error);
+      if (error instanceof RerankAbortedError) {
+        void this.dropLate(job);
+        throw error;
+      }
+      if (/timed out before finishing/.test(message) || /deadline/.test(message)) {
+        void this.dropLate(job);
+        throw new RerankTimeoutError(deadlineMs ?? 0);
+      }
+      if (error instanceof DotrankError) throw error;
+      throw new UnavailableError('reranker', `rerank job ${job.id} failed: ${message}`, { cause: error });
+    } finally {
+      if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+    }
+    const parsed = this.resultSchema.safeParse(raw);
+    if (!parsed.success) throw new UnavailableError('reranker', `rerank job ${job.id} returned a malformed result`);
+    void job.remove().catch(() => undefined); // the result is ours now; do not keep it in Redis
+    const texts = new Map(valid.candidates.map((c) => [c.id, c.text] as const));
+    const results: RankedItem[] = parsed.data.results.map((r) => ({ ...r, text: texts.get(r.id) ?? '' }));
+    return { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
+  }
+
+  /** A job nobody waits for: remove it while it is still waiting; an active one is skipped/expired by the worker. */
+  private async dropLate(job: Job): Promise<void> {
+    try {
+      const state = await job.getState();
+      if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove();
+    } catch {
+      // locked by a worker or already gone: removeOnComplete/removeOnFail bound what remains
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await Promise.allSettled(this.ownConnections.map((c) => c.quit()));
+  }
+}
+
+export interface WarmRunOptions {
+  connection: QueueConnection;
+  queuePrefix: string;
+  /** Passages per job (default 1000). */
+  chunkSize?: number;
+  runId?: string;
+}
+
+export interface WarmProgress {
+  done: number;
+  total: number;
+  encoded: number;
+  skipped: number;
+  failedChunks: number;
+  finishedChunks: number;
+  chunks: number;
+}
+
+export interface WarmRun {
+  runId: string;
+  jobIds: string[];
+  total: number;
+  /** Waits for every chunk job; reports aggregate progress as chunks report theirs. */
+  wait(onProgress?: (p: WarmProgress) => void): Promise<WarmProgress>;
+  close(): Promise<void>;
+}
+
+/**
+ * Producer helper for corpus warming: splits passages into chunk jobs on the warm queue (any worker takes any chunk;
+ * cached passages are skipped, so re-running a warm resumes it).
+ */
+export async function enqueueWarm(passages: Iterable<Passage> | AsyncIterable<Passage>, options: WarmRunOptions): Promise<WarmRun> {
+  const chunkSize = options.chunkSize ?? 1000;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 10_000) throw new ValidationError('chunkSize', 'must be an integer in 1..10000');
+  const names = queueNames(options.queuePrefix);
+  const runId = options.runId ?? randomUUID();
+  const producer = toConnection(options.connection);
+  const blocking = toConnection(options.connection, true);
+  const own = typeof options.connection === 'string' ? [producer as Redis, blocking as Redis] : [];
+  const queue = new Queue<WarmJobData, WarmJobResult>(names.warm, { connection: producer, prefix: names.prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
+  const events = new QueueEvents(names.warm, { connection: blocking, prefix: names.prefix });
+  queue.on('error', () => undefined);
+  events.on('error', () => undefined);
+  await events.waitUntilReady();
+
+  const progress = new Map<string, { done: number; encoded: number; skipped: number }>();
+  const finished = new Map<string, 'completed' | 'failed'>();
+  const jobIds: string[] = [];
+  const sizes = new Map<string, number>();
+  let total = 0;
+  let listeners: (() => void)[] = [];
+  const notify = () => listeners.forEach((l) => l());
+  events.on('progress', ({ jobId, data }) => {
+    if (!sizes.has(jobId) || typeof data !== 'object' || data === null) return;
+    const d = data as { done?: number; encoded?: number; skipped?: number };
+    progress.set(jobId, { done: d.done ?? 0, encoded: d.encoded ?? 0, skipped: d.skipped ?? 0 });
+    notify();
+  });
+  events.on('completed', ({ jobId, returnvalue }) => {
+    if (!sizes.has(jobId)) return;
+    const r = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as WarmJobResult;
+    progress.set(jobId, { done: sizes.get(jobId)!, encoded: r?.encoded ?? 0, skipped: r?.skipped ?? 0 });
+    finished.set(jobId, 'completed');
+    notify();
+  });
+  events.on('failed', ({ jobId }) => {
+    if (!sizes.has(jobId)) return;
+    finished.set(jobId, 'failed');
+    notify();
+  });
+
+  let chunk: Passage[] = [];
+  const chunks: Passage[][] = [];
+  for await (const p of passages as AsyncIterable<Passage>) {
+    chunk.push({ id: p.id, text: p.text, ...(p.title ? { title: p.title } : {}) });
+    if (chunk.length >= chunkSize) {
+      chunks.push(chunk);
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  const count = chunks.length;
+  for (let i = 0; i < count; i += 100) {
+    const bulk = chunks.slice(i, i + 100).map((c, j) => {
+      const jobId = `${runId}-${i + j}`;
+      jobIds.push(jobId);
+      sizes.set(jobId, c.length);
+      total += c.length;
+      return { name: WARM_JOB, data: { passages: c, chunk: i + j, chunks: count, runId }, opts: { ...WARM_JOB_OPTIONS, jobId } };
+    });
+    await queue.addBulk(bulk);
+  }
+
+  const snapshot = (): WarmProgress => {
+    let done = 0;
+    let encoded = 0;
+    let skipped = 0;
+    for (const p of progress.values()) {
+      done += p.done;
+      encoded += p.encoded;
+      skipped += p.skipped;
+    }
+    const failedChunks = [...finished.values()].filter((s) => s === 'failed').length;
+    return { done, total, encoded, skipped, failedChunks, finishedChunks: finished.size, chunks: count };
+  };
+
+  const refreshFromRedis = async () => {
+    // catches chunks that finished before we listened (e.g. very fast workers)
+    for (const jobId of jobIds) {
+      if (finished.has(jobId)) continue;
+      const job = await queue.getJob(jobId);
+      if (!job) continue;
+      const state = await job.getState();
+      if (state === 'completed') {
+        const r = job.returnvalue as WarmJobResult;
+        progress.set(jobId, { done: sizes.get(jobId)!, encoded: r?.encoded ?? 0, skipped: r?.skipped ?? 0 });
+        finished.set(jobId, 'completed');
+      } else if (state === 'failed') finished.set(jobId, 'failed');
+    }
+  };
+
+  return {
+    runId,
+    jobIds,
+    total,
+    async wait(onProgress) {
+      await refreshFromRedis();
+      if (finished.size < count) {
+        await new Promise<void>((resolve) => {
+          const poll = setInterval(() => void refreshFromRedis().then(check).catch(() => undefined), 5_000);
+          const check = () => {
+            onProgress?.(snapshot());
+            if (finished.size >= count) {
+              clearInterval(poll);
+              listeners = listeners.filter((l) => l !== check);
+              resolve();
+            }
+          };
+          listeners.push(check);
+          check();
+        });
+      }
+      const final = snapshot();
+      onProgress?.(final);
+      return final;
+    },
+    async close() {
+      await Promise.allSettled([events.close(), queue.close()]);
+      await Promise.allSettled(own.map((c) => c.quit()));
+    },
+  };
+}

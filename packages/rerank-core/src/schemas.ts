@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import { FUSION_MODES, ValidationError, type FusionMode } from '@dotrank/core';
+import type { RerankRequest } from './types.js';
+
+export const DEFAULT_MAX_CANDIDATES = 1000;
+/** Largest query, in UTF-8 bytes. */
+export const MAX_QUERY_BYTES = 10 * 1024;
+/** Largest passage text, in UTF-8 bytes (the encoder truncates to its max length anyway). */
+export const MAX_PASSAGE_BYTES = 64 * 1024;
+
+const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
+const fusionSchema = z.enum(FUSION_MODES as [FusionMode, ...FusionMode[]]);
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+const candidateSchema = z.object({
+  id: z.string().min(1, 'must be a non-empty string').max(512),
+  text: z.string().refine((t) => byteLength(t) <= MAX_PASSAGE_BYTES, `must be at most ${MAX_PASSAGE_BYTES} bytes`),
+  score: z.number().refine(Number.isFinite, 'must be a finite number'),
+  metadata: z.record(z.string(), scalar).optional(),
+});
+
+/** Fields of a rerank request, bounded by `maxCandidates` (DOTRANK_MAX_CANDIDATES). */
+export function rerankRequestSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
+  return z.object({
+    query: z
+      .string()
+      .refine((q) => q.trim().length > 0, 'must be a non-empty string')
+      .refine((q) => byteLength(q) <= MAX_QUERY_BYTES, `must be at most ${MAX_QUERY_BYTES} bytes`),
+    candidates: z
+      .array(candidateSchema)
+      .min(1, 'must hold at least 1 candidate')
+      .max(maxCandidates, `must hold at most ${maxCandidates} candidates`)
+      .superRefine((list, ctx) => {
+        const seen = new Set<string>();
+        list.forEach((c, i) => {
+          if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate id ${JSON.stringify(c.id)}` });
+          seen.add(c.id);
+        });
+      }),
+    fusion: fusionSchema,
+    k: z.number().int().min(1).max(maxCandidates).optional(),
+    alpha: z.number().min(0).max(1).optional(),
+    normalization: z.enum(['minmax', 'zscore']).optional(),
+    requestId: z.string().min(1).max(200).optional(),
+  });
+}
+
+/** A rerank job on the queue: the request plus producer bookkeeping. */
+export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
+  return rerankRequestSchema(maxCandidates).extend({
+    /** ms since epoch when the producer enqueued it. */
+    enqueuedAt: z.number().int().nonnegative().optional(),
+    /** ms since epoch after which nobody waits for the result any more (the worker skips the job). */
+    deadlineAt: z.number().int().nonnegative().optional(),
+  });
+}
+export type RerankJobData = z.infer<ReturnType<typeof rerankJobSchema>>;
+
+const timingsSchema = z.object({
+  encodeQueryMs: z.number(),
+  cacheReadMs: z.number(),
+  encodeMissesMs: z.number(),
+  scoreMs: z.number(),
+  totalMs: z.number(),
+  queueWaitMs: z.number().optional(),
+});
+
+/**
+ * What a worker returns. Passage texts are NOT sent back (the producer has them): items carry id and scores only,
+ * which keeps the queue's event stream small.
+ */
+export function rerankResultSchema() {
+  return z.object({
+    results: z.array(
+      z.object({
+        id: z.string(),
+        rank: z.number().int().min(1),
+        score: z.number(),
+        bm25Score: z.number(),
+        tasbScore: z.number().optional(),
+      }),
+    ),
+    fusion: fusionSchema,
+    timings: timingsSchema,
+    cache: z.object({ hits: z.number().int().nonnegative(), misses: z.number().int().nonnegative() }),
+  });
+}
+export type RerankJobResult = z.infer<ReturnType<typeof rerankResultSchema>>;
+
+const passageSchema = z.object({
+  id: z.string().min(1).max(512),
+  text: z.string(),
+  title: z.string().optional(),
+});
+
+/** A warm job: encode these passages into the cache (skipping the cached ones). */
+export function warmJobSchema(maxPassages = 10_000) {
+  return z.object({
+    passages: z.array(passageSchema).min(1, 'must hold at least 1 passage').max(maxPassages, `must hold at most ${maxPassages} passages`),
+    /** Chunk number and count, for progress reporting. */
+    chunk: z.number().int().nonnegative().optional(),
+    chunks: z.number().int().positive().optional(),
+    runId: z.string().optional(),
+  });
+}
+export type WarmJobData = z.infer<ReturnType<typeof warmJobSchema>>;
+export interface WarmJobResult {
+  encoded: number;
+  skipped: number;
+}
+
+/** Parses with a schema; the first problem becomes a ValidationError naming the field (e.g. `candidates.3.text`). */
+export function parseOrThrow<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0]!;
+  const field = issue.path.map(String).join('.') || 'request';
+  throw new ValidationError(field, issue.message);
+}
+
+/** Validates a rerank request; throws ValidationError naming the first bad field. */
+export function validateRerankRequest(req: unknown, maxCandidates = DEFAULT_MAX_CANDIDATES): RerankRequest {
+  return parseOrThrow(rerankRequestSchema(maxCandidates), req) as RerankRequest;
+}
+
+/** Queue names under a prefix (DOTRANK_QUEUE_PREFIX). Pass `prefix` also as BullMQ's own `prefix` option. */
+export function queueNames(prefix: string): { rerank: string; warm: string; prefix: string } {
+  if (!prefix || prefix.includes(':')) throw new ValidationError('queuePrefix', 'must be non-empty and contain no ":"');
+  return { rerank: `${prefix}-rerank`, warm: `${prefix}-warm`, prefix };
+}

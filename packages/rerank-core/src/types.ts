@@ -1,0 +1,58 @@
+import type { Candidate, FusionMode } from '@dotrank/core';
+
+export type Normalization = 'minmax' | 'zscore';
+
+export interface RerankRequest {
+  query: string;
+  /** First-stage candidates, best first (their `score` is the first-stage score, e.g. BM25). */
+  candidates: Candidate[];
+  fusion: FusionMode;
+  /** Return only the best k (default: all candidates). */
+  k?: number;
+  /** Weight of the normalized first-stage score in `interpolate` (default DEFAULT_ALPHA = 0.5). */
+  alpha?: number;
+  /** Score normalization in `interpolate` (default 'minmax'). */
+  normalization?: Normalization;
+  requestId?: string;
+}
+
+export interface RankedItem {
+  id: string;
+  /** 1-based. */
+  rank: number;
+  /** The fused score the list is ordered by; for fusion `tasb` the dot product itself, for `bm25` the first-stage score. */
+  score: number;
+  /** The first-stage score as received. */
+  bm25Score: number;
+  /** Dot product of query and passage vectors (absent for fusion `bm25`, which runs no model). */
+  tasbScore?: number;
+  text: string;
+}
+
+export interface RerankTimings {
+  encodeQueryMs: number;
+  cacheReadMs: number;
+  encodeMissesMs: number;
+  scoreMs: number;
+  totalMs: number;
+  /** Time the job waited in the queue (QueueReranker only). */
+  queueWaitMs?: number;
+}
+
+export interface RerankResult {
+  results: RankedItem[];
+  fusion: FusionMode;
+  timings: RerankTimings;
+  cache: { hits: number; misses: number };
+}
+
+export interface RerankOptions {
+  /** Give up after this many ms (RerankTimeoutError, code 'timeout'). */
+  deadlineMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface Reranker {
+  rerank(req: RerankRequest, opts?: RerankOptions): Promise<RerankResult>;
+  close(): Promise<void>;
+}

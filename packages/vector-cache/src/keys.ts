@@ -1,0 +1,28 @@
+import { createHash } from 'node:crypto';
+import type { VectorDtype } from './codec.js';
+
+/** A passage to look up: its id and the exact text that was (or will be) encoded. */
+export interface VectorKey {
+  id: string;
+  text: string;
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
+
+/** 16 hex chars (64 bits) of sha256 of the passage text: a changed text gives another key, so never a stale vector. */
+export function textHash(text: string): string {
+  return sha256(text).slice(0, 16);
+}
+
+/** 12 hex chars naming model id + revision + dtype: two models (or codecs) never share keys. */
+export function modelHash(modelId: string, revision: string, dtype: VectorDtype): string {
+  return sha256(`${modelId}\u0000${revision}\u0000${dtype}`).slice(0, 12);
+}
+
+/**
+ * `${prefix}:vec:${modelHash}:${id}:${textHash}`. No hash tag: in Redis Cluster a model's vectors spread over all
+ * slots (and nodes); the cluster store groups each batch by slot instead (see README for the trade-off).
+ */
+export function vectorRedisKey(prefix: string, model: string, key: VectorKey): string {
+  return `${prefix}:vec:${model}:${key.id}:${textHash(key.text)}`;
+}
