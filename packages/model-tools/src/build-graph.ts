@@ -1,0 +1,196 @@
+import { ValidationError } from '@dotrank/core';
+import type { EncoderSpec, Linear, Norm } from './architecture.js';
+import { GraphBuilder } from './graph.js';
+import { DataType } from './onnx-schema.js';
+import { floatToHalf, type FloatTensor } from './tensor.js';
+
+export type WeightDtype = 'fp32' | 'fp16' | 'int8';
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'fp16', 'int8'];
+
+/**
+ * How int8 weight matrices are multiplied:
+ * - `matmul-integer`: DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul(scale) -> Add(bias), standard ONNX ops,
+ *   the pattern onnxruntime.quantization.quantize_dynamic writes (ORT fuses it into MatMulIntegerToFloat at load);
+ * - `dynamic-quantize-matmul`: one com.microsoft DynamicQuantizeMatMul per weight (ORT CPU contrib op), bias included.
+ */
+export type Int8Kernel = 'matmul-integer' | 'dynamic-quantize-matmul';
+
+export interface BuildOptions {
+  dtype?: WeightDtype;
+  int8Kernel?: Int8Kernel;
+  /** One [dim, 3*dim] MatMul for query/key/value instead of three. Default true. */
+  fuseQkv?: boolean;
+  /** Additive score for masked key positions. */
+  maskValue?: number;
+  docString?: string;
+  metadata?: Record<string, string>;
+}
+
+export const INPUT_IDS = 'input_ids';
+export const ATTENTION_MASK = 'attention_mask';
+export const TOKEN_TYPE_IDS = 'token_type_ids';
+export const LAST_HIDDEN_STATE = 'last_hidden_state';
+
+/** Transposes a PyTorch Linear weight [out, in] into a MatMul right operand [in, out]. */
+function transpose(w: FloatTensor): Float32Array {
+  const [out, inp] = w.shape as [number, number];
+  const t = new Float32Array(out * inp);
+  for (let o = 0; o < out; o++) {
+    const row = o * inp;
+    for (let i = 0; i < inp; i++) t[i * out + o] = w.data[row + i]!;
+  }
+  return t;
+}
+
+/** Per-tensor symmetric int8 (the scheme of ORT's quantize_dynamic for QInt8 weights): q = round(w / s), s = max|w| / 127. */
+export function quantizeSymmetricInt8(data: Float32Array): { q: Int8Array; scale: number } {
+  let absMax = 0;
+  for (let i = 0; i < data.length; i++) absMax = Math.max(absMax, Math.abs(data[i]!));
+  const scale = absMax > 0 ? absMax / 127 : 1;
+  const q = new Int8Array(data.length);
+  for (let i = 0; i < data.length; i++) q[i] = Math.max(-127, Math.min(127, Math.round(data[i]! / scale)));
+  return { q, scale: Math.fround(scale) };
+}
+
+/** Builds the encoder as an ONNX (opset 17) model: inputs input_ids, attention_mask (+ token_type_ids for BERT), output last_hidden_state. */
+export function buildEncoderGraph(spec: EncoderSpec, options: BuildOptions = {}): Uint8Array {
+  const dtype = options.dtype ?? 'fp32';
+  if (!WEIGHT_DTYPES.includes(dtype)) throw new ValidationError('dtype', `must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
+  const kernel = options.int8Kernel ?? 'matmul-integer';
+  const fuseQkv = options.fuseQkv ?? true;
+  const maskValue = options.maskValue ?? -1e9;
+  const { dim, heads } = spec;
+  if (dim % heads !== 0) throw new ValidationError('config', `dim ${dim} is not divisible by ${heads} heads`);
+  const headDim = dim / heads;
+  const g = new GraphBuilder();
+  let usesContrib = false;
+
+  /** A float weight; fp16 stores it as float16 and casts to float32 once (ORT folds the Cast at session load). */
+  const weight = (name: string, dims: number[], data: Float32Array): string => {
+    if (dtype !== 'fp16') return g.float(name, dims, data);
+    const half = new Uint16Array(data.length);
+    for (let i = 0; i < data.length; i++) half[i] = floatToHalf(data[i]!);
+    g.initializer(`${name}_fp16`, DataType.FLOAT16, dims, new Uint8Array(half.buffer));
+    return g.op('Cast', [`${name}_fp16`], { to: DataType.FLOAT }, { name: `${name}_cast` });
+  };
+
+  const quantized = new Map<string, [string, string, string]>();
+  const linear = (x: string, lin: Linear, name: string, scale = 1): string => {
+    const [out, inp] = lin.weight.shape as [number, number];
+    let wt = transpose(lin.weight);
+    let bias = lin.bias.data;
+    if (scale !== 1) {
+      wt = wt.map((v) => v * scale);
+      bias = bias.map((v) => v * scale);
+    }
+    return matmulAdd(x, wt, bias, inp, out, name);
+  };
+
+  const matmulAdd = (x: string, wt: Float32Array, bias: Float32Array, inp: number, out: number, name: string): string => {
+    if (dtype !== 'int8') {
+      const w = weight(`${name}.weight`, [inp, out], wt);
+      const b = weight(`${name}.bias`, [out], bias);
+      return g.op('Add', [g.op('MatMul', [x, w]), b]);
+    }
+    const { q, scale } = quantizeSymmetricInt8(wt);
+    const wq = g.initializer(`${name}.weight_quantized`, DataType.INT8, [inp, out], new Uint8Array(q.buffer));
+    const ws = g.float(`${name}.weight_scale`, [], Float32Array.of(scale));
+    const wzp = g.initializer(`${name}.weight_zero_point`, DataType.INT8, [], new Uint8Array(1));
+    const b = g.float(`${name}.bias`, [out], bias);
+    if (kernel === 'dynamic-quantize-matmul') {
+      usesContrib = true;
+      return g.op('DynamicQuantizeMatMul', [x, wq, ws, wzp, b], {}, { domain: 'com.microsoft' });
+    }
+    let xq = quantized.get(x);
+    if (!xq) {
+      const outs = g.node('DynamicQuantizeLinear', [x], {}, { outputs: 3 });
+      xq = [outs[0]!, outs[1]!, outs[2]!];
+      quantized.set(x, xq);
+    }
+    const product = g.op('MatMulInteger', [xq[0], wq, xq[2], wzp]);
+    const asFloat = g.op('Cast', [product], { to: DataType.FLOAT });
+    const scaleProduct = g.op('Mul', [xq[1], ws]);
+    return g.op('Add', [g.op('Mul', [asFloat, scaleProduct]), b]);
+  };
+
+  const layerNorm = (x: string, norm: Norm, name: string): string =>
+    g.op('LayerNormalization', [x, weight(`${name}.weight`, [dim], norm.weight.data), weight(`${name}.bias`, [dim], norm.bias.data)], {
+      axis: -1,
+      epsilon: { float: spec.layerNormEps },
+    });
+
+  // inputs
+  const ids = g.input(INPUT_IDS, DataType.INT64, ['batch', 'sequence']);
+  const mask = g.input(ATTENTION_MASK, DataType.INT64, ['batch', 'sequence']);
+  const types = spec.tokenTypeEmbeddings ? g.input(TOKEN_TYPE_IDS, DataType.INT64, ['batch', 'sequence']) : undefined;
+
+  // embeddings
+  const words = g.op('Gather', [weight('embeddings.word_embeddings.weight', spec.wordEmbeddings.shape, spec.wordEmbeddings.data), ids], { axis: 0 });
+  const seqLen = g.op('Squeeze', [g.op('Shape', [ids], { start: 1, end: 2 }), g.constInt64([0])]);
+  const positions = g.op('Range', [g.constInt64([0], []), seqLen, g.constInt64([1], [])]);
+  const posEmb = g.op('Gather', [weight('embeddings.position_embeddings.weight', spec.positionEmbeddings.shape, spec.positionEmbeddings.data), positions], { axis: 0 });
+  let emb = g.op('Add', [words, posEmb]);
+  if (types && spec.tokenTypeEmbeddings) {
+    emb = g.op('Add', [emb, g.op('Gather', [weight('embeddings.token_type_embeddings.weight', spec.tokenTypeEmbeddings.shape, spec.tokenTypeEmbeddings.data), types], { axis: 0 })]);
+  }
+  let hidden = layerNorm(emb, spec.embeddingNorm, 'embeddings.LayerNorm');
+
+  // additive attention mask [batch, 1, 1, sequence]: 0 where mask == 1, maskValue where mask == 0
+  const maskFloat = g.op('Cast', [mask], { to: DataType.FLOAT });
+  const inverted = g.op('Sub', [g.constFloat([1]), maskFloat]);
+  const additive = g.op('Unsqueeze', [g.op('Mul', [inverted, g.constFloat([maskValue])]), g.constInt64([1, 2])]);
+
+  const headsShape = g.constInt64([0, 0, heads, headDim]);
+  const mergedShape = g.constInt64([0, 0, dim]);
+  const qScale = 1 / Math.sqrt(headDim);
+
+  spec.layers.forEach((layer, i) => {
+    const p = `layer.${i}`;
+    let q: string;
+    let k: string;
+    let v: string;
+    if (fuseQkv) {
+      const wq = transpose(layer.query.weight).map((x) => x * qScale);
+      const wk = transpose(layer.key.weight);
+      const wv = transpose(layer.value.weight);
+      const fused = new Float32Array(dim * 3 * dim);
+      for (let r = 0; r < dim; r++) {
+        fused.set(wq.subarray(r * dim, (r + 1) * dim), r * 3 * dim);
+        fused.set(wk.subarray(r * dim, (r + 1) * dim), r * 3 * dim + dim);
+        fused.set(wv.subarray(r * dim, (r + 1) * dim), r * 3 * dim + 2 * dim);
+      }
+      const bias = new Float32Array(3 * dim);
+      bias.set(layer.query.bias.data.map((x) => x * qScale), 0);
+      bias.set(layer.key.bias.data, dim);
+      bias.set(layer.value.bias.data, 2 * dim);
+      const qkv = matmulAdd(hidden, fused, bias, dim, 3 * dim, `${p}.attention.qkv`);
+      [q, k, v] = g.node('Split', [qkv, g.constInt64([dim, dim, dim])], { axis: -1 }, { outputs: 3 }) as [string, string, string];
+    } else {
+      q = linear(hidden, layer.query, `${p}.attention.query`, qScale);
+      k = linear(hidden, layer.key, `${p}.attention.key`);
+      v = linear(hidden, layer.value, `${p}.attention.value`);
+    }
+    const qh = g.op('Transpose', [g.op('Reshape', [q, headsShape])], { perm: [0, 2, 1, 3] });
+    const kh = g.op('Transpose', [g.op('Reshape', [k, headsShape])], { perm: [0, 2, 3, 1] });
+    const vh = g.op('Transpose', [g.op('Reshape', [v, headsShape])], { perm: [0, 2, 1, 3] });
+    const scores = g.op('Add', [g.op('MatMul', [qh, kh]), additive]);
+    const probs = g.op('Softmax', [scores], { axis: -1 });
+    const context = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, vh])], { perm: [0, 2, 1, 3] }), mergedShape]);
+    const attention = linear(context, layer.attentionOutput, `${p}.attention.output`);
+    const afterAttention = layerNorm(g.op('Add', [attention, hidden]), layer.attentionNorm, `${p}.attention.norm`);
+    const up = linear(afterAttention, layer.intermediate, `${p}.ffn.up`);
+    // exact GELU: 0.5 * x * (1 + erf(x / sqrt(2))), in the order ORT's GeluFusion recognises
+    const erf = g.op('Erf', [g.op('Div', [up, g.constFloat([Math.SQRT2])])]);
+    const gelu = g.op('Mul', [g.op('Mul', [up, g.op('Add', [erf, g.constFloat([1])])]), g.constFloat([0.5])]);
+    const down = linear(gelu, layer.output, `${p}.ffn.down`);
+    hidden = layerNorm(g.op('Add', [down, afterAttention]), layer.outputNorm, `${p}.output.norm`);
+  });
+  g.renameLastOutput(LAST_HIDDEN_STATE);
+  g.output(LAST_HIDDEN_STATE, DataType.FLOAT, ['batch', 'sequence', dim]);
+  return g.encode({
+    opsets: usesContrib ? { '': 17, 'com.microsoft': 1 } : { '': 17 },
+    producer: '@dotrank/model-tools',
+    docString: options.docString ?? `${spec.family} encoder, ${dtype} weights`,
+    metadata: options.metadata ?? {},
+  });
+}
