@@ -23,10 +23,14 @@ function codePointOrderUnit(unit: number): number {
 
 /**
  * trec_eval's ranking order: score descending, ties broken by docno in *descending* strcmp order
- * (its `comp_sim_docno`). Any rank column in the input is ignored.
+ * (its `comp_sim_docno`). Any rank column in the input is ignored. trec_eval stores scores as C `float`
+ * (`TEXT_RESULTS.sim`, read with `atof`), so scores are compared after rounding to float32: two doubles that
+ * round to the same float32 are a tie, broken by docno.
  */
 export function compareTrecOrder(a: { score: number; docId: string }, b: { score: number; docId: string }): number {
-  if (a.score > b.score) return -1;
-  if (a.score < b.score) return 1;
+  const x = Math.fround(a.score);
+  const y = Math.fround(b.score);
+  if (x > y) return -1;
+  if (x < y) return 1;
   return strcmp(b.docId, a.docId);
 }

@@ -30,7 +30,7 @@ function parseIntegerColumn(value: string, what: string): number {
 
 /**
  * Reads judgments: TREC qrels (`qid iter docid rel`) or BEIR TSV (`query-id corpus-id score`, header optional),
- * auto-detected from the first line; columns may be separated by tabs or spaces. A folder means its qrels file
+ * auto-detected from the first line; columns may be separated by tabs or spaces; `#` lines are comments. A folder means its qrels file
  * (see findCollection). Duplicate (qid, docid) pairs, mixed layouts and non-integer grades are errors.
  */
 export async function readQrels(path: string, options: { onMalformed?: OnMalformed } = {}): Promise<Qrels> {
@@ -40,6 +40,7 @@ export async function readQrels(path: string, options: { onMalformed?: OnMalform
   const seenAt = new Map<string, number>();
   let columns = 0;
   const parse = (text: string, line: number): null | undefined => {
+    if (text.trimStart().startsWith('#')) return undefined; // trec_eval skips comment lines
     const parts = splitWhitespace(text);
     if (columns === 0) {
       if (parts.length === 3 && !INTEGER.test(parts[2]!)) {
@@ -69,15 +70,17 @@ export async function readQrels(path: string, options: { onMalformed?: OnMalform
 }
 
 /**
- * Reads a TREC run (`qid Q0 docid rank score tag`, tabs or spaces). Entries keep file order; the rank column is
- * kept but trec_eval ignores it. A docid repeated within a query is an error (trec_eval refuses it too).
+ * Reads a TREC run (`qid Q0 docid rank score tag`, tabs or spaces; `#` comment lines and columns after the
+ * sixth are ignored, as trec_eval does). Entries keep file order; the rank column is kept but trec_eval ignores it. A docid repeated within a query is an error (trec_eval refuses it too).
  */
 export async function readRun(path: string, options: { onMalformed?: OnMalformed } = {}): Promise<Run> {
   const run: Run = new Map();
   const seen = new Map<string, Map<string, number>>();
-  const parse = (text: string, line: number): null => {
+  const parse = (text: string, line: number): null | undefined => {
+    if (text.trimStart().startsWith('#')) return undefined; // trec_eval skips comment lines
     const parts = splitWhitespace(text);
-    if (parts.length !== 6) throw new LineError(`expected 6 columns "qid Q0 docid rank score tag", found ${parts.length}`);
+    // trec_eval ignores anything after the sixth column
+    if (parts.length < 6) throw new LineError(`expected 6 columns "qid Q0 docid rank score tag", found ${parts.length}`);
     const [qid, , docId, rankText, scoreText] = parts as [string, string, string, string, string, string];
     const rank = parseIntegerColumn(rankText, 'rank');
     const score = Number(scoreText);
