@@ -258,6 +258,8 @@ export interface ProxyContext {
   textFields: string[];
   deadlineMs: number;
   metrics: ApiMetrics;
+  /** Limit for bodies read by hand (GET with a body), bytes. */
+  bodyLimit: number;
 }
 
 function sendRaw(reply: FastifyReply, upstream: UpstreamResponse, extra: Record<string, string> = {}): FastifyReply {
@@ -270,7 +272,7 @@ function sendRaw(reply: FastifyReply, upstream: UpstreamResponse, extra: Record<
 }
 
 async function handleProxy(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply, searchable: boolean): Promise<FastifyReply> {
-  const rawBody = Buffer.isBuffer(request.body) ? request.body : await readRaw(request);
+  const rawBody = Buffer.isBuffer(request.body) ? request.body : await readRaw(request, ctx.bodyLimit);
   const url = request.raw.url ?? '/';
   const qsIndex = url.indexOf('?');
   const query = new URLSearchParams(qsIndex >= 0 ? url.slice(qsIndex + 1) : '');
@@ -360,12 +362,21 @@ function forwardHeaders(request: FastifyRequest): OutgoingHttpHeaders {
   return headers;
 }
 
-function readRaw(request: FastifyRequest): Promise<Buffer> {
+function readRaw(request: FastifyRequest, limit: number): Promise<Buffer> {
   const raw = request.raw;
   if (raw.readableEnded || raw.method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    raw.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    raw.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        raw.destroy();
+        reject(Object.assign(new Error('body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }));
+        return;
+      }
+      chunks.push(c);
+    });
     raw.on('end', () => resolve(Buffer.concat(chunks)));
     raw.on('error', reject);
   });

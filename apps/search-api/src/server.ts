@@ -251,6 +251,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
       textFields: deps.proxy.textFields ?? DEFAULT_TEXT_FIELDS,
       deadlineMs,
       metrics,
+      bodyLimit: app.initialConfig.bodyLimit ?? 1024 * 1024,
     });
     app.addHook('onClose', async () => upstream.close());
   }
