@@ -1,0 +1,66 @@
+import { formatNumber, measureLabel, orderMeasures, significanceMarker, significanceTitle } from '../data.js';
+import type { MetricsReport } from '../types.js';
+
+/** One row per system, one column per measure; markers flag significant differences against the baseline. */
+export function MetricsTable({ report }: { report: MetricsReport }) {
+  const measures = orderMeasures(report.measures);
+  const systems = Object.keys(report.systems).sort((a, b) => (a === report.baseline ? -1 : b === report.baseline ? 1 : 0));
+  const best: Record<string, number> = {};
+  for (const m of measures) {
+    best[m] = Math.max(...systems.map((s) => report.systems[s]?.aggregate[m] ?? -Infinity));
+  }
+  return (
+    <div className="table-wrap">
+      <table className="metrics" data-testid="metrics-table">
+        <caption>
+          Mean over {report.collection.queries.toLocaleString('en-US')} queries. † p &lt; 0.05, ‡ p &lt; 0.01 against{' '}
+          <strong>{report.baseline}</strong> (paired t-test; hover a value for both p-values).
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">System</th>
+            {measures.map((m) => (
+              <th scope="col" key={m} className="num" title={m}>
+                {measureLabel(m)}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {systems.map((s) => {
+            const sys = report.systems[s]!;
+            const isBaseline = s === report.baseline;
+            return (
+              <tr key={s} data-system={s}>
+                <th scope="row">
+                  {s}
+                  {isBaseline ? <span className="tag">baseline</span> : null}
+                </th>
+                {measures.map((m) => {
+                  const value = sys.aggregate[m];
+                  const sig = sys.significance?.[m];
+                  const marker = isBaseline ? '' : significanceMarker(sig);
+                  const isBest = value !== undefined && value === best[m] && systems.length > 1;
+                  return (
+                    <td
+                      key={m}
+                      className={`num${isBest ? ' best' : ''}`}
+                      data-measure={m}
+                      data-value={value ?? ''}
+                      title={isBaseline ? `${measureLabel(m)} (${m}) of the baseline` : significanceTitle(sig, report.baseline)}
+                    >
+                      <span className="value">{formatNumber(value)}</span>
+                      <span className="marker" aria-label={marker ? `significant, ${significanceTitle(sig, report.baseline)}` : undefined}>
+                        {marker}
+                      </span>
+                    </td>
+                  );
+                })}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
