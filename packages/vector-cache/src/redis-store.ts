@@ -66,6 +66,8 @@ export class RedisVectorStore implements VectorStore {
         ? new Cluster([options.url], { lazyConnect: false })
         : new Redis(options.url, { maxRetriesPerRequest: 3 });
       this.owned = true;
+      // connection errors surface through getMany/setMany as UnavailableError; no unhandled 'error' events
+      this.redis.on('error', () => undefined);
     } else {
       throw new ConfigError('redis', 'pass a connection or a url (REDIS_URL)');
     }

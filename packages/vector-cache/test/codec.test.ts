@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { decodeVector, encodeVector, encodedByteLength, float16BitsToFloat32, float32ToFloat16Bits } from '../src/index.js';
+
+function randomVector(dim: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const v = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    v[i] = (s / 2 ** 32 - 0.5) * 4;
+  }
+  return v;
+}
+
+describe('vector codec', () => {
+  it('float16 bits match IEEE 754 half precision for known values', () => {
+    // reference bit patterns from the IEEE 754 binary16 definition
+    expect(float32ToFloat16Bits(1)).toBe(0x3c00);
+    expect(float32ToFloat16Bits(-2)).toBe(0xc000);
+    expect(float32ToFloat16Bits(65504)).toBe(0x7bff);
+    expect(float32ToFloat16Bits(1e6)).toBe(0x7c00);
+    expect(float32ToFloat16Bits(2 ** -24)).toBe(0x0001);
+    expect(float32ToFloat16Bits(0.1)).toBe(0x2e66);
+    expect(float16BitsToFloat32(0x3555)).toBeCloseTo(0.333251953125, 12);
+    expect(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(NaN)))).toBe(true);
+  });
+
+  it.each([
+    ['float32', 0],
+    ['float16', 2 ** -11],
+    ['int8', 1 / 254],
+  ] as const)('round-trips %s within its error bound', (dtype, relBound) => {
+    const v = randomVector(768, 7);
+    const encoded = encodeVector(v, dtype);
+    expect(encoded.length).toBe(encodedByteLength(dtype, 768));
+    const decoded = decodeVector(encoded, { dtype, dimension: 768 });
+    if (!('vector' in decoded)) throw new Error(decoded.rejected);
+    const maxAbs = Math.max(...v.map(Math.abs));
+    for (let i = 0; i < v.length; i++) {
+      const bound = dtype === 'int8' ? maxAbs * relBound * 1.0001 : Math.abs(v[i]!) * relBound;
+      expect(Math.abs(decoded.vector[i]! - v[i]!)).toBeLessThanOrEqual(bound + 1e-12);
+    }
+  });
+
+  it('decodes from an unaligned slice without a RangeError', () => {
+    const v = randomVector(33, 3);
+    const encoded = encodeVector(v, 'float32');
+    const big = Buffer.alloc(encoded.length + 3);
+    encoded.copy(big, 1);
+    const slice = big.subarray(1, 1 + encoded.length);
+    expect(slice.byteOffset % 4).not.toBe(0);
+    const decoded = decodeVector(slice);
+    if (!('vector' in decoded)) throw new Error(decoded.rejected);
+    expect(Array.from(decoded.vector)).toEqual(Array.from(v));
+  });
+
+  it('rejects foreign values, other dtypes and other dimensions', () => {
+    const encoded = encodeVector(randomVector(8, 1), 'float16');
+    expect(decodeVector(Buffer.from('hello world'))).toEqual({ rejected: 'not a dotrank vector (bad magic)' });
+    expect(decodeVector(encoded, { dtype: 'float32' })).toMatchObject({ rejected: expect.stringContaining('dtype float16') });
+    expect(decodeVector(encoded, { dimension: 9 })).toMatchObject({ rejected: expect.stringContaining('dimension 8') });
+    expect(decodeVector(encoded.subarray(0, encoded.length - 1))).toMatchObject({ rejected: expect.stringContaining('length') });
+  });
+});

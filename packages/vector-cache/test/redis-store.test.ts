@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
+import { RedisVectorStore, encodeVector, type VectorDtype } from '../src/index.js';
+
+const prefix = uniquePrefix('vcache');
+let redis: Redis;
+
+async function deleteOwnKeys(): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+function vector(dim: number, seed: number): Float32Array {
+  return Float32Array.from({ length: dim }, (_, i) => Math.sin(seed * 7 + i) * 1.5);
+}
+
+const store = (opts: Partial<ConstructorParameters<typeof RedisVectorStore>[0]> = {}) =>
+  new RedisVectorStore({ redis, keyPrefix: prefix, modelId: 'test/model', revision: 'r1', ...opts });
+
+beforeAll(() => {
+  redis = new Redis(redisUrlForTests());
+});
+afterAll(async () => {
+  await deleteOwnKeys();
+  await redis.quit();
+});
+
+describe('RedisVectorStore (real Redis)', () => {
+  it.each([
+    ['float32', 0],
+    ['float16', 1.5 * 2 ** -11],
+    ['int8', 1.5 / 254 + 1e-6],
+  ] as [VectorDtype, number][])('round-trips %s within its error bound', async (dtype, bound) => {
+    const s = store({ dtype, dimension: 64 });
+    const entries = Array.from({ length: 300 }, (_, i) => ({ key: { id: `p${i}`, text: `text ${i}` }, vector: vector(64, i) }));
+    await s.setMany(entries);
+    const got = await s.getMany(entries.map((e) => e.key));
+    got.forEach((v, i) => {
+      expect(v).toBeInstanceOf(Float32Array);
+      for (let j = 0; j < 64; j++) expect(Math.abs(v![j]! - entries[i]!.vector[j]!)).toBeLessThanOrEqual(bound);
+    });
+    expect(s.stats()).toMatchObject({ hits: 300, misses: 0, rejected: 0 });
+    expect(s.stats().bytesWritten).toBe(s.stats().bytesRead);
+  });
+
+  it('decodes values ioredis hands out at unaligned offsets', async () => {
+    // odd-length values make the reply buffer slices start at odd offsets
+    const s = store({ dtype: 'float32' });
+    const dims = [3, 5, 7, 9, 11];
+    const entries = dims.map((d, i) => ({ key: { id: `u${i}`, text: 'u' }, vector: vector(d, i) }));
+    await s.setMany(entries);
+    const got = await s.getMany(entries.map((e) => e.key));
+    got.forEach((v, i) => expect(Array.from(v!)).toEqual(Array.from(entries[i]!.vector)));
+  });
+
+  it('misses when the text changed or the model differs', async () => {
+    const s = store();
+    await s.setMany([{ key: { id: 'x', text: 'original' }, vector: vector(8, 1) }]);
+    const [changed] = await s.getMany([{ id: 'x', text: 'edited' }]);
+    expect(changed).toBeUndefined();
+    const [otherModel] = await store({ revision: 'r2' }).getMany([{ id: 'x', text: 'original' }]);
+    expect(otherModel).toBeUndefined();
+    const [otherDtype] = await store({ dtype: 'int8' }).getMany([{ id: 'x', text: 'original' }]);
+    expect(otherDtype).toBeUndefined();
+    const [same] = await s.getMany([{ id: 'x', text: 'original' }]);
+    expect(same).toBeDefined();
+  });
+
+  it('treats a foreign or wrong-dimension value as a miss and counts it rejected', async () => {
+    const s = store({ dimension: 8 });
+    const keyA = s.keyFor({ id: 'f', text: 'f' });
+    const keyB = s.keyFor({ id: 'g', text: 'g' });
+    await redis.set(keyA, 'not a vector');
+    await redis.set(keyB, encodeVector(vector(4, 1), 'float32'));
+    expect(await s.getMany([{ id: 'f', text: 'f' }, { id: 'g', text: 'g' }])).toEqual([undefined, undefined]);
+    expect(s.stats()).toMatchObject({ hits: 0, misses: 2, rejected: 2 });
+  });
+
+  it('sets a TTL when configured, none otherwise', async () => {
+    const withTtl = store({ ttlSeconds: 120 });
+    await withTtl.setMany([{ key: { id: 't', text: 't' }, vector: vector(4, 2) }]);
+    const ttl = await redis.ttl(withTtl.keyFor({ id: 't', text: 't' }));
+    expect(ttl).toBeGreaterThan(100);
+    expect(ttl).toBeLessThanOrEqual(120);
+    const noTtl = store();
+    await noTtl.setMany([{ key: { id: 'n', text: 'n' }, vector: vector(4, 2) }]);
+    expect(await redis.ttl(noTtl.keyFor({ id: 'n', text: 'n' }))).toBe(-1);
+  });
+
+  it('keys carry prefix, model hash, id and text hash', () => {
+    const key = store().keyFor({ id: 'doc-1', text: 'hello' });
+    expect(key).toMatch(new RegExp(`^${prefix}:vec:[0-9a-f]{12}:doc-1:[0-9a-f]{16}$`));
+  });
+
+  it('reads in chunks across many keys', async () => {
+    const s = store({ chunkSize: 7 });
+    const entries = Array.from({ length: 50 }, (_, i) => ({ key: { id: `c${i}`, text: 'c' }, vector: vector(4, i) }));
+    await s.setMany(entries.filter((_, i) => i % 2 === 0));
+    const got = await s.getMany(entries.map((e) => e.key));
+    got.forEach((v, i) => (i % 2 === 0 ? expect(v).toBeDefined() : expect(v).toBeUndefined()));
+    expect(s.stats()).toMatchObject({ hits: 25, misses: 25 });
+  });
+
+  it('fails with a clear error when Redis is unreachable', async () => {
+    const dead = new RedisVectorStore({ url: 'redis://127.0.0.1:1', keyPrefix: prefix, modelId: 'm', revision: 'r' });
+    await expect(dead.getMany([{ id: 'a', text: 'a' }])).rejects.toThrow(/redis: vector cache read failed/);
+    await dead.close();
+  });
+});
