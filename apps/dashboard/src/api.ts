@@ -295,11 +295,15 @@ export const api = {
   async qrels(name: string, qid: string): Promise<Record<string, number>> {
     return normaliseQrels(await getJson(`/api/evals/${enc(name)}/qrels/${enc(qid)}`), qid);
   },
-  async passage(id: string): Promise<{ id: string; text: string; title?: string }> {
-    const body = await getJson(`/api/passages/${enc(id)}`);
+  async passage(name: string, id: string): Promise<{ id: string; text: string; title?: string }> {
+    const body = await getJson(`/api/evals/${enc(name)}/passages/${enc(id)}`);
     const o = isObj(body) ? body : {};
     const title = str(o['title']);
     return { id, text: str(pick(o, 'text', 'passage')) ?? '', ...(title ? { title } : {}) };
+  },
+  async queryText(name: string, qid: string): Promise<string | null> {
+    const body = await getJson(`/api/evals/${enc(name)}/queries/${enc(qid)}`);
+    return isObj(body) ? (str(body['text']) ?? null) : null;
   },
   async stats(): Promise<LiveStats> {
     return normaliseStats(await getJson('/api/stats'));

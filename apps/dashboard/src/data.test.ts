@@ -119,6 +119,15 @@ describe('significance and formatting', () => {
     expect(measureLabel('recall.1000')).toBe('Recall@1000');
     expect(measureLabel('map')).toBe('MAP');
     expect(measureLabel('P.10')).toBe('P@10');
+    // @dotrank/eval spells cut-offs with an underscore
+    expect(measureLabel('ndcg_cut_10')).toBe('nDCG@10');
+    expect(measureLabel('recip_rank_cut_10')).toBe('MRR@10');
+    expect(measureLabel('recall_100')).toBe('Recall@100');
+    expect(measureLabel('Rprec')).toBe('R-Prec');
+  });
+
+  it('leaves count measures out of the table', () => {
+    expect(orderMeasures(['num_q', 'map', 'num_rel_ret'])).toEqual(['map']);
   });
 
   it('orders measures MRR, nDCG, Recall by depth, MAP, rest', () => {
@@ -137,6 +146,7 @@ describe('defaults and helpers', () => {
   it('picks nDCG@10 and the TAS-B system by default', () => {
     expect(defaultDeltaMeasure(['map', 'ndcg_cut.10', 'ndcg'])).toBe('ndcg_cut.10');
     expect(defaultDeltaMeasure(['map', 'ndcg'])).toBe('ndcg');
+    expect(defaultDeltaMeasure(['map', 'ndcg_cut_10'])).toBe('ndcg_cut_10');
     const report = { baseline: 'bm25', systems: { bm25: system({}), rrf: system({}), tasb: system({}) } } as unknown as MetricsReport;
     expect(defaultComparedSystem(report)).toBe('tasb');
   });

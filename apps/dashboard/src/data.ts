@@ -190,7 +190,15 @@ export function measureLabel(key: string): string {
   return cut ? `${name}@${cut}` : name;
 }
 
-/** Measures in the order the table shows them: MRR, nDCG, Recall (by depth), MAP, then the rest as listed. */
+/** trec_eval count measures (num_q, num_ret, num_rel, num_rel_ret): sums, not per-query effectiveness. */
+export function isCountMeasure(key: string): boolean {
+  return key.startsWith('num_');
+}
+
+/**
+ * Effectiveness measures in the order the table shows them: MRR, nDCG, Recall (by depth), MAP, then the rest as
+ * listed. Count measures are left out.
+ */
 export function orderMeasures(measures: readonly string[]): string[] {
   const rank = (key: string): number => {
     if (key.startsWith('recip_rank')) return 0;
@@ -201,6 +209,7 @@ export function orderMeasures(measures: readonly string[]): string[] {
   };
   const depth = (key: string): number => Number(/(\d+)$/.exec(key)?.[1] ?? 0);
   return measures
+    .filter((key) => !isCountMeasure(key))
     .map((key, i) => ({ key, i }))
     .sort((a, b) => rank(a.key) - rank(b.key) || (rank(a.key) === 2 ? depth(a.key) - depth(b.key) : a.i - b.i))
     .map((x) => x.key);

@@ -21,14 +21,15 @@ interface Loaded {
 
 const passageCache = new Map<string, Promise<string | null>>();
 
-function passageText(id: string): Promise<string | null> {
-  let p = passageCache.get(id);
+function passageText(evalName: string, id: string): Promise<string | null> {
+  const key = `${evalName}\u0000${id}`;
+  let p = passageCache.get(key);
   if (!p) {
-    p = api.passage(id).then(
+    p = api.passage(evalName, id).then(
       (x) => (x.title ? `${x.title}. ${x.text}` : x.text),
       () => null,
     );
-    passageCache.set(id, p);
+    passageCache.set(key, p);
   }
   return p;
 }
@@ -39,18 +40,18 @@ function Relevance({ grade }: { grade: number | undefined }) {
   return <span className={`rel rel${Math.min(grade, 4)}`}>relevant {grade}</span>;
 }
 
-function Passage({ row }: { row: RunRow }) {
+function Passage({ row, evalName }: { row: RunRow; evalName: string }) {
   const [text, setText] = useState<string | null | undefined>(row.text);
   useEffect(() => {
     if (row.text !== undefined) return;
     let live = true;
-    void passageText(row.docId).then((t) => {
+    void passageText(evalName, row.docId).then((t) => {
       if (live) setText(t);
     });
     return () => {
       live = false;
     };
-  }, [row.docId, row.text]);
+  }, [evalName, row.docId, row.text]);
   if (text === undefined) return <p className="passage muted">loading passage…</p>;
   if (text === null) return <p className="passage muted">passage text unavailable</p>;
   return <p className="passage">{text}</p>;
@@ -61,6 +62,21 @@ export function DrillDown({ evalName, qid, baseline, system, onClose }: DrillDow
   const [depth, setDepth] = useState(10);
   const [state, setState] = useState<{ loading: boolean; error: string | null; data: Loaded | null }>({ loading: true, error: null, data: null });
   const headingRef = useRef<HTMLHeadingElement>(null);
+  const [queryText, setQueryText] = useState<string | null>(null);
+
+  useEffect(() => {
+    let live = true;
+    setQueryText(null);
+    api.queryText(evalName, qid).then(
+      (t) => {
+        if (live) setQueryText(t);
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [evalName, qid]);
 
   useEffect(() => {
     let live = true;
@@ -123,6 +139,11 @@ export function DrillDown({ evalName, qid, baseline, system, onClose }: DrillDow
           </button>
         </div>
       </header>
+      {queryText ? (
+        <p className="query-text" data-testid="query-text">
+          “{queryText}”
+        </p>
+      ) : null}
       {state.loading ? <p className="muted">Loading both rankings…</p> : null}
       {state.error ? (
         <p className="error" role="alert">
@@ -150,7 +171,7 @@ export function DrillDown({ evalName, qid, baseline, system, onClose }: DrillDow
                         {formatNumber(r.score)}
                       </span>
                     </div>
-                    <Passage row={r} />
+                    <Passage row={r} evalName={evalName} />
                   </li>
                 ))}
               </ol>
@@ -178,7 +199,7 @@ export function DrillDown({ evalName, qid, baseline, system, onClose }: DrillDow
                           {formatNumber(r.score)}
                         </span>
                       </div>
-                      <Passage row={r} />
+                      <Passage row={r} evalName={evalName} />
                     </li>
                   );
                 })}
