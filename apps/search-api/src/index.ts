@@ -1,7 +1,7 @@
 // Public API of @dotrank/search-api.
 export { buildServer } from './server.js';
-// export { startServer } from './start.js';
-// export type { StartFlags, RunningServer } from './start.js';
+export { startServer } from './start.js';
+export type { StartFlags, RunningServer } from './start.js';
 export { parseSearchParams, MAX_QUERY_BYTES, MAX_K } from './validation.js';
 export type { SearchParams } from './validation.js';
 export { runSearch, rerankWithDeadline, degradedReasonFor } from './search.js';

@@ -14,7 +14,8 @@ export interface RerankOutcome {
 export function degradedReasonFor(error: unknown): string {
   if (isDotrankError(error)) {
     if (error.code === 'timeout') return 'timeout';
-    if (error.code === 'unavailable') return 'queue_unavailable';
+    // the queue itself unreachable; a job that failed in a worker is a rerank failure
+    if (error.code === 'unavailable') return error.field === 'reranker' ? `rerank_failed: ${error.problem}` : 'queue_unavailable';
   }
   if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) return 'timeout';
   const code = (error as { code?: unknown } | null)?.code;

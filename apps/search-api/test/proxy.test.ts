@@ -175,7 +175,7 @@ describe('Elasticsearch rerank proxy', () => {
   it('reranks a gzip-compressed cluster response', async () => {
     mock.gzip = true;
     const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: { match: { text: 'x' } } }) });
-    const json = await res.json();
+    const json = (await res.json()) as any;
     expect(json.hits.hits.map((h: { _id: string }) => h._id)).toEqual(['p2', 'p4', 'p1']);
   });
 
@@ -214,7 +214,7 @@ describe('Elasticsearch rerank proxy', () => {
     reranker.failWith = new Error('model gone');
     const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' });
     expect(res.headers.get('x-dotrank-degraded')).toBe('rerank_failed: model gone');
-    const json = await res.json();
+    const json = (await res.json()) as any;
     expect(json.hits.hits.map((h: { _id: string }) => h._id)).toEqual(['p1', 'p4', 'p2']);
     expect(json.hits.hits[0]._score).toBe(9);
     expect(json.hits.max_score).toBe(9);

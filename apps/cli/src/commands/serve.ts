@@ -1,4 +1,72 @@
+import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
+import { loadConfig } from '@dotrank/core';
+import { startServer } from '@dotrank/search-api';
 
-/** `dotrank serve`: not implemented yet. */
-export function registerServeCommand(_program: Command): void {}
+function port(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65_535) throw new InvalidArgumentError('must be an integer 0..65535');
+  return n;
+}
+
+interface ServeOptions {
+  indexDir?: string;
+  index?: string;
+  model?: string;
+  port?: number;
+  host?: string;
+  evalDir?: string;
+  dashboardDir?: string;
+  inProcess?: boolean;
+}
+
+/** `dotrank serve`: the search API, the Elasticsearch rerank proxy, health, metrics and the dashboard. */
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the search API (/search, /:index/_search rerank proxy, /healthz, /readyz, /metrics, /docs)')
+    .option('--index-dir <dir>', 'embedded BM25 index folder (built by `dotrank index`)')
+    .option('--index <name>', 'Elasticsearch index to search (needs ELASTICSEARCH_URL)')
+    .option('--model <dir>', 'model folder for in-process reranking (default DOTRANK_MODEL)')
+    .option('--port <port>', 'port to listen on (default DOTRANK_PORT or 3000)', port)
+    .option('--host <host>', 'address to bind (default DOTRANK_HOST or 127.0.0.1)')
+    .option('--eval-dir <dir>', 'eval outputs served at /api/evals (default <DOTRANK_DATA_DIR>/evals)')
+    .option('--dashboard-dir <dir>', 'dashboard build served at /dashboard/ (default apps/dashboard/dist when present)')
+    .option('--in-process', 'rerank in this process even when REDIS_URL is set')
+    .action(async (options: ServeOptions) => {
+      const config = loadConfig(process.env);
+      const running = await startServer(config, {
+        ...(options.indexDir ? { indexDir: options.indexDir } : {}),
+        ...(options.index ? { index: options.index } : {}),
+        ...(options.model ? { model: options.model } : {}),
+        ...(options.port !== undefined ? { port: options.port } : {}),
+        ...(options.host ? { host: options.host } : {}),
+        ...(options.evalDir ? { evalDir: options.evalDir } : {}),
+        ...(options.dashboardDir ? { dashboardDir: options.dashboardDir } : {}),
+        ...(options.inProcess ? { inProcess: true } : {}),
+      });
+      process.stderr.write(`dotrank: serving on ${running.url} (${running.mode} mode); docs at ${running.url}/docs\n`);
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = (signal: NodeJS.Signals) => {
+          if (stopping) return;
+          stopping = true;
+          process.stderr.write(`dotrank: ${signal} received, shutting down\n`);
+          const force = setTimeout(() => {
+            process.stderr.write('dotrank: shutdown took over 10 s, exiting\n');
+            process.exit(1);
+          }, 10_000);
+          force.unref();
+          running
+            .close()
+            .catch((error: unknown) => process.stderr.write(`dotrank: error during shutdown: ${(error as Error).message}\n`))
+            .finally(() => {
+              clearTimeout(force);
+              resolve();
+            });
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+}

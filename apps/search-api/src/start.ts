@@ -1,0 +1,157 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { ConfigError, findRepoRoot } from '@dotrank/core';
+import type { CandidateSource, DotrankConfig } from '@dotrank/core';
+import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
+import { createElasticsearchSource } from '@dotrank/elasticsearch';
+import { loadEncoder } from '@dotrank/encoder';
+import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
+import { MemoryVectorStore } from '@dotrank/vector-cache';
+import { buildServer } from './server.js';
+import type { ProxyTarget, ReadinessCheck, RerankerLike, ServerDeps } from './types.js';
+
+export interface StartFlags {
+  /** Embedded BM25 index folder (from `dotrank index`). */
+  indexDir?: string;
+  /** Elasticsearch index name (needs ELASTICSEARCH_URL). */
+  index?: string;
+  /** Model folder for in-process reranking (defaults to DOTRANK_MODEL). */
+  model?: string;
+  port?: number;
+  host?: string;
+  evalDir?: string;
+  dashboardDir?: string;
+  /** Rerank in this process even when REDIS_URL is set. */
+  inProcess?: boolean;
+  /** pino options or false; default `{ level: DOTRANK_LOG_LEVEL }`. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  mode: 'queue' | 'in-process';
+  close(): Promise<void>;
+}
+
+async function openSource(config: DotrankConfig, flags: StartFlags): Promise<CandidateSource> {
+  if (flags.indexDir && flags.index) throw new ConfigError('--index', 'give either --index-dir (embedded BM25) or --index (Elasticsearch), not both');
+  if (flags.indexDir) {
+    const dir = resolve(flags.indexDir);
+    if (!(await hasSavedIndex(dir))) {
+      throw new ConfigError('--index-dir', `no saved BM25 index in ${dir} (build one with: dotrank index <corpus> --index-dir ${flags.indexDir})`);
+    }
+    return createEmbeddedSource({ dir });
+  }
+  if (flags.index || config.ELASTICSEARCH_URL) {
+    if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) throw new ConfigError('ELASTICSEARCH_URL', `is required for --index ${flags.index}`);
+    return createElasticsearchSource(config, { index: flags.index ?? config.ELASTICSEARCH_INDEX });
+  }
+  throw new ConfigError('--index-dir', 'give --index-dir <dir> (embedded BM25 index) or --index <name> with ELASTICSEARCH_URL set');
+}
+
+async function proxyTarget(config: DotrankConfig): Promise<ProxyTarget | undefined> {
+  if (!config.ELASTICSEARCH_URL) return undefined;
+  let authorization: string | undefined;
+  if (config.ELASTICSEARCH_API_KEY) authorization = `ApiKey ${config.ELASTICSEARCH_API_KEY}`;
+  else if (config.ELASTICSEARCH_USERNAME) {
+    authorization = `Basic ${Buffer.from(`${config.ELASTICSEARCH_USERNAME}:${config.ELASTICSEARCH_PASSWORD ?? ''}`).toString('base64')}`;
+  }
+  let ca: Buffer | undefined;
+  if (config.ELASTICSEARCH_CA_FILE) {
+    ca = await readFile(config.ELASTICSEARCH_CA_FILE).catch((error: Error) => {
+      throw new ConfigError('ELASTICSEARCH_CA_FILE', `cannot read ${config.ELASTICSEARCH_CA_FILE}: ${error.message}`);
+    });
+  }
+  return { url: config.ELASTICSEARCH_URL, timeoutMs: config.ELASTICSEARCH_TIMEOUT_MS, ...(authorization ? { authorization } : {}), ...(ca ? { ca } : {}) };
+}
+
+/** Creates the real dependencies from configuration and flags, builds the server and starts listening. */
+export async function startServer(config: DotrankConfig, flags: StartFlags = {}): Promise<RunningServer> {
+  const closers: (() => Promise<unknown>)[] = [];
+  // each resource gets a bounded time to close (a client whose server is gone may never answer QUIT)
+  const closeAll = async () => {
+    for (const close of closers.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 3000)))]);
+      clearTimeout(timer);
+    }
+    closers.length = 0;
+  };
+  try {
+    const source = await openSource(config, flags);
+    closers.push(() => source.close());
+    const inProcess = flags.inProcess === true || !config.REDIS_URL;
+    let reranker: RerankerLike;
+    const readiness: Record<string, ReadinessCheck> = {};
+    let queueAvailable: ServerDeps['queueAvailable'];
+    let queueStats: ServerDeps['queueStats'];
+    let startLine: string;
+
+    if (inProcess) {
+      const modelDir = flags.model ?? config.DOTRANK_MODEL;
+      if (!modelDir) throw new ConfigError('--model', 'is required in in-process mode (or set DOTRANK_MODEL)');
+      const encoder = await loadEncoder(resolve(modelDir), {
+        batchSize: config.DOTRANK_BATCH_SIZE,
+        ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
+      });
+      const store = new MemoryVectorStore({ dimension: encoder.dimension });
+      reranker = new InProcessReranker({ encoder, store, batchSize: config.DOTRANK_BATCH_SIZE, maxCandidates: config.DOTRANK_MAX_CANDIDATES, closeResources: true });
+      readiness['model'] = async () => true;
+      startLine = `in-process mode: ${config.REDIS_URL ? '--in-process given' : 'no REDIS_URL configured'}; reranking with ${encoder.modelId} in this process (in-memory vector cache)`;
+    } else {
+      const redisUrl = config.REDIS_URL!;
+      const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES });
+      reranker = queue;
+      // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
+      const probe = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+      probe.on('error', () => undefined);
+      closers.push(async () => probe.disconnect());
+      queueAvailable = () => probe.status === 'ready';
+      queueStats = async () => {
+        const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+        const depth = Object.values(counts).reduce((a, b) => a + b, 0);
+        return { depth, activeWorkers: await queue.queue.getWorkersCount() };
+      };
+      readiness['redis'] = async () => (await probe.ping()) === 'PONG';
+      readiness['model'] = async () => (await queue.queue.getWorkersCount()) > 0;
+      startLine = `queue mode: reranking through BullMQ queue "${config.DOTRANK_QUEUE_PREFIX}" on ${new URL(redisUrl).host} (start workers with: dotrank worker --model <dir>)`;
+    }
+    closers.push(() => reranker.close());
+
+    const repoRoot = findRepoRoot();
+    const dashboardDir = flags.dashboardDir ?? (repoRoot ? join(repoRoot, 'apps', 'dashboard', 'dist') : undefined);
+    const evalDir = flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals');
+    const proxy = await proxyTarget(config);
+    const app = await buildServer(
+      {
+        source,
+        reranker,
+        mode: inProcess ? 'in-process' : 'queue',
+        readiness,
+        ...(queueAvailable ? { queueAvailable } : {}),
+        ...(queueStats ? { queueStats } : {}),
+        ...(proxy ? { proxy } : {}),
+        onClose: closeAll,
+      },
+      {
+        deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
+        maxCandidates: config.DOTRANK_MAX_CANDIDATES,
+        ...(config.DOTRANK_API_KEY ? { apiKey: config.DOTRANK_API_KEY } : {}),
+        ...(dashboardDir && existsSync(dashboardDir) ? { dashboardDir } : {}),
+        evalDir,
+        logger: flags.logger ?? { level: config.DOTRANK_LOG_LEVEL },
+      },
+    );
+    app.log.info(startLine);
+    if (proxy) app.log.info(`Elasticsearch rerank proxy: /:index/_search -> ${new URL(proxy.url).origin}`);
+    const url = await app.listen({ port: flags.port ?? config.DOTRANK_PORT, host: flags.host ?? config.DOTRANK_HOST });
+    return { app, url, mode: inProcess ? 'in-process' : 'queue', close: () => app.close() };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
