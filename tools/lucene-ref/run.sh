@@ -3,6 +3,7 @@
 # (jars in /usr/share/java, override with LUCENE_JARS=dir). Build output goes to tools/lucene-ref/build/ (gitignored).
 #   tools/lucene-ref/run.sh index  <corpus.jsonl> <indexDir> [--k1 1.2] [--b 0.75] [--no-merge]
 #   tools/lucene-ref/run.sh search <indexDir> <queries.jsonl> <run.trec> [--k 1000] [--repeat 3] [--warmup 2]
+#   tools/lucene-ref/run.sh tokens < strings.jsonl   (one JSON string per line in, a JSON array of tokens per line out)
 #   tools/lucene-ref/run.sh build  (compile only)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

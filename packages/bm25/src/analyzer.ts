@@ -102,9 +102,25 @@ function javaLowerCase(token: string): string {
   return out;
 }
 
+const SOUTHEAST_ASIAN = /^[\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\p{Script=New_Tai_Lue}\p{Script=Tai_Tham}\p{Script=Tai_Viet}]+$/u;
+
 function scanUnicode(chunk: string, out: string[], maxTokenLength: number): void {
+  // Lucene keeps a run of South-East Asian script as one token (no dictionary), where ICU splits it into words.
+  let run = '';
+  let runEnd = -1;
+  const flushRun = () => {
+    if (run) pushToken(out, run, maxTokenLength);
+    run = '';
+  };
   for (const seg of segmenter.segment(chunk)) {
     const s = seg.segment;
+    if (seg.isWordLike && SOUTHEAST_ASIAN.test(s)) {
+      if (run && runEnd !== seg.index) flushRun();
+      run += s;
+      runEnd = seg.index + s.length;
+      continue;
+    }
+    flushRun();
     if (!seg.isWordLike) {
       if (PICTOGRAPHIC.test(s)) pushToken(out, s, maxTokenLength); // Lucene's EMOJI token type
       continue;
@@ -125,11 +141,19 @@ function scanUnicode(chunk: string, out: string[], maxTokenLength: number): void
     }
     pushToken(out, javaLowerCase(s), maxTokenLength);
   }
+  flushRun();
 }
 
 // eslint-disable-next-line no-control-regex
 const NON_ASCII = /[^\x00-\x7F]/;
 const WHITESPACE_RUN = /[ \t\n\r\f\v]+/;
+
+/** The general path alone (Intl.Segmenter), exported for tests that check the ASCII scanner against it. */
+export function analyzeWithSegmenter(text: string, maxTokenLength: number = DEFAULT_MAX_TOKEN_LENGTH): string[] {
+  const out: string[] = [];
+  for (const chunk of text.split(WHITESPACE_RUN)) if (chunk !== '') scanUnicode(chunk, out, maxTokenLength);
+  return out;
+}
 
 /** Analyses text into index/query terms, in order (duplicates kept). */
 export function analyze(text: string, maxTokenLength: number = DEFAULT_MAX_TOKEN_LENGTH): string[] {

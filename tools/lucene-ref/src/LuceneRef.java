@@ -43,6 +43,7 @@ import org.apache.lucene.store.FSDirectory;
  *
  *   index  <corpus.jsonl> <indexDir> [--k1 1.2] [--b 0.75] [--no-merge]
  *   search <indexDir> <queries.jsonl> <run.trec> [--k 1000] [--k1 1.2] [--b 0.75] [--repeat 3] [--warmup 2]
+ *   tokens   reads JSON strings, one per line, on stdin; prints each one's tokens as a JSON array of strings
  *
  * Each command prints one JSON line of measurements on stdout.
  */
@@ -70,6 +71,9 @@ public final class LuceneRef {
         search(Paths.get(pos.get(0)), Paths.get(pos.get(1)), Paths.get(pos.get(2)), k1, b,
             Integer.parseInt(opts.getOrDefault("k", "1000")), Integer.parseInt(opts.getOrDefault("repeat", "3")),
             Integer.parseInt(opts.getOrDefault("warmup", "2")));
+        break;
+      case "tokens":
+        tokens();
         break;
       default:
         usage();
@@ -120,6 +124,28 @@ public final class LuceneRef {
       for (Path p : (Iterable<Path>) files::iterator) bytes += Files.size(p);
     }
     System.out.printf("{\"docs\":%d,\"indexMs\":%.1f,\"indexBytes\":%d,\"merged\":%b}%n", docs, (t1 - t0) / 1e6, bytes, merge);
+  }
+
+  static void tokens() throws IOException {
+    Analyzer analyzer = analyzer();
+    BufferedReader in = new BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
+    java.io.PrintStream out = new java.io.PrintStream(System.out, true, "UTF-8");
+    String line;
+    while ((line = in.readLine()) != null) {
+      String text = (String) new Json(line).value();
+      StringBuilder sb = new StringBuilder("[");
+      for (String token : analyzeQuery(analyzer, text)) {
+        if (sb.length() > 1) sb.append(',');
+        sb.append('"');
+        for (char c : token.toCharArray()) {
+          if (c == '"' || c == '\\') sb.append('\\').append(c);
+          else if (c < 0x20) sb.append(String.format("\\u%04x", (int) c));
+          else sb.append(c);
+        }
+        sb.append('"');
+      }
+      out.println(sb.append(']'));
+    }
   }
 
   static List<String> analyzeQuery(Analyzer analyzer, String text) throws IOException {
@@ -183,7 +209,7 @@ public final class LuceneRef {
     private final String s;
     private int i;
 
-    private Json(String s) {
+    Json(String s) {
       this.s = s;
     }
 
@@ -198,7 +224,7 @@ public final class LuceneRef {
       while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++;
     }
 
-    private Object value() {
+    Object value() {
       ws();
       char c = s.charAt(i);
       if (c == '{') {
