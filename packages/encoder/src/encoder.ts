@@ -1,8 +1,9 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import * as ort from 'onnxruntime-node';
 import { ModelError, ValidationError } from '@dotrank/core';
 import type { DenseEncoder, Similarity } from '@dotrank/core';
 import { readManifest } from './manifest.js';
+import { startOrtHost } from './ort-host.js';
+import type { Feed, InferenceThread, OrtHost } from './ort-host.js';
 import type { ModelManifest } from './manifest.js';
 import { clsPool, cosine, dot, meanPool } from './pooling.js';
 import { TextTokenizer } from './tokenizer.js';
@@ -18,6 +19,12 @@ export interface EncoderOptions {
   queryMaxLength?: number;
   /** Override the manifest's passage max length (tokens incl. special tokens, 2..maxPositions). */
   passageMaxLength?: number;
+  /**
+   * Where `session.run` executes. 'worker' (default): a worker thread owns the ONNX Runtime session, so the
+   * caller's event loop stays free during inference. 'main': on the calling thread, which onnxruntime-node
+   * blocks for the whole batch (its `run` is a synchronous native call behind a setImmediate).
+   */
+  inferenceThread?: InferenceThread;
 }
 
 const DEFAULT_BATCH_SIZE = 32;
@@ -47,7 +54,7 @@ interface GraphPlan {
   rank: 2 | 3 | undefined;
 }
 
-function planGraph(session: ort.InferenceSession, manifest: ModelManifest): GraphPlan {
+function planGraph(session: OrtHost, manifest: ModelManifest): GraphPlan {
   const where = manifest.graphPath;
   const inputs = new Map(session.inputMetadata.map((m) => [m.name, m]));
   for (const required of ['input_ids', 'attention_mask']) {
@@ -98,9 +105,10 @@ function planGraph(session: ort.InferenceSession, manifest: ModelManifest): Grap
  * A TAS-B style bi-encoder over ONNX Runtime: one model for queries and passages, vectors pooled from the
  * graph's `last_hidden_state` (CLS or mean) or taken as is from a pooled 2-D output.
  *
- * Inference runs through ORT's async `session.run`, off the JS thread, so the event loop stays free while
- * a batch computes (BullMQ lock renewal in the reranker worker depends on it); tokenization yields to the
- * event loop every 64 texts. Calls on one Encoder are serialised: one `session.run` at a time.
+ * onnxruntime-node's `session.run` is async in name only: the native call runs on the JS thread and blocks it.
+ * So by default the session lives in a worker thread and the caller's event loop stays free while a batch
+ * computes (BullMQ lock renewal in the reranker worker depends on it); tokenization, on the calling thread,
+ * yields to the event loop every 64 texts. Calls on one Encoder are serialised: one batch at a time.
  */
 export class Encoder implements DenseEncoder {
   readonly modelId: string;
@@ -114,7 +122,7 @@ export class Encoder implements DenseEncoder {
   /** @internal use loadEncoder() */
   constructor(
     readonly manifest: ModelManifest,
-    private readonly session: ort.InferenceSession,
+    private readonly session: OrtHost,
     private readonly tokenizer: TextTokenizer,
     private readonly plan: GraphPlan,
     batchSize: number,
@@ -175,7 +183,7 @@ export class Encoder implements DenseEncoder {
     if (this.closed) return;
     this.closed = true;
     await this.queue.catch(() => undefined);
-    await this.session.release();
+    await this.session.close();
   }
 
   private serialised<T>(task: () => Promise<T>): Promise<T> {
@@ -209,25 +217,26 @@ export class Encoder implements DenseEncoder {
       }
     }
     const dims = [rows, width];
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor(this.plan.inputType, idData, dims),
-      attention_mask: new ort.Tensor(this.plan.inputType, maskData, dims),
-    };
+    const type = this.plan.inputType;
+    const feeds: Feed[] = [
+      { name: 'input_ids', type, data: idData, dims },
+      { name: 'attention_mask', type, data: maskData, dims },
+    ];
     if (this.plan.hasTokenTypeIds) {
-      feeds['token_type_ids'] = new ort.Tensor(this.plan.inputType, int64 ? new BigInt64Array(size) : new Int32Array(size), dims);
+      feeds.push({ name: 'token_type_ids', type, data: int64 ? new BigInt64Array(size) : new Int32Array(size), dims });
     }
-    let outputs: ort.InferenceSession.OnnxValueMapType;
+    const firstTokenOnly = this.plan.rank === 3 && this.manifest.pooling === 'cls';
+    let result;
     try {
-      outputs = await this.session.run(feeds, [this.plan.output]);
+      result = await this.session.run(feeds, this.plan.output, firstTokenOnly);
     } catch (error) {
       throw new ModelError(`ONNX Runtime failed on a batch of ${rows}x${width} tokens: ${firstLine(error)}`, { field: this.manifest.graphPath, cause: error });
     }
-    const tensor = outputs[this.plan.output] as ort.Tensor | undefined;
-    if (!tensor || tensor.type !== 'float32') {
-      throw new ModelError(`graph output "${this.plan.output}" is missing or not float32`, { field: this.manifest.graphPath });
+    if (result.type !== 'float32') {
+      throw new ModelError(`graph output "${this.plan.output}" is ${result.type}, not float32`, { field: this.manifest.graphPath });
     }
-    const data = tensor.data as Float32Array;
-    const shape = tensor.dims;
+    const data = result.data;
+    const shape = result.dims;
     const dim = shape[shape.length - 1];
     if (dim !== this.dimension) {
       throw new ModelError(`dimension mismatch: graph output "${this.plan.output}" has ${dim} dimensions but the manifest says ${this.dimension}`, { field: this.manifest.graphPath });
@@ -270,16 +279,12 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
     queryMaxLength: intOption('queryMaxLength', options.queryMaxLength, 2, base.maxPositions) ?? base.queryMaxLength,
     passageMaxLength: intOption('passageMaxLength', options.passageMaxLength, 2, base.maxPositions) ?? base.passageMaxLength,
   };
+  const thread = options.inferenceThread ?? 'worker';
+  if (thread !== 'worker' && thread !== 'main') throw new ValidationError('inferenceThread', `must be "worker" or "main" (got ${JSON.stringify(thread)})`);
   const tokenizer = await TextTokenizer.fromFile(manifest.tokenizerPath);
-  let session: ort.InferenceSession;
+  let session: OrtHost;
   try {
-    session = await ort.InferenceSession.create(manifest.graphPath, {
-      executionProviders: ['cpu'],
-      intraOpNumThreads: intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+    session = await startOrtHost(manifest.graphPath, { intraOpNumThreads: intraOpThreads }, thread);
   } catch (error) {
     throw new ModelError(`ONNX Runtime cannot load the graph: ${firstLine(error)}`, { field: manifest.graphPath, cause: error });
   }
@@ -287,7 +292,7 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
   try {
     plan = planGraph(session, manifest);
   } catch (error) {
-    await session.release();
+    await session.close();
     throw error;
   }
   return new Encoder({ ...manifest, output: plan.output }, session, tokenizer, plan, batchSize);

@@ -1,6 +1,7 @@
 // Public API of @dotrank/encoder: model directory loading, tokenization, ONNX inference, pooling and scoring.
 export { loadEncoder, Encoder } from './encoder.js';
 export type { EncoderOptions, TextKind } from './encoder.js';
+export type { InferenceThread } from './ort-host.js';
 export { readManifest, MANIFEST_FILE, DEFAULTS as MANIFEST_DEFAULTS } from './manifest.js';
 export type { ModelManifest, ManifestFile } from './manifest.js';
 export { dot, cosine } from './pooling.js';

@@ -1,4 +1,164 @@
+import { createReadStream } from 'node:fs';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { extname, resolve } from 'node:path';
+import { Option } from 'commander';
 import type { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { loadConfig, NotFoundError, ValidationError } from '@dotrank/core';
+import { loadEncoder } from '@dotrank/encoder';
+import type { TextKind } from '@dotrank/encoder';
 
-/** `dotrank encode`: not implemented yet. */
-export function registerEncodeCommand(_program: Command): void {}
+interface EncodeFlags {
+  model?: string;
+  kind: TextKind;
+  in: string;
+  out: string;
+  batchSize?: string;
+  threads?: string;
+  format?: 'tsv' | 'jsonl';
+}
+
+interface InputRecord {
+  id: string | number;
+  text: string;
+}
+
+/** Records read and encoded per round: bounds memory on large files while output stays in input order. */
+const CHUNK = 2048;
+
+function parseIntFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
+    throw new ValidationError(flag, `must be an integer between ${min} and ${max} (got ${JSON.stringify(value)})`);
+  }
+  return n;
+}
+
+function formatOf(file: string, explicit: 'tsv' | 'jsonl' | undefined, firstLine: string | undefined): 'tsv' | 'jsonl' {
+  if (explicit) return explicit;
+  const ext = extname(file).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson' || ext === '.json') return 'jsonl';
+  if (ext === '.tsv' || ext === '.tab') return 'tsv';
+  return firstLine?.trimStart().startsWith('{') ? 'jsonl' : 'tsv';
+}
+
+/** One input line as a record; problems name the file and 1-based line. */
+export function parseLine(line: string, format: 'tsv' | 'jsonl', where: string): InputRecord {
+  if (format === 'tsv') {
+    const tab = line.indexOf('\t');
+    if (tab < 0) throw new ValidationError(where, 'expected "id<TAB>text" but found no tab');
+    const id = line.slice(0, tab).trim();
+    const text = line.slice(tab + 1).replace(/\r$/, '');
+    if (id === '') throw new ValidationError(where, 'empty id');
+    if (text.trim() === '') throw new ValidationError(where, `empty text for id ${JSON.stringify(id)}`);
+    return { id, text };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    throw new ValidationError(where, `invalid JSON (${(error as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(where, 'expected a JSON object {"id", "text"}');
+  const { id, text } = value as Record<string, unknown>;
+  if (!((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id)))) {
+    throw new ValidationError(where, `"id" must be a non-empty string or a number (got ${JSON.stringify(id ?? null)})`);
+  }
+  if (typeof text !== 'string' || text.trim() === '') throw new ValidationError(where, `"text" must be a non-empty string (got ${JSON.stringify(text ?? null)})`);
+  return { id, text };
+}
+
+/** A float32 written with the 9 significant digits that round-trip it, without trailing noise. */
+function compact(x: number): number {
+  return Number(x.toPrecision(9));
+}
+
+async function countLines(file: string): Promise<number> {
+  let count = 0;
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+  for await (const line of lines) if (line.trim() !== '') count++;
+  return count;
+}
+
+async function runEncode(flags: EncodeFlags): Promise<void> {
+  const config = loadConfig(process.env);
+  const modelDir = flags.model ?? config.DOTRANK_MODEL;
+  if (!modelDir) throw new ValidationError('--model', 'required (or set DOTRANK_MODEL)');
+  const batchSize = parseIntFlag('--batch-size', flags.batchSize, 1, 4096) ?? config.DOTRANK_BATCH_SIZE;
+  const threads = parseIntFlag('--threads', flags.threads, 0, 1024) ?? config.DOTRANK_ORT_THREADS;
+  const input = resolve(flags.in);
+  const output = resolve(flags.out);
+  try {
+    if (!(await stat(input)).isFile()) throw new ValidationError('--in', `${input} is not a file`);
+  } catch (error) {
+    if (error instanceof ValidationError) throw error;
+    throw new NotFoundError('--in', `${input} does not exist`);
+  }
+
+  const encoder = await loadEncoder(modelDir, { batchSize, intraOpThreads: threads });
+  const total = await countLines(input);
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: `encode ${flags.kind === 'query' ? 'queries' : 'passages'} [{bar}] {value}/{total} | {rate}/s | eta {eta}s`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, 0, { rate: '0' });
+  const started = performance.now();
+  const temp = `${output}.tmp-${process.pid}`;
+  const out = await open(temp, 'w');
+  let done = 0;
+  try {
+    let format: 'tsv' | 'jsonl' | undefined;
+    let chunk: InputRecord[] = [];
+    const flush = async (): Promise<void> => {
+      if (chunk.length === 0) return;
+      const vectors = await encoder.encode(chunk.map((r) => r.text), flags.kind);
+      const text = chunk.map((r, i) => JSON.stringify({ id: r.id, vector: Array.from(vectors[i]!, compact) })).join('\n') + '\n';
+      await out.write(text);
+      done += chunk.length;
+      chunk = [];
+      const seconds = (performance.now() - started) / 1000;
+      bar.update(done, { rate: seconds > 0 ? (done / seconds).toFixed(1) : '0' });
+    };
+    let lineNo = 0;
+    const lines = createInterface({ input: createReadStream(input, { encoding: 'utf8' }), crlfDelay: Infinity });
+    for await (const raw of lines) {
+      lineNo++;
+      const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
+      if (line.trim() === '') continue;
+      format ??= formatOf(input, flags.format, line);
+      chunk.push(parseLine(line, format, `${flags.in}:${lineNo}`));
+      if (chunk.length >= CHUNK) await flush();
+    }
+    await flush();
+    await out.close();
+    await rename(temp, output);
+  } catch (error) {
+    await out.close().catch(() => undefined);
+    await rm(temp, { force: true });
+    throw error;
+  } finally {
+    bar.stop();
+    await encoder.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  process.stderr.write(`encoded ${done} ${flags.kind === 'query' ? 'queries' : 'passages'} with ${encoder.modelId} (dim ${encoder.dimension}) in ${seconds.toFixed(1)} s -> ${output}\n`);
+}
+
+/** `dotrank encode`: texts from a TSV or JSONL file to vectors in a JSONL file, in input order. */
+export function registerEncodeCommand(program: Command): void {
+  program
+    .command('encode')
+    .description('Encode queries or passages (TSV "id<TAB>text" or JSONL {"id","text"}) into JSONL {"id","vector"}')
+    .option('--model <dir>', 'model directory (default: DOTRANK_MODEL)')
+    .addOption(new Option('--kind <kind>', 'what the texts are (sets the max length)').choices(['query', 'passage']).makeOptionMandatory())
+    .requiredOption('--in <file>', 'input file: TSV id<TAB>text, or JSONL {"id","text"}')
+    .requiredOption('--out <file>', 'output JSONL file')
+    .addOption(new Option('--format <format>', 'input format (default: from the extension, else the first line)').choices(['tsv', 'jsonl']))
+    .option('--batch-size <n>', 'texts per ONNX Runtime call (default: DOTRANK_BATCH_SIZE or 32)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = all cores (default: DOTRANK_ORT_THREADS or 0)')
+    .action(async (flags: EncodeFlags) => {
+      await runEncode(flags);
+    });
+}
