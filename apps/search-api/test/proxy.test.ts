@@ -78,6 +78,10 @@ function rawPost(url: string, headers: Record<string, string>, body: string): Pr
   });
 }
 
+interface EsJson {
+  hits: { max_score: number | null; hits: { _id: string; _score: number }[] };
+}
+
 const mock = new MockCluster();
 let clusterUrl: string;
 let app: FastifyInstance;
@@ -175,7 +179,7 @@ describe('Elasticsearch rerank proxy', () => {
   it('reranks a gzip-compressed cluster response', async () => {
     mock.gzip = true;
     const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: { match: { text: 'x' } } }) });
-    const json = (await res.json()) as any;
+    const json = (await res.json()) as EsJson;
     expect(json.hits.hits.map((h: { _id: string }) => h._id)).toEqual(['p2', 'p4', 'p1']);
   });
 
@@ -214,9 +218,9 @@ describe('Elasticsearch rerank proxy', () => {
     reranker.failWith = new Error('model gone');
     const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' });
     expect(res.headers.get('x-dotrank-degraded')).toBe('rerank_failed: model gone');
-    const json = (await res.json()) as any;
+    const json = (await res.json()) as EsJson;
     expect(json.hits.hits.map((h: { _id: string }) => h._id)).toEqual(['p1', 'p4', 'p2']);
-    expect(json.hits.hits[0]._score).toBe(9);
+    expect(json.hits.hits[0]!._score).toBe(9);
     expect(json.hits.max_score).toBe(9);
     reranker.failWith = undefined;
     reranker.delayMs = 5000;
