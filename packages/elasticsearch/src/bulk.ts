@@ -22,11 +22,12 @@ export interface BulkContext {
   random?: () => number;
 }
 
-/** One action + source pair of a `_bulk` request. */
+/** One action + source pair of a `_bulk` request, serialized once (the client sends strings as they are). */
 export interface BulkEntry {
   id: string;
-  action: { index: { _id: string } };
-  document: Record<string, unknown>;
+  actionLine: string;
+  documentLine: string;
+  /** NDJSON bytes of both lines with their newlines. */
   bytes: number;
 }
 
@@ -88,9 +89,10 @@ export function checkPassage(item: unknown, options: ResolvedSourceOptions): Che
   } catch (error) {
     return { kind: 'fail', failure: { id, reason: error instanceof Error ? error.message : String(error) } };
   }
-  const action = { index: { _id: id } };
-  const bytes = Buffer.byteLength(JSON.stringify(action)) + Buffer.byteLength(JSON.stringify(document)) + 2;
-  return { kind: 'ok', entry: { id, action, document, bytes } };
+  const actionLine = JSON.stringify({ index: { _id: id } });
+  const documentLine = JSON.stringify(document);
+  const bytes = Buffer.byteLength(actionLine) + Buffer.byteLength(documentLine) + 2;
+  return { kind: 'ok', entry: { id, actionLine, documentLine, bytes } };
 }
 
 /** Exponential backoff with equal jitter: half the capped delay fixed, half random. Honors Retry-After. */
@@ -126,8 +128,8 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
   for (let attempt = 0; pending.length > 0; attempt++) {
     let response: estypes.BulkResponse;
     try {
-      const operations: Array<Record<string, unknown>> = [];
-      for (const entry of pending) operations.push(entry.action, entry.document);
+      const operations: string[] = [];
+      for (const entry of pending) operations.push(entry.actionLine, entry.documentLine);
       response = await client.bulk({ index: options.index, operations }, { maxRetries: 0, ...(headers ? { headers } : {}) });
     } catch (error) {
       if (isRetryable(error) && attempt < max) {

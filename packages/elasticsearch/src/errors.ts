@@ -67,6 +67,13 @@ export function translateError(error: unknown, context: ErrorContext): DotrankEr
   if (error instanceof errors.ResponseError) {
     const status = error.statusCode ?? 0;
     const reason = reasonOf(error.body) ?? error.message;
+    if (status === 406 || ((status === 400 || status === 415) && /compatible-with|media_type_header_exception|Content-Type header/i.test(reason))) {
+      return new ConfigError(
+        'compatibility',
+        `the server rejected the client's media type during ${context.action} (${status}: ${reason}); an Elasticsearch 7.x server needs the source option compatibility: 7`,
+        { cause: error },
+      );
+    }
     if (status === 404) {
       return new NotFoundError('index', `Elasticsearch index "${context.index ?? '?'}" does not exist (${context.action}); create it first (ensureIndex / dotrank index)`, { cause: error });
     }

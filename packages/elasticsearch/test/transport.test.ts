@@ -354,6 +354,17 @@ describe('errors at the transport level', () => {
     await source.close();
   });
 
+  it('explains a 7.x server rejecting the compatible-with=8 media type', async () => {
+    const { fake, source } = setup();
+    fake.intercept('search', () =>
+      responseError(406, { error: 'Content-Type header [application/vnd.elasticsearch+json; compatible-with=8] is not supported', status: 406 }));
+    const error = await caught(source.search('wing', { k: 3 }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).field).toBe('compatibility');
+    expect(error.message).toContain('an Elasticsearch 7.x server needs the source option compatibility: 7');
+    await source.close();
+  });
+
   it('refuses to work after close', async () => {
     const { source } = setup();
     await source.close();

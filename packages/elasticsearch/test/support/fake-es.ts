@@ -95,6 +95,7 @@ export class FakeElasticsearch {
       return index ? { count: index.docs.size, _shards: { total: 1, successful: 1, failed: 0 } } : this.missing(p);
     });
     route('bulk', ['POST', 'PUT'], '/:index/_bulk', (p) => this.bulk(p));
+    route('bulk', ['POST', 'PUT'], '/_bulk', (p) => this.bulk(p));
     route('search', ['POST', 'GET'], '/:index/_search', (p) => this.search(p));
   }
 
@@ -145,17 +146,18 @@ export class FakeElasticsearch {
   }
 
   private bulk(p: Params) {
-    const name = this.name(p);
-    let index = this.indices.get(name);
-    if (!index) {
-      index = { definition: {}, docs: new Map() };
-      this.indices.set(name, index);
-    }
+    const pathIndex = p.path.startsWith('/_bulk') ? undefined : this.name(p);
     const lines = (p.body ?? []) as Array<Record<string, unknown>>;
     const items: unknown[] = [];
     for (let i = 0; i < lines.length; i += 2) {
-      const action = lines[i] as { index?: { _id?: string } };
+      const action = lines[i] as { index?: { _id?: string; _index?: string } };
       const doc = lines[i + 1] as Record<string, unknown>;
+      const name = action.index?._index ?? pathIndex ?? '';
+      let index = this.indices.get(name);
+      if (!index) {
+        index = { definition: {}, docs: new Map() };
+        this.indices.set(name, index);
+      }
       const id = action.index?._id ?? `auto-${index.docs.size}`;
       const existed = index.docs.has(id);
       index.docs.set(id, doc);
