@@ -1,4 +1,93 @@
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Option } from 'commander';
 import type { Command } from 'commander';
+import { ConfigError, NotFoundError, loadConfig } from '@dotrank/core';
+import type { Candidate, CandidateSource, DotrankConfig } from '@dotrank/core';
+import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
+import { createElasticsearchSource } from '@dotrank/elasticsearch';
+import { intFlag } from '../lib/flags.js';
+import { sourceKindOf } from '../lib/sources.js';
+import type { SourceKind } from '../lib/sources.js';
 
-/** `dotrank search`: not implemented yet. */
-export function registerSearchCommand(_program: Command): void {}
+interface SearchFlags {
+  k: string;
+  source?: SourceKind;
+  indexDir?: string;
+  index?: string;
+  json?: boolean;
+}
+
+/** The embedded index to search: --index-dir, else the only index under <DOTRANK_DATA_DIR>/index. */
+async function embeddedIndexDir(config: DotrankConfig, flags: SearchFlags): Promise<string> {
+  if (flags.indexDir) {
+    const dir = resolve(flags.indexDir);
+    if (!(await hasSavedIndex(dir))) throw new NotFoundError('--index-dir', `no index in ${dir} (build one with: dotrank index --collection <dir> --index-dir ${flags.indexDir})`);
+    return dir;
+  }
+  const root = resolve(config.DOTRANK_DATA_DIR, 'index');
+  const names = await readdir(root).catch(() => [] as string[]);
+  const found: string[] = [];
+  for (const name of names.sort()) if (await hasSavedIndex(join(root, name))) found.push(name);
+  if (found.length === 1) return join(root, found[0]!);
+  if (found.length === 0) throw new NotFoundError('--index-dir', `no index under ${root} (build one with: dotrank index --collection <dir>)`);
+  throw new ConfigError('--index-dir', `several indexes under ${root} (${found.join(', ')}); choose one with --index-dir`);
+}
+
+async function openSource(config: DotrankConfig, flags: SearchFlags): Promise<CandidateSource> {
+  const kind = sourceKindOf(config, flags);
+  if (kind === 'embedded') {
+    if (flags.index) throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
+    return createEmbeddedSource({ dir: await embeddedIndexDir(config, flags) });
+  }
+  if (flags.indexDir) throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
+  if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) {
+    throw new ConfigError('ELASTICSEARCH_URL', 'must be set (or ELASTICSEARCH_CLOUD_ID) to use --source elasticsearch');
+  }
+  return createElasticsearchSource(config, { index: flags.index ?? config.ELASTICSEARCH_INDEX });
+}
+
+function oneLine(text: string, max: number): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function printTable(results: Candidate[]): void {
+  if (results.length === 0) {
+    process.stdout.write('no results\n');
+    return;
+  }
+  const idWidth = Math.min(24, Math.max(2, ...results.map((r) => r.id.length)));
+  process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padStart(9)}  ${'id'.padEnd(idWidth)}  text\n`);
+  results.forEach((r, i) => {
+    process.stdout.write(`${String(i + 1).padStart(4)}  ${r.score.toFixed(4).padStart(9)}  ${r.id.padEnd(idWidth)}  ${oneLine(r.text, 100)}\n`);
+  });
+}
+
+/** `dotrank search`: the first-stage top-k for one query. */
+export function registerSearchCommand(program: Command): void {
+  program
+    .command('search')
+    .description('search the first-stage index (embedded BM25 by default) and print the top-k with scores')
+    .argument('<query>', 'query text')
+    .option('--k <n>', 'how many results (1..10000)', '10')
+    .addOption(new Option('--source <kind>', 'source (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
+    .option('--index-dir <dir>', 'embedded index folder (default: the only index under <DOTRANK_DATA_DIR>/index)')
+    .option('--index <name>', 'Elasticsearch index (default: ELASTICSEARCH_INDEX)')
+    .option('--json', 'print JSON: [{rank, id, score, text}]')
+    .action(async (query: string, flags: SearchFlags) => {
+      const config = loadConfig();
+      const k = intFlag('--k', flags.k, 1, 10_000)!;
+      const source = await openSource(config, flags);
+      let results: Candidate[];
+      try {
+        results = await source.search(query, { k });
+      } finally {
+        await source.close();
+      }
+      if (flags.json) {
+        const out = results.map((r, i) => ({ rank: i + 1, id: r.id, score: r.score, text: r.text, ...(r.metadata ? { metadata: r.metadata } : {}) }));
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } else printTable(results);
+    });
+}
