@@ -77,6 +77,9 @@ export class QueueReranker implements Reranker {
     // errors surface through the rerank calls; keep the emitters from throwing on 'error'
     this.queue.on('error', () => undefined);
     this.events.on('error', () => undefined);
+    // every waiting rerank holds one 'closing' listener on the queue: no leak, just concurrency
+    this.queue.setMaxListeners(0);
+    this.events.setMaxListeners(0);
   }
 
   /** Resolves once the producer and its event listener are connected. */

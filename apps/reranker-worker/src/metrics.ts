@@ -1,0 +1,55 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+const SECONDS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30];
+
+/** The worker's Prometheus metrics, on their own registry. */
+export interface WorkerMetrics {
+  registry: Registry;
+  jobs: Counter<'type' | 'status'>;
+  stage: Histogram<'stage'>;
+  cacheHits: Counter;
+  cacheMisses: Counter;
+  missBatchSize: Histogram;
+  candidates: Histogram;
+  warmPassages: Counter<'outcome'>;
+}
+
+export function createMetrics(registry = new Registry(), withDefaults = true): WorkerMetrics {
+  if (withDefaults) collectDefaultMetrics({ register: registry, prefix: 'dotrank_worker_' });
+  return {
+    registry,
+    jobs: new Counter({
+      name: 'dotrank_worker_jobs_total',
+      help: 'Jobs processed, by type (rerank|warm) and status (completed|failed|invalid|expired)',
+      labelNames: ['type', 'status'] as const,
+      registers: [registry],
+    }),
+    stage: new Histogram({
+      name: 'dotrank_worker_stage_seconds',
+      help: 'Rerank latency per stage (encode_query, cache_read, encode_misses, score, total, queue_wait)',
+      labelNames: ['stage'] as const,
+      buckets: SECONDS,
+      registers: [registry],
+    }),
+    cacheHits: new Counter({ name: 'dotrank_worker_cache_hits_total', help: 'Passage vectors served from the cache', registers: [registry] }),
+    cacheMisses: new Counter({ name: 'dotrank_worker_cache_misses_total', help: 'Passage vectors encoded because the cache had none', registers: [registry] }),
+    missBatchSize: new Histogram({
+      name: 'dotrank_worker_miss_batch_size',
+      help: 'Passages per encoder call for cache misses',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
+    candidates: new Histogram({
+      name: 'dotrank_worker_candidates',
+      help: 'Candidates per rerank job',
+      buckets: [1, 10, 50, 100, 200, 500, 1000, 2000],
+      registers: [registry],
+    }),
+    warmPassages: new Counter({
+      name: 'dotrank_worker_warm_passages_total',
+      help: 'Passages handled by warm jobs, by outcome (encoded|skipped)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+  };
+}

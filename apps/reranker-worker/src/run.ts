@@ -1,0 +1,34 @@
+import { pino } from 'pino';
+import { describeError, loadConfig } from '@dotrank/core';
+import { startWorker, type StartWorkerOptions } from './worker.js';
+
+/**
+ * Runs a worker until SIGTERM/SIGINT: the first signal stops taking jobs and waits for the in-flight ones; a second
+ * one exits at once (BullMQ's stalled-job check then hands the job to another worker).
+ */
+export async function runWorkerProcess(options: StartWorkerOptions, env: Record<string, string | undefined> = process.env): Promise<void> {
+  const config = loadConfig(env);
+  const logger = options.logger ?? pino({ level: config.DOTRANK_LOG_LEVEL, base: { service: 'dotrank-worker', pid: process.pid } });
+  const running = await startWorker(config, { ...options, logger });
+  process.stderr.write(
+    `dotrank: worker ready (model ${running.encoder.modelId}, ${running.threads} ORT threads${running.metricsUrl ? `, metrics at ${running.metricsUrl}` : ''})\n`,
+  );
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(`dotrank: second ${signal}, exiting now (in-flight jobs will be retried by another worker)\n`);
+        process.exit(130);
+      }
+      stopping = true;
+      process.stderr.write(`dotrank: ${signal} received, finishing in-flight jobs\n`);
+      running.close().then(resolve, (error: unknown) => {
+        process.stderr.write(`dotrank: shutdown error: ${describeError(error)}\n`);
+        resolve();
+      });
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  process.stderr.write('dotrank: worker stopped\n');
+}

@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { loadEncoder, type Encoder } from '@dotrank/encoder';
+import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
+import { InProcessReranker, QueueReranker, RerankTimeoutError, queueNames, type RerankResult } from '@dotrank/rerank-core';
+import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
+import { startWorker, type RunningWorker } from '../src/index.js';
+import { deleteKeys, makeCandidates, testConfig } from './helpers.js';
+
+const prefix = uniquePrefix('worker');
+const config = testConfig(prefix);
+let encoder: Encoder;
+let worker: RunningWorker;
+let producer: QueueReranker;
+
+beforeAll(async () => {
+  encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
+  worker = await startWorker(config, { modelDir: tinyModelDir(), concurrency: 4, threads: 1 });
+  producer = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix });
+  await producer.ready();
+});
+
+afterAll(async () => {
+  await producer?.close();
+  await worker?.close();
+  await encoder?.close();
+  await deleteKeys(prefix);
+});
+
+const strip = (r: RerankResult) => r.results.map(({ id, rank, score, bm25Score, tasbScore, text }) => ({ id, rank, score, bm25Score, tasbScore, text }));
+
+describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)', () => {
+  it('returns the same order and scores as InProcessReranker', async () => {
+    const candidates = makeCandidates(40, 1);
+    for (const fusion of ['tasb', 'interpolate', 'rrf', 'bm25'] as const) {
+      const req = { query: 'supersonic boundary layer heat', candidates, fusion, k: 25, requestId: `parity-${fusion}` };
+      const viaQueue = await producer.rerank(req);
+      expect(viaQueue.results).toHaveLength(25);
+      expect(viaQueue.timings.queueWaitMs).toBeGreaterThanOrEqual(0);
+      // the same vectors (read from the cache the worker filled): identical results
+      const cachedStore = new RedisVectorStore({ url: redisUrlForTests(), keyPrefix: prefix, modelId: encoder.modelId, revision: encoder.revision });
+      const sameCache = await new InProcessReranker({ encoder, store: cachedStore }).rerank(req);
+      await cachedStore.close();
+      expect(strip(viaQueue)).toEqual(strip(sameCache));
+      // freshly encoded in this process: same order, scores equal to float precision
+      const fresh = await new InProcessReranker({ encoder, store: new MemoryVectorStore() }).rerank(req);
+      expect(viaQueue.results.map((r) => r.id)).toEqual(fresh.results.map((r) => r.id));
+      viaQueue.results.forEach((r, i) => expect(r.score).toBeCloseTo(fresh.results[i]!.score, 5));
+      if (fusion === 'tasb') {
+        expect(viaQueue.cache.misses).toBe(40);
+        viaQueue.results.forEach((r) => expect(r.score).toBe(r.tasbScore));
+      } else if (fusion !== 'bm25') {
+        expect(viaQueue.cache.hits).toBe(40);
+      }
+    }
+  });
+
+  it('re-encodes a passage whose text changed instead of serving the stale vector', async () => {
+    const before = [{ id: 'doc', text: 'shock wave interaction with the boundary layer', score: 1 }, { id: 'other', text: 'wing vibration', score: 0.5 }];
+    const after = [{ id: 'doc', text: 'buckling of cylindrical shells under pressure', score: 1 }, before[1]!];
+    const first = await producer.rerank({ query: 'shock wave', candidates: before, fusion: 'tasb' });
+    const second = await producer.rerank({ query: 'shock wave', candidates: after, fusion: 'tasb' });
+    expect(second.cache).toEqual({ hits: 1, misses: 1 });
+    const [q] = await encoder.encodeQueries(['shock wave']);
+    const [p] = await encoder.encodePassages([after[0]!.text]);
+    const expected = encoder.score(q!, p!);
+    const doc2 = second.results.find((r) => r.id === 'doc')!;
+    expect(doc2.tasbScore).toBeCloseTo(expected, 5);
+    expect(doc2.tasbScore).not.toBeCloseTo(first.results.find((r) => r.id === 'doc')!.tasbScore!, 5);
+    expect(doc2.text).toBe(after[0]!.text);
+  });
+
+  it('fails an invalid job at once, without retries, naming the field', async () => {
+    const names = queueNames(prefix);
+    const queue = new Queue(names.rerank, { connection: new Redis(redisUrlForTests()), prefix });
+    const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
+    await events.waitUntilReady();
+    const job = await queue.add('rerank', { query: 'q', candidates: [{ id: 'a', text: 'x', score: 'high' }], fusion: 'tasb' }, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+    await expect(job.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: candidates\.0\.score/);
+    const failed = await queue.getJob(job.id!);
+    expect(failed!.attemptsMade).toBe(1);
+    expect(await failed!.getState()).toBe('failed');
+    await events.close();
+    await queue.close();
+  });
+
+  it('surfaces an exceeded deadline as a timeout error', async () => {
+    const idle = uniquePrefix('idle'); // no worker listens here
+    const lonely = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: idle });
+    try {
+      const error = await lonely.rerank({ query: 'q', candidates: makeCandidates(3, 9), fusion: 'tasb' }, { deadlineMs: 200 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(RerankTimeoutError);
+      expect((error as RerankTimeoutError).code).toBe('timeout');
+      expect((error as RerankTimeoutError).message).toMatch(/deadlineMs: rerank did not finish within 200 ms/);
+      await new Promise((r) => setTimeout(r, 200));
+      // the late job was removed from the queue: nobody will waste work on it
+      expect(await lonely.queue.getJobCounts('waiting', 'delayed', 'prioritized')).toMatchObject({ waiting: 0, delayed: 0, prioritized: 0 });
+    } finally {
+      await lonely.close();
+      await deleteKeys(idle);
+    }
+  });
+
+  it('rejects invalid requests in the producer before enqueueing', async () => {
+    await expect(producer.rerank({ query: '', candidates: makeCandidates(1, 2), fusion: 'tasb' })).rejects.toThrow(/query: must be a non-empty string/);
+  });
+
+  it('completes 1,000 concurrent jobs from several producers with correct results', async () => {
+    const producers = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const p = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix });
+        await p.ready();
+        return p;
+      }),
+    );
+    const pool = makeCandidates(60, 77);
+    const queries = ['heat transfer', 'shock wave', 'wing vibration', 'nozzle jet turbulence', 'shell buckling'];
+    const reference = new InProcessReranker({ encoder, store: new MemoryVectorStore() });
+    try {
+      const jobs = Array.from({ length: 1000 }, (_, i) => ({
+        query: queries[i % queries.length]!,
+        candidates: [pool[i % 60]!, pool[(i * 7 + 1) % 60]!, pool[(i * 13 + 2) % 60]!].filter((c, j, a) => a.findIndex((x) => x.id === c.id) === j),
+        fusion: 'tasb' as const,
+        requestId: `bulk-${i}`,
+      }));
+      const results = await Promise.all(jobs.map((req, i) => producers[i % producers.length]!.rerank(req)));
+      expect(results).toHaveLength(1000);
+      for (let i = 0; i < jobs.length; i++) {
+        const expected = await reference.rerank(jobs[i]!);
+        expect(results[i]!.results.map((r) => r.id)).toEqual(expected.results.map((r) => r.id));
+        results[i]!.results.forEach((r, j) => expect(r.score).toBeCloseTo(expected.results[j]!.score, 5));
+      }
+      const metrics = await worker.registry.metrics();
+      expect(metrics).toMatch(/dotrank_worker_jobs_total\{type="rerank",status="completed"\} \d+/);
+    } finally {
+      await Promise.all(producers.map((p) => p.close()));
+    }
+  }, 180_000);
+});
