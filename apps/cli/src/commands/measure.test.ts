@@ -4,12 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEmbeddedSource } from '@dotrank/bm25';
+import { sharedDirOrSkipReason } from '@dotrank/core/testing';
+import { readCorpus, readQueries, writeRun } from '@dotrank/datasets';
 
+// each spawn starts the whole CLI through tsx, which is slow on a busy machine
+const SPAWN_TEST_TIMEOUT = 240_000;
 const bin = fileURLToPath(new URL('../../bin/dotrank.js', import.meta.url));
 
 function dotrank(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [bin, ...args], { timeout: SPAWN_TEST_TIMEOUT - 10_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
@@ -51,7 +56,7 @@ describe('dotrank measure', () => {
         '',
       ].join('\n'),
     );
-  });
+  }, SPAWN_TEST_TIMEOUT);
 
   it('prints JSON; --all-queries counts the missing query 3 as 0', async () => {
     const { code, stdout } = await dotrank(['measure', qrels, run, '--measures', 'MAP,num_q,num_rel', '--all-queries', '--json']);
@@ -61,7 +66,7 @@ describe('dotrank measure', () => {
     expect(out.numQueries).toBe(3);
     expect(out.aggregate['map']).toBeCloseTo((5 / 9 + 1 / 3) / 3, 12);
     expect(out.aggregate['num_rel']).toBe(5); // 3 + 1 + 1
-  });
+  }, SPAWN_TEST_TIMEOUT);
 
   it('reports bad input in one line naming the file and line, exit code 2', async () => {
     const bad = join(dir, 'bad.run');
@@ -77,5 +82,42 @@ describe('dotrank measure', () => {
     expect(level.stderr).toContain('--level: must be an integer >= 0, got "two"');
     expect(measure.code).toBe(2);
     expect(measure.stderr).toContain('measures: unknown measure "bpref"');
-  });
+  }, SPAWN_TEST_TIMEOUT);
+});
+
+const cranfield = sharedDirOrSkipReason('datasets/cranfield');
+if ('reason' in cranfield) console.warn(`skipping the Cranfield reference check: ${cranfield.reason}`);
+
+describe('dotrank measure on the real Cranfield collection', () => {
+  it.skipIf('reason' in cranfield)('reproduces the trec_eval 9.0.8 -c figures of the README for an embedded BM25 run', async () => {
+    const root = (cranfield as { dir: string }).dir;
+    // the run comes from the embedded Lucene-exact BM25 engine (top 1000, passage = title + " " + text)
+    const source = await createEmbeddedSource();
+    await source.index(readCorpus(root));
+    const run = new Map<string, { docId: string; score: number }[]>();
+    for (const query of await readQueries(root)) {
+      run.set(query.id, (await source.search(query.text, { k: 1000 })).map((c) => ({ docId: c.id, score: c.score })));
+    }
+    await source.close();
+    const runFile = join(dir, 'cranfield-bm25.run');
+    await writeRun(runFile, run, 'bm25');
+    const qrelsFile = join(root, 'qrels', 'test.trec');
+    const [main, level2] = await Promise.all([
+      dotrank(['measure', qrelsFile, runFile, '-c', '-m', 'ndcg_cut.10,recip_rank,P.10,recall.100,map']),
+      dotrank(['measure', qrelsFile, runFile, '-c', '-l', '2', '-m', 'map,recip_rank']),
+    ]);
+    expect(main.code).toBe(0);
+    // expected values: /work/shared/datasets/cranfield README (real Lucene 8.8 BM25 + trec_eval 9.0.8 -c)
+    expect(main.stdout).toBe(
+      [
+        'ndcg_cut_10           \tall\t0.3341',
+        'recip_rank            \tall\t0.5018',
+        'P_10                  \tall\t0.2164',
+        'recall_100            \tall\t0.6970',
+        'map                   \tall\t0.2682',
+        '',
+      ].join('\n'),
+    );
+    expect(level2.stdout).toBe(['map                   \tall\t0.2537', 'recip_rank            \tall\t0.4596', ''].join('\n'));
+  }, SPAWN_TEST_TIMEOUT);
 });
