@@ -145,7 +145,7 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
       }
       throw translateError(error, { action: 'bulk ingest', index: options.index, auth: ctx.auth, inputField: 'passages', ...(ctx.timeoutMs ? { timeoutMs: ctx.timeoutMs } : {}) });
     }
-    const retry: BulkEntry[] = [];
+    const retry: Array<{ entry: BulkEntry; status: number; error: unknown }> = [];
     const items = response.items ?? [];
     pending.forEach((entry, i) => {
       const item = items[i];
@@ -158,7 +158,7 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
       if (result.status >= 200 && result.status < 300 && !result.error) {
         tally.indexed++;
       } else if (result.status === 429 || result.status >= 500) {
-        retry.push(entry);
+        retry.push({ entry, status: result.status, error: result.error });
       } else {
         tally.failed++;
         tally.failures.push({ id: entry.id, reason: `${result.status} ${reasonOf({ error: result.error }) ?? 'rejected'}` });
@@ -166,16 +166,14 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
     });
     if (retry.length === 0) return;
     if (attempt >= max) {
-      for (const entry of retry) {
-        const item = items[pending.indexOf(entry)];
-        const result = item ? Object.values(item)[0] : undefined;
-        tally.failures.push({ id: entry.id, reason: `${result?.status ?? 429} ${reasonOf({ error: result?.error }) ?? 'rejected'} (gave up after ${attempt + 1} attempts)` });
+      for (const { entry, status, error } of retry) {
+        tally.failures.push({ id: entry.id, reason: `${status} ${reasonOf({ error }) ?? 'rejected'} (gave up after ${attempt + 1} attempts)` });
       }
       tally.failed += retry.length;
       return;
     }
     await sleep(backoffMs(attempt + 1, options.bulk, random));
-    pending = retry;
+    pending = retry.map((r) => r.entry);
   }
 }
 

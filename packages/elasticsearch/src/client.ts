@@ -113,7 +113,6 @@ export function createClientFromConfig(config: ElasticsearchConfig, options: Cli
   if (compatibility !== 7 && compatibility !== 8) {
     throw new ConfigError('compatibility', `must be 7 or 8 (got ${String(compatibility)})`);
   }
-  if (compatibility === 7) clientOptions.headers = { ...COMPAT7_HEADERS };
 
   const merged: ClientOptions = { ...clientOptions, ...options.clientOptions };
   if (compatibility === 7) merged.headers = { ...options.clientOptions?.headers, ...COMPAT7_HEADERS };
