@@ -53,9 +53,6 @@ const STORAGE_TYPES: Record<string, StoredDtype | 'unsupported'> = {
   BoolStorage: 'unsupported',
 };
 
-class Mark {}
-const MARK = new Mark();
-
 function toInts(value: unknown, what: string): number[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw new ModelError(`${what} is not a tuple of integers`);
   return value as number[];
