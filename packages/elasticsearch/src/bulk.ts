@@ -16,10 +16,6 @@ export interface BulkContext {
   auth: AuthKind;
   compatibility: ServerCompatibility;
   timeoutMs?: number;
-  /** Injected in tests to observe backoff without waiting; defaults to a real timer. */
-  sleep?: (ms: number) => Promise<void>;
-  /** Injected in tests for deterministic jitter; defaults to Math.random. */
-  random?: () => number;
 }
 
 /** One action + source pair of a `_bulk` request, serialized once (the client sends strings as they are). */
@@ -109,7 +105,7 @@ function retryAfterOf(error: unknown): number | undefined {
   return seconds !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
-const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface Tally {
   indexed: number;
@@ -120,8 +116,6 @@ interface Tally {
 /** Sends one batch, retrying 429/5xx answers and per-item 429/5xx; every entry ends indexed or failed. */
 export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tally): Promise<void> {
   const { client, options } = ctx;
-  const sleep = ctx.sleep ?? realSleep;
-  const random = ctx.random ?? Math.random;
   const max = options.bulk.maxRetries;
   const headers = ctx.compatibility === 7 ? { ...COMPAT7_NDJSON_HEADERS } : undefined;
   let pending = batch;
@@ -133,7 +127,7 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
       response = await client.bulk({ index: options.index, operations }, { maxRetries: 0, ...(headers ? { headers } : {}) });
     } catch (error) {
       if (isRetryable(error) && attempt < max) {
-        await sleep(backoffMs(attempt + 1, options.bulk, random, retryAfterOf(error)));
+        await sleep(backoffMs(attempt + 1, options.bulk, Math.random, retryAfterOf(error)));
         continue;
       }
       const status = statusOf(error);
@@ -172,7 +166,7 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
       tally.failed += retry.length;
       return;
     }
-    await sleep(backoffMs(attempt + 1, options.bulk, random));
+    await sleep(backoffMs(attempt + 1, options.bulk, Math.random));
     pending = retry.map((r) => r.entry);
   }
 }
