@@ -67,6 +67,7 @@ describe('response normalisation', () => {
       activeWorkers: null,
     });
     expect(s).toEqual({
+      mode: 'in-process',
       requestsPerSecond: 0.1,
       totalRequests: 8,
       latency: { total: { p50: 3, p95: 9, p99: 9 }, firstStage: { p50: 1, p95: 2, p99: 2 } },

@@ -272,6 +272,7 @@ export function normaliseStats(body: Json): LiveStats {
     }
   }
   return {
+    mode: str(o['mode']) ?? null,
     requestsPerSecond: num(pick(o, 'requestsPerSecond', 'rps')) ?? num(pick(requests, 'perSecond', 'rate', 'rps')),
     totalRequests: num(pick(o, 'totalRequests')) ?? num(pick(requests, 'total', 'count')),
     latency,

@@ -15,6 +15,7 @@ import {
   rankMovements,
   recallPoints,
   significanceMarker,
+  significanceTitle,
   winTieLoss,
 } from './data.js';
 import type { MetricsReport, SystemReport } from './types.js';
@@ -95,14 +96,29 @@ describe('rankMovements', () => {
 });
 
 describe('significance and formatting', () => {
-  const sig = (p: number | null) => ({ pValueTTest: p, pValueRandomization: p, wins: 1, ties: 0, losses: 0, delta: 0.1 });
-  it('marks p < 0.05 with † and p < 0.01 with ‡', () => {
+  const sig = (randomization: number | null, tTest: number | null = randomization) => ({
+    pValueTTest: tTest,
+    pValueRandomization: randomization,
+    wins: 1,
+    ties: 0,
+    losses: 0,
+    delta: 0.1,
+  });
+  it('marks p < 0.05 of the randomization test with †, falling back to the t-test', () => {
     expect(significanceMarker(sig(0.2))).toBe('');
     expect(significanceMarker(sig(0.049))).toBe('†');
     expect(significanceMarker(sig(0.05))).toBe('');
-    expect(significanceMarker(sig(0.001))).toBe('‡');
-    expect(significanceMarker(sig(null))).toBe('');
+    expect(significanceMarker(sig(0.001))).toBe('†');
+    expect(significanceMarker(sig(0.2, 0.001))).toBe('');
+    expect(significanceMarker(sig(null, 0.01))).toBe('†');
+    expect(significanceMarker(sig(null, null))).toBe('');
     expect(significanceMarker(undefined)).toBe('');
+  });
+
+  it('explains a marker with both p-values and the counts', () => {
+    expect(significanceTitle(sig(0.0123, 0.0456), 'bm25')).toBe(
+      'vs bm25: Δ +0.1000; randomization p = 0.0123; paired t-test p = 0.0456; wins/ties/losses 1/0/0',
+    );
   });
 
   it('formats to four decimals and signs deltas', () => {

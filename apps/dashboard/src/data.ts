@@ -130,13 +130,16 @@ export function movementLabel(movement: Movement): string {
   }
 }
 
-/** † for p < 0.05 and ‡ for p < 0.01 (paired t-test, as trec_eval users report it); empty otherwise. */
-export function significanceMarker(sig: Significance | undefined): string {
-  const p = sig?.pValueTTest;
-  if (p === null || p === undefined || !Number.isFinite(p)) return '';
-  if (p < 0.01) return '‡';
-  if (p < 0.05) return '†';
-  return '';
+/** The p-value the markers use: the paired randomization test (as `dotrank eval` marks its table), else the t-test. */
+export function markerPValue(sig: Significance | undefined): number | null {
+  const p = sig?.pValueRandomization ?? sig?.pValueTTest;
+  return p === null || p === undefined || !Number.isFinite(p) ? null : p;
+}
+
+/** † when the difference to the baseline is significant at p < 0.05 (see markerPValue); empty otherwise. */
+export function significanceMarker(sig: Significance | undefined, alpha = 0.05): string {
+  const p = markerPValue(sig);
+  return p !== null && p < alpha ? '†' : '';
 }
 
 /** The tooltip that explains a marker: both p-values, the delta and the win/tie/loss counts. */
@@ -144,8 +147,8 @@ export function significanceTitle(sig: Significance | undefined, baseline: strin
   if (!sig) return `no significance test against ${baseline}`;
   return [
     `vs ${baseline}: Δ ${formatSigned(sig.delta)}`,
-    `paired t-test p = ${formatP(sig.pValueTTest)}`,
     `randomization p = ${formatP(sig.pValueRandomization)}`,
+    `paired t-test p = ${formatP(sig.pValueTTest)}`,
     `wins/ties/losses ${sig.wins}/${sig.ties}/${sig.losses}`,
   ].join('; ');
 }

@@ -79,6 +79,8 @@ export interface LatencyPercentiles {
 
 /** The live view's normalised reading of GET /api/stats. */
 export interface LiveStats {
+  /** 'queue' (BullMQ workers) or 'in-process' reranking, when the API says. */
+  mode: string | null;
   requestsPerSecond: number | null;
   totalRequests: number | null;
   latency: Record<string, LatencyPercentiles>;

@@ -55,13 +55,14 @@ export function LiveView({ active }: { active: boolean }) {
 
   const last = samples[samples.length - 1]?.stats;
   const stages = last ? Object.keys(last.latency) : [];
+  const noQueue = last?.mode === 'in-process' ? 'in-process' : '—';
   const headlineStage = stages.find((s) => s === 'total') ?? stages.find((s) => s === 'search') ?? stages[0];
 
   const option = useMemo<EChartsCoreOption>(() => {
     const time = (s: Sample) => s.t;
     return {
-      grid: { left: 56, right: 64, top: 36, bottom: 36 },
-      legend: { top: 0, right: 10, textStyle: { color: palette.text } },
+      grid: { left: 56, right: 64, top: 48, bottom: 36 },
+      legend: { top: 0, left: 'center', textStyle: { color: palette.text } },
       tooltip: { trigger: 'axis' },
       xAxis: { type: 'time', axisLabel: { color: palette.text }, splitLine: { show: false } },
       yAxis: [
@@ -107,8 +108,18 @@ export function LiveView({ active }: { active: boolean }) {
         <Kpi label={`Latency p95${headlineStage ? ` (${headlineStage})` : ''}`} value={ms(headlineStage ? last?.latency[headlineStage]?.p95 : null)} testId="kpi-p95" />
         <Kpi label="Degraded responses" value={formatPercent(last?.degradedRate)} testId="kpi-degraded" hint="Share of responses served without the dense rerank (deadline, queue or worker trouble)" />
         <Kpi label="Vector cache hits" value={formatPercent(last?.cacheHitRatio)} testId="kpi-cache" />
-        <Kpi label="Queue depth" value={last?.queueDepth !== null && last?.queueDepth !== undefined ? String(last.queueDepth) : '—'} testId="kpi-queue" />
-        <Kpi label="Active workers" value={last?.activeWorkers !== null && last?.activeWorkers !== undefined ? String(last.activeWorkers) : '—'} testId="kpi-workers" />
+        <Kpi
+          label="Queue depth"
+          value={last?.queueDepth !== null && last?.queueDepth !== undefined ? String(last.queueDepth) : noQueue}
+          testId="kpi-queue"
+          hint="Rerank jobs waiting in the BullMQ queue"
+        />
+        <Kpi
+          label="Active workers"
+          value={last?.activeWorkers !== null && last?.activeWorkers !== undefined ? String(last.activeWorkers) : noQueue}
+          testId="kpi-workers"
+          hint="Rerank workers connected to the queue"
+        />
       </section>
       <section className="panel" aria-labelledby="live-chart-title">
         <header className="panel-head">

@@ -5,16 +5,19 @@ import type { MetricsReport } from '../types.js';
 export function MetricsTable({ report }: { report: MetricsReport }) {
   const measures = orderMeasures(report.measures);
   const systems = Object.keys(report.systems).sort((a, b) => (a === report.baseline ? -1 : b === report.baseline ? 1 : 0));
-  const best: Record<string, number> = {};
+  // The best value of a column is bold, unless every system has the same value.
+  const best: Record<string, number | undefined> = {};
   for (const m of measures) {
-    best[m] = Math.max(...systems.map((s) => report.systems[s]?.aggregate[m] ?? -Infinity));
+    const values = systems.map((s) => report.systems[s]?.aggregate[m]).filter((v): v is number => v !== undefined);
+    const max = Math.max(...values);
+    best[m] = values.some((v) => v !== max) ? max : undefined;
   }
   return (
     <div className="table-wrap">
       <table className="metrics" data-testid="metrics-table">
         <caption>
-          Mean over {report.collection.queries.toLocaleString('en-US')} queries. † p &lt; 0.05, ‡ p &lt; 0.01 against{' '}
-          <strong>{report.baseline}</strong> (paired t-test; hover a value for both p-values).
+          Mean over {report.collection.queries.toLocaleString('en-US')} queries. † p &lt; 0.05 against <strong>{report.baseline}</strong> (paired
+          randomization test, as <code>dotrank eval</code> reports it); hover a value for both p-values and the wins/ties/losses.
         </caption>
         <thead>
           <tr>
@@ -40,7 +43,7 @@ export function MetricsTable({ report }: { report: MetricsReport }) {
                   const value = sys.aggregate[m];
                   const sig = sys.significance?.[m];
                   const marker = isBaseline ? '' : significanceMarker(sig);
-                  const isBest = value !== undefined && value === best[m] && systems.length > 1;
+                  const isBest = value !== undefined && value === best[m];
                   return (
                     <td
                       key={m}

@@ -20,8 +20,8 @@ function EmptyState() {
         <code>{EVAL_COMMAND}</code>
       </pre>
       <p className="muted">
-        Serve it with <code>npx dotrank serve --eval-dir .dotrank/evals</code>. Every folder holding a <code>metrics.json</code> appears in the
-        selector above.
+        <code>npx dotrank serve</code> serves <code>.dotrank/evals</code> by default (or pass <code>--eval-dir &lt;dir&gt;</code>); every folder
+        in it holding a <code>metrics.json</code> becomes a choice in the eval output selector.
       </p>
     </section>
   );

@@ -19,10 +19,11 @@ function Timings({ timings }: { timings: Record<string, number> }) {
   );
 }
 
-function Results({ title, side, testId, movements }: { title: string; side: Side; testId: string; movements?: Map<string, string> }) {
+function Results({ title, side, testId, movements, k }: { title: string; side: Side; testId: string; movements?: Map<string, string>; k: number }) {
   const r = side.response;
+  const hits = r ? r.results.slice(0, k) : [];
   return (
-    <div className="results" data-testid={testId} data-count={r?.results.length ?? 0}>
+    <div className="results" data-testid={testId} data-count={hits.length}>
       <div className="results-head">
         <h3>{title}</h3>
         {r?.degraded ? (
@@ -37,10 +38,10 @@ function Results({ title, side, testId, movements }: { title: string; side: Side
           {side.error}
         </p>
       ) : null}
-      {r && r.results.length === 0 ? <p className="muted">No passage matches this query.</p> : null}
+      {r && hits.length === 0 ? <p className="muted">No passage matches this query.</p> : null}
       {r ? (
         <ol className="ranking">
-          {r.results.map((h) => (
+          {hits.map((h) => (
             <li key={h.id} data-doc={h.id}>
               <div className="hit-head">
                 <span className="rank">{h.rank}</span>
@@ -71,11 +72,15 @@ function moveClass(label: string | undefined): string {
   return label === 'new' ? 'new' : 'same';
 }
 
+/** Candidates the search API reranks by default (`candidates` in /search). */
+const CANDIDATE_DEPTH = 100;
+
 /** One query, two rankings: BM25 alone and TAS-B reranked (two /search calls). */
 export function TryIt() {
   const [query, setQuery] = useState('');
   const [k, setK] = useState(10);
   const [busy, setBusy] = useState(false);
+  const [shownK, setShownK] = useState(10);
   const [bm25, setBm25] = useState<Side>({ response: null, error: null });
   const [tasb, setTasb] = useState<Side>({ response: null, error: null });
   const abort = useRef<AbortController | null>(null);
@@ -88,17 +93,20 @@ export function TryIt() {
     const controller = new AbortController();
     abort.current = controller;
     setBusy(true);
-    const run = async (fusion: string): Promise<Side> => {
+    const run = async (fusion: string, size: number): Promise<Side> => {
       try {
-        return { response: await api.search(q, k, fusion, controller.signal), error: null };
+        return { response: await api.search(q, size, fusion, controller.signal), error: null };
       } catch (error) {
         return { response: null, error: error instanceof Error ? error.message : String(error) };
       }
     };
-    const [a, b] = await Promise.all([run('bm25'), run('tasb')]);
+    // BM25 is asked for the whole candidate list the reranker sees (the API's default depth), so a TAS-B result
+    // from BM25 rank 37 shows ↑36 rather than "new"; the page shows the top k of both.
+    const [a, b] = await Promise.all([run('bm25', Math.max(k, CANDIDATE_DEPTH)), run('tasb', k)]);
     if (controller.signal.aborted) return;
     setBm25(a);
     setTasb(b);
+    setShownK(k);
     setBusy(false);
   };
 
@@ -142,8 +150,8 @@ export function TryIt() {
       </form>
       {bm25.response || tasb.response || bm25.error || tasb.error ? (
         <div className="side-by-side">
-          <Results title="BM25" side={bm25} testId="results-bm25" />
-          <Results title="TAS-B rerank" side={tasb} testId="results-tasb" movements={movements} />
+          <Results title="BM25" side={bm25} testId="results-bm25" k={shownK} />
+          <Results title="TAS-B rerank" side={tasb} testId="results-tasb" movements={movements} k={shownK} />
         </div>
       ) : (
         <p className="muted">Type a query: the BM25 ranking and the TAS-B reranking of the same candidates appear side by side, with rank movements.</p>
