@@ -5,7 +5,6 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTRACT_PASSAGES, redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
@@ -19,7 +18,7 @@ import { buildServer, startServer } from '../src/index.js';
 import type { RunningServer } from '../src/index.js';
 import { deleteKeys } from './helpers/redis.js';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
+const CLI = '/work/main/apps/cli/bin/dotrank.js';
 const redisUrl = redisUrlForTests();
 
 interface Hit {
@@ -83,19 +82,18 @@ describe('in-process: embedded BM25 + tiny TAS-B model + ONNX Runtime', () => {
   });
 });
 
+/** A real `dotrank worker` process on this test's queue and key prefix. */
 function spawnWorker(prefix: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@dotrank/source', '--import', 'tsx', join(here, 'helpers', 'worker-process.ts'), redisUrl, prefix, tinyModelDir()],
-    { cwd: join(here, '..'), stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_KEY_PREFIX: prefix };
+  delete env['NODE_ENV'];
+  const child = spawn(process.execPath, [CLI, 'worker', '--model', tinyModelDir(), '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   return new Promise((resolve, reject) => {
     let err = '';
-    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout!.on('data', (c: Buffer) => {
-      if (c.toString().includes('worker ready')) resolve(child);
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+      if (err.includes('worker ready')) resolve(child);
     });
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before ready: ${err}`)));
+    child.once('exit', (code) => reject(new Error(`dotrank worker exited (${code}) before ready: ${err}`)));
   });
 }
 
@@ -107,7 +105,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe('queue mode: startServer + real Redis + a worker process', () => {
+describe('queue mode: startServer + real Redis + a `dotrank worker` process', () => {
   const prefix = uniquePrefix('api');
   let dir: string;
   let running: RunningServer;
