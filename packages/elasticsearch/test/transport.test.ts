@@ -2,6 +2,7 @@
 // and every assertion is on what went over the wire (method, path, headers, JSON and NDJSON bodies) or on the
 // report/error the caller sees.
 import { describe, expect, it } from 'vitest';
+import { errors } from '@elastic/elasticsearch';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError, loadConfig } from '@dotrank/core';
 import type { IndexProgress, Passage } from '@dotrank/core';
 import { ElasticsearchAuthError, createElasticsearchSource, ensureIndex } from '../src/index.js';
@@ -351,6 +352,15 @@ describe('errors at the transport level', () => {
     const down = await caught(source.search('wing', { k: 3 }));
     expect(down).toBeInstanceOf(UnavailableError);
     expect(down.message).toBe('elasticsearch: Elasticsearch answered 500 to search on index "docs": search_phase_execution_exception: all shards failed');
+    await source.close();
+  });
+
+  it('maps a transport timeout to UnavailableError naming the timeout setting', async () => {
+    const { fake, source } = setup({}, { ELASTICSEARCH_TIMEOUT_MS: '2500' });
+    fake.intercept('search', () => new errors.TimeoutError('Request timed out'));
+    const error = await caught(source.search('wing', { k: 3 }));
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error.message).toBe('elasticsearch: Elasticsearch did not answer search on index "docs" after 2500 ms (ELASTICSEARCH_TIMEOUT_MS)');
     await source.close();
   });
 
