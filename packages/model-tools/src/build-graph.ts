@@ -20,6 +20,8 @@ export interface BuildOptions {
   int8Kernel?: Int8Kernel;
   /** One [dim, 3*dim] MatMul for query/key/value instead of three. Default true. */
   fuseQkv?: boolean;
+  /** int8 only: store the word embeddings as int8 too (Gather + DequantizeLinear, as quantize_dynamic does). Default true. */
+  quantizeEmbeddings?: boolean;
   /** Additive score for masked key positions. */
   maskValue?: number;
   docString?: string;
@@ -125,7 +127,15 @@ export function buildEncoderGraph(spec: EncoderSpec, options: BuildOptions = {})
   const types = spec.tokenTypeEmbeddings ? g.input(TOKEN_TYPE_IDS, DataType.INT64, ['batch', 'sequence']) : undefined;
 
   // embeddings
-  const words = g.op('Gather', [weight('embeddings.word_embeddings.weight', spec.wordEmbeddings.shape, spec.wordEmbeddings.data), ids], { axis: 0 });
+  let words: string;
+  if (dtype === 'int8' && (options.quantizeEmbeddings ?? true)) {
+    const { q, scale } = quantizeSymmetricInt8(spec.wordEmbeddings.data);
+    const table = g.initializer('embeddings.word_embeddings.weight_quantized', DataType.INT8, spec.wordEmbeddings.shape, new Uint8Array(q.buffer));
+    const gathered = g.op('Gather', [table, ids], { axis: 0 });
+    words = g.op('DequantizeLinear', [gathered, g.float('embeddings.word_embeddings.weight_scale', [], Float32Array.of(scale)), g.constInt8(0)]);
+  } else {
+    words = g.op('Gather', [weight('embeddings.word_embeddings.weight', spec.wordEmbeddings.shape, spec.wordEmbeddings.data), ids], { axis: 0 });
+  }
   const seqLen = g.op('Squeeze', [g.op('Shape', [ids], { start: 1, end: 2 }), g.constInt64([0])]);
   const positions = g.op('Range', [g.constInt64([0], []), seqLen, g.constInt64([1], [])]);
   const posEmb = g.op('Gather', [weight('embeddings.position_embeddings.weight', spec.positionEmbeddings.shape, spec.positionEmbeddings.data), positions], { axis: 0 });

@@ -70,7 +70,7 @@ export class GraphBuilder {
     const key = `i8:${value}`;
     let name = this.constants.get(key);
     if (!name) {
-      name = this.initializer(this.fresh('const_i8'), DataType.INT8, [], Int8Array.of(value) as unknown as Uint8Array);
+      name = this.initializer(this.fresh('const_i8'), DataType.INT8, [], new Uint8Array(Int8Array.of(value).buffer));
       this.constants.set(key, name);
     }
     return name;
