@@ -3,7 +3,7 @@ import type { Passage, Scalar } from '@dotrank/core';
 import { ValidationError } from '@dotrank/core';
 import { findCollection } from './collection.js';
 import type { OnMalformed } from './lines.js';
-import { LineError, innerName, parseLines, statOrThrow } from './lines.js';
+import { LineError, forEachLine, innerName, parseLines, statOrThrow } from './lines.js';
 
 export type CorpusFormat = 'beir' | 'msmarco' | 'jsonl' | 'tsv';
 
@@ -182,6 +182,13 @@ export async function readQueries(path: string, options: { onMalformed?: OnMalfo
     seen.set(query.id, line);
     return query;
   };
-  for await (const query of parseLines(file, parse, options.onMalformed)) queries.push(query);
+  await forEachLine(
+    file,
+    (text, line) => {
+      const query = parse(text, line);
+      if (query) queries.push(query);
+    },
+    options.onMalformed,
+  );
   return queries;
 }

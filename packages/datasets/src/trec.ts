@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { ValidationError } from '@dotrank/core';
 import { findCollection } from './collection.js';
 import type { OnMalformed } from './lines.js';
-import { LineError, parseLines, splitWhitespace, statOrThrow } from './lines.js';
+import { LineError, forEachLine, splitWhitespace, statOrThrow } from './lines.js';
 import { compareTrecOrder } from './order.js';
 
 /** Judgments: query id -> document id -> relevance grade. */
@@ -40,8 +40,8 @@ export async function readQrels(path: string, options: { onMalformed?: OnMalform
   const seenAt = new Map<string, number>();
   let columns = 0;
   const parse = (text: string, line: number): null | undefined => {
-    if (text.trimStart().startsWith('#')) return undefined; // trec_eval skips comment lines
     const parts = splitWhitespace(text);
+    if (parts[0]!.startsWith('#')) return undefined; // trec_eval skips comment lines
     if (columns === 0) {
       if (parts.length === 3 && !INTEGER.test(parts[2]!)) {
         columns = 3; // a BEIR header line such as `query-id corpus-id score`
@@ -63,9 +63,7 @@ export async function readQrels(path: string, options: { onMalformed?: OnMalform
     docs.set(docId, rel);
     return null;
   };
-  for await (const _ of parseLines(file, parse, options.onMalformed)) {
-    // parse() fills qrels as it goes
-  }
+  await forEachLine(file, parse, options.onMalformed); // parse() fills qrels as it goes
   return qrels;
 }
 
@@ -77,8 +75,8 @@ export async function readRun(path: string, options: { onMalformed?: OnMalformed
   const run: Run = new Map();
   const seen = new Map<string, Map<string, number>>();
   const parse = (text: string, line: number): null | undefined => {
-    if (text.trimStart().startsWith('#')) return undefined; // trec_eval skips comment lines
     const parts = splitWhitespace(text);
+    if (parts[0]!.startsWith('#')) return undefined; // trec_eval skips comment lines
     // trec_eval ignores anything after the sixth column
     if (parts.length < 6) throw new LineError(`expected 6 columns "qid Q0 docid rank score tag", found ${parts.length}`);
     const [qid, , docId, rankText, scoreText] = parts as [string, string, string, string, string, string];
@@ -95,9 +93,7 @@ export async function readRun(path: string, options: { onMalformed?: OnMalformed
     entries.push({ docId, score, rank });
     return null;
   };
-  for await (const _ of parseLines(path, parse, options.onMalformed)) {
-    // parse() fills run as it goes
-  }
+  await forEachLine(path, parse, options.onMalformed); // parse() fills run as it goes
   return run;
 }
 

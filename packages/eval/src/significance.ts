@@ -97,16 +97,22 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): TTestRe
 
 // ---------- randomization (permutation) test ----------
 
-/** mulberry32: a small, well-known 32-bit seeded PRNG; same seed, same sequence. */
-export function mulberry32(seed: number): () => number {
+/** mulberry32 as unsigned 32-bit integers: a small, well-known seeded PRNG; same seed, same sequence. */
+export function mulberry32Uint(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let z = state;
     z = Math.imul(z ^ (z >>> 15), z | 1);
     z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
+    return (z ^ (z >>> 14)) >>> 0;
   };
+}
+
+/** mulberry32 as floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  const next = mulberry32Uint(seed);
+  return () => next() / 4294967296;
 }
 
 export interface RandomizationOptions {
@@ -123,7 +129,7 @@ export function randomizationTest(a: readonly number[], b: readonly number[], op
   checkPaired(a, b);
   const trials = options.trials ?? 10_000;
   if (!Number.isSafeInteger(trials) || trials < 1) throw new ValidationError('trials', `must be a positive integer, got ${trials}`);
-  const random = mulberry32(options.seed ?? 42);
+  const nextBits = mulberry32Uint(options.seed ?? 42);
   const n = a.length;
   if (n === 0) return { pValue: 1 };
   const d = a.map((x, i) => x - b[i]!);
@@ -132,8 +138,14 @@ export function randomizationTest(a: readonly number[], b: readonly number[], op
   const threshold = observed - 1e-12 * Math.max(1, observed);
   let count = 0;
   for (let trial = 0; trial < trials; trial++) {
+    // one 32-bit draw gives the signs of 32 queries
     let sum = 0;
-    for (let i = 0; i < n; i++) sum += random() < 0.5 ? -d[i]! : d[i]!;
+    let bits = 0;
+    for (let i = 0; i < n; i++) {
+      if ((i & 31) === 0) bits = nextBits();
+      sum += bits & 1 ? -d[i]! : d[i]!;
+      bits >>>= 1;
+    }
     if (Math.abs(sum) >= threshold) count++;
   }
   return { pValue: (count + 1) / (trials + 1) };
