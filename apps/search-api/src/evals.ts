@@ -29,13 +29,16 @@ export interface EvalEntry {
   systems: string[];
 }
 
+const RUN_FILE = /\.(run|trec)$/;
+
+/** Systems of one eval output: `<system>.run|.trec` beside metrics.json (what `dotrank eval` writes) or under runs/. */
 async function runFiles(dir: string): Promise<string[]> {
-  const runsDir = join(dir, 'runs');
-  const names = await readdir(runsDir).catch(() => [] as string[]);
-  return names
+  const beside = (await readdir(dir).catch(() => [] as string[])).filter((n) => RUN_FILE.test(n));
+  const under = await readdir(join(dir, 'runs')).catch(() => [] as string[]);
+  const systems = [...beside, ...under]
     .filter((n) => SAFE_SEGMENT.test(n))
-    .map((n) => RUN_EXTENSIONS.filter(Boolean).reduce((s, ext) => (s.endsWith(ext) ? s.slice(0, -ext.length) : s), n))
-    .sort();
+    .map((n) => RUN_EXTENSIONS.filter(Boolean).reduce((s, ext) => (s.endsWith(ext) ? s.slice(0, -ext.length) : s), n));
+  return [...new Set(systems)].sort();
 }
 
 /** Eval outputs under `evalDir`: each direct sub-folder holding a `metrics.json`. */
@@ -107,8 +110,10 @@ export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }
       const name = segment('name', request.params.name);
       const system = segment('system', request.params.system);
       if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
-      for (const ext of RUN_EXTENSIONS) {
-        const file = await inside(root, name, 'runs', system + ext);
+      const candidates = RUN_EXTENSIONS.flatMap((ext) => [[name, 'runs', system + ext], ...(ext === '.run' || ext === '.trec' ? [[name, system + ext]] : [])]);
+      for (const parts of candidates) {
+        const ext = parts[parts.length - 1]!.slice(system.length);
+        const file = await inside(root, ...parts);
         if (!file) continue;
         const info = await stat(file);
         if (!info.isFile()) continue;

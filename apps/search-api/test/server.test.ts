@@ -299,6 +299,8 @@ describe('eval outputs and the dashboard hook', () => {
     await writeFile(join(evalDir, 'cranfield-tasb', 'metrics.json'), JSON.stringify({ systems: { bm25: { ndcg_cut_10: 0.4 } } }));
     await writeFile(join(evalDir, 'cranfield-tasb', 'runs', 'bm25.run'), '1 Q0 d7 1 12.5 bm25\n1 Q0 d3 2 11 bm25\n2 Q0 d9 1 3.25 bm25\n');
     await writeFile(join(evalDir, 'cranfield-tasb', 'runs', 'broken.run'), '1 Q0 d7 one 12.5 bm25\n');
+    // `dotrank eval` layout: <system>.run beside metrics.json
+    await writeFile(join(evalDir, 'cranfield-tasb', 'tasb.run'), '1 Q0 d3 1 0.9 tasb\n');
     await mkdir(join(evalDir, 'not-an-eval'));
     await writeFile(join(root, 'secret.json'), '{"password":"x"}');
     await mkdir(join(evalDir, 'escape'));
@@ -315,7 +317,7 @@ describe('eval outputs and the dashboard hook', () => {
   it('lists folders with a metrics.json (not symlinks out of the folder)', async () => {
     const body = (await app.inject({ url: '/api/evals' })).json();
     expect(body.evals.map((e: { name: string }) => e.name)).toEqual(['cranfield-tasb']);
-    expect(body.evals[0].systems).toEqual(['bm25', 'broken']);
+    expect(body.evals[0].systems).toEqual(['bm25', 'broken', 'tasb']);
   });
 
   it('serves metrics and run rows', async () => {
@@ -326,6 +328,7 @@ describe('eval outputs and the dashboard hook', () => {
       { qid: '1', docid: 'd3', rank: 2, score: 11, tag: 'bm25' },
       { qid: '2', docid: 'd9', rank: 1, score: 3.25, tag: 'bm25' },
     ]);
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/runs/tasb' })).json().rows).toEqual([{ qid: '1', docid: 'd3', rank: 1, score: 0.9, tag: 'tasb' }]);
     const one = (await app.inject({ url: '/api/evals/cranfield-tasb/runs/bm25?qid=2' })).json();
     expect(one.rows).toHaveLength(1);
     const broken = await app.inject({ url: '/api/evals/cranfield-tasb/runs/broken' });
