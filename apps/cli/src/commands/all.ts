@@ -7,6 +7,7 @@ import { registerEvalCommand } from './eval.js';
 import { registerWorkerCommand } from './worker.js';
 import { registerServeCommand } from './serve.js';
 import { registerModelCommand } from './model.js';
+import { registerStartCommand } from './start.js';
 
 /** Every `dotrank` command; each lives in its own module and only wires packages together. */
 export function registerCommands(program: Command): void {
@@ -18,4 +19,5 @@ export function registerCommands(program: Command): void {
   registerWorkerCommand(program);
   registerServeCommand(program);
   registerModelCommand(program);
+  registerStartCommand(program);
 }

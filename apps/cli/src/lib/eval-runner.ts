@@ -163,7 +163,8 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
     await mkdir(outDir, { recursive: true });
     const runFiles: Record<string, string> = {};
     const results = new Map<string, EvalResult>();
-    const measures = options.measures ?? EVAL_MEASURES;
+    // a recall cut deeper than the runs says nothing new: leave it out of the default report
+    const measures = options.measures ?? EVAL_MEASURES.filter((m) => !/^recall_(\d+)$/.test(m) || Number(m.slice(7)) <= options.depth);
     for (const s of systems) {
       const run = runs.get(s)!;
       const file = join(outDir, `${s}.run`);
