@@ -45,7 +45,7 @@ export function DeltaPanel({ deltas, measure, system, baseline, onOpenQuery, sel
       animation: n <= 500,
     });
     return {
-      grid: { left: 56, right: 20, top: 30, bottom: n > 100 ? 64 : 40 },
+      grid: { left: 56, right: 20, top: 30, bottom: n > 100 ? 70 : 40 },
       legend: { top: 0, right: 10, data: ['wins', 'losses'], textStyle: { color: palette.text } },
       tooltip: {
         trigger: 'axis',
@@ -62,7 +62,7 @@ export function DeltaPanel({ deltas, measure, system, baseline, onOpenQuery, sel
         data: cats,
         name: 'queries, sorted by Δ',
         nameLocation: 'middle',
-        nameGap: n > 60 ? 14 : 24,
+        nameGap: n > 60 ? 12 : 24,
         axisLabel: { show: n <= 60, color: palette.text },
         axisTick: { show: false },
       },
@@ -73,7 +73,7 @@ export function DeltaPanel({ deltas, measure, system, baseline, onOpenQuery, sel
         axisLabel: { color: palette.text, formatter: (v: number) => v.toFixed(2) },
         splitLine: { lineStyle: { color: palette.grid } },
       },
-      dataZoom: n > 100 ? [{ type: 'inside' }, { type: 'slider', height: 16, bottom: 4, showDetail: false }] : [],
+      dataZoom: n > 100 ? [{ type: 'inside' }, { type: 'slider', height: 16, bottom: 10, showDetail: false }] : [],
       series: [bar('wins', gains, palette.win), bar('losses', losses, palette.loss), bar('ties', ties, palette.tie)],
     };
   }, [deltas, measure, system, baseline]);

@@ -26,7 +26,8 @@ function passageText(evalName: string, id: string): Promise<string | null> {
   let p = passageCache.get(key);
   if (!p) {
     p = api.passage(evalName, id).then(
-      (x) => (x.title ? `${x.title}. ${x.text}` : x.text),
+      // Passage text already starts with the title (BEIR convention: title + " " + text).
+      (x) => x.text,
       () => null,
     );
     passageCache.set(key, p);
