@@ -1,7 +1,7 @@
 /**
  * Encoder benchmark on the full-size random-weight TAS-B model (tools/fixtures/out/full-tasb).
  *
- *   npm run bench -w packages/encoder [-- --passages 64 --queries 30 --threads 2]
+ *   npm run bench -w packages/encoder [-- --passages 64 --queries 30 --rounds 1 --threads 2 --inference-thread worker|main]
  *
  * From one run, side by side: query latency (about 10 tokens) of ours vs a bare `session.run`; passage throughput
  * (MS MARCO-like lengths, 20-200 tokens, batch 32) of ours (tokenize + sort by length + pad per batch + worker
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     threads: { type: 'string' },
     model: { type: 'string' },
+    'inference-thread': { type: 'string', default: 'worker' },
   },
 });
 const root = findRepoRoot(process.cwd()) ?? process.cwd();
@@ -40,6 +41,7 @@ const QUERIES = Number(values.queries);
 const ROUNDS = Number(values.rounds);
 const BATCH = 32;
 const PAD_MAX = 256;
+const inferenceThread = values['inference-thread'] === 'main' ? 'main' : 'worker';
 const threads = values.threads !== undefined ? Number(values.threads) : availableParallelism();
 
 // Words that are single WordPiece tokens in the BERT uncased vocabulary: n words = n + 2 tokens with [CLS]/[SEP].
@@ -84,8 +86,8 @@ function tensors(batch: number[][], width: number): Record<string, ort.Tensor> {
 }
 
 console.log(`encoder benchmark: ${modelDir}`);
-console.log(`ORT intra-op threads ${threads}, inter-op 1, sequential; ${availableParallelism()} cores; node ${process.version}; onnxruntime-node ${ort.env.versions.common}`);
-const encoder = await loadEncoder(modelDir, { batchSize: BATCH, intraOpThreads: threads });
+console.log(`ours runs ORT on the ${inferenceThread} thread; ORT intra-op threads ${threads}, inter-op 1, sequential; ${availableParallelism()} cores; node ${process.version}; onnxruntime-node ${ort.env.versions.common}`);
+const encoder = await loadEncoder(modelDir, { batchSize: BATCH, intraOpThreads: threads, inferenceThread });
 const bare = await ort.InferenceSession.create(join(modelDir, encoder.manifest.graph), sessionOptions);
 
 // Pre-tokenized inputs for the bare loops: the same ids and the same length-sorted batches as ours.
