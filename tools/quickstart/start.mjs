@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm start`: installs dependencies when they are missing, then runs `dotrank start` with any extra arguments.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,5 +11,13 @@ if (!existsSync(join(root, 'node_modules', '.bin', 'dotrank'))) {
   const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (npm.status !== 0) process.exit(npm.status ?? 1);
 }
-const cli = spawnSync(process.execPath, [join(root, 'apps', 'cli', 'bin', 'dotrank.js'), 'start', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
-process.exit(cli.status ?? (cli.signal ? 1 : 0));
+const cli = spawn(process.execPath, [join(root, 'apps', 'cli', 'bin', 'dotrank.js'), 'start', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+// A terminal's Ctrl-C reaches the whole process group; a supervisor's SIGTERM may reach only us: pass it on once.
+let forwarded = false;
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (!forwarded) cli.kill(signal);
+    forwarded = true;
+  });
+}
+cli.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

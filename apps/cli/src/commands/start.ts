@@ -52,12 +52,23 @@ export function registerStartCommand(program: Command): void {
       }
       process.stdout.write('press Ctrl-C to stop\n');
       await new Promise<void>((done) => {
-        const onSignal = () => {
-          process.stderr.write('stopping ...\n');
-          started.stop().then(done, done);
+        // The same stop request may arrive twice (process group and parent): the first stops gracefully,
+        // repeats within a few seconds are ignored, a later one forces the exit.
+        let stoppingSince = 0;
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (stoppingSince === 0) {
+            stoppingSince = Date.now();
+            process.stderr.write(`${signal}: stopping ...\n`);
+            started.stop().then(done, done);
+          } else if (Date.now() - stoppingSince > 3000) {
+            process.stderr.write(`${signal} again: exiting now\n`);
+            process.exit(130);
+          }
         };
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
       });
+      // everything is closed; a library handle that lingers must not keep the process alive
+      setTimeout(() => process.exit(0), 2000).unref();
     });
 }

@@ -146,6 +146,8 @@ async function startWorkerProcess(repo: string, modelDir: string, env: NodeJS.Pr
   const child = spawn(process.execPath, [join(repo, 'apps', 'cli', 'bin', 'dotrank.js'), 'worker', '--model', modelDir], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    // its own process group: a Ctrl-C meant for us must not also hit the worker, which we stop with one SIGTERM
+    detached: true,
   });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);

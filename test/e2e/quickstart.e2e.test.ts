@@ -1,0 +1,141 @@
+// `npm start` on a fresh clone: waits for readiness, queries the API, loads the dashboard in Chromium, then stops
+// everything and checks that no process of the clone is left behind.
+import { execFileSync, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { chromium } from 'playwright-core';
+import { findRepoRoot, resolveSharedDir } from '@dotrank/core';
+import { redisUrlForTests, sharedDirOrSkipReason, uniquePrefix } from '@dotrank/core/testing';
+
+const repo = findRepoRoot(import.meta.dirname)!;
+const cranfield = sharedDirOrSkipReason('datasets/cranfield');
+const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+const skipReason = 'reason' in cranfield ? cranfield.reason : !existsSync(join(repo, '.git')) ? 'not a git checkout (needs git clone)' : undefined;
+if (skipReason) console.warn(`npm start end-to-end skipped: ${skipReason}`);
+if (!chromiumPath) console.warn('npm start end-to-end: no /usr/bin/chromium, the dashboard check is skipped (install Debian chromium)');
+
+/** Processes whose command line mentions the folder (ours to clean up). */
+function processesUnder(dir: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmd.includes(dir) && Number(pid) !== process.pid) found.push(`${pid}: ${cmd.trim()}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+describe.skipIf(skipReason !== undefined)('npm start on a fresh clone (fixture model, Cranfield)', () => {
+  const prefix = uniquePrefix('quickstart');
+  let work: string;
+  let clone: string;
+  let child: ChildProcess;
+  let output = '';
+  let dashboardUrl = '';
+  let baseUrl = '';
+  let exitCode: number | null | undefined;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'dotrank-quickstart-'));
+    clone = join(work, 'dotrank');
+    execFileSync('git', ['clone', '--quiet', repo, clone]);
+    // no node_modules in the clone: `npm start` installs them itself (from the local npm cache when warm)
+    await mkdir(join(work, 'data'));
+    child = spawn('npm', ['start', '--', '--no-pull', '--port', '0', '--no-progress'], {
+      cwd: clone,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        CI: 'true',
+        REDIS_URL: redisUrlForTests(),
+        DOTRANK_SHARED_DIR: resolveSharedDir()!,
+        DOTRANK_DATA_DIR: join(work, 'data'),
+        DOTRANK_QUEUE_PREFIX: prefix,
+        DOTRANK_KEY_PREFIX: prefix,
+        DOTRANK_RERANK_DEADLINE_MS: '20000',
+        DOTRANK_MODEL: '',
+        npm_config_prefer_offline: 'true',
+      },
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('exit', (code) => (exitCode = code));
+    await new Promise<void>((ready, fail) => {
+      const timer = setInterval(() => {
+        const match = /dashboard: (http:\/\/\S+\/dashboard\/)/.exec(output);
+        if (match) {
+          clearInterval(timer);
+          dashboardUrl = match[1]!;
+          baseUrl = dashboardUrl.replace(/\/dashboard\/$/, '');
+          ready();
+        } else if (exitCode !== undefined) {
+          clearInterval(timer);
+          fail(new Error(`npm start exited with ${exitCode}:\n${output}`));
+        }
+      }, 200);
+    });
+  }, 900_000);
+
+  afterAll(async () => {
+    if (child && exitCode === undefined && child.pid) process.kill(-child.pid, 'SIGKILL');
+    const redis = new Redis(redisUrlForTests());
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    await redis.quit();
+    if (work) await rm(work, { recursive: true, force: true });
+  }, 60_000);
+
+  it('says which mode and model it uses, with the fixture-model notice and a table', () => {
+    expect(output).toMatch(/mode: queue/);
+    expect(output).toMatch(/FIXTURE MODEL: TAS-B SCORES BELOW ARE NOT MEANINGFUL/);
+    expect(output).toMatch(/^bm25\s+0\.4967\s+0\.3341/m);
+  });
+
+  it('answers /search with reranked results from the worker', async () => {
+    const response = await fetch(`${baseUrl}/search?q=${encodeURIComponent('boundary layer transition')}&fusion=tasb&k=5`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { degraded: boolean; fusion: string; results: { id: string; rank: number; score: number; bm25Score: number }[] };
+    expect(body.degraded).toBe(false);
+    expect(body.fusion).toBe('tasb');
+    expect(body.results.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it.skipIf(!chromiumPath)('serves the dashboard with the evaluation', async () => {
+    const browser = await chromium.launch({
+      executablePath: chromiumPath!,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(dashboardUrl);
+      await page.getByText('cranfield').first().waitFor({ timeout: 30_000 });
+      await page.getByText('0.3341').first().waitFor({ timeout: 30_000 });
+      await mkdir(join(repo, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: join(repo, 'test-artifacts', 'quickstart-dashboard.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+
+  it('stops everything on SIGTERM with no process left behind', async () => {
+    process.kill(-child.pid!, 'SIGTERM');
+    const deadline = Date.now() + 30_000;
+    while (exitCode === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(exitCode).toBe(0);
+    const leftovers = processesUnder(clone);
+    expect(leftovers).toEqual([]);
+  }, 60_000);
+});
