@@ -272,6 +272,7 @@ function sendRaw(reply: FastifyReply, upstream: UpstreamResponse, extra: Record<
 }
 
 async function handleProxy(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply, searchable: boolean): Promise<FastifyReply> {
+  const handlerStart = performance.now();
   const rawBody = Buffer.isBuffer(request.body) ? request.body : await readRaw(request, ctx.bodyLimit);
   const url = request.raw.url ?? '/';
   const qsIndex = url.indexOf('?');
@@ -316,6 +317,7 @@ async function handleProxy(ctx: ProxyContext, request: FastifyRequest, reply: Fa
     candidates.push({ id: hit._id, text: passage, score: hit._score });
   }
   const size = plan.size ?? hits.length;
+  const firstStageMs = performance.now() - handlerStart;
   const started = performance.now();
   const outcome = await rerankWithDeadline(
     ctx.deps,
@@ -343,8 +345,15 @@ async function handleProxy(ctx: ProxyContext, request: FastifyRequest, reply: Fa
   }
   hitsObj['hits'] = ordered;
   hitsObj['max_score'] = ordered.reduce<number | null>((m, h) => (typeof h._score === 'number' && (m === null || h._score > m) ? h._score : m), null);
+  const t = outcome.result?.timings;
   ctx.metrics.recordSearch(
-    { rerank: performance.now() - started, ...(outcome.result ? { total: outcome.result.timings.totalMs } : {}) },
+    {
+      firstStage: firstStageMs,
+      rerank: performance.now() - started,
+      total: performance.now() - handlerStart,
+      ...(t ? { encodeQuery: t.encodeQueryMs, cacheRead: t.cacheReadMs, encodeMisses: t.encodeMissesMs, score: t.scoreMs } : {}),
+      ...(t?.queueWaitMs !== undefined ? { queueWait: t.queueWaitMs } : {}),
+    },
     outcome.degradedReason,
     outcome.result?.cache,
   );

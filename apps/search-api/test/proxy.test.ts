@@ -66,9 +66,9 @@ function searchResponse() {
 }
 
 /** node:http lets a test send the hop-by-hop and Host headers fetch refuses to set. */
-function rawPost(url: string, headers: Record<string, string>, body: string): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function rawPost(url: string, headers: Record<string, string>, body: string, method = 'POST'): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = httpRequest(url, { method, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -174,6 +174,17 @@ describe('Elasticsearch rerank proxy', () => {
     expect(JSON.parse(mock.received[0]!.body.toString())).toEqual({ query: { term: { topic: 'flow' } } });
     expect(reranker.calls[0]).toMatchObject({ query: 'flat plate', fusion: 'rrf' });
     expect(reranker.calls[0]!.candidates[0]!.text).toBe(PASSAGES[0]!.text);
+  });
+
+  it('forwards and reranks GET /:index/_search with a JSON body', async () => {
+    const body = '{"query":{"match":{"text":"boundary"}}}';
+    const res = await rawPost(`${proxyUrl}/cran/_search`, { 'content-type': 'application/json' }, body, 'GET');
+    expect(res.status).toBe(200);
+    expect(mock.received[0]).toMatchObject({ method: 'GET', url: '/cran/_search' });
+    expect(mock.received[0]!.body.toString()).toBe(body);
+    expect((JSON.parse(res.body) as EsJson).hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/dotrank_search_stage_duration_seconds_count\{stage="rerank"\} 1/);
   });
 
   it('reranks a gzip-compressed cluster response', async () => {
