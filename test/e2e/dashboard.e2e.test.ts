@@ -99,6 +99,8 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
   const collectionDir = 'dir' in cranfield ? cranfield.dir : '';
 
   const shot = async (name: string) => {
+    // from the top, so the sticky header sits where a user sees it
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   };
 
