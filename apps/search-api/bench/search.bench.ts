@@ -65,7 +65,18 @@ async function main(): Promise<void> {
   // Warm exactly the texts BM25 hands out as candidates: readCorpus already put the title into `text`, so the
   // title is dropped here (warmPassages would prepend it again). Blank passages never come back from BM25.
   const toWarm = passages.filter((p) => p.text.trim() !== '').map((p) => ({ id: p.id, text: p.text }));
-  await warmPassages(toWarm, { encoder, store });
+  let lastReport = 0;
+  await warmPassages(toWarm, {
+    encoder,
+    store,
+    total: toWarm.length,
+    onProgress: ({ done }) => {
+      if (performance.now() - lastReport > 5000) {
+        lastReport = performance.now();
+        process.stderr.write(`warming vectors: ${done}/${toWarm.length}\n`);
+      }
+    },
+  });
   const warmSeconds = (performance.now() - warmStart) / 1000;
   const reranker = new InProcessReranker({ encoder, store });
   // a generous deadline: the figure is the cost of reranking, not of degrading
@@ -81,7 +92,10 @@ async function main(): Promise<void> {
     console.log(`autocannon in a second process, ${connections} connections, ${seconds} s per run, ${cpus().length} CPUs shared by server and client`);
     const bm25 = await load(url, 'bm25', queriesFile);
     const tasb = await load(url, 'tasb', queriesFile);
-    const stats = (await (await fetch(`${url}/api/stats`)).json()) as { cacheHitRatio: number | null };
+    const stats = (await (await fetch(`${url}/api/stats`)).json()) as {
+      cacheHitRatio: number | null;
+      latencyMs: Record<string, { p50: number | null; p99: number | null }>;
+    };
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const degraded = [...metrics.matchAll(/^dotrank_degraded_responses_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
     const row = (name: string, r: LoadResult) =>
@@ -93,6 +107,8 @@ async function main(): Promise<void> {
       `ratio tasb/bm25: throughput ${(tasb.rps / bm25.rps).toFixed(3)}x, p50 ${(tasb.p50 / bm25.p50).toFixed(2)}x, p99 ${(tasb.p99 / bm25.p99).toFixed(2)}x`,
     );
     console.log(`degraded responses: ${degraded}; vector cache hit ratio over the last minute: ${stats.cacheHitRatio ?? 'n/a'}`);
+    const stages = Object.entries(stats.latencyMs).map(([stage, v]) => `${stage} ${v.p50?.toFixed(1)}/${v.p99?.toFixed(1)}`);
+    console.log(`server-side stage latency over the last minute, p50/p99 ms (both runs): ${stages.join(', ')}`);
   } finally {
     await app.close();
     await reranker.close();
