@@ -33,7 +33,7 @@ async function exportedSeries(): Promise<Set<string>> {
   for (const registry of [api.registry, worker.registry]) {
     for (const m of await registry.getMetricsAsJSON()) {
       names.add(m.name);
-      if (m.type === 'histogram' || m.type === 'summary') for (const suffix of ['_bucket', '_sum', '_count']) names.add(m.name + suffix);
+      if (String(m.type) === 'histogram' || String(m.type) === 'summary') for (const suffix of ['_bucket', '_sum', '_count']) names.add(m.name + suffix);
     }
   }
   return names;

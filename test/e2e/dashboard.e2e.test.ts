@@ -78,7 +78,7 @@ function cliHasEval(): boolean {
 interface MetricsFile {
   baseline: string;
   measures: string[];
-  systems: Record<string, { aggregate: Record<string, number>; perQuery: Record<string, Record<string, number>>; significance?: Record<string, { pValueTTest: number }> }>;
+  systems: Record<string, { aggregate: Record<string, number>; perQuery: Record<string, Record<string, number>>; significance?: Record<string, { pValueTTest: number; pValueRandomization: number }> }>;
 }
 
 describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the real API', () => {
@@ -100,7 +100,7 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
 
   const shot = async (name: string) => {
     // from the top, so the sticky header sits where a user sees it
-    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
   };
 

@@ -42,6 +42,7 @@ describe.skipIf(skipReason !== undefined)('npm start on a fresh clone (fixture m
   let dashboardUrl = '';
   let baseUrl = '';
   let exitCode: number | null | undefined;
+  let exitSignal: string | null = null;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'dotrank-quickstart-'));
@@ -68,7 +69,10 @@ describe.skipIf(skipReason !== undefined)('npm start on a fresh clone (fixture m
     });
     child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('exit', (code) => (exitCode = code));
+    child.on('exit', (code, signal) => {
+      exitCode = code;
+      exitSignal = signal;
+    });
     await new Promise<void>((ready, fail) => {
       const timer = setInterval(() => {
         const match = /dashboard: (http:\/\/\S+\/dashboard\/)/.exec(output);
@@ -121,8 +125,9 @@ describe.skipIf(skipReason !== undefined)('npm start on a fresh clone (fixture m
     try {
       const page = await browser.newPage();
       await page.goto(dashboardUrl);
-      await page.getByText('cranfield').first().waitFor({ timeout: 30_000 });
-      await page.getByText('0.3341').first().waitFor({ timeout: 30_000 });
+      const cell = page.locator('[data-testid=metrics-table] tr[data-system="bm25"] td[data-measure="ndcg_cut_10"] .value');
+      await cell.waitFor({ timeout: 60_000 });
+      expect(await cell.textContent()).toBe('0.3341');
       await mkdir(join(repo, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: join(repo, 'test-artifacts', 'quickstart-dashboard.png'), fullPage: true });
     } finally {
@@ -131,10 +136,11 @@ describe.skipIf(skipReason !== undefined)('npm start on a fresh clone (fixture m
   }, 120_000);
 
   it('stops everything on SIGTERM with no process left behind', async () => {
-    process.kill(-child.pid!, 'SIGTERM');
+    // as a supervisor would: SIGTERM to npm alone, which passes it down the chain
+    process.kill(child.pid!, 'SIGTERM');
     const deadline = Date.now() + 30_000;
     while (exitCode === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    expect(exitCode).toBe(0);
+    expect({ exitCode, exitSignal }).toEqual({ exitCode: 0, exitSignal: null });
     const leftovers = processesUnder(clone);
     expect(leftovers).toEqual([]);
   }, 60_000);
