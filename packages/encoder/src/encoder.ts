@@ -39,10 +39,30 @@ function intOption(name: string, value: number | undefined, min: number, max: nu
   return value;
 }
 
-function firstLine(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  return message.split('\n')[0]!.slice(0, 300);
+/** ORT's message on one line, without the C++ source location and signature it embeds. */
+export function cleanOrtMessage(error: unknown): string {
+  let message = (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
+  const at = message.indexOf('/onnxruntime_src/');
+  if (at >= 0) {
+    let i = message.indexOf(' ', at);
+    // Skip "Namespace::Function(args...) " that follows "file.cc:123 ".
+    if (i >= 0) {
+      let depth = 0;
+      let j = i + 1;
+      for (; j < message.length; j++) {
+        const c = message[j];
+        if (c === '(') depth++;
+        else if (c === ')' && --depth === 0) break;
+        else if (c === ' ' && depth === 0) break;
+      }
+      i = message[j] === ')' ? j + 1 : i;
+      message = `${message.slice(0, at)}${message.slice(i).trimStart()}`;
+    }
+  }
+  return message.slice(0, 300);
 }
+
+const firstLine = cleanOrtMessage;
 
 type IntType = 'int64' | 'int32';
 

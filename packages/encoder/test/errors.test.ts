@@ -129,3 +129,13 @@ describe('a truncated graph file', () => {
     expectClear(await failure(loadEncoder(dir)), ModelError, /ONNX Runtime cannot load the graph/);
   });
 });
+
+describe('ORT messages', () => {
+  it('lose the C++ source location and signature', async () => {
+    const { cleanOrtMessage } = await import('../src/encoder.js');
+    const raw =
+      'Load model from /tmp/x/model.onnx failed:/onnxruntime_src/onnxruntime/core/graph/model.cc:202 onnxruntime::Model::Model(onnx::ModelProto&&, const onnxruntime::PathString&, const onnxruntime::logging::Logger&) Unsupported model IR version: 11, max supported IR version: 10\nstack';
+    expect(cleanOrtMessage(new Error(raw))).toBe('Load model from /tmp/x/model.onnx failed:Unsupported model IR version: 11, max supported IR version: 10');
+    expect(cleanOrtMessage(new Error('Load model failed:Protobuf parsing failed.'))).toBe('Load model failed:Protobuf parsing failed.');
+  });
+});
