@@ -4,7 +4,7 @@
  * same token batches, so the ratios compare like with like.
  *
  *   /opt/fixvenv/bin/python tools/fixtures/make_checkpoints.py --full    # once: tools/fixtures/out/hf-full-tasb
- *   npm run bench -w packages/model-tools [-- --passages 48 --length 128 --batch 16 --queries 40]
+ *   npm run bench -w packages/model-tools [-- --passages 48 --length 128 --batch 16 --queries 40 --rounds 3 --reuse]
  */
 import { existsSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -21,6 +21,8 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '16' },
     queries: { type: 'string', default: '40' },
     'query-length': { type: 'string', default: '12' },
+    rounds: { type: 'string', default: '3' },
+    reuse: { type: 'boolean', default: false },
   },
 });
 const PASSAGES = Number(values.passages);
@@ -28,6 +30,7 @@ const LENGTH = Number(values.length);
 const BATCH = Number(values.batch);
 const QUERIES = Number(values.queries);
 const QUERY_LENGTH = Number(values['query-length']);
+const ROUNDS = Number(values.rounds);
 
 const root = findRepoRoot(new URL('.', import.meta.url).pathname)!;
 const full = join(root, 'tools', 'fixtures', 'out', 'hf-full-tasb');
@@ -65,25 +68,45 @@ interface Figures {
   cls: Float32Array;
 }
 
-async function measure(name: string, path: string): Promise<Figures> {
-  const session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: cpus().length, interOpNumThreads: 1, executionMode: 'sequential' });
-  const out = await session.run(feeds(passageRows.slice(0, BATCH))); // warm-up
-  const hidden = out['last_hidden_state']!;
-  const dim = hidden.dims[2]!;
-  const cls = Float32Array.from({ length: BATCH * dim }, (_, i) => (hidden.data as Float32Array)[Math.floor(i / dim) * LENGTH * dim + (i % dim)]!);
-  let t0 = performance.now();
-  for (let s = 0; s < PASSAGES; s += BATCH) await session.run(feeds(passageRows.slice(s, s + BATCH)));
-  const passagesPerSecond = PASSAGES / ((performance.now() - t0) / 1000);
-  await session.run(feeds([queryRows[0]!]));
-  const times: number[] = [];
-  for (const q of queryRows) {
-    t0 = performance.now();
-    await session.run(feeds([q]));
-    times.push(performance.now() - t0);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/**
+ * All graphs are loaded, then measured round-robin (ROUNDS passes over the passages, each query on every graph in
+ * turn), and each figure is the median over rounds: load from other processes on a shared machine then hits every
+ * graph alike instead of whichever happened to run during it.
+ */
+async function measureAll(graphs: { name: string; path: string }[]): Promise<Figures[]> {
+  const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: cpus().length, interOpNumThreads: 1, executionMode: 'sequential' };
+  const sessions = [];
+  for (const g of graphs) sessions.push(await ort.InferenceSession.create(g.path, options));
+  const cls: Float32Array[] = [];
+  for (const session of sessions) {
+    const hidden = (await session.run(feeds(passageRows.slice(0, BATCH))))['last_hidden_state']!; // warm-up
+    const dim = hidden.dims[2]!;
+    cls.push(Float32Array.from({ length: BATCH * dim }, (_, i) => (hidden.data as Float32Array)[Math.floor(i / dim) * LENGTH * dim + (i % dim)]!));
+    await session.run(feeds([queryRows[0]!]));
   }
-  times.sort((a, b) => a - b);
-  await session.release();
-  return { name, bytes: statSync(path).size, passagesPerSecond, queryMedianMs: times[Math.floor(times.length / 2)]!, queryP95Ms: times[Math.floor(times.length * 0.95)]!, cls };
+  const rates: number[][] = graphs.map(() => []);
+  const latencies: number[][] = graphs.map(() => []);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [k, session] of sessions.entries()) {
+      const t0 = performance.now();
+      for (let s = 0; s < PASSAGES; s += BATCH) await session.run(feeds(passageRows.slice(s, s + BATCH)));
+      rates[k]!.push(PASSAGES / ((performance.now() - t0) / 1000));
+    }
+    for (const q of queryRows) {
+      for (const [k, session] of sessions.entries()) {
+        const t0 = performance.now();
+        await session.run(feeds([q]));
+        latencies[k]!.push(performance.now() - t0);
+      }
+    }
+  }
+  for (const session of sessions) await session.release();
+  return graphs.map((g, k) => {
+    const times = [...latencies[k]!].sort((a, b) => a - b);
+    return { name: g.name, bytes: statSync(g.path).size, passagesPerSecond: median(rates[k]!), queryMedianMs: median(times), queryP95Ms: times[Math.floor(times.length * 0.95)]!, cls: cls[k]! };
+  });
 }
 
 function cosines(a: Float32Array, b: Float32Array, dim: number): number {
@@ -107,26 +130,29 @@ const variants: { name: string; dtype: WeightDtype; kernel?: Int8Kernel }[] = [
   { name: 'ours int8 (MatMulInteger)', dtype: 'int8', kernel: 'matmul-integer' },
   { name: 'ours int8 (DynamicQuantizeMatMul)', dtype: 'int8', kernel: 'dynamic-quantize-matmul' },
 ];
-const results: Figures[] = [];
+const graphs: { name: string; path: string }[] = [];
 for (const v of variants) {
   const dir = join(full, `dotrank-${v.dtype}${v.kernel ? `-${v.kernel}` : ''}`);
-  const t0 = performance.now();
-  await convertCheckpoint({ from: full, out: dir, dtype: v.dtype, ...(v.kernel ? { int8Kernel: v.kernel } : {}) });
-  console.log(`converted ${v.name} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  results.push(await measure(v.name, join(dir, 'model.onnx')));
+  if (!(values.reuse && existsSync(join(dir, 'dotrank.json')))) {
+    const t0 = performance.now();
+    await convertCheckpoint({ from: full, out: dir, dtype: v.dtype, ...(v.kernel ? { int8Kernel: v.kernel } : {}) });
+    console.log(`converted ${v.name} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  graphs.push({ name: v.name, path: join(dir, 'model.onnx') });
 }
 for (const [name, file] of [
   ['torch.onnx.export fp32', 'model.onnx'],
   ['ORT quantize_dynamic int8', 'model.int8.onnx'],
 ] as const) {
   const path = join(full, 'torch-export', file);
-  if (existsSync(path)) results.push(await measure(name, path));
+  if (existsSync(path)) graphs.push({ name, path });
   else console.log(`(${path} missing: rerun make_checkpoints.py --full)`);
 }
+const results = await measureAll(graphs);
 
 const byName = new Map(results.map((r) => [r.name, r]));
 const fp32 = byName.get('ours fp32')!;
-console.log(`\n${PASSAGES} passages x ${LENGTH} tokens in batches of ${BATCH}; ${QUERIES} single queries x ${QUERY_LENGTH} tokens; ${cpus().length} threads; onnxruntime-node ${ort.env.versions.common}`);
+console.log(`\n${PASSAGES} passages x ${LENGTH} tokens in batches of ${BATCH}; ${QUERIES} single queries x ${QUERY_LENGTH} tokens; median of ${ROUNDS} interleaved rounds; ${cpus().length} threads; onnxruntime-node ${ort.env.versions.common}`);
 console.log('graph                               MB   passages/s  vs ours-fp32  query p50 ms  p95 ms  min cos vs ours-fp32');
 for (const r of results) {
   console.log(
