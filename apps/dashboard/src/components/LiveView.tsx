@@ -17,7 +17,7 @@ function Kpi({ label, value, testId, hint }: { label: string; value: string; tes
   return (
     <div className="kpi" title={hint}>
       <div className="kpi-label">{label}</div>
-      <div className="kpi-value" data-testid={testId}>
+      <div className={`kpi-value${/^[\d—]/.test(value) ? '' : ' text'}`} data-testid={testId}>
         {value}
       </div>
     </div>
@@ -66,12 +66,12 @@ export function LiveView({ active }: { active: boolean }) {
       tooltip: { trigger: 'axis' },
       xAxis: { type: 'time', axisLabel: { color: palette.text }, splitLine: { show: false } },
       yAxis: [
-        { type: 'value', name: 'req/s', min: 0, axisLabel: { color: palette.text }, splitLine: { lineStyle: { color: palette.grid } } },
+        { type: 'value', name: 'searches/s', min: 0, axisLabel: { color: palette.text }, splitLine: { lineStyle: { color: palette.grid } } },
         { type: 'value', name: 'ms', min: 0, axisLabel: { color: palette.text }, splitLine: { show: false } },
       ],
       series: [
         {
-          name: 'requests/s',
+          name: 'searches/s',
           type: 'line',
           showSymbol: false,
           areaStyle: { opacity: 0.12 },
@@ -102,8 +102,8 @@ export function LiveView({ active }: { active: boolean }) {
         </p>
       ) : null}
       <section className="kpis" aria-label="Current service figures" aria-live="polite">
-        <Kpi label="Requests / s" value={formatNumber(last?.requestsPerSecond, 2)} testId="kpi-rps" />
-        <Kpi label="Requests served" value={last?.totalRequests !== null && last?.totalRequests !== undefined ? last.totalRequests.toLocaleString('en-US') : '—'} testId="kpi-total" />
+        <Kpi label="Searches / s (last min)" value={formatNumber(last?.requestsPerSecond, 2)} testId="kpi-rps" />
+        <Kpi label="Searches served" value={last?.totalRequests !== null && last?.totalRequests !== undefined ? last.totalRequests.toLocaleString('en-US') : '—'} testId="kpi-total" />
         <Kpi label={`Latency p50${headlineStage ? ` (${headlineStage})` : ''}`} value={ms(headlineStage ? last?.latency[headlineStage]?.p50 : null)} testId="kpi-p50" />
         <Kpi label={`Latency p95${headlineStage ? ` (${headlineStage})` : ''}`} value={ms(headlineStage ? last?.latency[headlineStage]?.p95 : null)} testId="kpi-p95" />
         <Kpi label="Degraded responses" value={formatPercent(last?.degradedRate)} testId="kpi-degraded" hint="Share of responses served without the dense rerank (deadline, queue or worker trouble)" />
