@@ -5,7 +5,9 @@ import { gzipSync } from 'node:zlib';
 import { Client } from '@elastic/elasticsearch';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildServer, extractQueryText } from '../src/index.js';
+import { loadConfig } from '@dotrank/core';
+import { tinyModelDir } from '@dotrank/core/testing';
+import { buildServer, extractQueryText, startServer } from '../src/index.js';
 import { FakeReranker, FakeSource, PASSAGES } from './fakes.js';
 
 interface Received {
@@ -35,6 +37,12 @@ class MockCluster {
           const info = Buffer.from(JSON.stringify({ name: 'mock', cluster_name: 'mock', version: { number: '8.19.2', build_flavor: 'default' }, tagline: 'You Know, for Search' }));
           res.writeHead(200, { ...headers, 'content-length': info.length });
           res.end(req.method === 'HEAD' ? undefined : info);
+          return;
+        }
+        if (req.url?.includes('/_count')) {
+          const count = Buffer.from(JSON.stringify({ count: 3, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } }));
+          res.writeHead(200, { ...headers, 'content-length': count.length });
+          res.end(count);
           return;
         }
         let body = this.nextBody ?? Buffer.from(JSON.stringify(searchResponse()));
@@ -290,5 +298,41 @@ describe('proxy with API-key auth', () => {
     expect(res.status).toBe(200);
     expect(mock.received[0]!.headers['authorization']).toBe('ApiKey Y2x1c3Rlcg==');
     expect(mock.received[0]!.headers['x-api-key']).toBeUndefined();
+  });
+});
+
+describe('startServer with Elasticsearch as the first stage (in-process rerank, tiny model)', () => {
+  it('searches through the Elasticsearch source and proxies /:index/_search to the same cluster', async () => {
+    mock.received = [];
+    mock.nextBody = undefined;
+    mock.gzip = false;
+    mock.status = 200;
+    const running = await startServer(loadConfig({ ELASTICSEARCH_URL: clusterUrl, ELASTICSEARCH_INDEX: 'cran' }), {
+      model: tinyModelDir(),
+      port: 0,
+      logger: false,
+    });
+    try {
+      expect(running.mode).toBe('in-process');
+      const res = await fetch(`${running.url}/search?q=boundary%20layer&k=2`);
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { results: { id: string; bm25Score: number; tasbScore: number; score: number }[]; degraded: boolean };
+      expect(body.degraded).toBe(false);
+      expect(body.results).toHaveLength(2);
+      for (const r of body.results) expect(['p1', 'p2', 'p4']).toContain(r.id);
+      expect(mock.received.some((r) => r.url.startsWith('/cran/_search'))).toBe(true);
+      const ready = await fetch(`${running.url}/readyz`);
+      expect(await ready.json()).toMatchObject({ status: 'ready', checks: { source: 'ok', model: 'ok' } });
+      const proxied = await fetch(`${running.url}/cran/_search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":{"match":{"text":"boundary layer"}}}',
+      });
+      expect(proxied.headers.get('x-dotrank-reranked')).toBe('true');
+      const json = (await proxied.json()) as EsJson;
+      expect(json.hits.hits.map((h) => h._id).sort()).toEqual(['p1', 'p2', 'p4']);
+    } finally {
+      await running.close();
+    }
   });
 });
