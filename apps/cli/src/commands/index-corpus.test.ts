@@ -43,7 +43,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('dotrank index / search (embedded)', () => {
+describe('dotrank index / search (embedded)', { timeout: 240_000 }, () => {
   it('indexes a JSONL file with a field map, reports malformed lines by number and skips them', async () => {
     const r = await dotrank(['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--title-field', 'heading']);
     expect(r.stderr).toMatch(/docs\.jsonl:2: invalid JSON/);
