@@ -181,7 +181,13 @@ export function DeltaPanel({ deltas, measure, system, baseline, onOpenQuery, sel
                 <td className="num">{formatNumber(d.system)}</td>
                 <td className={`num ${d.delta > TIE_EPSILON ? 'pos' : d.delta < -TIE_EPSILON ? 'neg' : ''}`}>{formatSigned(d.delta)}</td>
                 <td>
-                  <button type="button" className="link" onClick={() => onOpenQuery(d.qid)} data-testid={`open-${d.qid}`}>
+                  <button
+                    type="button"
+                    className="link"
+                    onClick={() => onOpenQuery(d.qid)}
+                    data-testid={`open-${d.qid}`}
+                    aria-label={`Compare rankings of query ${d.qid}`}
+                  >
                     Compare rankings
                   </button>
                 </td>

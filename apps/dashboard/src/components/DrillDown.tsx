@@ -35,7 +35,9 @@ function passageText(evalName: string, id: string): Promise<string | null> {
   return p;
 }
 
-function Relevance({ grade }: { grade: number | undefined }) {
+function Relevance({ qrels, docId }: { qrels: Record<string, number> | null; docId: string }) {
+  if (qrels === null) return null; // no judgments available: say nothing rather than "unjudged"
+  const grade = qrels[docId];
   if (grade === undefined) return <span className="rel unjudged">unjudged</span>;
   if (grade <= 0) return <span className="rel nonrel">not relevant</span>;
   return <span className={`rel rel${Math.min(grade, 4)}`}>relevant {grade}</span>;
@@ -54,7 +56,7 @@ function Passage({ row, evalName }: { row: RunRow; evalName: string }) {
     };
   }, [evalName, row.docId, row.text]);
   if (text === undefined) return <p className="passage muted">loading passage…</p>;
-  if (text === null) return <p className="passage muted">passage text unavailable</p>;
+  if (text === null) return null; // the summary line says why
   return <p className="passage">{text}</p>;
 }
 
@@ -167,7 +169,7 @@ export function DrillDown({ evalName, qid, baseline, system, onClose }: DrillDow
                     <div className="hit-head">
                       <span className="rank">{r.rank}</span>
                       <span className="doc">{r.docId}</span>
-                      <Relevance grade={data.qrels?.[r.docId]} />
+                      <Relevance qrels={data.qrels} docId={r.docId} />
                       <span className="score" title="run score">
                         {formatNumber(r.score)}
                       </span>
@@ -188,7 +190,7 @@ export function DrillDown({ evalName, qid, baseline, system, onClose }: DrillDow
                       <div className="hit-head">
                         <span className="rank">{r.rank}</span>
                         <span className="doc">{r.docId}</span>
-                        <Relevance grade={data.qrels?.[r.docId]} />
+                        <Relevance qrels={data.qrels} docId={r.docId} />
                         <span
                           className={`move ${kind}`}
                           data-testid="movement"
