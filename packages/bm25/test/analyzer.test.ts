@@ -49,7 +49,7 @@ describe('analyze', () => {
 
   const lucene = luceneOrSkipReason();
   if (!('ok' in lucene)) console.warn(`skipping Lucene analyzer parity: ${lucene.reason}`);
-  it.skipIf(!('ok' in lucene))('tokenizes exactly as Lucene 8 StandardAnalyzer (no stop words)', () => {
+  it.skipIf(!('ok' in lucene))('tokenizes exactly as Lucene 8 StandardAnalyzer (no stop words)', { timeout: 300_000 }, () => {
     const texts = [...TRICKY, ...randomAsciiStrings(500, 11)];
     const out = runLucene(['tokens'], texts.map((t) => JSON.stringify(t)).join('\n') + '\n').trim().split('\n');
     expect(out).toHaveLength(texts.length);
