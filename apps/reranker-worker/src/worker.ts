@@ -149,13 +149,12 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       metrics.jobs.inc({ type: 'rerank', status: 'completed' });
       log.debug({ candidates: data.candidates.length, cache: result.cache, timings: t, queueWaitMs }, 'rerank done');
       return {
-        results: result.results.map(({ id, rank, score, bm25Score, tasbScore }) => ({
-          id,
-          rank,
-          score,
-          bm25Score,
-          ...(tasbScore !== undefined ? { tasbScore } : {}),
-        })),
+        // ids and scores only (the producer has the texts); explicit fields, no per-item spread
+        results: result.results.map((r) =>
+          r.tasbScore !== undefined
+            ? { id: r.id, rank: r.rank, score: r.score, bm25Score: r.bm25Score, tasbScore: r.tasbScore }
+            : { id: r.id, rank: r.rank, score: r.score, bm25Score: r.bm25Score },
+        ),
         fusion: result.fusion,
         timings: { ...t, queueWaitMs },
         cache: result.cache,

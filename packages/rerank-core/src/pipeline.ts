@@ -102,17 +102,15 @@ export async function rerankCandidates(
 
   if (!tasbScores) scoreStart = now();
   const fused = fuse(
-    candidates.map((c, i) => ({ id: c.id, bm25Score: c.score, ...(tasbScores ? { tasbScore: tasbScores[i]! } : {}) })),
+    candidates.map((c, i) => (tasbScores ? { id: c.id, bm25Score: c.score, tasbScore: tasbScores[i]! } : { id: c.id, bm25Score: c.score })),
     { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k },
   );
-  const results: RankedItem[] = fused.map((f) => ({
-    id: f.id,
-    rank: f.rank,
-    score: f.score,
-    bm25Score: f.bm25Score,
-    ...(f.tasbScore !== undefined ? { tasbScore: f.tasbScore } : {}),
-    text: candidates[f.index]!.text,
-  }));
+  // explicit fields, no per-item object spread (slow in V8's hot paths)
+  const results: RankedItem[] = fused.map((f) => {
+    const item: RankedItem = { id: f.id, rank: f.rank, score: f.score, bm25Score: f.bm25Score, text: candidates[f.index]!.text };
+    if (f.tasbScore !== undefined) item.tasbScore = f.tasbScore;
+    return item;
+  });
   timings.scoreMs = now() - scoreStart;
   timings.totalMs = now() - start;
   return { results, fusion: req.fusion, timings, cache: { hits, misses } };

@@ -142,7 +142,11 @@ export class QueueReranker implements Reranker {
     if (!parsed.success) throw new UnavailableError('reranker', `rerank job ${job.id} returned a malformed result`);
     void job.remove().catch(() => undefined); // the result is ours now; do not keep it in Redis
     const texts = new Map(valid.candidates.map((c) => [c.id, c.text] as const));
-    const results: RankedItem[] = parsed.data.results.map((r) => ({ ...r, text: texts.get(r.id) ?? '' }));
+    const results: RankedItem[] = parsed.data.results.map((r) => {
+      const item: RankedItem = { id: r.id, rank: r.rank, score: r.score, bm25Score: r.bm25Score, text: texts.get(r.id) ?? '' };
+      if (r.tasbScore !== undefined) item.tasbScore = r.tasbScore;
+      return item;
+    });
     return { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
   }
 

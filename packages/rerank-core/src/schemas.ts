@@ -118,9 +118,13 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, data: unknown): z.i
   throw new ValidationError(field, issue.message);
 }
 
+const requestSchemas = new Map<number, ReturnType<typeof rerankRequestSchema>>();
+
 /** Validates a rerank request; throws ValidationError naming the first bad field. */
 export function validateRerankRequest(req: unknown, maxCandidates = DEFAULT_MAX_CANDIDATES): RerankRequest {
-  return parseOrThrow(rerankRequestSchema(maxCandidates), req) as RerankRequest;
+  let schema = requestSchemas.get(maxCandidates);
+  if (!schema) requestSchemas.set(maxCandidates, (schema = rerankRequestSchema(maxCandidates)));
+  return parseOrThrow(schema, req) as RerankRequest;
 }
 
 /** Queue names under a prefix (DOTRANK_QUEUE_PREFIX). Pass `prefix` also as BullMQ's own `prefix` option. */
