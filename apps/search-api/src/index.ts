@@ -1,6 +1,6 @@
 // Public API of @dotrank/search-api.
 export { buildServer } from './server.js';
-export { startServer } from './start.js';
+export { startServer, redisOptionsFromUrl } from './start.js';
 export type { StartFlags, RunningServer } from './start.js';
 export { parseSearchParams, MAX_QUERY_BYTES, MAX_K } from './validation.js';
 export type { SearchParams } from './validation.js';

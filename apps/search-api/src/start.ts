@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import { ConfigError, findRepoRoot } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
@@ -69,6 +70,27 @@ async function proxyTarget(config: DotrankConfig): Promise<ProxyTarget | undefin
   return { url: config.ELASTICSEARCH_URL, timeoutMs: config.ELASTICSEARCH_TIMEOUT_MS, ...(authorization ? { authorization } : {}), ...(ca ? { ca } : {}) };
 }
 
+/** REDIS_URL as ioredis options (for the readiness probe), each problem naming REDIS_URL. */
+export function redisOptionsFromUrl(url: string): RedisOptions {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new ConfigError('REDIS_URL', `is not a URL (got ${JSON.stringify(url)})`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError('REDIS_URL', `must start with redis:// or rediss:// (got ${u.protocol})`);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
+  if (db !== undefined && !Number.isInteger(db)) throw new ConfigError('REDIS_URL', `database must be a number (got ${u.pathname.slice(1)})`);
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: Number(u.port || 6379),
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db !== undefined ? { db } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
 /** Creates the real dependencies from configuration and flags, builds the server and starts listening. */
 export async function startServer(config: DotrankConfig, flags: StartFlags = {}): Promise<RunningServer> {
   const closers: (() => Promise<unknown>)[] = [];
@@ -107,7 +129,7 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
       const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES });
       reranker = queue;
       // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
-      const probe = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
+      const probe = new Redis({ ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
       probe.on('error', () => undefined);
       closers.push(async () => probe.disconnect());
       queueAvailable = () => probe.status === 'ready';
