@@ -33,7 +33,7 @@ const RUN_FILE = /\.(run|trec)$/;
 
 /** Systems of one eval output: `<system>.run|.trec` beside metrics.json (what `dotrank eval` writes) or under runs/. */
 async function runFiles(dir: string): Promise<string[]> {
-  const beside = (await readdir(dir).catch(() => [] as string[])).filter((n) => RUN_FILE.test(n));
+  const beside = (await readdir(dir).catch(() => [] as string[])).filter((n) => RUN_FILE.test(n) && !n.startsWith('qrels.'));
   const under = await readdir(join(dir, 'runs')).catch(() => [] as string[]);
   const systems = [...beside, ...under]
     .filter((n) => SAFE_SEGMENT.test(n))

@@ -8,6 +8,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { FUSION_MODES, isDotrankError } from '@dotrank/core';
 import { evalRoutes } from './evals.js';
+import { evalExtraRoutes } from './routes/evals-extra.js';
 import { ApiMetrics, summarize } from './metrics.js';
 import type { Stage } from './metrics.js';
 import { DEFAULT_TEXT_FIELDS, Upstream, proxyPlugin } from './proxy.js';
@@ -237,7 +238,10 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
     async (request) => handle(request, request.body ?? {}, false),
   );
 
-  if (options.evalDir) await app.register(evalRoutes, { evalDir: options.evalDir });
+  if (options.evalDir) {
+    await app.register(evalRoutes, { evalDir: options.evalDir });
+    await app.register(evalExtraRoutes, { evalDir: options.evalDir, collectionDirs: options.collectionDirs ?? [] });
+  }
 
   if (options.dashboardDir && existsSync(options.dashboardDir) && statSync(options.dashboardDir).isDirectory()) {
     await app.register(fastifyStatic, { root: resolve(options.dashboardDir), prefix: '/dashboard/', index: ['index.html'] });

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { ConfigError, findRepoRoot } from '@dotrank/core';
+import { ConfigError, findRepoRoot, resolveSharedDir } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { createElasticsearchSource } from '@dotrank/elasticsearch';
@@ -148,6 +148,12 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
     const dashboardDir = flags.dashboardDir ?? (repoRoot ? join(repoRoot, 'apps', 'dashboard', 'dist') : undefined);
     const evalDir = flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals');
     const proxy = await proxyTarget(config);
+    // collections an eval output may refer to by name: the shared datasets folder's sub-folders
+    const shared = resolveSharedDir(config.DOTRANK_SHARED_DIR ? { DOTRANK_SHARED_DIR: config.DOTRANK_SHARED_DIR } : {});
+    const datasets = shared ? join(shared, 'datasets') : undefined;
+    const collectionDirs = datasets
+      ? (await readdir(datasets, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(datasets, e.name))
+      : [];
     const app = await buildServer(
       {
         source,
@@ -165,6 +171,7 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
         ...(config.DOTRANK_API_KEY ? { apiKey: config.DOTRANK_API_KEY } : {}),
         ...(dashboardDir && existsSync(dashboardDir) ? { dashboardDir } : {}),
         evalDir,
+        collectionDirs,
         logger: flags.logger ?? { level: config.DOTRANK_LOG_LEVEL },
       },
     );

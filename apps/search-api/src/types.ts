@@ -104,6 +104,8 @@ export interface ServerOptions {
   dashboardDir?: string;
   /** Folder of eval outputs for /api/evals. */
   evalDir?: string;
+  /** Collection folders eval outputs may name (metrics.json `collection.name`) for qrels/queries/passages drill-down. */
+  collectionDirs?: string[];
   /** pino logger options, or false to silence; default: info level. */
   logger?: boolean | Record<string, unknown>;
 }

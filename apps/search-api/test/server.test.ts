@@ -301,6 +301,10 @@ describe('eval outputs and the dashboard hook', () => {
     await writeFile(join(evalDir, 'cranfield-tasb', 'runs', 'broken.run'), '1 Q0 d7 one 12.5 bm25\n');
     // `dotrank eval` layout: <system>.run beside metrics.json
     await writeFile(join(evalDir, 'cranfield-tasb', 'tasb.run'), '1 Q0 d3 1 0.9 tasb\n');
+    // drill-down sources inside the eval folder (routes/evals-extra.ts)
+    await writeFile(join(evalDir, 'cranfield-tasb', 'qrels.trec'), '1 0 d7 2\n1 0 d3 0\n');
+    await writeFile(join(evalDir, 'cranfield-tasb', 'queries.jsonl'), '{"_id":"1","text":"what is a boundary layer"}\n');
+    await writeFile(join(evalDir, 'cranfield-tasb', 'corpus.jsonl'), '{"_id":"d7","title":"Flow","text":"boundary layer on a plate"}\n');
     await mkdir(join(evalDir, 'not-an-eval'));
     await writeFile(join(root, 'secret.json'), '{"password":"x"}');
     await mkdir(join(evalDir, 'escape'));
@@ -334,6 +338,16 @@ describe('eval outputs and the dashboard hook', () => {
     const broken = await app.inject({ url: '/api/evals/cranfield-tasb/runs/broken' });
     expect(broken.statusCode).toBe(400);
     expect(broken.json().field).toBe('broken.run:1');
+  });
+
+  it('serves the drill-down: qrels, query text and passage text', async () => {
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/qrels/1' })).json()).toEqual({ name: 'cranfield-tasb', qid: '1', judgments: { d7: 2, d3: 0 } });
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/queries/1' })).json()).toMatchObject({ qid: '1', text: 'what is a boundary layer' });
+    const passage = (await app.inject({ url: '/api/evals/cranfield-tasb/passages/d7' })).json();
+    expect(passage).toMatchObject({ id: 'd7', title: 'Flow' });
+    expect(passage.text).toContain('boundary layer on a plate');
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/passages/nope' })).statusCode).toBe(404);
+    expect((await app.inject({ url: '/api/evals/escape/passages/d7' })).statusCode).toBe(404);
   });
 
   it('refuses path traversal', async () => {
