@@ -237,27 +237,31 @@ export async function enqueueWarm(passages: Iterable<Passage> | AsyncIterable<Pa
     notify();
   });
 
+  // stream: chunk jobs are added as the passages arrive (a whole corpus never sits in memory)
   let chunk: Passage[] = [];
-  const chunks: Passage[][] = [];
+  let pending: { name: string; data: WarmJobData; opts: JobsOptions }[] = [];
+  let count = 0;
+  const flushJobs = async () => {
+    if (pending.length > 0) await queue.addBulk(pending);
+    pending = [];
+  };
+  const closeChunk = async () => {
+    if (chunk.length === 0) return;
+    const jobId = `${runId}-${count}`;
+    jobIds.push(jobId);
+    sizes.set(jobId, chunk.length);
+    total += chunk.length;
+    pending.push({ name: WARM_JOB, data: { passages: chunk, chunk: count, runId }, opts: { ...WARM_JOB_OPTIONS, jobId } });
+    count++;
+    chunk = [];
+    if (pending.length >= 20) await flushJobs();
+  };
   for await (const p of passages as AsyncIterable<Passage>) {
-    chunk.push({ id: p.id, text: p.text, ...(p.title ? { title: p.title } : {}) });
-    if (chunk.length >= chunkSize) {
-      chunks.push(chunk);
-      chunk = [];
-    }
+    chunk.push(p.title ? { id: p.id, text: p.text, title: p.title } : { id: p.id, text: p.text });
+    if (chunk.length >= chunkSize) await closeChunk();
   }
-  if (chunk.length > 0) chunks.push(chunk);
-  const count = chunks.length;
-  for (let i = 0; i < count; i += 100) {
-    const bulk = chunks.slice(i, i + 100).map((c, j) => {
-      const jobId = `${runId}-${i + j}`;
-      jobIds.push(jobId);
-      sizes.set(jobId, c.length);
-      total += c.length;
-      return { name: WARM_JOB, data: { passages: c, chunk: i + j, chunks: count, runId }, opts: { ...WARM_JOB_OPTIONS, jobId } };
-    });
-    await queue.addBulk(bulk);
-  }
+  await closeChunk();
+  await flushJobs();
 
   const snapshot = (): WarmProgress => {
     let done = 0;
