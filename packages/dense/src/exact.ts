@@ -1,0 +1,62 @@
+import { ValidationError } from '@dotrank/core';
+import { TopK } from './top-k.js';
+
+/** One hit of a vector search: the row of the matrix and its inner product with the query. */
+export interface VectorHit {
+  row: number;
+  score: number;
+}
+
+/** Rows scored per block: 256 rows x 768 dims x 4 B = 768 KiB, which stays in L2 while the block is scored. */
+export const BLOCK_ROWS = 256;
+
+/** Inner product of the query with `rows` consecutive matrix rows from `start`, into `out` (4-way unrolled). */
+export function blockDot(matrix: Float32Array, dim: number, start: number, rows: number, query: Float32Array, out: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    const base = (start + r) * dim;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let j = 0;
+    for (; j + 3 < dim; j += 4) {
+      s0 += matrix[base + j]! * query[j]!;
+      s1 += matrix[base + j + 1]! * query[j + 1]!;
+      s2 += matrix[base + j + 2]! * query[j + 2]!;
+      s3 += matrix[base + j + 3]! * query[j + 3]!;
+    }
+    for (; j < dim; j++) s0 += matrix[base + j]! * query[j]!;
+    out[r] = s0 + s1 + s2 + s3;
+  }
+}
+
+/**
+ * Exact (brute-force) maximum-inner-product search over one contiguous row-major Float32Array matrix: rows are
+ * scored a block at a time and the best k kept in a bounded heap. `accept(row)` skips rows (filters, deleted rows).
+ */
+export function exactSearch(
+  matrix: Float32Array,
+  dim: number,
+  count: number,
+  query: Float32Array,
+  k: number,
+  accept?: (row: number) => boolean,
+): VectorHit[] {
+  if (query.length !== dim) throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${dim}`);
+  if (count * dim > matrix.length) throw new ValidationError('count', `${count} rows do not fit a matrix of ${matrix.length} floats`);
+  if (k < 1 || count === 0) return [];
+  const heap = new TopK(Math.min(k, count));
+  const scores = new Float64Array(BLOCK_ROWS);
+  for (let start = 0; start < count; start += BLOCK_ROWS) {
+    const rows = Math.min(BLOCK_ROWS, count - start);
+    blockDot(matrix, dim, start, rows, query, scores);
+    for (let r = 0; r < rows; r++) {
+      const score = scores[r]!;
+      if (score < heap.threshold) continue;
+      const row = start + r;
+      if (accept && !accept(row)) continue;
+      heap.push(row, score);
+    }
+  }
+  return heap.sorted();
+}

@@ -1,0 +1,12 @@
+// Public API of @dotrank/dense: exact and HNSW inner-product search, the dense and hybrid first stages.
+export { exactSearch, blockDot, BLOCK_ROWS } from './exact.js';
+export type { VectorHit } from './exact.js';
+export { TopK } from './top-k.js';
+export { HnswIndex } from './hnsw.js';
+export type { HnswParams, HnswState } from './hnsw.js';
+export { VectorMatrix, DENSE_FORMAT, DENSE_FORMAT_VERSION } from './matrix.js';
+export type { StoredDoc, DenseManifest } from './matrix.js';
+export { DenseSource, createDenseSource, passageText, MAX_K } from './source.js';
+export type { DenseSourceOptions, DenseSearchMode } from './source.js';
+export { HybridSource, fuseCandidates } from './hybrid.js';
+export type { HybridCandidate, HybridFusion, HybridSourceOptions } from './hybrid.js';

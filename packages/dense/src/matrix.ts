@@ -1,0 +1,214 @@
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError, ValidationError } from '@dotrank/core';
+import type { Scalar } from '@dotrank/core';
+import { exactSearch } from './exact.js';
+import type { VectorHit } from './exact.js';
+import { HnswIndex } from './hnsw.js';
+import type { HnswParams, HnswState } from './hnsw.js';
+
+/** One stored passage: its id, the text returned with candidates, and its metadata. */
+export interface StoredDoc {
+  id: string;
+  text: string;
+  metadata?: Record<string, Scalar>;
+}
+
+export const DENSE_FORMAT = 'dotrank-dense';
+export const DENSE_FORMAT_VERSION = 1;
+const MANIFEST = 'dense.json';
+
+export interface DenseManifest {
+  format: string;
+  formatVersion: number;
+  modelId: string;
+  revision: string;
+  dimension: number;
+  count: number;
+  hnsw?: Omit<HnswState, 'levels' | 'counts0' | 'links0' | 'upper'> & { upperLevels: number };
+  savedAt: string;
+}
+
+/**
+ * Passage vectors as one contiguous row-major Float32Array (grown by doubling), the passages beside them, an id ->
+ * row map, and optionally an HNSW graph over the same rows. A passage indexed again under its id overwrites its row.
+ */
+export class VectorMatrix {
+  private data: Float32Array;
+  private rows = 0;
+  readonly docs: StoredDoc[] = [];
+  private readonly rowOf = new Map<string, number>();
+  private graph: HnswIndex | undefined;
+  /** True when a row was overwritten after the graph linked it: the graph must be rebuilt before use. */
+  private graphStale = false;
+
+  constructor(
+    readonly dimension: number,
+    capacity = 1024,
+  ) {
+    if (!Number.isInteger(dimension) || dimension < 1) throw new ValidationError('dimension', `must be an integer >= 1 (got ${dimension})`);
+    this.data = new Float32Array(Math.max(1, capacity) * dimension);
+  }
+
+  get size(): number {
+    return this.rows;
+  }
+
+  /** The matrix (rows 0..size-1 are valid). */
+  get matrix(): Float32Array {
+    return this.data;
+  }
+
+  rowOfId(id: string): number | undefined {
+    return this.rowOf.get(id);
+  }
+
+  /** Adds a passage or overwrites the row of its id; returns the row. */
+  put(doc: StoredDoc, vector: Float32Array): number {
+    if (vector.length !== this.dimension) {
+      throw new ValidationError('vector', `passage ${doc.id} has ${vector.length} dimensions, the index ${this.dimension}`);
+    }
+    let row = this.rowOf.get(doc.id);
+    if (row === undefined) {
+      row = this.rows++;
+      if (this.rows * this.dimension > this.data.length) {
+        const grown = new Float32Array(Math.max(this.rows * this.dimension, this.data.length * 2));
+        grown.set(this.data);
+        this.data = grown;
+        this.graph?.setMatrix(grown);
+      }
+      this.rowOf.set(doc.id, row);
+      this.docs.push(doc);
+    } else {
+      this.docs[row] = doc;
+      if (this.graph && row < this.graph.size) this.graphStale = true;
+    }
+    this.data.set(vector, row * this.dimension);
+    return row;
+  }
+
+  row(row: number): Float32Array {
+    return this.data.subarray(row * this.dimension, (row + 1) * this.dimension);
+  }
+
+  exact(query: Float32Array, k: number, accept?: (row: number) => boolean): VectorHit[] {
+    return exactSearch(this.data, this.dimension, this.rows, query, k, accept);
+  }
+
+  /** Builds (or brings up to date) the HNSW graph over every row; a graph with overwritten rows is rebuilt. */
+  buildGraph(params: HnswParams = {}, onProgress?: (done: number, total: number) => void): HnswIndex {
+    const same =
+      this.graph &&
+      (params.M === undefined || params.M === this.graph.M) &&
+      (params.efConstruction === undefined || params.efConstruction === this.graph.efConstruction);
+    if (!this.graph || this.graphStale || !same) {
+      this.graph = new HnswIndex(this.dimension, this.data, params);
+      this.graphStale = false;
+    }
+    if (params.efSearch !== undefined) this.graph.efSearch = params.efSearch;
+    for (let row = this.graph.size; row < this.rows; row++) {
+      this.graph.add(row);
+      if (onProgress && (row + 1) % 1000 === 0) onProgress(row + 1, this.rows);
+    }
+    return this.graph;
+  }
+
+  /** The graph when it covers every row and is not stale. */
+  get currentGraph(): HnswIndex | undefined {
+    return this.graph && !this.graphStale && this.graph.size === this.rows ? this.graph : undefined;
+  }
+
+  /** Writes dense.json, vectors.f32, docs.jsonl and (when built) the graph files into `dir`, each atomically. */
+  async save(dir: string, model: { modelId: string; revision: string }): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const graph = this.currentGraph;
+    const write = async (name: string, data: Uint8Array | string) => {
+      const tmp = join(dir, `${name}.tmp-${process.pid}`);
+      await writeFile(tmp, data);
+      await rename(tmp, join(dir, name));
+    };
+    const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    await write('vectors.f32', bytes(this.data.subarray(0, this.rows * this.dimension)));
+    await write('docs.jsonl', this.docs.map((d) => JSON.stringify(d)).join('\n'));
+    let hnsw: DenseManifest['hnsw'];
+    if (graph) {
+      const { levels, counts0, links0, upper, ...rest } = graph.state();
+      await write('hnsw-levels.u8', levels);
+      await write('hnsw-counts0.u8', counts0);
+      await write('hnsw-links0.i32', bytes(links0));
+      const flat = new Int32Array(upper.reduce((n, u) => n + (u?.length ?? 0), 0));
+      let at = 0;
+      for (const u of upper) if (u) (flat.set(u, at), (at += u.length));
+      await write('hnsw-upper.i32', bytes(flat));
+      hnsw = { ...rest, upperLevels: flat.length };
+    }
+    const manifest: DenseManifest = {
+      format: DENSE_FORMAT,
+      formatVersion: DENSE_FORMAT_VERSION,
+      modelId: model.modelId,
+      revision: model.revision,
+      dimension: this.dimension,
+      count: this.rows,
+      ...(hnsw ? { hnsw } : {}),
+      savedAt: new Date().toISOString(),
+    };
+    await write(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
+  }
+
+  /** Loads what `save` wrote; the model must be the one the vectors were made with (ConfigError otherwise). */
+  static async load(dir: string, model: { modelId: string; revision: string; dimension: number }): Promise<VectorMatrix> {
+    const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as DenseManifest;
+    if (manifest.format !== DENSE_FORMAT || manifest.formatVersion !== DENSE_FORMAT_VERSION) {
+      throw new ConfigError('dir', `${dir} holds ${manifest.format} v${manifest.formatVersion}, expected ${DENSE_FORMAT} v${DENSE_FORMAT_VERSION}; delete it to rebuild`);
+    }
+    if (manifest.modelId !== model.modelId || manifest.revision !== model.revision || manifest.dimension !== model.dimension) {
+      throw new ConfigError(
+        'model',
+        `the dense index in ${dir} was built with ${manifest.modelId}@${manifest.revision} (${manifest.dimension} dims), not ${model.modelId}@${model.revision} (${model.dimension} dims); delete it to rebuild`,
+      );
+    }
+    const raw = await readFile(join(dir, 'vectors.f32'));
+    const n = manifest.count;
+    const out = new VectorMatrix(manifest.dimension, Math.max(1, n));
+    if (raw.byteLength !== n * manifest.dimension * 4) throw new ConfigError('dir', `${dir}/vectors.f32 has ${raw.byteLength} bytes, expected ${n * manifest.dimension * 4}`);
+    new Uint8Array(out.data.buffer).set(raw);
+    const lines = (await readFile(join(dir, 'docs.jsonl'), 'utf8')).split('\n').filter((l) => l !== '');
+    if (lines.length !== n) throw new ConfigError('dir', `${dir}/docs.jsonl has ${lines.length} passages, expected ${n}`);
+    lines.forEach((line, row) => {
+      const doc = JSON.parse(line) as StoredDoc;
+      out.docs.push(doc);
+      out.rowOf.set(doc.id, row);
+    });
+    out.rows = n;
+    if (manifest.hnsw) {
+      const i32 = async (name: string) => {
+        const b = await readFile(join(dir, name));
+        const copy = new Uint8Array(b.byteLength);
+        copy.set(b);
+        return new Int32Array(copy.buffer);
+      };
+      const levels = new Uint8Array(await readFile(join(dir, 'hnsw-levels.u8')));
+      const counts0 = new Uint8Array(await readFile(join(dir, 'hnsw-counts0.u8')));
+      const links0 = await i32('hnsw-links0.i32');
+      const flat = await i32('hnsw-upper.i32');
+      const upper: (Int32Array | undefined)[] = [];
+      let at = 0;
+      for (let i = 0; i < manifest.hnsw.count; i++) {
+        const len = levels[i]! * (manifest.hnsw.M + 1);
+        upper.push(len > 0 ? flat.slice(at, at + len) : undefined);
+        at += len;
+      }
+      const { upperLevels: _u, ...rest } = manifest.hnsw;
+      out.graph = HnswIndex.fromState({ ...rest, levels, counts0, links0, upper }, out.data);
+    }
+    return out;
+  }
+
+  static async exists(dir: string): Promise<boolean> {
+    try {
+      return (await stat(join(dir, MANIFEST))).isFile();
+    } catch {
+      return false;
+    }
+  }
+}

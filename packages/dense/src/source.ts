@@ -1,0 +1,187 @@
+import { ConfigError, UnavailableError, ValidationError, matchesFilter } from '@dotrank/core';
+import type { Candidate, CandidateSource, DenseEncoder, IndexFailure, IndexOptions, IndexReport, Passage, Scalar, SearchOptions } from '@dotrank/core';
+import type { VectorStore } from '@dotrank/vector-cache';
+import type { VectorHit } from './exact.js';
+import type { HnswParams } from './hnsw.js';
+import { VectorMatrix } from './matrix.js';
+import type { StoredDoc } from './matrix.js';
+
+export type DenseSearchMode = 'exact' | 'ann';
+
+export interface DenseSourceOptions {
+  /** The encoder (TAS-B): queries and passages share it. */
+  encoder: DenseEncoder;
+  /** Folder of the saved dense index: loaded when present, saved after each `index()` call. */
+  dir?: string;
+  /** `exact` (default): brute-force inner product over every vector. `ann`: the HNSW graph (built at index time). */
+  mode?: DenseSearchMode;
+  /** HNSW parameters (mode `ann`). */
+  hnsw?: HnswParams;
+  /** Passage-vector cache: vectors found there are not encoded again; encoded ones are written to it. */
+  vectorStore?: VectorStore;
+  /** Passages encoded per encoder call (default 32; `IndexOptions.batchSize` overrides it per call). */
+  batchSize?: number;
+}
+
+export const MAX_K = 10_000;
+
+/** The text a dense source encodes and returns: `title + " " + text` when there is a title (BEIR convention). */
+export function passageText(passage: Passage): string {
+  const title = passage.title?.trim();
+  return title ? `${title} ${passage.text}` : passage.text;
+}
+
+function isScalar(v: unknown): v is Scalar {
+  return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
+}
+
+/**
+ * The embedded dense first stage (`kind: 'dense'`): TAS-B passage vectors in one Float32Array matrix, searched
+ * exactly (blocked inner products + bounded heap) or approximately (HNSW). Filters always search exactly, so a
+ * filter never loses results to the graph.
+ */
+export class DenseSource implements CandidateSource {
+  readonly kind = 'dense' as const;
+  readonly encoder: DenseEncoder;
+  readonly mode: DenseSearchMode;
+  private closed = false;
+
+  constructor(
+    readonly vectors: VectorMatrix,
+    private readonly options: DenseSourceOptions,
+  ) {
+    this.encoder = options.encoder;
+    this.mode = options.mode ?? 'exact';
+    if (this.mode !== 'exact' && this.mode !== 'ann') throw new ValidationError('mode', `must be "exact" or "ann" (got ${String(this.mode)})`);
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new UnavailableError('dense', 'this source is closed');
+  }
+
+  /** Searches with a query vector (for callers that already encoded the query). */
+  searchVector(query: Float32Array, options: Omit<SearchOptions, 'signal'> & { mode?: DenseSearchMode; efSearch?: number }): VectorHit[] {
+    const { k, filter } = options;
+    const mode = options.mode ?? this.mode;
+    if (filter) return this.vectors.exact(query, k, (row) => matchesFilter(this.vectors.docs[row]!.metadata, filter));
+    if (mode === 'ann') {
+      const graph = this.vectors.currentGraph ?? this.vectors.buildGraph(this.options.hnsw);
+      return graph.search(query, k, options.efSearch);
+    }
+    return this.vectors.exact(query, k);
+  }
+
+  async search(query: string, options: SearchOptions): Promise<Candidate[]> {
+    this.ensureOpen();
+    if (typeof query !== 'string' || query.trim() === '') throw new ValidationError('query', 'must be a non-empty string');
+    const k = options?.k;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new ValidationError('k', `must be an integer between 1 and ${MAX_K} (got ${k})`);
+    options.signal?.throwIfAborted();
+    if (this.vectors.size === 0) return [];
+    const [vector] = await this.encoder.encodeQueries([query]);
+    options.signal?.throwIfAborted();
+    const hits = this.searchVector(vector!, { k, ...(options.filter ? { filter: options.filter } : {}) });
+    return hits.map(({ row, score }) => {
+      const doc = this.vectors.docs[row]!;
+      const candidate: Candidate = { id: doc.id, text: doc.text, score };
+      if (doc.metadata) candidate.metadata = { ...doc.metadata };
+      return candidate;
+    });
+  }
+
+  async index(passages: AsyncIterable<Passage> | Iterable<Passage>, options: IndexOptions = {}): Promise<IndexReport> {
+    this.ensureOpen();
+    const started = performance.now();
+    const batchSize = options.batchSize ?? this.options.batchSize ?? 32;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError('batchSize', `must be an integer >= 1 (got ${batchSize})`);
+    const total = Array.isArray(passages) ? passages.length : undefined;
+    const failures: IndexFailure[] = [];
+    let indexed = 0;
+    let skipped = 0;
+    let seen = 0;
+    let batch: StoredDoc[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const docs = batch;
+      batch = [];
+      const vectors = await this.vectorsFor(docs);
+      docs.forEach((doc, i) => this.vectors.put(doc, vectors[i]!));
+      indexed += docs.length;
+      options.onProgress?.({ done: seen, ...(total !== undefined ? { total } : {}) });
+    };
+    for await (const item of passages) {
+      seen++;
+      const p = item as Partial<Passage> | undefined;
+      if (!p || typeof p.id !== 'string' || p.id.trim() === '') {
+        failures.push({ reason: 'id must be a non-empty string' });
+        continue;
+      }
+      if (typeof p.text !== 'string' || (p.title !== undefined && typeof p.title !== 'string')) {
+        failures.push({ id: p.id, reason: 'text (and title, when present) must be strings' });
+        continue;
+      }
+      if (p.metadata !== undefined && (typeof p.metadata !== 'object' || p.metadata === null || !Object.values(p.metadata).every(isScalar))) {
+        failures.push({ id: p.id, reason: 'metadata values must be strings, finite numbers or booleans' });
+        continue;
+      }
+      const text = passageText(p as Passage);
+      if (text.trim() === '') {
+        skipped++;
+        continue;
+      }
+      batch.push({ id: p.id, text, ...(p.metadata ? { metadata: { ...p.metadata } } : {}) });
+      if (batch.length >= batchSize) await flush();
+    }
+    await flush();
+    if (this.mode === 'ann') this.vectors.buildGraph(this.options.hnsw);
+    if (this.options.dir) await this.vectors.save(this.options.dir, this.encoder);
+    options.onProgress?.({ done: seen, total: seen });
+    return { indexed, failed: failures.length, skipped, failures, durationMs: performance.now() - started };
+  }
+
+  /** Vectors for a batch: cache hits from the vector store, the rest encoded (and written back to the store). */
+  private async vectorsFor(docs: StoredDoc[]): Promise<Float32Array[]> {
+    const store = this.options.vectorStore;
+    const keys = docs.map((d) => ({ id: d.id, text: d.text }));
+    const found: (Float32Array | undefined)[] = store ? await store.getMany(keys) : docs.map(() => undefined);
+    const missing: number[] = [];
+    found.forEach((v, i) => {
+      if (!v || v.length !== this.encoder.dimension) missing.push(i);
+    });
+    if (missing.length > 0) {
+      const encoded = await this.encoder.encodePassages(missing.map((i) => docs[i]!.text));
+      missing.forEach((i, j) => (found[i] = encoded[j]!));
+      if (store) await store.setMany(missing.map((i) => ({ key: keys[i]!, vector: found[i]! })));
+    }
+    return found as Float32Array[];
+  }
+
+  async count(): Promise<number> {
+    this.ensureOpen();
+    return this.vectors.size;
+  }
+
+  /** Saves into the source's directory now (index() already does after each call). */
+  async flush(): Promise<void> {
+    this.ensureOpen();
+    if (this.options.dir) await this.vectors.save(this.options.dir, this.encoder);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/**
+ * The embedded dense source: loads the index saved in `options.dir` when there is one (it must have been built
+ * with the same model), else starts empty. The encoder is not closed by the source.
+ */
+export async function createDenseSource(options: DenseSourceOptions): Promise<DenseSource> {
+  const { encoder } = options;
+  if (!encoder || typeof encoder.encodeQueries !== 'function') throw new ConfigError('encoder', 'a DenseEncoder is required for the dense source');
+  const vectors =
+    options.dir && (await VectorMatrix.exists(options.dir))
+      ? await VectorMatrix.load(options.dir, encoder)
+      : new VectorMatrix(encoder.dimension);
+  return new DenseSource(vectors, options);
+}

@@ -1,0 +1,24 @@
+// The dense contract on the embedded source, exact and HNSW, with the real tiny ONNX fixture model.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { tinyModelDir } from '@dotrank/core/testing';
+import { loadEncoder } from '@dotrank/encoder';
+import type { Encoder } from '@dotrank/encoder';
+import { createDenseSource } from '../src/index.js';
+import { denseSourceContract } from '../src/testing/index.js';
+
+let encoder: Encoder;
+let dir: string;
+beforeAll(async () => {
+  encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
+  dir = await mkdtemp(join(tmpdir(), 'dotrank-dense-contract-'));
+});
+afterAll(async () => {
+  await encoder?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+denseSourceContract('embedded exact', () => createDenseSource({ encoder }), () => encoder);
+denseSourceContract('embedded ann (HNSW), persisted', () => createDenseSource({ encoder, mode: 'ann', dir: join(dir, 'ann') }), () => encoder);
