@@ -13,3 +13,18 @@ export { bulkIndex, documentFor, checkPassage, backoffMs } from './bulk.js';
 export type { BulkContext, BulkEntry } from './bulk.js';
 export { translateError, ElasticsearchAuthError, isRetryable, reasonOf, statusOf } from './errors.js';
 export type { AuthKind, ErrorContext } from './errors.js';
+export {
+  ElasticsearchDenseSource,
+  createElasticsearchDenseSource,
+  buildKnnBody,
+  buildScriptScoreBody,
+  buildDenseIndexDefinition,
+  denseVectorMapping,
+  vectorDocument,
+  detectDenseMode,
+  supportsMaxInnerProduct,
+  innerProductFromScore,
+  SCRIPT_SOURCE,
+  DEFAULT_VECTOR_FIELD,
+} from './knn.js';
+export type { DenseMode, DenseSearchBodyOptions, ElasticsearchDenseSourceOptions } from './knn.js';
