@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { ConfigError, ValidationError } from '@dotrank/core';
+import type { CandidateSource, DenseEncoder, DotrankConfig, IndexProgress, IndexReport, Passage } from '@dotrank/core';
+import { createDenseSource, HybridSource } from '@dotrank/dense';
+import type { DenseSearchMode, DenseSource, HnswParams, HybridFusion } from '@dotrank/dense';
+import type { VectorStore } from '@dotrank/vector-cache';
+
+export type FirstStage = 'bm25' | 'dense' | 'hybrid';
+export const FIRST_STAGES: readonly FirstStage[] = ['bm25', 'dense', 'hybrid'];
+
+export interface FirstStageOptions {
+  /** The value of `--first-stage`. */
+  firstStage: FirstStage;
+  /** The lexical source already opened (embedded BM25 or Elasticsearch), e.g. `openSourceFor(...).source`. */
+  bm25: CandidateSource;
+  /** The TAS-B encoder; required for `dense` and `hybrid`. Not closed by the returned source. */
+  encoder?: DenseEncoder;
+  /**
+   * The BM25 index folder (embedded), or any folder naming the collection (Elasticsearch, e.g.
+   * `defaultIndexDir(config, name)`). The dense index lives beside it: `<dataDir>.dense/<model>@<revision>/`.
+   */
+  dataDir: string;
+  /** The corpus, read only when the dense index is empty (first run); later runs reuse the saved index. */
+  passages?: () => AsyncIterable<Passage> | Iterable<Passage>;
+  /** `exact` (default) or `ann` (HNSW, built at index time and saved too). */
+  denseMode?: DenseSearchMode;
+  hnsw?: HnswParams;
+  /** Passage-vector cache to read before encoding and to warm for the reranker. */
+  vectorStore?: VectorStore;
+  /** Hybrid fusion: `rrf` (default, k = 60) or `interpolate` (with `alpha`, the BM25 weight). */
+  fusion?: HybridFusion;
+  alpha?: number;
+  rrfK?: number;
+  /** Candidates each source contributes to the hybrid fusion (default: the k of each search). */
+  depth?: number;
+  /** Progress of building the dense index (for a cli-progress bar). */
+  onProgress?: (progress: IndexProgress) => void;
+  /** Called with the report when this call built (or completed) the dense index. */
+  onIndexed?: (report: IndexReport, denseDir: string) => void;
+}
+
+/** `<dataDir>.dense/<model>@<revision>`: one dense index per model beside the BM25 index. */
+export function denseDirFor(dataDir: string, encoder: Pick<DenseEncoder, 'modelId' | 'revision'>): string {
+  const slug = `${encoder.modelId}@${encoder.revision}`.replace(/[^A-Za-z0-9._@-]+/g, '_');
+  return join(`${dataDir}.dense`, slug);
+}
+
+/**
+ * The first stage for `--first-stage bm25|dense|hybrid`:
+ *   const bm25 = (await openSourceFor(config, flags, name)).source;
+ *   const source = await openFirstStage(config, { firstStage: flags.firstStage ?? 'bm25', bm25, encoder, dataDir: dir,
+ *                                                  passages: () => readCorpus(collection) });
+ * - `bm25`: returns `bm25` itself.
+ * - `dense`: the embedded dense source saved beside `dataDir` (built from `passages` when empty, reused when present).
+ *   Closing it does not close `bm25` (the caller owns that).
+ * - `hybrid`: `HybridSource` over `bm25` and that dense source (RRF k=60 by default); candidates carry `bm25Score` and
+ *   `denseScore`. Closing it closes `bm25` too.
+ * Errors: ConfigError('--model') without an encoder; ValidationError('--first-stage') for an unknown value.
+ */
+export async function openFirstStage(config: DotrankConfig, options: FirstStageOptions): Promise<CandidateSource> {
+  const { firstStage } = options;
+  if (!FIRST_STAGES.includes(firstStage)) throw new ValidationError('--first-stage', `must be one of ${FIRST_STAGES.join(', ')} (got ${JSON.stringify(firstStage)})`);
+  if (firstStage === 'bm25') return options.bm25;
+  const encoder = options.encoder;
+  if (!encoder) throw new ConfigError('--model', `--first-stage ${firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`);
+  const dir = denseDirFor(options.dataDir, encoder);
+  const dense: DenseSource = await createDenseSource({
+    encoder,
+    dir,
+    mode: options.denseMode ?? 'exact',
+    batchSize: config.DOTRANK_BATCH_SIZE,
+    ...(options.hnsw ? { hnsw: options.hnsw } : {}),
+    ...(options.vectorStore ? { vectorStore: options.vectorStore } : {}),
+  });
+  if ((await dense.count()) === 0 && options.passages) {
+    const report = await dense.index(options.passages(), options.onProgress ? { onProgress: options.onProgress } : {});
+    options.onIndexed?.(report, dir);
+  }
+  if (firstStage === 'dense') return dense;
+  return new HybridSource({
+    bm25: options.bm25,
+    dense,
+    ...(options.fusion ? { fusion: options.fusion } : {}),
+    ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
+    ...(options.rrfK !== undefined ? { rrfK: options.rrfK } : {}),
+    ...(options.depth !== undefined ? { depth: options.depth } : {}),
+  });
+}
