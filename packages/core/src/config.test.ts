@@ -44,3 +44,11 @@ describe('defaultIntraOpThreads', () => {
     expect(defaultIntraOpThreads(2, 4)).toBe(1);
   });
 });
+
+describe('DOTRANK_EXECUTION_PROVIDERS', () => {
+  it('parses a preference list and refuses unknown providers', () => {
+    expect(loadConfig({}).DOTRANK_EXECUTION_PROVIDERS).toEqual(['cpu']);
+    expect(loadConfig({ DOTRANK_EXECUTION_PROVIDERS: 'cuda, cpu' }).DOTRANK_EXECUTION_PROVIDERS).toEqual(['cuda', 'cpu']);
+    expect(() => loadConfig({ DOTRANK_EXECUTION_PROVIDERS: 'tpu' })).toThrow(/DOTRANK_EXECUTION_PROVIDERS/);
+  });
+});

@@ -35,6 +35,12 @@ export const configSchema = z.object({
   DOTRANK_MAX_CANDIDATES: intFrom(1, 100_000).default(1000),
   DOTRANK_BATCH_SIZE: intFrom(1, 4096).default(32),
   DOTRANK_ORT_THREADS: intFrom(0, 1024).default(0),
+  /** ONNX Runtime execution providers, comma separated, in order of preference (e.g. `cuda,cpu`). */
+  DOTRANK_EXECUTION_PROVIDERS: z
+    .string()
+    .default('cpu')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
   DOTRANK_WORKER_CONCURRENCY: intFrom(1, 1024).default(1),
   DOTRANK_CACHE_DTYPE: z.enum(['float32', 'float16', 'int8']).default('float32'),
   DOTRANK_CACHE_TTL_SECONDS: intFrom(0, 10 * 365 * 24 * 3600).default(0),

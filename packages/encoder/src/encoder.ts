@@ -15,6 +15,11 @@ export interface EncoderOptions {
   batchSize?: number;
   /** ORT intra-op threads; 0 or absent lets ONNX Runtime choose (all cores). Inter-op is always 1, execution sequential. */
   intraOpThreads?: number;
+  /**
+   * ONNX Runtime execution providers in order of preference, e.g. `['cuda', 'cpu']` on a GPU machine whose
+   * onnxruntime-node has its CUDA files installed (see the README). Default `['cpu']`.
+   */
+  executionProviders?: readonly ExecutionProvider[];
   /** Override the manifest's query max length (tokens incl. special tokens, 2..maxPositions). */
   queryMaxLength?: number;
   /** Override the manifest's passage max length (tokens incl. special tokens, 2..maxPositions). */
@@ -28,6 +33,10 @@ export interface EncoderOptions {
 }
 
 const DEFAULT_BATCH_SIZE = 32;
+
+/** Execution providers the encoder accepts (the names onnxruntime-node uses). */
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 /** Texts tokenized between two yields to the event loop. */
 const TOKENIZE_CHUNK = 64;
 
@@ -299,13 +308,23 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
     queryMaxLength: intOption('queryMaxLength', options.queryMaxLength, 2, base.maxPositions) ?? base.queryMaxLength,
     passageMaxLength: intOption('passageMaxLength', options.passageMaxLength, 2, base.maxPositions) ?? base.passageMaxLength,
   };
+  const executionProviders = options.executionProviders ?? ['cpu'];
+  if (!Array.isArray(executionProviders) || executionProviders.length === 0 || executionProviders.some((p) => !EXECUTION_PROVIDERS.includes(p))) {
+    throw new ValidationError('executionProviders', `must be a non-empty list of ${EXECUTION_PROVIDERS.join(', ')} (got ${JSON.stringify(executionProviders)})`);
+  }
   const thread = options.inferenceThread ?? 'worker';
   if (thread !== 'worker' && thread !== 'main') throw new ValidationError('inferenceThread', `must be "worker" or "main" (got ${JSON.stringify(thread)})`);
   const tokenizer = await TextTokenizer.fromFile(manifest.tokenizerPath);
   let session: OrtHost;
   try {
-    session = await startOrtHost(manifest.graphPath, { intraOpNumThreads: intraOpThreads }, thread);
+    session = await startOrtHost(manifest.graphPath, { intraOpNumThreads: intraOpThreads, executionProviders }, thread);
   } catch (error) {
+    if (executionProviders.some((p) => p !== 'cpu')) {
+      throw new ModelError(`ONNX Runtime cannot start with execution providers ${executionProviders.join(', ')}: ${firstLine(error)} (is the GPU build installed? see the README, "GPU workers")`, {
+        field: 'executionProviders',
+        cause: error,
+      });
+    }
     throw new ModelError(`ONNX Runtime cannot load the graph: ${firstLine(error)}`, { field: manifest.graphPath, cause: error });
   }
   let plan: GraphPlan;

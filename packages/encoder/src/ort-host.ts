@@ -19,6 +19,8 @@ export interface RunResult {
 
 export interface HostSessionOptions {
   intraOpNumThreads: number;
+  /** ONNX Runtime execution providers in order of preference (default `['cpu']`). */
+  executionProviders?: readonly string[];
 }
 
 /** Where `session.run` executes: a worker thread (the event loop stays free) or the calling thread (it blocks). */
@@ -40,7 +42,7 @@ const ortPath = require.resolve('onnxruntime-node');
 
 function sessionOptions(options: HostSessionOptions): InferenceSession.SessionOptions {
   return {
-    executionProviders: ['cpu'],
+    executionProviders: [...(options.executionProviders ?? ['cpu'])],
     intraOpNumThreads: options.intraOpNumThreads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
