@@ -21,9 +21,7 @@ import { InProcessReranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from '@dotrank/search-api';
 import type { Passage } from '@dotrank/core';
-import { evalExtraRoutes } from '../../apps/search-api/src/routes/evals-extra.js';
 import { writeSyntheticEval } from '../../apps/dashboard/scripts/synthetic-eval.js';
-import { produceCranfieldEval } from './dashboard-eval-fixture.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dashboardDir = join(repoRoot, 'apps', 'dashboard');
@@ -70,10 +68,6 @@ function buildDashboardIfStale(): void {
 }
 
 /** True once the lead's `dotrank eval` command exists (the stub registers nothing, so --help fails). */
-function cliHasEval(): boolean {
-  const r = spawnSync(process.execPath, [cli, 'eval', '--help'], { encoding: 'utf8', cwd: repoRoot });
-  return r.status === 0 && r.stdout.includes('--collection');
-}
 
 interface MetricsFile {
   baseline: string;
@@ -94,7 +88,6 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
   let browser: Browser;
   let page: Page;
   let metrics: MetricsFile;
-  let producedBy: string;
   const pageErrors: string[] = [];
   const collectionDir = 'dir' in cranfield ? cranfield.dir : '';
 
@@ -120,27 +113,19 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
     encoder = await loadEncoder(tinyModelDir());
     reranker = new InProcessReranker({ encoder, store: new MemoryVectorStore() });
 
-    if (cliHasEval()) {
-      const args = ['eval', '--collection', collectionDir, '--out', out, '--model', tinyModelDir(), '--depth', '100', '--cache', 'memory', '--no-progress'];
-      const r = spawnSync(process.execPath, [cli, ...args], {
-        cwd: repoRoot,
-        encoding: 'utf8',
-        timeout: 600_000,
-        env: { ...process.env, DOTRANK_DATA_DIR: join(tmp, 'data') },
-      });
-      if (r.status !== 0) throw new Error(`dotrank eval failed (${r.status}):\n${r.stderr}`);
-      producedBy = 'dotrank eval';
-    } else {
-      await produceCranfieldEval({ collectionDir, out, source, reranker, modelId: encoder.modelId, revision: encoder.revision });
-      producedBy = 'building blocks (dotrank eval not available yet)';
-    }
-    console.info(`dashboard e2e: Cranfield eval output produced by ${producedBy}`);
+    const args = ['eval', '--collection', collectionDir, '--out', out, '--model', tinyModelDir(), '--depth', '100', '--cache', 'memory', '--no-progress'];
+    const r = spawnSync(process.execPath, [cli, ...args], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      timeout: 600_000,
+      env: { ...process.env, DOTRANK_DATA_DIR: join(tmp, 'data') },
+    });
+    if (r.status !== 0) throw new Error(`dotrank eval failed (${r.status}):\n${r.stderr}`);
     metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as MetricsFile;
     await writeSyntheticEval(join(evalDir, 'synthetic-5000'), { queries: SYNTHETIC_QUERIES });
 
     const deps = { source, reranker, mode: 'in-process' as const };
-    app = await buildServer(deps, { evalDir, dashboardDir: distDir, logger: false, deadlineMs: 30_000 });
-    await app.register(evalExtraRoutes, { evalDir, collectionDirs: [collectionDir] });
+    app = await buildServer(deps, { evalDir, dashboardDir: distDir, logger: false, deadlineMs: 30_000, collectionDirs: [collectionDir] });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     emptyApp = await buildServer({ ...deps }, { evalDir: emptyEvalDir, dashboardDir: distDir, logger: false });
 
