@@ -118,6 +118,7 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
       if (!modelDir) throw new ConfigError('--model', 'is required in in-process mode (or set DOTRANK_MODEL)');
       const encoder = await loadEncoder(resolve(modelDir), {
         batchSize: config.DOTRANK_BATCH_SIZE,
+        executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
         ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
       });
       const store = new MemoryVectorStore({ dimension: encoder.dimension });

@@ -97,7 +97,7 @@ async function runEncode(flags: EncodeFlags): Promise<void> {
     throw new NotFoundError('--in', `${input} does not exist`);
   }
 
-  const encoder = await loadEncoder(modelDir, { batchSize, intraOpThreads: threads });
+  const encoder = await loadEncoder(modelDir, { batchSize, intraOpThreads: threads, executionProviders: config.DOTRANK_EXECUTION_PROVIDERS });
   const total = await countLines(input);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: `encode ${flags.kind === 'query' ? 'queries' : 'passages'} [{bar}] {value}/{total} | {rate}/s | eta {eta}s`, hideCursor: true },

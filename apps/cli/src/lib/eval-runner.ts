@@ -106,6 +106,7 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
       t0 = performance.now();
       encoder = await loadEncoder(resolve(modelDir!), {
         batchSize: options.batchSize ?? config.DOTRANK_BATCH_SIZE,
+        executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
         ...((options.threads ?? config.DOTRANK_ORT_THREADS) > 0 ? { intraOpThreads: options.threads ?? config.DOTRANK_ORT_THREADS } : {}),
       });
       modelInfo = { id: encoder.modelId, revision: encoder.revision };
