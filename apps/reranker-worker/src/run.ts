@@ -15,7 +15,8 @@ export async function runWorkerProcess(options: StartWorkerOptions, env: Record<
   );
   await new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
+    const stop = (signal: NodeJS.Signals | 'parent exit') => {
+      if (stopping && signal === 'parent exit') return;
       if (stopping) {
         process.stderr.write(`dotrank: second ${signal}, exiting now (in-flight jobs will be retried by another worker)\n`);
         process.exit(130);
@@ -29,6 +30,11 @@ export async function runWorkerProcess(options: StartWorkerOptions, env: Record<
     };
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    // started by a parent with an IPC channel (`dotrank start`): when that parent dies, do not linger as an orphan
+    if (process.send) {
+      process.once('disconnect', () => stop('parent exit'));
+      process.channel?.unref();
+    }
   });
   process.stderr.write('dotrank: worker stopped\n');
 }

@@ -85,7 +85,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
   if (!encoder) {
     const modelDir = options.modelDir ?? config.DOTRANK_MODEL;
     if (!modelDir) throw new ConfigError('model', 'pass --model <dir> or set DOTRANK_MODEL');
-    encoder = await loadEncoder(modelDir, { batchSize, intraOpThreads: threads });
+    encoder = await loadEncoder(modelDir, { batchSize, intraOpThreads: threads, executionProviders: config.DOTRANK_EXECUTION_PROVIDERS });
   }
   const enc = encoder;
   const store =
@@ -191,6 +191,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       });
       metrics.warmPassages.inc({ outcome: 'encoded' }, out.encoded);
       metrics.warmPassages.inc({ outcome: 'skipped' }, out.skipped);
+      metrics.warmPassages.inc({ outcome: 'blank' }, out.blank);
       metrics.jobs.inc({ type: 'warm', status: 'completed' });
       log.info({ chunk: data.chunk, chunks: data.chunks, ...out }, 'warm chunk done');
       return out;

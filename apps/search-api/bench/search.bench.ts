@@ -62,9 +62,8 @@ async function main(): Promise<void> {
   const encoder = await loadEncoder(modelDir);
   const store = new MemoryVectorStore({ dimension: encoder.dimension });
   const warmStart = performance.now();
-  // Warm exactly the texts BM25 hands out as candidates: readCorpus already put the title into `text`, so the
-  // title is dropped here (warmPassages would prepend it again). Blank passages never come back from BM25.
-  const toWarm = passages.filter((p) => p.text.trim() !== '').map((p) => ({ id: p.id, text: p.text }));
+  // the texts BM25 hands out as candidates are the passages' `text`, the key the cache uses
+  const toWarm = passages;
   let lastReport = 0;
   await warmPassages(toWarm, {
     encoder,

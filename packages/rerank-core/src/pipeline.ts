@@ -116,9 +116,13 @@ export async function rerankCandidates(
   return { results, fusion: req.fusion, timings, cache: { hits, misses } };
 }
 
-/** The text a passage is encoded (and cached) under: `title + " " + text` when it has a title (BEIR convention). */
-export function passageText(p: Pick<Passage, 'text' | 'title'>): string {
-  return p.title ? `${p.title} ${p.text}` : p.text;
+/**
+ * The text a passage is encoded (and cached) under: its `text`, which is the whole passage as the first stage searched
+ * and returned it (corpus readers already put a title into it, BEIR style). `title` is for display only, so a
+ * candidate from any source and the same passage warmed from the corpus share one cache key.
+ */
+export function passageText(p: Pick<Passage, 'text'>): string {
+  return p.text;
 }
 
 export interface WarmOptions extends PipelineDeps {
@@ -134,10 +138,12 @@ export interface WarmOptions extends PipelineDeps {
 export async function warmPassages(
   passages: Iterable<Passage> | AsyncIterable<Passage>,
   options: WarmOptions,
-): Promise<{ encoded: number; skipped: number }> {
+): Promise<{ encoded: number; skipped: number; blank: number }> {
   const batchSize = Math.max(1, options.batchSize ?? DEFAULT_BATCH_SIZE);
   let encoded = 0;
   let skipped = 0;
+  // passages with no text have nothing to encode (the encoder refuses them): counted, never silently lost
+  let blank = 0;
   let done = 0;
   let batch: VectorKey[] = [];
   const flush = async () => {
@@ -157,9 +163,15 @@ export async function warmPassages(
     await options.onProgress?.({ done, total: options.total, encoded, skipped });
   };
   for await (const p of passages as AsyncIterable<Passage>) {
-    batch.push({ id: p.id, text: passageText(p) });
+    const text = passageText(p);
+    if (text.trim() === '') {
+      blank++;
+      done++;
+      continue;
+    }
+    batch.push({ id: p.id, text });
     if (batch.length >= batchSize) await flush();
   }
   await flush();
-  return { encoded, skipped };
+  return { encoded, skipped, blank };
 }

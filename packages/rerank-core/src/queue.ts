@@ -40,7 +40,11 @@ export const WARM_JOB_OPTIONS: JobsOptions = {
 
 export function toConnection(connection: QueueConnection, blocking = false): ConnectionOptions {
   if (typeof connection !== 'string') return connection;
-  return new Redis(connection, { maxRetriesPerRequest: blocking ? null : 3, enableOfflineQueue: true });
+  const redis = new Redis(connection, { maxRetriesPerRequest: blocking ? null : 3, enableOfflineQueue: true });
+  // a Redis that is down makes every command fail, which callers see (and the API turns into a degraded answer);
+  // without a listener ioredis would also print "Unhandled error event" on every reconnect attempt
+  redis.on('error', () => undefined);
+  return redis;
 }
 
 export interface QueueRerankerOptions {

@@ -107,6 +107,8 @@ export type WarmJobData = z.infer<ReturnType<typeof warmJobSchema>>;
 export interface WarmJobResult {
   encoded: number;
   skipped: number;
+  /** Passages with no text (nothing to encode). */
+  blank: number;
 }
 
 /** Parses with a schema; the first problem becomes a ValidationError naming the field (e.g. `candidates.3.text`). */

@@ -41,15 +41,21 @@ describe('InProcessReranker behaviour', () => {
     await expect(reranker.rerank({ query: 'flow', candidates, fusion: 'tasb' })).rejects.toThrow(/candidates: must hold at most 5 candidates/);
   });
 
-  it('warmPassages encodes misses, skips cached ones, reports progress, uses title + text', async () => {
+  it('warmPassages encodes misses, skips cached ones and blank passages, reports progress, keys by the passage text', async () => {
     const encoder = new FakeEncoder();
     const store = new MemoryVectorStore();
+    // text is the whole passage as searched and encoded (readers already put the title in it); title is display only
     const passages = candidates.map((c, i) => ({ id: c.id, text: c.text, ...(i === 0 ? { title: 'Title' } : {}) }));
     const progress: number[] = [];
-    expect(await warmPassages(passages.slice(0, 4), { encoder, store, batchSize: 3 })).toEqual({ encoded: 4, skipped: 0 });
-    expect(await warmPassages(passages, { encoder, store, batchSize: 3, onProgress: (p) => void progress.push(p.done) })).toEqual({ encoded: 6, skipped: 4 });
+    expect(await warmPassages(passages.slice(0, 4), { encoder, store, batchSize: 3 })).toEqual({ encoded: 4, skipped: 0, blank: 0 });
+    expect(await warmPassages(passages, { encoder, store, batchSize: 3, onProgress: (p) => void progress.push(p.done) })).toEqual({ encoded: 6, skipped: 4, blank: 0 });
     expect(progress).toEqual([3, 6, 9, 10]);
-    const [withTitle] = await store.getMany([{ id: 'p0', text: `Title ${passages[0]!.text}` }]);
-    expect(withTitle).toBeDefined();
+    const [byText] = await store.getMany([{ id: 'p0', text: passages[0]!.text }]);
+    expect(byText).toBeDefined();
+    const [byTitleAndText] = await store.getMany([{ id: 'p0', text: `Title ${passages[0]!.text}` }]);
+    expect(byTitleAndText).toBeUndefined();
+    // a blank passage has nothing to encode: counted, never sent to the encoder
+    const withBlank = [...passages, { id: 'blank', text: '   ' }];
+    expect(await warmPassages(withBlank, { encoder, store, batchSize: 3 })).toEqual({ encoded: 0, skipped: 10, blank: 1 });
   });
 });

@@ -145,7 +145,8 @@ async function startWorkerProcess(repo: string, modelDir: string, env: NodeJS.Pr
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(process.execPath, [join(repo, 'apps', 'cli', 'bin', 'dotrank.js'), 'worker', '--model', modelDir], {
     env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    // the IPC channel closes when we die, however we die: the worker then stops instead of lingering
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     // its own process group: a Ctrl-C meant for us must not also hit the worker, which we stop with one SIGTERM
     detached: true,
   });
