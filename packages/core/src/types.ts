@@ -1,11 +1,14 @@
 /** A scalar metadata value that filters can match on. */
 export type Scalar = string | number | boolean;
 
-/** A passage (document) as it enters a candidate source. `text` is what is searched and encoded. */
+/**
+ * A passage (document) as it enters a candidate source. `text` is the whole passage: what is searched, encoded,
+ * cached and returned. Readers assemble it (BEIR: `title + " " + text`), so nothing downstream adds the title again.
+ */
 export interface Passage {
   id: string;
   text: string;
-  /** Optional title; sources that assemble passage text use `title + " " + text` (BEIR convention). */
+  /** The title alone, for display; already part of `text`. */
   title?: string;
   /** Fields a filter can match on. */
   metadata?: Record<string, Scalar>;
