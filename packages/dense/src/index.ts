@@ -1,5 +1,6 @@
 // Public API of @dotrank/dense: exact and HNSW inner-product search, the dense and hybrid first stages.
-export { exactSearch, blockDot, BLOCK_ROWS } from './exact.js';
+export { exactSearch, exactSearchShards, blockDot, BLOCK_ROWS } from './exact.js';
+export type { MatrixShard } from './exact.js';
 export type { VectorHit } from './exact.js';
 export { TopK } from './top-k.js';
 export { HnswIndex } from './hnsw.js';

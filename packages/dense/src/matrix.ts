@@ -138,7 +138,11 @@ export class VectorMatrix {
       await write('hnsw-links0.i32', bytes(links0));
       const flat = new Int32Array(upper.reduce((n, u) => n + (u?.length ?? 0), 0));
       let at = 0;
-      for (const u of upper) if (u) (flat.set(u, at), (at += u.length));
+      for (const u of upper) {
+        if (!u) continue;
+        flat.set(u, at);
+        at += u.length;
+      }
       await write('hnsw-upper.i32', bytes(flat));
       hnsw = { ...rest, upperLevels: flat.length };
     }

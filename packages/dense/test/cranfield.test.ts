@@ -20,7 +20,7 @@ if (skip) console.warn(`skipping Cranfield dense tests: ${shared.reason}`);
 describe.skipIf(skip)('dense search on Cranfield (tiny model)', () => {
   let encoder: Encoder;
   let dir: string;
-  let passages: Passage[] = [];
+  const passages: Passage[] = [];
   let queries: string[] = [];
   let exact: DenseSource;
   let ann: DenseSource;
