@@ -76,6 +76,27 @@ describe.skipIf('reason' in cranfield)('dotrank eval on Cranfield with the fixtu
     expect(value.toFixed(4)).toBe(report.systems['tasb']!.aggregate['ndcg_cut_10']!.toFixed(4));
   });
 
+  it('compares dense and hybrid first stages, with the recall of each and the rerankers on top of each', async () => {
+    await run(
+      process.execPath,
+      [cli, 'eval', '--collection', dir, '--out', join(work, 'out-fs'), '--index-dir', join(work, 'index'), '--model', tinyModelDir(), '--depth', '100', '--first-stage', 'bm25,dense,hybrid', '--systems', 'tasb', '--cache', 'memory', '--no-progress'],
+      { cwd: repo, env: { ...process.env, REDIS_URL: '', ELASTICSEARCH_URL: '' }, maxBuffer: 16 << 20 },
+    );
+    const fs = metricsReportSchema.parse(JSON.parse(await readFile(join(work, 'out-fs', 'metrics.json'), 'utf8')));
+    expect(Object.keys(fs.systems).sort()).toEqual(['bm25', 'dense', 'dense-tasb', 'hybrid', 'hybrid-tasb', 'tasb']);
+    expect(Object.keys(fs.firstStageRecall).sort()).toEqual(['bm25', 'dense', 'hybrid']);
+    for (const stage of ['bm25', 'dense', 'hybrid']) {
+      const curve = fs.firstStageRecall[stage]!;
+      expect(curve.recall.at(-1)).toBeCloseTo(fs.systems[stage]!.aggregate['recall_100']!, 12);
+      // recall can only grow with depth
+      for (let i = 1; i < curve.recall.length; i++) expect(curve.recall[i]!).toBeGreaterThanOrEqual(curve.recall[i - 1]!);
+    }
+    // reranking the dense candidates with the same model and scores as the dense search keeps its order exactly
+    expect(fs.systems['dense-tasb']!.aggregate['ndcg_cut_10']).toBeCloseTo(fs.systems['dense']!.aggregate['ndcg_cut_10']!, 6);
+    // the BM25 figures do not depend on which other first stages run beside it
+    expect(fs.systems['bm25']!.aggregate).toEqual(report.systems['bm25']!.aggregate);
+  }, 600_000);
+
   it('reuses the index on a second run and fails clearly without a model for neural systems', async () => {
     const second = await run(process.execPath, [cli, 'eval', '--collection', dir, '--out', join(work, 'out2'), '--index-dir', join(work, 'index'), '--systems', 'bm25', '--depth', '100', '--no-progress'], {
       cwd: repo,

@@ -4,6 +4,8 @@ import { loadConfig } from '@dotrank/core';
 import { parseMeasures } from '@dotrank/eval';
 import { EVAL_SYSTEMS, formatReportTable, runEvaluation } from '../lib/eval-runner.js';
 import type { EvalSystem } from '../lib/eval-runner.js';
+import { FIRST_STAGES } from '../lib/first-stage.js';
+import type { FirstStage } from '../lib/first-stage.js';
 import { intFlag, listFlag, numberFlag } from '../lib/flags.js';
 
 interface EvalFlags {
@@ -14,6 +16,7 @@ interface EvalFlags {
   source?: 'embedded' | 'elasticsearch';
   indexDir?: string;
   index?: string;
+  firstStage?: string;
   depth: string;
   level: string;
   alpha?: string;
@@ -38,6 +41,7 @@ export function registerEvalCommand(program: Command): void {
     .addOption(new Option('--source <kind>', 'first stage (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
     .option('--index-dir <dir>', 'embedded index folder (default: <DOTRANK_DATA_DIR>/index/<collection>)')
     .option('--index <name>', 'Elasticsearch index (default: ELASTICSEARCH_INDEX)')
+    .option('--first-stage <list>', 'first stages to compare, comma-separated: bm25,dense,hybrid (default bm25; dense and hybrid need --model)')
     .option('--depth <n>', 'first-stage candidates per query, reranked and written to the runs', '1000')
     .option('--level <n>', 'minimum relevance grade for binary measures (trec_eval -l)', '1')
     .option('--alpha <x>', 'weight of BM25 in --systems interpolate (0..1, default 0.5)')
@@ -56,6 +60,7 @@ export function registerEvalCommand(program: Command): void {
         collection: flags.collection,
         out: flags.out,
         systems,
+        ...(flags.firstStage ? { firstStages: listFlag<FirstStage>('--first-stage', flags.firstStage, FIRST_STAGES) } : {}),
         depth: intFlag('--depth', flags.depth, 1, 10_000)!,
         level: intFlag('--level', flags.level, 0, 1000)!,
         progress: flags.progress,

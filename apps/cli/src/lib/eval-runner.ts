@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '@dotrank/core';
-import type { Candidate, DenseEncoder, DotrankConfig, FusionMode } from '@dotrank/core';
+import type { Candidate, CandidateSource, DenseEncoder, DotrankConfig, FusionMode } from '@dotrank/core';
 import { findCollection, readCorpus, readQrels, readQueries, writeRun } from '@dotrank/datasets';
 import type { Qrels } from '@dotrank/datasets';
 import { loadEncoder } from '@dotrank/encoder';
@@ -12,7 +12,9 @@ import type { Normalization } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import type { VectorStore } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
-import { indexIfEmpty, openSourceFor } from './sources.js';
+import { openFirstStage } from './first-stage.js';
+import type { FirstStage } from './first-stage.js';
+import { defaultIndexDir, indexIfEmpty, openSourceFor } from './sources.js';
 import type { SourceFlags } from './sources.js';
 
 export const EVAL_SYSTEMS = ['bm25', 'tasb', 'interpolate', 'rrf'] as const;
@@ -26,6 +28,8 @@ export interface EvalRunOptions extends SourceFlags {
   out: string;
   model?: string;
   systems: EvalSystem[];
+  /** First stages to compare (default bm25); each non-BM25 one adds `<stage>` and `<stage>-<system>` runs. */
+  firstStages?: FirstStage[];
   depth: number;
   level: number;
   alpha?: number;
@@ -58,52 +62,33 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
   const timings: Record<string, number> = {};
   const files = await findCollection(options.collection);
   const neural = options.systems.filter((s) => s !== 'bm25');
+  const firstStages: FirstStage[] = options.firstStages?.length ? [...new Set(options.firstStages)] : ['bm25'];
+  const needsModel = neural.length > 0 || firstStages.some((f) => f !== 'bm25');
   const modelDir = options.model ?? config.DOTRANK_MODEL;
-  if (neural.length > 0 && !modelDir) {
-    throw new ConfigError('--model', `is required for systems ${neural.join(', ')} (or set DOTRANK_MODEL; --systems bm25 needs no model)`);
+  if (needsModel && !modelDir) {
+    const what = neural.length > 0 ? `systems ${neural.join(', ')}` : `--first-stage ${firstStages.join(',')}`;
+    throw new ConfigError('--model', `is required for ${what} (or set DOTRANK_MODEL; --systems bm25 needs no model)`);
   }
-  const systems: EvalSystem[] = options.systems.includes('bm25') ? options.systems : ['bm25', ...options.systems];
+  if (!firstStages.includes('bm25')) firstStages.unshift('bm25'); // the baseline every comparison is made against
 
-  // 1. first stage
   let t0 = performance.now();
   const opened = await openSourceFor(config, options, files.name);
-  const { source } = opened;
+  const sources = new Map<FirstStage, CandidateSource>([['bm25', opened.source]]);
   let encoder: DenseEncoder | undefined;
   let store: VectorStore | undefined;
   try {
+    // 1. index (or reuse) the lexical first stage
+    const readPassages = () => readCorpus(files.corpus, { onMalformed: (m) => log(`skipped ${m.file}:${m.line}: ${m.reason}`) });
     const bar = createProgress('indexing', 0, progress);
-    const ingest = await indexIfEmpty(
-      source,
-      () => readCorpus(files.corpus, { onMalformed: (m) => log(`skipped ${m.file}:${m.line}: ${m.reason}`) }),
-      (done) => bar.update(done, done),
-    );
+    const ingest = await indexIfEmpty(opened.source, readPassages, (done) => bar.update(done, done));
     bar.stop();
-    const documents = await source.count();
+    const documents = await opened.source.count();
     if (ingest) log(`indexed ${ingest.indexed} passages into ${opened.location} (${ingest.failed} failed, ${ingest.skipped} skipped) in ${Math.round(ingest.durationMs)} ms`);
     else log(`reusing the index at ${opened.location} (${documents} passages)`);
     timings['indexMs'] = ms(t0);
 
-    const [queries, qrels] = await Promise.all([readQueries(files.queries), readQrels(files.qrels)]);
-    const judged = queries.filter((q) => qrels.has(q.id));
-    if (judged.length === 0) throw new ConfigError('--collection', `no query in ${files.queries} has judgments in ${files.qrels}`);
-
-    t0 = performance.now();
-    const firstStage = new Map<string, Candidate[]>();
-    const searchBar = createProgress('first stage', judged.length, progress);
-    for (const [i, q] of judged.entries()) {
-      firstStage.set(q.id, await source.search(q.text, { k: options.depth }));
-      searchBar.update(i + 1);
-    }
-    searchBar.stop();
-    timings['firstStageMs'] = ms(t0);
-
-    const runs = new Map<EvalSystem, Map<string, { docId: string; score: number }[]>>();
-    runs.set('bm25', new Map([...firstStage].map(([qid, cands]) => [qid, cands.map((c) => ({ docId: c.id, score: c.score }))])));
-
-    // 2. rerank: warm every candidate once, then one query encoding per query serves all fusion modes
     let modelInfo: { id: string; revision: string } | null = null;
-    if (neural.length > 0) {
-      t0 = performance.now();
+    if (needsModel) {
       encoder = await loadEncoder(resolve(modelDir!), {
         batchSize: options.batchSize ?? config.DOTRANK_BATCH_SIZE,
         executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
@@ -123,39 +108,99 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
             dimension: encoder.dimension,
           })
         : new MemoryVectorStore({ dimension: encoder.dimension, maxEntries: Number.MAX_SAFE_INTEGER });
+      log(`vector cache: ${useRedis ? 'Redis' : 'memory'}`);
+    }
+
+    // dense and hybrid first stages (the dense index is built once beside the BM25 index, then reused)
+    for (const stage of firstStages.filter((f) => f !== 'bm25')) {
+      t0 = performance.now();
+      const denseBar = createProgress(`dense index`, documents, progress);
+      sources.set(
+        stage,
+        await openFirstStage(config, {
+          firstStage: stage,
+          bm25: opened.source,
+          encoder: encoder!,
+          dataDir: opened.kind === 'embedded' ? opened.location : defaultIndexDir(config, files.name),
+          passages: readPassages,
+          ...(store ? { vectorStore: store } : {}),
+          onProgress: (p) => denseBar.update(p.done),
+          onIndexed: (report, dir) => log(`dense index: ${report.indexed} passages encoded into ${dir}`),
+        }),
+      );
+      denseBar.stop();
+      timings[`${stage}IndexMs`] = ms(t0);
+    }
+
+    const [queries, qrels] = await Promise.all([readQueries(files.queries), readQrels(files.qrels)]);
+    const judged = queries.filter((q) => qrels.has(q.id));
+    if (judged.length === 0) throw new ConfigError('--collection', `no query in ${files.queries} has judgments in ${files.qrels}`);
+
+    // 2. every first stage's candidates
+    const candidatesBy = new Map<FirstStage, Map<string, Candidate[]>>();
+    for (const [stage, source] of sources) {
+      t0 = performance.now();
+      const perQuery = new Map<string, Candidate[]>();
+      const searchBar = createProgress(`first stage ${stage}`, judged.length, progress);
+      for (const [i, q] of judged.entries()) {
+        perQuery.set(q.id, await source.search(q.text, { k: options.depth }));
+        searchBar.update(i + 1);
+      }
+      searchBar.stop();
+      candidatesBy.set(stage, perQuery);
+      timings[`${stage}FirstStageMs`] = ms(t0);
+    }
+
+    const runs = new Map<string, Map<string, { docId: string; score: number }[]>>();
+    const systems: string[] = [];
+    const toRun = (perQuery: Map<string, Candidate[]>) => new Map([...perQuery].map(([qid, cands]) => [qid, cands.map((c) => ({ docId: c.id, score: c.score }))]));
+    for (const [stage, perQuery] of candidatesBy) {
+      runs.set(stage, toRun(perQuery));
+      systems.push(stage);
+    }
+
+    // 3. rerank: warm every candidate once, then one query encoding per query serves all fusion modes
+    if (neural.length > 0) {
+      t0 = performance.now();
       const unique = new Map<string, Candidate>();
-      for (const cands of firstStage.values()) for (const c of cands) unique.set(c.id, c);
+      for (const perQuery of candidatesBy.values()) for (const cands of perQuery.values()) for (const c of cands) unique.set(c.id, c);
       const warmBar = createProgress('encoding passages', unique.size, progress);
       const warmed = await warmPassages(unique.values(), {
-        encoder,
-        store,
+        encoder: encoder!,
+        store: store!,
         batchSize: options.batchSize ?? config.DOTRANK_BATCH_SIZE,
         total: unique.size,
         onProgress: (p) => warmBar.update(p.done),
       });
       warmBar.stop();
-      log(`vector cache (${useRedis ? 'Redis' : 'memory'}): ${warmed.encoded} passages encoded, ${warmed.skipped} already cached`);
+      log(`vector cache: ${warmed.encoded} passages encoded, ${warmed.skipped} already cached${warmed.blank ? `, ${warmed.blank} blank` : ''}`);
       timings['warmMs'] = ms(t0);
 
       t0 = performance.now();
-      for (const s of neural) runs.set(s, new Map());
-      const rerankBar = createProgress('reranking', judged.length, progress);
-      for (const [i, q] of judged.entries()) {
-        const candidates = firstStage.get(q.id)!;
-        if (candidates.length > 0) {
-          const base = await rerankCandidates({ query: q.text, candidates, fusion: 'tasb', k: candidates.length }, { encoder, store });
-          const tasbById = new Map(base.results.map((r) => [r.id, r.tasbScore ?? r.score]));
-          const inputs = candidates.map((c) => ({ id: c.id, bm25Score: c.score, tasbScore: tasbById.get(c.id)! }));
-          for (const s of neural) {
-            const fused = fuse(inputs, { mode: s as FusionMode, alpha: options.alpha ?? DEFAULT_ALPHA, ...(options.normalization ? { normalization: options.normalization } : {}) });
-            runs.get(s)!.set(q.id, fused.map((f) => ({ docId: f.id, score: f.score })));
-          }
-        } else {
-          for (const s of neural) runs.get(s)!.set(q.id, []);
+      for (const [stage, perQuery] of candidatesBy) {
+        const name = (s: EvalSystem) => (stage === 'bm25' ? s : `${stage}-${s}`);
+        for (const s of neural) {
+          runs.set(name(s), new Map());
+          systems.push(name(s));
         }
-        rerankBar.update(i + 1);
+        const rerankBar = createProgress(`reranking ${stage}`, judged.length, progress);
+        for (const [i, q] of judged.entries()) {
+          const candidates = (perQuery.get(q.id) ?? []).filter((c) => c.text.trim() !== '');
+          if (candidates.length > 0) {
+            const base = await rerankCandidates({ query: q.text, candidates, fusion: 'tasb', k: candidates.length }, { encoder: encoder!, store: store! });
+            const tasbById = new Map(base.results.map((r) => [r.id, r.tasbScore ?? r.score]));
+            const inputs = candidates.map((c) => ({ id: c.id, bm25Score: c.score, tasbScore: tasbById.get(c.id)! }));
+            for (const s of neural) {
+              const fused = fuse(inputs, { mode: s as FusionMode, alpha: options.alpha ?? DEFAULT_ALPHA, ...(options.normalization ? { normalization: options.normalization } : {}) });
+              runs.get(name(s))!.set(q.id, fused.map((f) => ({ docId: f.id, score: f.score })));
+            }
+          } else {
+            for (const s of neural) runs.get(name(s))!.set(q.id, []);
+          }
+          rerankBar.update(i + 1);
+        }
+        rerankBar.stop();
       }
-      rerankBar.stop();
       timings['rerankMs'] = ms(t0);
     }
 
@@ -181,13 +226,16 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
       baseline: 'bm25',
       measures: results.get('bm25')!.measures,
       systems: results,
-      firstStageRecall: { bm25: recallCurve(qrels, runs.get('bm25')!, { level: options.level, allQueries: true, depths: recallDepths(options.depth) }) },
+      firstStageRecall: Object.fromEntries(
+        [...candidatesBy.keys()].map((stage) => [stage, recallCurve(qrels, runs.get(stage)!, { level: options.level, allQueries: true, depths: recallDepths(options.depth) })]),
+      ),
     });
     await writeFile(join(outDir, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
     await writeQrelsCopy(outDir, qrels);
     return { report, outDir, runFiles, timings };
   } finally {
-    await source.close();
+    // closing is idempotent (a hybrid source also closes the BM25 source it wraps)
+    for (const source of [...sources.values()].reverse()) await source.close().catch(() => undefined);
     await store?.close();
     await encoder?.close();
   }
