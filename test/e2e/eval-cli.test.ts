@@ -95,6 +95,13 @@ describe.skipIf('reason' in cranfield)('dotrank eval on Cranfield with the fixtu
     expect(fs.systems['dense-tasb']!.aggregate['ndcg_cut_10']).toBeCloseTo(fs.systems['dense']!.aggregate['ndcg_cut_10']!, 6);
     // the BM25 figures do not depend on which other first stages run beside it
     expect(fs.systems['bm25']!.aggregate).toEqual(report.systems['bm25']!.aggregate);
+
+    // `dotrank search --first-stage dense` reuses that dense index and ranks as the eval's dense run did
+    const firstQuery = JSON.parse((await readFile(join(dir, 'queries.jsonl'), 'utf8')).split('\n')[0]!) as { _id: string; text: string };
+    const searched = await run(process.execPath, [cli, 'search', firstQuery.text, '--k', '5', '--json', '--index-dir', join(work, 'index'), '--first-stage', 'dense', '--model', tinyModelDir()], { cwd: repo });
+    const ids = (JSON.parse(searched.stdout) as { id: string }[]).map((r) => r.id);
+    const runLines = (await readFile(join(work, 'out-fs', 'dense.run'), 'utf8')).split('\n').filter((l) => l.startsWith(`${firstQuery._id} `));
+    expect(ids).toEqual(runLines.slice(0, 5).map((l) => l.split(' ')[2]));
   }, 600_000);
 
   it('reuses the index on a second run and fails clearly without a model for neural systems', async () => {

@@ -25,10 +25,9 @@ export interface DenseSourceOptions {
 
 export const MAX_K = 10_000;
 
-/** The text a dense source encodes and returns: `title + " " + text` when there is a title (BEIR convention). */
+/** The text a dense source encodes and returns: the passage's `text`, which readers already assembled (title included). */
 export function passageText(passage: Passage): string {
-  const title = passage.title?.trim();
-  return title ? `${title} ${passage.text}` : passage.text;
+  return passage.text;
 }
 
 function isScalar(v: unknown): v is Scalar {

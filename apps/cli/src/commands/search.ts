@@ -6,12 +6,18 @@ import { ConfigError, NotFoundError, loadConfig } from '@dotrank/core';
 import type { Candidate, CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { createElasticsearchSource } from '@dotrank/elasticsearch';
+import { loadEncoder } from '@dotrank/encoder';
+import type { Encoder } from '@dotrank/encoder';
+import { FIRST_STAGES, openFirstStage } from '../lib/first-stage.js';
+import type { FirstStage } from '../lib/first-stage.js';
 import { intFlag } from '../lib/flags.js';
 import { sourceKindOf } from '../lib/sources.js';
 import type { SourceKind } from '../lib/sources.js';
 
 interface SearchFlags {
   k: string;
+  firstStage: FirstStage;
+  model?: string;
   source?: SourceKind;
   indexDir?: string;
   index?: string;
@@ -74,16 +80,32 @@ export function registerSearchCommand(program: Command): void {
     .addOption(new Option('--source <kind>', 'source (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
     .option('--index-dir <dir>', 'embedded index folder (default: the only index under <DOTRANK_DATA_DIR>/index)')
     .option('--index <name>', 'Elasticsearch index (default: ELASTICSEARCH_INDEX)')
+    .addOption(new Option('--first-stage <kind>', 'bm25, dense (TAS-B inner product) or hybrid (RRF of both); dense and hybrid need --model').choices([...FIRST_STAGES]).default('bm25'))
+    .option('--model <dir>', 'model folder for --first-stage dense|hybrid (default: DOTRANK_MODEL)')
     .option('--json', 'print JSON: [{rank, id, score, text}]')
     .action(async (query: string, flags: SearchFlags) => {
       const config = loadConfig();
       const k = intFlag('--k', flags.k, 1, 10_000)!;
-      const source = await openSource(config, flags);
+      const lexical = await openSource(config, flags);
+      let encoder: Encoder | undefined;
+      let source: CandidateSource = lexical;
       let results: Candidate[];
       try {
+        if (flags.firstStage !== 'bm25') {
+          const modelDir = flags.model ?? config.DOTRANK_MODEL;
+          if (!modelDir) throw new ConfigError('--model', `--first-stage ${flags.firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`);
+          encoder = await loadEncoder(resolve(modelDir), { executionProviders: config.DOTRANK_EXECUTION_PROVIDERS });
+          const dataDir = sourceKindOf(config, flags) === 'embedded' ? await embeddedIndexDir(config, flags) : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX);
+          source = await openFirstStage(config, { firstStage: flags.firstStage, bm25: lexical, encoder, dataDir });
+          if ((await source.count()) === 0 || (flags.firstStage === 'hybrid' && (await lexical.count()) === 0)) {
+            throw new NotFoundError('--first-stage', `no dense index for this model beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${flags.firstStage} --model ${modelDir}`);
+          }
+        }
         results = await source.search(query, { k });
       } finally {
-        await source.close();
+        await source.close().catch(() => undefined);
+        await lexical.close().catch(() => undefined);
+        await encoder?.close();
       }
       if (flags.json) {
         const out = results.map((r, i) => ({ rank: i + 1, id: r.id, score: r.score, text: r.text, ...(r.metadata ? { metadata: r.metadata } : {}) }));
