@@ -1,53 +1,11 @@
-import type { Candidate, CandidateSource, FusionMode } from '@dotrank/core';
+import type { CandidateSource } from '@dotrank/core';
 
-/**
- * The reranker contract the API talks to. It mirrors `Reranker` from `@dotrank/rerank-core` structurally, so the
- * API can be wired and tested against any implementation (queue, in-process, or a test fake).
- */
-export interface RerankRequest {
-  query: string;
-  candidates: Candidate[];
-  fusion: FusionMode;
-  k?: number;
-  alpha?: number;
-  normalization?: string;
-  requestId?: string;
-}
+import type { Reranker, RerankOptions } from '@dotrank/rerank-core';
 
-export interface RankedItem {
-  id: string;
-  rank: number;
-  score: number;
-  bm25Score: number;
-  tasbScore?: number;
-  text: string;
-}
-
-export interface RerankTimings {
-  encodeQueryMs: number;
-  cacheReadMs: number;
-  encodeMissesMs: number;
-  scoreMs: number;
-  totalMs: number;
-  queueWaitMs?: number;
-}
-
-export interface RerankResult {
-  results: RankedItem[];
-  fusion: FusionMode;
-  timings: RerankTimings;
-  cache: { hits: number; misses: number };
-}
-
-export interface RerankCallOptions {
-  deadlineMs?: number;
-  signal?: AbortSignal;
-}
-
-export interface RerankerLike {
-  rerank(req: RerankRequest, opts?: RerankCallOptions): Promise<RerankResult>;
-  close(): Promise<void>;
-}
+/** The reranker contract the API talks to: rerank-core's, so any implementation (queue, in-process, a test fake) fits. */
+export type { RerankRequest, RankedItem, RerankTimings, RerankResult } from '@dotrank/rerank-core';
+export type RerankCallOptions = RerankOptions;
+export type RerankerLike = Reranker;
 
 /** What the queue looks like right now (collected on scrape). */
 export interface QueueStats {
