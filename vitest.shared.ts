@@ -12,6 +12,5 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     allowOnly: false,
-    passWithNoTests: true,
   },
 });
