@@ -193,6 +193,35 @@ export async function quickstart(config: DotrankConfig, options: QuickstartOptio
   say(`first stage: ${config.ELASTICSEARCH_URL ? `Elasticsearch at ${config.ELASTICSEARCH_URL}` : 'embedded BM25 (Lucene-exact)'}`);
 
   const model = await resolveModel(config, options, repo);
+  // the worker loads its model while we build, index and evaluate
+  let worker: ChildProcess | undefined;
+  const workerLog = resolve(config.DOTRANK_DATA_DIR, 'logs', 'worker.log');
+  if (queue) {
+    worker = await startWorkerProcess(repo, model.dir, { ...process.env, REDIS_URL: redisUrl }, workerLog);
+    say(`worker: started (pid ${worker.pid}); log in ${workerLog}`);
+  }
+  try {
+    return await startRest(config, options, { started, repo, collectionDir, files, queue, redisUrl, effective, model, worker });
+  } catch (error) {
+    if (worker) await stopChild(worker);
+    throw error;
+  }
+}
+
+interface StartContext {
+  started: number;
+  repo: string;
+  collectionDir: string;
+  files: Awaited<ReturnType<typeof findCollection>>;
+  queue: boolean;
+  redisUrl: string;
+  effective: DotrankConfig;
+  model: { dir: string; real: boolean };
+  worker: ChildProcess | undefined;
+}
+
+async function startRest(config: DotrankConfig, options: QuickstartOptions, context: StartContext): Promise<Quickstart> {
+  const { started, repo, collectionDir, files, queue, effective, model, worker } = context;
   const dashboardDir = await ensureDashboard(repo);
 
   // evaluation (indexes on the first run; reused when nothing changed)
@@ -223,30 +252,21 @@ export async function quickstart(config: DotrankConfig, options: QuickstartOptio
   }
   const report = summary?.report ?? metricsReportSchema.parse(JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')));
 
-  // the worker and the API
-  let worker: ChildProcess | undefined;
-  const workerLog = resolve(config.DOTRANK_DATA_DIR, 'logs', 'worker.log');
-  if (queue) {
-    worker = await startWorkerProcess(repo, model.dir, { ...process.env, REDIS_URL: redisUrl }, workerLog);
-    say(`worker: started (pid ${worker.pid}); log in ${workerLog}`);
-  }
-  let server: RunningServer;
-  try {
-    server = await startServer(effective, {
-      ...(config.ELASTICSEARCH_URL ? {} : { indexDir }),
-      model: model.dir,
-      port: options.port ?? config.DOTRANK_PORT,
-      host: options.host ?? config.DOTRANK_HOST,
-      evalDir,
-      ...(dashboardDir ? { dashboardDir } : {}),
-      ...(queue ? {} : { inProcess: true }),
-      logger: { level: process.env['DOTRANK_LOG_LEVEL'] ?? 'warn' },
-    });
-  } catch (error) {
-    if (worker) await stopChild(worker);
+  // the API (the worker has been starting meanwhile)
+  const server: RunningServer = await startServer(effective, {
+    ...(config.ELASTICSEARCH_URL ? {} : { indexDir }),
+    model: model.dir,
+    port: options.port ?? config.DOTRANK_PORT,
+    host: options.host ?? config.DOTRANK_HOST,
+    evalDir,
+    ...(dashboardDir ? { dashboardDir } : {}),
+    ...(queue ? {} : { inProcess: true }),
+    logger: { level: process.env['DOTRANK_LOG_LEVEL'] ?? 'warn' },
+  });
+  if (queue) await waitForWorker(server, worker!).catch(async (error: unknown) => {
+    await server.close();
     throw error;
-  }
-  if (queue) await waitForWorker(server, worker!);
+  });
 
   const readyMs = performance.now() - started;
   const table = formatReportTable(report);
