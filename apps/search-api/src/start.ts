@@ -8,7 +8,10 @@ import { ConfigError, findRepoRoot, resolveSharedDir } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { createElasticsearchSource } from '@dotrank/elasticsearch';
+import { openFirstStage } from '@dotrank/dense';
+import type { FirstStage } from '@dotrank/dense';
 import { loadEncoder } from '@dotrank/encoder';
+import type { Encoder } from '@dotrank/encoder';
 import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from './server.js';
@@ -27,6 +30,8 @@ export interface StartFlags {
   dashboardDir?: string;
   /** Rerank in this process even when REDIS_URL is set. */
   inProcess?: boolean;
+  /** First stage: `bm25` (default), `dense` or `hybrid` (their index is built by `dotrank eval --first-stage`). */
+  firstStage?: FirstStage;
   /** pino options or false; default `{ level: DOTRANK_LOG_LEVEL }`. */
   logger?: boolean | Record<string, unknown>;
 }
@@ -104,8 +109,36 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
     closers.length = 0;
   };
   try {
-    const source = await openSource(config, flags);
-    closers.push(() => source.close());
+    const lexical = await openSource(config, flags);
+    closers.push(() => lexical.close());
+    // one encoder per process, loaded only when something here needs it (in-process reranking, dense queries)
+    let encoderPromise: Promise<Encoder> | undefined;
+    const processEncoder = (why: string): Promise<Encoder> => {
+      const modelDir = flags.model ?? config.DOTRANK_MODEL;
+      if (!modelDir) return Promise.reject(new ConfigError('--model', `is required ${why} (or set DOTRANK_MODEL)`));
+      if (!encoderPromise) {
+        const loading = loadEncoder(resolve(modelDir), {
+          batchSize: config.DOTRANK_BATCH_SIZE,
+          executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
+          ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
+        });
+        encoderPromise = loading;
+        closers.push(async () => (await loading).close()); // idempotent, so an owner closing it too is fine
+      }
+      return encoderPromise;
+    };
+    let source: CandidateSource = lexical;
+    const firstStage = flags.firstStage ?? 'bm25';
+    if (firstStage !== 'bm25') {
+      const encoder = await processEncoder(`for --first-stage ${firstStage} (queries are encoded in the API process)`);
+      const dataDir = flags.indexDir ? resolve(flags.indexDir) : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX);
+      const staged = await openFirstStage(config, { firstStage, bm25: lexical, encoder, dataDir });
+      closers.push(() => staged.close());
+      if ((await staged.count()) === 0) {
+        throw new ConfigError('--first-stage', `no dense index for ${encoder.modelId} beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${firstStage} --model <dir>`);
+      }
+      source = staged;
+    }
     const inProcess = flags.inProcess === true || !config.REDIS_URL;
     let reranker: RerankerLike;
     const readiness: Record<string, ReadinessCheck> = {};
@@ -114,13 +147,7 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
     let startLine: string;
 
     if (inProcess) {
-      const modelDir = flags.model ?? config.DOTRANK_MODEL;
-      if (!modelDir) throw new ConfigError('--model', 'is required in in-process mode (or set DOTRANK_MODEL)');
-      const encoder = await loadEncoder(resolve(modelDir), {
-        batchSize: config.DOTRANK_BATCH_SIZE,
-        executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
-        ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
-      });
+      const encoder = await processEncoder('in in-process mode');
       const store = new MemoryVectorStore({ dimension: encoder.dimension });
       reranker = new InProcessReranker({ encoder, store, batchSize: config.DOTRANK_BATCH_SIZE, maxCandidates: config.DOTRANK_MAX_CANDIDATES, closeResources: true });
       readiness['model'] = async () => true;

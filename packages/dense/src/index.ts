@@ -11,3 +11,5 @@ export { DenseSource, createDenseSource, passageText, MAX_K } from './source.js'
 export type { DenseSourceOptions, DenseSearchMode } from './source.js';
 export { HybridSource, fuseCandidates } from './hybrid.js';
 export type { HybridCandidate, HybridFusion, HybridSourceOptions } from './hybrid.js';
+export { openFirstStage, denseDirFor, FIRST_STAGES } from './first-stage.js';
+export type { FirstStage, FirstStageOptions } from './first-stage.js';

@@ -4,8 +4,8 @@ import { loadConfig } from '@dotrank/core';
 import { parseMeasures } from '@dotrank/eval';
 import { EVAL_SYSTEMS, formatReportTable, runEvaluation } from '../lib/eval-runner.js';
 import type { EvalSystem } from '../lib/eval-runner.js';
-import { FIRST_STAGES } from '../lib/first-stage.js';
-import type { FirstStage } from '../lib/first-stage.js';
+import { FIRST_STAGES } from '@dotrank/dense';
+import type { FirstStage } from '@dotrank/dense';
 import { intFlag, listFlag, numberFlag } from '../lib/flags.js';
 
 interface EvalFlags {

@@ -1,6 +1,8 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { loadConfig } from '@dotrank/core';
+import { FIRST_STAGES } from '@dotrank/dense';
+import type { FirstStage } from '@dotrank/dense';
 import { startServer } from '@dotrank/search-api';
 
 function port(value: string): number {
@@ -18,6 +20,7 @@ interface ServeOptions {
   evalDir?: string;
   dashboardDir?: string;
   inProcess?: boolean;
+  firstStage?: FirstStage;
 }
 
 /** `dotrank serve`: the search API, the Elasticsearch rerank proxy, health, metrics and the dashboard. */
@@ -33,6 +36,7 @@ export function registerServeCommand(program: Command): void {
     .option('--eval-dir <dir>', 'eval outputs served at /api/evals (default <DOTRANK_DATA_DIR>/evals)')
     .option('--dashboard-dir <dir>', 'dashboard build served at /dashboard/ (default apps/dashboard/dist when present)')
     .option('--in-process', 'rerank in this process even when REDIS_URL is set')
+    .addOption(new Option('--first-stage <kind>', 'bm25 (default), dense or hybrid (dense index built by dotrank eval --first-stage; needs --model)').choices([...FIRST_STAGES]))
     .action(async (options: ServeOptions) => {
       const config = loadConfig(process.env);
       const running = await startServer(config, {
@@ -44,6 +48,7 @@ export function registerServeCommand(program: Command): void {
         ...(options.evalDir ? { evalDir: options.evalDir } : {}),
         ...(options.dashboardDir ? { dashboardDir: options.dashboardDir } : {}),
         ...(options.inProcess ? { inProcess: true } : {}),
+        ...(options.firstStage ? { firstStage: options.firstStage } : {}),
       });
       process.stderr.write(`dotrank: serving on ${running.url} (${running.mode} mode); docs at ${running.url}/docs\n`);
       await new Promise<void>((resolve) => {

@@ -12,8 +12,8 @@ import type { Normalization } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import type { VectorStore } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
-import { openFirstStage } from './first-stage.js';
-import type { FirstStage } from './first-stage.js';
+import { openFirstStage } from '@dotrank/dense';
+import type { FirstStage } from '@dotrank/dense';
 import { defaultIndexDir, indexIfEmpty, openSourceFor } from './sources.js';
 import type { SourceFlags } from './sources.js';
 

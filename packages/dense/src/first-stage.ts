@@ -1,8 +1,11 @@
 import { join } from 'node:path';
 import { ConfigError, ValidationError } from '@dotrank/core';
 import type { CandidateSource, DenseEncoder, DotrankConfig, IndexProgress, IndexReport, Passage } from '@dotrank/core';
-import { createDenseSource, HybridSource } from '@dotrank/dense';
-import type { DenseSearchMode, DenseSource, HnswParams, HybridFusion } from '@dotrank/dense';
+import type { HnswParams } from './hnsw.js';
+import { HybridSource } from './hybrid.js';
+import type { HybridFusion } from './hybrid.js';
+import { createDenseSource } from './source.js';
+import type { DenseSearchMode, DenseSource } from './source.js';
 import type { VectorStore } from '@dotrank/vector-cache';
 
 export type FirstStage = 'bm25' | 'dense' | 'hybrid';

@@ -8,7 +8,7 @@ import { CONTRACT_PASSAGES, tinyModelDir } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
-import { denseDirFor, openFirstStage } from './first-stage.js';
+import { denseDirFor, openFirstStage } from '../src/index.js';
 
 describe('openFirstStage', () => {
   let encoder: Encoder;
