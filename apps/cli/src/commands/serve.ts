@@ -2,8 +2,8 @@ import { InvalidArgumentError, Option } from 'commander';
 import type { Command } from 'commander';
 import { loadConfig } from '@dotrank/core';
 import { FIRST_STAGES } from '@dotrank/dense';
-import type { FirstStage } from '@dotrank/dense';
 import { startServer } from '@dotrank/search-api';
+import type { StartFlags } from '@dotrank/search-api';
 
 function port(value: string): number {
   const n = Number(value);
@@ -11,17 +11,8 @@ function port(value: string): number {
   return n;
 }
 
-interface ServeOptions {
-  indexDir?: string;
-  index?: string;
-  model?: string;
-  port?: number;
-  host?: string;
-  evalDir?: string;
-  dashboardDir?: string;
-  inProcess?: boolean;
-  firstStage?: FirstStage;
-}
+/** The command's options are startServer's flags (its logger is configured from the environment). */
+type ServeOptions = Omit<StartFlags, 'logger'>;
 
 /** `dotrank serve`: the search API, the Elasticsearch rerank proxy, health, metrics and the dashboard. */
 export function registerServeCommand(program: Command): void {
