@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { findRepoRoot, resolveSharedDir } from '@dotrank/core';
-import { redisUrlForTests, sharedDirOrSkipReason, uniquePrefix } from '@dotrank/core/testing';
+import { redisUrlForTests, sharedDirOrSkipReason, uniquePrefix, deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const repo = findRepoRoot(import.meta.dirname)!;
 const cranfield = sharedDirOrSkipReason('datasets/cranfield');
@@ -94,12 +94,7 @@ describe.skipIf(skipReason !== undefined)('npm start on a fresh clone (fixture m
     if (child && exitCode === undefined && child.pid) process.kill(-child.pid, 'SIGKILL');
     for (const line of clone ? processesUnder(clone) : []) process.kill(Number(line.split(':')[0]), 'SIGKILL');
     const redis = new Redis(redisUrlForTests());
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    await deleteKeysWithPrefix(redis, prefix);
     await redis.quit();
     if (work) await rm(work, { recursive: true, force: true });
   }, 60_000);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { findRepoRoot } from '@dotrank/core';
-import { redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
+import { redisUrlForTests, uniquePrefix, deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const repo = findRepoRoot(import.meta.dirname)!;
 const cli = join(repo, 'apps', 'cli', 'bin', 'dotrank.js');
@@ -38,12 +38,7 @@ try {
   console.log(`  speed-up: ${(first.reportedMs / second.reportedMs).toFixed(1)}x to readiness (goal >= 5x), ${(first.wallMs / second.wallMs).toFixed(1)}x wall`);
 } finally {
   const redis = new Redis(redisUrlForTests());
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
   await rm(data, { recursive: true, force: true });
 }

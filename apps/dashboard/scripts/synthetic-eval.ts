@@ -4,6 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { mulberry32 } from '@dotrank/eval';
 
 export interface SyntheticOptions {
   queries?: number;
@@ -13,17 +14,6 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-/** Mulberry32: a small seeded PRNG so the same options always give the same files. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
@@ -31,7 +21,7 @@ export async function writeSyntheticEval(dir: string, options: SyntheticOptions 
   const nq = options.queries ?? 5000;
   const nd = options.documents ?? 2000;
   const depth = options.depth ?? 20;
-  const rand = prng(options.seed ?? 42);
+  const rand = mulberry32(options.seed ?? 42);
   const measures = ['recip_rank', 'ndcg_cut.10', 'recall.100', 'recall.1000', 'map'];
   const systems = ['bm25', 'tasb'] as const;
   const perQuery: Record<(typeof systems)[number], Record<string, Record<string, number>>> = { bm25: {}, tasb: {} };

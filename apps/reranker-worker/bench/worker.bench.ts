@@ -12,6 +12,7 @@ import { Redis } from 'ioredis';
 import { findRepoRoot, type Candidate } from '@dotrank/core';
 import { loadEncoder } from '@dotrank/encoder';
 import { QueueReranker, enqueueWarm } from '@dotrank/rerank-core';
+import { deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const root = findRepoRoot(new URL('.', import.meta.url).pathname)!;
 const modelDir = process.env['DOTRANK_BENCH_MODEL'] ?? join(root, 'tools', 'fixtures', 'out', 'full-tasb');
@@ -46,12 +47,7 @@ const f = (x: number) => x.toFixed(1);
 
 async function deleteKeys(): Promise<void> {
   const redis = new Redis(url);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
 }
 

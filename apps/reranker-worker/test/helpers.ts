@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { loadConfig, type Candidate, type DotrankConfig } from '@dotrank/core';
-import { redisUrlForTests, tinyModelDir } from '@dotrank/core/testing';
+import { redisUrlForTests, tinyModelDir, deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 export const CLI = '/work/main/apps/cli/bin/dotrank.js';
 /** The worker's own entry (the same code as `dotrank worker`, without the rest of the CLI). */
@@ -21,12 +21,7 @@ export function testConfig(prefix: string, extra: Record<string, string> = {}): 
 export async function deleteKeys(prefix: string): Promise<void> {
   const redis = new Redis(redisUrlForTests());
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    await deleteKeysWithPrefix(redis, prefix);
   } finally {
     await redis.quit();
   }

@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveSharedDir } from '@dotrank/core';
 import { BM25Index } from '../src/index.js';
+import { seededRandom } from '@dotrank/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const luceneRef = resolve(here, '../../../tools/lucene-ref/run.sh');
@@ -53,21 +54,11 @@ function lucene(args: string[]): Record<string, number> {
   return JSON.parse(lines[lines.length - 1]!) as Record<string, number>;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Cranfield copied `copies` times; in each copy every word is kept (70%), dropped (15%) or replaced by a word drawn from the corpus (15%). */
 async function writeSynthetic(docs: Doc[], copies: number, path: string): Promise<void> {
   if (existsSync(path)) return;
-  const next = rng(2026);
+  const next = seededRandom(2026);
   const pool = docs.flatMap((d) => `${d.title ?? ''} ${d.text}`.split(/\s+/).filter(Boolean));
   const out = createWriteStream(`${path}.tmp`);
   for (let c = 0; c < copies; c++) {

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { analyze, analyzeWithSegmenter } from '../src/analyzer.js';
 import { luceneOrSkipReason, runLucene } from './lucene.js';
+import { seededRandom } from '@dotrank/core/testing';
 
-/** Deterministic pseudo-random generator (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random strings over the ASCII characters that matter to UAX#29 (letters, digits, mid punctuation, _). */
 function randomAsciiStrings(count: number, seed: number): string[] {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const alphabet = "aZ9_.,;:'\"- \t\n!?/()x0";
   return Array.from({ length: count }, () => {
     const n = 1 + Math.floor(next() * 40);

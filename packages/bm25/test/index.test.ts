@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, ValidationError } from '@dotrank/core';
 import type { Passage } from '@dotrank/core';
-import { candidateSourceContract } from '@dotrank/core/testing';
+import { candidateSourceContract, seededRandom } from '@dotrank/core/testing';
 import {
   analyze,
   avgFieldLength,
@@ -31,20 +31,10 @@ afterAll(async () => {
 candidateSourceContract('embedded bm25 (memory)', () => createEmbeddedSource());
 candidateSourceContract('embedded bm25 (saved to a directory)', async () => createEmbeddedSource({ dir: join(await tempDir(), 'idx') }));
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A corpus with a skewed (Zipf-like) vocabulary and varied lengths, so pruning and block skipping both happen. */
 function syntheticCorpus(n: number, seed: number): Passage[] {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   const vocab = Array.from({ length: 400 }, (_, i) => `w${i}`);
   return Array.from({ length: n }, (_, d) => {
     const len = Math.floor(next() * 60);

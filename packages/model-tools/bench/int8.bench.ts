@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { findRepoRoot } from '@dotrank/core';
 import { convertCheckpoint, type Int8Kernel, type WeightDtype } from '../src/index.js';
+import { seededRandom } from '@dotrank/core/testing';
 
 const { values } = parseArgs({
   options: {
@@ -39,16 +40,7 @@ if (!existsSync(join(full, 'pytorch_model.bin'))) {
   process.exit(0);
 }
 
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const rand = rng(42);
+const rand = seededRandom(42);
 const row = (n: number) => [101, ...Array.from({ length: n - 2 }, () => 1000 + Math.floor(rand() * 28000)), 102];
 const passageRows = Array.from({ length: PASSAGES }, () => row(LENGTH));
 const queryRows = Array.from({ length: QUERIES }, () => row(QUERY_LENGTH));

@@ -3,6 +3,7 @@
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { RedisVectorStore, encodedByteLength, VECTOR_DTYPES } from '../src/index.js';
+import { deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 const prefix = `dotrank-bench-mem-${randomBytes(4).toString('hex')}`;
@@ -31,11 +32,6 @@ try {
     console.log(`${dtype.padEnd(8)} | ${String(value).padStart(11)} | ${perKey.toFixed(0).padStart(20)} | ${(perKey - value).toFixed(0).padStart(14)} | ${gib(corpusBytes).padStart(12)} GiB | ${(corpusBytes / fp32Total).toFixed(2)}x`);
   }
 } finally {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
+  await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
 }

@@ -1,19 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
+import { redisUrlForTests, uniquePrefix, deleteKeysWithPrefix } from '@dotrank/core/testing';
 import { RedisVectorStore, encodeVector, type VectorDtype } from '../src/index.js';
 
 const prefix = uniquePrefix('vcache');
 let redis: Redis;
 
-async function deleteOwnKeys(): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
+const deleteOwnKeys = () => deleteKeysWithPrefix(redis, prefix);
 
 function vector(dim: number, seed: number): Float32Array {
   return Float32Array.from({ length: dim }, (_, i) => Math.sin(seed * 7 + i) * 1.5);

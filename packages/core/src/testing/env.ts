@@ -29,3 +29,31 @@ export function tinyModelDir(): string {
   if (!root) throw new Error('repository root (nx.json) not found above @dotrank/core');
   return join(root, 'tools', 'fixtures', 'tiny-tasb');
 }
+
+/** The two Redis commands prefix cleanup needs; an ioredis client fits. */
+export interface ScanDelClient {
+  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
+  del(...keys: string[]): Promise<number>;
+}
+
+/** Deletes every key under `prefix` (SCAN + DEL), never anything else: how tests clean up after themselves. */
+export async function deleteKeysWithPrefix(redis: ScanDelClient, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+/** mulberry32: a small seeded PRNG (floats in [0, 1)) for reproducible test data and benchmarks. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
