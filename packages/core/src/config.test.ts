@@ -45,6 +45,18 @@ describe('defaultIntraOpThreads', () => {
   });
 });
 
+describe('dense first-stage settings', () => {
+  it('default to exact search with the auto HNSW backend, and name a bad value', () => {
+    const config = loadConfig({});
+    expect(config.DOTRANK_DENSE_MODE).toBe('exact');
+    expect(config.DOTRANK_ANN_BACKEND).toBe('auto');
+    expect(config.DOTRANK_HNSW_M).toBeUndefined();
+    expect(loadConfig({ DOTRANK_DENSE_MODE: 'ann', DOTRANK_ANN_BACKEND: 'hnswlib', DOTRANK_HNSW_EF_SEARCH: '256' })).toMatchObject({ DOTRANK_DENSE_MODE: 'ann', DOTRANK_ANN_BACKEND: 'hnswlib', DOTRANK_HNSW_EF_SEARCH: 256 });
+    expect(() => loadConfig({ DOTRANK_ANN_BACKEND: 'faiss' })).toThrow(/DOTRANK_ANN_BACKEND/);
+    expect(() => loadConfig({ DOTRANK_HNSW_M: '1' })).toThrow(/DOTRANK_HNSW_M/);
+  });
+});
+
 describe('DOTRANK_EXECUTION_PROVIDERS', () => {
   it('parses a preference list and refuses unknown providers', () => {
     expect(loadConfig({}).DOTRANK_EXECUTION_PROVIDERS).toEqual(['cpu']);

@@ -45,6 +45,14 @@ export const configSchema = z.object({
   DOTRANK_CACHE_DTYPE: z.enum(['float32', 'float16', 'int8']).default('float32'),
   DOTRANK_CACHE_TTL_SECONDS: intFrom(0, 10 * 365 * 24 * 3600).default(0),
   DOTRANK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Embedded dense first stage: `exact` (brute force) or `ann` (HNSW graph, built once and saved beside the vectors). */
+  DOTRANK_DENSE_MODE: z.enum(['exact', 'ann']).default('exact'),
+  /** HNSW backend of `ann`: `auto` = hnswlib (native, optional package hnswlib-node) when it loads, else the built-in `js`. */
+  DOTRANK_ANN_BACKEND: z.enum(['auto', 'hnswlib', 'js']).default('auto'),
+  /** HNSW parameters; unset = the dense package's defaults (M 16, efConstruction 200, efSearch 128). */
+  DOTRANK_HNSW_M: intFrom(2, 127).optional(),
+  DOTRANK_HNSW_EF_CONSTRUCTION: intFrom(1, 100_000).optional(),
+  DOTRANK_HNSW_EF_SEARCH: intFrom(1, 100_000).optional(),
 });
 
 export type DotrankConfig = z.infer<typeof configSchema>;
