@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { ConfigError, ValidationError } from '@dotrank/core';
 import type { CandidateSource, DenseEncoder, DotrankConfig, IndexProgress, IndexReport, Passage } from '@dotrank/core';
-import type { HnswParams } from './hnsw.js';
+import type { AnnBackendChoice, HnswParams } from './ann.js';
 import { HybridSource } from './hybrid.js';
 import type { HybridFusion } from './hybrid.js';
 import { createDenseSource } from './source.js';
@@ -25,9 +25,14 @@ export interface FirstStageOptions {
   dataDir: string;
   /** The corpus, read only when the dense index is empty (first run); later runs reuse the saved index. */
   passages?: () => AsyncIterable<Passage> | Iterable<Passage>;
-  /** `exact` (default) or `ann` (HNSW, built at index time and saved too). */
+  /** `exact` or `ann` (HNSW, built at index time and saved too). Default: DOTRANK_DENSE_MODE (`exact`). */
   denseMode?: DenseSearchMode;
+  /** HNSW backend of `ann`: `auto`, `hnswlib` or `js`. Default: DOTRANK_ANN_BACKEND (`auto`). */
+  annBackend?: AnnBackendChoice;
+  /** HNSW parameters. Default: DOTRANK_HNSW_M / DOTRANK_HNSW_EF_CONSTRUCTION / DOTRANK_HNSW_EF_SEARCH (unset = defaults). */
   hnsw?: HnswParams;
+  /** Notices of the dense source (backend fallback, a saved graph rebuilt); default process.emitWarning. */
+  onNotice?: (message: string) => void;
   /** Passage-vector cache to read before encoding and to warm for the reranker. */
   vectorStore?: VectorStore;
   /** Hybrid fusion: `rrf` (default, k = 60) or `interpolate` (with `alpha`, the BM25 weight). */
@@ -58,7 +63,10 @@ export function denseDirFor(dataDir: string, encoder: Pick<DenseEncoder, 'modelI
  *   Closing it does not close `bm25` (the caller owns that).
  * - `hybrid`: `HybridSource` over `bm25` and that dense source (RRF k=60 by default); candidates carry `bm25Score` and
  *   `denseScore`. Closing it closes `bm25` too.
- * Errors: ConfigError('--model') without an encoder; ValidationError('--first-stage') for an unknown value.
+ * The dense mode, HNSW backend and parameters come from `options`, else from the configuration (DOTRANK_DENSE_MODE,
+ * DOTRANK_ANN_BACKEND, DOTRANK_HNSW_*). In mode `ann` a saved index without a usable graph gets one built and saved here.
+ * Errors: ConfigError('--model') without an encoder; ValidationError('--first-stage') for an unknown value;
+ * ConfigError('annBackend') for backend `hnswlib` when hnswlib-node does not load.
  */
 export async function openFirstStage(config: DotrankConfig, options: FirstStageOptions): Promise<CandidateSource> {
   const { firstStage } = options;
@@ -67,17 +75,28 @@ export async function openFirstStage(config: DotrankConfig, options: FirstStageO
   const encoder = options.encoder;
   if (!encoder) throw new ConfigError('--model', `--first-stage ${firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`);
   const dir = denseDirFor(options.dataDir, encoder);
+  const hnsw: HnswParams = options.hnsw ?? {
+    ...(config.DOTRANK_HNSW_M !== undefined ? { M: config.DOTRANK_HNSW_M } : {}),
+    ...(config.DOTRANK_HNSW_EF_CONSTRUCTION !== undefined ? { efConstruction: config.DOTRANK_HNSW_EF_CONSTRUCTION } : {}),
+    ...(config.DOTRANK_HNSW_EF_SEARCH !== undefined ? { efSearch: config.DOTRANK_HNSW_EF_SEARCH } : {}),
+  };
   const dense: DenseSource = await createDenseSource({
     encoder,
     dir,
-    mode: options.denseMode ?? 'exact',
+    mode: options.denseMode ?? config.DOTRANK_DENSE_MODE ?? 'exact',
+    annBackend: options.annBackend ?? config.DOTRANK_ANN_BACKEND ?? 'auto',
     batchSize: config.DOTRANK_BATCH_SIZE,
-    ...(options.hnsw ? { hnsw: options.hnsw } : {}),
+    hnsw,
     ...(options.vectorStore ? { vectorStore: options.vectorStore } : {}),
+    ...(options.onNotice ? { onNotice: options.onNotice } : {}),
   });
   if ((await dense.count()) === 0 && options.passages) {
     const report = await dense.index(options.passages(), options.onProgress ? { onProgress: options.onProgress } : {});
     options.onIndexed?.(report, dir);
+  } else {
+    // mode ann over a saved index without a usable graph (built in exact mode, stale, other backend): build it now,
+    // once, and save it, rather than inside the first query
+    await dense.ensureAnnIndex(options.onProgress ? (done, total) => options.onProgress!({ done, total }) : undefined);
   }
   if (firstStage === 'dense') return dense;
   return new HybridSource({

@@ -1,29 +1,19 @@
 import { ValidationError } from '@dotrank/core';
+import { validateHnswParams } from './ann.js';
+import type { AnnGraph, HnswParams } from './ann.js';
 import type { VectorHit } from './exact.js';
 
+export type { HnswParams } from './ann.js';
+
 /**
- * HNSW (Malkov & Yashunin, 2018) in inner-product space over a shared row-major Float32Array matrix.
- *
- * Why here and not from npm: the candidates that install offline on Node 20 without install scripts were measured
- * and rejected (see README "Approximate index"): hnswlib-wasm is built for browsers only, usearch needs Node >= 22,
- * hnswlib-node / faiss-node need native builds, and the pure-JS / wasm ones measured here (hnsw 1.1.1, edgevec 0.9.0,
- * @ruvector/core 0.1.32) took 23-210 s to insert 5,000 768-d vectors or returned recall@100 of 0.03-0.63.
+ * HNSW (Malkov & Yashunin, 2018) in inner-product space over a shared row-major Float32Array matrix: the `js`
+ * backend. The `hnswlib` backend (hnswlib-node, see hnswlib.ts) is the default when that optional package loads;
+ * this one is the fallback that needs nothing native (see README "Approximate index").
  *
  * Layout: level-0 links in one Int32Array (capacity x M0, M0 = 2M), link counts in a Uint8Array, upper-level links
  * per node in a small Int32Array ([count, links...] per level); levels in a Uint8Array. The vectors are not copied:
  * the index reads rows of the matrix it is given (the exact index's).
  */
-export interface HnswParams {
-  /** Links per node on the upper levels (default 16; level 0 keeps 2M). */
-  M?: number;
-  /** Candidate list size while building (default 200). */
-  efConstruction?: number;
-  /** Candidate list size while searching (default 128; raised to k when smaller). */
-  efSearch?: number;
-  /** Seed of the level generator (default 42): the same inserts give the same graph. */
-  seed?: number;
-}
-
 export interface HnswState {
   dim: number;
   M: number;
@@ -119,7 +109,8 @@ function mulberry32(state: number): () => [number, number] {
   };
 }
 
-export class HnswIndex {
+export class HnswIndex implements AnnGraph {
+  readonly backend = 'js' as const;
   readonly dim: number;
   readonly M: number;
   readonly M0: number;
@@ -142,18 +133,13 @@ export class HnswIndex {
   private readonly results = new Heap(false);
 
   constructor(dim: number, matrix: Float32Array, params: HnswParams = {}) {
-    const M = params.M ?? 16;
-    if (!Number.isInteger(M) || M < 2 || M > 127) throw new ValidationError('hnsw.M', `must be an integer from 2 to 127 (got ${M})`);
-    const efC = params.efConstruction ?? 200;
-    if (!Number.isInteger(efC) || efC < 1) throw new ValidationError('hnsw.efConstruction', `must be an integer >= 1 (got ${efC})`);
-    const efS = params.efSearch ?? 128;
-    if (!Number.isInteger(efS) || efS < 1) throw new ValidationError('hnsw.efSearch', `must be an integer >= 1 (got ${efS})`);
+    const { M, efConstruction: efC, efSearch: efS, seed } = validateHnswParams(params);
     this.dim = dim;
     this.M = M;
     this.M0 = 2 * M;
     this.efConstruction = efC;
     this.efSearch = efS;
-    this.seed = params.seed ?? 42;
+    this.seed = seed;
     this.rngState = this.seed;
     this.mL = 1 / Math.log(M);
     this.matrix = matrix;
@@ -415,6 +401,10 @@ export class HnswIndex {
     let bytes = this.count * (this.M0 * 4 + 2);
     for (let i = 0; i < this.count; i++) bytes += this.upper[i]?.byteLength ?? 0;
     return bytes;
+  }
+
+  memoryBytes(): number {
+    return this.graphBytes();
   }
 
   /** The state to persist (typed arrays trimmed to the node count). */

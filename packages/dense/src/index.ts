@@ -1,11 +1,14 @@
-// Public API of @dotrank/dense: exact and HNSW inner-product search, the dense and hybrid first stages.
+// Public API of @dotrank/dense: exact and HNSW inner-product search (hnswlib or built-in JS), the dense and hybrid first stages.
 export { exactSearch, exactSearchShards, blockDot, BLOCK_ROWS } from './exact.js';
 export type { MatrixShard } from './exact.js';
 export type { VectorHit } from './exact.js';
 export { TopK } from './top-k.js';
 export { HnswIndex } from './hnsw.js';
-export type { HnswParams, HnswState } from './hnsw.js';
-export { VectorMatrix, DENSE_FORMAT, DENSE_FORMAT_VERSION } from './matrix.js';
+export type { HnswState } from './hnsw.js';
+export { HnswlibIndex } from './hnswlib.js';
+export { ANN_BACKENDS, HNSW_DEFAULTS, loadHnswlib, resolveAnnBackend, validateHnswParams } from './ann.js';
+export type { AnnBackend, AnnBackendChoice, AnnGraph, HnswParams, HnswlibLoader, HnswlibModule, HnswlibNative, ResolvedAnn } from './ann.js';
+export { VectorMatrix, DENSE_FORMAT, DENSE_FORMAT_VERSION, HNSWLIB_FILE } from './matrix.js';
 export type { StoredDoc, DenseManifest } from './matrix.js';
 export { DenseSource, createDenseSource, passageText, MAX_K } from './source.js';
 export type { DenseSourceOptions, DenseSearchMode } from './source.js';

@@ -1,11 +1,14 @@
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { ConfigError, ValidationError } from '@dotrank/core';
 import type { Scalar } from '@dotrank/core';
+import type { AnnGraph, HnswlibModule, HnswParams, ResolvedAnn } from './ann.js';
 import { exactSearch } from './exact.js';
 import type { VectorHit } from './exact.js';
 import { HnswIndex } from './hnsw.js';
-import type { HnswParams, HnswState } from './hnsw.js';
+import type { HnswState } from './hnsw.js';
+import { HnswlibIndex } from './hnswlib.js';
 
 /** One stored passage: its id, the text returned with candidates, and its metadata. */
 export interface StoredDoc {
@@ -17,6 +20,8 @@ export interface StoredDoc {
 export const DENSE_FORMAT = 'dotrank-dense';
 export const DENSE_FORMAT_VERSION = 1;
 const MANIFEST = 'dense.json';
+/** hnswlib's own index file (inner-product space). */
+export const HNSWLIB_FILE = 'hnswlib-ip.bin';
 
 export interface DenseManifest {
   format: string;
@@ -25,9 +30,19 @@ export interface DenseManifest {
   revision: string;
   dimension: number;
   count: number;
+  /** The JS HNSW graph (files hnsw-*.u8 / *.i32), when saved. */
   hnsw?: Omit<HnswState, 'levels' | 'counts0' | 'links0' | 'upper'> & { upperLevels: number };
+  /** The hnswlib graph (file `hnswlib-ip.bin`, `bytes` long), when saved. */
+  hnswlib?: { file: string; M: number; efConstruction: number; efSearch: number; seed: number; count: number; bytes: number };
+  /**
+   * SHA-256 of vectors.f32 as written with this manifest. A saved graph is used only over exactly these vectors:
+   * a vectors file changed behind the manifest (or a crash between the renames) makes the graph stale, not wrong.
+   */
+  vectorsSha256?: string;
   savedAt: string;
 }
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
  * Passage vectors as one contiguous row-major Float32Array (grown by doubling), the passages beside them, an id ->
@@ -38,9 +53,18 @@ export class VectorMatrix {
   private rows = 0;
   readonly docs: StoredDoc[] = [];
   private readonly rowOf = new Map<string, number>();
-  private graph: HnswIndex | undefined;
-  /** True when a row was overwritten after the graph linked it: the graph must be rebuilt before use. */
+  private graph: AnnGraph | undefined;
+  /** True when a row was overwritten after the JS graph linked it: the graph must be rebuilt before use. */
   private graphStale = false;
+  /** Rows overwritten after the hnswlib graph linked them: re-inserted (hnswlib updates in place) before use. */
+  private readonly dirtyRows = new Set<number>();
+  /** Why the graph saved beside the vectors was not loaded (stale or unreadable); undefined when it was, or none. */
+  graphNotice: string | undefined;
+  /**
+   * A valid hnswlib graph on disk that was not loaded (exact mode needs no graph), with the fingerprint of the vectors
+   * it was built over: `save` keeps listing it while the vectors are unchanged, so exact mode never drops it.
+   */
+  private unloaded: { dir: string; entry: NonNullable<DenseManifest['hnswlib']>; vectorsSha256: string } | undefined;
 
   constructor(
     readonly dimension: number,
@@ -81,7 +105,10 @@ export class VectorMatrix {
       this.docs.push(doc);
     } else {
       this.docs[row] = doc;
-      if (this.graph && row < this.graph.size) this.graphStale = true;
+      if (this.graph && row < this.graph.size) {
+        if (this.graph instanceof HnswlibIndex) this.dirtyRows.add(row);
+        else this.graphStale = true;
+      }
     }
     this.data.set(vector, row * this.dimension);
     return row;
@@ -95,27 +122,40 @@ export class VectorMatrix {
     return exactSearch(this.data, this.dimension, this.rows, query, k, accept);
   }
 
-  /** Builds (or brings up to date) the HNSW graph over every row; a graph with overwritten rows is rebuilt. */
-  buildGraph(params: HnswParams = {}, onProgress?: (done: number, total: number) => void): HnswIndex {
+  /**
+   * Builds (or brings up to date) the HNSW graph over every row with `options.ann`'s backend (default `js`). A graph
+   * of another backend or other M / efConstruction / seed, or a JS graph with overwritten rows, is rebuilt; an
+   * hnswlib graph re-inserts overwritten rows in place; new rows are added to either.
+   */
+  buildGraph(params: HnswParams = {}, options: { ann?: ResolvedAnn; onProgress?: (done: number, total: number) => void } = {}): AnnGraph {
+    const ann: ResolvedAnn = options.ann ?? { backend: 'js' };
+    const g = this.graph;
     const same =
-      this.graph &&
-      (params.M === undefined || params.M === this.graph.M) &&
-      (params.efConstruction === undefined || params.efConstruction === this.graph.efConstruction);
-    if (!this.graph || this.graphStale || !same) {
-      this.graph = new HnswIndex(this.dimension, this.data, params);
+      g &&
+      g.backend === ann.backend &&
+      (params.M === undefined || params.M === g.M) &&
+      (params.efConstruction === undefined || params.efConstruction === g.efConstruction) &&
+      (params.seed === undefined || params.seed === g.seed);
+    let graph: AnnGraph;
+    if (!g || this.graphStale || !same) {
+      graph = ann.backend === 'hnswlib' ? new HnswlibIndex(ann.module, this.dimension, this.data, params, Math.max(1, this.rows)) : new HnswIndex(this.dimension, this.data, params);
+      this.graph = graph;
       this.graphStale = false;
+      this.dirtyRows.clear();
+    } else graph = g;
+    if (params.efSearch !== undefined) graph.efSearch = params.efSearch;
+    if (graph instanceof HnswlibIndex) for (const row of this.dirtyRows) graph.update(row);
+    this.dirtyRows.clear();
+    for (let row = graph.size; row < this.rows; row++) {
+      graph.add(row);
+      if (options.onProgress && (row + 1) % 1000 === 0) options.onProgress(row + 1, this.rows);
     }
-    if (params.efSearch !== undefined) this.graph.efSearch = params.efSearch;
-    for (let row = this.graph.size; row < this.rows; row++) {
-      this.graph.add(row);
-      if (onProgress && (row + 1) % 1000 === 0) onProgress(row + 1, this.rows);
-    }
-    return this.graph;
+    return graph;
   }
 
   /** The graph when it covers every row and is not stale. */
-  get currentGraph(): HnswIndex | undefined {
-    return this.graph && !this.graphStale && this.graph.size === this.rows ? this.graph : undefined;
+  get currentGraph(): AnnGraph | undefined {
+    return this.graph && !this.graphStale && this.dirtyRows.size === 0 && this.graph.size === this.rows ? this.graph : undefined;
   }
 
   /** Writes dense.json, vectors.f32, docs.jsonl and (when built) the graph files into `dir`, each atomically. */
@@ -128,10 +168,20 @@ export class VectorMatrix {
       await rename(tmp, join(dir, name));
     };
     const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-    await write('vectors.f32', bytes(this.data.subarray(0, this.rows * this.dimension)));
+    const vectors = bytes(this.data.subarray(0, this.rows * this.dimension));
+    await write('vectors.f32', vectors);
     await write('docs.jsonl', this.docs.map((d) => JSON.stringify(d)).join('\n'));
+    const vectorsSha256 = sha256(vectors);
     let hnsw: DenseManifest['hnsw'];
-    if (graph) {
+    let hnswlib: DenseManifest['hnswlib'];
+    if (!graph && this.unloaded?.vectorsSha256 === vectorsSha256 && this.unloaded.dir === resolve(dir)) hnswlib = this.unloaded.entry;
+    else if (graph instanceof HnswlibIndex) {
+      const tmp = join(dir, `${HNSWLIB_FILE}.tmp-${process.pid}`);
+      await graph.save(tmp);
+      const size = (await stat(tmp)).size;
+      await rename(tmp, join(dir, HNSWLIB_FILE));
+      hnswlib = { file: HNSWLIB_FILE, M: graph.M, efConstruction: graph.efConstruction, efSearch: graph.efSearch, seed: graph.seed, count: graph.size, bytes: size };
+    } else if (graph instanceof HnswIndex) {
       const { levels, counts0, links0, upper, ...rest } = graph.state();
       await write('hnsw-levels.u8', levels);
       await write('hnsw-counts0.u8', counts0);
@@ -154,13 +204,25 @@ export class VectorMatrix {
       dimension: this.dimension,
       count: this.rows,
       ...(hnsw ? { hnsw } : {}),
+      ...(hnswlib ? { hnswlib } : {}),
+      vectorsSha256,
       savedAt: new Date().toISOString(),
     };
     await write(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
+    // An hnswlib file the manifest no longer lists belongs to earlier vectors: never read again, so free its disk.
+    if (!hnswlib) await rm(join(dir, HNSWLIB_FILE), { force: true });
   }
 
-  /** Loads what `save` wrote; the model must be the one the vectors were made with (ConfigError otherwise). */
-  static async load(dir: string, model: { modelId: string; revision: string; dimension: number }): Promise<VectorMatrix> {
+  /**
+   * Loads what `save` wrote; the model must be the one the vectors were made with (ConfigError otherwise). A saved
+   * graph is loaded only when the manifest's vectors fingerprint matches vectors.f32 (else `graphNotice` says why
+   * and the graph is rebuilt when next needed); an hnswlib graph only when `options.hnswlib` (the module) is given.
+   */
+  static async load(
+    dir: string,
+    model: { modelId: string; revision: string; dimension: number },
+    options: { hnswlib?: HnswlibModule } = {},
+  ): Promise<VectorMatrix> {
     const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as DenseManifest;
     if (manifest.format !== DENSE_FORMAT || manifest.formatVersion !== DENSE_FORMAT_VERSION) {
       throw new ConfigError('dir', `${dir} holds ${manifest.format} v${manifest.formatVersion}, expected ${DENSE_FORMAT} v${DENSE_FORMAT_VERSION}; delete it to rebuild`);
@@ -184,6 +246,33 @@ export class VectorMatrix {
       out.rowOf.set(doc.id, row);
     });
     out.rows = n;
+    const savedGraph = manifest.hnswlib ? 'hnswlib' : manifest.hnsw ? 'js' : undefined;
+    if (!savedGraph) return out;
+    // Old manifests (JS graph, no fingerprint) are trusted as before; every hnswlib manifest has one.
+    if (manifest.vectorsSha256 !== undefined || manifest.hnswlib) {
+      const actual = sha256(raw);
+      if (actual !== manifest.vectorsSha256) {
+        out.graphNotice = `the saved ${savedGraph} HNSW graph in ${dir} was built over other vectors (vectors.f32 changed behind dense.json): not used; it is rebuilt when needed`;
+        return out;
+      }
+    }
+    if (manifest.hnswlib) {
+      if (!options.hnswlib) {
+        out.unloaded = { dir: resolve(dir), entry: manifest.hnswlib, vectorsSha256: manifest.vectorsSha256! };
+        return out;
+      }
+      const { file: _file, count, bytes, ...params } = manifest.hnswlib;
+      if (count !== n) {
+        out.graphNotice = `the saved hnswlib graph in ${dir} covers ${count} of ${n} vectors: not used; it is rebuilt when needed`;
+        return out;
+      }
+      try {
+        out.graph = await HnswlibIndex.load(options.hnswlib, join(dir, HNSWLIB_FILE), { dim: manifest.dimension, count, bytes, params }, out.data);
+      } catch (error) {
+        out.graphNotice = `the saved hnswlib graph in ${dir} could not be read (${error instanceof Error ? error.message : String(error)}): not used; it is rebuilt when needed`;
+      }
+      return out;
+    }
     if (manifest.hnsw) {
       const i32 = async (name: string) => {
         const b = await readFile(join(dir, name));

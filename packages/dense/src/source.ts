@@ -1,8 +1,9 @@
 import { ConfigError, UnavailableError, ValidationError, matchesFilter } from '@dotrank/core';
 import type { Candidate, CandidateSource, DenseEncoder, IndexFailure, IndexOptions, IndexReport, Passage, Scalar, SearchOptions } from '@dotrank/core';
 import type { VectorStore } from '@dotrank/vector-cache';
+import { ANN_BACKENDS, resolveAnnBackend, validateHnswParams } from './ann.js';
+import type { AnnBackend, AnnBackendChoice, AnnGraph, HnswlibLoader, HnswParams, ResolvedAnn } from './ann.js';
 import type { VectorHit } from './exact.js';
-import type { HnswParams } from './hnsw.js';
 import { VectorMatrix } from './matrix.js';
 import type { StoredDoc } from './matrix.js';
 
@@ -15,8 +16,20 @@ export interface DenseSourceOptions {
   dir?: string;
   /** `exact` (default): brute-force inner product over every vector. `ann`: the HNSW graph (built at index time). */
   mode?: DenseSearchMode;
-  /** HNSW parameters (mode `ann`). */
+  /** HNSW parameters (mode `ann`), for either backend. */
   hnsw?: HnswParams;
+  /**
+   * HNSW backend of mode `ann`: `auto` (default) = `hnswlib` when the optional package hnswlib-node loads, else `js`
+   * with a notice; `hnswlib` = that or ConfigError('annBackend'); `js` = the built-in typed-array HNSW.
+   */
+  annBackend?: AnnBackendChoice;
+  /** How hnswlib-node is loaded (default: `require('hnswlib-node')`); for tests and custom builds. */
+  loadHnswlib?: HnswlibLoader;
+  /**
+   * Called with what the user should know: the backend fallback and its reason, a saved graph not used (stale,
+   * unreadable) or rebuilt. Default: `process.emitWarning(message, 'DotrankWarning')`.
+   */
+  onNotice?: (message: string) => void;
   /** Passage-vector cache: vectors found there are not encoded again; encoded ones are written to it. */
   vectorStore?: VectorStore;
   /** Passages encoded per encoder call (default 32; `IndexOptions.batchSize` overrides it per call). */
@@ -44,14 +57,72 @@ export class DenseSource implements CandidateSource {
   readonly encoder: DenseEncoder;
   readonly mode: DenseSearchMode;
   private closed = false;
+  private ann: ResolvedAnn | undefined;
 
+  /** `ann` is the backend already resolved by createDenseSource (else resolved here in mode `ann`, or at first use). */
   constructor(
     readonly vectors: VectorMatrix,
     private readonly options: DenseSourceOptions,
+    ann?: ResolvedAnn,
   ) {
     this.encoder = options.encoder;
     this.mode = options.mode ?? 'exact';
     if (this.mode !== 'exact' && this.mode !== 'ann') throw new ValidationError('mode', `must be "exact" or "ann" (got ${String(this.mode)})`);
+    if (options.annBackend !== undefined && !ANN_BACKENDS.includes(options.annBackend)) {
+      throw new ValidationError('annBackend', `must be one of ${ANN_BACKENDS.join(', ')} (got ${JSON.stringify(options.annBackend)})`);
+    }
+    if (options.hnsw !== undefined) validateHnswParams(options.hnsw); // fail at creation, not at the first build
+    this.ann = ann;
+    if (ann?.reason) this.notice(ann.reason);
+    if (this.mode === 'ann') {
+      this.resolveAnn();
+      if (vectors.graphNotice) this.notice(vectors.graphNotice);
+    }
+  }
+
+  private notice(message: string): void {
+    if (this.options.onNotice) this.options.onNotice(message);
+    else process.emitWarning(message, 'DotrankWarning');
+  }
+
+  /** The backend, resolved once (the fallback reason is told once). */
+  private resolveAnn(): ResolvedAnn {
+    if (!this.ann) {
+      this.ann = resolveAnnBackend(this.options.annBackend, this.options.loadHnswlib);
+      if (this.ann.reason) this.notice(this.ann.reason);
+    }
+    return this.ann;
+  }
+
+  /** The approximate backend in use and, when it is not the one asked for, why. */
+  get annStatus(): { backend: AnnBackend; reason?: string } {
+    const { backend, reason } = this.resolveAnn();
+    return reason ? { backend, reason } : { backend };
+  }
+
+  /** The HNSW graph over every row, with the configured backend and parameters: built or brought up to date here. */
+  private annGraph(onProgress?: (done: number, total: number) => void): AnnGraph {
+    const ann = this.resolveAnn();
+    const before = this.vectors.currentGraph;
+    const graph = this.vectors.buildGraph(this.options.hnsw ?? {}, { ann, ...(onProgress ? { onProgress } : {}) });
+    if (before && before !== graph) {
+      this.notice(`rebuilt the HNSW graph over ${graph.size} vectors with ${graph.backend} (M=${graph.M}, efConstruction=${graph.efConstruction}); the previous one was ${before.backend} (M=${before.M}, efConstruction=${before.efConstruction})`);
+    }
+    return graph;
+  }
+
+  /**
+   * Mode `ann`: makes sure an up-to-date graph exists (building it when missing, stale or of another backend) and
+   * saves it; returns whether it had to be built. Mode `exact`: nothing to do.
+   */
+  async ensureAnnIndex(onProgress?: (done: number, total: number) => void): Promise<{ built: boolean }> {
+    this.ensureOpen();
+    if (this.mode !== 'ann' || this.vectors.size === 0) return { built: false };
+    const before = this.vectors.currentGraph;
+    const graph = this.annGraph(onProgress);
+    const built = graph !== before;
+    if (built && this.options.dir) await this.vectors.save(this.options.dir, this.encoder);
+    return { built };
   }
 
   private ensureOpen(): void {
@@ -63,10 +134,7 @@ export class DenseSource implements CandidateSource {
     const { k, filter } = options;
     const mode = options.mode ?? this.mode;
     if (filter) return this.vectors.exact(query, k, (row) => matchesFilter(this.vectors.docs[row]!.metadata, filter));
-    if (mode === 'ann') {
-      const graph = this.vectors.currentGraph ?? this.vectors.buildGraph(this.options.hnsw);
-      return graph.search(query, k, options.efSearch);
-    }
+    if (mode === 'ann') return this.annGraph().search(query, k, options.efSearch ?? this.options.hnsw?.efSearch);
     return this.vectors.exact(query, k);
   }
 
@@ -132,7 +200,7 @@ export class DenseSource implements CandidateSource {
       if (batch.length >= batchSize) await flush();
     }
     await flush();
-    if (this.mode === 'ann') this.vectors.buildGraph(this.options.hnsw);
+    if (this.mode === 'ann') this.annGraph();
     if (this.options.dir) await this.vectors.save(this.options.dir, this.encoder);
     options.onProgress?.({ done: seen, total: seen });
     return { indexed, failed: failures.length, skipped, failures, durationMs: performance.now() - started };
@@ -178,9 +246,11 @@ export class DenseSource implements CandidateSource {
 export async function createDenseSource(options: DenseSourceOptions): Promise<DenseSource> {
   const { encoder } = options;
   if (!encoder || typeof encoder.encodeQueries !== 'function') throw new ConfigError('encoder', 'a DenseEncoder is required for the dense source');
+  // Resolved before loading: a saved hnswlib graph is read only when that backend is the one in use.
+  const ann = options.mode === 'ann' ? resolveAnnBackend(options.annBackend, options.loadHnswlib) : undefined;
   const vectors =
     options.dir && (await VectorMatrix.exists(options.dir))
-      ? await VectorMatrix.load(options.dir, encoder)
+      ? await VectorMatrix.load(options.dir, encoder, ann?.backend === 'hnswlib' ? { hnswlib: ann.module } : {})
       : new VectorMatrix(encoder.dimension);
-  return new DenseSource(vectors, options);
+  return new DenseSource(vectors, options, ann);
 }

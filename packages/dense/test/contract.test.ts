@@ -1,4 +1,5 @@
-// The dense contract on the embedded source, exact and HNSW, with the real tiny ONNX fixture model.
+// The dense contract on the embedded source, exact and both HNSW backends (built-in JS, hnswlib-node), with the real
+// tiny ONNX fixture model.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { tinyModelDir } from '@dotrank/core/testing';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
 import { createDenseSource } from '../src/index.js';
-import { denseSourceContract } from '../src/testing/index.js';
+import { denseSourceContract, hnswlibOrSkipReason } from '../src/testing/index.js';
 
 let encoder: Encoder;
 let dir: string;
@@ -21,4 +22,8 @@ afterAll(async () => {
 });
 
 denseSourceContract('embedded exact', () => createDenseSource({ encoder }), () => encoder);
-denseSourceContract('embedded ann (HNSW), persisted', () => createDenseSource({ encoder, mode: 'ann', dir: join(dir, 'ann') }), () => encoder);
+denseSourceContract('embedded ann (JS HNSW), persisted', () => createDenseSource({ encoder, mode: 'ann', annBackend: 'js', dir: join(dir, 'ann') }), () => encoder);
+
+const hnswlib = hnswlibOrSkipReason();
+if ('reason' in hnswlib) console.warn(`skipping the hnswlib dense contract: ${hnswlib.reason}`);
+else denseSourceContract('embedded ann (hnswlib), persisted', () => createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', dir: join(dir, 'hnswlib') }), () => encoder);

@@ -1,2 +1,3 @@
 // Test helpers of @dotrank/dense (imported from '@dotrank/dense/testing', never from production code).
 export { denseSourceContract } from './dense-contract.js';
+export { hnswlibOrSkipReason } from './hnswlib.js';
