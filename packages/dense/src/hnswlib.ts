@@ -5,6 +5,11 @@ import type { AnnGraph, HnswlibModule, HnswlibNative, HnswParams } from './ann.j
 import { blockDot } from './exact.js';
 import type { VectorHit } from './exact.js';
 
+/** Row `row` of the vectors as a `dim`-long view: for callers whose rows are not one Float32Array (sharded benches). */
+export type RowReader = (row: number) => Float32Array;
+
+const readerOf = (matrix: Float32Array, dim: number): RowReader => (row) => matrix.subarray(row * dim, (row + 1) * dim);
+
 /**
  * The `hnswlib` backend: hnswlib's C++ HNSW (through the optional native package hnswlib-node) in inner-product
  * space ('ip', distance = 1 - dot), labels = matrix rows. hnswlib keeps its own copy of each vector (it cannot
@@ -19,21 +24,22 @@ export class HnswlibIndex implements AnnGraph {
   efSearch: number;
   readonly seed: number;
   private readonly native: HnswlibNative;
-  private matrix: Float32Array;
+  private rowOf: RowReader;
   private count = 0;
   private nativeEf: number;
   /** One reused plain array per conversion: addPoint/searchKnn accept only Arrays (the addon checks IsArray). */
   private readonly point: number[];
   private readonly scratch = new Float64Array(1);
 
-  constructor(module: HnswlibModule, dim: number, matrix: Float32Array, params: HnswParams = {}, capacity = 1024) {
+  /** `matrix`: the row-major matrix the rows are read from (or a RowReader); `capacity`: rows allocated up front. */
+  constructor(module: HnswlibModule, dim: number, matrix: Float32Array | RowReader, params: HnswParams = {}, capacity = 1024) {
     const p = validateHnswParams(params);
     this.dim = dim;
     this.M = p.M;
     this.efConstruction = p.efConstruction;
     this.efSearch = p.efSearch;
     this.seed = p.seed;
-    this.matrix = matrix;
+    this.rowOf = typeof matrix === 'function' ? matrix : readerOf(matrix, dim);
     this.point = new Array<number>(dim).fill(0);
     this.native = new module.HierarchicalNSW('ip', dim);
     this.native.initIndex({ maxElements: Math.max(1, capacity), m: p.M, efConstruction: p.efConstruction, randomSeed: p.seed });
@@ -46,21 +52,22 @@ export class HnswlibIndex implements AnnGraph {
   }
 
   setMatrix(matrix: Float32Array): void {
-    this.matrix = matrix;
+    this.rowOf = readerOf(matrix, this.dim);
   }
 
   private rowPoint(row: number): number[] {
-    const base = row * this.dim;
-    for (let j = 0; j < this.dim; j++) this.point[j] = this.matrix[base + j]!;
+    const v = this.rowOf(row);
+    if (v.length !== this.dim) throw new ValidationError('row', `row ${row} is outside the matrix`);
+    for (let j = 0; j < this.dim; j++) this.point[j] = v[j]!;
     return this.point;
   }
 
   add(row: number): void {
     if (row !== this.count) throw new ValidationError('row', `HNSW rows are added in order (expected ${this.count}, got ${row})`);
-    if ((row + 1) * this.dim > this.matrix.length) throw new ValidationError('row', `row ${row} is outside the matrix`);
+    const point = this.rowPoint(row);
     const max = this.native.getMaxElements();
     if (row >= max) this.native.resizeIndex(Math.max(row + 1, max * 2));
-    this.native.addPoint(this.rowPoint(row), row);
+    this.native.addPoint(point, row);
     this.count++;
   }
 
@@ -84,7 +91,7 @@ export class HnswlibIndex implements AnnGraph {
     // Scores from the matrix with exactSearch's arithmetic (not hnswlib's float32 1 - distance): the same passage
     // scores the same in exact and approximate mode, which fusion and tests rely on. k x dim multiply-adds: cheap.
     const hits: VectorHit[] = neighbors.map((row) => {
-      blockDot(this.matrix, this.dim, row, 1, query, this.scratch);
+      blockDot(this.rowOf(row), this.dim, 0, 1, query, this.scratch);
       return { row, score: this.scratch[0]! };
     });
     hits.sort((a, b) => b.score - a.score || a.row - b.row);
@@ -115,7 +122,7 @@ export class HnswlibIndex implements AnnGraph {
     module: HnswlibModule,
     file: string,
     expected: { dim: number; count: number; bytes?: number; params: HnswParams },
-    matrix: Float32Array,
+    matrix: Float32Array | RowReader,
   ): Promise<HnswlibIndex> {
     if (expected.bytes !== undefined) {
       const size = (await stat(file)).size;

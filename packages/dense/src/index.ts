@@ -6,6 +6,7 @@ export { TopK } from './top-k.js';
 export { HnswIndex } from './hnsw.js';
 export type { HnswState } from './hnsw.js';
 export { HnswlibIndex } from './hnswlib.js';
+export type { RowReader } from './hnswlib.js';
 export { ANN_BACKENDS, HNSW_DEFAULTS, loadHnswlib, resolveAnnBackend, validateHnswParams } from './ann.js';
 export type { AnnBackend, AnnBackendChoice, AnnGraph, HnswParams, HnswlibLoader, HnswlibModule, HnswlibNative, ResolvedAnn } from './ann.js';
 export { VectorMatrix, DENSE_FORMAT, DENSE_FORMAT_VERSION, HNSWLIB_FILE } from './matrix.js';
