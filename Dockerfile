@@ -2,6 +2,10 @@
 # Build:  docker build -t dotrank .
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# hnswlib-node (optional dependency: the ANN backend of DOTRANK_DENSE_MODE=ann) is compiled by node-gyp at npm ci,
+# against the image's own Node headers; without the toolchain npm ci still succeeds and ann uses the JS HNSW.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json .npmrc ./
 COPY packages packages
 COPY apps apps
