@@ -1,12 +1,7 @@
-import { ValidationError } from '@dotrank/core';
+import { dot } from '@dotrank/core';
 
-/** Dot product of two vectors of equal length. */
-export function dot(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new ValidationError('vector', `dimensions differ (${a.length} vs ${b.length})`);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
-  return sum;
-}
+// the shared implementation; re-exported here because encoder users score with it
+export { dot };
 
 /** Cosine similarity; 0 when either vector is all zeros. */
 export function cosine(a: Float32Array, b: Float32Array): number {

@@ -139,9 +139,3 @@ export function fuse(items: readonly FusionInput[], options: FuseOptions): Fused
   return top;
 }
 
-/** Dot product of two vectors of the same length. */
-export function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}

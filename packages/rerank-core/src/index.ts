@@ -14,7 +14,8 @@ export {
   queueNames,
 } from './schemas.js';
 export type { RerankJobData, RerankJobResult, WarmJobData, WarmJobResult } from './schemas.js';
-export { fuse, dot, minMaxNormalize, zScoreNormalize, compareFused, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, RRF_K } from './fusion.js';
+export { dot } from '@dotrank/core';
+export { fuse, minMaxNormalize, zScoreNormalize, compareFused, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, RRF_K } from './fusion.js';
 export type { FusionInput, FusedItem, FuseOptions } from './fusion.js';
 export { rerankCandidates, warmPassages, passageText, DEFAULT_BATCH_SIZE } from './pipeline.js';
 export type { PipelineDeps, PipelineControl, PipelineObserver, WarmOptions } from './pipeline.js';

@@ -1,7 +1,7 @@
-import { ModelError, type DenseEncoder, type Passage } from '@dotrank/core';
-import type { VectorKey, VectorStore } from '@dotrank/vector-cache';
+import { ModelError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
+import { scoreCached, type VectorKey, type VectorStore } from '@dotrank/vector-cache';
 import { RerankAbortedError, RerankTimeoutError } from './errors.js';
-import { dot, fuse } from './fusion.js';
+import { fuse } from './fusion.js';
 import type { RankedItem, RerankRequest, RerankResult, RerankTimings } from './types.js';
 
 export const DEFAULT_BATCH_SIZE = 32;
@@ -54,28 +54,32 @@ export async function rerankCandidates(
   let scoreStart = 0;
 
   if (req.fusion !== 'bm25') {
-    const { encoder, store } = deps;
+    const { encoder } = deps;
     const batchSize = Math.max(1, deps.batchSize ?? DEFAULT_BATCH_SIZE);
     checkpoint(control, control?.deadlineMs);
 
-    // the query and the cache read do not depend on each other: run them together
+    // the query and the cache read do not depend on each other: run them together. The store scores the cached
+    // vectors as they are decoded (scoreCached), so the cache read ends with their TAS-B scores, not vectors.
     let t = now();
-    const queryPromise = encoder.encodeQueries([req.query]).then((v) => {
+    const queryPromise = encoder.encodeQueries([req.query]).then(([v]) => {
       timings.encodeQueryMs = now() - t;
+      if (!v) throw new ModelError('encoder returned no query vector');
       return v;
     });
     const keys: VectorKey[] = candidates.map((c) => ({ id: c.id, text: c.text }));
-    const cachedPromise = store.getMany(keys).then((v) => {
+    const cachedPromise = scoreCached(deps.store, keys, queryPromise).then((v) => {
       timings.cacheReadMs = now() - t;
       return v;
     });
-    const [[queryVector], cached] = await Promise.all([queryPromise, cachedPromise]);
-    if (!queryVector) throw new ModelError('encoder returned no query vector');
+    const [queryVector, cached] = await Promise.all([queryPromise, cachedPromise]);
     checkpoint(control, control?.deadlineMs);
 
-    const vectors = cached.slice();
+    const scores = Array.from(cached.scores);
     const missIdx: number[] = [];
-    vectors.forEach((v, i) => (v ? hits++ : missIdx.push(i)));
+    for (let i = 0; i < candidates.length; i++) {
+      if (cached.hit[i]) hits++;
+      else missIdx.push(i);
+    }
     misses = missIdx.length;
 
     t = now();
@@ -83,7 +87,13 @@ export async function rerankCandidates(
       const batch = missIdx.slice(b, b + batchSize);
       const encoded = await encoder.encodePassages(batch.map((i) => candidates[i]!.text));
       if (encoded.length !== batch.length) throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
-      batch.forEach((i, j) => (vectors[i] = encoded[j]!));
+      batch.forEach((i, j) => {
+        const v = encoded[j]!;
+        if (v.length !== queryVector.length) {
+          throw new ModelError(`passage ${candidates[i]!.id} vector has dimension ${v.length}, query has ${queryVector.length}`);
+        }
+        scores[i] = dot(queryVector, v);
+      });
       await deps.store.setMany(batch.map((i, j) => ({ key: keys[i]!, vector: encoded[j]! })));
       control?.observer?.onMissBatch?.(batch.length);
       await control?.onBatch?.(Math.min(b + batchSize, missIdx.length), missIdx.length);
@@ -92,12 +102,7 @@ export async function rerankCandidates(
     timings.encodeMissesMs = missIdx.length > 0 ? now() - t : 0;
 
     scoreStart = now();
-    tasbScores = vectors.map((v, i) => {
-      if (v!.length !== queryVector.length) {
-        throw new ModelError(`passage ${candidates[i]!.id} vector has dimension ${v!.length}, query has ${queryVector.length}`);
-      }
-      return dot(queryVector, v!);
-    });
+    tasbScores = scores;
   }
 
   if (!tasbScores) scoreStart = now();

@@ -19,6 +19,7 @@ const MAGIC_1 = 0x56; // 'V'
 export const CODEC_VERSION = 1;
 export const HEADER_BYTES = 8;
 const DTYPE_CODES: Record<VectorDtype, number> = { float32: 1, float16: 2, int8: 3 };
+const DTYPE_BY_CODE: (VectorDtype | undefined)[] = [undefined, 'float32', 'float16', 'int8'];
 
 if (endianness() !== 'LE') throw new Error('@dotrank/vector-cache: the vector codec needs a little-endian host');
 
@@ -73,42 +74,83 @@ export function encodeVector(vector: Float32Array, dtype: VectorDtype): Buffer {
 }
 
 /**
- * Decodes a stored value. Works on buffers at any byteOffset (ioredis hands out slices of a shared buffer that
- * are not 4-byte aligned): the float32 payload is copied once, byte-wise, into a fresh aligned buffer.
+ * Checks a stored value's header; returns its dtype and dimension, or why it is refused. Decoding never throws for
+ * a foreign value: the caller counts it a miss.
  */
-export function decodeVector(value: Uint8Array, expected: { dtype?: VectorDtype; dimension?: number } = {}): DecodeResult {
+function readHeader(
+  value: Uint8Array,
+  expected: { dtype?: VectorDtype; dimension?: number },
+): { dtype: VectorDtype; dim: number } | { rejected: string } {
   if (value.length < HEADER_BYTES) return { rejected: `value too short (${value.length} bytes)` };
   if (value[0] !== MAGIC_0 || value[1] !== MAGIC_1) return { rejected: 'not a dotrank vector (bad magic)' };
   if (value[2] !== CODEC_VERSION) return { rejected: `unsupported codec version ${value[2]}` };
-  const dtype = VECTOR_DTYPES.find((d) => DTYPE_CODES[d] === value[3]);
+  const dtype = DTYPE_BY_CODE[value[3]!];
   if (!dtype) return { rejected: `unknown dtype code ${value[3]}` };
   if (expected.dtype && dtype !== expected.dtype) return { rejected: `dtype ${dtype}, expected ${expected.dtype}` };
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const dim = view.getUint32(4, true);
+  // bytes 4-7, little-endian, without a DataView allocation per value
+  const dim = (value[4]! | (value[5]! << 8) | (value[6]! << 16) | (value[7]! << 24)) >>> 0;
   if (expected.dimension !== undefined && dim !== expected.dimension) {
     return { rejected: `dimension ${dim}, expected ${expected.dimension}` };
   }
   if (value.length !== encodedByteLength(dtype, dim)) return { rejected: `length ${value.length} does not match ${dtype} x ${dim}` };
-  const out = new Float32Array(dim);
+  return { dtype, dim };
+}
+
+/**
+ * Decodes a stored value into `target` starting at element `offset` (the caller sizes it from `dimension`).
+ * Works on buffers at any byteOffset (ioredis hands out slices of a shared buffer that are not 4-byte aligned):
+ * float32 is one byte-wise copy of the payload, float16 goes through a 65,536-entry lookup table, int8 is one
+ * multiply per element. Returns the dimension written, or why the value was refused (target untouched).
+ */
+export function decodeVectorInto(
+  value: Uint8Array,
+  target: Float32Array,
+  offset: number,
+  expected: { dtype?: VectorDtype; dimension?: number } = {},
+): { dimension: number } | { rejected: string } {
+  const header = readHeader(value, expected);
+  if ('rejected' in header) return header;
+  const { dtype, dim } = header;
+  if (offset < 0 || offset + dim > target.length) return { rejected: `dimension ${dim} does not fit the target at ${offset}` };
   switch (dtype) {
     case 'float32': {
-      const start = value.byteOffset + HEADER_BYTES;
-      if (start % 4 === 0) out.set(new Float32Array(value.buffer, start, dim));
-      else new Uint8Array(out.buffer).set(value.subarray(HEADER_BYTES, HEADER_BYTES + 4 * dim));
+      const bytes = new Uint8Array(target.buffer, target.byteOffset + 4 * offset, 4 * dim);
+      bytes.set(value.subarray(HEADER_BYTES, HEADER_BYTES + 4 * dim));
       break;
     }
     case 'float16': {
-      for (let i = 0; i < dim; i++) out[i] = float16BitsToFloat32(view.getUint16(HEADER_BYTES + 2 * i, true));
+      const table = halfTable();
+      const payload = value.subarray(HEADER_BYTES);
+      for (let i = 0, j = 0; i < dim; i++, j += 2) target[offset + i] = table[payload[j]! | (payload[j + 1]! << 8)]!;
       break;
     }
     case 'int8': {
-      const scale = view.getFloat32(HEADER_BYTES, true);
-      const base = HEADER_BYTES + 4;
-      for (let i = 0; i < dim; i++) out[i] = view.getInt8(base + i) * scale;
+      const scale = new DataView(value.buffer, value.byteOffset + HEADER_BYTES, 4).getFloat32(0, true);
+      const payload = new Int8Array(value.buffer, value.byteOffset + HEADER_BYTES + 4, dim);
+      for (let i = 0; i < dim; i++) target[offset + i] = payload[i]! * scale;
       break;
     }
   }
-  return { vector: out };
+  return { dimension: dim };
+}
+
+/** Decodes a stored value into a fresh vector (see decodeVectorInto). */
+export function decodeVector(value: Uint8Array, expected: { dtype?: VectorDtype; dimension?: number } = {}): DecodeResult {
+  const header = readHeader(value, expected);
+  if ('rejected' in header) return header;
+  const out = new Float32Array(header.dim);
+  const done = decodeVectorInto(value, out, 0, expected);
+  return 'rejected' in done ? done : { vector: out };
+}
+
+let HALF_TABLE: Float32Array | undefined;
+/** float16 bits -> float32 for all 65,536 patterns (256 KiB, built on first use). */
+function halfTable(): Float32Array {
+  if (!HALF_TABLE) {
+    HALF_TABLE = new Float32Array(65536);
+    for (let bits = 0; bits < 65536; bits++) HALF_TABLE[bits] = float16BitsToFloat32(bits);
+  }
+  return HALF_TABLE;
 }
 
 const f32 = new Float32Array(1);

@@ -1,5 +1,6 @@
 // Public API of @dotrank/vector-cache: passage-vector stores (Redis, in-memory) and their binary codec.
-export type { VectorStore, VectorEntry, CacheStats } from './types.js';
+export type { VectorStore, VectorEntry, CacheStats, ScoredLookup } from './types.js';
+export { scoreCached } from './types.js';
 export type { VectorKey } from './keys.js';
 export { textHash, modelHash, vectorRedisKey } from './keys.js';
 export type { VectorDtype, DecodeResult } from './codec.js';
@@ -9,6 +10,7 @@ export {
   HEADER_BYTES,
   encodeVector,
   decodeVector,
+  decodeVectorInto,
   encodedByteLength,
   float32ToFloat16Bits,
   float16BitsToFloat32,

@@ -1,6 +1,6 @@
-import { ValidationError } from '@dotrank/core';
+import { ValidationError, dot } from '@dotrank/core';
 import { textHash, type VectorKey } from './keys.js';
-import { emptyStats, type CacheStats, type VectorEntry, type VectorStore } from './types.js';
+import { emptyStats, type CacheStats, type ScoredLookup, type VectorEntry, type VectorStore } from './types.js';
 
 export interface MemoryVectorStoreOptions {
   /** Most entries kept (default 100,000). */
@@ -36,19 +36,37 @@ export class MemoryVectorStore implements VectorStore {
   }
 
   async getMany(keys: VectorKey[]): Promise<(Float32Array | undefined)[]> {
-    return keys.map((k) => {
-      const key = MemoryVectorStore.key(k);
-      const hit = this.entries.get(key);
-      if (!hit) {
-        this.counters.misses++;
-        return undefined;
-      }
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-      this.counters.hits++;
-      this.counters.bytesRead += hit.byteLength;
-      return hit.slice();
+    // a copy: the caller may change what it gets without touching the cache
+    return keys.map((k) => this.lookup(k)?.slice());
+  }
+
+  /** Scores the held vectors in place: no copies. */
+  async scoreMany(keys: VectorKey[], query: Float32Array | PromiseLike<Float32Array>): Promise<ScoredLookup> {
+    const q = await query;
+    const scores = new Float64Array(keys.length).fill(Number.NaN);
+    const hit = new Uint8Array(keys.length);
+    keys.forEach((k, i) => {
+      const v = this.lookup(k);
+      if (!v) return;
+      scores[i] = dot(q, v);
+      hit[i] = 1;
     });
+    return { scores, hit };
+  }
+
+  /** The held vector (refreshed in the LRU order, counted), or undefined. */
+  private lookup(k: VectorKey): Float32Array | undefined {
+    const key = MemoryVectorStore.key(k);
+    const found = this.entries.get(key);
+    if (!found) {
+      this.counters.misses++;
+      return undefined;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, found);
+    this.counters.hits++;
+    this.counters.bytesRead += found.byteLength;
+    return found;
   }
 
   async setMany(entries: VectorEntry[]): Promise<void> {

@@ -1,9 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
 import { createRequire } from 'node:module';
-import { ConfigError, UnavailableError, ValidationError } from '@dotrank/core';
-import { decodeVector, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
+import { ConfigError, UnavailableError, ValidationError, dot } from '@dotrank/core';
+import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
 import { modelHash, vectorRedisKey, type VectorKey } from './keys.js';
-import { emptyStats, type CacheStats, type VectorEntry, type VectorStore } from './types.js';
+import { emptyStats, type CacheStats, type ScoredLookup, type VectorEntry, type VectorStore } from './types.js';
 
 // cluster-key-slot (the slot function ioredis itself uses) ships no types
 const calculateSlot = createRequire(import.meta.url)('cluster-key-slot') as (key: string) => number;
@@ -80,31 +80,78 @@ export class RedisVectorStore implements VectorStore {
 
   async getMany(keys: VectorKey[]): Promise<(Float32Array | undefined)[]> {
     const out: (Float32Array | undefined)[] = new Array(keys.length).fill(undefined);
-    if (keys.length === 0) return out;
+    this.decodeEach(keys, await this.read(keys), (index, value) => {
+      const decoded = decodeVector(value, { dtype: this.dtype, dimension: this.dimension });
+      if (!('vector' in decoded)) return false;
+      out[index] = decoded.vector;
+      return true;
+    });
+    return out;
+  }
+
+  /**
+   * The rerank read: each cached value is decoded into one reused scratch vector and scored at once, so a
+   * 1,000-candidate job allocates no vectors at all (3 MB of fresh Float32Arrays per job kept the GC and the page
+   * allocator busy while the query was encoding on the same cores).
+   */
+  async scoreMany(keys: VectorKey[], query: Float32Array | PromiseLike<Float32Array>): Promise<ScoredLookup> {
+    const [replies, q] = await Promise.all([this.read(keys), query]);
+    if (this.dimension !== undefined && q.length !== this.dimension) {
+      throw new ValidationError('query', `dimension ${q.length}, expected ${this.dimension}`);
+    }
+    const scores = new Float64Array(keys.length).fill(Number.NaN);
+    const hit = new Uint8Array(keys.length);
+    const scratch = new Float32Array(q.length);
+    const expected = { dtype: this.dtype, dimension: q.length };
+    this.decodeEach(keys, replies, (index, value) => {
+      if ('rejected' in decodeVectorInto(value, scratch, 0, expected)) return false;
+      scores[index] = dot(q, scratch);
+      hit[index] = 1;
+      return true;
+    });
+    return { scores, hit };
+  }
+
+  /** MGETs for all keys; one reply list per group, groups in key order (see groups()). */
+  private async read(keys: VectorKey[]): Promise<{ groups: number[][]; replies: (Buffer | null)[][] }> {
+    if (keys.length === 0) return { groups: [], replies: [] };
     const redisKeys = keys.map((k) => this.keyFor(k));
     const groups = this.groups(redisKeys.map((_, i) => i), redisKeys);
-    let values: { index: number; value: Buffer | null }[];
     try {
-      values = this.cluster ? await this.readCluster(groups, redisKeys) : await this.readPipelined(groups, redisKeys);
+      const replies = this.cluster ? await this.readCluster(groups, redisKeys) : await this.readPipelined(groups, redisKeys);
+      return { groups, replies };
     } catch (error) {
       throw new UnavailableError('redis', `vector cache read failed: ${(error as Error).message}`, { cause: error });
     }
-    for (const { index, value } of values) {
-      if (!value) {
-        this.counters.misses++;
-        continue;
-      }
-      this.counters.bytesRead += value.length;
-      const decoded = decodeVector(value, { dtype: this.dtype, dimension: this.dimension });
-      if ('vector' in decoded) {
-        out[index] = decoded.vector;
-        this.counters.hits++;
-      } else {
-        this.counters.rejected++;
-        this.counters.misses++;
+  }
+
+  /** Calls `use` for every stored value; counts hits, misses, refused values and bytes. */
+  private decodeEach(
+    keys: VectorKey[],
+    { groups, replies }: { groups: number[][]; replies: (Buffer | null)[][] },
+    use: (index: number, value: Buffer) => boolean,
+  ): void {
+    let seen = 0;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const list = replies[g]!;
+      for (let j = 0; j < group.length; j++) {
+        seen++;
+        const value = list[j];
+        if (!value) {
+          this.counters.misses++;
+          continue;
+        }
+        this.counters.bytesRead += value.length;
+        if (use(group[j]!, value)) {
+          this.counters.hits++;
+        } else {
+          this.counters.rejected++;
+          this.counters.misses++;
+        }
       }
     }
-    return out;
+    if (seen !== keys.length) throw new UnavailableError('redis', `vector cache read returned ${seen} values for ${keys.length} keys`);
   }
 
   private groups(indices: number[], redisKeys: string[]): number[][] {
@@ -126,26 +173,21 @@ export class RedisVectorStore implements VectorStore {
     return chunks;
   }
 
-  private async readPipelined(groups: number[][], redisKeys: string[]) {
+  /** One reply list per group, in group order. */
+  private async readPipelined(groups: number[][], redisKeys: string[]): Promise<(Buffer | null)[][]> {
     const pipeline = this.redis.pipeline();
     for (const group of groups) pipeline.mgetBuffer(group.map((i) => redisKeys[i]!));
     const results = (await pipeline.exec()) ?? [];
-    const values: { index: number; value: Buffer | null }[] = [];
-    groups.forEach((group, g) => {
+    return groups.map((group, g) => {
       const [error, res] = results[g] ?? [new Error('no reply'), null];
       if (error) throw error;
-      const list = res as (Buffer | null)[];
-      group.forEach((index, j) => values.push({ index, value: list[j] ?? null }));
+      return res as (Buffer | null)[];
     });
-    return values;
   }
 
-  private async readCluster(groups: number[][], redisKeys: string[]) {
+  private async readCluster(groups: number[][], redisKeys: string[]): Promise<(Buffer | null)[][]> {
     // each group is one slot: ioredis routes every MGET to the node owning it; they run concurrently.
-    const replies = await Promise.all(groups.map((group) => this.redis.mgetBuffer(group.map((i) => redisKeys[i]!))));
-    const values: { index: number; value: Buffer | null }[] = [];
-    groups.forEach((group, g) => group.forEach((index, j) => values.push({ index, value: replies[g]![j] ?? null })));
-    return values;
+    return Promise.all(groups.map((group) => this.redis.mgetBuffer(group.map((i) => redisKeys[i]!))));
   }
 
   async setMany(entries: VectorEntry[]): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeVector, encodeVector, encodedByteLength, float16BitsToFloat32, float32ToFloat16Bits } from '../src/index.js';
+import { decodeVector, decodeVectorInto, encodeVector, encodedByteLength, float16BitsToFloat32, float32ToFloat16Bits } from '../src/index.js';
 
 function randomVector(dim: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -59,5 +59,42 @@ describe('vector codec', () => {
     expect(decodeVector(encoded, { dtype: 'float32' })).toMatchObject({ rejected: expect.stringContaining('dtype float16') });
     expect(decodeVector(encoded, { dimension: 9 })).toMatchObject({ rejected: expect.stringContaining('dimension 8') });
     expect(decodeVector(encoded.subarray(0, encoded.length - 1))).toMatchObject({ rejected: expect.stringContaining('length') });
+  });
+
+  it('float16 decodes every one of the 65,536 bit patterns as float16BitsToFloat32 does', () => {
+    // a value per pattern, decoded through the lookup table
+    const dim = 65536;
+    const value = Buffer.alloc(8 + 2 * dim);
+    value.write('DV', 0, 'latin1');
+    value[2] = 1;
+    value[3] = 2;
+    value.writeUInt32LE(dim, 4);
+    for (let bits = 0; bits < dim; bits++) value.writeUInt16LE(bits, 8 + 2 * bits);
+    const decoded = decodeVector(value);
+    if (!('vector' in decoded)) throw new Error(decoded.rejected);
+    for (let bits = 0; bits < dim; bits++) {
+      const want = Math.fround(float16BitsToFloat32(bits));
+      if (Number.isNaN(want)) expect(decoded.vector[bits]).toBeNaN();
+      else expect(decoded.vector[bits]).toBe(want);
+    }
+  });
+
+  it('decodeVectorInto writes one row of a matrix and leaves the rest alone', () => {
+    const v = randomVector(16, 5);
+    const target = new Float32Array(48).fill(7);
+    for (const dtype of ['float32', 'float16', 'int8'] as const) {
+      const encoded = encodeVector(v, dtype);
+      // an unaligned copy, as ioredis hands them out
+      const unaligned = Buffer.alloc(encoded.length + 1).subarray(1);
+      encoded.copy(unaligned);
+      const done = decodeVectorInto(unaligned, target, 16, { dtype, dimension: 16 });
+      expect(done).toEqual({ dimension: 16 });
+      const fresh = decodeVector(encoded);
+      if (!('vector' in fresh)) throw new Error(fresh.rejected);
+      expect(Array.from(target.subarray(16, 32))).toEqual(Array.from(fresh.vector));
+      expect(target.subarray(0, 16).every((x) => x === 7) && target.subarray(32).every((x) => x === 7)).toBe(true);
+    }
+    expect(decodeVectorInto(encodeVector(v, 'float32'), target, 40)).toEqual({ rejected: 'dimension 16 does not fit the target at 40' });
+    expect(decodeVectorInto(Buffer.from('nope nope'), target, 0)).toEqual({ rejected: 'not a dotrank vector (bad magic)' });
   });
 });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { redisUrlForTests, uniquePrefix, deleteKeysWithPrefix } from '@dotrank/core/testing';
-import { RedisVectorStore, encodeVector, type VectorDtype } from '../src/index.js';
+import { dot } from '@dotrank/core';
+import { MemoryVectorStore, RedisVectorStore, encodeVector, scoreCached, type VectorDtype, type VectorStore } from '../src/index.js';
 
 const prefix = uniquePrefix('vcache');
 let redis: Redis;
@@ -103,5 +104,65 @@ describe('RedisVectorStore (real Redis)', () => {
     const dead = new RedisVectorStore({ url: 'redis://127.0.0.1:1', keyPrefix: prefix, modelId: 'm', revision: 'r' });
     await expect(dead.getMany([{ id: 'a', text: 'a' }])).rejects.toThrow(/redis: vector cache read failed/);
     await dead.close();
+  });
+
+  it.each(['float32', 'float16', 'int8'] as VectorDtype[])(
+    'scoreMany (%s) gives the dot products getMany + dot gives, NaN and no hit for misses',
+    async (dtype) => {
+      const s = store({ dtype, dimension: 48 });
+      const entries = Array.from({ length: 40 }, (_, i) => ({ key: { id: `s${dtype}${i}`, text: `score ${i}` }, vector: vector(48, i + 3) }));
+      await s.setMany(entries.filter((_, i) => i % 3 !== 0));
+      const query = vector(48, 99);
+      const keys = entries.map((e) => e.key);
+      const vectors = await s.getMany(keys);
+      // the query may still be encoding: a promise is accepted
+      const { scores, hit } = await s.scoreMany(keys, Promise.resolve(query));
+      keys.forEach((_, i) => {
+        if (i % 3 === 0) {
+          expect(hit[i]).toBe(0);
+          expect(scores[i]).toBeNaN();
+        } else {
+          expect(hit[i]).toBe(1);
+          expect(scores[i]).toBe(dot(query, vectors[i]!));
+        }
+      });
+      // stats count both reads alike
+      const stats = s.stats();
+      expect(stats.hits).toBe(2 * 26);
+      expect(stats.misses).toBe(2 * 14);
+    },
+  );
+
+  it('scoreMany reads values at unaligned offsets and refuses foreign ones as misses', async () => {
+    const s = store({ dtype: 'float32' });
+    const entries = [0, 1, 2].map((i) => ({ key: { id: `su${i}`, text: 'su' }, vector: vector(5, i) }));
+    await s.setMany(entries);
+    await redis.set(s.keyFor({ id: 'odd', text: 'odd' }), Buffer.from('xyz'));
+    await redis.set(s.keyFor({ id: 'short', text: 'short' }), encodeVector(vector(3, 1), 'float32'));
+    const query = vector(5, 7);
+    // the 3-byte value first: the reply slices after it start at odd offsets
+    const keys = [{ id: 'odd', text: 'odd' }, ...entries.map((e) => e.key), { id: 'short', text: 'short' }];
+    const { scores, hit } = await s.scoreMany(keys, query);
+    entries.forEach((e, i) => expect(scores[i + 1]).toBe(dot(query, e.vector)));
+    expect(Array.from(hit)).toEqual([0, 1, 1, 1, 0]);
+    expect(s.stats()).toMatchObject({ hits: 3, misses: 2, rejected: 2 });
+  });
+
+  it('scoreMany refuses a query of another dimension, naming it', async () => {
+    const s = store({ dimension: 8 });
+    await expect(s.scoreMany([{ id: 'a', text: 'a' }], new Float32Array(4))).rejects.toThrow(/query: dimension 4, expected 8/);
+  });
+
+  it('scoreCached uses getMany + dot for a store without scoreMany', async () => {
+    const inner = new MemoryVectorStore();
+    await inner.setMany([{ key: { id: 'a', text: 'a' }, vector: vector(6, 1) }]);
+    const plain: VectorStore = { getMany: (k) => inner.getMany(k), setMany: (e) => inner.setMany(e), stats: () => inner.stats(), close: async () => undefined };
+    const query = vector(6, 2);
+    const viaFallback = await scoreCached(plain, [{ id: 'a', text: 'a' }, { id: 'b', text: 'b' }], query);
+    const viaStore = await scoreCached(inner, [{ id: 'a', text: 'a' }, { id: 'b', text: 'b' }], query);
+    expect(viaFallback.scores[0]).toBe(dot(query, vector(6, 1)));
+    expect(viaFallback.scores[1]).toBeNaN();
+    expect(Array.from(viaFallback.hit)).toEqual([1, 0]);
+    expect(Array.from(viaStore.scores)).toEqual(Array.from(viaFallback.scores));
   });
 });
