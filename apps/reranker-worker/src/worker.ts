@@ -12,7 +12,7 @@ import {
   type DenseEncoder,
   type DotrankConfig,
 } from '@dotrank/core';
-import { loadEncoder } from '@dotrank/encoder';
+import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import {
   EVENTS_MAX_LEN,
   RerankTimeoutError,
@@ -85,7 +85,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
   if (!encoder) {
     const modelDir = options.modelDir ?? config.DOTRANK_MODEL;
     if (!modelDir) throw new ConfigError('model', 'pass --model <dir> or set DOTRANK_MODEL');
-    encoder = await loadEncoder(modelDir, { batchSize, intraOpThreads: threads, executionProviders: config.DOTRANK_EXECUTION_PROVIDERS });
+    encoder = await loadEncoder(modelDir, encoderOptionsFromConfig(config, { batchSize, intraOpThreads: threads }));
   }
   const enc = encoder;
   const store =

@@ -10,7 +10,7 @@ import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { createElasticsearchSource } from '@dotrank/elasticsearch';
 import { openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
-import { loadEncoder } from '@dotrank/encoder';
+import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
 import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
@@ -117,11 +117,7 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
       const modelDir = flags.model ?? config.DOTRANK_MODEL;
       if (!modelDir) return Promise.reject(new ConfigError('--model', `is required ${why} (or set DOTRANK_MODEL)`));
       if (!encoderPromise) {
-        const loading = loadEncoder(resolve(modelDir), {
-          batchSize: config.DOTRANK_BATCH_SIZE,
-          executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
-          ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
-        });
+        const loading = loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
         encoderPromise = loading;
         closers.push(async () => (await loading).close()); // idempotent, so an owner closing it too is fine
       }

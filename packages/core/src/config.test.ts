@@ -64,3 +64,13 @@ describe('DOTRANK_EXECUTION_PROVIDERS', () => {
     expect(() => loadConfig({ DOTRANK_EXECUTION_PROVIDERS: 'tpu' })).toThrow(/DOTRANK_EXECUTION_PROVIDERS/);
   });
 });
+
+describe('DOTRANK_ORT_SPIN', () => {
+  it('is off unless set to 1 or true, and names a bad value', () => {
+    expect(loadConfig({}).DOTRANK_ORT_SPIN).toBe(false);
+    expect(loadConfig({ DOTRANK_ORT_SPIN: '1' }).DOTRANK_ORT_SPIN).toBe(true);
+    expect(loadConfig({ DOTRANK_ORT_SPIN: 'true' }).DOTRANK_ORT_SPIN).toBe(true);
+    expect(loadConfig({ DOTRANK_ORT_SPIN: '0' }).DOTRANK_ORT_SPIN).toBe(false);
+    expect(() => loadConfig({ DOTRANK_ORT_SPIN: 'sometimes' })).toThrow(/DOTRANK_ORT_SPIN/);
+  });
+});

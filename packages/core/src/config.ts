@@ -35,6 +35,14 @@ export const configSchema = z.object({
   DOTRANK_MAX_CANDIDATES: intFrom(1, 100_000).default(1000),
   DOTRANK_BATCH_SIZE: intFrom(1, 4096).default(32),
   DOTRANK_ORT_THREADS: intFrom(0, 1024).default(0),
+  /**
+   * ONNX Runtime's idle threads busy-wait for the next op when 1. Off by default: spinning threads take the cores
+   * the queue, Redis and other processes need between inferences (measured in the worker bench).
+   */
+  DOTRANK_ORT_SPIN: z
+    .enum(['0', '1', 'false', 'true'], { message: 'must be 0, 1, false or true' })
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
   /** ONNX Runtime execution providers, comma separated, in order of preference (e.g. `cuda,cpu`). */
   DOTRANK_EXECUTION_PROVIDERS: z
     .string()

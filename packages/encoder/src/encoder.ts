@@ -1,6 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { ModelError, ValidationError } from '@dotrank/core';
-import type { DenseEncoder, Similarity } from '@dotrank/core';
+import type { DenseEncoder, DotrankConfig, Similarity } from '@dotrank/core';
 import { readManifest } from './manifest.js';
 import { startOrtHost } from './ort-host.js';
 import type { Feed, InferenceThread, OrtHost } from './ort-host.js';
@@ -30,6 +30,26 @@ export interface EncoderOptions {
    * blocks for the whole batch (its `run` is a synchronous native call behind a setImmediate).
    */
   inferenceThread?: InferenceThread;
+  /**
+   * Let ONNX Runtime's idle threads spin waiting for work (its own default) instead of sleeping. Default false:
+   * on a machine shared with the queue, Redis and the API, spinning threads slow everything else down, and the
+   * worker benchmark measured lower query latency without it (DOTRANK_ORT_SPIN).
+   */
+  spinWait?: boolean;
+}
+
+/** The encoder options a process takes from its configuration; `overrides` win (CLI flags, tests). */
+export function encoderOptionsFromConfig(
+  config: Pick<DotrankConfig, 'DOTRANK_BATCH_SIZE' | 'DOTRANK_EXECUTION_PROVIDERS' | 'DOTRANK_ORT_THREADS' | 'DOTRANK_ORT_SPIN'>,
+  overrides: EncoderOptions = {},
+): EncoderOptions {
+  return {
+    batchSize: config.DOTRANK_BATCH_SIZE,
+    executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
+    ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
+    spinWait: config.DOTRANK_ORT_SPIN,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+  };
 }
 
 const DEFAULT_BATCH_SIZE = 32;
@@ -314,10 +334,11 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
   }
   const thread = options.inferenceThread ?? 'worker';
   if (thread !== 'worker' && thread !== 'main') throw new ValidationError('inferenceThread', `must be "worker" or "main" (got ${JSON.stringify(thread)})`);
+  if (options.spinWait !== undefined && typeof options.spinWait !== 'boolean') throw new ValidationError('spinWait', 'must be a boolean');
   const tokenizer = await TextTokenizer.fromFile(manifest.tokenizerPath);
   let session: OrtHost;
   try {
-    session = await startOrtHost(manifest.graphPath, { intraOpNumThreads: intraOpThreads, executionProviders }, thread);
+    session = await startOrtHost(manifest.graphPath, { intraOpNumThreads: intraOpThreads, executionProviders, spinWait: options.spinWait ?? false }, thread);
   } catch (error) {
     if (executionProviders.some((p) => p !== 'cpu')) {
       throw new ModelError(`ONNX Runtime cannot start with execution providers ${executionProviders.join(', ')}: ${firstLine(error)} (is the GPU build installed? see the README, "GPU workers")`, {

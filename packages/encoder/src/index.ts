@@ -1,5 +1,5 @@
 // Public API of @dotrank/encoder: model directory loading, tokenization, ONNX inference, pooling and scoring.
-export { loadEncoder, Encoder, EXECUTION_PROVIDERS } from './encoder.js';
+export { loadEncoder, encoderOptionsFromConfig, Encoder, EXECUTION_PROVIDERS } from './encoder.js';
 export type { EncoderOptions, TextKind, ExecutionProvider } from './encoder.js';
 export type { InferenceThread } from './ort-host.js';
 export { readManifest, MANIFEST_FILE, DEFAULTS as MANIFEST_DEFAULTS } from './manifest.js';

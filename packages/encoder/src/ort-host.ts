@@ -21,6 +21,8 @@ export interface HostSessionOptions {
   intraOpNumThreads: number;
   /** ONNX Runtime execution providers in order of preference (default `['cpu']`). */
   executionProviders?: readonly string[];
+  /** Let idle intra-op threads spin (ORT's default) instead of sleeping. */
+  spinWait?: boolean;
 }
 
 /** Where `session.run` executes: a worker thread (the event loop stays free) or the calling thread (it blocks). */
@@ -47,6 +49,8 @@ function sessionOptions(options: HostSessionOptions): InferenceSession.SessionOp
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    // session config entries session.intra_op.allow_spinning / session.inter_op.allow_spinning
+    extra: { session: { intra_op: { allow_spinning: options.spinWait ? '1' : '0' }, inter_op: { allow_spinning: options.spinWait ? '1' : '0' } } },
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ModelError, ValidationError } from '@dotrank/core';
+import { ModelError, ValidationError, loadConfig } from '@dotrank/core';
 import { tinyModelDir } from '@dotrank/core/testing';
-import { loadEncoder } from '../src/index.js';
+import { encoderOptionsFromConfig, loadEncoder } from '../src/index.js';
 
 describe('execution providers', () => {
   it('runs on the CPU provider when asked explicitly', async () => {
@@ -23,5 +23,35 @@ describe('execution providers', () => {
     const attempt = loadEncoder(tinyModelDir(), { executionProviders: ['cuda'] });
     await expect(attempt).rejects.toThrow(ModelError);
     await expect(attempt).rejects.toThrow(/execution providers cuda.*GPU workers/);
+  });
+
+  it('gives the same vectors with ORT threads spinning or sleeping between ops, and refuses a non-boolean', async () => {
+    const texts = ['boundary layer', 'shock wave interaction with a laminar boundary layer'];
+    const results: Float32Array[][] = [];
+    for (const spinWait of [false, true]) {
+      const encoder = await loadEncoder(tinyModelDir(), { spinWait, intraOpThreads: 2 });
+      try {
+        results.push(await encoder.encodePassages(texts));
+      } finally {
+        await encoder.close();
+      }
+    }
+    results[1]!.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(results[0]![i]!)));
+    await expect(loadEncoder(tinyModelDir(), { spinWait: 'yes' as never })).rejects.toThrow(/spinWait: must be a boolean/);
+  });
+});
+
+describe('encoderOptionsFromConfig', () => {
+  it('takes batch size, providers, threads and spinning from the configuration; overrides win, undefined ones do not', () => {
+    const config = loadConfig({ DOTRANK_BATCH_SIZE: '16', DOTRANK_ORT_THREADS: '3', DOTRANK_ORT_SPIN: '1' });
+    expect(encoderOptionsFromConfig(config)).toEqual({ batchSize: 16, executionProviders: ['cpu'], intraOpThreads: 3, spinWait: true });
+    expect(encoderOptionsFromConfig(config, { batchSize: 8, intraOpThreads: undefined })).toEqual({
+      batchSize: 8,
+      executionProviders: ['cpu'],
+      intraOpThreads: 3,
+      spinWait: true,
+    });
+    // 0 threads = let ONNX Runtime choose: no intraOpThreads at all
+    expect(encoderOptionsFromConfig(loadConfig({}))).toEqual({ batchSize: 32, executionProviders: ['cpu'], spinWait: false });
   });
 });

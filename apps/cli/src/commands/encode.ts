@@ -6,7 +6,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig, NotFoundError, ValidationError } from '@dotrank/core';
-import { loadEncoder } from '@dotrank/encoder';
+import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import type { TextKind } from '@dotrank/encoder';
 
 interface EncodeFlags {
@@ -97,7 +97,7 @@ async function runEncode(flags: EncodeFlags): Promise<void> {
     throw new NotFoundError('--in', `${input} does not exist`);
   }
 
-  const encoder = await loadEncoder(modelDir, { batchSize, intraOpThreads: threads, executionProviders: config.DOTRANK_EXECUTION_PROVIDERS });
+  const encoder = await loadEncoder(modelDir, encoderOptionsFromConfig(config, { batchSize, intraOpThreads: threads }));
   const total = await countLines(input);
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: `encode ${flags.kind === 'query' ? 'queries' : 'passages'} [{bar}] {value}/{total} | {rate}/s | eta {eta}s`, hideCursor: true },

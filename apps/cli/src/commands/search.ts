@@ -6,7 +6,7 @@ import { ConfigError, NotFoundError, loadConfig } from '@dotrank/core';
 import type { Candidate, CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { createElasticsearchSource } from '@dotrank/elasticsearch';
-import { loadEncoder } from '@dotrank/encoder';
+import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
 import { FIRST_STAGES, openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
@@ -94,7 +94,7 @@ export function registerSearchCommand(program: Command): void {
         if (flags.firstStage !== 'bm25') {
           const modelDir = flags.model ?? config.DOTRANK_MODEL;
           if (!modelDir) throw new ConfigError('--model', `--first-stage ${flags.firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`);
-          encoder = await loadEncoder(resolve(modelDir), { executionProviders: config.DOTRANK_EXECUTION_PROVIDERS });
+          encoder = await loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
           const dataDir = sourceKindOf(config, flags) === 'embedded' ? await embeddedIndexDir(config, flags) : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX);
           source = await openFirstStage(config, { firstStage: flags.firstStage, bm25: lexical, encoder, dataDir });
           if ((await source.count()) === 0 || (flags.firstStage === 'hybrid' && (await lexical.count()) === 0)) {

@@ -4,7 +4,7 @@ import { ConfigError } from '@dotrank/core';
 import type { Candidate, CandidateSource, DenseEncoder, DotrankConfig, FusionMode } from '@dotrank/core';
 import { findCollection, readCorpus, readQrels, readQueries, writeRun } from '@dotrank/datasets';
 import type { Qrels } from '@dotrank/datasets';
-import { loadEncoder } from '@dotrank/encoder';
+import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import { buildMetricsReport, evaluate, measureLabel, recallCurve } from '@dotrank/eval';
 import type { EvalResult, MetricsReport } from '@dotrank/eval';
 import { DEFAULT_ALPHA, fuse, rerankCandidates, warmPassages } from '@dotrank/rerank-core';
@@ -89,11 +89,10 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
 
     let modelInfo: { id: string; revision: string } | null = null;
     if (needsModel) {
-      encoder = await loadEncoder(resolve(modelDir!), {
-        batchSize: options.batchSize ?? config.DOTRANK_BATCH_SIZE,
-        executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
-        ...((options.threads ?? config.DOTRANK_ORT_THREADS) > 0 ? { intraOpThreads: options.threads ?? config.DOTRANK_ORT_THREADS } : {}),
-      });
+      encoder = await loadEncoder(
+        resolve(modelDir!),
+        encoderOptionsFromConfig(config, { batchSize: options.batchSize, ...(options.threads ? { intraOpThreads: options.threads } : {}) }),
+      );
       modelInfo = { id: encoder.modelId, revision: encoder.revision };
       const useRedis = (options.cache ?? (config.REDIS_URL ? 'redis' : 'memory')) === 'redis';
       if (useRedis && !config.REDIS_URL) throw new ConfigError('REDIS_URL', 'must be set for --cache redis');
