@@ -18,10 +18,13 @@ import {
   RerankTimeoutError,
   parseOrThrow,
   queueNames,
+  isRerankEnvelope,
   rerankCandidates,
+  rerankEnvelopeSchema,
   rerankJobSchema,
   warmJobSchema,
   warmPassages,
+  type RerankEnvelope,
   type RerankJobData,
   type RerankJobResult,
   type WarmJobData,
@@ -104,6 +107,10 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
   const connection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', (error) => logger.warn({ err: describeError(error) }, 'redis connection error'));
   const rerankSchema = rerankJobSchema(config.DOTRANK_MAX_CANDIDATES);
+  const envelopeSchema = rerankEnvelopeSchema(config.DOTRANK_MAX_CANDIDATES);
+  // reads the candidates of envelope jobs (BullMQ's own connections block on the queue)
+  const payloads = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  payloads.on('error', (error) => logger.warn({ err: describeError(error) }, 'redis payload connection error'));
   const warmSchema = warmJobSchema();
   const common = {
     connection,
@@ -114,27 +121,74 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     streams: { events: { maxLen: EVENTS_MAX_LEN } },
   };
 
-  const rerankProcessor = async (job: Job<RerankJobData, RerankJobResult>): Promise<RerankJobResult> => {
-    const log = logger.child({ jobId: job.id, requestId: (job.data as { requestId?: string })?.requestId, type: 'rerank' });
-    let data: RerankJobData;
+  /** The candidates an envelope job names, parsed (not yet validated); an unrecoverable error when they are gone. */
+  const readPayload = async (key: string): Promise<unknown> => {
+    let raw: Buffer | null;
     try {
-      data = parseOrThrow(rerankSchema, job.data);
+      raw = await payloads.getBuffer(key);
     } catch (error) {
+      throw new Error(`could not read the candidates payload ${key}: ${describeError(error)}`); // retried
+    }
+    if (!raw) throw new UnrecoverableError(`invalid job: payloadKey: candidates payload ${key} is gone (expired, or its producer stopped waiting)`);
+    try {
+      return JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new UnrecoverableError(`invalid job: payloadKey: candidates payload ${key} is not JSON`);
+    }
+  };
+
+  const rerankProcessor = async (job: Job<RerankJobData | RerankEnvelope, RerankJobResult>): Promise<RerankJobResult> => {
+    const processStart = performance.now();
+    const log = logger.child({ jobId: job.id, requestId: (job.data as { requestId?: string })?.requestId, type: 'rerank' });
+    const invalid = (error: unknown): never => {
       metrics.jobs.inc({ type: 'rerank', status: 'invalid' });
       log.warn({ reason: describeError(error) }, 'invalid rerank job');
       throw new UnrecoverableError(`invalid job: ${describeError(error)}`);
+    };
+    const expired = (): never => {
+      metrics.jobs.inc({ type: 'rerank', status: 'expired' });
+      throw new UnrecoverableError(`deadline passed ${Date.now() - (job.data.deadlineAt ?? 0)} ms before the job started`);
+    };
+    let data: RerankJobData;
+    let queryEncoding: { vector: Promise<Float32Array>; startedAt: number } | undefined;
+    if (isRerankEnvelope(job.data)) {
+      // candidates beside the job: start the query's encoding, then read them while it runs
+      let envelope: RerankEnvelope;
+      try {
+        envelope = parseOrThrow(envelopeSchema, job.data);
+      } catch (error) {
+        return invalid(error);
+      }
+      if (envelope.deadlineAt !== undefined && Date.now() > envelope.deadlineAt) return expired();
+      if (envelope.fusion !== 'bm25') {
+        const vector = enc.encodeQueries([envelope.query]).then(([v]) => v!);
+        vector.catch(() => undefined); // awaited by the pipeline; never an unhandled rejection if we fail first
+        queryEncoding = { vector, startedAt: performance.now() };
+      }
+      const candidates = await readPayload(envelope.payloadKey);
+      const { payloadKey: _payloadKey, ...rest } = envelope;
+      try {
+        data = parseOrThrow(rerankSchema, { ...rest, candidates });
+      } catch (error) {
+        return invalid(error);
+      }
+    } else {
+      try {
+        data = parseOrThrow(rerankSchema, job.data);
+      } catch (error) {
+        return invalid(error);
+      }
     }
     const started = Date.now();
-    if (data.deadlineAt !== undefined && started > data.deadlineAt) {
-      metrics.jobs.inc({ type: 'rerank', status: 'expired' });
-      throw new UnrecoverableError(`deadline passed ${started - data.deadlineAt} ms before the job started`);
-    }
+    if (data.deadlineAt !== undefined && started > data.deadlineAt) return expired();
     try {
       const result = await rerankCandidates(
         data,
         { encoder: enc, store, batchSize },
-        { deadlineAt: data.deadlineAt, observer: { onMissBatch: (n) => metrics.missBatchSize.observe(n) } },
+        { deadlineAt: data.deadlineAt, queryEncoding, observer: { onMissBatch: (n) => metrics.missBatchSize.observe(n) } },
       );
+      // the job's own time, reading its candidates included
+      result.timings.totalMs = performance.now() - processStart;
       const queueWaitMs = Math.max(0, (job.processedOn ?? started) - (data.enqueuedAt ?? job.timestamp));
       const t = result.timings;
       metrics.stage.observe({ stage: 'encode_query' }, ms(t.encodeQueryMs));
@@ -202,7 +256,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     }
   };
 
-  const rerankWorker = new Worker<RerankJobData, RerankJobResult>(names.rerank, rerankProcessor, { ...common, concurrency });
+  const rerankWorker = new Worker<RerankJobData | RerankEnvelope, RerankJobResult>(names.rerank, rerankProcessor, { ...common, concurrency });
   const warmWorker =
     options.warm === false ? undefined : new Worker<WarmJobData, WarmJobResult>(names.warm, warmProcessor, { ...common, concurrency: 1 });
   for (const w of [rerankWorker, warmWorker]) {
@@ -253,6 +307,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
         if (!options.store) await store.close();
         if (!options.encoder) await enc.close();
         await connection.quit().catch(() => undefined);
+        await payloads.quit().catch(() => undefined);
         logger.info('worker stopped');
       })();
       return closing;

@@ -3,7 +3,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadEncoder, type Encoder } from '@dotrank/encoder';
 import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
-import { InProcessReranker, QueueReranker, RerankTimeoutError, queueNames, type RerankResult } from '@dotrank/rerank-core';
+import { InProcessReranker, QueueReranker, RerankTimeoutError, payloadKeyFor, queueNames, type RerankResult } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import { startWorker, type RunningWorker } from '../src/index.js';
 import { deleteKeys, makeCandidates, testConfig } from './helpers.js';
@@ -137,4 +137,71 @@ describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)',
       await Promise.all(producers.map((p) => p.close()));
     }
   }, 180_000);
+
+  it('sends candidates beside the job by default, inline when asked: same results, no payload left behind', async () => {
+    const names = queueNames(prefix);
+    const redis = new Redis(redisUrlForTests());
+    const inline = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix, candidatesInline: true });
+    await inline.ready();
+    try {
+      const req = { query: 'laminar flow over a flat plate', candidates: makeCandidates(30, 5), fusion: 'interpolate' as const, requestId: 'envelope' };
+      // watch what the producer adds: the default job names a payload and carries no candidates
+      const added: Record<string, unknown>[] = [];
+      const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
+      await events.waitUntilReady();
+      const onAdded = async ({ jobId }: { jobId: string }) => {
+        const job = await producer.queue.getJob(jobId);
+        if (job) added.push(job.data as Record<string, unknown>);
+      };
+      events.on('added', (e) => void onAdded(e));
+      const beside = await producer.rerank(req);
+      const inside = await inline.rerank(req);
+      await new Promise((r) => setTimeout(r, 200));
+      await events.close();
+      expect(strip(beside)).toEqual(strip(inside));
+      const envelope = added.find((d) => 'payloadKey' in d);
+      expect(envelope).toBeDefined();
+      expect(envelope).not.toHaveProperty('candidates');
+      expect(envelope!['payloadKey']).toMatch(new RegExp(`^${prefix}:${names.rerank}:payload:`));
+      expect(added.some((d) => Array.isArray(d['candidates']) && (d['candidates'] as unknown[]).length === 30)).toBe(true);
+      // the producer deletes the payload once it has the result
+      expect(await redis.exists(envelope!['payloadKey'] as string)).toBe(0);
+      expect(await redis.keys(`${prefix}:${names.rerank}:payload:*`)).toEqual([]);
+    } finally {
+      await inline.close();
+      await redis.quit();
+    }
+  });
+
+  it('fails an envelope job whose payload is gone or malformed at once, naming payloadKey or the field', async () => {
+    const names = queueNames(prefix);
+    const redis = new Redis(redisUrlForTests());
+    const queue = new Queue(names.rerank, { connection: new Redis(redisUrlForTests()), prefix });
+    const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
+    await events.waitUntilReady();
+    const opts = { attempts: 3, backoff: { type: 'fixed' as const, delay: 10 } };
+    try {
+      const gone = await queue.add('rerank', { query: 'q', payloadKey: payloadKeyFor(names, 'never-written'), fusion: 'tasb' }, opts);
+      await expect(gone.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: payloadKey: candidates payload .*never-written is gone/);
+      expect((await queue.getJob(gone.id!))!.attemptsMade).toBe(1);
+
+      const badKey = payloadKeyFor(names, 'bad-score');
+      await redis.set(badKey, JSON.stringify([{ id: 'a', text: 'x', score: 'high' }]));
+      const bad = await queue.add('rerank', { query: 'q', payloadKey: badKey, fusion: 'tasb' }, opts);
+      await expect(bad.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: candidates\.0\.score/);
+
+      const notJson = payloadKeyFor(names, 'not-json');
+      await redis.set(notJson, '[{"id":');
+      const broken = await queue.add('rerank', { query: 'q', payloadKey: notJson, fusion: 'tasb' }, opts);
+      await expect(broken.waitUntilFinished(events, 20_000)).rejects.toThrow(/payloadKey: candidates payload .* is not JSON/);
+
+      const empty = await queue.add('rerank', { query: 'q', payloadKey: '', fusion: 'tasb' }, opts);
+      await expect(empty.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: payloadKey: must be a non-empty string/);
+      await redis.del(badKey, notJson);
+    } finally {
+      await events.close();
+      await queue.close();
+      await redis.quit();
+    }
+  });
 });

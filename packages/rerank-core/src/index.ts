@@ -7,13 +7,16 @@ export {
   MAX_PASSAGE_BYTES,
   rerankRequestSchema,
   rerankJobSchema,
+  rerankEnvelopeSchema,
+  isRerankEnvelope,
+  payloadKeyFor,
   rerankResultSchema,
   warmJobSchema,
   parseOrThrow,
   validateRerankRequest,
   queueNames,
 } from './schemas.js';
-export type { RerankJobData, RerankJobResult, WarmJobData, WarmJobResult } from './schemas.js';
+export type { RerankJobData, RerankEnvelope, RerankJobResult, WarmJobData, WarmJobResult } from './schemas.js';
 export { dot } from '@dotrank/core';
 export { fuse, minMaxNormalize, zScoreNormalize, compareFused, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, RRF_K } from './fusion.js';
 export type { FusionInput, FusedItem, FuseOptions } from './fusion.js';

@@ -19,6 +19,11 @@ export interface PipelineControl {
   signal?: AbortSignal;
   /** Called after each batch of encoded misses (for job progress / lock-friendly yields). */
   onBatch?: (done: number, total: number) => void | Promise<void>;
+  /**
+   * The query's encoding, already started by the caller (performance.now() at its start): the worker starts it
+   * before it has read the candidates. Without it the step encodes `req.query` itself.
+   */
+  queryEncoding?: { vector: Promise<Float32Array>; startedAt: number };
 }
 
 /** Per-stage figures beyond the timings: what metrics want. */
@@ -61,8 +66,11 @@ export async function rerankCandidates(
     // the query and the cache read do not depend on each other: run them together. The store scores the cached
     // vectors as they are decoded (scoreCached), so the cache read ends with their TAS-B scores, not vectors.
     let t = now();
-    const queryPromise = encoder.encodeQueries([req.query]).then(([v]) => {
-      timings.encodeQueryMs = now() - t;
+    const started = control?.queryEncoding;
+    const queryStart = started?.startedAt ?? t;
+    const encoding = started ? started.vector : encoder.encodeQueries([req.query]).then(([v]) => v);
+    const queryPromise = encoding.then((v) => {
+      timings.encodeQueryMs = now() - queryStart;
       if (!v) throw new ModelError('encoder returned no query vector');
       return v;
     });

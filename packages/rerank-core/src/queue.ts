@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { DotrankError, UnavailableError, ValidationError, type Passage } from '@dotrank/core';
 import { RerankAbortedError, RerankTimeoutError } from './errors.js';
 import {
   DEFAULT_MAX_CANDIDATES,
+  payloadKeyFor,
   queueNames,
   rerankResultSchema,
   validateRerankRequest,
+  type RerankEnvelope,
   type RerankJobData,
   type RerankJobResult,
   type WarmJobData,
@@ -55,7 +57,23 @@ export interface QueueRerankerOptions {
   deadlineMs?: number;
   maxCandidates?: number;
   jobOptions?: JobsOptions;
+  /**
+   * Put the candidates inside the job (true) instead of beside it in a Redis string the job names (default false).
+   * Beside it, a 1,000-candidate job is a few hundred bytes for BullMQ to add and hand out, and the worker encodes
+   * the query while it reads the candidates; inline is what workers before 0.2 understand.
+   */
+  candidatesInline?: boolean;
 }
+
+const textEncoder = new TextEncoder();
+function utf8Buffer(text: string): Buffer {
+  const bytes = textEncoder.encode(text);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** How long a candidates payload outlives its deadline (or lives, with no deadline) should its producer die. */
+const PAYLOAD_TTL_MARGIN_MS = 60_000;
+const PAYLOAD_TTL_NO_DEADLINE_MS = 24 * 3600_000;
 
 /**
  * BullMQ producer: validates, adds a rerank job, waits for its result through QueueEvents until the deadline.
@@ -63,7 +81,10 @@ export interface QueueRerankerOptions {
  * up late skips it (its data carries `deadlineAt`).
  */
 export class QueueReranker implements Reranker {
-  readonly queue: Queue<RerankJobData, RerankJobResult>;
+  readonly queue: Queue<RerankJobData | RerankEnvelope, RerankJobResult>;
+  private readonly names: ReturnType<typeof queueNames>;
+  /** Writes and deletes candidates payloads (the producer connection, or one of our own for plain options). */
+  private readonly payloads: Redis | Cluster;
   private readonly events: QueueEvents;
   private readonly options: QueueRerankerOptions;
   private readonly ownConnections: Redis[] = [];
@@ -72,9 +93,18 @@ export class QueueReranker implements Reranker {
   constructor(options: QueueRerankerOptions) {
     this.options = options;
     const names = queueNames(options.queuePrefix);
+    this.names = names;
     const producer = toConnection(options.connection);
     const blocking = toConnection(options.connection, true);
     for (const c of [producer, blocking]) if (typeof options.connection === 'string') this.ownConnections.push(c as Redis);
+    if (producer instanceof Redis || producer instanceof Cluster) {
+      this.payloads = producer;
+    } else {
+      const own = new Redis({ ...(producer as object), maxRetriesPerRequest: 3 });
+      own.on('error', () => undefined);
+      this.payloads = own;
+      this.ownConnections.push(own);
+    }
     const streams = { events: { maxLen: EVENTS_MAX_LEN } };
     this.queue = new Queue(names.rerank, { connection: producer, prefix: names.prefix, streams });
     this.events = new QueueEvents(names.rerank, { connection: blocking, prefix: names.prefix });
@@ -98,9 +128,9 @@ export class QueueReranker implements Reranker {
     if (opts.signal?.aborted) throw new RerankAbortedError();
     const enqueuedAt = Date.now();
     const deadlineAt = deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined;
-    const data: RerankJobData = {
+    const jobId = randomUUID();
+    const common = {
       query: valid.query,
-      candidates: valid.candidates.map((c) => ({ id: c.id, text: c.text, score: c.score })),
       fusion: valid.fusion,
       ...(valid.k !== undefined ? { k: valid.k } : {}),
       ...(valid.alpha !== undefined ? { alpha: valid.alpha } : {}),
@@ -109,10 +139,23 @@ export class QueueReranker implements Reranker {
       enqueuedAt,
       ...(deadlineAt !== undefined ? { deadlineAt } : {}),
     };
-    let job: Job<RerankJobData, RerankJobResult>;
+    const candidates = valid.candidates.map((c) => ({ id: c.id, text: c.text, score: c.score }));
+    let payloadKey: string | undefined;
+    let job: Job<RerankJobData | RerankEnvelope, RerankJobResult>;
     try {
-      job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId: randomUUID() });
+      let data: RerankJobData | RerankEnvelope;
+      if (this.options.candidatesInline) {
+        data = { ...common, candidates };
+      } else {
+        payloadKey = payloadKeyFor(this.names, jobId);
+        // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), made with
+        // TextEncoder: on Node 20 Buffer.from(string) is about ten times slower for strings this size
+        await this.payloads.psetex(payloadKey, (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS, utf8Buffer(JSON.stringify(candidates)));
+        data = { ...common, payloadKey };
+      }
+      job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
     } catch (error) {
+      void this.dropPayload(payloadKey);
       throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, { cause: error });
     }
     let onAbort: (() => void) | undefined;
@@ -141,6 +184,8 @@ export class QueueReranker implements Reranker {
       throw new UnavailableError('reranker', `rerank job ${job.id} failed: ${message}`, { cause: error });
     } finally {
       if (onAbort) opts.signal?.removeEventListener('abort', onAbort);
+      // whatever the outcome, nobody needs the candidates any more (a late worker finds the deadline passed first)
+      void this.dropPayload(payloadKey);
     }
     const parsed = this.resultSchema.safeParse(raw);
     if (!parsed.success) throw new UnavailableError('reranker', `rerank job ${job.id} returned a malformed result`);
@@ -152,6 +197,15 @@ export class QueueReranker implements Reranker {
       return item;
     });
     return { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
+  }
+
+  private async dropPayload(key: string | undefined): Promise<void> {
+    if (!key) return;
+    try {
+      await this.payloads.del(key);
+    } catch {
+      // Redis unreachable: the payload's TTL removes it
+    }
   }
 
   /** A job nobody waits for: remove it while it is still waiting; an active one is skipped/expired by the worker. */

@@ -56,6 +56,28 @@ export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
 }
 export type RerankJobData = z.infer<ReturnType<typeof rerankJobSchema>>;
 
+/**
+ * A rerank job whose candidates travel beside it: `payloadKey` names a Redis string holding the candidates array
+ * as JSON (written by the producer, deleted by it once the job is done). The job itself stays a few hundred bytes, so
+ * enqueueing and fetching it are cheap, and the worker starts encoding the query while it reads the candidates.
+ */
+export function rerankEnvelopeSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
+  return rerankJobSchema(maxCandidates)
+    .omit({ candidates: true })
+    .extend({ payloadKey: z.string().min(1, 'must be a non-empty string').max(1024) });
+}
+export type RerankEnvelope = z.infer<ReturnType<typeof rerankEnvelopeSchema>>;
+
+/** Whether job data is an envelope (candidates beside the job) rather than a job with its candidates inline. */
+export function isRerankEnvelope(data: unknown): data is { payloadKey: unknown } {
+  return typeof data === 'object' && data !== null && 'payloadKey' in data && !('candidates' in data);
+}
+
+/** The Redis key of a job's candidates payload: beside the queue's own keys, so a prefix cleanup takes it too. */
+export function payloadKeyFor(names: { prefix: string; rerank: string }, jobId: string): string {
+  return `${names.prefix}:${names.rerank}:payload:${jobId}`;
+}
+
 const timingsSchema = z.object({
   encodeQueryMs: z.number(),
   cacheReadMs: z.number(),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@dotrank/core';
-import { parseOrThrow, queueNames, rerankJobSchema, validateRerankRequest, warmJobSchema } from '../src/index.js';
+import { isRerankEnvelope, parseOrThrow, payloadKeyFor, queueNames, rerankEnvelopeSchema, rerankJobSchema, validateRerankRequest, warmJobSchema } from '../src/index.js';
 
 const ok = { query: 'flow', candidates: [{ id: 'a', text: 'x', score: 1 }], fusion: 'tasb' as const };
 
@@ -45,5 +45,20 @@ describe('schemas', () => {
   it('queue names from a prefix', () => {
     expect(queueNames('dotrank')).toEqual({ rerank: 'dotrank-rerank', warm: 'dotrank-warm', prefix: 'dotrank' });
     expect(() => queueNames('')).toThrow(/queuePrefix/);
+  });
+});
+
+describe('rerank envelope (candidates beside the job)', () => {
+  it('takes the request fields and a payloadKey, never candidates; tells envelopes from inline jobs', () => {
+    const schema = rerankEnvelopeSchema(10);
+    const envelope = { query: 'q', fusion: 'tasb', payloadKey: 'p:rerank:payload:1', enqueuedAt: 5 };
+    expect(schema.parse(envelope)).toEqual(envelope);
+    expect(isRerankEnvelope(envelope)).toBe(true);
+    expect(isRerankEnvelope({ query: 'q', fusion: 'tasb', candidates: [] })).toBe(false);
+    expect(isRerankEnvelope({ ...envelope, candidates: [] })).toBe(false);
+    expect(isRerankEnvelope(null)).toBe(false);
+    expect(() => parseOrThrow(schema, { ...envelope, payloadKey: '' })).toThrow(/payloadKey: must be a non-empty string/);
+    expect(() => parseOrThrow(schema, { ...envelope, query: ' ' })).toThrow(/query/);
+    expect(payloadKeyFor(queueNames('dr'), 'job-1')).toBe('dr:dr-rerank:payload:job-1');
   });
 });
