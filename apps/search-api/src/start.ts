@@ -150,7 +150,13 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
       startLine = `in-process mode: ${config.REDIS_URL ? '--in-process given' : 'no REDIS_URL configured'}; reranking with ${encoder.modelId} in this process (in-memory vector cache)`;
     } else {
       const redisUrl = config.REDIS_URL!;
-      const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES });
+      const queue = new QueueReranker({
+        connection: redisUrl,
+        queuePrefix: config.DOTRANK_QUEUE_PREFIX,
+        deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
+        maxCandidates: config.DOTRANK_MAX_CANDIDATES,
+        candidatesInline: config.DOTRANK_CANDIDATES_INLINE,
+      });
       reranker = queue;
       // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
       const probe = new Redis({ ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
