@@ -24,6 +24,7 @@ import {
   rerankJobSchema,
   warmJobSchema,
   warmPassages,
+  type RerankColumnsResult,
   type RerankEnvelope,
   type RerankJobData,
   type RerankJobResult,
@@ -137,7 +138,9 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     }
   };
 
-  const rerankProcessor = async (job: Job<RerankJobData | RerankEnvelope, RerankJobResult>): Promise<RerankJobResult> => {
+  const rerankProcessor = async (
+    job: Job<RerankJobData | RerankEnvelope, RerankJobResult | RerankColumnsResult>,
+  ): Promise<RerankJobResult | RerankColumnsResult> => {
     const processStart = performance.now();
     const log = logger.child({ jobId: job.id, requestId: (job.data as { requestId?: string })?.requestId, type: 'rerank' });
     const invalid = (error: unknown): never => {
@@ -202,6 +205,21 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       metrics.candidates.observe(data.candidates.length);
       metrics.jobs.inc({ type: 'rerank', status: 'completed' });
       log.debug({ candidates: data.candidates.length, cache: result.cache, timings: t, queueWaitMs }, 'rerank done');
+      if (isRerankEnvelope(job.data)) {
+        // an envelope's producer reads columns: candidate positions and scores, nothing it already has
+        const position = new Map(data.candidates.map((c, i) => [c.id, i] as const));
+        const withTasb = result.results.length > 0 && result.results[0]!.tasbScore !== undefined;
+        return {
+          ranked: {
+            index: result.results.map((r) => position.get(r.id)!),
+            score: result.results.map((r) => r.score),
+            ...(withTasb ? { tasbScore: result.results.map((r) => r.tasbScore!) } : {}),
+          },
+          fusion: result.fusion,
+          timings: { ...t, queueWaitMs },
+          cache: result.cache,
+        };
+      }
       return {
         // ids and scores only (the producer has the texts); explicit fields, no per-item spread
         results: result.results.map((r) =>
@@ -256,7 +274,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     }
   };
 
-  const rerankWorker = new Worker<RerankJobData | RerankEnvelope, RerankJobResult>(names.rerank, rerankProcessor, { ...common, concurrency });
+  const rerankWorker = new Worker<RerankJobData | RerankEnvelope, RerankJobResult | RerankColumnsResult>(names.rerank, rerankProcessor, { ...common, concurrency });
   const warmWorker =
     options.warm === false ? undefined : new Worker<WarmJobData, WarmJobResult>(names.warm, warmProcessor, { ...common, concurrency: 1 });
   for (const w of [rerankWorker, warmWorker]) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadEncoder, type Encoder } from '@dotrank/encoder';
 import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
@@ -202,6 +202,30 @@ describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)',
       await events.close();
       await queue.close();
       await redis.quit();
+    }
+  });
+
+  it('refuses a malformed columns result from a worker, naming what is wrong', async () => {
+    const rogue = uniquePrefix('rogue');
+    const names = queueNames(rogue);
+    const replies = [
+      { ranked: { index: [0, 0], score: [1, 2] }, fusion: 'tasb', timings: { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 }, cache: { hits: 0, misses: 0 } },
+      { ranked: { index: [7], score: [1] }, fusion: 'tasb', timings: { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 }, cache: { hits: 0, misses: 0 } },
+      { ranked: { index: [0], score: [1, 2] }, fusion: 'tasb', timings: { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 }, cache: { hits: 0, misses: 0 } },
+    ];
+    let n = 0;
+    const fake = new Worker(names.rerank, async () => replies[n++], { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix: rogue });
+    const p = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: rogue });
+    await p.ready();
+    try {
+      const req = { query: 'q', candidates: makeCandidates(3, 4), fusion: 'tasb' as const };
+      await expect(p.rerank(req)).rejects.toThrow(/malformed result \(ranked\.index\.1\)/);
+      await expect(p.rerank(req)).rejects.toThrow(/malformed result \(ranked\.index\.0\)/);
+      await expect(p.rerank(req)).rejects.toThrow(/malformed result \(column lengths differ\)/);
+    } finally {
+      await p.close();
+      await fake.close();
+      await deleteKeys(rogue);
     }
   });
 });

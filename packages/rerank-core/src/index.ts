@@ -11,12 +11,13 @@ export {
   isRerankEnvelope,
   payloadKeyFor,
   rerankResultSchema,
+  rerankColumnsResultSchema,
   warmJobSchema,
   parseOrThrow,
   validateRerankRequest,
   queueNames,
 } from './schemas.js';
-export type { RerankJobData, RerankEnvelope, RerankJobResult, WarmJobData, WarmJobResult } from './schemas.js';
+export type { RerankJobData, RerankEnvelope, RerankJobResult, RerankColumnsResult, WarmJobData, WarmJobResult } from './schemas.js';
 export { dot } from '@dotrank/core';
 export { fuse, minMaxNormalize, zScoreNormalize, compareFused, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, RRF_K } from './fusion.js';
 export type { FusionInput, FusedItem, FuseOptions } from './fusion.js';

@@ -7,8 +7,10 @@ import {
   DEFAULT_MAX_CANDIDATES,
   payloadKeyFor,
   queueNames,
+  rerankColumnsResultSchema,
   rerankResultSchema,
   validateRerankRequest,
+  type RerankColumnsResult,
   type RerankEnvelope,
   type RerankJobData,
   type RerankJobResult,
@@ -81,7 +83,7 @@ const PAYLOAD_TTL_NO_DEADLINE_MS = 24 * 3600_000;
  * up late skips it (its data carries `deadlineAt`).
  */
 export class QueueReranker implements Reranker {
-  readonly queue: Queue<RerankJobData | RerankEnvelope, RerankJobResult>;
+  readonly queue: Queue<RerankJobData | RerankEnvelope, RerankJobResult | RerankColumnsResult>;
   private readonly names: ReturnType<typeof queueNames>;
   /** Writes and deletes candidates payloads (the producer connection, or one of our own for plain options). */
   private readonly payloads: Redis | Cluster;
@@ -89,6 +91,7 @@ export class QueueReranker implements Reranker {
   private readonly options: QueueRerankerOptions;
   private readonly ownConnections: Redis[] = [];
   private readonly resultSchema = rerankResultSchema();
+  private readonly columnsSchema = rerankColumnsResultSchema();
 
   constructor(options: QueueRerankerOptions) {
     this.options = options;
@@ -141,7 +144,7 @@ export class QueueReranker implements Reranker {
     };
     const candidates = valid.candidates.map((c) => ({ id: c.id, text: c.text, score: c.score }));
     let payloadKey: string | undefined;
-    let job: Job<RerankJobData | RerankEnvelope, RerankJobResult>;
+    let job: Job<RerankJobData | RerankEnvelope, RerankJobResult | RerankColumnsResult>;
     try {
       let data: RerankJobData | RerankEnvelope;
       if (this.options.candidatesInline) {
@@ -187,15 +190,38 @@ export class QueueReranker implements Reranker {
       // whatever the outcome, nobody needs the candidates any more (a late worker finds the deadline passed first)
       void this.dropPayload(payloadKey);
     }
+    const malformed = (why: string) => new UnavailableError('reranker', `rerank job ${job.id} returned a malformed result (${why})`);
+    // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
+    const done = () => void job.remove().catch(() => undefined);
+    if (typeof raw === 'object' && raw !== null && 'ranked' in raw) {
+      const parsed = this.columnsSchema.safeParse(raw);
+      if (!parsed.success) throw malformed(parsed.error.issues[0]?.path.join('.') || 'shape');
+      const { index, score, tasbScore } = parsed.data.ranked;
+      const n = valid.candidates.length;
+      if (score.length !== index.length || (tasbScore && tasbScore.length !== index.length)) throw malformed('column lengths differ');
+      const seen = new Uint8Array(n);
+      const results: RankedItem[] = new Array(index.length);
+      for (let r = 0; r < index.length; r++) {
+        const i = index[r]!;
+        if (i >= n || seen[i]) throw malformed(`ranked.index.${r}`);
+        seen[i] = 1;
+        const c = valid.candidates[i]!;
+        const item: RankedItem = { id: c.id, rank: r + 1, score: score[r]!, bm25Score: c.score, text: c.text };
+        if (tasbScore) item.tasbScore = tasbScore[r]!;
+        results[r] = item;
+      }
+      done();
+      return { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
+    }
     const parsed = this.resultSchema.safeParse(raw);
-    if (!parsed.success) throw new UnavailableError('reranker', `rerank job ${job.id} returned a malformed result`);
-    void job.remove().catch(() => undefined); // the result is ours now; do not keep it in Redis
+    if (!parsed.success) throw malformed(parsed.error.issues[0]?.path.join('.') || 'shape');
     const texts = new Map(valid.candidates.map((c) => [c.id, c.text] as const));
     const results: RankedItem[] = parsed.data.results.map((r) => {
       const item: RankedItem = { id: r.id, rank: r.rank, score: r.score, bm25Score: r.bm25Score, text: texts.get(r.id) ?? '' };
       if (r.tasbScore !== undefined) item.tasbScore = r.tasbScore;
       return item;
     });
+    done();
     return { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
   }
 
