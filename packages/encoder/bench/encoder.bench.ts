@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { findRepoRoot } from '@dotrank/core';
+import { findRepoRoot, loadConfig } from '@dotrank/core';
 import { loadEncoder } from '../src/index.js';
 
 const { values } = parseArgs({
@@ -65,12 +65,16 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+// ours and the bare baseline run with the same ORT settings, spinning included (DOTRANK_ORT_SPIN=1 turns it on)
+const spinWait = loadConfig(process.env).DOTRANK_ORT_SPIN;
+const spin = spinWait ? '1' : '0';
 const sessionOptions: ort.InferenceSession.SessionOptions = {
   executionProviders: ['cpu'],
   intraOpNumThreads: threads,
   interOpNumThreads: 1,
   executionMode: 'sequential',
   graphOptimizationLevel: 'all',
+  extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } },
 };
 
 function tensors(batch: number[][], width: number): Record<string, ort.Tensor> {
@@ -86,8 +90,8 @@ function tensors(batch: number[][], width: number): Record<string, ort.Tensor> {
 }
 
 console.log(`encoder benchmark: ${modelDir}`);
-console.log(`ours runs ORT on the ${inferenceThread} thread; ORT intra-op threads ${threads}, inter-op 1, sequential; ${availableParallelism()} cores; node ${process.version}; onnxruntime-node ${ort.env.versions.common}`);
-const encoder = await loadEncoder(modelDir, { batchSize: BATCH, intraOpThreads: threads, inferenceThread });
+console.log(`ours runs ORT on the ${inferenceThread} thread; ORT intra-op threads ${threads} (spinning ${spinWait ? 'on' : 'off'}, both), inter-op 1, sequential; ${availableParallelism()} cores; node ${process.version}; onnxruntime-node ${ort.env.versions.common}`);
+const encoder = await loadEncoder(modelDir, { batchSize: BATCH, intraOpThreads: threads, inferenceThread, spinWait });
 const bare = await ort.InferenceSession.create(join(modelDir, encoder.manifest.graph), sessionOptions);
 
 // Pre-tokenized inputs for the bare loops: the same ids and the same length-sorted batches as ours.
