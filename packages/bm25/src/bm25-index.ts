@@ -1,4 +1,4 @@
-import { ConfigError, ValidationError, matchesFilter } from '@dotrank/core';
+import { ConfigError, TopK, ValidationError, matchesFilter } from '@dotrank/core';
 import type { Passage, Scalar, SearchFilter } from '@dotrank/core';
 import { analyze, DEFAULT_MAX_TOKEN_LENGTH } from './analyzer.js';
 import { BLOCK_SIZE, ByteWriter, NO_MORE_DOCS, PostingsCursor } from './postings.js';
@@ -8,7 +8,6 @@ import { avgFieldLength, clauseWeight, DEFAULT_PARAMS, idf, normInverseCache, te
 import type { BM25Params } from './similarity.js';
 import type { FrozenPostings } from './postings.js';
 import { intToByte4 } from './small-float.js';
-import { TopK } from './top-k.js';
 
 export interface BM25IndexOptions {
   k1?: number;
@@ -385,7 +384,7 @@ export class BM25Index {
       if (pruned) continue;
       const s = Math.fround(score);
       if (s > threshold || !top.full) {
-        top.offer(doc, s);
+        top.push(doc, s);
         if (top.full) {
           threshold = top.threshold;
           while (firstEssential < m && prefix[firstEssential]! <= threshold) firstEssential++;
@@ -393,7 +392,7 @@ export class BM25Index {
         }
       }
     }
-    return top.sorted();
+    return top.sorted().map(({ row, score }) => ({ doc: row, score }));
   }
 
   search(query: string, options: BM25SearchOptions): BM25Hit[] {

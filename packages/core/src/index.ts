@@ -32,3 +32,4 @@ export { configSchema, loadConfig, defaultIntraOpThreads, resolveSharedDir, find
 export type { DotrankConfig } from './config.js';
 export { matchesFilter } from './filter.js';
 export { dot } from './vector-math.js';
+export { TopK } from './top-k.js';

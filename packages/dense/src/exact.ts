@@ -1,5 +1,4 @@
-import { ValidationError } from '@dotrank/core';
-import { TopK } from './top-k.js';
+import { TopK, ValidationError } from '@dotrank/core';
 
 /** One hit of a vector search: the row of the matrix and its inner product with the query. */
 export interface VectorHit {
@@ -42,23 +41,8 @@ export function exactSearch(
   k: number,
   accept?: (row: number) => boolean,
 ): VectorHit[] {
-  if (query.length !== dim) throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${dim}`);
   if (count * dim > matrix.length) throw new ValidationError('count', `${count} rows do not fit a matrix of ${matrix.length} floats`);
-  if (k < 1 || count === 0) return [];
-  const heap = new TopK(Math.min(k, count));
-  const scores = new Float64Array(BLOCK_ROWS);
-  for (let start = 0; start < count; start += BLOCK_ROWS) {
-    const rows = Math.min(BLOCK_ROWS, count - start);
-    blockDot(matrix, dim, start, rows, query, scores);
-    for (let r = 0; r < rows; r++) {
-      const score = scores[r]!;
-      if (score < heap.threshold) continue;
-      const row = start + r;
-      if (accept && !accept(row)) continue;
-      heap.push(row, score);
-    }
-  }
-  return heap.sorted();
+  return exactSearchShards([{ matrix, count, offset: 0 }], dim, query, k, accept);
 }
 
 /** One contiguous block of rows of a larger collection: `matrix` holds `count` rows; global rows start at `offset`. */

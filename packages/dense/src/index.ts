@@ -2,7 +2,7 @@
 export { exactSearch, exactSearchShards, blockDot, BLOCK_ROWS } from './exact.js';
 export type { MatrixShard } from './exact.js';
 export type { VectorHit } from './exact.js';
-export { TopK } from './top-k.js';
+export { TopK } from '@dotrank/core';
 export { HnswIndex } from './hnsw.js';
 export type { HnswState } from './hnsw.js';
 export { HnswlibIndex } from './hnswlib.js';

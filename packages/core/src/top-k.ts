@@ -1,6 +1,7 @@
 /**
- * A bounded min-heap keeping the k largest scores seen (ties: the smaller row wins, so results are deterministic).
- * Rows and scores live in typed arrays; nothing is allocated per push.
+ * A bounded min-heap keeping the k largest scores seen (ties: the smaller row wins, so results are deterministic
+ * whatever order rows arrive in). A row is the caller's integer id: a matrix row, a BM25 doc number. Rows and scores
+ * live in typed arrays; nothing is allocated per push. Shared by the BM25 and dense searches.
  */
 export class TopK {
   readonly rows: Int32Array;
@@ -10,6 +11,10 @@ export class TopK {
   constructor(readonly k: number) {
     this.rows = new Int32Array(k);
     this.scores = new Float64Array(k);
+  }
+
+  get full(): boolean {
+    return this.size === this.k;
   }
 
   /** The smallest score kept, or -Infinity while fewer than k are held. */
