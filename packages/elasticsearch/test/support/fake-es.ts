@@ -32,13 +32,29 @@ export function responseError(statusCode: number, body: unknown, headers: Record
 
 const tokens = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
 
-function fieldValue(source: Record<string, unknown>, path: string): unknown {
+export function fieldValue(source: Record<string, unknown>, path: string): unknown {
   let value: unknown = source;
   for (const part of path.split('.')) {
     if (!value || typeof value !== 'object') return undefined;
     value = (value as Record<string, unknown>)[part];
   }
   return value;
+}
+
+/** Whether a stored document passes bool-filter clauses (term, terms, exists; anything else fails). */
+export function passesFilters(doc: Record<string, unknown>, filters: Array<Record<string, unknown>>): boolean {
+  return filters.every((clause) => {
+    if ('term' in clause) {
+      const [field, value] = Object.entries(clause['term'] as Record<string, unknown>)[0]!;
+      return fieldValue(doc, field) === value;
+    }
+    if ('terms' in clause) {
+      const [field, values] = Object.entries(clause['terms'] as Record<string, unknown[]>)[0]!;
+      return values.includes(fieldValue(doc, field));
+    }
+    if ('exists' in clause) return fieldValue(doc, (clause['exists'] as { field: string }).field) !== undefined;
+    return false;
+  });
 }
 
 function pick(source: Record<string, unknown>, includes: string[] | undefined): Record<string, unknown> {
@@ -205,21 +221,9 @@ export class FakeElasticsearch {
     for (const t of terms) {
       df.set(t, docs.filter(([, d]) => fields.some((f) => tokens(String(fieldValue(d, f.field) ?? '')).includes(t))).length);
     }
-    const passes = (doc: Record<string, unknown>) =>
-      filters.every((clause) => {
-        if ('term' in clause) {
-          const [field, value] = Object.entries(clause['term'] as Record<string, unknown>)[0]!;
-          return fieldValue(doc, field) === value;
-        }
-        if ('terms' in clause) {
-          const [field, values] = Object.entries(clause['terms'] as Record<string, unknown[]>)[0]!;
-          return values.includes(fieldValue(doc, field));
-        }
-        return false;
-      });
     const hits: Array<{ _index: string; _id: string; _score: number; _source: Record<string, unknown> }> = [];
     for (const [id, doc] of docs) {
-      if (!passes(doc)) continue;
+      if (!passesFilters(doc, filters)) continue;
       const perField = fields.map(({ field, boost }) => {
         const words = tokens(String(fieldValue(doc, field) ?? ''));
         let score = 0;

@@ -1,30 +1,7 @@
 // Dense search for the in-memory Elasticsearch of fake-es.ts: answers `knn` and `script_score` (our SCRIPT_SOURCE)
 // search bodies by brute-force inner product over the stored vectors, with term/terms/exists filters, and accepts
 // PUT /:index/_mapping. Scores follow Elasticsearch's max_inner_product mapping (s < 0 ? 1/(1-s) : s+1).
-import { FakeElasticsearch } from './fake-es.js';
-
-function fieldValue(source: Record<string, unknown>, path: string): unknown {
-  let value: unknown = source;
-  for (const part of path.split('.')) {
-    if (!value || typeof value !== 'object') return undefined;
-    value = (value as Record<string, unknown>)[part];
-  }
-  return value;
-}
-
-const passes = (doc: Record<string, unknown>, filters: Array<Record<string, unknown>>) =>
-  filters.every((clause) => {
-    if ('term' in clause) {
-      const [field, value] = Object.entries(clause['term'] as Record<string, unknown>)[0]!;
-      return fieldValue(doc, field) === value;
-    }
-    if ('terms' in clause) {
-      const [field, values] = Object.entries(clause['terms'] as Record<string, unknown[]>)[0]!;
-      return values.includes(fieldValue(doc, field));
-    }
-    if ('exists' in clause) return fieldValue(doc, (clause['exists'] as { field: string }).field) !== undefined;
-    return false;
-  });
+import { FakeElasticsearch, fieldValue, passesFilters } from './fake-es.js';
 
 const mapScore = (s: number) => (s < 0 ? 1 / (1 - s) : s + 1);
 
@@ -62,7 +39,7 @@ export function fakeWithKnn(): FakeElasticsearch {
     const hits = [];
     for (const [id, doc] of index.docs) {
       const v = fieldValue(doc, field) as number[] | undefined;
-      if (!v || !passes(doc, filters)) continue;
+      if (!v || !passesFilters(doc, filters)) continue;
       let s = 0;
       for (let i = 0; i < v.length; i++) s += v[i]! * vector[i]!;
       const source: Record<string, unknown> = {};
