@@ -112,6 +112,21 @@ export function decodeVectorInto(
   if ('rejected' in header) return header;
   const { dtype, dim } = header;
   if (offset < 0 || offset + dim > target.length) return { rejected: `dimension ${dim} does not fit the target at ${offset}` };
+  writePayload(value, dtype, dim, target, offset);
+  return { dimension: dim };
+}
+
+/** Decodes a stored value into a fresh vector (see decodeVectorInto). */
+export function decodeVector(value: Uint8Array, expected: { dtype?: VectorDtype; dimension?: number } = {}): DecodeResult {
+  const header = readHeader(value, expected);
+  if ('rejected' in header) return header;
+  const out = new Float32Array(header.dim);
+  writePayload(value, header.dtype, header.dim, out, 0);
+  return { vector: out };
+}
+
+/** The payload of a value whose header readHeader accepted, as float32, into target[offset .. offset + dim). */
+function writePayload(value: Uint8Array, dtype: VectorDtype, dim: number, target: Float32Array, offset: number): void {
   switch (dtype) {
     case 'float32': {
       const bytes = new Uint8Array(target.buffer, target.byteOffset + 4 * offset, 4 * dim);
@@ -131,16 +146,6 @@ export function decodeVectorInto(
       break;
     }
   }
-  return { dimension: dim };
-}
-
-/** Decodes a stored value into a fresh vector (see decodeVectorInto). */
-export function decodeVector(value: Uint8Array, expected: { dtype?: VectorDtype; dimension?: number } = {}): DecodeResult {
-  const header = readHeader(value, expected);
-  if ('rejected' in header) return header;
-  const out = new Float32Array(header.dim);
-  const done = decodeVectorInto(value, out, 0, expected);
-  return 'rejected' in done ? done : { vector: out };
 }
 
 let HALF_TABLE: Float32Array | undefined;
