@@ -154,7 +154,8 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     };
     let data: RerankJobData;
     let queryEncoding: { vector: Promise<Float32Array>; startedAt: number } | undefined;
-    if (isRerankEnvelope(job.data)) {
+    const isEnvelope = isRerankEnvelope(job.data);
+    if (isEnvelope) {
       // candidates beside the job: start the query's encoding, then read them while it runs
       let envelope: RerankEnvelope;
       try {
@@ -205,7 +206,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       metrics.candidates.observe(data.candidates.length);
       metrics.jobs.inc({ type: 'rerank', status: 'completed' });
       log.debug({ candidates: data.candidates.length, cache: result.cache, timings: t, queueWaitMs }, 'rerank done');
-      if (isRerankEnvelope(job.data)) {
+      if (isEnvelope) {
         // an envelope's producer reads columns: candidate positions and scores, nothing it already has
         const position = new Map(data.candidates.map((c, i) => [c.id, i] as const));
         const withTasb = result.results.length > 0 && result.results[0]!.tasbScore !== undefined;
