@@ -31,5 +31,5 @@ export type { ErrorCode } from './errors.js';
 export { configSchema, loadConfig, defaultIntraOpThreads, resolveSharedDir, findRepoRoot } from './config.js';
 export type { DotrankConfig } from './config.js';
 export { matchesFilter } from './filter.js';
-export { dot } from './vector-math.js';
+export { dot, dotAt } from './vector-math.js';
 export { TopK } from './top-k.js';
