@@ -19,11 +19,12 @@ import {
   parseOrThrow,
   queueNames,
   isRerankEnvelope,
-  rerankCandidates,
+  rerankKeyed,
   rerankEnvelopeSchema,
   rerankJobSchema,
   warmJobSchema,
   warmPassages,
+  type KeyedRerankRequest,
   type RerankColumnsResult,
   type RerankEnvelope,
   type RerankJobData,
@@ -73,6 +74,17 @@ export interface RunningWorker {
 }
 
 const ms = (x: number) => x / 1000;
+
+/** A validated job with its candidates in hand, as the pipeline takes it. */
+function keyedRequest(data: RerankJobData): KeyedRerankRequest {
+  const { candidates, enqueuedAt: _enqueuedAt, deadlineAt: _deadlineAt, ...rest } = data;
+  return {
+    ...rest,
+    keys: candidates.map((c) => ({ id: c.id, text: c.text })),
+    scores: candidates.map((c) => c.score),
+    texts: () => candidates.map((c) => c.text),
+  };
+}
 
 /** Starts the rerank (and warm) BullMQ workers; the model loads once and serves every job. */
 export async function startWorker(config: DotrankConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
@@ -152,8 +164,10 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       metrics.jobs.inc({ type: 'rerank', status: 'expired' });
       throw new UnrecoverableError(`deadline passed ${Date.now() - (job.data.deadlineAt ?? 0)} ms before the job started`);
     };
-    let data: RerankJobData;
+    let request: KeyedRerankRequest;
     let queryEncoding: { vector: Promise<Float32Array>; startedAt: number } | undefined;
+    let deadlineAt: number | undefined;
+    let enqueuedAt: number | undefined;
     const isEnvelope = isRerankEnvelope(job.data);
     if (isEnvelope) {
       // candidates beside the job: start the query's encoding, then read them while it runs
@@ -163,37 +177,64 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       } catch (error) {
         return invalid(error);
       }
-      if (envelope.deadlineAt !== undefined && Date.now() > envelope.deadlineAt) return expired();
+      ({ deadlineAt, enqueuedAt } = envelope);
+      if (deadlineAt !== undefined && Date.now() > deadlineAt) return expired();
       if (envelope.fusion !== 'bm25') {
         const vector = enc.encodeQueries([envelope.query]).then(([v]) => v!);
         vector.catch(() => undefined); // awaited by the pipeline; never an unhandled rejection if we fail first
         queryEncoding = { vector, startedAt: performance.now() };
       }
-      const candidates = await readPayload(envelope.payloadKey);
-      const { payloadKey: _payloadKey, ...rest } = envelope;
-      try {
-        data = parseOrThrow(rerankSchema, { ...rest, candidates });
-      } catch (error) {
-        return invalid(error);
+      const { payloadKey, lookup, ...rest } = envelope;
+      /** The payload's candidates, validated as a job would be. */
+      const readCandidates = async (): Promise<RerankJobData['candidates']> => {
+        const candidates = await readPayload(payloadKey);
+        try {
+          return parseOrThrow(rerankSchema, { ...rest, candidates }).candidates;
+        } catch (error) {
+          return invalid(error);
+        }
+      };
+      if (lookup) {
+        // the producer's text hashes name the cached vectors: the payload is read only to encode misses
+        request = {
+          ...rest,
+          keys: lookup.ids.map((id, i) => ({ id, textHash: lookup.textHashes[i]! })),
+          scores: lookup.scores,
+          texts: async () => {
+            const candidates = await readCandidates();
+            if (candidates.length !== lookup.ids.length) {
+              return invalid(new ValidationError('lookup.ids', `names ${lookup.ids.length} candidates, the payload holds ${candidates.length}`));
+            }
+            return candidates.map((c, i) => {
+              if (c.id !== lookup.ids[i]) return invalid(new ValidationError(`lookup.ids.${i}`, `is ${JSON.stringify(lookup.ids[i])}, the payload's candidate is ${JSON.stringify(c.id)}`));
+              return c.text;
+            });
+          },
+        };
+      } else {
+        request = keyedRequest({ ...rest, candidates: await readCandidates() });
       }
     } else {
+      let data: RerankJobData;
       try {
         data = parseOrThrow(rerankSchema, job.data);
       } catch (error) {
         return invalid(error);
       }
+      ({ deadlineAt, enqueuedAt } = data);
+      request = keyedRequest(data);
     }
     const started = Date.now();
-    if (data.deadlineAt !== undefined && started > data.deadlineAt) return expired();
+    if (deadlineAt !== undefined && started > deadlineAt) return expired();
     try {
-      const result = await rerankCandidates(
-        data,
+      const result = await rerankKeyed(
+        request,
         { encoder: enc, store, batchSize },
-        { deadlineAt: data.deadlineAt, queryEncoding, observer: { onMissBatch: (n) => metrics.missBatchSize.observe(n) } },
+        { deadlineAt, queryEncoding, observer: { onMissBatch: (n) => metrics.missBatchSize.observe(n) } },
       );
       // the job's own time, reading its candidates included
       result.timings.totalMs = performance.now() - processStart;
-      const queueWaitMs = Math.max(0, (job.processedOn ?? started) - (data.enqueuedAt ?? job.timestamp));
+      const queueWaitMs = Math.max(0, (job.processedOn ?? started) - (enqueuedAt ?? job.timestamp));
       const t = result.timings;
       metrics.stage.observe({ stage: 'encode_query' }, ms(t.encodeQueryMs));
       metrics.stage.observe({ stage: 'cache_read' }, ms(t.cacheReadMs));
@@ -203,18 +244,18 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       metrics.stage.observe({ stage: 'queue_wait' }, ms(queueWaitMs));
       metrics.cacheHits.inc(result.cache.hits);
       metrics.cacheMisses.inc(result.cache.misses);
-      metrics.candidates.observe(data.candidates.length);
+      metrics.candidates.observe(request.keys.length);
       metrics.jobs.inc({ type: 'rerank', status: 'completed' });
-      log.debug({ candidates: data.candidates.length, cache: result.cache, timings: t, queueWaitMs }, 'rerank done');
+      log.debug({ candidates: request.keys.length, cache: result.cache, timings: t, queueWaitMs }, 'rerank done');
+      const { fused } = result;
       if (isEnvelope) {
         // an envelope's producer reads columns: candidate positions and scores, nothing it already has
-        const position = new Map(data.candidates.map((c, i) => [c.id, i] as const));
-        const withTasb = result.results.length > 0 && result.results[0]!.tasbScore !== undefined;
+        const withTasb = fused.length > 0 && fused[0]!.tasbScore !== undefined;
         return {
           ranked: {
-            index: result.results.map((r) => position.get(r.id)!),
-            score: result.results.map((r) => r.score),
-            ...(withTasb ? { tasbScore: result.results.map((r) => r.tasbScore!) } : {}),
+            index: fused.map((f) => f.index),
+            score: fused.map((f) => f.score),
+            ...(withTasb ? { tasbScore: fused.map((f) => f.tasbScore!) } : {}),
           },
           fusion: result.fusion,
           timings: { ...t, queueWaitMs },
@@ -223,7 +264,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       }
       return {
         // ids and scores only (the producer has the texts); explicit fields, no per-item spread
-        results: result.results.map((r) =>
+        results: fused.map((r) =>
           r.tasbScore !== undefined
             ? { id: r.id, rank: r.rank, score: r.score, bm25Score: r.bm25Score, tasbScore: r.tasbScore }
             : { id: r.id, rank: r.rank, score: r.score, bm25Score: r.bm25Score },
@@ -233,13 +274,14 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
         cache: result.cache,
       };
     } catch (error) {
+      if (error instanceof UnrecoverableError) throw error; // already counted and explained
       if (error instanceof RerankTimeoutError) {
         metrics.jobs.inc({ type: 'rerank', status: 'expired' });
         throw new UnrecoverableError('deadline passed while reranking');
       }
+      if (error instanceof ValidationError) return invalid(error);
       metrics.jobs.inc({ type: 'rerank', status: 'failed' });
       log.error({ err: describeError(error) }, 'rerank failed');
-      if (error instanceof ValidationError) throw new UnrecoverableError(describeError(error));
       throw error instanceof DotrankError ? new Error(error.message) : error;
     }
   };

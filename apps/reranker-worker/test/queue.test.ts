@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { loadEncoder, type Encoder } from '@dotrank/encoder';
 import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
 import { InProcessReranker, QueueReranker, RerankTimeoutError, payloadKeyFor, queueNames, type RerankResult } from '@dotrank/rerank-core';
-import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
+import { MemoryVectorStore, RedisVectorStore, textHash } from '@dotrank/vector-cache';
 import { startWorker, type RunningWorker } from '../src/index.js';
 import { deleteKeys, makeCandidates, testConfig } from './helpers.js';
 
@@ -143,32 +143,89 @@ describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)',
     const redis = new Redis(redisUrlForTests());
     const inline = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix, candidatesInline: true });
     await inline.ready();
+    // what each producer adds to the queue
+    const added = vi.spyOn(producer.queue, 'add');
+    const addedInline = vi.spyOn(inline.queue, 'add');
     try {
       const req = { query: 'laminar flow over a flat plate', candidates: makeCandidates(30, 5), fusion: 'interpolate' as const, requestId: 'envelope' };
-      // watch what the producer adds: the default job names a payload and carries no candidates
-      const added: Record<string, unknown>[] = [];
-      const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
-      await events.waitUntilReady();
-      const onAdded = async ({ jobId }: { jobId: string }) => {
-        const job = await producer.queue.getJob(jobId);
-        if (job) added.push(job.data as Record<string, unknown>);
-      };
-      events.on('added', (e) => void onAdded(e));
       const beside = await producer.rerank(req);
       const inside = await inline.rerank(req);
-      await new Promise((r) => setTimeout(r, 200));
-      await events.close();
       expect(strip(beside)).toEqual(strip(inside));
-      const envelope = added.find((d) => 'payloadKey' in d);
-      expect(envelope).toBeDefined();
+      const envelope = added.mock.calls[0]![1] as Record<string, unknown>;
       expect(envelope).not.toHaveProperty('candidates');
-      expect(envelope!['payloadKey']).toMatch(new RegExp(`^${prefix}:${names.rerank}:payload:`));
-      expect(added.some((d) => Array.isArray(d['candidates']) && (d['candidates'] as unknown[]).length === 30)).toBe(true);
+      expect(envelope['payloadKey']).toMatch(new RegExp(`^${prefix}:${names.rerank}:payload:`));
+      // the lookup names every candidate by id, text hash and first-stage score, in order
+      expect(envelope['lookup']).toEqual({
+        ids: req.candidates.map((c) => c.id),
+        textHashes: req.candidates.map((c) => textHash(c.text)),
+        scores: req.candidates.map((c) => c.score),
+      });
+      const inlineData = addedInline.mock.calls[0]![1] as Record<string, unknown>;
+      expect(inlineData['candidates']).toHaveLength(30);
+      expect(inlineData).not.toHaveProperty('payloadKey');
       // the producer deletes the payload once it has the result
-      expect(await redis.exists(envelope!['payloadKey'] as string)).toBe(0);
+      expect(await redis.exists(envelope['payloadKey'] as string)).toBe(0);
       expect(await redis.keys(`${prefix}:${names.rerank}:payload:*`)).toEqual([]);
     } finally {
+      added.mockRestore();
+      addedInline.mockRestore();
       await inline.close();
+      await redis.quit();
+    }
+  });
+
+  it('scores a warm envelope job from its lookup alone, and reads the payload only to encode misses', async () => {
+    const names = queueNames(prefix);
+    const redis = new Redis(redisUrlForTests());
+    const queue = new Queue(names.rerank, { connection: new Redis(redisUrlForTests()), prefix });
+    const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
+    await events.waitUntilReady();
+    const opts = { attempts: 3, backoff: { type: 'fixed' as const, delay: 10 } };
+    const candidates = makeCandidates(12, 6);
+    const lookup = { ids: candidates.map((c) => c.id), textHashes: candidates.map((c) => textHash(c.text)), scores: candidates.map((c) => c.score) };
+    try {
+      const reference = await producer.rerank({ query: 'nozzle jet', candidates, fusion: 'rrf' }); // caches all 12
+      // warm: the payload key was never written, yet the job completes with the same ranking
+      const warm = await queue.add('rerank', { query: 'nozzle jet', fusion: 'rrf', payloadKey: payloadKeyFor(names, 'never-needed'), lookup }, opts);
+      const result = (await warm.waitUntilFinished(events, 20_000)) as { ranked: { index: number[]; score: number[] }; cache: { hits: number } };
+      expect(result.cache.hits).toBe(12);
+      expect(result.ranked.index.map((i) => candidates[i]!.id)).toEqual(reference.results.map((r) => r.id));
+      expect(result.ranked.score).toEqual(reference.results.map((r) => r.score));
+
+      // a miss needs the texts: without a payload the job fails at once, naming it
+      const changed = { ...lookup, textHashes: lookup.textHashes.map((h, i) => (i === 3 ? textHash('new text of p3') : h)) };
+      const gone = await queue.add('rerank', { query: 'nozzle jet', fusion: 'tasb', payloadKey: payloadKeyFor(names, 'gone'), lookup: changed }, opts);
+      await expect(gone.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: payloadKey: candidates payload .*gone is gone/);
+      expect((await queue.getJob(gone.id!))!.attemptsMade).toBe(1);
+
+      // a hash that is not the hash of the payload's text is refused, never cached under the wrong text
+      const wrongKey = payloadKeyFor(names, 'wrong-hash');
+      await redis.set(wrongKey, JSON.stringify(candidates));
+      const wrong = await queue.add('rerank', { query: 'nozzle jet', fusion: 'tasb', payloadKey: wrongKey, lookup: changed }, opts);
+      await expect(wrong.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: textHashes\.3: is not the hash of candidate s6-p3's text/);
+      expect(await redis.keys(`${prefix}:vec:*:s6-p3:${changed.textHashes[3]}`)).toEqual([]);
+
+      // the payload must list the lookup's candidates in its order
+      const swappedKey = payloadKeyFor(names, 'swapped');
+      await redis.set(swappedKey, JSON.stringify([candidates[1], candidates[0], ...candidates.slice(2)]));
+      const swapped = await queue.add('rerank', { query: 'nozzle jet', fusion: 'tasb', payloadKey: swappedKey, lookup: changed }, opts);
+      await expect(swapped.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: lookup\.ids\.0: is "s6-p0", the payload's candidate is "s6-p1"/);
+
+      // malformed lookups name the field
+      const cases: [unknown, RegExp][] = [
+        [{ ...lookup, scores: lookup.scores.slice(1) }, /lookup\.scores: holds 11 values for 12 ids/],
+        [{ ...lookup, textHashes: lookup.textHashes.map((h, i) => (i === 2 ? 'XYZ' : h)) }, /lookup\.textHashes\.2: must be 16 lowercase hex/],
+        [{ ...lookup, ids: lookup.ids.map((id, i) => (i === 5 ? 's6-p0' : id)) }, /lookup\.ids\.5: duplicate id "s6-p0"/],
+        [{ ...lookup, ids: [] }, /lookup\.ids: must hold at least 1 id/],
+      ];
+      for (const [bad, message] of cases) {
+        const job = await queue.add('rerank', { query: 'q', fusion: 'tasb', payloadKey: wrongKey, lookup: bad }, opts);
+        await expect(job.waitUntilFinished(events, 20_000)).rejects.toThrow(message);
+      }
+      await redis.del(wrongKey, swappedKey);
+    } finally {
+      await events.close();
+      await queue.close();
       await redis.quit();
     }
   });

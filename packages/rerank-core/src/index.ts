@@ -8,6 +8,7 @@ export {
   rerankRequestSchema,
   rerankJobSchema,
   rerankEnvelopeSchema,
+  candidateLookupSchema,
   isRerankEnvelope,
   payloadKeyFor,
   rerankResultSchema,
@@ -17,12 +18,12 @@ export {
   validateRerankRequest,
   queueNames,
 } from './schemas.js';
-export type { RerankJobData, RerankEnvelope, RerankJobResult, RerankColumnsResult, WarmJobData, WarmJobResult } from './schemas.js';
+export type { RerankJobData, RerankEnvelope, CandidateLookup, RerankJobResult, RerankColumnsResult, WarmJobData, WarmJobResult } from './schemas.js';
 export { dot } from '@dotrank/core';
 export { fuse, minMaxNormalize, zScoreNormalize, compareFused, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, RRF_K } from './fusion.js';
 export type { FusionInput, FusedItem, FuseOptions } from './fusion.js';
-export { rerankCandidates, warmPassages, passageText, DEFAULT_BATCH_SIZE } from './pipeline.js';
-export type { PipelineDeps, PipelineControl, PipelineObserver, WarmOptions } from './pipeline.js';
+export { rerankCandidates, rerankKeyed, warmPassages, passageText, DEFAULT_BATCH_SIZE } from './pipeline.js';
+export type { PipelineDeps, PipelineControl, PipelineObserver, WarmOptions, KeyedRerankRequest, KeyedRerankResult } from './pipeline.js';
 export { InProcessReranker } from './in-process.js';
 export type { InProcessRerankerOptions } from './in-process.js';
 export {

@@ -1,7 +1,7 @@
-import { ModelError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
-import { scoreCached, type VectorKey, type VectorStore } from '@dotrank/vector-cache';
+import { ModelError, ValidationError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
+import { scoreCached, textHash, type VectorKey, type VectorStore } from '@dotrank/vector-cache';
 import { RerankAbortedError, RerankTimeoutError } from './errors.js';
-import { fuse } from './fusion.js';
+import { fuse, type FusedItem, type FusionInput } from './fusion.js';
 import type { RankedItem, RerankRequest, RerankResult, RerankTimings } from './types.js';
 
 export const DEFAULT_BATCH_SIZE = 32;
@@ -41,6 +41,33 @@ function checkpoint(control: PipelineControl | undefined, deadlineMs: number | u
 }
 
 /**
+ * A rerank whose candidates are named by cache key (id plus text or text hash) and first-stage score. Their texts are
+ * asked for only when some vectors are not cached: a queue worker given the producer's text hashes reads the cache
+ * (and scores a warm job) without ever fetching the texts.
+ */
+export interface KeyedRerankRequest {
+  query: string;
+  fusion: RerankRequest['fusion'];
+  k?: number;
+  alpha?: number;
+  normalization?: RerankRequest['normalization'];
+  /** One per candidate, in order. A key that carries a `textHash` must carry the hash of the text `texts` gives. */
+  keys: readonly VectorKey[];
+  /** First-stage scores, one per candidate. */
+  scores: ArrayLike<number>;
+  /** The candidates' texts, in order: called at most once, only to encode cache misses. */
+  texts: () => readonly string[] | Promise<readonly string[]>;
+}
+
+export interface KeyedRerankResult {
+  /** Best first; `index` is the candidate's position in the request. */
+  fused: FusedItem[];
+  fusion: RerankRequest['fusion'];
+  timings: RerankTimings;
+  cache: { hits: number; misses: number };
+}
+
+/**
  * The rerank step, shared by InProcessReranker and the queue worker: encode the query, read cached passage vectors,
  * encode the misses in batches and write them back, score (dot product), fuse. The request must be valid
  * (see validateRerankRequest).
@@ -50,12 +77,48 @@ export async function rerankCandidates(
   deps: PipelineDeps,
   control?: PipelineControl & { deadlineMs?: number; observer?: PipelineObserver },
 ): Promise<RerankResult> {
+  const { candidates } = req;
+  const keyed = await rerankKeyed(
+    {
+      query: req.query,
+      fusion: req.fusion,
+      k: req.k,
+      alpha: req.alpha,
+      normalization: req.normalization,
+      keys: candidates.map((c) => ({ id: c.id, text: c.text })),
+      scores: candidates.map((c) => c.score),
+      texts: () => candidates.map((c) => c.text),
+    },
+    deps,
+    control,
+  );
+  const t = now();
+  // explicit fields, no per-item object spread (slow in V8's hot paths)
+  const results: RankedItem[] = keyed.fused.map((f) => {
+    const item: RankedItem = { id: f.id, rank: f.rank, score: f.score, bm25Score: f.bm25Score, text: candidates[f.index]!.text };
+    if (f.tasbScore !== undefined) item.tasbScore = f.tasbScore;
+    return item;
+  });
+  const extra = now() - t;
+  keyed.timings.scoreMs += extra;
+  keyed.timings.totalMs += extra;
+  return { results, fusion: keyed.fusion, timings: keyed.timings, cache: keyed.cache };
+}
+
+/** rerankCandidates for candidates named by key and score (see KeyedRerankRequest). */
+export async function rerankKeyed(
+  req: KeyedRerankRequest,
+  deps: PipelineDeps,
+  control?: PipelineControl & { deadlineMs?: number; observer?: PipelineObserver },
+): Promise<KeyedRerankResult> {
   const start = now();
   const timings: RerankTimings = { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 };
-  const { candidates } = req;
+  const { keys } = req;
+  const n = keys.length;
+  if (req.scores.length !== n) throw new ValidationError('scores', `holds ${req.scores.length} scores for ${n} candidates`);
   let hits = 0;
   let misses = 0;
-  let tasbScores: number[] | undefined;
+  let tasbScores: Float64Array | undefined;
   let scoreStart = 0;
 
   if (req.fusion !== 'bm25') {
@@ -74,59 +137,66 @@ export async function rerankCandidates(
       if (!v) throw new ModelError('encoder returned no query vector');
       return v;
     });
-    const keys: VectorKey[] = candidates.map((c) => ({ id: c.id, text: c.text }));
-    const cachedPromise = scoreCached(deps.store, keys, queryPromise).then((v) => {
+    const cachedPromise = scoreCached(deps.store, keys as VectorKey[], queryPromise).then((v) => {
       timings.cacheReadMs = now() - t;
       return v;
     });
     const [queryVector, cached] = await Promise.all([queryPromise, cachedPromise]);
     checkpoint(control, control?.deadlineMs);
 
-    const scores = Array.from(cached.scores);
+    const scores = cached.scores;
     const missIdx: number[] = [];
-    for (let i = 0; i < candidates.length; i++) {
+    for (let i = 0; i < n; i++) {
       if (cached.hit[i]) hits++;
       else missIdx.push(i);
     }
     misses = missIdx.length;
 
     t = now();
-    for (let b = 0; b < missIdx.length; b += batchSize) {
-      const batch = missIdx.slice(b, b + batchSize);
-      const encoded = await encoder.encodePassages(batch.map((i) => candidates[i]!.text));
-      if (encoded.length !== batch.length) throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
-      batch.forEach((i, j) => {
-        const v = encoded[j]!;
-        if (v.length !== queryVector.length) {
-          throw new ModelError(`passage ${candidates[i]!.id} vector has dimension ${v.length}, query has ${queryVector.length}`);
+    if (misses > 0) {
+      const texts = await req.texts();
+      if (texts.length !== n) throw new ValidationError('candidates', `holds ${texts.length} texts for ${n} keys`);
+      // a vector is cached under the key's text hash: it must be the hash of the text we encode
+      const writeKeys = missIdx.map((i): VectorKey => {
+        const key = keys[i]!;
+        if (!('textHash' in key)) return key;
+        if (textHash(texts[i]!) !== key.textHash) {
+          throw new ValidationError(`textHashes.${i}`, `is not the hash of candidate ${key.id}'s text`);
         }
-        scores[i] = dot(queryVector, v);
+        return { id: key.id, text: texts[i]! };
       });
-      await deps.store.setMany(batch.map((i, j) => ({ key: keys[i]!, vector: encoded[j]! })));
-      control?.observer?.onMissBatch?.(batch.length);
-      await control?.onBatch?.(Math.min(b + batchSize, missIdx.length), missIdx.length);
-      checkpoint(control, control?.deadlineMs);
+      for (let b = 0; b < missIdx.length; b += batchSize) {
+        const batch = missIdx.slice(b, b + batchSize);
+        const encoded = await encoder.encodePassages(batch.map((i) => texts[i]!));
+        if (encoded.length !== batch.length) throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
+        batch.forEach((i, j) => {
+          const v = encoded[j]!;
+          if (v.length !== queryVector.length) {
+            throw new ModelError(`passage ${keys[i]!.id} vector has dimension ${v.length}, query has ${queryVector.length}`);
+          }
+          scores[i] = dot(queryVector, v);
+        });
+        await deps.store.setMany(batch.map((_, j) => ({ key: writeKeys[b + j]!, vector: encoded[j]! })));
+        control?.observer?.onMissBatch?.(batch.length);
+        await control?.onBatch?.(Math.min(b + batchSize, missIdx.length), missIdx.length);
+        checkpoint(control, control?.deadlineMs);
+      }
+      timings.encodeMissesMs = now() - t;
     }
-    timings.encodeMissesMs = missIdx.length > 0 ? now() - t : 0;
 
     scoreStart = now();
     tasbScores = scores;
   }
 
   if (!tasbScores) scoreStart = now();
-  const fused = fuse(
-    candidates.map((c, i) => (tasbScores ? { id: c.id, bm25Score: c.score, tasbScore: tasbScores[i]! } : { id: c.id, bm25Score: c.score })),
-    { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k },
-  );
-  // explicit fields, no per-item object spread (slow in V8's hot paths)
-  const results: RankedItem[] = fused.map((f) => {
-    const item: RankedItem = { id: f.id, rank: f.rank, score: f.score, bm25Score: f.bm25Score, text: candidates[f.index]!.text };
-    if (f.tasbScore !== undefined) item.tasbScore = f.tasbScore;
-    return item;
-  });
+  const items: FusionInput[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    items[i] = tasbScores ? { id: keys[i]!.id, bm25Score: req.scores[i]!, tasbScore: tasbScores[i]! } : { id: keys[i]!.id, bm25Score: req.scores[i]! };
+  }
+  const fused = fuse(items, { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k });
   timings.scoreMs = now() - scoreStart;
   timings.totalMs = now() - start;
-  return { results, fusion: req.fusion, timings, cache: { hits, misses } };
+  return { fused, fusion: req.fusion, timings, cache: { hits, misses } };
 }
 
 /**
@@ -158,7 +228,7 @@ export async function warmPassages(
   // passages with no text have nothing to encode (the encoder refuses them): counted, never silently lost
   let blank = 0;
   let done = 0;
-  let batch: VectorKey[] = [];
+  let batch: { id: string; text: string }[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
     if (options.signal?.aborted) throw new RerankAbortedError('warm aborted');

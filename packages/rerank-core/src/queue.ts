@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
 import { Cluster, Redis } from 'ioredis';
 import { DotrankError, UnavailableError, ValidationError, type Passage } from '@dotrank/core';
+import { textHash } from '@dotrank/vector-cache';
 import { RerankAbortedError, RerankTimeoutError } from './errors.js';
 import {
   DEFAULT_MAX_CANDIDATES,
@@ -109,6 +110,7 @@ export class QueueReranker implements Reranker {
   private readonly names: ReturnType<typeof queueNames>;
   /** Writes and deletes candidates payloads (the producer connection, or one of our own for plain options). */
   private readonly payloads: Redis | Cluster;
+  private readonly payloadsShareQueueConnection: boolean = false;
   private readonly events: QueueEvents;
   private readonly options: QueueRerankerOptions;
   private readonly ownConnections: Redis[] = [];
@@ -125,6 +127,8 @@ export class QueueReranker implements Reranker {
     for (const c of [producer, blocking]) if (typeof options.connection === 'string') this.ownConnections.push(c as Redis);
     if (producer instanceof Redis || producer instanceof Cluster) {
       this.payloads = producer;
+      // in a cluster the payload's slot may live on another node than the queue's: no ordering to rely on
+      this.payloadsShareQueueConnection = producer instanceof Redis;
     } else {
       const own = new Redis({ ...(producer as object), maxRetriesPerRequest: 3 });
       own.on('error', () => undefined);
@@ -169,22 +173,42 @@ export class QueueReranker implements Reranker {
     let payloadKey: string | undefined;
     let job: Job<RerankJobData | RerankEnvelope, RerankJobResult | RerankColumnsResult>;
     try {
-      let data: RerankJobData | RerankEnvelope;
+      let data: RerankEnvelope;
       if (this.options.candidatesInline) {
-        data = { ...common, candidates };
+        job = await this.queue.add(RERANK_JOB, { ...common, candidates }, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
       } else {
         payloadKey = payloadKeyFor(this.names, jobId);
         // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
         // TextEncoder.encodeInto into a reused buffer (Buffer.from(string) is several times slower at this size)
         const payload = this.payloadBuffers.encode(JSON.stringify(candidates));
-        try {
-          await this.payloads.psetex(payloadKey, (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS, payload.bytes);
-        } finally {
-          payload.release();
+        const written = this.payloads
+          .psetex(payloadKey, (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS, payload.bytes)
+          .finally(payload.release);
+        // the lookup lets a worker score cached vectors without reading the payload at all
+        data = {
+          ...common,
+          payloadKey,
+          lookup: {
+            ids: candidates.map((c) => c.id),
+            textHashes: candidates.map((c) => textHash(c.text)),
+            scores: candidates.map((c) => c.score),
+          },
+        };
+        if (this.payloadsShareQueueConnection) {
+          // one connection runs commands in order: the payload is stored before the job exists, without a round trip
+          written.catch(() => undefined);
+          job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
+          try {
+            await written;
+          } catch (error) {
+            void job.remove().catch(() => undefined);
+            throw error;
+          }
+        } else {
+          await written;
+          job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
         }
-        data = { ...common, payloadKey };
       }
-      job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
     } catch (error) {
       void this.dropPayload(payloadKey);
       throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, { cause: error });

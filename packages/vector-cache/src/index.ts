@@ -2,7 +2,7 @@
 export type { VectorStore, VectorEntry, CacheStats, ScoredLookup } from './types.js';
 export { scoreCached } from './types.js';
 export type { VectorKey } from './keys.js';
-export { textHash, modelHash, vectorRedisKey } from './keys.js';
+export { textHash, keyTextHash, modelHash, vectorRedisKey, TEXT_HASH_PATTERN } from './keys.js';
 export type { VectorDtype, DecodeResult } from './codec.js';
 export {
   VECTOR_DTYPES,

@@ -1,5 +1,5 @@
 import { ValidationError, dot } from '@dotrank/core';
-import { textHash, type VectorKey } from './keys.js';
+import { keyTextHash, type VectorKey } from './keys.js';
 import { emptyStats, type CacheStats, type ScoredLookup, type VectorEntry, type VectorStore } from './types.js';
 
 export interface MemoryVectorStoreOptions {
@@ -32,7 +32,7 @@ export class MemoryVectorStore implements VectorStore {
   }
 
   private static key(k: VectorKey): string {
-    return `${k.id}\u0000${textHash(k.text)}`;
+    return `${k.id}\u0000${keyTextHash(k)}`;
   }
 
   async getMany(keys: VectorKey[]): Promise<(Float32Array | undefined)[]> {
