@@ -114,6 +114,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       dtype: config.DOTRANK_CACHE_DTYPE,
       ttlSeconds: config.DOTRANK_CACHE_TTL_SECONDS,
       dimension: enc.dimension,
+      fastReads: config.DOTRANK_CACHE_FAST_READS,
     });
   const metrics = createMetrics();
   const names = queueNames(config.DOTRANK_QUEUE_PREFIX);

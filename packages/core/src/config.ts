@@ -57,6 +57,14 @@ export const configSchema = z.object({
     .transform((v) => v === '1' || v === 'true'),
   DOTRANK_CACHE_DTYPE: z.enum(['float32', 'float16', 'int8']).default('float32'),
   DOTRANK_CACHE_TTL_SECONDS: intFrom(0, 10 * 365 * 24 * 3600).default(0),
+  /**
+   * 1 (default): the Redis vector cache scores reads through its own lean connection (no per-chunk copies) where it
+   * can (plain TCP or Unix socket, not TLS, Sentinel or Cluster); 0: through ioredis like every other command.
+   */
+  DOTRANK_CACHE_FAST_READS: z
+    .enum(['0', '1', 'false', 'true'], { message: 'must be 0, 1, false or true' })
+    .default('1')
+    .transform((v) => v === '1' || v === 'true'),
   DOTRANK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Embedded dense first stage: `exact` (brute force) or `ann` (HNSW graph, built once and saved beside the vectors). */
   DOTRANK_DENSE_MODE: z.enum(['exact', 'ann']).default('exact'),

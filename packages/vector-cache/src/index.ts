@@ -19,3 +19,5 @@ export { MemoryVectorStore } from './memory-store.js';
 export type { MemoryVectorStoreOptions } from './memory-store.js';
 export { RedisVectorStore } from './redis-store.js';
 export type { RedisVectorStoreOptions } from './redis-store.js';
+export { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';
+export type { VectorReaderOptions, ValueSink } from './vector-reader.js';

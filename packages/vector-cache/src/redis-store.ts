@@ -1,8 +1,9 @@
 import { Cluster, Redis } from 'ioredis';
 import { createRequire } from 'node:module';
-import { ConfigError, UnavailableError, ValidationError, dot } from '@dotrank/core';
+import { ConfigError, UnavailableError, ValidationError, dot, dotAt } from '@dotrank/core';
 import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
 import { modelHash, vectorRedisKey, type VectorKey } from './keys.js';
+import { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';
 import { emptyStats, type CacheStats, type ScoredLookup, type VectorEntry, type VectorStore } from './types.js';
 
 // cluster-key-slot (the slot function ioredis itself uses) ships no types
@@ -26,6 +27,12 @@ export interface RedisVectorStoreOptions {
   dimension?: number;
   /** Keys per MGET / values per SET pipeline (default 256). */
   chunkSize?: number;
+  /**
+   * Score cache reads through a RedisVectorReader (its own connection, no per-chunk copies) instead of ioredis: the
+   * default when `dimension` is set and the connection is plain TCP or a Unix socket (not TLS, Sentinel or Cluster).
+   * DOTRANK_CACHE_FAST_READS=0 turns it off.
+   */
+  fastReads?: boolean;
 }
 
 /**
@@ -43,6 +50,10 @@ export class RedisVectorStore implements VectorStore {
   private readonly dimension: number | undefined;
   private readonly chunkSize: number;
   private readonly counters: CacheStats = emptyStats();
+  private readonly reader: RedisVectorReader | undefined;
+  /** Decoded vectors that arrived before their query, one row per candidate; reused from job to job. */
+  private readonly matrices: Float32Array[] = [];
+  private scratch: Float32Array | undefined;
 
   constructor(options: RedisVectorStoreOptions) {
     this.dtype = options.dtype ?? 'float32';
@@ -71,6 +82,15 @@ export class RedisVectorStore implements VectorStore {
     } else {
       throw new ConfigError('redis', 'pass a connection or a url (REDIS_URL)');
     }
+    if ((options.fastReads ?? true) && !this.cluster && this.dimension !== undefined) {
+      const readerOptions = readerOptionsFromIoredis((this.redis as Redis).options as unknown as Record<string, unknown>);
+      if (!('unsupported' in readerOptions)) this.reader = new RedisVectorReader(readerOptions);
+    }
+  }
+
+  /** Whether cache reads for scoring go through the fast reader (see `fastReads`). */
+  get fastReads(): boolean {
+    return this.reader !== undefined;
   }
 
   /** The Redis key of one passage vector (exposed for tests and tooling). */
@@ -95,6 +115,7 @@ export class RedisVectorStore implements VectorStore {
    * allocator busy while the query was encoding on the same cores).
    */
   async scoreMany(keys: VectorKey[], query: Float32Array | PromiseLike<Float32Array>): Promise<ScoredLookup> {
+    if (this.reader) return this.scoreManyFast(this.reader, keys, query);
     const [replies, q] = await Promise.all([this.read(keys), query]);
     if (this.dimension !== undefined && q.length !== this.dimension) {
       throw new ValidationError('query', `dimension ${q.length}, expected ${this.dimension}`);
@@ -110,6 +131,85 @@ export class RedisVectorStore implements VectorStore {
       return true;
     });
     return { scores, hit };
+  }
+
+  /**
+   * scoreMany through the fast reader: each value is decoded straight from the socket's read buffer. A value that
+   * arrives after the query is scored at once; one that arrives before waits, decoded, in a reused matrix row.
+   */
+  private async scoreManyFast(reader: RedisVectorReader, keys: VectorKey[], query: Float32Array | PromiseLike<Float32Array>): Promise<ScoredLookup> {
+    const dim = this.dimension!;
+    const n = keys.length;
+    const scores = new Float64Array(n).fill(Number.NaN);
+    // 0 miss, 1 scored, 2 decoded into the matrix, waiting for the query
+    const state = new Uint8Array(n);
+    let q: Float32Array | undefined;
+    const queryReady = Promise.resolve(query).then((v) => {
+      if (v.length !== dim) throw new ValidationError('query', `dimension ${v.length}, expected ${dim}`);
+      q = v;
+      return v;
+    });
+    queryReady.catch(() => undefined); // awaited below, after the read
+    const scratch = (this.scratch ??= new Float32Array(dim));
+    const expected = { dtype: this.dtype, dimension: dim };
+    let matrix: Float32Array | undefined;
+    const counters = this.counters;
+    const redisKeys = keys.map((k) => this.keyFor(k));
+    const reads: Promise<void>[] = [];
+    try {
+      for (let start = 0; start < n; start += this.chunkSize) {
+        const chunk = redisKeys.slice(start, start + this.chunkSize);
+        reads.push(
+          reader.mget(chunk, (j, value) => {
+            const i = start + j;
+            if (!value) {
+              counters.misses++;
+              return;
+            }
+            counters.bytesRead += value.length;
+            if (q) {
+              if ('rejected' in decodeVectorInto(value, scratch, 0, expected)) return void counters.rejected++, void counters.misses++;
+              scores[i] = dot(q, scratch);
+              state[i] = 1;
+            } else {
+              matrix ??= this.takeMatrix(n * dim);
+              if ('rejected' in decodeVectorInto(value, matrix, i * dim, expected)) return void counters.rejected++, void counters.misses++;
+              state[i] = 2;
+            }
+            counters.hits++;
+          }),
+        );
+      }
+      await Promise.all(reads);
+    } catch (error) {
+      await Promise.allSettled(reads);
+      if (matrix) this.releaseMatrix(matrix);
+      throw new UnavailableError('redis', `vector cache read failed: ${(error as Error).message}`, { cause: error });
+    }
+    try {
+      const qv = await queryReady;
+      if (matrix) {
+        for (let i = 0; i < n; i++) {
+          if (state[i] === 2) {
+            scores[i] = dotAt(qv, matrix, i * dim);
+            state[i] = 1;
+          }
+        }
+      }
+    } finally {
+      if (matrix) this.releaseMatrix(matrix);
+    }
+    return { scores, hit: state };
+  }
+
+  private takeMatrix(size: number): Float32Array {
+    const i = this.matrices.findIndex((m) => m.length >= size);
+    return i >= 0 ? this.matrices.splice(i, 1)[0]!.subarray(0, size) : new Float32Array(size);
+  }
+
+  private releaseMatrix(matrix: Float32Array): void {
+    // keep a few (one per concurrent job), whole: a fresh multi-MB array per job costs page faults on every job
+    if (this.matrices.length < 4) this.matrices.push(new Float32Array(matrix.buffer));
   }
 
   /** MGETs for all keys; one reply list per group, groups in key order (see groups()). */
@@ -232,6 +332,7 @@ export class RedisVectorStore implements VectorStore {
   }
 
   async close(): Promise<void> {
+    await this.reader?.close();
     if (this.owned) await this.redis.quit().catch(() => undefined);
   }
 }

@@ -105,6 +105,7 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
             dtype: config.DOTRANK_CACHE_DTYPE,
             ttlSeconds: config.DOTRANK_CACHE_TTL_SECONDS,
             dimension: encoder.dimension,
+            fastReads: config.DOTRANK_CACHE_FAST_READS,
           })
         : new MemoryVectorStore({ dimension: encoder.dimension, maxEntries: Number.MAX_SAFE_INTEGER });
       log(`vector cache: ${useRedis ? 'Redis' : 'memory'}`);
