@@ -1,4 +1,4 @@
-import { TopK, ValidationError } from '@dotrank/core';
+import { TopK, ValidationError, dotAt } from '@dotrank/core';
 
 /** One hit of a vector search: the row of the matrix and its inner product with the query. */
 export interface VectorHit {
@@ -9,24 +9,11 @@ export interface VectorHit {
 /** Rows scored per block: 256 rows x 768 dims x 4 B = 768 KiB, which stays in L2 while the block is scored. */
 export const BLOCK_ROWS = 256;
 
-/** Inner product of the query with `rows` consecutive matrix rows from `start`, into `out` (4-way unrolled). */
+/** Inner product of the query with `rows` consecutive matrix rows from `start`, into `out` (core's `dotAt`, the same
+ * arithmetic as every other TAS-B score). */
 export function blockDot(matrix: Float32Array, dim: number, start: number, rows: number, query: Float32Array, out: Float64Array): void {
-  for (let r = 0; r < rows; r++) {
-    const base = (start + r) * dim;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let j = 0;
-    for (; j + 3 < dim; j += 4) {
-      s0 += matrix[base + j]! * query[j]!;
-      s1 += matrix[base + j + 1]! * query[j + 1]!;
-      s2 += matrix[base + j + 2]! * query[j + 2]!;
-      s3 += matrix[base + j + 3]! * query[j + 3]!;
-    }
-    for (; j < dim; j++) s0 += matrix[base + j]! * query[j]!;
-    out[r] = s0 + s1 + s2 + s3;
-  }
+  if (query.length !== dim) throw new ValidationError('query', `dimension ${query.length}, expected ${dim}`);
+  for (let r = 0; r < rows; r++) out[r] = dotAt(query, matrix, (start + r) * dim);
 }
 
 /**
