@@ -28,6 +28,24 @@ afterAll(async () => {
   await deleteKeys(prefix);
 });
 
+/** A plain BullMQ producer and event listener on the test queue (to add jobs QueueReranker would not), closed in full. */
+async function rawQueue() {
+  const names = queueNames(prefix);
+  const redis = new Redis(redisUrlForTests());
+  const queueConnection = new Redis(redisUrlForTests());
+  const eventsConnection = new Redis(redisUrlForTests(), { maxRetriesPerRequest: null });
+  const queue = new Queue(names.rerank, { connection: queueConnection, prefix });
+  const events = new QueueEvents(names.rerank, { connection: eventsConnection, prefix });
+  await events.waitUntilReady();
+  const opts = { attempts: 3, backoff: { type: 'fixed' as const, delay: 10 } };
+  const close = async () => {
+    await events.close();
+    await queue.close();
+    await Promise.all([redis, queueConnection, eventsConnection].map((c) => c.quit()));
+  };
+  return { names, redis, queue, events, opts, close };
+}
+
 const strip = (r: RerankResult) => r.results.map(({ id, rank, score, bm25Score, tasbScore, text }) => ({ id, rank, score, bm25Score, tasbScore, text }));
 
 describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)', () => {
@@ -72,17 +90,13 @@ describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)',
   });
 
   it('fails an invalid job at once, without retries, naming the field', async () => {
-    const names = queueNames(prefix);
-    const queue = new Queue(names.rerank, { connection: new Redis(redisUrlForTests()), prefix });
-    const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
-    await events.waitUntilReady();
-    const job = await queue.add('rerank', { query: 'q', candidates: [{ id: 'a', text: 'x', score: 'high' }], fusion: 'tasb' }, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+    const { queue, events, opts, close } = await rawQueue();
+    const job = await queue.add('rerank', { query: 'q', candidates: [{ id: 'a', text: 'x', score: 'high' }], fusion: 'tasb' }, opts);
     await expect(job.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: candidates\.0\.score/);
     const failed = await queue.getJob(job.id!);
     expect(failed!.attemptsMade).toBe(1);
     expect(await failed!.getState()).toBe('failed');
-    await events.close();
-    await queue.close();
+    await close();
   });
 
   it('surfaces an exceeded deadline as a timeout error', async () => {
@@ -175,12 +189,7 @@ describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)',
   });
 
   it('scores a warm envelope job from its lookup alone, and reads the payload only to encode misses', async () => {
-    const names = queueNames(prefix);
-    const redis = new Redis(redisUrlForTests());
-    const queue = new Queue(names.rerank, { connection: new Redis(redisUrlForTests()), prefix });
-    const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
-    await events.waitUntilReady();
-    const opts = { attempts: 3, backoff: { type: 'fixed' as const, delay: 10 } };
+    const { names, redis, queue, events, opts, close } = await rawQueue();
     const candidates = makeCandidates(12, 6);
     const lookup = { ids: candidates.map((c) => c.id), textHashes: candidates.map((c) => textHash(c.text)), scores: candidates.map((c) => c.score) };
     try {
@@ -224,19 +233,12 @@ describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)',
       }
       await redis.del(wrongKey, swappedKey);
     } finally {
-      await events.close();
-      await queue.close();
-      await redis.quit();
+      await close();
     }
   });
 
   it('fails an envelope job whose payload is gone or malformed at once, naming payloadKey or the field', async () => {
-    const names = queueNames(prefix);
-    const redis = new Redis(redisUrlForTests());
-    const queue = new Queue(names.rerank, { connection: new Redis(redisUrlForTests()), prefix });
-    const events = new QueueEvents(names.rerank, { connection: new Redis(redisUrlForTests(), { maxRetriesPerRequest: null }), prefix });
-    await events.waitUntilReady();
-    const opts = { attempts: 3, backoff: { type: 'fixed' as const, delay: 10 } };
+    const { names, redis, queue, events, opts, close } = await rawQueue();
     try {
       const gone = await queue.add('rerank', { query: 'q', payloadKey: payloadKeyFor(names, 'never-written'), fusion: 'tasb' }, opts);
       await expect(gone.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: payloadKey: candidates payload .*never-written is gone/);
@@ -256,9 +258,7 @@ describe('rerank through the queue (real Redis, real ONNX Runtime, tiny model)',
       await expect(empty.waitUntilFinished(events, 20_000)).rejects.toThrow(/invalid job: payloadKey: must be a non-empty string/);
       await redis.del(badKey, notJson);
     } finally {
-      await events.close();
-      await queue.close();
-      await redis.quit();
+      await close();
     }
   });
 

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { deleteKeysWithPrefix, redisUrlForTests, seededRandom, uniquePrefix } from '@dotrank/core/testing';
 import { dot } from '@dotrank/core';
 import { RedisVectorReader, RedisVectorStore, encodeVector, readerOptionsFromIoredis, type VectorDtype } from '../src/index.js';
@@ -240,6 +240,9 @@ describe('RedisVectorStore.scoreMany through the reader', () => {
     expect(new RedisVectorStore({ ...base, dimension: 8 }).fastReads).toBe(true);
     expect(new RedisVectorStore(base).fastReads).toBe(false);
     expect(new RedisVectorStore({ ...base, dimension: 8, fastReads: false }).fastReads).toBe(false);
+    const cluster = new Cluster([target], { lazyConnect: true });
+    expect(new RedisVectorStore({ ...base, redis: cluster, dimension: 8 }).fastReads).toBe(false);
+    cluster.disconnect();
   });
 
   it('reports a Redis that is down as the ioredis path does', async () => {
