@@ -161,6 +161,14 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       log.warn({ reason: describeError(error) }, 'invalid rerank job');
       throw new UnrecoverableError(`invalid job: ${describeError(error)}`);
     };
+    /** The data, parsed by `schema`, or the job fails as invalid naming the field. */
+    const valid = <S extends Parameters<typeof parseOrThrow>[0]>(schema: S, data: unknown): ReturnType<typeof parseOrThrow<S>> => {
+      try {
+        return parseOrThrow(schema, data);
+      } catch (error) {
+        return invalid(error);
+      }
+    };
     const expired = (): never => {
       metrics.jobs.inc({ type: 'rerank', status: 'expired' });
       throw new UnrecoverableError(`deadline passed ${Date.now() - (job.data.deadlineAt ?? 0)} ms before the job started`);
@@ -172,12 +180,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     const isEnvelope = isRerankEnvelope(job.data);
     if (isEnvelope) {
       // candidates beside the job: start the query's encoding, then read them while it runs
-      let envelope: RerankEnvelope;
-      try {
-        envelope = parseOrThrow(envelopeSchema, job.data);
-      } catch (error) {
-        return invalid(error);
-      }
+      const envelope: RerankEnvelope = valid(envelopeSchema, job.data);
       ({ deadlineAt, enqueuedAt } = envelope);
       if (deadlineAt !== undefined && Date.now() > deadlineAt) return expired();
       if (envelope.fusion !== 'bm25') {
@@ -189,11 +192,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       /** The payload's candidates, validated as a job would be. */
       const readCandidates = async (): Promise<RerankJobData['candidates']> => {
         const candidates = await readPayload(payloadKey);
-        try {
-          return parseOrThrow(rerankSchema, { ...rest, candidates }).candidates;
-        } catch (error) {
-          return invalid(error);
-        }
+        return valid(rerankSchema, { ...rest, candidates }).candidates;
       };
       if (lookup) {
         // the producer's text hashes name the cached vectors: the payload is read only to encode misses
@@ -216,12 +215,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
         request = keyedRequest({ ...rest, candidates: await readCandidates() });
       }
     } else {
-      let data: RerankJobData;
-      try {
-        data = parseOrThrow(rerankSchema, job.data);
-      } catch (error) {
-        return invalid(error);
-      }
+      const data: RerankJobData = valid(rerankSchema, job.data);
       ({ deadlineAt, enqueuedAt } = data);
       request = keyedRequest(data);
     }

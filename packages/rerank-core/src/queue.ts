@@ -170,12 +170,12 @@ export class QueueReranker implements Reranker {
       ...(deadlineAt !== undefined ? { deadlineAt } : {}),
     };
     const candidates = valid.candidates.map((c) => ({ id: c.id, text: c.text, score: c.score }));
+    const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId };
     let payloadKey: string | undefined;
     let job: Job<RerankJobData | RerankEnvelope, RerankJobResult | RerankColumnsResult>;
     try {
-      let data: RerankEnvelope;
       if (this.options.candidatesInline) {
-        job = await this.queue.add(RERANK_JOB, { ...common, candidates }, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
+        job = await this.queue.add(RERANK_JOB, { ...common, candidates }, jobOptions);
       } else {
         payloadKey = payloadKeyFor(this.names, jobId);
         // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
@@ -185,7 +185,7 @@ export class QueueReranker implements Reranker {
           .psetex(payloadKey, (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS, payload.bytes)
           .finally(payload.release);
         // the lookup lets a worker score cached vectors without reading the payload at all
-        data = {
+        const data: RerankEnvelope = {
           ...common,
           payloadKey,
           lookup: {
@@ -197,7 +197,7 @@ export class QueueReranker implements Reranker {
         if (this.payloadsShareQueueConnection) {
           // one connection runs commands in order: the payload is stored before the job exists, without a round trip
           written.catch(() => undefined);
-          job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
+          job = await this.queue.add(RERANK_JOB, data, jobOptions);
           try {
             await written;
           } catch (error) {
@@ -206,7 +206,7 @@ export class QueueReranker implements Reranker {
           }
         } else {
           await written;
-          job = await this.queue.add(RERANK_JOB, data, { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId });
+          job = await this.queue.add(RERANK_JOB, data, jobOptions);
         }
       }
     } catch (error) {

@@ -153,31 +153,27 @@ export class RedisVectorStore implements VectorStore {
     const scratch = (this.scratch ??= new Float32Array(dim));
     const expected = { dtype: this.dtype, dimension: dim };
     let matrix: Float32Array | undefined;
-    const counters = this.counters;
     const redisKeys = keys.map((k) => this.keyFor(k));
     const reads: Promise<void>[] = [];
     try {
       for (let start = 0; start < n; start += this.chunkSize) {
         const chunk = redisKeys.slice(start, start + this.chunkSize);
         reads.push(
-          reader.mget(chunk, (j, value) => {
-            const i = start + j;
-            if (!value) {
-              counters.misses++;
-              return;
-            }
-            counters.bytesRead += value.length;
-            if (q) {
-              if ('rejected' in decodeVectorInto(value, scratch, 0, expected)) return void counters.rejected++, void counters.misses++;
-              scores[i] = dot(q, scratch);
-              state[i] = 1;
-            } else {
-              matrix ??= this.takeMatrix(n * dim);
-              if ('rejected' in decodeVectorInto(value, matrix, i * dim, expected)) return void counters.rejected++, void counters.misses++;
-              state[i] = 2;
-            }
-            counters.hits++;
-          }),
+          reader.mget(chunk, (j, found) =>
+            this.tally(found, (value) => {
+              const i = start + j;
+              if (q) {
+                if ('rejected' in decodeVectorInto(value, scratch, 0, expected)) return false;
+                scores[i] = dot(q, scratch);
+                state[i] = 1;
+              } else {
+                matrix ??= this.takeMatrix(n * dim);
+                if ('rejected' in decodeVectorInto(value, matrix, i * dim, expected)) return false;
+                state[i] = 2;
+              }
+              return true;
+            }),
+          ),
         );
       }
       await Promise.all(reads);
@@ -237,21 +233,26 @@ export class RedisVectorStore implements VectorStore {
       const list = replies[g]!;
       for (let j = 0; j < group.length; j++) {
         seen++;
-        const value = list[j];
-        if (!value) {
-          this.counters.misses++;
-          continue;
-        }
-        this.counters.bytesRead += value.length;
-        if (use(group[j]!, value)) {
-          this.counters.hits++;
-        } else {
-          this.counters.rejected++;
-          this.counters.misses++;
-        }
+        const index = group[j]!;
+        this.tally(list[j], (value) => use(index, value));
       }
     }
     if (seen !== keys.length) throw new UnavailableError('redis', `vector cache read returned ${seen} values for ${keys.length} keys`);
+  }
+
+  /** Counts one stored value (or its absence) in the stats; `use` decodes it and says whether it was accepted. */
+  private tally<V extends Uint8Array>(value: V | null | undefined, use: (value: V) => boolean): void {
+    if (!value) {
+      this.counters.misses++;
+      return;
+    }
+    this.counters.bytesRead += value.length;
+    if (use(value)) {
+      this.counters.hits++;
+    } else {
+      this.counters.rejected++;
+      this.counters.misses++;
+    }
   }
 
   private groups(indices: number[], redisKeys: string[]): number[][] {
