@@ -1,0 +1,29 @@
+/**
+ * Contracts shared by every path that answers a search (the `/search` route, the `_search` proxy, the CLI): why an
+ * answer was degraded, and the `_dotrank` metadata a proxied response and each of its hits carry.
+ */
+
+/** Why an answer is in first-stage order instead of reranked. The human-readable text goes in `detail`. */
+export const DEGRADED_REASONS = ['timeout', 'queue_unavailable', 'no_workers', 'overloaded', 'rerank_failed'] as const;
+export type DegradedReason = (typeof DEGRADED_REASONS)[number];
+
+/** Stage timings in milliseconds, one map for every path (absent stages are simply not there). */
+export type StageTimings = Partial<Record<'firstStage' | 'rerank' | 'encodeQuery' | 'cacheRead' | 'encodePassages' | 'queueWait' | 'total', number>>;
+
+/** `_dotrank` on each proxied hit. */
+export interface HitMeta {
+  first_stage_score: number | null;
+  first_stage_rank: number;
+  /** The best-scoring passage of a long document, once windows exist. */
+  passage?: { text: string; start: number; end: number; score: number };
+}
+
+/** `_dotrank` at the top level of a proxied response. */
+export interface ResponseMeta {
+  reranked: boolean;
+  degraded: boolean;
+  reason: DegradedReason | null;
+  detail?: string;
+  timings: StageTimings;
+  impression_id?: string;
+}
