@@ -7,8 +7,21 @@
 export const DEGRADED_REASONS = ['timeout', 'queue_unavailable', 'no_workers', 'overloaded', 'rerank_failed'] as const;
 export type DegradedReason = (typeof DEGRADED_REASONS)[number];
 
-/** Stage timings in milliseconds, one map for every path (absent stages are simply not there). */
-export type StageTimings = Partial<Record<'firstStage' | 'rerank' | 'encodeQuery' | 'cacheRead' | 'encodePassages' | 'queueWait' | 'total', number>>;
+/**
+ * Stage timings in milliseconds, one map for every path (`/search`'s documented `timings`, the proxy's
+ * `_dotrank.timings`, the worker's result); a stage that did not run is absent.
+ */
+export type StageName =
+  | 'firstStageMs'
+  | 'rerankMs'
+  | 'encodeQueryMs'
+  | 'cacheReadMs'
+  | 'encodeMissesMs'
+  | 'scoreMs'
+  | 'queueWaitMs'
+  | 'workerTotalMs'
+  | 'totalMs';
+export type StageTimings = Partial<Record<StageName, number>>;
 
 /** `_dotrank` on each proxied hit. */
 export interface HitMeta {

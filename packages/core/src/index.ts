@@ -31,7 +31,7 @@ export type { ErrorCode } from './errors.js';
 export { configSchema, loadConfig, defaultIntraOpThreads, resolveSharedDir, findRepoRoot } from './config.js';
 export type { DotrankConfig } from './config.js';
 export { DEGRADED_REASONS } from './contracts.js';
-export type { DegradedReason, StageTimings, HitMeta, ResponseMeta } from './contracts.js';
+export type { DegradedReason, StageName, StageTimings, HitMeta, ResponseMeta } from './contracts.js';
 export { matchesFilter } from './filter.js';
 export { dot, dotAt } from './vector-math.js';
 export { TopK } from './top-k.js';
