@@ -17,6 +17,8 @@ export {
 } from './codec.js';
 export { MemoryVectorStore } from './memory-store.js';
 export type { MemoryVectorStoreOptions } from './memory-store.js';
+export { createRedisConnection, redisOptionsFromUrl } from './connection.js';
+export type { RedisRole, RedisConnectionOptions } from './connection.js';
 export { RedisVectorStore } from './redis-store.js';
 export type { RedisVectorStoreOptions } from './redis-store.js';
 export { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';

@@ -1,7 +1,8 @@
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { createRequire } from 'node:module';
 import { ConfigError, UnavailableError, ValidationError, dot, dotAt } from '@dotrank/core';
 import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
+import { createRedisConnection } from './connection.js';
 import { modelHash, vectorRedisKey, type VectorKey } from './keys.js';
 import { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';
 import { emptyStats, type CacheStats, type ScoredLookup, type VectorEntry, type VectorStore } from './types.js';
@@ -73,12 +74,9 @@ export class RedisVectorStore implements VectorStore {
       this.cluster = options.cluster ?? options.redis instanceof Cluster;
     } else if (options.url) {
       this.cluster = options.cluster ?? false;
-      this.redis = this.cluster
-        ? new Cluster([options.url], { lazyConnect: false })
-        : new Redis(options.url, { maxRetriesPerRequest: 3 });
+      // connection errors surface through getMany/setMany as UnavailableError
+      this.redis = this.cluster ? createRedisConnection(options.url, { cluster: true }) : createRedisConnection(options.url);
       this.owned = true;
-      // connection errors surface through getMany/setMany as UnavailableError; no unhandled 'error' events
-      this.redis.on('error', () => undefined);
     } else {
       throw new ConfigError('redis', 'pass a connection or a url (REDIS_URL)');
     }

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@dotrank/core';
+import { redisUrlForTests } from '@dotrank/core/testing';
+import { createRedisConnection, redisOptionsFromUrl } from '../src/index.js';
+
+describe('createRedisConnection', () => {
+  it('connects to a real Redis with the role’s retry policy', async () => {
+    const command = createRedisConnection(redisUrlForTests());
+    const blocking = createRedisConnection(redisUrlForTests(), { role: 'blocking' });
+    try {
+      expect(await command.ping()).toBe('PONG');
+      expect(await blocking.ping()).toBe('PONG');
+      expect(command.options.maxRetriesPerRequest).toBe(3);
+      expect(blocking.options.maxRetriesPerRequest).toBeNull(); // what BullMQ requires of blocking connections
+    } finally {
+      await Promise.all([command.quit(), blocking.quit()]);
+    }
+  });
+
+  it('a probe fails at once while Redis is unreachable, and reports errors to onError', async () => {
+    let reported: (error: Error) => void = () => undefined;
+    const firstError = new Promise<Error>((resolve) => (reported = resolve));
+    const probe = createRedisConnection('redis://127.0.0.1:1', { role: 'probe', onError: (e) => reported(e) });
+    try {
+      await expect(probe.ping()).rejects.toThrow(/writeable|ECONNREFUSED/);
+      expect((await firstError).message).toMatch(/ECONNREFUSED/);
+    } finally {
+      probe.disconnect();
+    }
+  });
+
+  it('reads host, port, credentials, db and TLS from the URL, and names REDIS_URL when it is wrong', () => {
+    expect(redisOptionsFromUrl('redis://127.0.0.1:6380')).toEqual({ host: '127.0.0.1', port: 6380 });
+    expect(redisOptionsFromUrl('rediss://u%40x:p%2Fw@cache.example/3')).toEqual({ host: 'cache.example', port: 6379, username: 'u@x', password: 'p/w', db: 3, tls: {} });
+    expect(() => createRedisConnection('localhost:6379')).toThrow(/REDIS_URL/);
+    expect(() => redisOptionsFromUrl('http://x')).toThrow(ConfigError);
+    expect(() => redisOptionsFromUrl('redis://x/abc')).toThrow(/database must be a number/);
+  });
+});
