@@ -7,6 +7,12 @@
 export const DEGRADED_REASONS = ['timeout', 'queue_unavailable', 'no_workers', 'overloaded', 'rerank_failed'] as const;
 export type DegradedReason = (typeof DEGRADED_REASONS)[number];
 
+/** Why one answer was degraded: the reason's code and a sentence for people (`detail`). */
+export interface Degradation {
+  reason: DegradedReason;
+  detail: string;
+}
+
 /**
  * Stage timings in milliseconds, one map for every path (`/search`'s documented `timings`, the proxy's
  * `_dotrank.timings`, the worker's result); a stage that did not run is absent.
