@@ -1,21 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { Client, errors } from '@elastic/elasticsearch';
 import type { ClientOptions } from '@elastic/elasticsearch';
 import { ConfigError } from '@dotrank/core';
-import type { DotrankConfig } from '@dotrank/core';
+import { connectionSettings } from './connection.js';
+import type { ElasticsearchConfig } from './connection.js';
 import type { AuthKind } from './errors.js';
-
-/** The settings `createClientFromConfig` reads (all from `loadConfig`). */
-export type ElasticsearchConfig = Pick<
-  DotrankConfig,
-  | 'ELASTICSEARCH_URL'
-  | 'ELASTICSEARCH_API_KEY'
-  | 'ELASTICSEARCH_USERNAME'
-  | 'ELASTICSEARCH_PASSWORD'
-  | 'ELASTICSEARCH_CA_FILE'
-  | 'ELASTICSEARCH_CLOUD_ID'
-  | 'ELASTICSEARCH_TIMEOUT_MS'
->;
 
 /**
  * Server generation to talk to. The v8 client sends `compatible-with=8` media types, which 8.x and 9.x
@@ -55,60 +43,18 @@ export function compatibilityOf(client: Client): ServerCompatibility {
  * a CA file for TLS, the request timeout. Every problem is a ConfigError naming the variable.
  */
 export function createClientFromConfig(config: ElasticsearchConfig, options: ClientFactoryOptions = {}): Client {
-  const url = config.ELASTICSEARCH_URL;
-  const cloudId = config.ELASTICSEARCH_CLOUD_ID;
+  const settings = connectionSettings(config);
   const clientOptions: ClientOptions = {};
-
-  if (cloudId) {
-    if (url) throw new ConfigError('ELASTICSEARCH_CLOUD_ID', 'set either ELASTICSEARCH_CLOUD_ID or ELASTICSEARCH_URL, not both');
-    clientOptions.cloud = { id: cloudId };
-  } else if (url) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ConfigError('ELASTICSEARCH_URL', `not a valid URL (got ${JSON.stringify(url)})`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new ConfigError('ELASTICSEARCH_URL', `must start with http:// or https:// (got ${JSON.stringify(url)})`);
-    }
-    clientOptions.node = url;
-  } else if (!options.clientOptions?.node && !options.clientOptions?.nodes && !options.clientOptions?.cloud) {
+  if (settings.cloudId) clientOptions.cloud = { id: settings.cloudId };
+  else if (settings.url) clientOptions.node = settings.url;
+  else if (!options.clientOptions?.node && !options.clientOptions?.nodes && !options.clientOptions?.cloud) {
     throw new ConfigError('ELASTICSEARCH_URL', 'is not set; set ELASTICSEARCH_URL (e.g. http://127.0.0.1:9200) or ELASTICSEARCH_CLOUD_ID');
   }
-
-  let authKind: AuthKind = 'none';
-  const apiKey = config.ELASTICSEARCH_API_KEY;
-  const username = config.ELASTICSEARCH_USERNAME;
-  const password = config.ELASTICSEARCH_PASSWORD;
-  if (apiKey && (username || password)) {
-    throw new ConfigError('ELASTICSEARCH_API_KEY', 'set either ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD, not both');
-  }
-  if (apiKey) {
-    clientOptions.auth = { apiKey };
-    authKind = 'api_key';
-  } else if (username || password) {
-    if (!username) throw new ConfigError('ELASTICSEARCH_USERNAME', 'is required when ELASTICSEARCH_PASSWORD is set');
-    if (!password) throw new ConfigError('ELASTICSEARCH_PASSWORD', 'is required when ELASTICSEARCH_USERNAME is set');
-    clientOptions.auth = { username, password };
-    authKind = 'basic';
-  }
-
-  if (config.ELASTICSEARCH_CA_FILE) {
-    let ca: Buffer;
-    try {
-      ca = readFileSync(config.ELASTICSEARCH_CA_FILE);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new ConfigError('ELASTICSEARCH_CA_FILE', `cannot read ${config.ELASTICSEARCH_CA_FILE} (${code})`);
-    }
-    if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {
-      throw new ConfigError('ELASTICSEARCH_CA_FILE', `${config.ELASTICSEARCH_CA_FILE} is not a PEM certificate (no BEGIN CERTIFICATE line)`);
-    }
-    clientOptions.tls = { ca };
-  }
-
-  clientOptions.requestTimeout = config.ELASTICSEARCH_TIMEOUT_MS ?? 30_000;
+  if (settings.auth) clientOptions.auth = settings.auth;
+  if (settings.ca) clientOptions.tls = { ca: settings.ca };
+  clientOptions.requestTimeout = settings.timeoutMs;
+  const authKind: AuthKind = settings.authKind;
+  const cloudId = settings.cloudId;
   const compatibility = options.compatibility ?? 8;
   if (compatibility !== 7 && compatibility !== 8) {
     throw new ConfigError('compatibility', `must be 7 or 8 (got ${String(compatibility)})`);

@@ -1,8 +1,18 @@
-// Public API of @dotrank/elasticsearch: the Elasticsearch candidate source, index creation and bulk ingest.
+// Public API of @dotrank/elasticsearch: everything Elasticsearch. The candidate source, index creation and bulk
+// ingest; connection settings (auth, TLS) for the official client and the proxy's forwarding client; query-DSL
+// reading; the one hit-to-passage function; reading and writing proxied search responses.
 export { ElasticsearchSource, createElasticsearchSource, ensureIndex } from './source.js';
 export type { EnsureIndexResult } from './source.js';
 export { createClientFromConfig, authKindOf, compatibilityOf, COMPAT7_HEADERS, COMPAT7_NDJSON_HEADERS } from './client.js';
-export type { ElasticsearchConfig, ClientFactoryOptions, ServerCompatibility } from './client.js';
+export type { ClientFactoryOptions, ServerCompatibility } from './client.js';
+export { connectionSettings, authorizationHeader, cloudUrl, DEFAULT_TIMEOUT_MS } from './connection.js';
+export type { ElasticsearchConfig, ConnectionSettings, ClientAuth } from './connection.js';
+export { ForwardingClient, stripHopByHop, decodedBody } from './forward.js';
+export type { ForwardTarget, ForwardRequest, ForwardedResponse } from './forward.js';
+export { extractQueryText, readRerankSection, readRetriever, planProxySearch } from './dsl.js';
+export type { RerankSection, ProxySearchPlan, ProxySearchDecision } from './dsl.js';
+export { readSearchHits, writeSearchResponse } from './response.js';
+export type { SearchHits, RankedHit } from './response.js';
 export { buildSearchBody, passageFromHit, filterClauses, sourceIncludes, validateSearch, getField, MAX_K } from './query.js';
 export type { SearchBody, SearchHitLike } from './query.js';
 export { buildIndexDefinition, mappedTextFields, resolveBm25, SIMILARITY_NAME } from './mapping.js';

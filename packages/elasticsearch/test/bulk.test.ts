@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, checkPassage, documentFor } from './bulk.js';
-import { resolveSourceOptions } from './options.js';
+import { backoffMs, checkPassage, documentFor } from '../src/bulk.js';
+import { resolveSourceOptions } from '../src/options.js';
 
 describe('backoffMs', () => {
   const bulk = resolveSourceOptions({ bulk: { initialBackoffMs: 200, maxBackoffMs: 1000 } }).bulk;

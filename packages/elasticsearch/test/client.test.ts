@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@dotrank/core';
-import { authKindOf, compatibilityOf, createClientFromConfig } from './client.js';
+import { authKindOf, compatibilityOf, createClientFromConfig } from '../src/client.js';
+import { connectionSettings } from '../src/connection.js';
 
 const config = (env: Record<string, string>) => loadConfig(env);
-const fixture = (name: string) => fileURLToPath(new URL(`../test/fixtures/tls/${name}`, import.meta.url));
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url));
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -59,5 +60,29 @@ describe('createClientFromConfig', () => {
     const client = createClientFromConfig(config({ ELASTICSEARCH_URL: 'https://localhost:9200', ELASTICSEARCH_CA_FILE: fixture('ca.pem') }));
     expect(authKindOf(client)).toBe('none');
     await client.close();
+  });
+});
+
+describe('connectionSettings', () => {
+  it('builds the Authorization header once for both clients, takes URL credentials out of the URL', () => {
+    expect(connectionSettings(config({ ELASTICSEARCH_URL: 'http://x:9200', ELASTICSEARCH_API_KEY: 'aWQ6a2V5' }))).toMatchObject({
+      url: 'http://x:9200/',
+      authKind: 'api_key',
+      authorization: 'ApiKey aWQ6a2V5',
+      timeoutMs: 30_000,
+    });
+    const inUrl = connectionSettings(config({ ELASTICSEARCH_URL: 'https://u%40corp:p%3Ass@x:9200/es' }));
+    expect(inUrl).toMatchObject({ url: 'https://x:9200/es', authKind: 'basic', auth: { username: 'u@corp', password: 'p:ss' } });
+    expect(inUrl.authorization).toBe(`Basic ${Buffer.from('u@corp:p:ss').toString('base64')}`);
+    expect(connectionSettings(config({})).url).toBeUndefined();
+  });
+
+  it('decodes a cloud id into the URL the forwarding client uses', () => {
+    const cloudId = `d:${Buffer.from('eu-west-1.aws.found.io:443$abc123$kib').toString('base64')}`;
+    expect(connectionSettings(config({ ELASTICSEARCH_CLOUD_ID: cloudId }))).toMatchObject({ url: 'https://abc123.eu-west-1.aws.found.io:443', cloudId });
+  });
+
+  it('refuses credentials given twice, naming the setting', () => {
+    expect(configError(() => connectionSettings(config({ ELASTICSEARCH_URL: 'http://u:p@x', ELASTICSEARCH_API_KEY: 'k' }))).field).toBe('ELASTICSEARCH_URL');
   });
 });

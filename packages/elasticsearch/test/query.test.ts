@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@dotrank/core';
-import { buildSearchBody, filterClauses, passageFromHit } from './query.js';
-import { resolveSourceOptions } from './options.js';
+import { buildSearchBody, filterClauses, passageFromHit } from '../src/query.js';
+import { resolveSourceOptions } from '../src/options.js';
 
 describe('buildSearchBody', () => {
   it('uses multi_match over title and text by default, only the needed _source fields, no total hits', () => {

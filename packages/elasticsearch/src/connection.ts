@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '@dotrank/core';
+import type { DotrankConfig } from '@dotrank/core';
+import type { AuthKind } from './errors.js';
+
+/** The settings every Elasticsearch connection reads (all from `loadConfig`). */
+export type ElasticsearchConfig = Pick<
+  DotrankConfig,
+  | 'ELASTICSEARCH_URL'
+  | 'ELASTICSEARCH_API_KEY'
+  | 'ELASTICSEARCH_USERNAME'
+  | 'ELASTICSEARCH_PASSWORD'
+  | 'ELASTICSEARCH_CA_FILE'
+  | 'ELASTICSEARCH_CLOUD_ID'
+  | 'ELASTICSEARCH_TIMEOUT_MS'
+>;
+
+export type ClientAuth = { apiKey: string } | { username: string; password: string };
+
+/**
+ * How to reach and authenticate to the cluster, checked once. The official client (`createClientFromConfig`) and the
+ * proxy's forwarding client (`ForwardingClient`) are both built from this, so they send the same credentials.
+ */
+export interface ConnectionSettings {
+  /** Base URL without credentials: ELASTICSEARCH_URL, or the one ELASTICSEARCH_CLOUD_ID stands for. Absent when neither is set. */
+  url?: string;
+  cloudId?: string;
+  auth?: ClientAuth;
+  authKind: AuthKind;
+  /** The `Authorization` header value `auth` gives (what the official client sends for it). */
+  authorization?: string;
+  /** PEM CA certificate(s) to trust for https. */
+  ca?: Buffer;
+  timeoutMs: number;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** `https://<es-id>.<host>` from an Elastic Cloud id (`name:base64(host$es-id[$kibana-id])`), as the official client reads it. */
+export function cloudUrl(cloudId: string): string {
+  const encoded = cloudId.split(':')[1];
+  const parts = encoded ? Buffer.from(encoded, 'base64').toString('utf8').split('$') : [];
+  if (parts.length < 2 || !parts[0] || !parts[1]) {
+    throw new ConfigError('ELASTICSEARCH_CLOUD_ID', 'is not a cloud id of the form <name>:<base64 of host$es-id$kibana-id>');
+  }
+  return `https://${parts[1]}.${parts[0]}`;
+}
+
+function parseUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('ELASTICSEARCH_URL', `not a valid URL (got ${JSON.stringify(url)})`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new ConfigError('ELASTICSEARCH_URL', `must start with http:// or https:// (got ${JSON.stringify(url)})`);
+  }
+  return parsed;
+}
+
+/** API key, user/password from the settings, or user/password written into the URL; one kind only. */
+function credentials(config: ElasticsearchConfig, url: URL | undefined): ClientAuth | undefined {
+  const { ELASTICSEARCH_API_KEY: apiKey, ELASTICSEARCH_USERNAME: username, ELASTICSEARCH_PASSWORD: password } = config;
+  if (apiKey && (username || password)) {
+    throw new ConfigError('ELASTICSEARCH_API_KEY', 'set either ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD, not both');
+  }
+  const inUrl = url && (url.username || url.password);
+  if (inUrl && (apiKey || username || password)) {
+    throw new ConfigError('ELASTICSEARCH_URL', 'carries a user and password; then leave ELASTICSEARCH_API_KEY/USERNAME/PASSWORD unset');
+  }
+  if (apiKey) return { apiKey };
+  if (username || password) {
+    if (!username) throw new ConfigError('ELASTICSEARCH_USERNAME', 'is required when ELASTICSEARCH_PASSWORD is set');
+    if (!password) throw new ConfigError('ELASTICSEARCH_PASSWORD', 'is required when ELASTICSEARCH_USERNAME is set');
+    return { username, password };
+  }
+  if (inUrl) return { username: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+  return undefined;
+}
+
+/** The `Authorization` header for credentials: `ApiKey <key>` (the key as given, already encoded) or `Basic base64(user:password)`. */
+export function authorizationHeader(auth: ClientAuth): string {
+  if ('apiKey' in auth) return `ApiKey ${auth.apiKey}`;
+  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+}
+
+function readCa(file: string): Buffer {
+  let ca: Buffer;
+  try {
+    ca = readFileSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError('ELASTICSEARCH_CA_FILE', `cannot read ${file} (${code})`);
+  }
+  if (!ca.toString('latin1').includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('ELASTICSEARCH_CA_FILE', `${file} is not a PEM certificate (no BEGIN CERTIFICATE line)`);
+  }
+  return ca;
+}
+
+/** Reads and checks URL or cloud id, credentials, CA file and timeout; every problem is a ConfigError naming the variable. */
+export function connectionSettings(config: ElasticsearchConfig): ConnectionSettings {
+  const cloudId = config.ELASTICSEARCH_CLOUD_ID;
+  if (cloudId && config.ELASTICSEARCH_URL) {
+    throw new ConfigError('ELASTICSEARCH_CLOUD_ID', 'set either ELASTICSEARCH_CLOUD_ID or ELASTICSEARCH_URL, not both');
+  }
+  const parsed = config.ELASTICSEARCH_URL ? parseUrl(config.ELASTICSEARCH_URL) : undefined;
+  const auth = credentials(config, parsed);
+  let url: string | undefined;
+  if (parsed) {
+    parsed.username = '';
+    parsed.password = '';
+    url = parsed.href;
+  } else if (cloudId) {
+    url = cloudUrl(cloudId);
+  }
+  return {
+    ...(url ? { url } : {}),
+    ...(cloudId ? { cloudId } : {}),
+    ...(auth ? { auth, authorization: authorizationHeader(auth) } : {}),
+    authKind: !auth ? 'none' : 'apiKey' in auth ? 'api_key' : 'basic',
+    ...(config.ELASTICSEARCH_CA_FILE ? { ca: readCa(config.ELASTICSEARCH_CA_FILE) } : {}),
+    timeoutMs: config.ELASTICSEARCH_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS,
+  };
+}
