@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
-import { sharedDirOrSkipReason, tinyModelDir } from '@dotrank/core/testing';
+import { repoPath, tinyModelDir } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import type { EmbeddedBM25Source } from '@dotrank/bm25';
 import { readCorpus } from '@dotrank/datasets';
@@ -30,12 +30,7 @@ const artifacts = join(repoRoot, 'test-artifacts', 'dashboard');
 const cli = join(repoRoot, 'apps', 'cli', 'bin', 'dotrank.js');
 
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
-const cranfield = sharedDirOrSkipReason('datasets/cranfield');
-const skipReason = !chromiumPath
-  ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests'
-  : 'reason' in cranfield
-    ? cranfield.reason
-    : undefined;
+const skipReason = !chromiumPath ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests' : undefined;
 if (skipReason) console.warn(`dashboard e2e skipped: ${skipReason}`);
 
 const SYNTHETIC_QUERIES = 5000;
@@ -89,7 +84,7 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
   let page: Page;
   let metrics: MetricsFile;
   const pageErrors: string[] = [];
-  const collectionDir = 'dir' in cranfield ? cranfield.dir : '';
+  const collectionDir = repoPath('datasets/cranfield');
 
   const shot = async (name: string) => {
     // from the top, so the sticky header sits where a user sees it
@@ -266,7 +261,7 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
       await p.goto(`${emptyBase}/dashboard/`);
       const empty = p.locator('[data-testid=empty-state]');
       await empty.waitFor();
-      expect(await empty.textContent()).toContain('npx dotrank eval --collection ../shared/datasets/cranfield --out .dotrank/evals/cranfield');
+      expect(await empty.textContent()).toContain('npx dotrank eval --collection datasets/cranfield --out .dotrank/evals/cranfield');
       await p.screenshot({ path: join(artifacts, 'offline-empty.png'), fullPage: true });
     } finally {
       await p.close();

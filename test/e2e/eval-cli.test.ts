@@ -5,26 +5,24 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findRepoRoot } from '@dotrank/core';
-import { sharedDirOrSkipReason, tinyModelDir } from '@dotrank/core/testing';
+import { repoPath, tinyModelDir } from '@dotrank/core/testing';
 import { metricsReportSchema } from '@dotrank/eval';
 import type { MetricsReport } from '@dotrank/eval';
 
 const run = promisify(execFile);
 const repo = findRepoRoot(import.meta.dirname)!;
 const cli = join(repo, 'apps', 'cli', 'bin', 'dotrank.js');
-const cranfield = sharedDirOrSkipReason('datasets/cranfield');
-if ('reason' in cranfield) console.warn(`skipping dotrank eval end-to-end: ${cranfield.reason}`);
 
-/** The reference BM25 figures of the datasets README (real Lucene + trec_eval), read rather than copied. */
+/** The reference BM25 figures of the collection's README (real Lucene + trec_eval), read rather than copied. */
 async function readmeFigures(dir: string): Promise<Record<string, number>> {
-  const text = await readFile(join(dir, '..', 'README.md'), 'utf8');
+  const text = await readFile(join(dir, 'README.md'), 'utf8');
   const figures: Record<string, number> = {};
   for (const m of text.matchAll(/^\|\s*([^|]+?)\s*\|\s*(0\.\d{4})\s*\|$/gm)) figures[m[1]!] = Number(m[2]);
   return figures;
 }
 
-describe.skipIf('reason' in cranfield)('dotrank eval on Cranfield with the fixture model', () => {
-  const dir = 'dir' in cranfield ? cranfield.dir : '';
+describe('dotrank eval on Cranfield with the fixture model', () => {
+  const dir = repoPath('datasets/cranfield');
   let work: string;
   let report: MetricsReport;
   let stdout: string;

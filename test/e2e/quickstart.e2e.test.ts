@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
-import { findRepoRoot, resolveSharedDir } from '@dotrank/core';
-import { redisUrlForTests, sharedDirOrSkipReason, uniquePrefix, deleteKeysWithPrefix } from '@dotrank/core/testing';
+import { findRepoRoot } from '@dotrank/core';
+import { redisUrlForTests, uniquePrefix, deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const repo = findRepoRoot(import.meta.dirname)!;
-const cranfield = sharedDirOrSkipReason('datasets/cranfield');
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const skipReason = 'reason' in cranfield ? cranfield.reason : !existsSync(join(repo, '.git')) ? 'not a git checkout (needs git clone)' : undefined;
+const skipReason = !existsSync(join(repo, '.git')) ? 'not a git checkout (needs git clone)' : undefined;
 if (skipReason) console.warn(`npm start end-to-end skipped: ${skipReason}`);
 if (!chromiumPath) console.warn('npm start end-to-end: no /usr/bin/chromium, the dashboard check is skipped (install Debian chromium)');
 
@@ -59,7 +58,6 @@ describe.skipIf(skipReason !== undefined)('npm start on a fresh clone (fixture m
         ...process.env,
         CI: 'true',
         REDIS_URL: redisUrlForTests(),
-        DOTRANK_SHARED_DIR: resolveSharedDir()!,
         DOTRANK_DATA_DIR: join(work, 'data'),
         DOTRANK_QUEUE_PREFIX: prefix,
         DOTRANK_KEY_PREFIX: prefix,

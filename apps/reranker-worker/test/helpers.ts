@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { loadConfig, type Candidate, type DotrankConfig } from '@dotrank/core';
-import { redisUrlForTests, tinyModelDir, deleteKeysWithPrefix } from '@dotrank/core/testing';
+import { redisUrlForTests, repoPath, tinyModelDir, deleteKeysWithPrefix } from '@dotrank/core/testing';
 
-export const CLI = '/work/main/apps/cli/bin/dotrank.js';
+export const CLI = repoPath('apps/cli/bin/dotrank.js');
 /** The worker's own entry (the same code as `dotrank worker`, without the rest of the CLI). */
 export const WORKER_BIN = new URL('../bin/reranker-worker.js', import.meta.url).pathname;
 

@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findRepoRoot, resolveSharedDir } from '@dotrank/core';
+import { findRepoRoot } from '@dotrank/core';
+import { repoPath } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { readCorpus, readQueries } from '@dotrank/datasets';
 import { loadEncoder } from '@dotrank/encoder';
@@ -43,12 +44,7 @@ function load(url: string, fusion: string, queriesFile: string): Promise<LoadRes
 }
 
 async function main(): Promise<void> {
-  const shared = resolveSharedDir();
-  const collection = shared ? join(shared, 'datasets', 'cranfield') : undefined;
-  if (!collection || !existsSync(collection)) {
-    console.warn('SKIP: shared Cranfield collection not found (set DOTRANK_SHARED_DIR)');
-    return;
-  }
+  const collection = repoPath('datasets/cranfield');
   const root = findRepoRoot(here)!;
   const full = join(root, 'tools', 'fixtures', 'out', 'full-tasb');
   const modelDir = process.env['BENCH_MODEL'] ?? (existsSync(join(full, 'model.onnx')) ? full : join(root, 'tools', 'fixtures', 'tiny-tasb'));

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { ConfigError, findRepoRoot, resolveSharedDir } from '@dotrank/core';
+import { ConfigError, findRepoRoot } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { createElasticsearchSource } from '@dotrank/elasticsearch';
@@ -178,9 +178,8 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
     const dashboardDir = flags.dashboardDir ?? (repoRoot ? join(repoRoot, 'apps', 'dashboard', 'dist') : undefined);
     const evalDir = flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals');
     const proxy = await proxyTarget(config);
-    // collections an eval output may refer to by name: the shared datasets folder's sub-folders
-    const shared = resolveSharedDir(config.DOTRANK_SHARED_DIR ? { DOTRANK_SHARED_DIR: config.DOTRANK_SHARED_DIR } : {});
-    const datasets = shared ? join(shared, 'datasets') : undefined;
+    // collections an eval output may refer to by name: the sub-folders of the repository's datasets/
+    const datasets = repoRoot ? join(repoRoot, 'datasets') : undefined;
     const collectionDirs = datasets
       ? (await readdir(datasets, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(datasets, e.name))
       : [];

@@ -3,10 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTRACT_PASSAGES, tinyModelDir } from '@dotrank/core/testing';
+import { CONTRACT_PASSAGES, repoPath, tinyModelDir } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 
-const CLI = '/work/main/apps/cli/bin/dotrank.js';
+const CLI = repoPath('apps/cli/bin/dotrank.js');
 
 /** The environment without Redis/Elasticsearch, so `serve` picks the embedded, in-process mode. */
 function embeddedEnv(): NodeJS.ProcessEnv {

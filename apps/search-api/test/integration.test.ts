@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTRACT_PASSAGES, redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
+import { CONTRACT_PASSAGES, redisUrlForTests, repoPath, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
 import { loadConfig } from '@dotrank/core';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { loadEncoder } from '@dotrank/encoder';
@@ -18,7 +18,7 @@ import { buildServer, startServer } from '../src/index.js';
 import type { RunningServer } from '../src/index.js';
 import { deleteKeys } from './helpers/redis.js';
 
-const CLI = '/work/main/apps/cli/bin/dotrank.js';
+const CLI = repoPath('apps/cli/bin/dotrank.js');
 const redisUrl = redisUrlForTests();
 
 interface Hit {

@@ -17,9 +17,8 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveSharedDir } from '@dotrank/core';
 import { BM25Index } from '../src/index.js';
-import { seededRandom } from '@dotrank/core/testing';
+import { repoPath, seededRandom } from '@dotrank/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const luceneRef = resolve(here, '../../../tools/lucene-ref/run.sh');
@@ -184,12 +183,7 @@ function print(row: Row): void {
 }
 
 async function main(): Promise<void> {
-  const shared = resolveSharedDir();
-  const cranfield = shared ? join(shared, 'datasets', 'cranfield') : undefined;
-  if (!cranfield || !existsSync(cranfield)) {
-    console.error('bench skipped: shared/datasets/cranfield not found (set DOTRANK_SHARED_DIR)');
-    return;
-  }
+  const cranfield = repoPath('datasets/cranfield');
   if (spawnSync(luceneRef, ['build'], { encoding: 'utf8' }).status !== 0) {
     console.error('bench skipped: tools/lucene-ref/run.sh build failed (java, javac and liblucene8-java needed)');
     return;

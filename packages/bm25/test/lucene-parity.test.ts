@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { sharedDirOrSkipReason } from '@dotrank/core/testing';
+import { repoPath } from '@dotrank/core/testing';
 import { BM25Index } from '../src/index.js';
 import { luceneOrSkipReason, runLucene } from './lucene.js';
 
@@ -54,9 +54,9 @@ function evaluateRun(run: Map<string, Ranked>, qrels: Map<string, Map<string, nu
   return { ndcg10: ndcg / qrels.size, recall100: recall / qrels.size };
 }
 
-const shared = sharedDirOrSkipReason('datasets/cranfield');
+const cranfield = repoPath('datasets/cranfield');
 const lucene = luceneOrSkipReason();
-const skipReason = 'reason' in shared ? shared.reason : 'reason' in lucene ? lucene.reason : undefined;
+const skipReason = 'reason' in lucene ? lucene.reason : undefined;
 if (skipReason) console.warn(`skipping Lucene parity on Cranfield: ${skipReason}`);
 
 describe('parity with Lucene 8 BM25Similarity on Cranfield', () => {
@@ -66,7 +66,7 @@ describe('parity with Lucene 8 BM25Similarity on Cranfield', () => {
   });
 
   it.skipIf(skipReason !== undefined)('matches Lucene top-100 ids and scores for every query, and reproduces the reference figures', async () => {
-    const dir = (shared as { dir: string }).dir;
+    const dir = cranfield;
     const tmp = await mkdtemp(join(tmpdir(), 'dotrank-lucene-'));
     work.push(tmp);
     runLucene(['index', join(dir, 'corpus.jsonl'), join(tmp, 'index')]);
@@ -104,7 +104,7 @@ describe('parity with Lucene 8 BM25Similarity on Cranfield', () => {
     }
     expect(compared).toBeGreaterThan(20_000);
 
-    // Reference figures (datasets/README.md: Lucene 8.8 + trec_eval 9.0.8 -c): nDCG@10 0.3341, Recall@100 0.6970.
+    // Reference figures (datasets/cranfield/README.md: Lucene 8.8 + trec_eval 9.0.8 -c): nDCG@10 0.3341, Recall@100 0.6970.
     const qrels = new Map<string, Map<string, number>>();
     for (const line of (await readFile(join(dir, 'qrels', 'test.trec'), 'utf8')).split('\n')) {
       if (!line.trim()) continue;

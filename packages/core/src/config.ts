@@ -27,7 +27,6 @@ export const configSchema = z.object({
   DOTRANK_QUEUE_PREFIX: z.string().min(1).default('dotrank'),
   DOTRANK_KEY_PREFIX: z.string().min(1).default('dotrank'),
   DOTRANK_DATA_DIR: z.string().default('.dotrank'),
-  DOTRANK_SHARED_DIR: optionalString,
   DOTRANK_API_KEY: optionalString,
   DOTRANK_PORT: intFrom(0, 65_535).default(3000),
   DOTRANK_HOST: z.string().default('127.0.0.1'),
@@ -92,26 +91,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** Default worker-side ORT threads: the cores of this machine divided among the workers that share it. */
 export function defaultIntraOpThreads(cores: number, workersPerMachine = 1): number {
   return Math.max(1, Math.floor(cores / Math.max(1, workersPerMachine)));
-}
-
-/**
- * Where the project's shared data lives (`shared/` beside the repository root): DOTRANK_SHARED_DIR when set,
- * else the first `shared` folder found beside the start directory or one of its parents. Undefined when absent.
- */
-export function resolveSharedDir(
-  env: Record<string, string | undefined> = process.env,
-  start: string = process.cwd(),
-): string | undefined {
-  const explicit = env['DOTRANK_SHARED_DIR'];
-  if (explicit && explicit.trim() !== '') return existsSync(explicit) ? resolve(explicit) : undefined;
-  let dir = resolve(start);
-  for (;;) {
-    const candidate = join(dir, '..', 'shared');
-    if (existsSync(join(candidate, 'DESIGN.md')) || existsSync(join(candidate, 'datasets'))) return resolve(candidate);
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
 }
 
 /** The repository root: the nearest parent holding nx.json, or undefined outside a checkout. */

@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Passage } from '@dotrank/core';
 import { NotFoundError, ValidationError } from '@dotrank/core';
-import { sharedDirOrSkipReason } from '@dotrank/core/testing';
+import { repoPath } from '@dotrank/core/testing';
 import type { MalformedLine } from '../src/index.js';
 import {
   compareTrecOrder,
@@ -257,12 +257,9 @@ describe('findCollection and readTop1000', () => {
   });
 });
 
-const cranfield = sharedDirOrSkipReason('datasets/cranfield');
-if ('reason' in cranfield) console.warn(`skipping Cranfield tests: ${cranfield.reason}`);
-
-describe('the real Cranfield collection', () => {
-  it.skipIf('reason' in cranfield)('reads 1400 docs, 225 queries and 1837 judgments (TSV and TREC agree)', async () => {
-    const root = (cranfield as { dir: string }).dir;
+describe('the real Cranfield collection (datasets/cranfield)', () => {
+  it('reads 1400 docs, 225 queries and 1837 judgments (TSV and TREC agree)', async () => {
+    const root = repoPath('datasets/cranfield');
     let docs = 0;
     let first: Passage | undefined;
     for await (const passage of readCorpus(root)) {

@@ -1,4 +1,4 @@
-// Cranfield (shared data) with the tiny fixture model: exact search equals a plain loop; HNSW recall@100 >= 0.95 with
+// Cranfield (datasets/cranfield) with the tiny fixture model: exact search equals a plain loop; HNSW recall@100 >= 0.95 with
 // both backends (built-in JS; hnswlib-node with its default parameters); the saved indexes reload with the same answers
 // and no rebuild; a changed vectors file invalidates a saved hnswlib graph; the vector store is warmed and then read.
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Passage } from '@dotrank/core';
-import { sharedDirOrSkipReason, tinyModelDir } from '@dotrank/core/testing';
+import { repoPath, tinyModelDir } from '@dotrank/core/testing';
 import { readCorpus, readQueries } from '@dotrank/datasets';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
@@ -15,14 +15,11 @@ import { createDenseSource } from '../src/index.js';
 import type { DenseSource } from '../src/index.js';
 import { hnswlibOrSkipReason } from '../src/testing/index.js';
 
-const shared = sharedDirOrSkipReason('datasets/cranfield');
-const skip = 'reason' in shared;
-if (skip) console.warn(`skipping Cranfield dense tests: ${shared.reason}`);
 const hnswlib = hnswlibOrSkipReason();
 const noHnswlib = 'reason' in hnswlib;
-if (!skip && noHnswlib) console.warn(`skipping the Cranfield hnswlib tests: ${hnswlib.reason}`);
+if (noHnswlib) console.warn(`skipping the Cranfield hnswlib tests: ${hnswlib.reason}`);
 
-describe.skipIf(skip)('dense search on Cranfield (tiny model)', () => {
+describe('dense search on Cranfield (tiny model)', () => {
   let encoder: Encoder;
   let dir: string;
   const passages: Passage[] = [];
@@ -34,7 +31,7 @@ describe.skipIf(skip)('dense search on Cranfield (tiny model)', () => {
   const store = new MemoryVectorStore({ maxEntries: 10_000 });
 
   beforeAll(async () => {
-    const collection = (shared as { dir: string }).dir;
+    const collection = repoPath('datasets/cranfield');
     encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 2 });
     dir = await mkdtemp(join(tmpdir(), 'dotrank-dense-cranfield-'));
     for await (const p of readCorpus(collection)) passages.push(p);

@@ -1,27 +1,20 @@
 // Bulk ingest throughput through the client against the in-memory Elasticsearch of the tests (no network):
 // dotrank's `ElasticsearchSource#index` vs the official `client.helpers.bulk` on the same documents and the same
 // fake server, so the ratio is the cost of our batching, validation, retry bookkeeping and report.
-// Run: npm run bench -w packages/elasticsearch   (needs shared/datasets/cranfield; prints a reason otherwise)
+// Run: npm run bench -w packages/elasticsearch   (reads datasets/cranfield)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@elastic/elasticsearch';
-import { loadConfig, resolveSharedDir } from '@dotrank/core';
+import { loadConfig } from '@dotrank/core';
 import type { Passage } from '@dotrank/core';
+import { repoPath } from '@dotrank/core/testing';
 import { createElasticsearchSource, documentFor, resolveSourceOptions } from '../src/index.js';
 import { FakeElasticsearch } from '../test/support/fake-es.js';
 
 const COPIES = 10;
 const ROUNDS = 5;
 
-const shared = resolveSharedDir();
-const corpusPath = shared ? join(shared, 'datasets', 'cranfield', 'corpus.jsonl') : undefined;
-let lines: string[];
-try {
-  lines = readFileSync(corpusPath ?? '', 'utf8').split('\n').filter(Boolean);
-} catch {
-  console.warn(`bench skipped: Cranfield corpus not found (${corpusPath ?? 'shared/ not found'}); set DOTRANK_SHARED_DIR`);
-  process.exit(0);
-}
+const lines = readFileSync(join(repoPath('datasets/cranfield'), 'corpus.jsonl'), 'utf8').split('\n').filter(Boolean);
 const base = lines.map((l) => JSON.parse(l) as { _id: string; title: string; text: string });
 const passages: Passage[] = [];
 for (let copy = 0; copy < COPIES; copy++) {

@@ -2,18 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sharedDirOrSkipReason } from '@dotrank/core/testing';
+import { repoPath } from '@dotrank/core/testing';
 import { loadEncoder, TextTokenizer } from '../src/index.js';
 import type { Encoder } from '../src/index.js';
 import { tinyDir, tokenizerReference } from './helpers.js';
 
-const shared = sharedDirOrSkipReason('models/tas-b');
-const skipReason = 'reason' in shared ? shared.reason : undefined;
-if (skipReason) console.warn(`[encoder tokenizer tests] skipping the real TAS-B tokenizer tests: ${skipReason}`);
-const tasbTokenizer = 'dir' in shared ? join(shared.dir, 'tokenizer.json') : '';
+const tasbTokenizer = join(repoPath('models/tas-b'), 'tokenizer.json');
 const reference = tokenizerReference();
 
-describe.skipIf(skipReason !== undefined)('tokenization equals the Python tokenizers library (real TAS-B tokenizer.json)', () => {
+describe('tokenization equals the Python tokenizers library (real TAS-B tokenizer.json)', () => {
   let tokenizer: TextTokenizer;
   beforeAll(async () => {
     tokenizer = await TextTokenizer.fromFile(tasbTokenizer);

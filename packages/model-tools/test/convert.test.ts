@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError, NotFoundError } from '@dotrank/core';
-import { sharedDirOrSkipReason } from '@dotrank/core/testing';
+import { repoPath } from '@dotrank/core/testing';
 import { loadEncoder } from '@dotrank/encoder';
 import {
   buildBertTokenizerJson,
@@ -131,10 +131,8 @@ describe('convertCheckpoint', () => {
   });
 
   it('reads the TAS-B config.json shape and distilbert.-prefixed weight names', async () => {
-    const shared = sharedDirOrSkipReason('models/tas-b');
-    if ('reason' in shared) console.warn(`skipping the TAS-B config part: ${shared.reason}`);
     // the real TAS-B config with the fixture's small sizes; the weights renamed as a task head saves them
-    const base = 'dir' in shared ? readJson(join(shared.dir, 'config.json')) : { model_type: 'distilbert', activation: 'gelu', sinusoidal_pos_embds: false, vocab_size: 30522, max_position_embeddings: 512 };
+    const base = readJson(join(repoPath('models/tas-b'), 'config.json'));
     const config = { ...base, dim: 32, hidden_dim: 64, n_heads: 2, n_layers: 2 };
     const weights = await readSafetensors(join(HUB_FIXTURES, 'tiny-distilbert', 'model.safetensors'));
     const prefixed: StateDict = new Map([...weights].map(([k, v]) => [`distilbert.${k}`, v]));
@@ -164,10 +162,8 @@ describe('convertCheckpoint', () => {
 });
 
 describe('tokenizer.json from vocab.txt', () => {
-  const shared = sharedDirOrSkipReason('models/tas-b');
-  if ('reason' in shared) console.warn(`skipping: ${shared.reason}`);
-  it.skipIf('reason' in shared)('equals the TAS-B tokenizer.json built from the same vocab.txt', async () => {
-    const dir = (shared as { dir: string }).dir;
+  it('equals the TAS-B tokenizer.json built from the same vocab.txt', async () => {
+    const dir = repoPath('models/tas-b');
     const built = buildBertTokenizerJson(await readFile(join(dir, 'vocab.txt'), 'utf8'), readJson(join(dir, 'tokenizer_config.json')));
     expect(built).toEqual(readJson(join(dir, 'tokenizer.json')));
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BM25Index } from '@dotrank/bm25';
-import { sharedDirOrSkipReason } from '@dotrank/core/testing';
+import { repoPath } from '@dotrank/core/testing';
 import { readCorpus } from '@dotrank/datasets';
 
 const bin = fileURLToPath(new URL('../../bin/dotrank.js', import.meta.url));
@@ -86,10 +86,8 @@ describe('dotrank index / search (embedded)', { timeout: 240_000 }, () => {
     expect(missing.stderr).toMatch(/--index-dir: no index in/);
   });
 
-  const cranfield = sharedDirOrSkipReason('datasets/cranfield');
-  if ('reason' in cranfield) console.warn(`skipping the Cranfield CLI test: ${cranfield.reason}`);
-  it.skipIf('reason' in cranfield)('indexes a BEIR folder and returns the same top-k as the library', async () => {
-    const collection = (cranfield as { dir: string }).dir;
+  it('indexes a BEIR folder and returns the same top-k as the library', async () => {
+    const collection = repoPath('datasets/cranfield');
     const indexDir = join(dir, 'cranfield-index');
     const r = await dotrank(['index', '--collection', collection, '--index-dir', indexDir, '--no-progress']);
     expect(r.stdout).toMatch(/^indexed 1400, failed 0, skipped 0/);

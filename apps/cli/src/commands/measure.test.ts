@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedSource } from '@dotrank/bm25';
-import { sharedDirOrSkipReason } from '@dotrank/core/testing';
+import { repoPath } from '@dotrank/core/testing';
 import { readCorpus, readQueries, writeRun } from '@dotrank/datasets';
 
 // each spawn starts the whole CLI through tsx, which is slow on a busy machine
@@ -85,12 +85,9 @@ describe('dotrank measure', () => {
   }, SPAWN_TEST_TIMEOUT);
 });
 
-const cranfield = sharedDirOrSkipReason('datasets/cranfield');
-if ('reason' in cranfield) console.warn(`skipping the Cranfield reference check: ${cranfield.reason}`);
-
 describe('dotrank measure on the real Cranfield collection', () => {
-  it.skipIf('reason' in cranfield)('reproduces the trec_eval 9.0.8 -c figures of the README for an embedded BM25 run', async () => {
-    const root = (cranfield as { dir: string }).dir;
+  it('reproduces the trec_eval 9.0.8 -c figures of datasets/cranfield/README.md for an embedded BM25 run', async () => {
+    const root = repoPath('datasets/cranfield');
     // the run comes from the embedded Lucene-exact BM25 engine (top 1000, passage = title + " " + text)
     const source = await createEmbeddedSource();
     await source.index(readCorpus(root));
@@ -107,7 +104,7 @@ describe('dotrank measure on the real Cranfield collection', () => {
       dotrank(['measure', qrelsFile, runFile, '-c', '-l', '2', '-m', 'map,recip_rank']),
     ]);
     expect(main.code).toBe(0);
-    // expected values: /work/shared/datasets/cranfield README (real Lucene 8.8 BM25 + trec_eval 9.0.8 -c)
+    // expected values: datasets/cranfield/README.md (real Lucene 8.8 BM25 + trec_eval 9.0.8 -c)
     expect(main.stdout).toBe(
       [
         'ndcg_cut_10           \tall\t0.3341',

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { ConfigError, describeError, findRepoRoot, resolveSharedDir } from '@dotrank/core';
+import { ConfigError, describeError, findRepoRoot } from '@dotrank/core';
 import type { DotrankConfig } from '@dotrank/core';
 import { findCollection } from '@dotrank/datasets';
 import { readManifest } from '@dotrank/encoder';
@@ -174,10 +174,10 @@ export async function quickstart(config: DotrankConfig, options: QuickstartOptio
   const started = performance.now();
   const repo = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
   if (!repo) throw new ConfigError('repository', 'dotrank start runs from a checkout of the repository');
-  const shared = resolveSharedDir();
-  const collectionDir = options.collection ?? (shared ? join(shared, 'datasets', 'cranfield') : undefined);
-  if (!collectionDir || !existsSync(collectionDir)) {
-    throw new ConfigError('--collection', 'no sample collection found: pass --collection <BEIR folder> or set DOTRANK_SHARED_DIR to the folder holding datasets/cranfield');
+  // the sample collection the repository ships, found from this file's location rather than the cwd
+  const collectionDir = options.collection ?? join(repo, 'datasets', 'cranfield');
+  if (!existsSync(collectionDir)) {
+    throw new ConfigError('--collection', `no collection at ${collectionDir}: pass --collection <BEIR folder>`);
   }
   const files = await findCollection(collectionDir);
 

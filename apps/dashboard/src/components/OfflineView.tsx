@@ -7,7 +7,7 @@ import { DrillDown } from './DrillDown.js';
 import { MetricsTable } from './MetricsTable.js';
 import { RecallPanel } from './RecallPanel.js';
 
-export const EVAL_COMMAND = 'npx dotrank eval --collection ../shared/datasets/cranfield --out .dotrank/evals/cranfield';
+export const EVAL_COMMAND = 'npx dotrank eval --collection datasets/cranfield --out .dotrank/evals/cranfield';
 
 function EmptyState() {
   return (

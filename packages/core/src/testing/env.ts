@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findRepoRoot, resolveSharedDir } from '../config.js';
+import { findRepoRoot } from '../config.js';
 
 /** Redis for tests: REDIS_URL, else the local default every developer and CI machine runs. */
 export function redisUrlForTests(): string {
@@ -14,20 +14,21 @@ export function uniquePrefix(label: string): string {
   return `dotrank-test-${label}-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A path inside the shared data dir, or a reason to print when a test must skip for lack of it. */
-export function sharedDirOrSkipReason(subpath: string): { dir: string } | { reason: string } {
-  const shared = resolveSharedDir();
-  if (!shared) return { reason: `shared data not found (set DOTRANK_SHARED_DIR or place shared/ beside the repository); needed: ${subpath}` };
-  const dir = join(shared, subpath);
-  if (!existsSync(dir)) return { reason: `${dir} is absent` };
-  return { dir };
+/**
+ * A path inside this checkout (e.g. `datasets/cranfield`, `models/tas-b`), found from this file's location, not the
+ * cwd. Data the repository ships is always there, so a missing path is an error, never a reason to skip.
+ */
+export function repoPath(relative: string): string {
+  const root = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
+  if (!root) throw new Error('repository root (nx.json) not found above @dotrank/core');
+  const path = join(root, relative);
+  if (!existsSync(path)) throw new Error(`${path} is missing from the checkout (it is committed: restore it with git)`);
+  return path;
 }
 
 /** The tiny random-weight TAS-B-shaped fixture model committed under tools/fixtures (see its README). */
 export function tinyModelDir(): string {
-  const root = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
-  if (!root) throw new Error('repository root (nx.json) not found above @dotrank/core');
-  return join(root, 'tools', 'fixtures', 'tiny-tasb');
+  return repoPath('tools/fixtures/tiny-tasb');
 }
 
 /** The two Redis commands prefix cleanup needs; an ioredis client fits. */
@@ -46,14 +47,5 @@ export async function deleteKeysWithPrefix(redis: ScanDelClient, prefix: string)
   } while (cursor !== '0');
 }
 
-/** mulberry32: a small seeded PRNG (floats in [0, 1)) for reproducible test data and benchmarks. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Reproducible test data and benchmarks: core's mulberry32 (floats in [0, 1)). */
+export { mulberry32 as seededRandom } from '../random.js';
