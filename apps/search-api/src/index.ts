@@ -1,5 +1,7 @@
 // Public API of @dotrank/search-api.
 export { buildServer } from './server.js';
+export { dashboardPlugin, ensureDashboardBuilt, dashboardFixCommand } from './dashboard.js';
+export type { DashboardBuild, DashboardBuilder, DashboardSource, EnsureDashboardOptions } from './dashboard.js';
 export { startServer, redisOptionsFromUrl } from './start.js';
 export type { StartFlags, RunningServer } from './start.js';
 export { parseSearchParams, MAX_QUERY_BYTES, MAX_K } from './validation.js';

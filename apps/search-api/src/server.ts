@@ -1,12 +1,10 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { FUSION_MODES, isDotrankError } from '@dotrank/core';
+import { dashboardPlugin } from './dashboard.js';
 import { evalRoutes } from './evals.js';
 import { evalExtraRoutes } from './routes/evals-extra.js';
 import { ApiMetrics, summarize } from './metrics.js';
@@ -93,6 +91,8 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    // the dashboard plugin builds the dashboard first when it is missing or stale (vite: half a minute or more)
+    pluginTimeout: 300_000,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -243,9 +243,8 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
     await app.register(evalExtraRoutes, { evalDir: options.evalDir, collectionDirs: options.collectionDirs ?? [] });
   }
 
-  if (options.dashboardDir && existsSync(options.dashboardDir) && statSync(options.dashboardDir).isDirectory()) {
-    await app.register(fastifyStatic, { root: resolve(options.dashboardDir), prefix: '/dashboard/', index: ['index.html'] });
-  }
+  const dashboard = options.dashboard ?? (options.dashboardDir ? { outDir: options.dashboardDir } : undefined);
+  if (dashboard) await app.register(dashboardPlugin, dashboard);
 
   if (deps.proxy) {
     const upstream = new Upstream(deps.proxy);

@@ -1,6 +1,6 @@
-import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
@@ -15,6 +15,7 @@ import type { Encoder } from '@dotrank/encoder';
 import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from './server.js';
+import type { DashboardSource } from './dashboard.js';
 import type { ProxyTarget, ReadinessCheck, RerankerLike, ServerDeps } from './types.js';
 
 export interface StartFlags {
@@ -27,7 +28,10 @@ export interface StartFlags {
   port?: number;
   host?: string;
   evalDir?: string;
+  /** A dashboard build served as it is (default: apps/dashboard/dist, built on demand from apps/dashboard). */
   dashboardDir?: string;
+  /** Where the dashboard is built from and into, and by what (tests); wins over dashboardDir. */
+  dashboard?: DashboardSource;
   /** Rerank in this process even when REDIS_URL is set. */
   inProcess?: boolean;
   /** First stage: `bm25` (default), `dense` or `hybrid` (their index is built by `dotrank eval --first-stage`). */
@@ -174,8 +178,9 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
     }
     closers.push(() => reranker.close());
 
-    const repoRoot = findRepoRoot();
-    const dashboardDir = flags.dashboardDir ?? (repoRoot ? join(repoRoot, 'apps', 'dashboard', 'dist') : undefined);
+    // the dashboard of the checkout this code runs from (serve may run from any folder)
+    const repoRoot = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
+    const dashboard = flags.dashboard ?? (flags.dashboardDir ? { outDir: flags.dashboardDir } : repoRoot ? { appDir: join(repoRoot, 'apps', 'dashboard') } : undefined);
     const evalDir = flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals');
     const proxy = await proxyTarget(config);
     // collections an eval output may refer to by name: the sub-folders of the repository's datasets/
@@ -198,7 +203,7 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
         deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
         maxCandidates: config.DOTRANK_MAX_CANDIDATES,
         ...(config.DOTRANK_API_KEY ? { apiKey: config.DOTRANK_API_KEY } : {}),
-        ...(dashboardDir && existsSync(dashboardDir) ? { dashboardDir } : {}),
+        ...(dashboard ? { dashboard } : {}),
         evalDir,
         collectionDirs,
         logger: flags.logger ?? { level: config.DOTRANK_LOG_LEVEL },

@@ -1,4 +1,5 @@
 import type { CandidateSource } from '@dotrank/core';
+import type { DashboardSource } from './dashboard.js';
 
 import type { Reranker, RerankOptions } from '@dotrank/rerank-core';
 
@@ -58,8 +59,10 @@ export interface ServerOptions {
   apiKey?: string;
   /** Request body size limit in bytes, default 1 MiB. */
   bodyLimit?: number;
-  /** Static dashboard build to serve at /dashboard/ (when the folder exists). */
+  /** A dashboard build served as it is at /dashboard/ (a 503 page when it has no index.html). */
   dashboardDir?: string;
+  /** The dashboard to serve at /dashboard/, built from its sources first when missing or stale (wins over dashboardDir). */
+  dashboard?: DashboardSource;
   /** Folder of eval outputs for /api/evals. */
   evalDir?: string;
   /** Collection folders eval outputs may name (metrics.json `collection.name`) for qrels/queries/passages drill-down. */

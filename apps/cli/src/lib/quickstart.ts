@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -61,6 +60,22 @@ async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * fetch that gives up when no response has started within `ms` (an offline machine, a firewall that drops packets):
+ * the hub attempt then fails fast, while a large download that has started may take as long as it needs.
+ */
+function answeringWithin(ms: number): typeof fetch {
+  return async (input, init) => {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms / 1000} s`)), ms);
+    try {
+      return await fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
 /** DOTRANK_MODEL, else a model pulled before, else a pull from the hub, else the fixture model (loudly). */
 async function resolveModel(config: DotrankConfig, options: QuickstartOptions, repo: string): Promise<{ dir: string; real: boolean }> {
   const explicit = options.model ?? config.DOTRANK_MODEL;
@@ -76,22 +91,15 @@ async function resolveModel(config: DotrankConfig, options: QuickstartOptions, r
   if (!options.noPull) {
     say(`model: pulling ${TASB_HUB_ID} from ${process.env['HF_ENDPOINT'] ?? 'https://huggingface.co'} ...`);
     try {
-      const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), 15_000);
-      const fetchWithTimeout: typeof fetch = (input, init) => fetch(input, { ...init, signal: init?.signal ?? controller.signal });
-      try {
-        await pullModel({
-          repo: TASB_HUB_ID,
-          out: pulled,
-          fetch: fetchWithTimeout,
-          retries: 1,
-          ...(process.env['HF_ENDPOINT'] ? { endpoint: process.env['HF_ENDPOINT'] } : {}),
-          ...(process.env['HF_TOKEN'] ? { token: process.env['HF_TOKEN'] } : {}),
-          onStage: (stage) => say(`  ${stage}`),
-        });
-      } finally {
-        clearTimeout(timer);
-      }
+      await pullModel({
+        repo: TASB_HUB_ID,
+        out: pulled,
+        fetch: answeringWithin(15_000),
+        retries: 1,
+        ...(process.env['HF_ENDPOINT'] ? { endpoint: process.env['HF_ENDPOINT'] } : {}),
+        ...(process.env['HF_TOKEN'] ? { token: process.env['HF_TOKEN'] } : {}),
+        onStage: (stage) => say(`  ${stage}`),
+      });
       return { dir: pulled, real: true };
     } catch (error) {
       say(`  the hub is not reachable: ${describeError(error)}`);
@@ -105,31 +113,6 @@ async function resolveModel(config: DotrankConfig, options: QuickstartOptions, r
     `  (or set DOTRANK_MODEL to a model folder), then run npm start again.`,
   ]);
   return { dir: fixture, real: false };
-}
-
-/** Builds the dashboard when its dist is missing or older than its sources. */
-async function ensureDashboard(repo: string): Promise<string | undefined> {
-  const app = join(repo, 'apps', 'dashboard');
-  if (!existsSync(join(app, 'package.json'))) return undefined;
-  const built = join(app, 'dist', 'index.html');
-  const newest = async (dir: string): Promise<number> => {
-    let latest = 0;
-    for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-      if (entry.isFile()) latest = Math.max(latest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
-    }
-    return latest;
-  };
-  if (existsSync(built) && (await stat(built)).mtimeMs >= (await newest(join(app, 'src')))) return join(app, 'dist');
-  say('dashboard: building (vite) ...');
-  const vitePackage = createRequire(join(app, 'package.json')).resolve('vite/package.json');
-  const viteBin = (JSON.parse(await readFile(vitePackage, 'utf8')) as { bin: { vite: string } }).bin.vite;
-  const vite = join(vitePackage, '..', viteBin);
-  await new Promise<void>((ok, fail) => {
-    const child = spawn(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: app, stdio: ['ignore', 'ignore', 'inherit'] });
-    child.on('exit', (code) => (code === 0 ? ok() : fail(new ConfigError('dashboard', `vite build failed with exit code ${code}`))));
-    child.on('error', fail);
-  });
-  return join(app, 'dist');
 }
 
 /** A fingerprint of what the evaluation depends on: same fingerprint, same results, so a second run reuses them. */
@@ -221,9 +204,7 @@ interface StartContext {
 }
 
 async function startRest(config: DotrankConfig, options: QuickstartOptions, context: StartContext): Promise<Quickstart> {
-  const { started, repo, collectionDir, files, queue, effective, model, worker } = context;
-  const dashboardDir = await ensureDashboard(repo);
-
+  const { started, collectionDir, files, queue, effective, model, worker } = context;
   // evaluation (indexes on the first run; reused when nothing changed)
   const evalDir = resolve(config.DOTRANK_DATA_DIR, 'evals');
   const out = join(evalDir, files.name);
@@ -252,14 +233,14 @@ async function startRest(config: DotrankConfig, options: QuickstartOptions, cont
   }
   const report = summary?.report ?? metricsReportSchema.parse(JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')));
 
-  // the API (the worker has been starting meanwhile)
+  // the API (the worker has been starting meanwhile); it builds the dashboard first when that is missing or stale
+  say('api: starting (a fresh checkout builds the dashboard first, about half a minute) ...');
   const server: RunningServer = await startServer(effective, {
     ...(config.ELASTICSEARCH_URL ? {} : { indexDir }),
     model: model.dir,
     port: options.port ?? config.DOTRANK_PORT,
     host: options.host ?? config.DOTRANK_HOST,
     evalDir,
-    ...(dashboardDir ? { dashboardDir } : {}),
     ...(queue ? {} : { inProcess: true }),
     logger: { level: process.env['DOTRANK_LOG_LEVEL'] ?? 'warn' },
   });
