@@ -31,8 +31,8 @@ const modelDir = values.model ?? join(root, 'tools', 'fixtures', 'out', 'full-ta
 if (!existsSync(join(modelDir, 'model.onnx'))) {
   console.log(`benchmark model not found: ${modelDir}`);
   console.log('generate it (about 1 minute, ~265 MB, gitignored) from the repository root with:');
-  console.log('  /opt/fixvenv/bin/python tools/fixtures/make_encoder_fixtures.py --full-only');
-  console.log('(or a venv made from tools/fixtures/requirements.txt; see tools/fixtures/README.md)');
+  console.log('  tools/fixtures/.venv/bin/python tools/fixtures/make_encoder_fixtures.py --full-only');
+  console.log('(the venv is made from tools/fixtures/requirements.txt; see tools/fixtures/README.md)');
   process.exit(0);
 }
 

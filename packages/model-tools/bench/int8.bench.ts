@@ -3,7 +3,7 @@
  * TAS-B-shaped DistilBERT (66M parameters). All graphs run in this one process, with the same ORT settings and the
  * same token batches, so the ratios compare like with like.
  *
- *   /opt/fixvenv/bin/python tools/fixtures/make_checkpoints.py --full    # once: tools/fixtures/out/hf-full-tasb
+ *   tools/fixtures/.venv/bin/python tools/fixtures/make_checkpoints.py --full    # once: tools/fixtures/out/hf-full-tasb
  *   npm run bench -w packages/model-tools [-- --passages 48 --length 128 --batch 16 --queries 40 --rounds 3 --reuse]
  */
 import { existsSync, statSync } from 'node:fs';
@@ -36,7 +36,7 @@ const ROUNDS = Number(values.rounds);
 const root = findRepoRoot(new URL('.', import.meta.url).pathname)!;
 const full = join(root, 'tools', 'fixtures', 'out', 'hf-full-tasb');
 if (!existsSync(join(full, 'pytorch_model.bin'))) {
-  console.log(`no full-size checkpoint at ${full}; generate it with:\n  /opt/fixvenv/bin/python tools/fixtures/make_checkpoints.py --full`);
+  console.log(`no full-size checkpoint at ${full}; generate it with:\n  tools/fixtures/.venv/bin/python tools/fixtures/make_checkpoints.py --full`);
   process.exit(0);
 }
 
