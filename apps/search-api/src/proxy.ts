@@ -1,376 +1,126 @@
-import { request as httpRequest, Agent as HttpAgent } from 'node:http';
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
-import { promisify } from 'node:util';
-import { brotliDecompress, gunzip, inflate } from 'node:zlib';
+// The drop-in Elasticsearch `_search` proxy: HTTP plumbing over @dotrank/elasticsearch, which reads the request,
+// forwards it, turns hits into candidates and writes the reranked response with its `_dotrank` metadata.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { FUSION_MODES } from '@dotrank/core';
-import type { Candidate, FusionMode } from '@dotrank/core';
+import { DEGRADED_REASONS, isDotrankError } from '@dotrank/core';
+import type { Degradation, DegradedReason, ResponseMeta, StageTimings } from '@dotrank/core';
+import { decodedBody, planProxySearch, readSearchHits, stripHopByHop, writeSearchResponse } from '@dotrank/elasticsearch';
+import type { ForwardedResponse, ForwardingClient, ProxySearchPlan, ResolvedSourceOptions, SearchHits } from '@dotrank/elasticsearch';
 import type { ApiMetrics } from './metrics.js';
-import { rerankWithDeadline } from './search.js';
-import type { ProxyTarget, ServerDeps } from './types.js';
-
-/** Headers that belong to one hop and are never forwarded (RFC 9110 §7.6.1), plus our own auth. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'content-length',
-]);
-
-export const DEFAULT_TEXT_FIELDS = ['title', 'text'];
-
-function stripHopByHop(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
-  const listed = new Set(
-    String(headers['connection'] ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const out: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || listed.has(name)) continue;
-    out[name] = value;
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reading the query text out of an Elasticsearch search body.
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-function textOfLeaf(kind: string, spec: unknown): string[] {
-  if (kind === 'multi_match' || kind === 'query_string' || kind === 'simple_query_string') {
-    return isObject(spec) && typeof spec['query'] === 'string' ? [spec['query']] : [];
-  }
-  if (kind === 'match' || kind === 'match_phrase' || kind === 'match_bool_prefix') {
-    if (!isObject(spec)) return [];
-    const out: string[] = [];
-    for (const value of Object.values(spec)) {
-      if (typeof value === 'string') out.push(value);
-      else if (isObject(value) && typeof value['query'] === 'string') out.push(value['query']);
-    }
-    return out;
-  }
-  return [];
-}
-
-/** The text of `match`/`multi_match`/`query_string` queries, also inside `bool.must`/`bool.should`. */
-export function extractQueryText(query: unknown): string | undefined {
-  const texts: string[] = [];
-  const visit = (node: unknown, depth: number): void => {
-    if (!isObject(node) || depth > 16) return;
-    for (const [kind, spec] of Object.entries(node)) {
-      if (kind === 'bool' && isObject(spec)) {
-        for (const clause of ['must', 'should'] as const) {
-          const value = spec[clause];
-          for (const child of Array.isArray(value) ? value : [value]) visit(child, depth + 1);
-        }
-      } else {
-        texts.push(...textOfLeaf(kind, spec));
-      }
-    }
-  };
-  visit(query, 0);
-  const text = texts.join(' ').trim();
-  return text === '' ? undefined : text;
-}
-
-export interface RerankPlan {
-  query: string;
-  fusion: FusionMode;
-  fields: string[];
-  /** The body to forward: the original bytes, or the body without its `rerank` section. */
-  forwardBody: Buffer;
-  /** How many hits the client asked for (the response is cut back to it when a rerank window widened it). */
-  size?: number;
-}
-
-export type PlanDecision = { rerank: true; plan: RerankPlan } | { rerank: false; why: string };
-
-const QS_BLOCKERS = ['scroll', 'sort', 'search_after'];
-
-/**
- * Decides whether a search request can be reranked. Anything it cannot rerank passes through untouched:
- * aggregations-only (size 0), sorts, scroll, search_after, pagination (from > 0), `_source: false`, no query text.
- */
-export function planRerank(body: Buffer, query: URLSearchParams, defaultFields: readonly string[]): PlanDecision {
-  for (const name of QS_BLOCKERS) if (query.has(name)) return { rerank: false, why: `${name} in query string` };
-  if (query.get('size') === '0') return { rerank: false, why: 'size 0' };
-  if ((Number(query.get('from')) || 0) > 0) return { rerank: false, why: 'from > 0' };
-  if (query.get('_source') === 'false') return { rerank: false, why: '_source false' };
-
-  let parsed: unknown = {};
-  if (body.length > 0) {
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      return { rerank: false, why: 'body is not JSON' };
-    }
-  }
-  if (!isObject(parsed)) return { rerank: false, why: 'body is not an object' };
-  const section = parsed['rerank'];
-  let forwardBody = body;
-  let explicitQuery: string | undefined;
-  let fusion: FusionMode = 'tasb';
-  let fields = [...defaultFields];
-  let window: number | undefined;
-  if (section !== undefined) {
-    if (!isObject(section)) return { rerank: false, why: 'rerank section is not an object' };
-    const { rerank: _drop, ...rest } = parsed;
-    parsed = rest;
-    if (typeof section['query'] === 'string' && section['query'].trim() !== '') explicitQuery = section['query'];
-    if (typeof section['fusion'] === 'string' && (FUSION_MODES as readonly string[]).includes(section['fusion'])) {
-      fusion = section['fusion'] as FusionMode;
-    }
-    const field = section['field'] ?? section['fields'];
-    if (typeof field === 'string') fields = [field];
-    else if (Array.isArray(field) && field.every((f) => typeof f === 'string') && field.length > 0) fields = field as string[];
-    if (typeof section['window'] === 'number' && Number.isInteger(section['window']) && section['window'] > 0) window = section['window'];
-  }
-  const request = parsed as Json;
-  if (request['size'] === 0) return { rerank: false, why: 'size 0' };
-  if (typeof request['from'] === 'number' && request['from'] > 0) return { rerank: false, why: 'from > 0' };
-  for (const name of ['sort', 'search_after', 'scroll', 'pit', 'collapse', 'rescore'] as const) {
-    if (request[name] !== undefined) return { rerank: false, why: name };
-  }
-  const source = request['_source'];
-  if (source === false) return { rerank: false, why: '_source false' };
-  if (Array.isArray(source) || typeof source === 'string') {
-    const included = Array.isArray(source) ? source : [source];
-    if (!fields.some((f) => included.includes(f) || included.some((p) => typeof p === 'string' && p.endsWith('*') && f.startsWith(p.slice(0, -1))))) {
-      return { rerank: false, why: '_source excludes the text fields' };
-    }
-  }
-  const text = explicitQuery ?? extractQueryText(request['query']) ?? query.get('q') ?? undefined;
-  if (!text || text.trim() === '') return { rerank: false, why: 'no query text' };
-  const size = typeof request['size'] === 'number' ? request['size'] : query.has('size') ? Number(query.get('size')) : undefined;
-  if (window !== undefined && window > (size ?? 10)) request['size'] = window;
-  if (section !== undefined) forwardBody = Buffer.from(JSON.stringify(request), 'utf8');
-  return {
-    rerank: true,
-    plan: { query: text, fusion, fields, forwardBody, ...(window !== undefined ? { size: size ?? 10 } : {}) },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Forwarding.
-
-export interface UpstreamResponse {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: Buffer;
-}
-
-export class Upstream {
-  private readonly base: URL;
-  private readonly agent: HttpAgent | HttpsAgent;
-
-  constructor(private readonly target: ProxyTarget) {
-    this.base = new URL(target.url);
-    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
-      throw new Error(`ELASTICSEARCH_URL must be http(s) (got ${target.url})`);
-    }
-    this.agent =
-      this.base.protocol === 'https:'
-        ? new HttpsAgent({ keepAlive: true, ...(target.ca ? { ca: target.ca } : {}) })
-        : new HttpAgent({ keepAlive: true });
-  }
-
-  /** Sends `method pathAndQuery` to the configured cluster; the request's own Host is never used. */
-  send(method: string, pathAndQuery: string, headers: OutgoingHttpHeaders, body: Buffer | undefined): Promise<UpstreamResponse> {
-    const basePath = this.base.pathname.replace(/\/$/, '');
-    const outgoing: OutgoingHttpHeaders = { ...headers, host: this.base.host };
-    if (body !== undefined && (body.length > 0 || method !== 'GET')) outgoing['content-length'] = body.length;
-    if (this.target.authorization) outgoing['authorization'] = this.target.authorization;
-    const send = this.base.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const req = send(
-        {
-          protocol: this.base.protocol,
-          hostname: this.base.hostname,
-          port: this.base.port || undefined,
-          method,
-          path: basePath + pathAndQuery,
-          headers: outgoing,
-          agent: this.agent,
-          timeout: this.target.timeoutMs ?? 30_000,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 502, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('Elasticsearch did not answer in time')));
-      req.on('error', reject);
-      req.end(body && body.length > 0 ? body : undefined);
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
-
-const inflaters: Record<string, (b: Buffer) => Promise<Buffer>> = {
-  gzip: promisify(gunzip),
-  'x-gzip': promisify(gunzip),
-  deflate: promisify(inflate),
-  br: promisify(brotliDecompress),
-};
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reranking a response.
-
-interface EsHit {
-  _id?: unknown;
-  _score?: unknown;
-  _source?: unknown;
-  [key: string]: unknown;
-}
-
-function textFromSource(source: unknown, fields: readonly string[]): string | undefined {
-  if (!isObject(source)) return undefined;
-  const parts: string[] = [];
-  for (const field of fields) {
-    let value: unknown = source;
-    for (const step of field.split('.')) value = isObject(value) ? value[step] : undefined;
-    if (typeof value === 'string' && value.trim() !== '') parts.push(value);
-    else if (Array.isArray(value)) parts.push(...value.filter((v): v is string => typeof v === 'string'));
-  }
-  return parts.length ? parts.join(' ') : undefined;
-}
+import { rerankWithDeadline, workerTimings } from './search.js';
+import type { RerankOutcome } from './search.js';
+import type { ServerDeps } from './types.js';
 
 export interface ProxyContext {
   deps: ServerDeps;
-  upstream: Upstream;
-  textFields: string[];
+  forwarder: ForwardingClient;
+  /** How hits become passages: the same options as the Elasticsearch source, so a hit has one text (one cache key). */
+  passage: ResolvedSourceOptions;
   deadlineMs: number;
   metrics: ApiMetrics;
   /** Limit for bodies read by hand (GET with a body), bytes. */
   bodyLimit: number;
 }
 
-function sendRaw(reply: FastifyReply, upstream: UpstreamResponse, extra: Record<string, string> = {}): FastifyReply {
-  const headers = stripHopByHop(upstream.headers);
-  reply.code(upstream.status);
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined) reply.header(name, value);
-  for (const [name, value] of Object.entries(extra)) reply.header(name, value);
-  reply.header('content-length', upstream.body.length);
-  return reply.send(upstream.body);
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+
+/**
+ * The degradation of a rerank outcome without a result: its reason code and the human text. Reads the outcome's own
+ * `degradation` when it carries one (rerank-core's `degradationFor`), else splits the `code: detail` string.
+ */
+export function degradationOf(outcome: RerankOutcome): Degradation {
+  const carried = (outcome as { degradation?: Degradation }).degradation;
+  if (carried) return carried;
+  const text = (outcome as { degradedReason?: string }).degradedReason ?? 'rerank_failed';
+  const colon = text.indexOf(':');
+  const code = colon < 0 ? text : text.slice(0, colon);
+  if (!(DEGRADED_REASONS as readonly string[]).includes(code)) return { reason: 'rerank_failed', detail: text };
+  return { reason: code as DegradedReason, detail: colon < 0 ? code : text.slice(colon + 1).trim() };
 }
 
-async function handleProxy(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply, searchable: boolean): Promise<FastifyReply> {
-  const handlerStart = performance.now();
-  const rawBody = Buffer.isBuffer(request.body) ? request.body : await readRaw(request, ctx.bodyLimit);
-  const url = request.raw.url ?? '/';
-  const qsIndex = url.indexOf('?');
-  const query = new URLSearchParams(qsIndex >= 0 ? url.slice(qsIndex + 1) : '');
-  const headers = forwardHeaders(request);
-  const decision: PlanDecision = searchable ? planRerank(rawBody, query, ctx.textFields) : { rerank: false, why: 'not a search' };
+/** The top-level `_dotrank` of a proxied response. */
+function responseMeta(degradation: Degradation | undefined, timings: StageTimings): ResponseMeta {
+  if (!degradation) return { reranked: true, degraded: false, reason: null, timings };
+  return { reranked: false, degraded: true, reason: degradation.reason, detail: degradation.detail, timings };
+}
+
+/** Writes a cluster response (or one built from it) with the cluster's headers, minus hop-by-hop ones. */
+function send(reply: FastifyReply, upstream: ForwardedResponse, body: Buffer = upstream.body): FastifyReply {
+  const headers = stripHopByHop(upstream.headers);
+  if (body !== upstream.body) delete headers['content-encoding'];
+  reply.code(upstream.status);
+  for (const [name, value] of Object.entries(headers)) if (value !== undefined) reply.header(name, value);
+  reply.header('content-length', body.length);
+  return reply.send(body);
+}
+
+/** Forwards the request (with `body`), answering 502/504 itself when the cluster is unreachable or too slow. */
+async function forward(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<ForwardedResponse | undefined> {
+  const headers = { ...request.headers };
+  delete headers['x-api-key'];
+  // `Authorization: ApiKey <our key>` authenticated against dotrank itself and is not the cluster's
+  if (request.dotrankAuthByAuthorization) delete headers['authorization'];
   const method = request.raw.method ?? 'GET';
-  let upstream: UpstreamResponse;
-  const body = decision.rerank ? decision.plan.forwardBody : rawBody;
   try {
-    upstream = await ctx.upstream.send(method, url, headers, method === 'HEAD' ? undefined : body);
+    return await ctx.forwarder.send({ method, path: request.raw.url ?? '/', headers, ...(method === 'HEAD' ? {} : { body }) });
   } catch (error) {
-    request.log.warn({ err: error }, 'Elasticsearch unreachable');
-    return reply.code(502).send({ error: 'unavailable', field: 'elasticsearch', message: `elasticsearch: ${(error as Error).message}` });
+    if (!isDotrankError(error)) throw error;
+    request.log.warn({ err: error }, 'Elasticsearch did not answer');
+    await reply.code(error.code === 'timeout' ? 504 : 502).send(error.toJSON());
+    return undefined;
   }
-  if (!decision.rerank) return sendRaw(reply, upstream);
-  if (upstream.status < 200 || upstream.status >= 300) return sendRaw(reply, upstream);
+}
 
-  const plan = decision.plan;
-  const encoding = String(upstream.headers['content-encoding'] ?? 'identity').toLowerCase();
-  let text: Buffer;
-  try {
-    const inflate = inflaters[encoding];
-    text = inflate ? await inflate(upstream.body) : upstream.body;
-  } catch {
-    return sendRaw(reply, upstream);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text.toString('utf8'));
-  } catch {
-    return sendRaw(reply, upstream);
-  }
-  const hitsObj = isObject(parsed) && isObject(parsed['hits']) ? parsed['hits'] : undefined;
-  const hits = hitsObj && Array.isArray(hitsObj['hits']) ? (hitsObj['hits'] as EsHit[]) : undefined;
-  if (!hitsObj || !hits || hits.length === 0) return sendRaw(reply, upstream);
+/** The cluster's hits as candidates, or undefined when the response cannot be reranked (it then passes through). */
+async function rerankableHits(upstream: ForwardedResponse, plan: ProxySearchPlan): Promise<SearchHits | undefined> {
+  if (upstream.status < 200 || upstream.status >= 300) return undefined;
+  const body = await decodedBody(upstream);
+  if (!body) return undefined;
+  const read = readSearchHits(body, plan.passage);
+  return 'why' in read ? undefined : read;
+}
 
-  const candidates: Candidate[] = [];
-  for (const hit of hits) {
-    const passage = textFromSource(hit._source, plan.fields);
-    if (typeof hit._id !== 'string' || typeof hit._score !== 'number' || passage === undefined) return sendRaw(reply, upstream);
-    candidates.push({ id: hit._id, text: passage, score: hit._score });
-  }
-  const size = plan.size ?? hits.length;
-  const firstStageMs = performance.now() - handlerStart;
+async function handleSearch(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
   const started = performance.now();
+  const body = Buffer.isBuffer(request.body) ? request.body : await readRaw(request, ctx.bodyLimit);
+  const url = request.raw.url ?? '/';
+  const decision = planProxySearch(body, new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : ''), ctx.passage);
+  const upstream = await forward(ctx, request, reply, decision.rerank ? decision.plan.forwardBody : body);
+  if (!upstream) return reply;
+  const read = decision.rerank ? await rerankableHits(upstream, decision.plan) : undefined;
+  if (!decision.rerank || !read) return send(reply, upstream);
+  const plan = decision.plan;
+  const firstStageMs = performance.now() - started;
   const outcome = await rerankWithDeadline(
     ctx.deps,
-    { query: plan.query, candidates, fusion: plan.fusion, k: candidates.length, requestId: String(request.id) },
+    { query: plan.query, candidates: read.candidates, fusion: plan.fusion, k: read.candidates.length, requestId: String(request.id) },
     ctx.deadlineMs,
   );
-  const extra: Record<string, string> = {};
-  let ordered: EsHit[];
-  if (!outcome.result) {
-    extra['x-dotrank-degraded'] = outcome.degradedReason ?? 'rerank_failed';
-    ordered = hits.slice(0, size);
-    for (const hit of ordered) hit['_bm25_score'] = hit._score;
-  } else {
-    const byId = new Map(hits.map((h) => [h._id as string, h]));
-    ordered = [];
-    for (const item of outcome.result.results) {
-      const hit = byId.get(item.id);
-      if (!hit) continue;
-      byId.delete(item.id);
-      hit['_bm25_score'] = hit._score;
-      hit._score = item.score;
-      ordered.push(hit);
-    }
-    ordered = ordered.slice(0, size);
-  }
-  hitsObj['hits'] = ordered;
-  hitsObj['max_score'] = ordered.reduce<number | null>((m, h) => (typeof h._score === 'number' && (m === null || h._score > m) ? h._score : m), null);
-  const t = outcome.result?.timings;
+  const totalMs = performance.now() - started;
+  const result = outcome.result;
+  const degradation = result ? undefined : degradationOf(outcome);
+  const timings: StageTimings = { firstStageMs: round(firstStageMs), rerankMs: round(outcome.rerankMs), ...(result ? workerTimings(result) : {}), totalMs: round(totalMs) };
+  const t = result?.timings;
   ctx.metrics.recordSearch(
     {
       firstStage: firstStageMs,
-      rerank: performance.now() - started,
-      total: performance.now() - handlerStart,
+      rerank: outcome.rerankMs,
+      total: totalMs,
       ...(t ? { encodeQuery: t.encodeQueryMs, cacheRead: t.cacheReadMs, encodeMisses: t.encodeMissesMs, score: t.scoreMs } : {}),
       ...(t?.queueWaitMs !== undefined ? { queueWait: t.queueWaitMs } : {}),
     },
-    outcome.degradedReason,
-    outcome.result?.cache,
+    degradation?.reason,
+    result?.cache,
   );
-  const out = Buffer.from(JSON.stringify(parsed), 'utf8');
-  const responseHeaders = { ...upstream.headers };
-  delete responseHeaders['content-encoding'];
-  return sendRaw(reply, { status: upstream.status, headers: responseHeaders, body: out }, { 'x-dotrank-reranked': outcome.result ? 'true' : 'false', ...extra });
+  return send(reply, upstream, writeSearchResponse(read, result?.results, responseMeta(degradation, timings), plan.size));
 }
 
-function forwardHeaders(request: FastifyRequest): OutgoingHttpHeaders {
-  const headers = stripHopByHop(request.headers);
-  delete headers['x-api-key'];
-  // `Authorization: ApiKey <our key>` authenticated against dotrank itself and is not the cluster's.
-  if ((request as FastifyRequest & { dotrankAuthByAuthorization?: boolean }).dotrankAuthByAuthorization) delete headers['authorization'];
-  return headers;
+/** Anything that is not a search (the client's `GET|HEAD /` product check) goes through as it is. */
+async function handleOther(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const upstream = await forward(ctx, request, reply, Buffer.alloc(0));
+  return upstream ? send(reply, upstream) : reply;
 }
 
+/** The body of a request Fastify did not parse (a GET with a body), up to `limit` bytes. */
 function readRaw(request: FastifyRequest, limit: number): Promise<Buffer> {
   const raw = request.raw;
   if (raw.readableEnded || raw.method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
@@ -398,8 +148,8 @@ function readRaw(request: FastifyRequest, limit: number): Promise<Buffer> {
 export async function proxyPlugin(app: FastifyInstance, ctx: ProxyContext): Promise<void> {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  const search = (req: FastifyRequest, reply: FastifyReply) => handleProxy(ctx, req, reply, true);
-  const other = (req: FastifyRequest, reply: FastifyReply) => handleProxy(ctx, req, reply, false);
+  const search = (req: FastifyRequest, reply: FastifyReply) => handleSearch(ctx, req, reply);
+  const other = (req: FastifyRequest, reply: FastifyReply) => handleOther(ctx, req, reply);
   const hide = { schema: { hide: true } };
   app.route({ method: ['GET', 'POST'], url: '/:index/_search', handler: search, ...hide });
   app.route({ method: ['GET', 'POST'], url: '/_search', handler: search, ...hide });

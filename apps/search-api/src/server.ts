@@ -4,12 +4,13 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { FUSION_MODES, isDotrankError } from '@dotrank/core';
+import { ForwardingClient, resolveSourceOptions } from '@dotrank/elasticsearch';
 import { dashboardPlugin } from './dashboard.js';
 import { evalRoutes } from './evals.js';
 import { evalExtraRoutes } from './routes/evals-extra.js';
 import { ApiMetrics, summarize } from './metrics.js';
 import type { Stage } from './metrics.js';
-import { DEFAULT_TEXT_FIELDS, Upstream, proxyPlugin } from './proxy.js';
+import { proxyPlugin } from './proxy.js';
 import { runSearch } from './search.js';
 import type { SearchResponse } from './search.js';
 import type { ServerDeps, ServerOptions } from './types.js';
@@ -247,16 +248,16 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
   if (dashboard) await app.register(dashboardPlugin, dashboard);
 
   if (deps.proxy) {
-    const upstream = new Upstream(deps.proxy);
+    const forwarder = new ForwardingClient(deps.proxy);
     await app.register(proxyPlugin, {
       deps,
-      upstream,
-      textFields: deps.proxy.textFields ?? DEFAULT_TEXT_FIELDS,
+      forwarder,
+      passage: resolveSourceOptions(deps.proxy.passage),
       deadlineMs,
       metrics,
       bodyLimit: app.initialConfig.bodyLimit ?? 1024 * 1024,
     });
-    app.addHook('onClose', async () => upstream.close());
+    app.addHook('onClose', async () => forwarder.close());
   }
 
   app.addHook('onClose', async () => {

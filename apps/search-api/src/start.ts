@@ -1,4 +1,4 @@
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -7,7 +7,7 @@ import type { RedisOptions } from 'ioredis';
 import { ConfigError, findRepoRoot } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
-import { createElasticsearchSource } from '@dotrank/elasticsearch';
+import { ElasticsearchSource, connectionSettings, createElasticsearchSource } from '@dotrank/elasticsearch';
 import { openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
@@ -63,20 +63,11 @@ async function openSource(config: DotrankConfig, flags: StartFlags): Promise<Can
   throw new ConfigError('--index-dir', 'give --index-dir <dir> (embedded BM25 index) or --index <name> with ELASTICSEARCH_URL set');
 }
 
-async function proxyTarget(config: DotrankConfig): Promise<ProxyTarget | undefined> {
-  if (!config.ELASTICSEARCH_URL) return undefined;
-  let authorization: string | undefined;
-  if (config.ELASTICSEARCH_API_KEY) authorization = `ApiKey ${config.ELASTICSEARCH_API_KEY}`;
-  else if (config.ELASTICSEARCH_USERNAME) {
-    authorization = `Basic ${Buffer.from(`${config.ELASTICSEARCH_USERNAME}:${config.ELASTICSEARCH_PASSWORD ?? ''}`).toString('base64')}`;
-  }
-  let ca: Buffer | undefined;
-  if (config.ELASTICSEARCH_CA_FILE) {
-    ca = await readFile(config.ELASTICSEARCH_CA_FILE).catch((error: Error) => {
-      throw new ConfigError('ELASTICSEARCH_CA_FILE', `cannot read ${config.ELASTICSEARCH_CA_FILE}: ${error.message}`);
-    });
-  }
-  return { url: config.ELASTICSEARCH_URL, timeoutMs: config.ELASTICSEARCH_TIMEOUT_MS, ...(authorization ? { authorization } : {}), ...(ca ? { ca } : {}) };
+/** The cluster the `_search` proxy forwards to: the same connection settings and passage options as the source. */
+function proxyTarget(config: DotrankConfig, source: CandidateSource): ProxyTarget | undefined {
+  if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) return undefined;
+  const settings = connectionSettings(config);
+  return { ...settings, url: settings.url!, ...(source instanceof ElasticsearchSource ? { passage: source.options } : {}) };
 }
 
 /** REDIS_URL as ioredis options (for the readiness probe), each problem naming REDIS_URL. */
@@ -182,7 +173,7 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
     const repoRoot = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
     const dashboard = flags.dashboard ?? (flags.dashboardDir ? { outDir: flags.dashboardDir } : repoRoot ? { appDir: join(repoRoot, 'apps', 'dashboard') } : undefined);
     const evalDir = flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals');
-    const proxy = await proxyTarget(config);
+    const proxy = proxyTarget(config, lexical);
     // collections an eval output may refer to by name: the sub-folders of the repository's datasets/
     const datasets = repoRoot ? join(repoRoot, 'datasets') : undefined;
     const collectionDirs = datasets

@@ -1,4 +1,5 @@
 import type { CandidateSource } from '@dotrank/core';
+import type { ElasticsearchSourceOptions, ForwardTarget } from '@dotrank/elasticsearch';
 import type { DashboardSource } from './dashboard.js';
 
 import type { Reranker, RerankOptions } from '@dotrank/rerank-core';
@@ -17,17 +18,13 @@ export interface QueueStats {
 /** A readiness probe: resolves true when the dependency is reachable. */
 export type ReadinessCheck = () => Promise<boolean>;
 
-/** Where the `/:index/_search` proxy forwards to. Only this cluster is ever contacted. */
-export interface ProxyTarget {
-  /** Base URL of the Elasticsearch cluster, e.g. http://127.0.0.1:9200 */
-  url: string;
-  /** Authorization header value added to forwarded requests (ApiKey/Basic), from configuration. */
-  authorization?: string;
-  /** PEM CA certificate for https clusters. */
-  ca?: string | Buffer;
-  timeoutMs?: number;
-  /** `_source` fields joined (space) into the passage text. Default ['title', 'text']. */
-  textFields?: string[];
+/**
+ * Where the `/:index/_search` proxy forwards to (only this cluster is ever contacted; `connectionSettings(config)`
+ * from @dotrank/elasticsearch is one), and how its hits become passages.
+ */
+export interface ProxyTarget extends ForwardTarget {
+  /** Same options as the Elasticsearch source (`textFields`, `textSeparator`, `idField`), so a hit gives the same passage. */
+  passage?: ElasticsearchSourceOptions;
 }
 
 /** Everything the server needs; `startServer` builds the real ones, tests pass their own. */

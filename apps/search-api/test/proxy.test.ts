@@ -6,8 +6,9 @@ import { Client } from '@elastic/elasticsearch';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '@dotrank/core';
+import type { HitMeta, ResponseMeta } from '@dotrank/core';
 import { tinyModelDir } from '@dotrank/core/testing';
-import { buildServer, extractQueryText, startServer } from '../src/index.js';
+import { buildServer, startServer } from '../src/index.js';
 import { FakeReranker, FakeSource, PASSAGES } from './fakes.js';
 
 interface Received {
@@ -86,8 +87,16 @@ function rawPost(url: string, headers: Record<string, string>, body: string, met
   });
 }
 
+interface ProxiedHit {
+  _id: string;
+  _score: number;
+  _source: { title: string; text: string };
+  _dotrank: HitMeta;
+}
 interface EsJson {
-  hits: { max_score: number | null; hits: { _id: string; _score: number }[] };
+  took: number;
+  hits: { max_score: number | null; hits: ProxiedHit[] };
+  _dotrank: ResponseMeta;
 }
 
 const mock = new MockCluster();
@@ -114,20 +123,6 @@ async function start(apiKey?: string, authorization?: string): Promise<void> {
   proxyUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 }
 
-describe('extractQueryText', () => {
-  it('finds match, multi_match and query_string text, also inside bool.must/should', () => {
-    expect(extractQueryText({ match: { text: 'boundary layer' } })).toBe('boundary layer');
-    expect(extractQueryText({ match: { text: { query: 'heat', operator: 'and' } } })).toBe('heat');
-    expect(extractQueryText({ multi_match: { query: 'shock waves', fields: ['title', 'text'] } })).toBe('shock waves');
-    expect(extractQueryText({ query_string: { query: 'wings' } })).toBe('wings');
-    expect(
-      extractQueryText({ bool: { must: [{ match: { text: 'flat' } }], should: { multi_match: { query: 'plate' } }, filter: [{ term: { topic: 'flow' } }] } }),
-    ).toBe('flat plate');
-    expect(extractQueryText({ term: { topic: 'flow' } })).toBeUndefined();
-    expect(extractQueryText(undefined)).toBeUndefined();
-  });
-});
-
 describe('Elasticsearch rerank proxy', () => {
   beforeEach(async () => {
     mock.received = [];
@@ -148,7 +143,6 @@ describe('Elasticsearch rerank proxy', () => {
       body,
     );
     expect(res.status).toBe(200);
-    const json = JSON.parse(res.body);
     // forwarded: same method, path, query string and bytes; hop-by-hop gone; the cluster from config
     expect(mock.received).toHaveLength(1);
     const got = mock.received[0]!;
@@ -158,16 +152,27 @@ describe('Elasticsearch rerank proxy', () => {
     expect(got.headers['x-opaque-id']).toBe('trace-1');
     expect(got.headers['x-drop-me']).toBeUndefined();
     expect(got.headers['host']).toBe(new URL(clusterUrl).host);
-    // response: reordered by the model, _score replaced, BM25 score kept in _bm25_score, max_score consistent
-    const hits = json.hits.hits as { _id: string; _score: number; _bm25_score: number; _source: { text: string } }[];
+    // response: reordered by the model, _score replaced, the cluster's score and rank in each hit's _dotrank
+    const json = JSON.parse(res.body) as EsJson;
+    const hits = json.hits.hits;
     expect(hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
-    expect(hits[0]!._bm25_score).toBe(7);
+    expect(hits.map((h) => h._dotrank)).toEqual([
+      { first_stage_score: 7, first_stage_rank: 3 },
+      { first_stage_score: 8, first_stage_rank: 2 },
+      { first_stage_score: 9, first_stage_rank: 1 },
+    ]);
     expect(hits[0]!._score).toBeCloseTo(100 / `Tp2 ${PASSAGES[1]!.text}`.length);
+    expect(Object.keys(hits[0]!).sort()).toEqual(['_dotrank', '_id', '_index', '_score', '_source']);
     expect(json.hits.max_score).toBe(hits[0]!._score);
     expect(json.took).toBe(3);
+    expect(json._dotrank).toMatchObject({ reranked: true, degraded: false, reason: null });
+    expect(json._dotrank.detail).toBeUndefined();
+    expect(Object.keys(json._dotrank.timings).sort()).toEqual(
+      ['cacheReadMs', 'encodeMissesMs', 'encodeQueryMs', 'firstStageMs', 'queueWaitMs', 'rerankMs', 'scoreMs', 'totalMs', 'workerTotalMs'],
+    );
     expect(res.headers['x-elastic-product']).toBe('Elasticsearch');
     expect(res.headers['x-mock']).toBe('yes');
-    expect(res.headers['x-dotrank-reranked']).toBe('true');
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.body)));
     expect(reranker.calls[0]).toMatchObject({ query: 'boundary layer', fusion: 'tasb' });
     expect(reranker.calls[0]!.candidates[0]).toEqual({ id: 'p1', text: `Tp1 ${PASSAGES[0]!.text}`, score: 9 });
   });
@@ -182,6 +187,17 @@ describe('Elasticsearch rerank proxy', () => {
     expect(JSON.parse(mock.received[0]!.body.toString())).toEqual({ query: { term: { topic: 'flow' } } });
     expect(reranker.calls[0]).toMatchObject({ query: 'flat plate', fusion: 'rrf' });
     expect(reranker.calls[0]!.candidates[0]!.text).toBe(PASSAGES[0]!.text);
+  });
+
+  it('answers 400 naming the field of a malformed rerank section, forwarding nothing', async () => {
+    const res = await fetch(`${proxyUrl}/cran/_search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: { match: { text: 'x' } }, rerank: { fusion: 'bogus' } }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: 'invalid_input', field: 'rerank.fusion' });
+    expect(mock.received).toHaveLength(0);
   });
 
   it('forwards and reranks GET /:index/_search with a JSON body', async () => {
@@ -221,7 +237,6 @@ describe('Elasticsearch rerank proxy', () => {
       expect(mock.received[0]!.body.equals(sent)).toBe(true);
       expect(mock.received[0]!.url).toBe(path);
       expect(reranker.calls).toHaveLength(0);
-      expect(res.headers.get('x-dotrank-reranked')).toBeNull();
     });
   }
 
@@ -233,18 +248,21 @@ describe('Elasticsearch rerank proxy', () => {
     expect(await res.text()).toBe('{"error":{"type":"parsing_exception"},"status":400}');
   });
 
-  it('degrades to the cluster order with x-dotrank-degraded when the rerank fails or times out', async () => {
+  it('degrades to the cluster order, saying why in _dotrank, when the rerank fails or times out', async () => {
     reranker.failWith = new Error('model gone');
     const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' });
-    expect(res.headers.get('x-dotrank-degraded')).toBe('rerank_failed: model gone');
     const json = (await res.json()) as EsJson;
-    expect(json.hits.hits.map((h: { _id: string }) => h._id)).toEqual(['p1', 'p4', 'p2']);
-    expect(json.hits.hits[0]!._score).toBe(9);
+    expect(json._dotrank).toMatchObject({ reranked: false, degraded: true, reason: 'rerank_failed', detail: 'model gone' });
+    expect(json._dotrank.timings.firstStageMs).toBeGreaterThan(0);
+    expect(json.hits.hits.map((h) => [h._id, h._score, h._dotrank.first_stage_rank])).toEqual([['p1', 9, 1], ['p4', 8, 2], ['p2', 7, 3]]);
     expect(json.hits.max_score).toBe(9);
     reranker.failWith = undefined;
     reranker.delayMs = 5000;
-    const slow = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' });
-    expect(slow.headers.get('x-dotrank-degraded')).toBe('timeout');
+    const slow = (await (await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' })).json()) as EsJson;
+    expect(slow._dotrank).toMatchObject({ reranked: false, degraded: true, reason: 'timeout' });
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toMatch(/dotrank_degraded_responses_total\{reason="rerank_failed"\} 1/);
+    expect(metrics).toMatch(/dotrank_degraded_responses_total\{reason="timeout"\} 1/);
   });
 
   it('serves the official @elastic/elasticsearch client: product check, search and GET search with a q parameter', async () => {
@@ -255,7 +273,9 @@ describe('Elasticsearch rerank proxy', () => {
       const result = await client.search<{ text: string }>({ index: 'cran', query: { match: { text: 'boundary layer' } } });
       expect(result.hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
       expect(result.hits.max_score).toBe(result.hits.hits[0]!._score);
-      expect((result.hits.hits[0] as unknown as { _bm25_score: number })._bm25_score).toBe(7);
+      const proxied = result as unknown as EsJson;
+      expect(proxied.hits.hits[0]!._dotrank).toEqual({ first_stage_score: 7, first_stage_rank: 3 });
+      expect(proxied._dotrank).toMatchObject({ reranked: true, degraded: false, reason: null });
       const uri = await client.transport.request<{ hits: { hits: { _id: string }[] } }>({ method: 'GET', path: '/cran/_search', querystring: { q: 'boundary' } });
       expect(uri.hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
       expect(mock.received.at(-1)!.url).toBe('/cran/_search?q=boundary');
@@ -274,6 +294,21 @@ describe('Elasticsearch rerank proxy', () => {
     const res = await app.inject({ method: 'POST', url: '/cran/_search', payload: { query: { match: { text: 'x' } } } });
     expect(res.statusCode).toBe(502);
     expect(res.json()).toMatchObject({ error: 'unavailable', field: 'elasticsearch' });
+  });
+  it('answers 504 naming elasticsearch when the cluster does not answer within its timeout', async () => {
+    await app.close();
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      app = await buildServer({ source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process', proxy: { url: silentUrl, timeoutMs: 200 } }, { logger: false });
+      const res = await app.inject({ method: 'POST', url: '/cran/_search', payload: { query: { match: { text: 'x' } } } });
+      expect(res.statusCode).toBe(504);
+      expect(res.json()).toEqual({ error: 'timeout', field: 'elasticsearch', message: `elasticsearch: ${silentUrl} did not answer within 200 ms (ELASTICSEARCH_TIMEOUT_MS)` });
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 });
 
@@ -328,8 +363,8 @@ describe('startServer with Elasticsearch as the first stage (in-process rerank, 
         headers: { 'content-type': 'application/json' },
         body: '{"query":{"match":{"text":"boundary layer"}}}',
       });
-      expect(proxied.headers.get('x-dotrank-reranked')).toBe('true');
       const json = (await proxied.json()) as EsJson;
+      expect(json._dotrank).toMatchObject({ reranked: true, degraded: false });
       expect(json.hits.hits.map((h) => h._id).sort()).toEqual(['p1', 'p2', 'p4']);
     } finally {
       await running.close();
