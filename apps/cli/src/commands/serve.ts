@@ -25,7 +25,7 @@ export function registerServeCommand(program: Command): void {
     .option('--port <port>', 'port to listen on (default DOTRANK_PORT or 3000)', port)
     .option('--host <host>', 'address to bind (default DOTRANK_HOST or 127.0.0.1)')
     .option('--eval-dir <dir>', 'eval outputs served at /api/evals (default <DOTRANK_DATA_DIR>/evals)')
-    .option('--dashboard-dir <dir>', 'dashboard build served at /dashboard/ (default apps/dashboard/dist when present)')
+    .option('--dashboard-dir <dir>', 'dashboard build served as it is at /dashboard/ (default apps/dashboard/dist, built from apps/dashboard when missing or stale)')
     .option('--in-process', 'rerank in this process even when REDIS_URL is set')
     .addOption(new Option('--first-stage <kind>', 'bm25 (default), dense or hybrid (dense index built by dotrank eval --first-stage; needs --model)').choices([...FIRST_STAGES]))
     .action(async (options: ServeOptions) => {
