@@ -1,10 +1,11 @@
 // The CandidateSource contract and the BM25 settings against a real cluster, when ELASTICSEARCH_URL (or
 // ELASTICSEARCH_CLOUD_ID) is set; skipped with a printed reason otherwise. Each run uses its own index and
-// deletes it afterwards. ELASTICSEARCH_COMPAT=7 runs it against a 7.14-7.17 server.
+// deletes it afterwards. ELASTICSEARCH_COMPAT=7 runs it against a 7.14-7.17 server. Also: the proxy's forwarding
+// client reaches the cluster with the same credentials, and its hits give the source's passages.
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@dotrank/core';
 import { candidateSourceContract, uniquePrefix } from '@dotrank/core/testing';
-import { createClientFromConfig, createElasticsearchSource } from '../src/index.js';
+import { ForwardingClient, buildSearchBody, connectionSettings, createClientFromConfig, createElasticsearchSource, decodedBody, readSearchHits } from '../src/index.js';
 
 const config = loadConfig(process.env);
 const configured = Boolean(config.ELASTICSEARCH_URL || config.ELASTICSEARCH_CLOUD_ID);
@@ -44,6 +45,29 @@ describe.skipIf(!configured)('real Elasticsearch cluster', () => {
     try {
       await expect(source.search('wing', { k: 1 })).rejects.toMatchObject({ code: 'not_found', field: 'index' });
     } finally {
+      await source.close();
+    }
+  });
+
+  it('forwards a search with the configured credentials and reads the same passages as the source', async () => {
+    const source = createElasticsearchSource(config, { index: indexName('proxy'), compatibility, textFields: ['title', 'text'] });
+    const settings = connectionSettings(config);
+    const forwarder = new ForwardingClient({ ...settings, url: settings.url! });
+    try {
+      await source.index([
+        { id: 'a', title: 'Wings', text: 'Lift on a wing at 12 degrees.' },
+        { id: 'b', text: 'Heat transfer on a wing.' },
+      ]);
+      const fromSource = await source.search('wing', { k: 2 });
+      const body = Buffer.from(JSON.stringify(buildSearchBody('wing', { k: 2 }, source.options)));
+      const contentType = compatibility === 7 ? 'application/json' : 'application/vnd.elasticsearch+json; compatible-with=8';
+      const response = await forwarder.send({ method: 'POST', path: `/${source.indexName}/_search`, headers: { 'content-type': contentType, accept: contentType }, body });
+      expect(response.status).toBe(200);
+      const read = readSearchHits((await decodedBody(response))!, source.options);
+      if ('why' in read) throw new Error(read.why);
+      expect(read.candidates.map((c) => [c.id, c.text])).toEqual(fromSource.map((c) => [c.id, c.text]));
+    } finally {
+      forwarder.close();
       await source.close();
     }
   });
