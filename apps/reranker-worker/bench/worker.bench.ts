@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { findRepoRoot, type Candidate } from '@dotrank/core';
 import { loadEncoder } from '@dotrank/encoder';
 import { QueueReranker, enqueueWarm } from '@dotrank/rerank-core';
+import { createRedisConnection } from '@dotrank/vector-cache';
 import { deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const root = findRepoRoot(new URL('.', import.meta.url).pathname)!;
@@ -46,7 +46,7 @@ const pct = (xs: number[], p: number) => {
 const f = (x: number) => x.toFixed(1);
 
 async function deleteKeys(): Promise<void> {
-  const redis = new Redis(url);
+  const redis = createRedisConnection(url);
   await deleteKeysWithPrefix(redis, prefix);
   await redis.quit();
 }

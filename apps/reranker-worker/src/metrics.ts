@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RerankProcessorObserver } from '@dotrank/rerank-core';
 
 const SECONDS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30];
 
@@ -47,9 +48,35 @@ export function createMetrics(registry = new Registry(), withDefaults = true): W
     }),
     warmPassages: new Counter({
       name: 'dotrank_worker_warm_passages_total',
-      help: 'Passages handled by warm jobs, by outcome (encoded|skipped)',
+      help: 'Passages handled by warm jobs, by outcome (encoded|skipped|blank)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+  };
+}
+
+const seconds = (ms: number) => ms / 1000;
+
+/** The processor's reports as these metrics. */
+export function metricsObserver(metrics: WorkerMetrics): RerankProcessorObserver {
+  return {
+    onJob: (type, status) => metrics.jobs.inc({ type, status }),
+    onRerank(timings, cache, candidates) {
+      metrics.stage.observe({ stage: 'encode_query' }, seconds(timings.encodeQueryMs));
+      metrics.stage.observe({ stage: 'cache_read' }, seconds(timings.cacheReadMs));
+      metrics.stage.observe({ stage: 'encode_misses' }, seconds(timings.encodeMissesMs));
+      metrics.stage.observe({ stage: 'score' }, seconds(timings.scoreMs));
+      metrics.stage.observe({ stage: 'total' }, seconds(timings.totalMs));
+      metrics.stage.observe({ stage: 'queue_wait' }, seconds(timings.queueWaitMs));
+      metrics.cacheHits.inc(cache.hits);
+      metrics.cacheMisses.inc(cache.misses);
+      metrics.candidates.observe(candidates);
+    },
+    onMissBatch: (size) => metrics.missBatchSize.observe(size),
+    onWarm(result) {
+      metrics.warmPassages.inc({ outcome: 'encoded' }, result.encoded);
+      metrics.warmPassages.inc({ outcome: 'skipped' }, result.skipped);
+      metrics.warmPassages.inc({ outcome: 'blank' }, result.blank);
+    },
   };
 }

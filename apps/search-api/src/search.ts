@@ -1,51 +1,31 @@
-import { describeError, isDotrankError } from '@dotrank/core';
-import type { Candidate, FusionMode } from '@dotrank/core';
+import { withDeadline } from '@dotrank/core';
+import type { Candidate, Degradation, DegradedReason, FusionMode, StageTimings } from '@dotrank/core';
+import { RerankTimeoutError, degradationFor } from '@dotrank/rerank-core';
 import type { RerankRequest, RerankResult, ServerDeps } from './types.js';
 import type { SearchParams } from './validation.js';
 
 export interface RerankOutcome {
   result?: RerankResult;
-  /** Why the first-stage order was served instead: timeout | queue_unavailable | rerank_failed: <message> */
-  degradedReason?: string;
+  /** Why the first-stage order was served instead (rerank-core's degradationFor): absent when reranked. */
+  degradation?: Degradation;
   rerankMs: number;
 }
 
-/** Maps a rerank failure to the `reason` of a degraded response. */
-export function degradedReasonFor(error: unknown): string {
-  if (isDotrankError(error)) {
-    if (error.code === 'timeout') return 'timeout';
-    // the queue itself unreachable; a job that failed in a worker is a rerank failure
-    if (error.code === 'unavailable') return error.field === 'reranker' ? `rerank_failed: ${error.problem}` : 'queue_unavailable';
-  }
-  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) return 'timeout';
-  const code = (error as { code?: unknown } | null)?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ETIMEDOUT') return 'queue_unavailable';
-  return `rerank_failed: ${describeError(error)}`;
-}
-
 /**
- * Runs one rerank with a hard deadline: whatever the reranker does, this settles within `deadlineMs`
- * (the reranker is told the deadline too and is aborted when it passes). Never throws.
+ * Runs one rerank with a hard deadline: whatever the reranker does, this settles within `deadlineMs` (the reranker
+ * is told the deadline too, and its signal aborts when it passes). Never throws: a failure is a degradation.
  */
 export async function rerankWithDeadline(deps: Pick<ServerDeps, 'reranker' | 'queueAvailable'>, request: RerankRequest, deadlineMs: number): Promise<RerankOutcome> {
   const started = performance.now();
-  if (deps.queueAvailable && !deps.queueAvailable()) return { degradedReason: 'queue_unavailable', rerankMs: 0 };
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<RerankOutcome>((resolve) => {
-    timer = setTimeout(() => {
-      controller.abort(new Error('rerank deadline passed'));
-      resolve({ degradedReason: 'timeout', rerankMs: performance.now() - started });
-    }, deadlineMs);
-  });
-  const work = deps.reranker.rerank(request, { deadlineMs, signal: controller.signal }).then(
-    (result): RerankOutcome => ({ result, rerankMs: performance.now() - started }),
-    (error: unknown): RerankOutcome => ({ degradedReason: degradedReasonFor(error), rerankMs: performance.now() - started }),
-  );
+  if (deps.queueAvailable && !deps.queueAvailable()) return { degradation: { reason: 'queue_unavailable', detail: 'Redis is not connected' }, rerankMs: 0 };
   try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
+    const result = await withDeadline((signal) => deps.reranker.rerank(request, { deadlineMs, signal }), {
+      deadlineMs,
+      onTimeout: (ms) => new RerankTimeoutError(ms),
+    });
+    return { result, rerankMs: performance.now() - started };
+  } catch (error) {
+    return { degradation: degradationFor(error), rerankMs: performance.now() - started };
   }
 }
 
@@ -63,8 +43,10 @@ export interface SearchResponse {
   results: SearchHit[];
   fusion: FusionMode;
   degraded: boolean;
-  reason?: string;
-  timings: Record<string, number>;
+  /** When degraded: why, as a code (DEGRADED_REASONS), and in words. */
+  reason?: DegradedReason;
+  detail?: string;
+  timings: StageTimings;
   cache?: { hits: number; misses: number };
   requestId?: string;
 }
@@ -77,7 +59,7 @@ export function firstStageHits(candidates: readonly Candidate[], k: number): Sea
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 
 /** The worker's stage timings, under their own names (its `totalMs` becomes `workerTotalMs`). */
-export function workerTimings(result: RerankResult): Record<string, number> {
+export function workerTimings(result: RerankResult): StageTimings {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(result.timings)) {
     if (typeof value !== 'number') continue;
@@ -122,7 +104,8 @@ export async function runSearch(deps: ServerDeps, params: SearchParams, deadline
       results: firstStageHits(candidates, params.k),
       fusion: params.fusion,
       degraded: true,
-      reason: outcome.degradedReason ?? 'rerank_failed: unknown',
+      reason: outcome.degradation?.reason ?? 'rerank_failed',
+      detail: outcome.degradation?.detail ?? 'no result',
       timings: { ...timings, totalMs: round(performance.now() - started) },
       requestId,
     };

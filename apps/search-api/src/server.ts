@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
-import { FUSION_MODES, isDotrankError } from '@dotrank/core';
+import { DEGRADED_REASONS, FUSION_MODES, isDotrankError } from '@dotrank/core';
 import { ForwardingClient, resolveSourceOptions } from '@dotrank/elasticsearch';
 import { dashboardPlugin } from './dashboard.js';
 import { evalRoutes } from './evals.js';
@@ -61,7 +61,8 @@ const searchResponseSchema = {
     },
     fusion: { type: 'string' },
     degraded: { type: 'boolean', description: 'true = first-stage order served (see reason)' },
-    reason: { type: 'string', description: 'timeout | queue_unavailable | rerank_failed: <message>' },
+    reason: { type: 'string', enum: [...DEGRADED_REASONS], description: `when degraded, why: ${DEGRADED_REASONS.join(' | ')}` },
+    detail: { type: 'string', description: 'when degraded, the reason in words' },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
     cache: { type: 'object', properties: { hits: { type: 'integer' }, misses: { type: 'integer' } } },
     requestId: { type: 'string' },

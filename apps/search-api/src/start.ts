@@ -2,8 +2,6 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
 import { ConfigError, findRepoRoot } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
@@ -13,7 +11,7 @@ import type { FirstStage } from '@dotrank/dense';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
 import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
-import { MemoryVectorStore } from '@dotrank/vector-cache';
+import { MemoryVectorStore, createRedisConnection } from '@dotrank/vector-cache';
 import { buildServer } from './server.js';
 import type { DashboardSource } from './dashboard.js';
 import type { ProxyTarget, ReadinessCheck, RerankerLike, ServerDeps } from './types.js';
@@ -68,27 +66,6 @@ function proxyTarget(config: DotrankConfig, source: CandidateSource): ProxyTarge
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) return undefined;
   const settings = connectionSettings(config);
   return { ...settings, url: settings.url!, ...(source instanceof ElasticsearchSource ? { passage: source.options } : {}) };
-}
-
-/** REDIS_URL as ioredis options (for the readiness probe), each problem naming REDIS_URL. */
-export function redisOptionsFromUrl(url: string): RedisOptions {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ConfigError('REDIS_URL', `is not a URL (got ${JSON.stringify(url)})`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError('REDIS_URL', `must start with redis:// or rediss:// (got ${u.protocol})`);
-  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
-  if (db !== undefined && !Number.isInteger(db)) throw new ConfigError('REDIS_URL', `database must be a number (got ${u.pathname.slice(1)})`);
-  return {
-    host: u.hostname || '127.0.0.1',
-    port: Number(u.port || 6379),
-    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
-    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
-    ...(db !== undefined ? { db } : {}),
-    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
-  };
 }
 
 /** Creates the real dependencies from configuration and flags, builds the server and starts listening. */
@@ -150,12 +127,10 @@ export async function startServer(config: DotrankConfig, flags: StartFlags = {})
         queuePrefix: config.DOTRANK_QUEUE_PREFIX,
         deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
         maxCandidates: config.DOTRANK_MAX_CANDIDATES,
-        candidatesInline: config.DOTRANK_CANDIDATES_INLINE,
       });
       reranker = queue;
       // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
-      const probe = new Redis({ ...redisOptionsFromUrl(redisUrl), maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 });
-      probe.on('error', () => undefined);
+      const probe = createRedisConnection(redisUrl, { role: 'probe' });
       closers.push(async () => probe.disconnect());
       queueAvailable = () => probe.status === 'ready';
       queueStats = async () => {

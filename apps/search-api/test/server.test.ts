@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DotrankError } from '@dotrank/core';
+import { RerankJobFailedError } from '@dotrank/rerank-core';
 import { buildServer } from '../src/index.js';
 import type { ServerOptions } from '../src/index.js';
 import { FakeReranker, FakeSource, PASSAGES } from './fakes.js';
@@ -74,22 +75,24 @@ describe('/search', () => {
     const res = await app.inject({ method: 'GET', url: '/search?q=boundary%20layer%20flat&deadlineMs=50' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ degraded: true, reason: 'timeout' });
+    expect(body).toMatchObject({ degraded: true, reason: 'timeout', detail: 'deadlineMs: rerank did not finish within 50 ms' });
     expect(body.results.map((r: { id: string }) => r.id)).toEqual(['p1', 'p4', 'p2']);
     expect(body.results[0]).toMatchObject({ score: 3, bm25Score: 3 });
   });
 
-  it('degrades with rerank_failed: <message> when the worker fails', async () => {
+  it('degrades with reason rerank_failed and the message in detail when the worker fails', async () => {
     reranker.failWith = new Error('onnx exploded');
     const body = (await app.inject({ method: 'GET', url: '/search?q=boundary' })).json();
-    expect(body).toMatchObject({ degraded: true, reason: 'rerank_failed: onnx exploded' });
+    expect(body).toMatchObject({ degraded: true, reason: 'rerank_failed', detail: 'onnx exploded' });
   });
 
-  it('maps reranker error codes: timeout and unavailable', async () => {
+  it('maps reranker error codes: timeout, unavailable, and a job the worker failed whatever its code', async () => {
     reranker.failWith = new DotrankError('timeout', 'rerank deadline of 10 ms passed');
-    expect((await app.inject({ url: '/search?q=boundary' })).json().reason).toBe('timeout');
-    reranker.failWith = new DotrankError('unavailable', 'redis down');
-    expect((await app.inject({ url: '/search?q=boundary' })).json().reason).toBe('queue_unavailable');
+    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({ reason: 'timeout', detail: 'rerank deadline of 10 ms passed' });
+    reranker.failWith = new DotrankError('unavailable', 'redis down', { field: 'queue' });
+    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({ reason: 'queue_unavailable', detail: 'queue: redis down' });
+    reranker.failWith = new RerankJobFailedError({ code: 'unavailable', field: 'payload', message: 'could not read the payload' }, 'j1');
+    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({ reason: 'rerank_failed', detail: 'payload: could not read the payload' });
   });
 
   it('returns an empty list for a query without matches', async () => {
@@ -112,7 +115,7 @@ describe('/search degraded when the queue is known to be down', () => {
     const server = await make({ deadlineMs: 60_000 }, { mode: 'queue', queueAvailable: () => false });
     try {
       const body = (await server.inject({ url: '/search?q=boundary' })).json();
-      expect(body).toMatchObject({ degraded: true, reason: 'queue_unavailable' });
+      expect(body).toMatchObject({ degraded: true, reason: 'queue_unavailable', detail: 'Redis is not connected' });
       expect(reranker.calls).toHaveLength(0);
     } finally {
       await server.close();

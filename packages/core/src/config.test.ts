@@ -74,11 +74,3 @@ describe('DOTRANK_ORT_SPIN', () => {
     expect(() => loadConfig({ DOTRANK_ORT_SPIN: 'sometimes' })).toThrow(/DOTRANK_ORT_SPIN/);
   });
 });
-
-describe('DOTRANK_CANDIDATES_INLINE', () => {
-  it('is off unless set, and names a bad value', () => {
-    expect(loadConfig({}).DOTRANK_CANDIDATES_INLINE).toBe(false);
-    expect(loadConfig({ DOTRANK_CANDIDATES_INLINE: 'true' }).DOTRANK_CANDIDATES_INLINE).toBe(true);
-    expect(() => loadConfig({ DOTRANK_CANDIDATES_INLINE: 'yes' })).toThrow(/DOTRANK_CANDIDATES_INLINE/);
-  });
-});

@@ -18,6 +18,7 @@ export type {
 } from './types.js';
 export { FUSION_MODES } from './types.js';
 export {
+  ERROR_CODES,
   DotrankError,
   ValidationError,
   ConfigError,

@@ -1,24 +1,23 @@
-// Public API of @dotrank/rerank-core: scoring and fusion, the rerank pipeline step, job schemas, queue producer.
+// Public API of @dotrank/rerank-core: scoring and fusion, the rerank step, and the whole queue (wire protocol,
+// producer, processor).
 export type { RerankRequest, RankedItem, RerankTimings, RerankResult, RerankOptions, Reranker, Normalization } from './types.js';
-export { RerankTimeoutError, RerankAbortedError } from './errors.js';
+export { RerankTimeoutError, RerankAbortedError, RerankJobFailedError, rerankDeadline } from './errors.js';
+export { degradationFor } from './outcome.js';
+export { DEFAULT_MAX_CANDIDATES, MAX_QUERY_BYTES, MAX_PASSAGE_BYTES, rerankRequestSchema, parseOrThrow, validateRerankRequest } from './schemas.js';
 export {
-  DEFAULT_MAX_CANDIDATES,
-  MAX_QUERY_BYTES,
-  MAX_PASSAGE_BYTES,
-  rerankRequestSchema,
-  rerankJobSchema,
-  rerankEnvelopeSchema,
-  candidateLookupSchema,
-  isRerankEnvelope,
-  payloadKeyFor,
-  rerankResultSchema,
-  rerankColumnsResultSchema,
-  warmJobSchema,
-  parseOrThrow,
-  validateRerankRequest,
+  RERANK_JOB,
+  WARM_JOB,
+  EVENTS_MAX_LEN,
   queueNames,
-} from './schemas.js';
-export type { RerankJobData, RerankEnvelope, CandidateLookup, RerankJobResult, RerankColumnsResult, WarmJobData, WarmJobResult } from './schemas.js';
+  payloadKey,
+  rerankJobSchema,
+  payloadSchema,
+  rerankColumnsSchema,
+  warmJobSchema,
+  encodeFailure,
+  decodeFailure,
+} from './wire.js';
+export type { QueueNames, RerankJob, RerankColumns, WarmJob, WarmJobResult, WarmJobProgress, WireFailure } from './wire.js';
 export { dot } from '@dotrank/core';
 export { fuse, minMaxNormalize, zScoreNormalize, compareFused, DEFAULT_ALPHA, DEFAULT_NORMALIZATION, RRF_K } from './fusion.js';
 export type { FusionInput, FusedItem, FuseOptions } from './fusion.js';
@@ -26,14 +25,10 @@ export { rerankCandidates, rerankKeyed, warmPassages, passageText, DEFAULT_BATCH
 export type { PipelineDeps, PipelineControl, PipelineObserver, WarmOptions, KeyedRerankRequest, KeyedRerankResult } from './pipeline.js';
 export { InProcessReranker } from './in-process.js';
 export type { InProcessRerankerOptions } from './in-process.js';
-export {
-  QueueReranker,
-  enqueueWarm,
-  toConnection,
-  RERANK_JOB,
-  WARM_JOB,
-  RERANK_JOB_OPTIONS,
-  WARM_JOB_OPTIONS,
-  EVENTS_MAX_LEN,
-} from './queue.js';
-export type { QueueRerankerOptions, QueueConnection, WarmRunOptions, WarmRun, WarmProgress } from './queue.js';
+export type { QueueConnection } from './connections.js';
+export { QueueReranker, RERANK_JOB_OPTIONS } from './producer.js';
+export type { QueueRerankerOptions } from './producer.js';
+export { enqueueWarm, WARM_JOB_OPTIONS } from './warm-run.js';
+export type { WarmRunOptions, WarmRun, WarmProgress } from './warm-run.js';
+export { RerankProcessor, startRerankWorker } from './processor.js';
+export type { RerankWorkerOptions, RerankWorker, RerankProcessorObserver, ProcessorLogger, JobType, JobStatus } from './processor.js';

@@ -1,6 +1,6 @@
 import { ModelError, ValidationError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
 import { scoreCached, textHash, type VectorKey, type VectorStore } from '@dotrank/vector-cache';
-import { RerankAbortedError, RerankTimeoutError } from './errors.js';
+import { RerankAbortedError } from './errors.js';
 import { fuse, type FusedItem, type FusionInput } from './fusion.js';
 import type { RankedItem, RerankRequest, RerankResult, RerankTimings } from './types.js';
 
@@ -14,16 +14,11 @@ export interface PipelineDeps {
 }
 
 export interface PipelineControl {
-  /** Absolute deadline, ms since epoch. */
-  deadlineAt?: number;
+  /** Stops the step at its next checkpoint, throwing the signal's reason (withDeadline aborts with its timeout error). */
   signal?: AbortSignal;
   /** Called after each batch of encoded misses (for job progress / lock-friendly yields). */
   onBatch?: (done: number, total: number) => void | Promise<void>;
-  /**
-   * The query's encoding, already started by the caller (performance.now() at its start): the worker starts it
-   * before it has read the candidates. Without it the step encodes `req.query` itself.
-   */
-  queryEncoding?: { vector: Promise<Float32Array>; startedAt: number };
+  observer?: PipelineObserver;
 }
 
 /** Per-stage figures beyond the timings: what metrics want. */
@@ -33,11 +28,10 @@ export interface PipelineObserver {
 
 const now = () => performance.now();
 
-function checkpoint(control: PipelineControl | undefined, deadlineMs: number | undefined): void {
-  if (control?.signal?.aborted) throw new RerankAbortedError(String(control.signal.reason ?? 'rerank aborted'));
-  if (control?.deadlineAt !== undefined && Date.now() > control.deadlineAt) {
-    throw new RerankTimeoutError(deadlineMs ?? 0, 'rerank passed its deadline');
-  }
+/** Between stages: stop once the caller's signal has aborted (with its reason, e.g. a RerankTimeoutError). */
+function checkpoint(control: PipelineControl | undefined): void {
+  const signal = control?.signal;
+  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new RerankAbortedError(String(signal.reason ?? 'rerank aborted'));
 }
 
 /**
@@ -72,11 +66,7 @@ export interface KeyedRerankResult {
  * encode the misses in batches and write them back, score (dot product), fuse. The request must be valid
  * (see validateRerankRequest).
  */
-export async function rerankCandidates(
-  req: RerankRequest,
-  deps: PipelineDeps,
-  control?: PipelineControl & { deadlineMs?: number; observer?: PipelineObserver },
-): Promise<RerankResult> {
+export async function rerankCandidates(req: RerankRequest, deps: PipelineDeps, control?: PipelineControl): Promise<RerankResult> {
   const { candidates } = req;
   const keyed = await rerankKeyed(
     {
@@ -106,97 +96,90 @@ export async function rerankCandidates(
 }
 
 /** rerankCandidates for candidates named by key and score (see KeyedRerankRequest). */
-export async function rerankKeyed(
-  req: KeyedRerankRequest,
-  deps: PipelineDeps,
-  control?: PipelineControl & { deadlineMs?: number; observer?: PipelineObserver },
-): Promise<KeyedRerankResult> {
+export async function rerankKeyed(req: KeyedRerankRequest, deps: PipelineDeps, control?: PipelineControl): Promise<KeyedRerankResult> {
   const start = now();
   const timings: RerankTimings = { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 };
-  const { keys } = req;
-  const n = keys.length;
+  const n = req.keys.length;
   if (req.scores.length !== n) throw new ValidationError('scores', `holds ${req.scores.length} scores for ${n} candidates`);
-  let hits = 0;
-  let misses = 0;
-  let tasbScores: Float64Array | undefined;
-  let scoreStart = 0;
-
-  if (req.fusion !== 'bm25') {
-    const { encoder } = deps;
-    const batchSize = Math.max(1, deps.batchSize ?? DEFAULT_BATCH_SIZE);
-    checkpoint(control, control?.deadlineMs);
-
-    // the query and the cache read do not depend on each other: run them together. The store scores the cached
-    // vectors as they are decoded (scoreCached), so the cache read ends with their TAS-B scores, not vectors.
-    let t = now();
-    const started = control?.queryEncoding;
-    const queryStart = started?.startedAt ?? t;
-    const encoding = started ? started.vector : encoder.encodeQueries([req.query]).then(([v]) => v);
-    const queryPromise = encoding.then((v) => {
-      timings.encodeQueryMs = now() - queryStart;
-      if (!v) throw new ModelError('encoder returned no query vector');
-      return v;
-    });
-    const cachedPromise = scoreCached(deps.store, keys as VectorKey[], queryPromise).then((v) => {
-      timings.cacheReadMs = now() - t;
-      return v;
-    });
-    const [queryVector, cached] = await Promise.all([queryPromise, cachedPromise]);
-    checkpoint(control, control?.deadlineMs);
-
-    const scores = cached.scores;
-    const missIdx: number[] = [];
-    for (let i = 0; i < n; i++) {
-      if (cached.hit[i]) hits++;
-      else missIdx.push(i);
-    }
-    misses = missIdx.length;
-
-    t = now();
-    if (misses > 0) {
-      const texts = await req.texts();
-      if (texts.length !== n) throw new ValidationError('candidates', `holds ${texts.length} texts for ${n} keys`);
-      // a vector is cached under the key's text hash: it must be the hash of the text we encode
-      const writeKeys = missIdx.map((i): VectorKey => {
-        const key = keys[i]!;
-        if (!('textHash' in key)) return key;
-        if (textHash(texts[i]!) !== key.textHash) {
-          throw new ValidationError(`textHashes.${i}`, `is not the hash of candidate ${key.id}'s text`);
-        }
-        return { id: key.id, text: texts[i]! };
-      });
-      for (let b = 0; b < missIdx.length; b += batchSize) {
-        const batch = missIdx.slice(b, b + batchSize);
-        const encoded = await encoder.encodePassages(batch.map((i) => texts[i]!));
-        if (encoded.length !== batch.length) throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
-        batch.forEach((i, j) => {
-          const v = encoded[j]!;
-          if (v.length !== queryVector.length) {
-            throw new ModelError(`passage ${keys[i]!.id} vector has dimension ${v.length}, query has ${queryVector.length}`);
-          }
-          scores[i] = dot(queryVector, v);
-        });
-        await deps.store.setMany(batch.map((_, j) => ({ key: writeKeys[b + j]!, vector: encoded[j]! })));
-        control?.observer?.onMissBatch?.(batch.length);
-        await control?.onBatch?.(Math.min(b + batchSize, missIdx.length), missIdx.length);
-        checkpoint(control, control?.deadlineMs);
-      }
-      timings.encodeMissesMs = now() - t;
-    }
-
-    scoreStart = now();
-    tasbScores = scores;
-  }
-
-  if (!tasbScores) scoreStart = now();
+  const model = req.fusion === 'bm25' ? undefined : await modelScores(req, deps, control, timings);
+  const scoreStart = now();
   const items: FusionInput[] = new Array(n);
   for (let i = 0; i < n; i++) {
-    items[i] = tasbScores ? { id: keys[i]!.id, bm25Score: req.scores[i]!, tasbScore: tasbScores[i]! } : { id: keys[i]!.id, bm25Score: req.scores[i]! };
+    const id = req.keys[i]!.id;
+    items[i] = model ? { id, bm25Score: req.scores[i]!, tasbScore: model.scores[i]! } : { id, bm25Score: req.scores[i]! };
   }
   const fused = fuse(items, { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k });
   timings.scoreMs = now() - scoreStart;
   timings.totalMs = now() - start;
-  return { fused, fusion: req.fusion, timings, cache: { hits, misses } };
+  return { fused, fusion: req.fusion, timings, cache: { hits: model?.hits ?? 0, misses: model?.misses ?? 0 } };
+}
+
+/**
+ * TAS-B scores of every candidate: the query's encoding and the cache read run together (the store scores cached
+ * vectors as it decodes them, so the read ends with scores, not vectors), then the misses are encoded and cached.
+ */
+async function modelScores(
+  req: KeyedRerankRequest,
+  deps: PipelineDeps,
+  control: PipelineControl | undefined,
+  timings: RerankTimings,
+): Promise<{ scores: Float64Array; hits: number; misses: number }> {
+  checkpoint(control);
+  const t = now();
+  const queryPromise = deps.encoder.encodeQueries([req.query]).then(([v]) => {
+    timings.encodeQueryMs = now() - t;
+    if (!v) throw new ModelError('encoder returned no query vector');
+    return v;
+  });
+  const cachedPromise = scoreCached(deps.store, req.keys as VectorKey[], queryPromise).then((v) => {
+    timings.cacheReadMs = now() - t;
+    return v;
+  });
+  const [queryVector, cached] = await Promise.all([queryPromise, cachedPromise]);
+  checkpoint(control);
+  const missIdx: number[] = [];
+  for (let i = 0; i < req.keys.length; i++) if (!cached.hit[i]) missIdx.push(i);
+  if (missIdx.length > 0) {
+    const missStart = now();
+    await encodeMisses(req, deps, control, { queryVector, scores: cached.scores, missIdx });
+    timings.encodeMissesMs = now() - missStart;
+  }
+  return { scores: cached.scores, hits: req.keys.length - missIdx.length, misses: missIdx.length };
+}
+
+/** Encodes the missing passages in batches, scores them into `scores` and writes their vectors to the store. */
+async function encodeMisses(
+  req: KeyedRerankRequest,
+  deps: PipelineDeps,
+  control: PipelineControl | undefined,
+  work: { queryVector: Float32Array; scores: Float64Array; missIdx: number[] },
+): Promise<void> {
+  const { keys } = req;
+  const { queryVector, scores, missIdx } = work;
+  const batchSize = Math.max(1, deps.batchSize ?? DEFAULT_BATCH_SIZE);
+  const texts = await req.texts();
+  if (texts.length !== keys.length) throw new ValidationError('candidates', `holds ${texts.length} texts for ${keys.length} keys`);
+  // a vector is cached under the key's text hash: it must be the hash of the text we encode
+  const writeKeys = missIdx.map((i): VectorKey => {
+    const key = keys[i]!;
+    if (!('textHash' in key)) return key;
+    if (textHash(texts[i]!) !== key.textHash) throw new ValidationError(`textHashes.${i}`, `is not the hash of candidate ${key.id}'s text`);
+    return { id: key.id, text: texts[i]! };
+  });
+  for (let b = 0; b < missIdx.length; b += batchSize) {
+    const batch = missIdx.slice(b, b + batchSize);
+    const encoded = await deps.encoder.encodePassages(batch.map((i) => texts[i]!));
+    if (encoded.length !== batch.length) throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
+    batch.forEach((i, j) => {
+      const v = encoded[j]!;
+      if (v.length !== queryVector.length) throw new ModelError(`passage ${keys[i]!.id} vector has dimension ${v.length}, query has ${queryVector.length}`);
+      scores[i] = dot(queryVector, v);
+    });
+    await deps.store.setMany(batch.map((_, j) => ({ key: writeKeys[b + j]!, vector: encoded[j]! })));
+    control?.observer?.onMissBatch?.(batch.length);
+    await control?.onBatch?.(Math.min(b + batchSize, missIdx.length), missIdx.length);
+    checkpoint(control);
+  }
 }
 
 /**

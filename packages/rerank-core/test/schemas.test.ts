@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@dotrank/core';
-import { isRerankEnvelope, parseOrThrow, payloadKeyFor, queueNames, rerankEnvelopeSchema, rerankJobSchema, validateRerankRequest, warmJobSchema } from '../src/index.js';
+import { parseOrThrow, rerankRequestSchema, validateRerankRequest } from '../src/index.js';
 
 const ok = { query: 'flow', candidates: [{ id: 'a', text: 'x', score: 1 }], fusion: 'tasb' as const };
 
@@ -37,28 +37,7 @@ describe('schemas', () => {
     expect(validateRerankRequest(three, 3).candidates).toHaveLength(3);
   });
 
-  it('job and warm schemas', () => {
-    expect(parseOrThrow(rerankJobSchema(), { ...ok, enqueuedAt: 1, deadlineAt: 2 }).deadlineAt).toBe(2);
-    expect(() => parseOrThrow(warmJobSchema(), { passages: [] })).toThrow(/passages: must hold at least 1 passage/);
-  });
-
-  it('queue names from a prefix', () => {
-    expect(queueNames('dotrank')).toEqual({ rerank: 'dotrank-rerank', warm: 'dotrank-warm', prefix: 'dotrank' });
-    expect(() => queueNames('')).toThrow(/queuePrefix/);
-  });
-});
-
-describe('rerank envelope (candidates beside the job)', () => {
-  it('takes the request fields and a payloadKey, never candidates; tells envelopes from inline jobs', () => {
-    const schema = rerankEnvelopeSchema(10);
-    const envelope = { query: 'q', fusion: 'tasb', payloadKey: 'p:rerank:payload:1', enqueuedAt: 5 };
-    expect(schema.parse(envelope)).toEqual(envelope);
-    expect(isRerankEnvelope(envelope)).toBe(true);
-    expect(isRerankEnvelope({ query: 'q', fusion: 'tasb', candidates: [] })).toBe(false);
-    expect(isRerankEnvelope({ ...envelope, candidates: [] })).toBe(false);
-    expect(isRerankEnvelope(null)).toBe(false);
-    expect(() => parseOrThrow(schema, { ...envelope, payloadKey: '' })).toThrow(/payloadKey: must be a non-empty string/);
-    expect(() => parseOrThrow(schema, { ...envelope, query: ' ' })).toThrow(/query/);
-    expect(payloadKeyFor(queueNames('dr'), 'job-1')).toBe('dr:dr-rerank:payload:job-1');
+  it('names a field a strict schema does not know', () => {
+    expect(fieldOf(() => parseOrThrow(rerankRequestSchema().strict(), { ...ok, extra: 1 }))).toBe('extra');
   });
 });

@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import { UnavailableError, withDeadline } from '@dotrank/core';
+import { textHash } from '@dotrank/vector-cache';
+import { closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
+import { RerankJobFailedError, rerankDeadline } from './errors.js';
+import { DEFAULT_MAX_CANDIDATES, validateRerankRequest } from './schemas.js';
+import type { RankedItem, Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
+import {
+  EVENTS_MAX_LEN,
+  RERANK_JOB,
+  decodeFailure,
+  payloadKey,
+  queueNames,
+  rerankColumnsSchema,
+  type QueueNames,
+  type RerankColumns,
+  type RerankJob,
+} from './wire.js';
+
+/** Default job options for rerank jobs: short-lived results, bounded failed-job history, 3 attempts. */
+export const RERANK_JOB_OPTIONS: JobsOptions = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 100 },
+  removeOnComplete: { age: 60, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
+};
+
+export interface QueueRerankerOptions {
+  /** REDIS_URL, or an ioredis client to share (not closed by close()). */
+  connection: QueueConnection;
+  /** DOTRANK_QUEUE_PREFIX: the queues are `<prefix>-rerank` and `<prefix>-warm`. */
+  queuePrefix: string;
+  /** Deadline when rerank() is given none (DOTRANK_RERANK_DEADLINE_MS); default none: wait for the result. */
+  deadlineMs?: number;
+  /** Most candidates per request (DOTRANK_MAX_CANDIDATES); default 1000. */
+  maxCandidates?: number;
+  /** Overrides of RERANK_JOB_OPTIONS (3 attempts, exponential backoff from 100 ms, bounded history). */
+  jobOptions?: JobsOptions;
+}
+
+type RerankQueue = Queue<RerankJob, RerankColumns>;
+
+const textEncoder = new TextEncoder();
+
+/**
+ * Buffers for candidates payloads, reused from one rerank to the next: a fresh 300 KB allocation per job is paid in
+ * page faults (several ms on some VMs), a reused one is not. A buffer goes back to the pool once Redis has replied,
+ * so the socket no longer needs it; at most `max` are kept.
+ */
+class PayloadBuffers {
+  private readonly free: Buffer[] = [];
+  constructor(private readonly max = 8) {}
+
+  /** The UTF-8 bytes of `text` in a pooled buffer (a view of exactly those bytes) and its release. */
+  encode(text: string): { bytes: Buffer; release: () => void } {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit
+    const need = text.length * 3;
+    let buf = this.free.pop();
+    if (!buf || buf.length < need) buf = Buffer.allocUnsafeSlow(Math.max(need, 64 * 1024));
+    const { written } = textEncoder.encodeInto(text, buf);
+    const owned = buf;
+    return {
+      bytes: owned.subarray(0, written),
+      release: () => {
+        if (this.free.length < this.max) this.free.push(owned);
+      },
+    };
+  }
+}
+
+/** How long a payload outlives its deadline (or lives, with no deadline) should its producer die. */
+const PAYLOAD_TTL_MARGIN_MS = 60_000;
+const PAYLOAD_TTL_NO_DEADLINE_MS = 24 * 3600_000;
+
+/** The wire job for a valid request (see wire.ts): its fields and the lookup columns, never the texts. */
+function wireJob(valid: RerankRequest, enqueuedAt: number, deadlineAt: number | undefined): RerankJob {
+  const { candidates } = valid;
+  return {
+    query: valid.query,
+    fusion: valid.fusion,
+    ...(valid.k !== undefined ? { k: valid.k } : {}),
+    ...(valid.alpha !== undefined ? { alpha: valid.alpha } : {}),
+    ...(valid.normalization !== undefined ? { normalization: valid.normalization } : {}),
+    ...(valid.requestId !== undefined ? { requestId: valid.requestId } : {}),
+    enqueuedAt,
+    ...(deadlineAt !== undefined ? { deadlineAt } : {}),
+    lookup: {
+      ids: candidates.map((c) => c.id),
+      textHashes: candidates.map((c) => [textHash(c.text)]),
+      scores: candidates.map((c) => c.score),
+    },
+  };
+}
+
+/** A worker's columns as ranked items (ids, texts and first-stage scores are ours), or why they are malformed. */
+function rankedFromColumns(columns: RerankColumns, candidates: RerankRequest['candidates']): RankedItem[] | string {
+  const { index, score, tasbScore } = columns.ranked;
+  if (score.length !== index.length || (tasbScore && tasbScore.length !== index.length)) return 'column lengths differ';
+  const seen = new Uint8Array(candidates.length);
+  const results: RankedItem[] = new Array(index.length);
+  for (let r = 0; r < index.length; r++) {
+    const i = index[r]!;
+    if (i >= candidates.length || seen[i]) return `ranked.index.${r}`;
+    seen[i] = 1;
+    const c = candidates[i]!;
+    const item: RankedItem = { id: c.id, rank: r + 1, score: score[r]!, bm25Score: c.score, text: c.text };
+    if (tasbScore) item.tasbScore = tasbScore[r]!;
+    results[r] = item;
+  }
+  return results;
+}
+
+/**
+ * The queue's producer: validates, writes the candidates' texts beside the job and adds it (wire.ts), then waits for
+ * the worker's columns through one shared QueueEvents until the deadline. A passed deadline rejects with
+ * RerankTimeoutError (and removes the job if it is still waiting); a job the worker failed, with RerankJobFailedError
+ * carrying the worker's error code; an unreachable queue, with UnavailableError (code 'unavailable').
+ */
+export class QueueReranker implements Reranker {
+  readonly queue: RerankQueue;
+  private readonly names: QueueNames;
+  private readonly connections: QueueConnections;
+  /** One connection runs commands in order: the payload is stored before the job exists, without waiting for it. */
+  private readonly payloadBeforeJob: boolean;
+  private readonly events: QueueEvents;
+  private readonly options: QueueRerankerOptions;
+  private readonly columnsSchema = rerankColumnsSchema();
+  private readonly payloadBuffers = new PayloadBuffers();
+
+  constructor(options: QueueRerankerOptions) {
+    this.options = options;
+    this.names = queueNames(options.queuePrefix);
+    this.connections = queueConnections(options.connection);
+    const { command, blocking } = this.connections;
+    // in a cluster the payload's slot may live on another node than the queue's: no ordering to rely on
+    this.payloadBeforeJob = command instanceof Redis;
+    const { prefix, rerank } = this.names;
+    this.queue = new Queue(rerank, { connection: command, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
+    this.events = new QueueEvents(rerank, { connection: blocking, prefix });
+    // errors surface through the rerank calls; keep the emitters from throwing on 'error'
+    this.queue.on('error', () => undefined);
+    this.events.on('error', () => undefined);
+    // every waiting rerank holds one listener on the queue and its events: no leak, just concurrency
+    this.queue.setMaxListeners(0);
+    this.events.setMaxListeners(0);
+  }
+
+  /** Resolves once the producer and its event listener are connected. */
+  async ready(): Promise<void> {
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+  }
+
+  async rerank(req: RerankRequest, opts: RerankOptions = {}): Promise<RerankResult> {
+    const valid = validateRerankRequest(req, this.options.maxCandidates ?? DEFAULT_MAX_CANDIDATES);
+    const deadlineMs = opts.deadlineMs ?? this.options.deadlineMs;
+    const deadline = rerankDeadline({ ...opts, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
+    return withDeadline(async (signal) => {
+      const jobId = randomUUID();
+      const key = payloadKey(this.names, jobId);
+      try {
+        const job = await this.enqueue(valid, jobId, key, deadlineMs);
+        // nobody waits any more: remove the job while it is still waiting (a late worker skips it by its deadlineAt)
+        signal.addEventListener('abort', () => void this.dropLate(job).then(() => this.dropPayload(key)), { once: true });
+        return await this.result(job, valid.candidates, deadlineMs);
+      } finally {
+        // whatever the outcome, nobody needs the candidates any more
+        void this.dropPayload(key);
+      }
+    }, deadline);
+  }
+
+  /** Writes the payload and adds the job; an unreachable queue is an UnavailableError. */
+  private async enqueue(valid: RerankRequest, jobId: string, key: string, deadlineMs: number | undefined): Promise<Job<RerankJob, RerankColumns>> {
+    const enqueuedAt = Date.now();
+    const data = wireJob(valid, enqueuedAt, deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined);
+    const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId };
+    // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
+    // TextEncoder.encodeInto into a reused buffer (Buffer.from(string) is several times slower at this size)
+    const payload = this.payloadBuffers.encode(JSON.stringify(valid.candidates.map((c) => c.text)));
+    const ttl = (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS;
+    const written = this.connections.command.psetex(key, ttl, payload.bytes).finally(payload.release);
+    try {
+      if (!this.payloadBeforeJob) await written;
+      written.catch(() => undefined);
+      const job = await this.queue.add(RERANK_JOB, data, jobOptions);
+      await written.catch((error: unknown) => {
+        void job.remove().catch(() => undefined);
+        throw error;
+      });
+      return job;
+    } catch (error) {
+      throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Waits for the job's columns and turns them into the result; a failed or malformed job is RerankJobFailedError. */
+  private async result(job: Job<RerankJob, RerankColumns>, candidates: RerankRequest['candidates'], deadlineMs: number | undefined): Promise<RerankResult> {
+    let raw: unknown;
+    try {
+      // BullMQ's own wait outlives our deadline a little: withDeadline answers first, BullMQ then frees its listeners
+      raw = await job.waitUntilFinished(this.events, deadlineMs !== undefined ? deadlineMs + 1000 : undefined);
+    } catch (error) {
+      throw new RerankJobFailedError(decodeFailure((error as Error).message ?? String(error)), job.id);
+    }
+    const malformed = (why: string) =>
+      new RerankJobFailedError({ code: 'internal', field: 'result', message: `rerank job ${job.id} returned a malformed result (${why})` }, job.id);
+    const parsed = this.columnsSchema.safeParse(raw);
+    if (!parsed.success) throw malformed(parsed.error.issues[0]?.path.join('.') || 'shape');
+    const results = rankedFromColumns(parsed.data, candidates);
+    if (typeof results === 'string') throw malformed(results);
+    // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
+    void job.remove().catch(() => undefined);
+    return { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
+  }
+
+  private async dropPayload(key: string): Promise<void> {
+    try {
+      await this.connections.command.del(key);
+    } catch {
+      // Redis unreachable: the payload's TTL removes it
+    }
+  }
+
+  /** A job nobody waits for: remove it while it is still waiting; an active one is skipped/expired by the worker. */
+  private async dropLate(job: Job): Promise<void> {
+    try {
+      const state = await job.getState();
+      if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove();
+    } catch {
+      // locked by a worker or already gone: removeOnComplete/removeOnFail bound what remains
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await closeConnections(this.connections);
+  }
+}

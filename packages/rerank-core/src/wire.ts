@@ -1,0 +1,185 @@
+/**
+ * The rerank queue's wire protocol: everything a producer (QueueReranker, enqueueWarm) and the processor
+ * (startRerankWorker) agree on. Neither side knows anything else about the other.
+ *
+ * Queues: `<prefix>-rerank` and `<prefix>-warm` (queueNames), with BullMQ's own `prefix` option set to `<prefix>`.
+ *
+ * Rerank job (job name `rerank`, data RerankJob):
+ *   { query, fusion, k?, alpha?, normalization?, requestId?, enqueuedAt, deadlineAt?,
+ *     lookup: { ids: string[], textHashes: string[][], scores: number[] } }
+ *   `lookup` describes the candidates as columns, one entry per candidate in first-stage order: its id, the list of
+ *   its text hashes (textHash of each scored text: one per candidate, its whole text, until long documents are split
+ *   into windows) and its first-stage score. Columns, not objects: a few dozen KB for 1,000 candidates, checked in one
+ *   pass. With them a worker reads and scores cached vectors without the texts. No other field is accepted (a job
+ *   naming a Redis key is invalid).
+ * Payload: the candidates' texts, a JSON array of strings in lookup order, in the Redis string
+ *   `payloadKey(names, jobId)` = `<prefix>:<prefix>-rerank:payload:<jobId>`: derived from the job id inside the queue's
+ *   prefix, so a job can never make a worker read another key. The producer writes it before adding the job (TTL:
+ *   the deadline + 60 s) and deletes it once the job settles; the worker reads it only to encode cache misses and
+ *   checks each text against its hash before it caches a vector.
+ * Result (the job's return value, RerankColumns): { ranked: { index, score, tasbScore? }, fusion, timings, cache }:
+ *   candidate positions best first and their scores (ids and texts are the producer's already).
+ * Failure: the job's failedReason is the JSON of a WireFailure { code, field?, message } (encodeFailure), `code` a
+ *   DotrankError code; invalid and expired jobs fail at once (UnrecoverableError), others are retried.
+ * Warm job (job name `warm`, WarmJob): { passages: [{ id, text, title? }], chunk?, chunks?, runId? }; progress
+ *   { done, total, encoded, skipped }; result WarmJobResult { encoded, skipped, blank }.
+ */
+import { z } from 'zod';
+import { DotrankError, ERROR_CODES, ValidationError, type ErrorCode } from '@dotrank/core';
+import { TEXT_HASH_PATTERN } from '@dotrank/vector-cache';
+import { DEFAULT_MAX_CANDIDATES, fusionSchema, rerankRequestSchema } from './schemas.js';
+
+export const RERANK_JOB = 'rerank';
+export const WARM_JOB = 'warm';
+/** Keep the queue event streams short: results travel through them. */
+export const EVENTS_MAX_LEN = 2000;
+
+export interface QueueNames {
+  rerank: string;
+  warm: string;
+  prefix: string;
+}
+
+/** Queue names under a prefix (DOTRANK_QUEUE_PREFIX). Pass `prefix` also as BullMQ's own `prefix` option. */
+export function queueNames(prefix: string): QueueNames {
+  if (!prefix || prefix.includes(':')) throw new ValidationError('queuePrefix', 'must be non-empty and contain no ":"');
+  return { rerank: `${prefix}-rerank`, warm: `${prefix}-warm`, prefix };
+}
+
+/** The Redis key of a job's candidates payload: beside the queue's own keys, so a prefix cleanup takes it too. */
+export function payloadKey(names: QueueNames, jobId: string): string {
+  return `${names.prefix}:${names.rerank}:payload:${jobId}`;
+}
+
+const fail = (ctx: z.RefinementCtx, path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+
+/** The candidates of a rerank job as columns (see the module comment). */
+function lookupSchema(maxCandidates: number) {
+  return z
+    .object({
+      ids: z.array(z.string()).min(1, 'must hold at least 1 id').max(maxCandidates, `must hold at most ${maxCandidates} ids`),
+      textHashes: z.array(z.array(z.string())),
+      scores: z.array(z.number()),
+    })
+    .strict()
+    .superRefine((lookup, ctx) => {
+      const n = lookup.ids.length;
+      for (const field of ['textHashes', 'scores'] as const) {
+        if (lookup[field].length !== n) return fail(ctx, [field], `holds ${lookup[field].length} values for ${n} ids`);
+      }
+      // one pass, stopping at the first problem (which is what the job's failure names)
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const id = lookup.ids[i]!;
+        if (id.length === 0 || id.length > 512) return fail(ctx, ['ids', i], 'must be a non-empty string of at most 512 characters');
+        if (seen.has(id)) return fail(ctx, ['ids', i], `duplicate id ${JSON.stringify(id)}`);
+        seen.add(id);
+        const hashes = lookup.textHashes[i]!;
+        // one text per candidate until long documents are split into windows
+        if (hashes.length !== 1) return fail(ctx, ['textHashes', i], `holds ${hashes.length} hashes; one per candidate (its whole text)`);
+        if (!TEXT_HASH_PATTERN.test(hashes[0]!)) return fail(ctx, ['textHashes', i, 0], 'must be 16 lowercase hex characters (textHash of the text)');
+        if (!Number.isFinite(lookup.scores[i]!)) return fail(ctx, ['scores', i], 'must be a finite number');
+      }
+    });
+}
+
+/** A rerank job as it travels on the queue (see the module comment). */
+export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
+  return rerankRequestSchema(maxCandidates)
+    .omit({ candidates: true })
+    .extend({
+      /** ms since epoch when the producer enqueued it. */
+      enqueuedAt: z.number().int().nonnegative(),
+      /** ms since epoch after which nobody waits for the result any more (the worker skips the job). */
+      deadlineAt: z.number().int().nonnegative().optional(),
+      lookup: lookupSchema(maxCandidates),
+    })
+    .strict();
+}
+export type RerankJob = z.infer<ReturnType<typeof rerankJobSchema>>;
+
+/** The payload: the candidates' texts in lookup order. */
+export const payloadSchema = z.array(z.string());
+
+const timingsSchema = z.object({
+  encodeQueryMs: z.number(),
+  cacheReadMs: z.number(),
+  encodeMissesMs: z.number(),
+  scoreMs: z.number(),
+  totalMs: z.number(),
+  queueWaitMs: z.number().optional(),
+});
+
+/** What a worker returns for a rerank job (see the module comment). */
+export function rerankColumnsSchema() {
+  return z.object({
+    ranked: z.object({
+      /** Candidate positions (0-based, in the order the job listed them), best first. */
+      index: z.array(z.number().int().nonnegative()),
+      score: z.array(z.number()),
+      tasbScore: z.array(z.number()).optional(),
+    }),
+    fusion: fusionSchema,
+    timings: timingsSchema,
+    cache: z.object({ hits: z.number().int().nonnegative(), misses: z.number().int().nonnegative() }),
+  });
+}
+export type RerankColumns = z.infer<ReturnType<typeof rerankColumnsSchema>>;
+
+const passageSchema = z.object({ id: z.string().min(1).max(512), text: z.string(), title: z.string().optional() });
+
+/** A warm job: encode these passages into the cache (skipping the cached ones). */
+export function warmJobSchema(maxPassages = 10_000) {
+  return z.object({
+    passages: z.array(passageSchema).min(1, 'must hold at least 1 passage').max(maxPassages, `must hold at most ${maxPassages} passages`),
+    /** Chunk number and count, for progress reporting. */
+    chunk: z.number().int().nonnegative().optional(),
+    chunks: z.number().int().positive().optional(),
+    runId: z.string().optional(),
+  });
+}
+export type WarmJob = z.infer<ReturnType<typeof warmJobSchema>>;
+export interface WarmJobResult {
+  encoded: number;
+  skipped: number;
+  /** Passages with no text (nothing to encode). */
+  blank: number;
+}
+/** A warm job's progress reports. */
+export interface WarmJobProgress {
+  done: number;
+  total: number;
+  encoded: number;
+  skipped: number;
+}
+
+/** Why a job failed, as it crosses the queue in the job's failedReason. */
+export interface WireFailure {
+  code: ErrorCode;
+  field?: string;
+  message: string;
+}
+
+const errorCodes = new Set<string>(ERROR_CODES);
+
+/** A failure as a job's failedReason: our errors keep their code and field, anything else is `internal`. */
+export function encodeFailure(error: unknown): string {
+  const failure: WireFailure =
+    error instanceof DotrankError
+      ? { code: error.code, ...(error.field ? { field: error.field } : {}), message: error.problem }
+      : { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+  return JSON.stringify(failure);
+}
+
+/** A job's failedReason read back; one BullMQ wrote itself (a stalled job, a lost lock) is `internal`. */
+export function decodeFailure(failedReason: string): WireFailure {
+  try {
+    const parsed = JSON.parse(failedReason) as Partial<WireFailure> | null;
+    if (parsed && typeof parsed.code === 'string' && errorCodes.has(parsed.code) && typeof parsed.message === 'string') {
+      return { code: parsed.code, ...(typeof parsed.field === 'string' ? { field: parsed.field } : {}), message: parsed.message };
+    }
+  } catch {
+    // not ours: below
+  }
+  return { code: 'internal', message: failedReason };
+}
