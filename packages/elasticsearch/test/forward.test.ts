@@ -155,6 +155,15 @@ describe('ForwardingClient', () => {
     expect(refused.message).toBe(`elasticsearch: cannot reach http://127.0.0.1:${port} (ECONNREFUSED)`);
   });
 
+  it('also times out a response whose body stops half way', async () => {
+    const { url } = await cluster((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"hits":');
+    });
+    const stalled = await caught(forwarder({ ELASTICSEARCH_URL: url, ELASTICSEARCH_TIMEOUT_MS: '200' }).send({ method: 'GET', path: '/x/_search', headers: {} }));
+    expect((stalled as DotrankError).code).toBe('timeout');
+  });
+
   it('refuses a target that is not http(s), naming ELASTICSEARCH_URL', () => {
     expect(() => new ForwardingClient({ url: 'ftp://x' })).toThrow(ConfigError);
     expect(() => new ForwardingClient({ url: 'ftp://x' })).toThrow(/^ELASTICSEARCH_URL: /);
