@@ -4,7 +4,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { mulberry32 } from '@dotrank/eval';
+import { mulberry32 } from '@dotrank/core';
 
 export interface SyntheticOptions {
   queries?: number;

@@ -1,4 +1,4 @@
-import { UnavailableError, ValidationError } from '@dotrank/core';
+import { UnavailableError, ValidationError, validateK } from '@dotrank/core';
 import type { Candidate, CandidateSource, IndexFailure, IndexOptions, IndexReport, Passage, SearchOptions } from '@dotrank/core';
 import { BM25Index } from './bm25-index.js';
 import type { BM25IndexOptions } from './bm25-index.js';
@@ -12,7 +12,6 @@ export interface EmbeddedSourceOptions extends BM25IndexOptions {
   dir?: string;
 }
 
-const MAX_K = 10_000;
 
 /** The embedded BM25 engine as a CandidateSource (`kind: 'bm25'`). */
 export class EmbeddedBM25Source implements CandidateSource {
@@ -31,8 +30,7 @@ export class EmbeddedBM25Source implements CandidateSource {
   async search(query: string, options: SearchOptions): Promise<Candidate[]> {
     this.ensureOpen();
     if (typeof query !== 'string') throw new ValidationError('query', 'must be a string');
-    const k = options?.k;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new ValidationError('k', `must be an integer between 1 and ${MAX_K} (got ${k})`);
+    const k = validateK(options?.k);
     options.signal?.throwIfAborted();
     return this.engine.search(query, { k, ...(options.filter ? { filter: options.filter } : {}) });
   }

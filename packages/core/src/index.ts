@@ -38,3 +38,6 @@ export type { DeadlineOptions } from './deadline.js';
 export { matchesFilter } from './filter.js';
 export { dot, dotAt } from './vector-math.js';
 export { TopK } from './top-k.js';
+export { mulberry32, mulberry32Uint, mulberry32Step } from './random.js';
+export { float32ToFloat16Bits, float16BitsToFloat32 } from './float16.js';
+export { MAX_K, MAX_QUERY_BYTES, validateK, pathExists } from './limits.js';

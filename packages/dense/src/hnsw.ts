@@ -1,4 +1,4 @@
-import { ValidationError } from '@dotrank/core';
+import { ValidationError, dotAt, mulberry32Step } from '@dotrank/core';
 import { validateHnswParams } from './ann.js';
 import type { AnnGraph, HnswParams } from './ann.js';
 import type { VectorHit } from './exact.js';
@@ -99,16 +99,6 @@ class Heap {
   }
 }
 
-function mulberry32(state: number): () => [number, number] {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return [((t ^ (t >>> 14)) >>> 0) / 4294967296, state];
-  };
-}
-
 export class HnswIndex implements AnnGraph {
   readonly backend = 'js' as const;
   readonly dim: number;
@@ -177,35 +167,9 @@ export class HnswIndex implements AnnGraph {
     this.visitTag = 0;
   }
 
-  private dotRows(a: number, b: number): number {
-    const m = this.matrix;
-    const d = this.dim;
-    const ba = a * d;
-    const bb = b * d;
-    let s0 = 0;
-    let s1 = 0;
-    let j = 0;
-    for (; j + 1 < d; j += 2) {
-      s0 += m[ba + j]! * m[bb + j]!;
-      s1 += m[ba + j + 1]! * m[bb + j + 1]!;
-    }
-    if (j < d) s0 += m[ba + j]! * m[bb + j]!;
-    return s0 + s1;
-  }
-
-  private dotQuery(q: Float32Array, row: number): number {
-    const m = this.matrix;
-    const d = this.dim;
-    const base = row * d;
-    let s0 = 0;
-    let s1 = 0;
-    let j = 0;
-    for (; j + 1 < d; j += 2) {
-      s0 += m[base + j]! * q[j]!;
-      s1 += m[base + j + 1]! * q[j + 1]!;
-    }
-    if (j < d) s0 += m[base + j]! * q[j]!;
-    return s0 + s1;
+  /** Row `a` of the matrix as a view (no copy), to score against other rows with core's dotAt. */
+  private rowView(a: number): Float32Array {
+    return this.matrix.subarray(a * this.dim, (a + 1) * this.dim);
   }
 
   /** The links of `node` at `level` as [array, offset of the first link, count]. */
@@ -309,15 +273,15 @@ export class HnswIndex implements AnnGraph {
     if (ids.length <= max) return ids.slice();
     const kept: number[] = [];
     for (let i = 0; i < ids.length && kept.length < max; i++) {
-      const c = ids[i]!;
+      const c = this.rowView(ids[i]!);
       let good = true;
       for (const k of kept) {
-        if (this.dotRows(c, k) > scores[i]!) {
+        if (dotAt(c, this.matrix, k * this.dim) > scores[i]!) {
           good = false;
           break;
         }
       }
-      if (good) kept.push(c);
+      if (good) kept.push(ids[i]!);
     }
     return kept;
   }
@@ -327,8 +291,9 @@ export class HnswIndex implements AnnGraph {
     if (row !== this.count) throw new ValidationError('row', `HNSW rows are added in order (expected ${this.count}, got ${row})`);
     if ((row + 1) * this.dim > this.matrix.length) throw new ValidationError('row', `row ${row} is outside the matrix`);
     this.grow(row + 1);
-    const [r, state] = mulberry32(this.rngState)();
-    this.rngState = state;
+    const step = mulberry32Step(this.rngState);
+    this.rngState = step.state;
+    const r = step.bits / 4294967296;
     const level = Math.min(64, Math.floor(-Math.log(Math.max(r, 1e-12)) * this.mL));
     this.levels[row] = level;
     this.counts0[row] = 0;
@@ -339,7 +304,8 @@ export class HnswIndex implements AnnGraph {
       this.maxLevel = level;
       return;
     }
-    const score = (c: number) => this.dotRows(row, c);
+    const q = this.rowView(row);
+    const score = (c: number) => dotAt(q, this.matrix, c * this.dim);
     let ep = this.entry;
     for (let l = this.maxLevel; l > level; l--) ep = this.greedy(score, ep, l);
     for (let l = Math.min(level, this.maxLevel); l >= 0; l--) {
@@ -371,9 +337,10 @@ export class HnswIndex implements AnnGraph {
       return;
     }
     let weakest = -1;
-    let weakestScore = this.dotRows(from, to);
+    const f = this.rowView(from);
+    let weakestScore = dotAt(f, this.matrix, to * this.dim);
     for (let i = 0; i < n; i++) {
-      const s = this.dotRows(from, arr[off + i]!);
+      const s = dotAt(f, this.matrix, arr[off + i]! * this.dim);
       if (s < weakestScore) {
         weakestScore = s;
         weakest = i;
@@ -386,7 +353,7 @@ export class HnswIndex implements AnnGraph {
   search(query: Float32Array, k: number, ef = this.efSearch): VectorHit[] {
     if (query.length !== this.dim) throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${this.dim}`);
     if (this.entry < 0 || k < 1) return [];
-    const score = (c: number) => this.dotQuery(query, c);
+    const score = (c: number) => dotAt(query, this.matrix, c * this.dim);
     let ep = this.entry;
     for (let l = this.maxLevel; l > 0; l--) ep = this.greedy(score, ep, l);
     this.searchLevel(score, ep, Math.max(ef, k), 0);

@@ -1,4 +1,4 @@
-import { ValidationError } from '@dotrank/core';
+import { ValidationError, validateK } from '@dotrank/core';
 import type { Candidate, CandidateSource, IndexOptions, IndexReport, Passage, SearchOptions } from '@dotrank/core';
 
 /** A fused first-stage candidate: `score` is the fused score; the per-source scores ride along when present. */
@@ -97,8 +97,7 @@ export class HybridSource implements CandidateSource {
   }
 
   async search(query: string, options: SearchOptions): Promise<HybridCandidate[]> {
-    const k = options?.k;
-    if (!Number.isInteger(k) || k < 1 || k > 10_000) throw new ValidationError('k', `must be an integer between 1 and 10000 (got ${k})`);
+    const k = validateK(options?.k);
     const depth = Math.max(k, this.options.depth ?? k);
     const sub: SearchOptions = { k: depth, ...(options.filter ? { filter: options.filter } : {}), ...(options.signal ? { signal: options.signal } : {}) };
     const [lexical, dense] = await Promise.all([this.bm25.search(query, sub), this.dense.search(query, sub)]);

@@ -11,7 +11,7 @@ export { ANN_BACKENDS, HNSW_DEFAULTS, loadHnswlib, resolveAnnBackend, validateHn
 export type { AnnBackend, AnnBackendChoice, AnnGraph, HnswParams, HnswlibLoader, HnswlibModule, HnswlibNative, ResolvedAnn } from './ann.js';
 export { VectorMatrix, DENSE_FORMAT, DENSE_FORMAT_VERSION, HNSWLIB_FILE } from './matrix.js';
 export type { StoredDoc, DenseManifest } from './matrix.js';
-export { DenseSource, createDenseSource, passageText, MAX_K } from './source.js';
+export { DenseSource, createDenseSource, passageText } from './source.js';
 export type { DenseSourceOptions, DenseSearchMode } from './source.js';
 export { HybridSource, fuseCandidates } from './hybrid.js';
 export type { HybridCandidate, HybridFusion, HybridSourceOptions } from './hybrid.js';

@@ -1,4 +1,4 @@
-import { ConfigError, UnavailableError, ValidationError, matchesFilter } from '@dotrank/core';
+import { ConfigError, UnavailableError, ValidationError, matchesFilter, validateK } from '@dotrank/core';
 import type { Candidate, CandidateSource, DenseEncoder, IndexFailure, IndexOptions, IndexReport, Passage, Scalar, SearchOptions } from '@dotrank/core';
 import type { VectorStore } from '@dotrank/vector-cache';
 import { ANN_BACKENDS, resolveAnnBackend, validateHnswParams } from './ann.js';
@@ -35,8 +35,6 @@ export interface DenseSourceOptions {
   /** Passages encoded per encoder call (default 32; `IndexOptions.batchSize` overrides it per call). */
   batchSize?: number;
 }
-
-export const MAX_K = 10_000;
 
 /** The text a dense source encodes and returns: the passage's `text`, which readers already assembled (title included). */
 export function passageText(passage: Passage): string {
@@ -141,8 +139,7 @@ export class DenseSource implements CandidateSource {
   async search(query: string, options: SearchOptions): Promise<Candidate[]> {
     this.ensureOpen();
     if (typeof query !== 'string' || query.trim() === '') throw new ValidationError('query', 'must be a non-empty string');
-    const k = options?.k;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new ValidationError('k', `must be an integer between 1 and ${MAX_K} (got ${k})`);
+    const k = validateK(options?.k);
     options.signal?.throwIfAborted();
     if (this.vectors.size === 0) return [];
     const [vector] = await this.encoder.encodeQueries([query]);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
-import { ConfigError, ModelError, NotFoundError } from '@dotrank/core';
+import { ConfigError, ModelError, NotFoundError, pathExists } from '@dotrank/core';
 import type { Pooling, Similarity } from '@dotrank/core';
 
 /** The manifest file a model directory may carry; every field in it is optional and overrides what is inferred. */
@@ -62,15 +62,6 @@ export interface ManifestFile {
 }
 
 type Json = Record<string, unknown>;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function readJsonIfPresent(path: string): Promise<Json | undefined> {
   let text: string;
@@ -197,10 +188,10 @@ export async function readManifest(modelDir: string): Promise<ModelManifest> {
   if (explicitGraph !== undefined) {
     if (isAbsolute(explicitGraph)) throw new ConfigError(field(m, 'graph'), 'must be a path relative to the model directory');
     graph = explicitGraph;
-    if (!(await exists(join(dir, graph)))) throw new NotFoundError(join(dir, graph), `ONNX graph named by ${manifestPath} (graph) does not exist`);
-  } else if (await exists(join(dir, 'model.onnx'))) {
+    if (!(await pathExists(join(dir, graph)))) throw new NotFoundError(join(dir, graph), `ONNX graph named by ${manifestPath} (graph) does not exist`);
+  } else if (await pathExists(join(dir, 'model.onnx'))) {
     graph = 'model.onnx';
-  } else if (await exists(join(dir, 'onnx', 'model.onnx'))) {
+  } else if (await pathExists(join(dir, 'onnx', 'model.onnx'))) {
     graph = join('onnx', 'model.onnx');
   } else {
     throw new NotFoundError(join(dir, 'model.onnx'), `no ONNX graph in ${dir} (looked for model.onnx and onnx/model.onnx, or "graph" in ${MANIFEST_FILE})`);
@@ -208,7 +199,7 @@ export async function readManifest(modelDir: string): Promise<ModelManifest> {
   const graphPath = join(dir, graph);
 
   const tokenizerPath = join(dir, 'tokenizer.json');
-  if (!(await exists(tokenizerPath))) throw new NotFoundError(tokenizerPath, `tokenizer.json is missing from ${dir}`);
+  if (!(await pathExists(tokenizerPath))) throw new NotFoundError(tokenizerPath, `tokenizer.json is missing from ${dir}`);
 
   const modelId = optionalString(file, 'modelId', m) ?? basename(dir);
   const revision = optionalString(file, 'revision', m) ?? `sha256:${await sha256Prefix(graphPath)}`;

@@ -1,7 +1,8 @@
 // evaluate() throughput against its floor: the trec_eval re-sort of every query's results alone. One run, side by side.
 // Run: npm run bench -w packages/eval   (or: npx tsx --conditions=@dotrank/source bench/evaluate.bench.ts)
 import { compareTrecOrder } from '@dotrank/datasets';
-import { evaluate, mulberry32, pairedTTest, randomizationTest } from '../src/index.js';
+import { mulberry32 } from '@dotrank/core';
+import { evaluate, pairedTTest, randomizationTest } from '../src/index.js';
 
 const QUERIES = 2_000;
 const DEPTH = 1_000;

@@ -12,8 +12,6 @@ export {
   studentTTwoSidedP,
   regularizedIncompleteBeta,
   logGamma,
-  mulberry32,
-  mulberry32Uint,
 } from './significance.js';
 export type { TTestResult, RandomizationOptions, WinTieLoss, PValueCorrection } from './significance.js';
 export { compareSystems } from './compare.js';

@@ -1,4 +1,4 @@
-import { ValidationError } from '@dotrank/core';
+import { ValidationError, mulberry32Uint } from '@dotrank/core';
 
 // ---------- Student t distribution via the regularized incomplete beta function ----------
 
@@ -96,24 +96,6 @@ export function pairedTTest(a: readonly number[], b: readonly number[]): TTestRe
 }
 
 // ---------- randomization (permutation) test ----------
-
-/** mulberry32 as unsigned 32-bit integers: a small, well-known seeded PRNG; same seed, same sequence. */
-export function mulberry32Uint(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return (z ^ (z >>> 14)) >>> 0;
-  };
-}
-
-/** mulberry32 as floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  const next = mulberry32Uint(seed);
-  return () => next() / 4294967296;
-}
 
 export interface RandomizationOptions {
   trials?: number;

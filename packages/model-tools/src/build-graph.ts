@@ -1,8 +1,8 @@
-import { ValidationError } from '@dotrank/core';
+import { ValidationError, float32ToFloat16Bits } from '@dotrank/core';
 import type { EncoderSpec, Linear, Norm } from './architecture.js';
 import { GraphBuilder } from './graph.js';
 import { DataType } from './onnx-schema.js';
-import { floatToHalf, type FloatTensor } from './tensor.js';
+import type { FloatTensor } from './tensor.js';
 
 export type WeightDtype = 'fp32' | 'fp16' | 'int8';
 export const WEIGHT_DTYPES: readonly WeightDtype[] = ['fp32', 'fp16', 'int8'];
@@ -72,7 +72,7 @@ export function buildEncoderGraph(spec: EncoderSpec, options: BuildOptions = {})
   const weight = (name: string, dims: number[], data: Float32Array): string => {
     if (dtype !== 'fp16') return g.float(name, dims, data);
     const half = new Uint16Array(data.length);
-    for (let i = 0; i < data.length; i++) half[i] = floatToHalf(data[i]!);
+    for (let i = 0; i < data.length; i++) half[i] = float32ToFloat16Bits(data[i]!);
     g.initializer(`${name}_fp16`, DataType.FLOAT16, dims, new Uint8Array(half.buffer));
     return g.op('Cast', [`${name}_fp16`], { to: DataType.FLOAT }, { name: `${name}_cast` });
   };

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ModelError, NotFoundError, ValidationError } from '@dotrank/core';
+import { ModelError, NotFoundError, ValidationError, pathExists } from '@dotrank/core';
 import { MANIFEST_DEFAULTS, MANIFEST_FILE, type ManifestFile } from '@dotrank/encoder';
 import { encoderSpec, type HfConfig, type ModelFamily } from './architecture.js';
 import { buildEncoderGraph, LAST_HIDDEN_STATE, WEIGHT_DTYPES, type Int8Kernel, type WeightDtype } from './build-graph.js';
@@ -42,15 +42,6 @@ export interface ConvertResult {
   weightsFile: string;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function readJson(path: string): Promise<Record<string, unknown>> {
   let text: string;
   try {
@@ -76,8 +67,8 @@ async function sha256File(path: string): Promise<string> {
 
 /** The weights file of a checkpoint folder: model.safetensors, else pytorch_model.bin. */
 export async function findWeights(dir: string): Promise<string> {
-  for (const name of ['model.safetensors', 'pytorch_model.bin']) if (await exists(join(dir, name))) return join(dir, name);
-  if ((await exists(join(dir, 'model.safetensors.index.json'))) || (await exists(join(dir, 'pytorch_model.bin.index.json')))) {
+  for (const name of ['model.safetensors', 'pytorch_model.bin']) if (await pathExists(join(dir, name))) return join(dir, name);
+  if ((await pathExists(join(dir, 'model.safetensors.index.json'))) || (await pathExists(join(dir, 'pytorch_model.bin.index.json')))) {
     throw new ModelError('sharded checkpoints are not supported (one model.safetensors or pytorch_model.bin)', { field: dir });
   }
   throw new NotFoundError(join(dir, 'model.safetensors'), 'no weights (model.safetensors or pytorch_model.bin) in the folder');
@@ -90,11 +81,11 @@ export async function readWeights(path: string): Promise<StateDict> {
 /** Writes tokenizer.json into `out`: copied when `from` has one, else built from vocab.txt + tokenizer_config.json. */
 export async function writeTokenizer(from: string, out: string): Promise<'copied' | 'built'> {
   const target = join(out, 'tokenizer.json');
-  if (await exists(join(from, 'tokenizer.json'))) {
+  if (await pathExists(join(from, 'tokenizer.json'))) {
     if (resolve(from) !== resolve(out)) await copyFile(join(from, 'tokenizer.json'), target);
     return 'copied';
   }
-  if (!(await exists(join(from, 'vocab.txt')))) throw new NotFoundError(join(from, 'tokenizer.json'), 'no tokenizer: neither tokenizer.json nor vocab.txt is in the folder');
+  if (!(await pathExists(join(from, 'vocab.txt')))) throw new NotFoundError(join(from, 'tokenizer.json'), 'no tokenizer: neither tokenizer.json nor vocab.txt is in the folder');
   await writeFile(target, await tokenizerJsonFromVocab(join(from, 'vocab.txt'), join(from, 'tokenizer_config.json')));
   return 'built';
 }
@@ -126,7 +117,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
   if (!WEIGHT_DTYPES.includes(dtype)) throw new ValidationError('dtype', `must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
   const from = resolve(options.from);
   const out = resolve(options.out);
-  if (!(await exists(from))) throw new NotFoundError(from, 'checkpoint folder does not exist');
+  if (!(await pathExists(from))) throw new NotFoundError(from, 'checkpoint folder does not exist');
   const config = await readJson(join(from, 'config.json'));
   const weightsFile = await findWeights(from);
   options.onStage?.(`reading ${basename(weightsFile)}`);
@@ -148,7 +139,7 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
   if (from !== out) {
     await copyFile(join(from, 'config.json'), join(out, 'config.json'));
     for (const extra of ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
-      if (await exists(join(from, extra))) await copyFile(join(from, extra), join(out, extra));
+      if (await pathExists(join(from, extra))) await copyFile(join(from, extra), join(out, extra));
     }
   }
   await writeTokenizer(from, out);

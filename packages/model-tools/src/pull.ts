@@ -1,6 +1,6 @@
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ModelError, NotFoundError } from '@dotrank/core';
+import { ModelError, NotFoundError, pathExists } from '@dotrank/core';
 import { MANIFEST_FILE } from '@dotrank/encoder';
 import type { Int8Kernel, WeightDtype } from './build-graph.js';
 import { convertCheckpoint, GRAPH_FILE, manifestFor, writeTokenizer, type WrittenManifest } from './convert.js';
@@ -38,15 +38,6 @@ export function defaultModelDir(dataDir: string, repo: string): string {
 
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Fetches a model from the hub (or a local folder) and leaves `out` loadable by `@dotrank/encoder`'s loadEncoder:
  * model.onnx, tokenizer.json, config.json and dotrank.json.
@@ -61,7 +52,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     const from = resolve(options.from);
     if (options.preferOnnx) {
       for (const candidate of ONNX_CANDIDATES) {
-        if (await exists(join(from, candidate))) return useOnnxExport(from, candidate, out, repo, revision, [], options);
+        if (await pathExists(join(from, candidate))) return useOnnxExport(from, candidate, out, repo, revision, [], options);
       }
     }
     const result = await convertCheckpoint({ from, out, dtype: options.dtype ?? 'fp32', modelId: repo, ...(options.int8Kernel ? { int8Kernel: options.int8Kernel } : {}), ...(options.onStage ? { onStage: options.onStage } : {}) });

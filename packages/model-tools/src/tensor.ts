@@ -1,3 +1,5 @@
+import { float16BitsToFloat32 } from '@dotrank/core';
+
 /** A float tensor held in memory as float32, whatever its stored dtype was. */
 export interface FloatTensor {
   shape: number[];
@@ -13,44 +15,9 @@ export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-/** IEEE half -> float32. */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
+// bfloat16 is the top half of a float32: decoded through one shared scratch word.
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-
-/** float32 -> IEEE half (round to nearest even). */
-export function floatToHalf(value: number): number {
-  f32[0] = value;
-  const x = u32[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++;
-  return sign | half;
-}
 
 /** Decodes little-endian stored elements into float32. `bytes` need not be aligned. */
 export function decodeFloats(bytes: Uint8Array, dtype: StoredDtype, count: number, byteOffset = 0): Float32Array {
@@ -63,7 +30,7 @@ export function decodeFloats(bytes: Uint8Array, dtype: StoredDtype, count: numbe
       break;
     }
     case 'F16':
-      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(i * 2, true));
+      for (let i = 0; i < count; i++) out[i] = float16BitsToFloat32(view.getUint16(i * 2, true));
       break;
     case 'BF16':
       for (let i = 0; i < count; i++) {

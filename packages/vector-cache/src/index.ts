@@ -12,8 +12,6 @@ export {
   decodeVector,
   decodeVectorInto,
   encodedByteLength,
-  float32ToFloat16Bits,
-  float16BitsToFloat32,
 } from './codec.js';
 export { MemoryVectorStore } from './memory-store.js';
 export type { MemoryVectorStoreOptions } from './memory-store.js';
