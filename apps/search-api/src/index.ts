@@ -10,7 +10,6 @@ export { parseSearchParams, MAX_QUERY_BYTES, MAX_K } from './validation.js';
 export type { SearchParams } from './validation.js';
 export { runSearch, rerankWithDeadline } from './search.js';
 export type { SearchResponse, SearchHit, RerankOutcome } from './search.js';
-export { degradationOf } from './proxy.js';
 export { listEvals, parseTrecRun } from './evals.js';
 export { ApiMetrics, StatsRing, percentile } from './metrics.js';
 export type {

@@ -1,13 +1,12 @@
 // The drop-in Elasticsearch `_search` proxy: HTTP plumbing over @dotrank/elasticsearch, which reads the request,
 // forwards it, turns hits into candidates and writes the reranked response with its `_dotrank` metadata.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DEGRADED_REASONS, isDotrankError } from '@dotrank/core';
-import type { Degradation, DegradedReason, ResponseMeta, StageTimings } from '@dotrank/core';
+import { isDotrankError } from '@dotrank/core';
+import type { Degradation, ResponseMeta, StageTimings } from '@dotrank/core';
 import { decodedBody, planProxySearch, readSearchHits, stripHopByHop, writeSearchResponse } from '@dotrank/elasticsearch';
 import type { ForwardedResponse, ForwardingClient, ProxySearchPlan, ResolvedSourceOptions, SearchHits } from '@dotrank/elasticsearch';
 import type { ApiMetrics } from './metrics.js';
 import { rerankWithDeadline, workerTimings } from './search.js';
-import type { RerankOutcome } from './search.js';
 import type { ServerDeps } from './types.js';
 
 export interface ProxyContext {
@@ -22,20 +21,6 @@ export interface ProxyContext {
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
-
-/**
- * The degradation of a rerank outcome without a result: its reason code and the human text. Reads the outcome's own
- * `degradation` when it carries one (rerank-core's `degradationFor`), else splits the `code: detail` string.
- */
-export function degradationOf(outcome: RerankOutcome): Degradation {
-  const carried = (outcome as { degradation?: Degradation }).degradation;
-  if (carried) return carried;
-  const text = (outcome as { degradedReason?: string }).degradedReason ?? 'rerank_failed';
-  const colon = text.indexOf(':');
-  const code = colon < 0 ? text : text.slice(0, colon);
-  if (!(DEGRADED_REASONS as readonly string[]).includes(code)) return { reason: 'rerank_failed', detail: text };
-  return { reason: code as DegradedReason, detail: colon < 0 ? code : text.slice(colon + 1).trim() };
-}
 
 /** The top-level `_dotrank` of a proxied response. */
 function responseMeta(degradation: Degradation | undefined, timings: StageTimings): ResponseMeta {
@@ -97,7 +82,8 @@ async function handleSearch(ctx: ProxyContext, request: FastifyRequest, reply: F
   );
   const totalMs = performance.now() - started;
   const result = outcome.result;
-  const degradation = result ? undefined : degradationOf(outcome);
+  // the reason every search path reports (rerank-core's degradationFor, through rerankWithDeadline)
+  const degradation = result ? undefined : (outcome.degradation ?? { reason: 'rerank_failed', detail: 'the reranker gave no result' });
   const timings: StageTimings = { firstStageMs: round(firstStageMs), rerankMs: round(outcome.rerankMs), ...(result ? workerTimings(result) : {}), totalMs: round(totalMs) };
   const t = result?.timings;
   ctx.metrics.recordSearch(
