@@ -7,9 +7,10 @@ import { ConfigError } from '@dotrank/core';
  *   failed after 3 retries so that callers see the outage (the API then degrades);
  * - `blocking`: BullMQ workers and QueueEvents, which block on Redis and must never give up (BullMQ requires
  *   `maxRetriesPerRequest: null`);
- * - `probe`: a health check that answers at once: no offline queue, one retry, a 2 s connect timeout.
+ * - `probe`: a health check kept open (the API's readiness): no offline queue, one retry, a 2 s connect timeout;
+ * - `check`: a one-off "does Redis answer?" (CLI): connects on `connect()`, 1.5 s timeout, never reconnects.
  */
-export type RedisRole = 'command' | 'blocking' | 'probe';
+export type RedisRole = 'command' | 'blocking' | 'probe' | 'check';
 
 export interface RedisConnectionOptions {
   /** Default `command`. */
@@ -24,6 +25,7 @@ const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   command: { maxRetriesPerRequest: 3, enableOfflineQueue: true },
   blocking: { maxRetriesPerRequest: null, enableOfflineQueue: true },
   probe: { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 },
+  check: { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null },
 };
 
 /** REDIS_URL as ioredis options, each problem naming REDIS_URL (ioredis itself reads a bad URL as localhost). */

@@ -29,6 +29,17 @@ describe('createRedisConnection', () => {
     }
   });
 
+  it('a check connects only when asked and answers whether Redis is there, without retrying', async () => {
+    const up = createRedisConnection(redisUrlForTests(), { role: 'check' });
+    expect(up.status).toBe('wait');
+    await up.connect();
+    expect(await up.ping()).toBe('PONG');
+    up.disconnect();
+    const down = createRedisConnection('redis://127.0.0.1:1', { role: 'check' });
+    await expect(down.connect()).rejects.toThrow(/Connection is closed/); // the cause (ECONNREFUSED) goes to onError
+    expect(down.status).toBe('end'); // gave up: no reconnect loop
+  });
+
   it('reads host, port, credentials, db and TLS from the URL, and names REDIS_URL when it is wrong', () => {
     expect(redisOptionsFromUrl('redis://127.0.0.1:6380')).toEqual({ host: '127.0.0.1', port: 6380 });
     expect(redisOptionsFromUrl('rediss://u%40x:p%2Fw@cache.example/3')).toEqual({ host: 'cache.example', port: 6379, username: 'u@x', password: 'p/w', db: 3, tls: {} });

@@ -4,13 +4,13 @@ import { createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { ConfigError, describeError, findRepoRoot } from '@dotrank/core';
 import type { DotrankConfig } from '@dotrank/core';
 import { findCollection } from '@dotrank/datasets';
 import { readManifest } from '@dotrank/encoder';
 import { defaultModelDir, pullModel } from '@dotrank/model-tools';
 import { startServer } from '@dotrank/search-api';
+import { createRedisConnection } from '@dotrank/vector-cache';
 import type { RunningServer } from '@dotrank/search-api';
 import { EVAL_SYSTEMS, formatReportTable, runEvaluation } from './eval-runner.js';
 import type { EvalRunSummary } from './eval-runner.js';
@@ -48,8 +48,7 @@ const loud = (lines: string[]) => {
 };
 
 async function redisAnswers(url: string): Promise<boolean> {
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  const redis = createRedisConnection(url, { role: 'check' });
   try {
     await redis.connect();
     return (await redis.ping()) === 'PONG';
