@@ -52,13 +52,15 @@ describe('dotrank serve', () => {
       const body = (await res.json()) as { results: { id: string }[]; degraded: boolean };
       expect(body.degraded).toBe(false);
       expect(body.results).toHaveLength(2);
+      // the checkout's dashboard, built first when missing or stale (see dashboard.test.ts)
+      expect(await (await fetch(`${url}/dashboard/`)).text()).toContain('<div id="root"></div>');
       expect(stdout).toContain('"reqId":"cli-test-1"');
     } finally {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
     expect(stderr).toMatch(/SIGTERM received, shutting down/);
-  });
+  }, 240_000); // a checkout without a dashboard build builds it first (vite: half a minute or more on a busy machine)
 
   it('explains a missing first stage in one line, exit code 2, no stack trace', async () => {
     const child = spawn(process.execPath, [CLI, 'serve', '--model', tinyModelDir()], { env: embeddedEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
