@@ -162,7 +162,10 @@ export class QueueReranker implements Reranker {
       try {
         const job = await this.enqueue(valid, jobId, key, deadlineMs);
         // nobody waits any more: remove the job while it is still waiting (a late worker skips it by its deadlineAt)
-        signal.addEventListener('abort', () => void this.dropLate(job).then(() => this.dropPayload(key)), { once: true });
+        const abandon = () => void this.dropLate(job).then(() => this.dropPayload(key));
+        if (signal.aborted) abandon();
+        else signal.addEventListener('abort', abandon, { once: true });
+        signal.throwIfAborted();
         return await this.result(job, valid.candidates, deadlineMs);
       } finally {
         // whatever the outcome, nobody needs the candidates any more
