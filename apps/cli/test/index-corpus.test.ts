@@ -1,27 +1,18 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BM25Index } from '@dotrank/bm25';
 import { repoPath } from '@dotrank/core/testing';
 import { readCorpus } from '@dotrank/datasets';
+import { dotrank, SPAWN_TIMEOUT } from './cli.js';
+import type { CliResult } from './cli.js';
 
-const bin = fileURLToPath(new URL('../../bin/dotrank.js', import.meta.url));
 let dir: string;
 
 /** Runs the CLI with its own data dir and without an Elasticsearch cluster, so the embedded source is the default. */
-function dotrank(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: Record<string, string | undefined> = { ...process.env, DOTRANK_DATA_DIR: join(dir, 'data') };
-  delete env['ELASTICSEARCH_URL'];
-  delete env['ELASTICSEARCH_CLOUD_ID'];
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 120_000, env, cwd: dir }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[]): Promise<CliResult> {
+  return dotrank(args, { env: { DOTRANK_DATA_DIR: join(dir, 'data'), ELASTICSEARCH_URL: undefined, ELASTICSEARCH_CLOUD_ID: undefined }, cwd: dir });
 }
 
 beforeAll(async () => {
@@ -43,9 +34,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('dotrank index / search (embedded)', { timeout: 240_000 }, () => {
+describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => {
   it('indexes a JSONL file with a field map, reports malformed lines by number and skips them', async () => {
-    const r = await dotrank(['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--title-field', 'heading']);
+    const r = await run(['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--title-field', 'heading']);
     expect(r.stderr).toMatch(/docs\.jsonl:2: invalid JSON/);
     expect(r.stderr).toMatch(/docs\.jsonl:4: missing id field "doc"/);
     expect(r.stdout).toMatch(/^indexed 3, failed 0, skipped 2 in [\d.]+s -> .*index[/\\]docs\n$/);
@@ -53,12 +44,12 @@ describe('dotrank index / search (embedded)', { timeout: 240_000 }, () => {
   });
 
   it('searches the only index in the data dir and prints the top-k with scores', async () => {
-    const r = await dotrank(['search', 'boundary layer', '--k', '5']);
+    const r = await run(['search', 'boundary layer', '--k', '5']);
     expect(r.code).toBe(0);
     const rows = r.stdout.trim().split('\n');
     expect(rows[0]).toMatch(/rank\s+score\s+id\s+text/);
     expect(rows.slice(1).map((row) => row.trim().split(/\s+/)[2]).sort()).toEqual(['p1', 'p2']);
-    const json = await dotrank(['search', 'boundary layer', '--json', '--index-dir', join(dir, 'data', 'index', 'docs')]);
+    const json = await run(['search', 'boundary layer', '--json', '--index-dir', join(dir, 'data', 'index', 'docs')]);
     const results = JSON.parse(json.stdout) as Array<{ rank: number; id: string; score: number; text: string }>;
     // Same term frequencies; p1 is longer (its title is part of the text), so p2 ranks first.
     expect(results.map((x) => x.id)).toEqual(['p2', 'p1']);
@@ -68,20 +59,20 @@ describe('dotrank index / search (embedded)', { timeout: 240_000 }, () => {
 
   it('refuses changed BM25 parameters for an existing index and rebuilds on request', async () => {
     const args = ['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--k1', '0.9', '--no-progress'];
-    const refused = await dotrank(args);
+    const refused = await run(args);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^dotrank: k1: .*k1=1\.2.*k1=0\.9/m);
     expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
-    const rebuilt = await dotrank([...args, '--rebuild', '--json']);
+    const rebuilt = await run([...args, '--rebuild', '--json']);
     expect(rebuilt.code).toBe(0);
     expect(JSON.parse(rebuilt.stdout)).toMatchObject({ indexed: 3, failed: 0, skipped: 2, malformed: [{ line: 2 }, { line: 4 }] });
   });
 
   it('names the flag for bad input and a missing index', async () => {
-    const badK = await dotrank(['search', 'x', '--k', '0']);
+    const badK = await run(['search', 'x', '--k', '0']);
     expect(badK.code).toBe(2);
     expect(badK.stderr).toMatch(/--k: must be an integer between 1 and 10000/);
-    const missing = await dotrank(['search', 'x', '--index-dir', join(dir, 'nowhere')]);
+    const missing = await run(['search', 'x', '--index-dir', join(dir, 'nowhere')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/--index-dir: no index in/);
   });
@@ -89,9 +80,9 @@ describe('dotrank index / search (embedded)', { timeout: 240_000 }, () => {
   it('indexes a BEIR folder and returns the same top-k as the library', async () => {
     const collection = repoPath('datasets/cranfield');
     const indexDir = join(dir, 'cranfield-index');
-    const r = await dotrank(['index', '--collection', collection, '--index-dir', indexDir, '--no-progress']);
+    const r = await run(['index', '--collection', collection, '--index-dir', indexDir, '--no-progress']);
     expect(r.stdout).toMatch(/^indexed 1400, failed 0, skipped 0/);
-    const search = await dotrank(['search', 'what similarity laws must be obeyed when constructing aeroelastic models', '--k', '10', '--json', '--index-dir', indexDir]);
+    const search = await run(['search', 'what similarity laws must be obeyed when constructing aeroelastic models', '--k', '10', '--json', '--index-dir', indexDir]);
     const cli = (JSON.parse(search.stdout) as Array<{ id: string; score: number }>).map(({ id, score }) => ({ id, score }));
     const index = new BM25Index();
     for await (const p of readCorpus(collection)) index.add(p);

@@ -1,25 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { repoPath } from '@dotrank/core/testing';
 import { readCorpus, readQueries, writeRun } from '@dotrank/datasets';
-
-// each spawn starts the whole CLI through tsx, which is slow on a busy machine
-const SPAWN_TEST_TIMEOUT = 240_000;
-const bin = fileURLToPath(new URL('../../bin/dotrank.js', import.meta.url));
-
-function dotrank(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: SPAWN_TEST_TIMEOUT - 10_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { dotrank, SPAWN_TIMEOUT } from './cli.js';
 
 let dir: string;
 let qrels: string;
@@ -56,7 +42,7 @@ describe('dotrank measure', () => {
         '',
       ].join('\n'),
     );
-  }, SPAWN_TEST_TIMEOUT);
+  }, SPAWN_TIMEOUT);
 
   it('prints JSON; --all-queries counts the missing query 3 as 0', async () => {
     const { code, stdout } = await dotrank(['measure', qrels, run, '--measures', 'MAP,num_q,num_rel', '--all-queries', '--json']);
@@ -66,7 +52,7 @@ describe('dotrank measure', () => {
     expect(out.numQueries).toBe(3);
     expect(out.aggregate['map']).toBeCloseTo((5 / 9 + 1 / 3) / 3, 12);
     expect(out.aggregate['num_rel']).toBe(5); // 3 + 1 + 1
-  }, SPAWN_TEST_TIMEOUT);
+  }, SPAWN_TIMEOUT);
 
   it('reports bad input in one line naming the file and line, exit code 2', async () => {
     const bad = join(dir, 'bad.run');
@@ -82,7 +68,7 @@ describe('dotrank measure', () => {
     expect(level.stderr).toContain('--level: must be an integer >= 0, got "two"');
     expect(measure.code).toBe(2);
     expect(measure.stderr).toContain('measures: unknown measure "bpref"');
-  }, SPAWN_TEST_TIMEOUT);
+  }, SPAWN_TIMEOUT);
 });
 
 describe('dotrank measure on the real Cranfield collection', () => {
@@ -116,5 +102,5 @@ describe('dotrank measure on the real Cranfield collection', () => {
       ].join('\n'),
     );
     expect(level2.stdout).toBe(['map                   \tall\t0.2537', 'recip_rank            \tall\t0.4596', ''].join('\n'));
-  }, SPAWN_TEST_TIMEOUT);
+  }, SPAWN_TIMEOUT);
 });

@@ -6,3 +6,4 @@ export { readManifest, MANIFEST_FILE, DEFAULTS as MANIFEST_DEFAULTS } from './ma
 export type { ModelManifest, ManifestFile } from './manifest.js';
 export { dot, cosine } from './pooling.js';
 export { TextTokenizer } from './tokenizer.js';
+export { availableExecutionProviders } from './providers.js';

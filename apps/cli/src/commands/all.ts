@@ -8,6 +8,7 @@ import { registerWorkerCommand } from './worker.js';
 import { registerServeCommand } from './serve.js';
 import { registerModelCommand } from './model.js';
 import { registerStartCommand } from './start.js';
+import { registerDoctorCommand } from './doctor.js';
 
 /** Every `dotrank` command; each lives in its own module and only wires packages together. */
 export function registerCommands(program: Command): void {
@@ -20,4 +21,5 @@ export function registerCommands(program: Command): void {
   registerServeCommand(program);
   registerModelCommand(program);
   registerStartCommand(program);
+  registerDoctorCommand(program);
 }

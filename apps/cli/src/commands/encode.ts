@@ -4,18 +4,19 @@ import { createInterface } from 'node:readline';
 import { extname, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import cliProgress from 'cli-progress';
-import { loadConfig, NotFoundError, ValidationError } from '@dotrank/core';
+import { NotFoundError, ValidationError } from '@dotrank/core';
+import type { DotrankConfig } from '@dotrank/core';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import type { TextKind } from '@dotrank/encoder';
+import { commandConfig, configOption } from '../lib/config-options.js';
+import { addOutputOptions, noticeWriter, showProgress } from '../lib/output.js';
+import type { OutputFlags } from '../lib/output.js';
+import { createProgress } from '../lib/progress.js';
 
-interface EncodeFlags {
-  model?: string;
+interface EncodeFlags extends OutputFlags {
   kind: TextKind;
   in: string;
   out: string;
-  batchSize?: string;
-  threads?: string;
   format?: 'tsv' | 'jsonl';
 }
 
@@ -26,15 +27,6 @@ interface InputRecord {
 
 /** Records read and encoded per round: bounds memory on large files while output stays in input order. */
 const CHUNK = 2048;
-
-function parseIntFlag(flag: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
-    throw new ValidationError(flag, `must be an integer between ${min} and ${max} (got ${JSON.stringify(value)})`);
-  }
-  return n;
-}
 
 function formatOf(file: string, explicit: 'tsv' | 'jsonl' | undefined, firstLine: string | undefined): 'tsv' | 'jsonl' {
   if (explicit) return explicit;
@@ -82,12 +74,9 @@ async function countLines(file: string): Promise<number> {
   return count;
 }
 
-async function runEncode(flags: EncodeFlags): Promise<void> {
-  const config = loadConfig(process.env);
-  const modelDir = flags.model ?? config.DOTRANK_MODEL;
+async function runEncode(config: DotrankConfig, flags: EncodeFlags): Promise<void> {
+  const modelDir = config.DOTRANK_MODEL;
   if (!modelDir) throw new ValidationError('--model', 'required (or set DOTRANK_MODEL)');
-  const batchSize = parseIntFlag('--batch-size', flags.batchSize, 1, 4096) ?? config.DOTRANK_BATCH_SIZE;
-  const threads = parseIntFlag('--threads', flags.threads, 0, 1024) ?? config.DOTRANK_ORT_THREADS;
   const input = resolve(flags.in);
   const output = resolve(flags.out);
   try {
@@ -97,13 +86,9 @@ async function runEncode(flags: EncodeFlags): Promise<void> {
     throw new NotFoundError('--in', `${input} does not exist`);
   }
 
-  const encoder = await loadEncoder(modelDir, encoderOptionsFromConfig(config, { batchSize, intraOpThreads: threads }));
-  const total = await countLines(input);
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: `encode ${flags.kind === 'query' ? 'queries' : 'passages'} [{bar}] {value}/{total} | {rate}/s | eta {eta}s`, hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(total, 0, { rate: '0' });
+  const encoder = await loadEncoder(modelDir, encoderOptionsFromConfig(config));
+  const progressShown = showProgress(flags);
+  const bar = createProgress(`encode ${flags.kind === 'query' ? 'queries' : 'passages'}`, progressShown ? await countLines(input) : 0, progressShown);
   const started = performance.now();
   const temp = `${output}.tmp-${process.pid}`;
   const out = await open(temp, 'w');
@@ -118,8 +103,7 @@ async function runEncode(flags: EncodeFlags): Promise<void> {
       await out.write(text);
       done += chunk.length;
       chunk = [];
-      const seconds = (performance.now() - started) / 1000;
-      bar.update(done, { rate: seconds > 0 ? (done / seconds).toFixed(1) : '0' });
+      bar.update(done);
     };
     let lineNo = 0;
     const lines = createInterface({ input: createReadStream(input, { encoding: 'utf8' }), crlfDelay: Infinity });
@@ -143,22 +127,22 @@ async function runEncode(flags: EncodeFlags): Promise<void> {
     await encoder.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  process.stderr.write(`encoded ${done} ${flags.kind === 'query' ? 'queries' : 'passages'} with ${encoder.modelId} (dim ${encoder.dimension}) in ${seconds.toFixed(1)} s -> ${output}\n`);
+  noticeWriter(flags)(`encoded ${done} ${flags.kind === 'query' ? 'queries' : 'passages'} with ${encoder.modelId} (dim ${encoder.dimension}) in ${seconds.toFixed(1)} s -> ${output}`);
 }
 
 /** `dotrank encode`: texts from a TSV or JSONL file to vectors in a JSONL file, in input order. */
 export function registerEncodeCommand(program: Command): void {
-  program
+  const command = program
     .command('encode')
     .description('Encode queries or passages (TSV "id<TAB>text" or JSONL {"id","text"}) into JSONL {"id","vector"}')
-    .option('--model <dir>', 'model directory (default: DOTRANK_MODEL)')
+    .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model directory'))
     .addOption(new Option('--kind <kind>', 'what the texts are (sets the max length)').choices(['query', 'passage']).makeOptionMandatory())
     .requiredOption('--in <file>', 'input file: TSV id<TAB>text, or JSONL {"id","text"}')
     .requiredOption('--out <file>', 'output JSONL file')
     .addOption(new Option('--format <format>', 'input format (default: from the extension, else the first line)').choices(['tsv', 'jsonl']))
-    .option('--batch-size <n>', 'texts per ONNX Runtime call (default: DOTRANK_BATCH_SIZE or 32)')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads, 0 = all cores (default: DOTRANK_ORT_THREADS or 0)')
-    .action(async (flags: EncodeFlags) => {
-      await runEncode(flags);
-    });
+    .addOption(configOption('--batch-size <n>', 'DOTRANK_BATCH_SIZE', 'texts per ONNX Runtime call'))
+    .addOption(configOption('--threads <n>', 'DOTRANK_ORT_THREADS', 'ONNX Runtime intra-op threads, 0 = all cores'));
+  addOutputOptions(command).action(async (flags: EncodeFlags) => {
+    await runEncode(commandConfig(command), flags);
+  });
 }

@@ -3,7 +3,7 @@ import { rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '@dotrank/core';
+import { ConfigError } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig, IndexReport, Passage } from '@dotrank/core';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { findCollection, readCorpus } from '@dotrank/datasets';
@@ -11,10 +11,13 @@ import type { CorpusFormat, MalformedLine } from '@dotrank/datasets';
 import { createElasticsearchSource, ensureIndex } from '@dotrank/elasticsearch';
 import { numberFlag } from '../lib/flags.js';
 import { createProgress } from '../lib/progress.js';
+import { commandConfig, configOption, givenOnCommandLine } from '../lib/config-options.js';
+import { addOutputOptions, noticeWriter, showProgress } from '../lib/output.js';
+import type { OutputFlags } from '../lib/output.js';
 import { defaultIndexDir, sourceKindOf } from '../lib/sources.js';
 import type { SourceKind } from '../lib/sources.js';
 
-interface IndexFlags {
+interface IndexFlags extends OutputFlags {
   collection: string;
   source?: SourceKind;
   indexDir?: string;
@@ -27,7 +30,6 @@ interface IndexFlags {
   b?: string;
   rebuild?: boolean;
   json?: boolean;
-  progress: boolean;
 }
 
 /** How many malformed lines are listed one by one before summarising. */
@@ -80,13 +82,15 @@ async function openTarget(
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) {
     throw new ConfigError('ELASTICSEARCH_URL', 'must be set (or ELASTICSEARCH_CLOUD_ID) to use --source elasticsearch');
   }
-  const index = flags.index ?? config.ELASTICSEARCH_INDEX;
+  const index = config.ELASTICSEARCH_INDEX;
   const source = createElasticsearchSource(config, { index });
   await ensureIndex(source, params);
   return { source, location: `${index} on Elasticsearch` };
 }
 
-function printReport(report: IndexReport, malformed: MalformedLine[], location: string, json: boolean): void {
+function printReport(report: IndexReport, malformed: MalformedLine[], location: string, flags: IndexFlags): void {
+  const json = flags.json === true;
+  const notice = noticeWriter(flags);
   if (json) {
     const out = {
       indexed: report.indexed,
@@ -100,12 +104,12 @@ function printReport(report: IndexReport, malformed: MalformedLine[], location: 
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
-  for (const m of malformed.slice(0, LIST_LIMIT)) process.stderr.write(`skipped ${m.file}:${m.line}: ${m.reason}\n`);
-  if (malformed.length > LIST_LIMIT) process.stderr.write(`... and ${malformed.length - LIST_LIMIT} more malformed lines\n`);
+  for (const m of malformed.slice(0, LIST_LIMIT)) notice(`skipped ${m.file}:${m.line}: ${m.reason}`);
+  if (malformed.length > LIST_LIMIT) notice(`... and ${malformed.length - LIST_LIMIT} more malformed lines`);
   for (const f of report.failures.slice(0, LIST_LIMIT)) {
-    process.stderr.write(`failed ${f.line !== undefined ? `line ${f.line} ` : ''}${f.id !== undefined ? `id ${f.id}: ` : ''}${f.reason}\n`);
+    notice(`failed ${f.line !== undefined ? `line ${f.line} ` : ''}${f.id !== undefined ? `id ${f.id}: ` : ''}${f.reason}`);
   }
-  if (report.failures.length > LIST_LIMIT) process.stderr.write(`... and ${report.failures.length - LIST_LIMIT} more failures\n`);
+  if (report.failures.length > LIST_LIMIT) notice(`... and ${report.failures.length - LIST_LIMIT} more failures`);
   const seconds = (report.durationMs / 1000).toFixed(1);
   process.stdout.write(
     `indexed ${report.indexed}, failed ${report.failed}, skipped ${report.skipped + malformed.length} in ${seconds}s -> ${location}\n`,
@@ -114,13 +118,13 @@ function printReport(report: IndexReport, malformed: MalformedLine[], location: 
 
 /** `dotrank index`: a corpus into the embedded BM25 index (default) or Elasticsearch. */
 export function registerIndexCommand(program: Command): void {
-  program
+  const command = program
     .command('index')
     .description('index a corpus (BEIR folder or corpus.jsonl, MS MARCO collection.tsv, JSONL/TSV) into the first-stage source')
     .requiredOption('--collection <dir|file>', 'collection folder or corpus file')
     .addOption(new Option('--source <kind>', 'target (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
     .option('--index-dir <dir>', 'embedded index folder (default: <DOTRANK_DATA_DIR>/index/<collection name>)')
-    .option('--index <name>', 'Elasticsearch index (default: ELASTICSEARCH_INDEX)')
+    .addOption(configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index'))
     .addOption(new Option('--format <format>', 'corpus format (default: from the file name)').choices(['beir', 'msmarco', 'jsonl', 'tsv']))
     .option('--id-field <field>', 'JSONL field holding the id (default _id, else id)')
     .option('--text-field <field>', 'JSONL field holding the text (default text)')
@@ -128,40 +132,42 @@ export function registerIndexCommand(program: Command): void {
     .option('--k1 <x>', 'BM25 k1 (default 1.2); fixed when the index is created')
     .option('--b <x>', 'BM25 b (default 0.75); fixed when the index is created')
     .option('--rebuild', 'embedded: discard an existing index in the folder first (otherwise passages are added, same ids replaced)')
-    .option('--json', 'print the report as JSON')
-    .option('--no-progress', 'no progress bar')
-    .action(async (flags: IndexFlags) => {
-      const config = loadConfig();
-      const k1 = numberFlag('--k1', flags.k1, 0, 100);
-      const b = numberFlag('--b', flags.b, 0, 1);
-      const params = { ...(k1 !== undefined ? { k1 } : {}), ...(b !== undefined ? { b } : {}) };
-      const kind = sourceKindOf(config, flags);
-      const file = await corpusFileOf(flags.collection);
-      const total = flags.progress ? await countLines(file) : undefined;
-      const { source, location } = await openTarget(config, flags, kind, params);
+    .option('--json', 'print the report as JSON');
+  addOutputOptions(command).action(async (flags: IndexFlags) => {
+    const config = commandConfig(command);
+    // only a typed --index chooses Elasticsearch; ELASTICSEARCH_INDEX alone names the index but not the source
+    if (!givenOnCommandLine(command, 'index')) delete flags.index;
+    const k1 = numberFlag('--k1', flags.k1, 0, 100);
+    const b = numberFlag('--b', flags.b, 0, 1);
+    const params = { ...(k1 !== undefined ? { k1 } : {}), ...(b !== undefined ? { b } : {}) };
+    const kind = sourceKindOf(config, flags);
+    const file = await corpusFileOf(flags.collection);
+    const progressShown = showProgress(flags);
+    const total = progressShown ? await countLines(file) : undefined;
+    const { source, location } = await openTarget(config, flags, kind, params);
 
-      const malformed: MalformedLine[] = [];
-      const fields = {
-        ...(flags.idField ? { id: flags.idField } : {}),
-        ...(flags.textField ? { text: flags.textField } : {}),
-        ...(flags.titleField ? { title: flags.titleField } : {}),
-      };
-      const passages: AsyncIterable<Passage> = readCorpus(flags.collection, {
-        ...(flags.format ? { format: flags.format } : {}),
-        fields,
-        onMalformed: (m) => malformed.push(m),
-      });
-      const progress = createProgress(`indexing (${kind})`, total ?? 0, flags.progress);
-      let report: IndexReport;
-      try {
-        report = await source.index(passages, {
-          onProgress: (p) => progress.update(p.done + malformed.length, total !== undefined ? Math.max(total, p.done + malformed.length) : undefined),
-        });
-      } finally {
-        progress.stop();
-        await source.close();
-      }
-      printReport(report, malformed, location, flags.json === true);
-      if (report.indexed === 0 && (report.failed > 0 || malformed.length > 0)) process.exitCode = 1;
+    const malformed: MalformedLine[] = [];
+    const fields = {
+      ...(flags.idField ? { id: flags.idField } : {}),
+      ...(flags.textField ? { text: flags.textField } : {}),
+      ...(flags.titleField ? { title: flags.titleField } : {}),
+    };
+    const passages: AsyncIterable<Passage> = readCorpus(flags.collection, {
+      ...(flags.format ? { format: flags.format } : {}),
+      fields,
+      onMalformed: (m) => malformed.push(m),
     });
+    const progress = createProgress(`indexing (${kind})`, total ?? 0, progressShown);
+    let report: IndexReport;
+    try {
+      report = await source.index(passages, {
+        onProgress: (p) => progress.update(p.done + malformed.length, total !== undefined ? Math.max(total, p.done + malformed.length) : undefined),
+      });
+    } finally {
+      progress.stop();
+      await source.close();
+    }
+    printReport(report, malformed, location, flags);
+    if (report.indexed === 0 && (report.failed > 0 || malformed.length > 0)) process.exitCode = 1;
+  });
 }

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { ConfigError, NotFoundError, loadConfig } from '@dotrank/core';
+import { ConfigError, NotFoundError } from '@dotrank/core';
 import type { Candidate, CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { createElasticsearchSource } from '@dotrank/elasticsearch';
@@ -11,13 +11,13 @@ import type { Encoder } from '@dotrank/encoder';
 import { FIRST_STAGES, openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
 import { intFlag } from '../lib/flags.js';
+import { commandConfig, configOption, givenOnCommandLine } from '../lib/config-options.js';
 import { sourceKindOf } from '../lib/sources.js';
 import type { SourceKind } from '../lib/sources.js';
 
 interface SearchFlags {
   k: string;
   firstStage: FirstStage;
-  model?: string;
   source?: SourceKind;
   indexDir?: string;
   index?: string;
@@ -50,7 +50,7 @@ async function openSource(config: DotrankConfig, flags: SearchFlags): Promise<Ca
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) {
     throw new ConfigError('ELASTICSEARCH_URL', 'must be set (or ELASTICSEARCH_CLOUD_ID) to use --source elasticsearch');
   }
-  return createElasticsearchSource(config, { index: flags.index ?? config.ELASTICSEARCH_INDEX });
+  return createElasticsearchSource(config, { index: config.ELASTICSEARCH_INDEX });
 }
 
 function oneLine(text: string, max: number): string {
@@ -72,19 +72,21 @@ function printTable(results: Candidate[]): void {
 
 /** `dotrank search`: the first-stage top-k for one query. */
 export function registerSearchCommand(program: Command): void {
-  program
+  const command = program
     .command('search')
     .description('search the first-stage index (embedded BM25 by default) and print the top-k with scores')
     .argument('<query>', 'query text')
-    .option('--k <n>', 'how many results (1..10000)', '10')
+    .option('-k, --k <n>', 'how many results (1..10000)', '10')
     .addOption(new Option('--source <kind>', 'source (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
     .option('--index-dir <dir>', 'embedded index folder (default: the only index under <DOTRANK_DATA_DIR>/index)')
-    .option('--index <name>', 'Elasticsearch index (default: ELASTICSEARCH_INDEX)')
+    .addOption(configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index'))
     .addOption(new Option('--first-stage <kind>', 'bm25, dense (TAS-B inner product) or hybrid (RRF of both); dense and hybrid need --model').choices([...FIRST_STAGES]).default('bm25'))
-    .option('--model <dir>', 'model folder for --first-stage dense|hybrid (default: DOTRANK_MODEL)')
+    .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder for --first-stage dense|hybrid'))
     .option('--json', 'print JSON: [{rank, id, score, text}]')
     .action(async (query: string, flags: SearchFlags) => {
-      const config = loadConfig();
+      const config = commandConfig(command);
+      // only a typed --index chooses Elasticsearch; ELASTICSEARCH_INDEX alone names the index but not the source
+      if (!givenOnCommandLine(command, 'index')) delete flags.index;
       const k = intFlag('--k', flags.k, 1, 10_000)!;
       const lexical = await openSource(config, flags);
       let encoder: Encoder | undefined;
@@ -92,10 +94,10 @@ export function registerSearchCommand(program: Command): void {
       let results: Candidate[];
       try {
         if (flags.firstStage !== 'bm25') {
-          const modelDir = flags.model ?? config.DOTRANK_MODEL;
+          const modelDir = config.DOTRANK_MODEL;
           if (!modelDir) throw new ConfigError('--model', `--first-stage ${flags.firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`);
           encoder = await loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
-          const dataDir = sourceKindOf(config, flags) === 'embedded' ? await embeddedIndexDir(config, flags) : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX);
+          const dataDir = sourceKindOf(config, flags) === 'embedded' ? await embeddedIndexDir(config, flags) : resolve(config.DOTRANK_DATA_DIR, 'index', config.ELASTICSEARCH_INDEX);
           source = await openFirstStage(config, { firstStage: flags.firstStage, bm25: lexical, encoder, dataDir });
           if ((await source.count()) === 0 || (flags.firstStage === 'hybrid' && (await lexical.count()) === 0)) {
             throw new NotFoundError('--first-stage', `no dense index for this model beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${flags.firstStage} --model ${modelDir}`);

@@ -1,41 +1,33 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import type { Command } from 'commander';
-import { loadConfig } from '@dotrank/core';
 import { FIRST_STAGES } from '@dotrank/dense';
 import { startServer } from '@dotrank/search-api';
 import type { StartFlags } from '@dotrank/search-api';
+import { commandConfig, configOption, givenOnCommandLine } from '../lib/config-options.js';
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n > 65_535) throw new InvalidArgumentError('must be an integer 0..65535');
-  return n;
-}
-
-/** The command's options are startServer's flags (its logger is configured from the environment). */
-type ServeOptions = Omit<StartFlags, 'logger'>;
+/** The command's own options; model, port, host and index reach startServer through the configuration. */
+type ServeOptions = Pick<StartFlags, 'indexDir' | 'evalDir' | 'dashboardDir' | 'inProcess' | 'firstStage'>;
 
 /** `dotrank serve`: the search API, the Elasticsearch rerank proxy, health, metrics and the dashboard. */
 export function registerServeCommand(program: Command): void {
-  program
+  const command = program
     .command('serve')
     .description('Run the search API (/search, /:index/_search rerank proxy, /healthz, /readyz, /metrics, /docs)')
     .option('--index-dir <dir>', 'embedded BM25 index folder (built by `dotrank index`)')
-    .option('--index <name>', 'Elasticsearch index to search (needs ELASTICSEARCH_URL)')
-    .option('--model <dir>', 'model folder for in-process reranking (default DOTRANK_MODEL)')
-    .option('--port <port>', 'port to listen on (default DOTRANK_PORT or 3000)', port)
-    .option('--host <host>', 'address to bind (default DOTRANK_HOST or 127.0.0.1)')
+    .addOption(configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index to search (needs ELASTICSEARCH_URL)'))
+    .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder for in-process reranking'))
+    .addOption(configOption('--port <port>', 'DOTRANK_PORT', 'port to listen on'))
+    .addOption(configOption('--host <host>', 'DOTRANK_HOST', 'address to bind'))
     .option('--eval-dir <dir>', 'eval outputs served at /api/evals (default <DOTRANK_DATA_DIR>/evals)')
     .option('--dashboard-dir <dir>', 'dashboard build served as it is at /dashboard/ (default apps/dashboard/dist, built from apps/dashboard when missing or stale)')
     .option('--in-process', 'rerank in this process even when REDIS_URL is set')
     .addOption(new Option('--first-stage <kind>', 'bm25 (default), dense or hybrid (dense index built by dotrank eval --first-stage; needs --model)').choices([...FIRST_STAGES]))
     .action(async (options: ServeOptions) => {
-      const config = loadConfig(process.env);
+      const config = commandConfig(command);
       const running = await startServer(config, {
         ...(options.indexDir ? { indexDir: options.indexDir } : {}),
-        ...(options.index ? { index: options.index } : {}),
-        ...(options.model ? { model: options.model } : {}),
-        ...(options.port !== undefined ? { port: options.port } : {}),
-        ...(options.host ? { host: options.host } : {}),
+        // only a typed --index chooses Elasticsearch; ELASTICSEARCH_INDEX alone names the index but not the source
+        ...(givenOnCommandLine(command, 'index') ? { index: config.ELASTICSEARCH_INDEX } : {}),
         ...(options.evalDir ? { evalDir: options.evalDir } : {}),
         ...(options.dashboardDir ? { dashboardDir: options.dashboardDir } : {}),
         ...(options.inProcess ? { inProcess: true } : {}),

@@ -35,8 +35,6 @@ export interface EvalRunOptions extends SourceFlags {
   alpha?: number;
   normalization?: Normalization;
   measures?: string[];
-  batchSize?: number;
-  threads?: number;
   /** Vector cache: Redis when REDIS_URL is set (shared with workers, reused across runs), else in memory. */
   cache?: 'redis' | 'memory';
   progress?: boolean;
@@ -91,7 +89,7 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
     if (needsModel) {
       encoder = await loadEncoder(
         resolve(modelDir!),
-        encoderOptionsFromConfig(config, { batchSize: options.batchSize, ...(options.threads ? { intraOpThreads: options.threads } : {}) }),
+        encoderOptionsFromConfig(config),
       );
       modelInfo = { id: encoder.modelId, revision: encoder.revision };
       const useRedis = (options.cache ?? (config.REDIS_URL ? 'redis' : 'memory')) === 'redis';
@@ -168,7 +166,7 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
       const warmed = await warmPassages(unique.values(), {
         encoder: encoder!,
         store: store!,
-        batchSize: options.batchSize ?? config.DOTRANK_BATCH_SIZE,
+        batchSize: config.DOTRANK_BATCH_SIZE,
         total: unique.size,
         onProgress: (p) => warmBar.update(p.done),
       });

@@ -30,6 +30,8 @@ export interface QuickstartOptions {
   /** Skip the hub attempt (tests; offline machines). */
   noPull?: boolean;
   progress?: boolean;
+  /** Where the walkthrough lines go (default stderr); `dotrank start --quiet` drops them. Warnings always print. */
+  log?: (line: string) => void;
 }
 
 export interface Quickstart {
@@ -41,10 +43,10 @@ export interface Quickstart {
   stop(): Promise<void>;
 }
 
-const say = (line: string) => process.stderr.write(`${line}\n`);
+const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
 const loud = (lines: string[]) => {
   const width = Math.max(...lines.map((l) => l.length)) + 4;
-  say(`\n${'!'.repeat(width)}\n${lines.map((l) => `! ${l.padEnd(width - 4)} !`).join('\n')}\n${'!'.repeat(width)}\n`);
+  stderrLine(`\n${'!'.repeat(width)}\n${lines.map((l) => `! ${l.padEnd(width - 4)} !`).join('\n')}\n${'!'.repeat(width)}\n`);
 };
 
 async function redisAnswers(url: string): Promise<boolean> {
@@ -77,6 +79,7 @@ function answeringWithin(ms: number): typeof fetch {
 
 /** DOTRANK_MODEL, else a model pulled before, else a pull from the hub, else the fixture model (loudly). */
 async function resolveModel(config: DotrankConfig, options: QuickstartOptions, repo: string): Promise<{ dir: string; real: boolean }> {
+  const say = options.log ?? stderrLine;
   const explicit = options.model ?? config.DOTRANK_MODEL;
   if (explicit) {
     await readManifest(resolve(explicit));
@@ -88,15 +91,15 @@ async function resolveModel(config: DotrankConfig, options: QuickstartOptions, r
     return { dir: pulled, real: true };
   }
   if (!options.noPull) {
-    say(`model: pulling ${TASB_HUB_ID} from ${process.env['HF_ENDPOINT'] ?? 'https://huggingface.co'} ...`);
+    say(`model: pulling ${TASB_HUB_ID} from ${config.HF_ENDPOINT ?? 'https://huggingface.co'} ...`);
     try {
       await pullModel({
         repo: TASB_HUB_ID,
         out: pulled,
         fetch: answeringWithin(15_000),
         retries: 1,
-        ...(process.env['HF_ENDPOINT'] ? { endpoint: process.env['HF_ENDPOINT'] } : {}),
-        ...(process.env['HF_TOKEN'] ? { token: process.env['HF_TOKEN'] } : {}),
+        ...(config.HF_ENDPOINT ? { endpoint: config.HF_ENDPOINT } : {}),
+        ...(config.HF_TOKEN ? { token: config.HF_TOKEN } : {}),
         onStage: (stage) => say(`  ${stage}`),
       });
       return { dir: pulled, real: true };
@@ -153,6 +156,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
  * `npm start` / `dotrank start`: everything a newcomer needs to see the pipeline work, with no set-up.
  */
 export async function quickstart(config: DotrankConfig, options: QuickstartOptions): Promise<Quickstart> {
+  const say = options.log ?? stderrLine;
   const started = performance.now();
   const repo = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
   if (!repo) throw new ConfigError('repository', 'dotrank start runs from a checkout of the repository');
@@ -203,6 +207,7 @@ interface StartContext {
 }
 
 async function startRest(config: DotrankConfig, options: QuickstartOptions, context: StartContext): Promise<Quickstart> {
+  const say = options.log ?? stderrLine;
   const { started, collectionDir, files, queue, effective, model, worker } = context;
   // evaluation (indexes on the first run; reused when nothing changed)
   const evalDir = resolve(config.DOTRANK_DATA_DIR, 'evals');
@@ -241,7 +246,7 @@ async function startRest(config: DotrankConfig, options: QuickstartOptions, cont
     host: options.host ?? config.DOTRANK_HOST,
     evalDir,
     ...(queue ? {} : { inProcess: true }),
-    logger: { level: process.env['DOTRANK_LOG_LEVEL'] ?? 'warn' },
+    logger: { level: config.DOTRANK_LOG_LEVEL },
   });
   if (queue) await waitForWorker(server, worker!).catch(async (error: unknown) => {
     await server.close();
