@@ -25,7 +25,7 @@ export { rerankCandidates, rerankKeyed, warmPassages, passageText, DEFAULT_BATCH
 export type { PipelineDeps, PipelineControl, PipelineObserver, WarmOptions, KeyedRerankRequest, KeyedRerankResult } from './pipeline.js';
 export { InProcessReranker } from './in-process.js';
 export type { InProcessRerankerOptions } from './in-process.js';
-export type { QueueConnection } from './connections.js';
+export type { QueueConnection, QueueConnections } from './connections.js';
 export { QueueReranker, RERANK_JOB_OPTIONS } from './producer.js';
 export type { QueueRerankerOptions } from './producer.js';
 export { enqueueWarm, WARM_JOB_OPTIONS } from './warm-run.js';
