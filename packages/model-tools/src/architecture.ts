@@ -76,52 +76,96 @@ function expectShape(t: FloatTensor, shape: number[], name: string): FloatTensor
   return t;
 }
 
-/** Maps a checkpoint onto the encoder spec, checking every shape against config.json. */
-export function encoderSpec(config: HfConfig, weights: StateDict): EncoderSpec {
-  const family = modelFamily(config);
-  const get = lookup(weights, family);
-  if (family === 'distilbert') {
-    const activation = config['activation'] ?? 'gelu';
-    if (activation !== 'gelu') throw new ModelError(`activation ${JSON.stringify(activation)} is not supported (gelu)`, { field: 'config.activation' });
-    const dim = num(config, 'dim');
-    const ffn = num(config, 'hidden_dim');
-    const heads = num(config, 'n_heads');
-    const vocab = num(config, 'vocab_size');
-    const maxPos = num(config, 'max_position_embeddings');
-    const linear = (name: string, out: number, inp: number): Linear => ({
-      weight: expectShape(get(`${name}.weight`), [out, inp], `${name}.weight`),
-      bias: expectShape(get(`${name}.bias`), [out], `${name}.bias`),
-    });
-    const norm = (name: string): Norm => ({ weight: expectShape(get(`${name}.weight`), [dim], `${name}.weight`), bias: expectShape(get(`${name}.bias`), [dim], `${name}.bias`) });
-    const layerCount = num(config, 'n_layers');
+type WeightGetter = (name: string) => FloatTensor;
+
+/** Reads Linear, LayerNorm and embedding weights under their checkpoint names, checking each shape. */
+function shapedWeights(get: WeightGetter, dim: number) {
+  const shaped = (name: string, shape: number[]) => expectShape(get(name), shape, name);
+  return {
+    linear: (name: string, out: number, inp: number): Linear => ({ weight: shaped(`${name}.weight`, [out, inp]), bias: shaped(`${name}.bias`, [out]) }),
+    norm: (name: string): Norm => ({ weight: shaped(`${name}.weight`, [dim]), bias: shaped(`${name}.bias`, [dim]) }),
+    embedding: (name: string, rows: number): FloatTensor => shaped(`embeddings.${name}.weight`, [rows, dim]),
+  };
+}
+
+/** Where one family keeps the parts of encoder layer i: `${layers}.${i}.${part}`. */
+interface LayerNaming {
+  layers: string;
+  parts: Record<keyof EncoderLayer, string>;
+}
+
+const DISTILBERT_LAYERS: LayerNaming = {
+  layers: 'transformer.layer',
+  parts: {
+    query: 'attention.q_lin',
+    key: 'attention.k_lin',
+    value: 'attention.v_lin',
+    attentionOutput: 'attention.out_lin',
+    attentionNorm: 'sa_layer_norm',
+    intermediate: 'ffn.lin1',
+    output: 'ffn.lin2',
+    outputNorm: 'output_layer_norm',
+  },
+};
+
+const BERT_LAYERS: LayerNaming = {
+  layers: 'encoder.layer',
+  parts: {
+    query: 'attention.self.query',
+    key: 'attention.self.key',
+    value: 'attention.self.value',
+    attentionOutput: 'attention.output.dense',
+    attentionNorm: 'attention.output.LayerNorm',
+    intermediate: 'intermediate.dense',
+    output: 'output.dense',
+    outputNorm: 'output.LayerNorm',
+  },
+};
+
+function encoderLayers(weights: ReturnType<typeof shapedWeights>, naming: LayerNaming, count: number, dim: number, ffn: number): EncoderLayer[] {
+  return Array.from({ length: count }, (_, i) => {
+    const name = (part: keyof EncoderLayer) => `${naming.layers}.${i}.${naming.parts[part]}`;
     return {
-      family,
-      dim,
-      heads,
-      layerCount,
-      ffnDim: ffn,
-      vocabSize: vocab,
-      maxPositions: maxPos,
-      typeVocabSize: 0,
-      layerNormEps: 1e-12,
-      wordEmbeddings: expectShape(get('embeddings.word_embeddings.weight'), [vocab, dim], 'embeddings.word_embeddings.weight'),
-      positionEmbeddings: expectShape(get('embeddings.position_embeddings.weight'), [maxPos, dim], 'embeddings.position_embeddings.weight'),
-      embeddingNorm: norm('embeddings.LayerNorm'),
-      layers: Array.from({ length: layerCount }, (_, i) => {
-        const p = `transformer.layer.${i}`;
-        return {
-          query: linear(`${p}.attention.q_lin`, dim, dim),
-          key: linear(`${p}.attention.k_lin`, dim, dim),
-          value: linear(`${p}.attention.v_lin`, dim, dim),
-          attentionOutput: linear(`${p}.attention.out_lin`, dim, dim),
-          attentionNorm: norm(`${p}.sa_layer_norm`),
-          intermediate: linear(`${p}.ffn.lin1`, ffn, dim),
-          output: linear(`${p}.ffn.lin2`, dim, ffn),
-          outputNorm: norm(`${p}.output_layer_norm`),
-        };
-      }),
+      query: weights.linear(name('query'), dim, dim),
+      key: weights.linear(name('key'), dim, dim),
+      value: weights.linear(name('value'), dim, dim),
+      attentionOutput: weights.linear(name('attentionOutput'), dim, dim),
+      attentionNorm: weights.norm(name('attentionNorm')),
+      intermediate: weights.linear(name('intermediate'), ffn, dim),
+      output: weights.linear(name('output'), dim, ffn),
+      outputNorm: weights.norm(name('outputNorm')),
     };
-  }
+  });
+}
+
+function distilbertSpec(config: HfConfig, get: WeightGetter): EncoderSpec {
+  const activation = config['activation'] ?? 'gelu';
+  if (activation !== 'gelu') throw new ModelError(`activation ${JSON.stringify(activation)} is not supported (gelu)`, { field: 'config.activation' });
+  const dim = num(config, 'dim');
+  const ffn = num(config, 'hidden_dim');
+  const heads = num(config, 'n_heads');
+  const vocab = num(config, 'vocab_size');
+  const maxPos = num(config, 'max_position_embeddings');
+  const layerCount = num(config, 'n_layers');
+  const weights = shapedWeights(get, dim);
+  return {
+    family: 'distilbert',
+    dim,
+    heads,
+    layerCount,
+    ffnDim: ffn,
+    vocabSize: vocab,
+    maxPositions: maxPos,
+    typeVocabSize: 0,
+    layerNormEps: 1e-12,
+    wordEmbeddings: weights.embedding('word_embeddings', vocab),
+    positionEmbeddings: weights.embedding('position_embeddings', maxPos),
+    embeddingNorm: weights.norm('embeddings.LayerNorm'),
+    layers: encoderLayers(weights, DISTILBERT_LAYERS, layerCount, dim, ffn),
+  };
+}
+
+function bertSpec(config: HfConfig, get: WeightGetter): EncoderSpec {
   const act = config['hidden_act'] ?? 'gelu';
   if (act !== 'gelu') throw new ModelError(`hidden_act ${JSON.stringify(act)} is not supported (gelu)`, { field: 'config.hidden_act' });
   const posType = config['position_embedding_type'] ?? 'absolute';
@@ -131,14 +175,10 @@ export function encoderSpec(config: HfConfig, weights: StateDict): EncoderSpec {
   const vocab = num(config, 'vocab_size');
   const maxPos = num(config, 'max_position_embeddings');
   const types = num(config, 'type_vocab_size', 2);
-  const linear = (name: string, out: number, inp: number): Linear => ({
-    weight: expectShape(get(`${name}.weight`), [out, inp], `${name}.weight`),
-    bias: expectShape(get(`${name}.bias`), [out], `${name}.bias`),
-  });
-  const norm = (name: string): Norm => ({ weight: expectShape(get(`${name}.weight`), [dim], `${name}.weight`), bias: expectShape(get(`${name}.bias`), [dim], `${name}.bias`) });
   const layerCount = num(config, 'num_hidden_layers');
+  const weights = shapedWeights(get, dim);
   return {
-    family,
+    family: 'bert',
     dim,
     heads: num(config, 'num_attention_heads'),
     layerCount,
@@ -147,22 +187,17 @@ export function encoderSpec(config: HfConfig, weights: StateDict): EncoderSpec {
     maxPositions: maxPos,
     typeVocabSize: types,
     layerNormEps: num(config, 'layer_norm_eps', 1e-12),
-    wordEmbeddings: expectShape(get('embeddings.word_embeddings.weight'), [vocab, dim], 'embeddings.word_embeddings.weight'),
-    positionEmbeddings: expectShape(get('embeddings.position_embeddings.weight'), [maxPos, dim], 'embeddings.position_embeddings.weight'),
-    tokenTypeEmbeddings: expectShape(get('embeddings.token_type_embeddings.weight'), [types, dim], 'embeddings.token_type_embeddings.weight'),
-    embeddingNorm: norm('embeddings.LayerNorm'),
-    layers: Array.from({ length: layerCount }, (_, i) => {
-      const p = `encoder.layer.${i}`;
-      return {
-        query: linear(`${p}.attention.self.query`, dim, dim),
-        key: linear(`${p}.attention.self.key`, dim, dim),
-        value: linear(`${p}.attention.self.value`, dim, dim),
-        attentionOutput: linear(`${p}.attention.output.dense`, dim, dim),
-        attentionNorm: norm(`${p}.attention.output.LayerNorm`),
-        intermediate: linear(`${p}.intermediate.dense`, ffn, dim),
-        output: linear(`${p}.output.dense`, dim, ffn),
-        outputNorm: norm(`${p}.output.LayerNorm`),
-      };
-    }),
+    wordEmbeddings: weights.embedding('word_embeddings', vocab),
+    positionEmbeddings: weights.embedding('position_embeddings', maxPos),
+    tokenTypeEmbeddings: weights.embedding('token_type_embeddings', types),
+    embeddingNorm: weights.norm('embeddings.LayerNorm'),
+    layers: encoderLayers(weights, BERT_LAYERS, layerCount, dim, ffn),
   };
+}
+
+/** Maps a checkpoint onto the encoder spec, checking every shape against config.json. */
+export function encoderSpec(config: HfConfig, weights: StateDict): EncoderSpec {
+  const family = modelFamily(config);
+  const get = lookup(weights, family);
+  return family === 'distilbert' ? distilbertSpec(config, get) : bertSpec(config, get);
 }

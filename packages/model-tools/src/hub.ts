@@ -140,89 +140,125 @@ async function sha256Of(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+type DownloadOptions = HubOptions & { onProgress?: (progress: DownloadProgress) => void };
+
+/** One file download across its attempts; `total` is learnt from the hub's HEAD, Content-Range or Content-Length. */
+interface DownloadJob {
+  repo: string;
+  file: string;
+  url: string;
+  part: string;
+  options: DownloadOptions;
+  /** Bytes of `.part` present before the first attempt. */
+  resumedFrom: number;
+  total: number | undefined;
+}
+
+/**
+ * How one attempt ended: the whole file is on disk; nothing was left to fetch (the `.part` file already holds the
+ * announced size, or the hub answers 416 to the Range); or the connection dropped with `error`.
+ */
+type AttemptOutcome = { outcome: 'complete' } | { outcome: 'nothing-left' } | { outcome: 'dropped'; error: unknown };
+
+/** The bytes of `.part` to resume from; a `.part` larger than the announced file is stale and starts over. */
+async function partBytesToKeep(part: string, total: number | undefined): Promise<number> {
+  const have = await sizeOf(part);
+  if (total === undefined || have <= total) return have;
+  await rm(part, { force: true });
+  return 0;
+}
+
+/** Whether a response continues `.part` at `have` (a 206 whose Content-Range starts there), and the total size it tells. */
+function resumePoint(res: Response, have: number, total: number | undefined): { append: boolean; total: number | undefined } {
+  if (res.status === 206) {
+    const match = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
+    if (match && Number(match[1]) === have) return { append: true, total: match[3] !== '*' ? Number(match[3]) : total };
+  }
+  const length = Number(res.headers.get('content-length'));
+  return { append: false, total: total === undefined && Number.isFinite(length) && length > 0 ? length : total };
+}
+
+/** Streams a response body into `.part` (appending or from scratch); returns the bytes on disk, or what cut the stream. */
+async function writeBody(job: DownloadJob, res: Response, append: boolean, startAt: number): Promise<{ received: number; error?: unknown }> {
+  const handle = await open(job.part, append ? 'a' : 'w');
+  let received = startAt;
+  try {
+    if (!res.body) throw new UnavailableError('hub', `empty response body for ${job.file}`);
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      await handle.write(chunk);
+      received += chunk.length;
+      job.options.onProgress?.({ file: job.file, received, total: job.total, resumedFrom: job.resumedFrom });
+    }
+  } catch (error) {
+    return { received, error };
+  } finally {
+    await handle.close();
+  }
+  return { received };
+}
+
+/** One GET of the rest of the file (Range from what `.part` holds); HTTP errors other than a dropped stream are thrown. */
+async function downloadAttempt(job: DownloadJob): Promise<AttemptOutcome> {
+  const have = await partBytesToKeep(job.part, job.total);
+  if (job.total !== undefined && have === job.total) return { outcome: 'nothing-left' };
+  const headers: Record<string, string> = { ...authHeaders(job.options), ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  const res = await hubFetch(job.url, { headers }, job.options);
+  if (res.status === 416 && have > 0) {
+    await res.body?.cancel();
+    return { outcome: 'nothing-left' };
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw statusError(res.status, job.repo, job.file, job.options);
+  }
+  const resume = resumePoint(res, have, job.total);
+  job.total = resume.total;
+  const { received, error } = await writeBody(job, res, resume.append, resume.append ? have : 0);
+  // a dropped connection: the next attempt resumes from what reached the disk
+  if (error !== undefined) return { outcome: 'dropped', error };
+  if (job.total !== undefined && received < job.total) return { outcome: 'dropped', error: new Error(`connection closed after ${received} of ${job.total} bytes`) };
+  return { outcome: 'complete' };
+}
+
+/** Checks the finished `.part` against the announced size and sha256, then moves it to `dest`. */
+async function verifyAndPlace(job: DownloadJob, dest: string, expectedSha256: string | undefined): Promise<DownloadResult> {
+  const { part, file, total } = job;
+  const bytes = await sizeOf(part);
+  if (total !== undefined && bytes !== total) throw new ModelError(`downloaded ${bytes} bytes, the hub announced ${total}`, { field: file });
+  const sha256 = await sha256Of(part);
+  if (expectedSha256 && expectedSha256 !== sha256) {
+    await rm(part, { force: true });
+    throw new ModelError(`checksum mismatch: the hub says sha256 ${expectedSha256}, the download has ${sha256} (the partial file was removed; run again)`, { field: file });
+  }
+  await rename(part, dest);
+  return { path: dest, bytes, sha256, verified: expectedSha256 !== undefined, resumedBytes: job.resumedFrom };
+}
+
 /**
  * Downloads one file of a repo to `dest`, resumably: bytes go to `dest.part`, a later attempt (or a retry after
  * a dropped connection) asks for the rest with `Range: bytes=<have>-`. The sha256 the hub gives for LFS files
  * (X-Linked-Etag, or an ETag that is a sha256) is checked before the `.part` file is renamed.
  */
-export async function downloadFile(
-  repo: string,
-  file: string,
-  dest: string,
-  options: HubOptions & { onProgress?: (progress: DownloadProgress) => void } = {},
-): Promise<DownloadResult> {
+export async function downloadFile(repo: string, file: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
   validateRepoId(repo);
   const meta = await fileMetadata(repo, file, options);
   if (!meta.exists) throw statusError(404, repo, file, options);
-  const url = resolveUrl(repo, file, options);
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true });
+  const job: DownloadJob = { repo, file, url: resolveUrl(repo, file, options), part, options, resumedFrom: await sizeOf(part), total: meta.size };
   const retries = options.retries ?? 5;
-  const initial = await sizeOf(part);
   let lastError: unknown;
-  let total = meta.size;
   for (let attempt = 0; attempt <= retries; attempt++) {
-    let have = await sizeOf(part);
-    if (total !== undefined && have > total) {
-      await rm(part, { force: true });
-      have = 0;
-    }
-    if (total !== undefined && have === total) break;
-    const headers: Record<string, string> = { ...authHeaders(options), ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
-    const res = await hubFetch(url, { headers }, options);
-    if (res.status === 416 && have > 0) {
-      await res.body?.cancel();
-      break; // nothing left to fetch
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw statusError(res.status, repo, file, options);
-    }
-    let append = false;
-    if (res.status === 206) {
-      const match = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
-      if (match && Number(match[1]) === have) {
-        append = true;
-        if (match[3] !== '*') total = Number(match[3]);
-      }
-    }
-    if (!append) {
-      have = 0;
-      const length = Number(res.headers.get('content-length'));
-      if (total === undefined && Number.isFinite(length) && length > 0) total = length;
-    }
-    const handle = await open(part, append ? 'a' : 'w');
-    let received = have;
-    try {
-      if (!res.body) throw new UnavailableError('hub', `empty response body for ${file}`);
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        await handle.write(chunk);
-        received += chunk.length;
-        options.onProgress?.({ file, received, total, resumedFrom: initial });
-      }
-    } catch (error) {
-      lastError = error;
-      continue; // connection dropped: resume from what reached the disk
-    } finally {
-      await handle.close();
-    }
-    if (total !== undefined && received < total) {
-      lastError = new Error(`connection closed after ${received} of ${total} bytes`);
+    const result = await downloadAttempt(job);
+    if (result.outcome === 'dropped') {
+      lastError = result.error;
       continue;
     }
-    lastError = undefined;
+    if (result.outcome === 'complete') lastError = undefined;
     break;
   }
   if (lastError !== undefined) {
     throw new UnavailableError('hub', `download of ${file} failed after ${retries + 1} attempts (kept ${await sizeOf(part)} bytes in ${part} to resume): ${(lastError as Error).message}`, { cause: lastError });
   }
-  const bytes = await sizeOf(part);
-  if (total !== undefined && bytes !== total) throw new ModelError(`downloaded ${bytes} bytes, the hub announced ${total}`, { field: file });
-  const sha256 = await sha256Of(part);
-  if (meta.sha256 && meta.sha256 !== sha256) {
-    await rm(part, { force: true });
-    throw new ModelError(`checksum mismatch: the hub says sha256 ${meta.sha256}, the download has ${sha256} (the partial file was removed; run again)`, { field: file });
-  }
-  await rename(part, dest);
-  return { path: dest, bytes, sha256, verified: meta.sha256 !== undefined, resumedBytes: initial };
+  return verifyAndPlace(job, dest, meta.sha256);
 }

@@ -77,216 +77,246 @@ function resolveGlobal(module: string, name: string): StorageType | Callable {
   );
 }
 
+type PersistentLoad = (pid: unknown) => unknown;
+
+const pickleError = (message: string) => new ModelError(message, { field: 'pickle' });
+
+/** The bytes being read, the stack, MARK positions and the memo of one unpickle run. */
+class PickleMachine {
+  readonly stack: unknown[] = [];
+  readonly marks: number[] = [];
+  readonly memo = new Map<number, unknown>();
+  pos = 0;
+  private readonly view: DataView;
+  private readonly text = new TextDecoder();
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly persistentLoad: PersistentLoad,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  private need(n: number): void {
+    if (this.pos + n > this.bytes.length) throw pickleError('pickle ends unexpectedly');
+  }
+  /** Checks that `n` bytes remain, then moves past them and returns where they start. */
+  private take(n: number): number {
+    this.need(n);
+    this.pos += n;
+    return this.pos - n;
+  }
+  u8(): number {
+    return this.bytes[this.take(1)]!;
+  }
+  u16(): number {
+    return this.view.getUint16(this.take(2), true);
+  }
+  u32(): number {
+    return this.view.getUint32(this.take(4), true);
+  }
+  i32(): number {
+    return this.view.getInt32(this.take(4), true);
+  }
+  u64(): number {
+    return Number(this.view.getBigUint64(this.take(8), true));
+  }
+  float64BigEndian(): number {
+    return this.view.getFloat64(this.take(8), false);
+  }
+  str(n: number): string {
+    const at = this.take(n);
+    return this.text.decode(this.bytes.subarray(at, at + n));
+  }
+  line(): string {
+    const end = this.bytes.indexOf(0x0a, this.pos);
+    if (end < 0) throw pickleError('pickle ends inside a text line');
+    const s = this.text.decode(this.bytes.subarray(this.pos, end));
+    this.pos = end + 1;
+    return s;
+  }
+  /** A little-endian two's-complement integer of `n` bytes (LONG1). */
+  long(n: number): number {
+    const at = this.take(n);
+    let v = 0n;
+    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(this.bytes[at + i]!);
+    if (n > 0 && this.bytes[at + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
+    return Number(v);
+  }
+
+  push(value: unknown): void {
+    this.stack.push(value);
+  }
+  pop(): unknown {
+    if (this.stack.length === 0) throw pickleError('pickle stack underflow');
+    return this.stack.pop();
+  }
+  popMark(): unknown[] {
+    const at = this.marks.pop();
+    if (at === undefined) throw pickleError('pickle MARK missing');
+    return this.stack.splice(at);
+  }
+  top(): unknown {
+    return this.stack[this.stack.length - 1];
+  }
+  memoGet(key: number): unknown {
+    if (!this.memo.has(key)) throw pickleError(`pickle memo ${key} missing`);
+    return this.memo.get(key);
+  }
+}
+
+type OpHandler = (vm: PickleMachine) => void;
+
+const STOP = 0x2e;
+
+const FRAMING_OPS: [number, OpHandler][] = [
+  [0x80, (vm) => void vm.u8()], // PROTO
+  [0x95, (vm) => void vm.u64()], // FRAME
+  [0x28, (vm) => void vm.marks.push(vm.stack.length)], // MARK
+];
+
+const VALUE_OPS: [number, OpHandler][] = [
+  [0x4e, (vm) => vm.push(null)], // NONE
+  [0x88, (vm) => vm.push(true)], // NEWTRUE
+  [0x89, (vm) => vm.push(false)], // NEWFALSE
+  [0x4b, (vm) => vm.push(vm.u8())], // BININT1
+  [0x4d, (vm) => vm.push(vm.u16())], // BININT2
+  [0x4a, (vm) => vm.push(vm.i32())], // BININT
+  [0x8a, (vm) => vm.push(vm.long(vm.u8()))], // LONG1
+  [0x47, (vm) => vm.push(vm.float64BigEndian())], // BINFLOAT
+  [0x58, (vm) => vm.push(vm.str(vm.u32()))], // BINUNICODE
+  [0x8c, (vm) => vm.push(vm.str(vm.u8()))], // SHORT_BINUNICODE
+  [0x8d, (vm) => vm.push(vm.str(vm.u64()))], // BINUNICODE8
+  [0x54, (vm) => vm.push(vm.str(vm.u32()))], // BINSTRING
+  [0x55, (vm) => vm.push(vm.str(vm.u8()))], // SHORT_BINSTRING
+];
+
+function setItems(dict: unknown, items: unknown[]): void {
+  if (!(dict instanceof PickleDict)) throw pickleError('SETITEM(S) on something that is not a dict');
+  for (let i = 0; i + 1 < items.length; i += 2) dict.set(items[i], items[i + 1]);
+}
+
+function listOnTop(vm: PickleMachine, opName: string): unknown[] {
+  const list = vm.top();
+  if (!Array.isArray(list)) throw pickleError(`${opName} on something that is not a list`);
+  return list;
+}
+
+const CONTAINER_OPS: [number, OpHandler][] = [
+  [0x29, (vm) => vm.push([])], // EMPTY_TUPLE
+  [0x7d, (vm) => vm.push(new PickleDict())], // EMPTY_DICT
+  [0x5d, (vm) => vm.push([])], // EMPTY_LIST
+  [0x74, (vm) => vm.push(vm.popMark())], // TUPLE
+  [0x6c, (vm) => vm.push(vm.popMark())], // LIST
+  [0x85, (vm) => vm.push([vm.pop()])], // TUPLE1
+  [
+    0x86, // TUPLE2
+    (vm) => {
+      const b = vm.pop();
+      vm.push([vm.pop(), b]);
+    },
+  ],
+  [
+    0x87, // TUPLE3
+    (vm) => {
+      const c = vm.pop();
+      const b = vm.pop();
+      vm.push([vm.pop(), b, c]);
+    },
+  ],
+  [
+    0x73, // SETITEM
+    (vm) => {
+      const value = vm.pop();
+      const key = vm.pop();
+      setItems(vm.top(), [key, value]);
+    },
+  ],
+  [
+    0x75, // SETITEMS
+    (vm) => {
+      const items = vm.popMark();
+      setItems(vm.top(), items);
+    },
+  ],
+  [
+    0x61, // APPEND
+    (vm) => {
+      const value = vm.pop();
+      listOnTop(vm, 'APPEND').push(value);
+    },
+  ],
+  [
+    0x65, // APPENDS
+    (vm) => {
+      const items = vm.popMark();
+      listOnTop(vm, 'APPENDS').push(...items);
+    },
+  ],
+];
+
+const MEMO_OPS: [number, OpHandler][] = [
+  [0x71, (vm) => void vm.memo.set(vm.u8(), vm.top())], // BINPUT
+  [0x72, (vm) => void vm.memo.set(vm.u32(), vm.top())], // LONG_BINPUT
+  [0x94, (vm) => void vm.memo.set(vm.memo.size, vm.top())], // MEMOIZE
+  [0x68, (vm) => vm.push(vm.memoGet(vm.u8()))], // BINGET
+  [0x6a, (vm) => vm.push(vm.memoGet(vm.u32()))], // LONG_BINGET
+];
+
+function stackGlobal(vm: PickleMachine): void {
+  const name = vm.pop();
+  const module = vm.pop();
+  if (typeof module !== 'string' || typeof name !== 'string') throw pickleError('STACK_GLOBAL needs two strings');
+  vm.push(resolveGlobal(module, name));
+}
+
+/** REDUCE: calls one of the allow-listed callables; anything else on the stack (a storage type, a plain value) is refused. */
+function reduce(vm: PickleMachine): void {
+  const args = vm.pop();
+  const fn = vm.pop() as Callable | StorageType;
+  if (!fn || fn.kind !== 'callable') throw pickleError(`refusing to call ${(fn as StorageType)?.name ?? typeof fn}`);
+  if (!Array.isArray(args)) throw pickleError(`arguments to ${fn.name} are not a tuple`);
+  vm.push(fn.call(args));
+}
+
+/** BUILD: state on an object; a state_dict carries `_metadata` here, which we do not need. */
+function build(vm: PickleMachine): void {
+  vm.pop();
+  if (!(vm.top() instanceof PickleDict)) throw pickleError('BUILD on something that is not an OrderedDict');
+}
+
+const CALL_OPS: [number, OpHandler][] = [
+  [
+    0x63, // GLOBAL
+    (vm) => {
+      const module = vm.line();
+      const name = vm.line();
+      vm.push(resolveGlobal(module, name));
+    },
+  ],
+  [0x93, stackGlobal], // STACK_GLOBAL
+  [0x52, reduce], // REDUCE
+  [0x62, build], // BUILD
+  [0x51, (vm) => vm.push(vm.persistentLoad(vm.pop()))], // BINPERSID
+];
+
+/** Every opcode the machine runs, by byte (STOP aside); a byte without a handler is refused. */
+const OP_HANDLERS: (OpHandler | undefined)[] = Array.from({ length: 256 }, () => undefined);
+for (const [op, handler] of [...FRAMING_OPS, ...VALUE_OPS, ...CONTAINER_OPS, ...MEMO_OPS, ...CALL_OPS]) OP_HANDLERS[op] = handler;
+
 /**
  * Runs the pickle in `bytes`. `persistentLoad` resolves BINPERSID ids (PyTorch's storages). Returns the top object.
  */
-export function unpickle(bytes: Uint8Array, persistentLoad: (pid: unknown) => unknown = () => {
-  throw new ModelError('persistent id found outside a PyTorch checkpoint', { field: 'pickle' });
+export function unpickle(bytes: Uint8Array, persistentLoad: PersistentLoad = () => {
+  throw pickleError('persistent id found outside a PyTorch checkpoint');
 }): unknown {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const text = new TextDecoder();
-  const stack: unknown[] = [];
-  const marks: number[] = [];
-  const memo = new Map<number, unknown>();
-  let pos = 0;
-
-  const need = (n: number) => {
-    if (pos + n > bytes.length) throw new ModelError('pickle ends unexpectedly', { field: 'pickle' });
-  };
-  const u8 = () => (need(1), bytes[pos++]!);
-  const u16 = () => (need(2), (pos += 2), view.getUint16(pos - 2, true));
-  const u32 = () => (need(4), (pos += 4), view.getUint32(pos - 4, true));
-  const i32 = () => (need(4), (pos += 4), view.getInt32(pos - 4, true));
-  const u64 = () => (need(8), (pos += 8), Number(view.getBigUint64(pos - 8, true)));
-  const str = (n: number) => (need(n), (pos += n), text.decode(bytes.subarray(pos - n, pos)));
-  const line = () => {
-    const end = bytes.indexOf(0x0a, pos);
-    if (end < 0) throw new ModelError('pickle ends inside a text line', { field: 'pickle' });
-    const s = text.decode(bytes.subarray(pos, end));
-    pos = end + 1;
-    return s;
-  };
-  const pop = () => {
-    if (stack.length === 0) throw new ModelError('pickle stack underflow', { field: 'pickle' });
-    return stack.pop();
-  };
-  const popMark = () => {
-    const at = marks.pop();
-    if (at === undefined) throw new ModelError('pickle MARK missing', { field: 'pickle' });
-    return stack.splice(at);
-  };
-  const top = () => stack[stack.length - 1];
-  const setItems = (dict: unknown, items: unknown[]) => {
-    if (!(dict instanceof PickleDict)) throw new ModelError('SETITEM(S) on something that is not a dict', { field: 'pickle' });
-    for (let i = 0; i + 1 < items.length; i += 2) dict.set(items[i], items[i + 1]);
-  };
-  const readLong = (n: number) => {
-    need(n);
-    let v = 0n;
-    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[pos + i]!);
-    if (n > 0 && bytes[pos + n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
-    pos += n;
-    return Number(v);
-  };
-
+  const vm = new PickleMachine(bytes, persistentLoad);
   for (;;) {
-    const op = u8();
-    switch (op) {
-      case 0x80: // PROTO
-        u8();
-        break;
-      case 0x95: // FRAME
-        u64();
-        break;
-      case 0x2e: // STOP
-        return pop();
-      case 0x28: // MARK
-        marks.push(stack.length);
-        break;
-      case 0x29: // EMPTY_TUPLE
-        stack.push([]);
-        break;
-      case 0x7d: // EMPTY_DICT
-        stack.push(new PickleDict());
-        break;
-      case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
-      case 0x74: // TUPLE
-      case 0x6c: // LIST
-        stack.push(popMark());
-        break;
-      case 0x85: // TUPLE1
-        stack.push([pop()]);
-        break;
-      case 0x86: { // TUPLE2
-        const b = pop();
-        stack.push([pop(), b]);
-        break;
-      }
-      case 0x87: { // TUPLE3
-        const c = pop();
-        const b = pop();
-        stack.push([pop(), b, c]);
-        break;
-      }
-      case 0x4e: // NONE
-        stack.push(null);
-        break;
-      case 0x88: // NEWTRUE
-        stack.push(true);
-        break;
-      case 0x89: // NEWFALSE
-        stack.push(false);
-        break;
-      case 0x4b: // BININT1
-        stack.push(u8());
-        break;
-      case 0x4d: // BININT2
-        stack.push(u16());
-        break;
-      case 0x4a: // BININT
-        stack.push(i32());
-        break;
-      case 0x8a: // LONG1
-        stack.push(readLong(u8()));
-        break;
-      case 0x47: // BINFLOAT (big-endian)
-        need(8);
-        stack.push(view.getFloat64(pos, false));
-        pos += 8;
-        break;
-      case 0x58: // BINUNICODE
-        stack.push(str(u32()));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        stack.push(str(u8()));
-        break;
-      case 0x8d: // BINUNICODE8
-        stack.push(str(u64()));
-        break;
-      case 0x54: // BINSTRING
-        stack.push(str(u32()));
-        break;
-      case 0x55: // SHORT_BINSTRING
-        stack.push(str(u8()));
-        break;
-      case 0x71: // BINPUT
-        memo.set(u8(), top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
-        break;
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
-        break;
-      case 0x68: // BINGET
-      case 0x6a: { // LONG_BINGET
-        const key = op === 0x68 ? u8() : u32();
-        if (!memo.has(key)) throw new ModelError(`pickle memo ${key} missing`, { field: 'pickle' });
-        stack.push(memo.get(key));
-        break;
-      }
-      case 0x63: { // GLOBAL
-        const module = line();
-        const name = line();
-        stack.push(resolveGlobal(module, name));
-        break;
-      }
-      case 0x93: { // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') throw new ModelError('STACK_GLOBAL needs two strings', { field: 'pickle' });
-        stack.push(resolveGlobal(module, name));
-        break;
-      }
-      case 0x52: { // REDUCE
-        const args = pop();
-        const fn = pop() as Callable | StorageType;
-        if (!fn || fn.kind !== 'callable') throw new ModelError(`refusing to call ${(fn as StorageType)?.name ?? typeof fn}`, { field: 'pickle' });
-        if (!Array.isArray(args)) throw new ModelError(`arguments to ${fn.name} are not a tuple`, { field: 'pickle' });
-        stack.push(fn.call(args));
-        break;
-      }
-      case 0x62: { // BUILD: state on an object; a state_dict carries `_metadata` here, which we do not need
-        const state = pop();
-        const target = top();
-        if (!(target instanceof PickleDict)) throw new ModelError('BUILD on something that is not an OrderedDict', { field: 'pickle' });
-        void state;
-        break;
-      }
-      case 0x73: { // SETITEM
-        const value = pop();
-        const key = pop();
-        setItems(top(), [key, value]);
-        break;
-      }
-      case 0x75: { // SETITEMS
-        const items = popMark();
-        setItems(top(), items);
-        break;
-      }
-      case 0x61: { // APPEND
-        const value = pop();
-        const list = top();
-        if (!Array.isArray(list)) throw new ModelError('APPEND on something that is not a list', { field: 'pickle' });
-        list.push(value);
-        break;
-      }
-      case 0x65: { // APPENDS
-        const items = popMark();
-        const list = top();
-        if (!Array.isArray(list)) throw new ModelError('APPENDS on something that is not a list', { field: 'pickle' });
-        list.push(...items);
-        break;
-      }
-      case 0x51: { // BINPERSID
-        stack.push(persistentLoad(pop()));
-        break;
-      }
-      default:
-        throw new ModelError(`unsupported pickle opcode 0x${op.toString(16)} at byte ${pos - 1} (only the state_dict subset is allowed)`, { field: 'pickle' });
-    }
+    const op = vm.u8();
+    if (op === STOP) return vm.pop();
+    const handler = OP_HANDLERS[op];
+    if (!handler) throw pickleError(`unsupported pickle opcode 0x${op.toString(16)} at byte ${vm.pos - 1} (only the state_dict subset is allowed)`);
+    handler(vm);
   }
 }
 
