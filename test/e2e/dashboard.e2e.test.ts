@@ -21,7 +21,7 @@ import { InProcessReranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from '@dotrank/search-api';
 import type { Passage } from '@dotrank/core';
-import { writeSyntheticEval } from '../../apps/dashboard/scripts/synthetic-eval.js';
+import { writeSyntheticEval } from '@dotrank/dashboard/synthetic-eval';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dashboardDir = join(repoRoot, 'apps', 'dashboard');
