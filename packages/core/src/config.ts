@@ -60,6 +60,14 @@ export const configSchema = z.object({
     .default('1')
     .transform((v) => v === '1' || v === 'true'),
   DOTRANK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** 1: the CLI prints the stack trace of an error after its one-line message. */
+  DOTRANK_DEBUG: z
+    .enum(['', '0', '1', 'false', 'true'], { message: 'must be 0, 1, false or true' })
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+  /** Model hub for `dotrank model pull` (unset: https://huggingface.co) and its token for private or gated models. */
+  HF_ENDPOINT: optionalString,
+  HF_TOKEN: optionalString,
   /** Embedded dense first stage: `exact` (brute force) or `ann` (HNSW graph, built once and saved beside the vectors). */
   DOTRANK_DENSE_MODE: z.enum(['exact', 'ann']).default('exact'),
   /** HNSW backend of `ann`: `auto` = hnswlib (native, optional package hnswlib-node) when it loads, else the built-in `js`. */

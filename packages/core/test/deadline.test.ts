@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, DeadlineError, withDeadline } from './deadline.js';
-import { ValidationError } from './errors.js';
+import { AbortedError, DeadlineError, withDeadline } from '../src/deadline.js';
+import { ValidationError } from '../src/errors.js';
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<string>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { dot, dotAt } from './vector-math.js';
-import { seededRandom } from './testing/index.js';
+import { dot, dotAt } from '../src/vector-math.js';
+import { seededRandom } from '../src/testing/index.js';
 
 const naive = (a: Float32Array, b: Float32Array, offset = 0) => {
   let s = 0;

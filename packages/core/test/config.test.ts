@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, matchesFilter, ConfigError, ValidationError, defaultIntraOpThreads } from './index.js';
+import { loadConfig, matchesFilter, ConfigError, ValidationError, defaultIntraOpThreads } from '../src/index.js';
 
 describe('loadConfig', () => {
   it('applies defaults for an empty environment', () => {
