@@ -3,9 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import { buildMetricsReport, evaluate } from '@dotrank/eval';
 import type { MetricsReport as EvalMetricsReport } from '@dotrank/eval';
-import { normaliseMetrics } from './api.js';
-import { defaultDeltaMeasure, orderMeasures, perQueryDeltas, winTieLoss } from './data.js';
-import type { MetricsReport } from './types.js';
+import { normaliseMetrics } from '../src/api.js';
+import { defaultDeltaMeasure, orderMeasures, perQueryDeltas, winTieLoss } from '../src/data.js';
+import type { MetricsReport } from '../src/types.js';
 
 // Compile-time: every report @dotrank/eval can write is one the dashboard's types accept.
 const _assignable = (r: EvalMetricsReport): MetricsReport => r;

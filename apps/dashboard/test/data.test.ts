@@ -17,8 +17,8 @@ import {
   significanceMarker,
   significanceTitle,
   winTieLoss,
-} from './data.js';
-import type { MetricsReport, SystemReport } from './types.js';
+} from '../src/data.js';
+import type { MetricsReport, SystemReport } from '../src/types.js';
 
 const system = (perQuery: Record<string, number>, measure = 'ndcg_cut.10'): SystemReport => ({
   aggregate: {},

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseEvalList, normaliseMetrics, normaliseQrels, normaliseRunRows, normaliseSearch, normaliseStats } from './api.js';
+import { normaliseEvalList, normaliseMetrics, normaliseQrels, normaliseRunRows, normaliseSearch, normaliseStats } from '../src/api.js';
 
 describe('response normalisation', () => {
   it('reads the eval list of the search API', () => {
