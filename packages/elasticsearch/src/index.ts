@@ -13,7 +13,7 @@ export { extractQueryText, readRerankSection, readRetriever, planProxySearch } f
 export type { RerankSection, ProxySearchPlan, ProxySearchDecision } from './dsl.js';
 export { readSearchHits, writeSearchResponse } from './response.js';
 export type { SearchHits, RankedHit } from './response.js';
-export { buildSearchBody, passageFromHit, filterClauses, sourceIncludes, validateSearch, getField, MAX_K } from './query.js';
+export { buildSearchBody, passageFromHit, filterClauses, sourceIncludes, validateSearch, getField } from './query.js';
 export type { SearchBody, SearchHitLike } from './query.js';
 export { buildIndexDefinition, mappedTextFields, resolveBm25, SIMILARITY_NAME } from './mapping.js';
 export type { EnsureIndexOptions, IndexDefinition } from './mapping.js';

@@ -1,10 +1,8 @@
 import type { estypes } from '@elastic/elasticsearch';
-import { ValidationError } from '@dotrank/core';
+import { ValidationError, validateK } from '@dotrank/core';
 import type { Passage, Scalar, SearchFilter, SearchOptions } from '@dotrank/core';
 import { asResolved, parseBoostedField } from './options.js';
 import type { ElasticsearchSourceOptions, ResolvedSourceOptions } from './options.js';
-
-export const MAX_K = 10_000;
 
 /** The search request body (without `index`) dotrank sends: the query, the filters, only the fields it needs. */
 export interface SearchBody {
@@ -17,11 +15,7 @@ export interface SearchBody {
 /** Checks a query string and k the way every source does; errors name the field. */
 export function validateSearch(query: unknown, options: Pick<SearchOptions, 'k'> | undefined): { query: string; k: number } {
   if (typeof query !== 'string' || query.trim() === '') throw new ValidationError('query', 'must be a non-empty string');
-  const k = options?.k;
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > MAX_K) {
-    throw new ValidationError('k', `must be an integer from 1 to ${MAX_K} (got ${JSON.stringify(k ?? null)})`);
-  }
-  return { query, k };
+  return { query, k: validateK(options?.k) };
 }
 
 function isScalar(v: unknown): v is Scalar {
