@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { configSchema, describeError, isDotrankError } from '@dotrank/core';
+import type { ErrorCode } from '@dotrank/core';
 import { registerCommands } from './commands/all.js';
 
 /** The exit codes of every command: 0 ok, 1 failure, 2 usage or bad input. */
@@ -27,9 +28,15 @@ export function buildProgram(program: Command = new Command()): Command {
 const COMMANDER_SUCCESS = new Set(['commander.helpDisplayed', 'commander.version']);
 
 /**
+ * Our errors that mean the user gave something wrong: a flag, a variable, a file or folder that is missing, a model
+ * directory or checkpoint that cannot be used. The others (unavailable, timeout, internal) are failures.
+ */
+const BAD_INPUT = new Set<ErrorCode>(['invalid_input', 'invalid_config', 'not_found', 'model_error']);
+
+/**
  * The one place that turns an outcome into an exit code. Commander's usage errors (unknown option, missing argument,
- * bad choice, no command) and our bad-input errors (ValidationError, ConfigError, NotFoundError) are 2; anything else
- * that went wrong (a service unavailable, a model that fails, a bug) is 1.
+ * bad choice, no command) and our bad-input errors (ValidationError, ConfigError, NotFoundError, ModelError) are 2;
+ * anything else that went wrong (a service unavailable or too slow, a bug) is 1.
  */
 export function exitCodeFor(error: unknown): number {
   if (error instanceof CommanderError) {
@@ -37,7 +44,7 @@ export function exitCodeFor(error: unknown): number {
     if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     return COMMANDER_SUCCESS.has(error.code) ? EXIT.ok : EXIT.usage;
   }
-  if (isDotrankError(error) && ['invalid_input', 'invalid_config', 'not_found'].includes(error.code)) return EXIT.usage;
+  if (isDotrankError(error) && BAD_INPUT.has(error.code)) return EXIT.usage;
   return EXIT.failure;
 }
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ModelError, NotFoundError, UnavailableError, ValidationError } from '@dotrank/core';
+import { ConfigError, DotrankError, ModelError, NotFoundError, UnavailableError, ValidationError } from '@dotrank/core';
 import { EXIT, exitCodeFor } from '../src/run.js';
 import { dotrank, SPAWN_TIMEOUT } from './cli.js';
 
@@ -20,8 +20,9 @@ describe('exitCodeFor: the one place that decides exit codes', () => {
     expect(exitCodeFor(new ValidationError('--k', 'bad'))).toBe(2);
     expect(exitCodeFor(new ConfigError('REDIS_URL', 'bad'))).toBe(2);
     expect(exitCodeFor(new NotFoundError('--in', 'missing'))).toBe(2);
+    expect(exitCodeFor(new ModelError('refusing to unpickle', { field: 'pytorch_model.bin' }))).toBe(2);
     expect(exitCodeFor(new UnavailableError('redis', 'down'))).toBe(1);
-    expect(exitCodeFor(new ModelError('cannot run'))).toBe(1);
+    expect(exitCodeFor(new DotrankError('timeout', 'too slow'))).toBe(1);
     expect(exitCodeFor(new Error('bug'))).toBe(1);
     expect(exitCodeFor('thrown string')).toBe(1);
   });
