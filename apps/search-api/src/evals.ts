@@ -81,6 +81,10 @@ export function parseTrecRun(text: string, file: string): RunRow[] {
   return rows;
 }
 
+const NAME = { type: 'string', description: 'Eval output: a sub-folder of the eval folder' };
+const SYSTEM = { type: 'string', description: 'System: a run file of the eval output (<system>.run|.trec)' };
+const params = (properties: Record<string, object>) => ({ type: 'object', required: Object.keys(properties), properties });
+
 /** `/api/evals`, `/api/evals/:name/metrics`, `/api/evals/:name/runs/:system`: reads files only under evalDir. */
 export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }): Promise<void> {
   const root = resolve(opts.evalDir);
@@ -90,7 +94,7 @@ export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }
 
   app.get<{ Params: { name: string } }>(
     '/api/evals/:name/metrics',
-    { schema: { tags: ['evals'], summary: 'metrics.json of one eval output' } },
+    { schema: { tags: ['evals'], summary: 'metrics.json of one eval output', params: params({ name: NAME }) } },
     async (request) => {
       const name = segment('name', request.params.name);
       const file = await inside(root, name, 'metrics.json');
@@ -105,7 +109,14 @@ export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }
 
   app.get<{ Params: { name: string; system: string }; Querystring: { qid?: string } }>(
     '/api/evals/:name/runs/:system',
-    { schema: { tags: ['evals'], summary: 'A TREC run file of one eval output, as JSON rows' } },
+    {
+      schema: {
+        tags: ['evals'],
+        summary: 'A TREC run file of one eval output, as JSON rows',
+        params: params({ name: NAME, system: SYSTEM }),
+        querystring: { type: 'object', properties: { qid: { type: 'string', description: 'Only the rows of this query' } } },
+      },
+    },
     async (request) => {
       const name = segment('name', request.params.name);
       const system = segment('system', request.params.system);

@@ -1,22 +1,31 @@
 // The drop-in Elasticsearch `_search` proxy: HTTP plumbing over @dotrank/elasticsearch, which reads the request,
 // forwards it, turns hits into candidates and writes the reranked response with its `_dotrank` metadata.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isDotrankError } from '@dotrank/core';
 import type { Degradation, ResponseMeta, StageTimings } from '@dotrank/core';
-import { decodedBody, planProxySearch, readSearchHits, stripHopByHop, writeSearchResponse } from '@dotrank/elasticsearch';
-import type { ForwardedResponse, ForwardingClient, ProxySearchPlan, ResolvedSourceOptions, SearchHits } from '@dotrank/elasticsearch';
+import { ForwardingClient, decodedBody, planProxySearch, readSearchHits, resolveSourceOptions, stripHopByHop, writeSearchResponse } from '@dotrank/elasticsearch';
+import type { ForwardedResponse, ProxySearchPlan, ResolvedSourceOptions, SearchHits } from '@dotrank/elasticsearch';
 import type { ApiMetrics } from './metrics.js';
 import { rerankWithDeadline, workerTimings } from './search.js';
-import type { ServerDeps } from './types.js';
+import type { ProxyTarget, ServerDeps } from './types.js';
 
-export interface ProxyContext {
+/** What the proxy plugin is given: the cluster, the reranker behind it and the limits. */
+export interface ProxyPluginOptions {
+  deps: ServerDeps;
+  /** The cluster to forward to (only this one is ever contacted). */
+  target: ProxyTarget;
+  deadlineMs: number;
+  /** Limit for bodies read by hand (GET with a body), bytes. */
+  bodyLimit: number;
+}
+
+interface ProxyContext {
   deps: ServerDeps;
   forwarder: ForwardingClient;
   /** How hits become passages: the same options as the Elasticsearch source, so a hit has one text (one cache key). */
   passage: ResolvedSourceOptions;
   deadlineMs: number;
   metrics: ApiMetrics;
-  /** Limit for bodies read by hand (GET with a body), bytes. */
   bodyLimit: number;
 }
 
@@ -113,31 +122,52 @@ function readRaw(request: FastifyRequest, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    raw.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        raw.destroy();
-        reject(Object.assign(new Error('body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }));
-        return;
-      }
-      chunks.push(c);
-    });
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      // keep reading (and dropping) the rest, so the client gets its 413 instead of a reset connection
+      raw.off('data', onData);
+      raw.resume();
+      reject(Object.assign(new Error('body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }));
+    };
+    raw.on('data', onData);
     raw.on('end', () => resolve(Buffer.concat(chunks)));
     raw.on('error', reject);
   });
 }
 
+const SEARCH_DESCRIPTION =
+  'Elasticsearch _search, forwarded to the configured cluster and its hits reranked (top-level `rerank` section, ' +
+  'match queries or the URI `q`); anything that cannot be reranked passes through byte for byte. Body: the Elasticsearch request.';
+const searchSchema = (summary: string, params?: object) => ({
+  tags: ['elasticsearch proxy'],
+  summary,
+  description: SEARCH_DESCRIPTION,
+  ...(params ? { params } : {}),
+});
+const indexParams = { type: 'object', properties: { index: { type: 'string', description: 'Index name or pattern (as Elasticsearch takes it)' } } };
+
 /**
  * The drop-in Elasticsearch proxy: `/:index/_search` (and `/_search`) reranked, `GET|HEAD /` (the client's product
- * check) passed through. Registered in its own encapsulated context so bodies stay raw bytes.
+ * check) passed through. Encapsulated, so bodies stay raw bytes here while the rest of the API parses JSON.
  */
-export async function proxyPlugin(app: FastifyInstance, ctx: ProxyContext): Promise<void> {
+export const proxyPlugin: FastifyPluginAsync<ProxyPluginOptions> = async (app, options) => {
+  const forwarder = new ForwardingClient(options.target);
+  app.addHook('onClose', async () => forwarder.close());
+  const ctx: ProxyContext = {
+    deps: options.deps,
+    forwarder,
+    passage: resolveSourceOptions(options.target.passage),
+    deadlineMs: options.deadlineMs,
+    metrics: app.apiMetrics,
+    bodyLimit: options.bodyLimit,
+  };
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   const search = (req: FastifyRequest, reply: FastifyReply) => handleSearch(ctx, req, reply);
   const other = (req: FastifyRequest, reply: FastifyReply) => handleOther(ctx, req, reply);
-  const hide = { schema: { hide: true } };
-  app.route({ method: ['GET', 'POST'], url: '/:index/_search', handler: search, ...hide });
-  app.route({ method: ['GET', 'POST'], url: '/_search', handler: search, ...hide });
-  app.route({ method: ['GET', 'HEAD'], url: '/', handler: other, exposeHeadRoute: false, ...hide });
-}
+  app.route({ method: ['GET', 'POST'], url: '/:index/_search', handler: search, schema: searchSchema('Search one index (Elasticsearch API, reranked)', indexParams) });
+  app.route({ method: ['GET', 'POST'], url: '/_search', handler: search, schema: searchSchema('Search all indices (Elasticsearch API, reranked)') });
+  const productCheck = { tags: ['elasticsearch proxy'], summary: "The cluster's root (the Elasticsearch client's product check), passed through" };
+  app.route({ method: ['GET', 'HEAD'], url: '/', handler: other, exposeHeadRoute: false, schema: productCheck });
+};

@@ -1,8 +1,11 @@
-import { FUSION_MODES, ValidationError } from '@dotrank/core';
-import type { FusionMode, Scalar, SearchFilter } from '@dotrank/core';
+// `/search` input: the route schemas (which Fastify validates and /docs shows) and the few checks a JSON schema
+// cannot express (UTF-8 byte length, one field against another, the URL-encoded JSON of a query-string filter).
+import { FUSION_MODES, MAX_QUERY_BYTES, ValidationError } from '@dotrank/core';
+import type { FusionMode, SearchFilter } from '@dotrank/core';
+import { MESSAGE_KEYWORD, compileJsonValidator } from './validator.js';
 
-export const MAX_QUERY_BYTES = 10 * 1024;
-export const MAX_K = 1000;
+/** The most results (`k`) and first-stage candidates one `/search` asks for: the API's own limit. */
+export const MAX_RESULTS = 1000;
 
 /** A validated `/search` request. */
 export interface SearchParams {
@@ -20,107 +23,90 @@ export interface SearchLimits {
   maxDeadlineMs: number;
 }
 
-type Raw = Record<string, unknown>;
-
-const KNOWN_FIELDS = new Set(['q', 'k', 'candidates', 'fusion', 'alpha', 'filter', 'deadlineMs']);
-
-/**
- * Numbers arrive as strings in a query string and as numbers in JSON. `fromQueryString` decides which form is
- * accepted: a JSON body with `"k": "10"` is a wrong type, `?k=10` is fine.
- */
-function integer(raw: Raw, field: string, fromQueryString: boolean): number | undefined {
-  const value = raw[field];
-  if (value === undefined) return undefined;
-  let n: number;
-  if (typeof value === 'number') n = value;
-  else if (fromQueryString && typeof value === 'string' && /^-?\d+$/.test(value.trim())) n = Number(value.trim());
-  else throw new ValidationError(field, `must be an integer (got ${JSON.stringify(value)})`);
-  if (!Number.isSafeInteger(n)) throw new ValidationError(field, `must be an integer (got ${JSON.stringify(value)})`);
-  return n;
+/** What the schema lets through (defaults applied), before the checks below. */
+interface SchemaChecked {
+  q: string;
+  k: number;
+  candidates?: number;
+  fusion: FusionMode;
+  alpha?: number;
+  filter?: unknown;
+  deadlineMs?: number;
 }
 
-function finite(raw: Raw, field: string, fromQueryString: boolean): number | undefined {
-  const value = raw[field];
-  if (value === undefined) return undefined;
-  let n = Number.NaN;
-  if (typeof value === 'number') n = value;
-  else if (fromQueryString && typeof value === 'string' && value.trim() !== '') n = Number(value.trim());
-  if (!Number.isFinite(n)) throw new ValidationError(field, `must be a number (got ${JSON.stringify(value)})`);
-  return n;
-}
+const SCALAR = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] };
 
-function parseFilter(value: unknown): SearchFilter | undefined {
-  if (value === undefined) return undefined;
-  let parsed = value;
-  if (typeof value === 'string') {
-    try {
-      parsed = JSON.parse(value);
-    } catch {
-      throw new ValidationError('filter', 'must be a JSON object of field: value (query string: URL-encoded JSON)');
-    }
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new ValidationError('filter', 'must be an object of field: value');
-  }
-  const filter: SearchFilter = {};
-  const isScalar = (v: unknown): v is Scalar => typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
-  for (const [key, wanted] of Object.entries(parsed as Record<string, unknown>)) {
-    if (isScalar(wanted)) filter[key] = wanted;
-    else if (Array.isArray(wanted) && wanted.length > 0 && wanted.every(isScalar)) filter[key] = wanted;
-    else throw new ValidationError(`filter.${key}`, 'must be a string, number, boolean or a non-empty array of them');
-  }
-  return filter;
-}
+/** `{field: value | [values]}`: the equality filter, in a JSON body and (URL-encoded) in a query string. */
+const FILTER_SCHEMA = {
+  type: 'object',
+  description: 'Equality filter: {"field": value | [values]}',
+  additionalProperties: {
+    [MESSAGE_KEYWORD]: 'must be a string, number, boolean or a non-empty array of them',
+    anyOf: [SCALAR, { type: 'array', minItems: 1, items: SCALAR }],
+  },
+};
 
-/** Validates `/search` input (query string or JSON body); every problem is a ValidationError naming the field. */
-export function parseSearchParams(input: unknown, fromQueryString: boolean, limits: SearchLimits): SearchParams {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw new ValidationError('body', 'must be a JSON object');
-  }
-  const raw = input as Raw;
-  for (const key of Object.keys(raw)) {
-    if (!KNOWN_FIELDS.has(key)) throw new ValidationError(key, `unknown field (known: ${[...KNOWN_FIELDS].join(', ')})`);
-  }
-  const q = raw['q'];
-  if (q === undefined) throw new ValidationError('q', 'is required');
-  if (typeof q !== 'string') throw new ValidationError('q', `must be a string (got ${typeof q})`);
-  if (q.trim() === '') throw new ValidationError('q', 'must not be empty');
-  if (Buffer.byteLength(q, 'utf8') > MAX_QUERY_BYTES) {
-    throw new ValidationError('q', `must be at most ${MAX_QUERY_BYTES} bytes (got ${Buffer.byteLength(q, 'utf8')})`);
-  }
+const checkQueryStringFilter = compileJsonValidator(FILTER_SCHEMA, 'filter');
 
-  const k = integer(raw, 'k', fromQueryString) ?? 10;
-  if (k < 1 || k > MAX_K) throw new ValidationError('k', `must be between 1 and ${MAX_K} (got ${k})`);
-
-  const maxCandidates = Math.min(limits.maxCandidates, 1000);
-  const candidates = integer(raw, 'candidates', fromQueryString) ?? Math.min(Math.max(100, k), maxCandidates);
-  if (candidates > maxCandidates) {
-    throw new ValidationError('candidates', `must be at most ${maxCandidates} (got ${candidates})`);
-  }
-  if (candidates < k) throw new ValidationError('candidates', `must be >= k (${k}) (got ${candidates})`);
-
-  const fusionRaw = raw['fusion'] ?? 'tasb';
-  if (typeof fusionRaw !== 'string' || !(FUSION_MODES as readonly string[]).includes(fusionRaw)) {
-    throw new ValidationError('fusion', `must be one of ${FUSION_MODES.join(', ')} (got ${JSON.stringify(fusionRaw)})`);
-  }
-  const fusion = fusionRaw as FusionMode;
-
-  const alpha = finite(raw, 'alpha', fromQueryString);
-  if (alpha !== undefined && (alpha < 0 || alpha > 1)) throw new ValidationError('alpha', `must be between 0 and 1 (got ${alpha})`);
-
-  const deadlineMs = integer(raw, 'deadlineMs', fromQueryString);
-  if (deadlineMs !== undefined && (deadlineMs < 1 || deadlineMs > limits.maxDeadlineMs)) {
-    throw new ValidationError('deadlineMs', `must be between 1 and ${limits.maxDeadlineMs} (got ${deadlineMs})`);
-  }
-
-  const filter = parseFilter(raw['filter']);
+/** The `/search` fields; `filter` differs by where the input comes from. */
+function searchProperties(limits: SearchLimits, filter: object): Record<string, object> {
+  const maxCandidates = Math.min(limits.maxCandidates, MAX_RESULTS);
   return {
-    q,
-    k,
+    q: {
+      type: 'string',
+      maxLength: MAX_QUERY_BYTES,
+      // at least one character that is neither whitespace nor a control/format character (`\u0000`, U+200B)
+      pattern: '[^\\s\\p{Cc}\\p{Cf}]',
+      [MESSAGE_KEYWORD]: 'must contain a visible character (not only whitespace or control characters)',
+      description: `Query text, at most ${MAX_QUERY_BYTES} bytes of UTF-8`,
+    },
+    k: { type: 'integer', minimum: 1, maximum: MAX_RESULTS, default: 10, description: 'Number of results' },
+    candidates: { type: 'integer', minimum: 1, maximum: maxCandidates, description: 'First-stage depth (>= k); default max(100, k)' },
+    fusion: { type: 'string', enum: [...FUSION_MODES], default: 'tasb', description: 'How the final score is made' },
+    alpha: { type: 'number', minimum: 0, maximum: 1, description: 'Interpolation weight (fusion=interpolate)' },
+    deadlineMs: { type: 'integer', minimum: 1, maximum: limits.maxDeadlineMs, description: 'Rerank deadline override' },
+    filter,
+  };
+}
+
+/** The schema of `GET /search`'s query string. */
+export function searchQuerySchema(limits: SearchLimits): object {
+  const filter = { type: 'string', description: 'URL-encoded JSON equality map {"field": value | [values]}' };
+  return { type: 'object', required: ['q'], additionalProperties: false, properties: searchProperties(limits, filter) };
+}
+
+/** The schema of `POST /search`'s JSON body. */
+export function searchBodySchema(limits: SearchLimits): object {
+  return { type: 'object', required: ['q'], additionalProperties: false, properties: searchProperties(limits, FILTER_SCHEMA) };
+}
+
+function queryStringFilter(text: string): SearchFilter {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ValidationError('filter', 'must be a JSON object of field: value (query string: URL-encoded JSON)');
+  }
+  checkQueryStringFilter(parsed);
+  return parsed as SearchFilter;
+}
+
+/** Completes input the route schema has accepted: byte length, defaults that depend on `k`, `candidates >= k`. */
+export function searchParamsFrom(input: unknown, fromQueryString: boolean, limits: SearchLimits): SearchParams {
+  const raw = input as SchemaChecked;
+  const bytes = Buffer.byteLength(raw.q, 'utf8');
+  if (bytes > MAX_QUERY_BYTES) throw new ValidationError('q', `must be at most ${MAX_QUERY_BYTES} bytes of UTF-8 (got ${bytes})`);
+  const maxCandidates = Math.min(limits.maxCandidates, MAX_RESULTS);
+  const candidates = raw.candidates ?? Math.min(Math.max(100, raw.k), maxCandidates);
+  if (candidates < raw.k) throw new ValidationError('candidates', `must be >= k (${raw.k}) (got ${candidates})`);
+  const filter = raw.filter === undefined ? undefined : fromQueryString ? queryStringFilter(raw.filter as string) : (raw.filter as SearchFilter);
+  return {
+    q: raw.q,
+    k: raw.k,
     candidates,
-    fusion,
-    ...(alpha !== undefined ? { alpha } : {}),
+    fusion: raw.fusion,
+    ...(raw.alpha !== undefined ? { alpha: raw.alpha } : {}),
     ...(filter ? { filter } : {}),
-    ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    ...(raw.deadlineMs !== undefined ? { deadlineMs: raw.deadlineMs } : {}),
   };
 }

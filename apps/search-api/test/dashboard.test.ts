@@ -9,8 +9,10 @@ import { findRepoRoot, loadConfig } from '@dotrank/core';
 import type { DotrankConfig } from '@dotrank/core';
 import { CONTRACT_PASSAGES, tinyModelDir } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
-import { buildServer, ensureDashboardBuilt, startServer } from '../src/index.js';
-import type { DashboardBuilder, RunningServer } from '../src/index.js';
+import { buildServer, startServer } from '../src/index.js';
+import { ensureDashboardBuilt } from '../src/dashboard.js';
+import type { RunningServer } from '../src/index.js';
+import type { DashboardBuilder } from '../src/dashboard.js';
 import { FakeReranker, FakeSource } from './fakes.js';
 
 const repo = findRepoRoot(import.meta.dirname)!;

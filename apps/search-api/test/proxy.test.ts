@@ -334,6 +334,19 @@ describe('proxy with API-key auth', () => {
     expect(mock.received[0]!.headers['authorization']).toBe('ApiKey Y2x1c3Rlcg==');
     expect(mock.received[0]!.headers['x-api-key']).toBeUndefined();
   });
+
+  it('takes the dotrank key as Authorization: Bearer too, and never forwards it', async () => {
+    mock.received = [];
+    const res = await fetch(`${proxyUrl}/cran/_search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer k3y' },
+      body: '{"query":{"match":{"text":"x"}}}',
+    });
+    expect(res.status).toBe(200);
+    expect(mock.received[0]!.headers['authorization']).toBe('ApiKey Y2x1c3Rlcg==');
+    const wrong = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: '{}' });
+    expect(wrong.status).toBe(401);
+  });
 });
 
 describe('startServer with Elasticsearch as the first stage (in-process rerank, tiny model)', () => {

@@ -194,7 +194,7 @@ describe('API key', () => {
   });
 
   it('401 without or with a wrong key', async () => {
-    for (const headers of [{}, { 'x-api-key': 'nope' }, { authorization: 'ApiKey nope' }, { authorization: 'Bearer s3cret' }]) {
+    for (const headers of [{}, { 'x-api-key': 'nope' }, { authorization: 'ApiKey nope' }, { authorization: 'Bearer nope' }, { authorization: 's3cret' }]) {
       const res = await app.inject({ url: '/search?q=boundary', headers });
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: 'unauthorized' });
@@ -203,9 +203,11 @@ describe('API key', () => {
     expect((await app.inject({ url: '/docs/json' })).statusCode).toBe(401);
   });
 
-  it('accepts x-api-key and Authorization: ApiKey', async () => {
+  it('accepts x-api-key, Authorization: ApiKey and Authorization: Bearer', async () => {
     expect((await app.inject({ url: '/search?q=boundary', headers: { 'x-api-key': 's3cret' } })).statusCode).toBe(200);
     expect((await app.inject({ url: '/search?q=boundary', headers: { authorization: 'ApiKey s3cret' } })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/search?q=boundary', headers: { authorization: 'Bearer s3cret' } })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/metrics', headers: { authorization: 'bearer s3cret' } })).statusCode).toBe(200);
   });
 
   it('leaves health probes open', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@dotrank/core';
-import { redisOptionsFromUrl, startServer } from '../src/index.js';
+import { redisOptionsFromUrl } from '@dotrank/vector-cache';
+import { startServer } from '../src/index.js';
 
 describe('redisOptionsFromUrl', () => {
   it('reads host, port, credentials, db and TLS', () => {

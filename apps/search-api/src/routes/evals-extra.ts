@@ -91,6 +91,13 @@ async function sourcesOf(folder: string, collectionDirs: readonly string[]): Pro
   return sources;
 }
 
+const NAME = { type: 'string', description: 'Eval output: a sub-folder of the eval folder' };
+const params = (key: string, description: string) => ({
+  type: 'object',
+  required: ['name', key],
+  properties: { name: NAME, [key]: { type: 'string', description } },
+});
+
 /** Registers the drill-down routes; files are read once per eval output and kept in memory. */
 export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptions): Promise<void> {
   const root = resolve(opts.evalDir);
@@ -112,7 +119,7 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
 
   app.get<{ Params: { name: string; qid: string } }>(
     '/api/evals/:name/qrels/:qid',
-    { schema: { tags: ['evals'], summary: 'Relevance judgments of one query of an eval output' } },
+    { schema: { tags: ['evals'], summary: 'Relevance judgments of one query of an eval output', params: params('qid', 'Query id') } },
     async (request) => {
       const { name } = request.params;
       const qid = id('qid', request.params.qid);
@@ -126,7 +133,7 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
 
   app.get<{ Params: { name: string; qid: string } }>(
     '/api/evals/:name/queries/:qid',
-    { schema: { tags: ['evals'], summary: 'Text of one query of an eval output' } },
+    { schema: { tags: ['evals'], summary: 'Text of one query of an eval output', params: params('qid', 'Query id') } },
     async (request) => {
       const { name } = request.params;
       const qid = id('qid', request.params.qid);
@@ -141,7 +148,7 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
 
   app.get<{ Params: { name: string; id: string } }>(
     '/api/evals/:name/passages/:id',
-    { schema: { tags: ['evals'], summary: 'Text of one passage of the collection of an eval output' } },
+    { schema: { tags: ['evals'], summary: 'Text of one passage of the collection of an eval output', params: params('id', 'Passage id') } },
     async (request) => {
       const { name } = request.params;
       const docId = id('id', request.params.id);
