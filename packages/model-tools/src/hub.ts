@@ -254,7 +254,9 @@ export async function downloadFile(repo: string, file: string, dest: string, opt
       lastError = result.error;
       continue;
     }
-    if (result.outcome === 'complete') lastError = undefined;
+    // complete, or nothing left to fetch (an earlier attempt wrote every byte before its connection dropped): either
+    // way the file is whole as far as the transfer knows, and verifyAndPlace checks its size and checksum
+    lastError = undefined;
     break;
   }
   if (lastError !== undefined) {

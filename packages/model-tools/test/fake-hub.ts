@@ -15,6 +15,8 @@ export interface FakeHubOptions {
   token?: string;
   /** Repo files whose first full download is cut off after half the bytes (the socket is destroyed). */
   dropOnce?: string[];
+  /** Repo files whose first full download sends every byte (chunked, no length) and then cuts the connection. */
+  dropAfterAllOnce?: string[];
   /** Repo files whose announced sha256 is wrong (checksum failure test). */
   lieAboutSha?: string[];
   /** Serve no /api/models endpoint (a plain mirror): the client must probe files with HEAD. */
@@ -110,6 +112,13 @@ export async function startFakeHub(options: FakeHubOptions): Promise<{ endpoint:
         return res.statusCode;
       }
       const key = `${blob.repo}/${blob.file}`;
+      if (!range && options.dropAfterAllOnce?.includes(blob.file) && !dropped.has(key)) {
+        dropped.add(key);
+        res.removeHeader('content-length');
+        res.flushHeaders();
+        res.write(blob.bytes, () => setTimeout(() => res.socket?.destroy(), 20));
+        return 200;
+      }
       if (!range && options.dropOnce?.includes(blob.file) && !dropped.has(key)) {
         dropped.add(key);
         res.flushHeaders();

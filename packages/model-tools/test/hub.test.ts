@@ -7,7 +7,9 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ModelError, NotFoundError } from '@dotrank/core';
 import { loadEncoder } from '@dotrank/encoder';
-import { convertCheckpoint, defaultModelDir, downloadFile, pullModel } from '../src/index.js';
+import { convertCheckpoint } from '../src/convert.js';
+import { defaultModelDir, pullModel } from '../src/pull.js';
+import { downloadFile } from '../src/hub.js';
 import { startFakeHub } from './fake-hub.js';
 import { clsOfTexts, HUB_FIXTURES, maxAbsDiff, reference } from './reference.js';
 
@@ -162,6 +164,16 @@ describe('downloadFile', () => {
     expect(readFileSync(dest).equals(full)).toBe(true);
     expect(existsSync(`${dest}.part`)).toBe(false);
     expect(h.log.filter((r) => r.url.startsWith('/lfs/') && r.method === 'GET').map((r) => r.range)).toEqual(['bytes=1000-']);
+  });
+
+  it('finishes when a dropped attempt had already written every byte (nothing left to fetch), after verifying it', async () => {
+    const h = await hub({ repos: { 'acme/m': { files: { 'model.safetensors': fixture('tiny-bert', 'model.safetensors') } } }, dropAfterAllOnce: ['model.safetensors'] });
+    const full = readFileSync(fixture('tiny-bert', 'model.safetensors'));
+    const dest = join(work, 'all-then-drop', 'model.safetensors');
+    const result = await downloadFile('acme/m', 'model.safetensors', dest, { endpoint: h.endpoint });
+    expect(result).toMatchObject({ bytes: full.length, verified: true });
+    expect(readFileSync(dest).equals(full)).toBe(true);
+    expect(existsSync(`${dest}.part`)).toBe(false);
   });
 
   it('refuses a file whose sha256 differs from the hub\'s and drops the partial file', async () => {
