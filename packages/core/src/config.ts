@@ -7,7 +7,11 @@ import { ConfigError } from './errors.js';
  * Configuration is read once, here, from the environment (and flags the apps merge on top), then passed
  * down. Packages never read `process.env` themselves.
  */
-const intFrom = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** An integer variable in [min, max]; every failure (not a number, a fraction, out of range) says the same clear thing. */
+const intFrom = (min: number, max: number) => {
+  const message = `must be an integer between ${min} and ${max}`;
+  return z.coerce.number({ message }).int({ message }).min(min, { message }).max(max, { message });
+};
 const optionalString = z
   .string()
   .optional()
