@@ -42,16 +42,21 @@ async function newestMtime(path: string): Promise<number> {
   return newest;
 }
 
-/** The command to tell a person: build the dashboard from the repository root. */
-export function dashboardFixCommand(appDir: string): string {
+/** The command to tell a person: build the dashboard from the repository root (installing the dependencies first). */
+export function dashboardFixCommand(appDir: string, install = false): string {
   const root = findRepoRoot(appDir);
   const workspace = root ? relative(root, appDir) || '.' : appDir;
-  return `${root ? `cd ${root} && ` : ''}npm run build -w ${workspace}`;
+  return `${root ? `cd ${root} && ` : ''}${install ? 'npm ci && ' : ''}npm run build -w ${workspace}`;
 }
 
 /** vite's own CLI from the dashboard's dependencies (run with this Node, so no shell and no PATH lookup). */
-async function viteBuilder(appDir: string): Promise<DashboardBuilder> {
-  const manifest = createRequire(join(appDir, 'package.json')).resolve('vite/package.json');
+async function viteBuilder(appDir: string): Promise<DashboardBuilder | undefined> {
+  let manifest: string;
+  try {
+    manifest = createRequire(join(appDir, 'package.json')).resolve('vite/package.json');
+  } catch {
+    return undefined; // not installed: dependencies installed without dev dependencies, or not at all
+  }
   const bin = (JSON.parse(await readFile(manifest, 'utf8')) as { bin: { vite: string } }).bin.vite;
   const cli = join(dirname(manifest), bin);
   return (outDir) => ({ command: process.execPath, args: [cli, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'] });
@@ -92,7 +97,8 @@ export async function ensureDashboardBuilt(options: EnsureDashboardOptions): Pro
     log.warn(`${problem}; /dashboard/ answers 503`);
     return { problem, fix: `npm run build -w apps/dashboard in a checkout of dotrank, then serve its apps/dashboard/dist (--dashboard-dir <folder>)` };
   }
-  const fix = dashboardFixCommand(appDir);
+  const builder = options.builder ?? (await viteBuilder(appDir));
+  const fix = dashboardFixCommand(appDir, !builder);
   const sourcesAt = Math.max(...(await Promise.all(SOURCES.map((name) => newestMtime(join(appDir, name))))));
   if (builtAt !== undefined && builtAt >= sourcesAt) return { dir: outDir, rebuilt: false };
 
@@ -100,7 +106,7 @@ export async function ensureDashboardBuilt(options: EnsureDashboardOptions): Pro
   const started = performance.now();
   const staging = `${outDir}.building-${process.pid}`;
   try {
-    const builder = options.builder ?? (await viteBuilder(appDir));
+    if (!builder) throw new Error(`vite is not installed for ${appDir} (dependencies installed without dev dependencies?)`);
     const { command, args } = builder(staging);
     await runBuilder(appDir, command, args);
     if (!existsSync(join(staging, 'index.html'))) throw new Error(`the build wrote no index.html to ${staging}`);

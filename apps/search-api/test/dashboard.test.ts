@@ -111,6 +111,15 @@ describe('ensureDashboardBuilt', () => {
     expect(await ensureDashboardBuilt({ appDir, builder: builder('third') })).toMatchObject({ rebuilt: true });
   });
 
+  it('names a missing vite and the install that brings it', async () => {
+    const { appDir } = await fakeApp(join(root, 'no-vite'));
+    const build = await ensureDashboardBuilt({ appDir });
+    expect(build).toEqual({
+      problem: `the dashboard could not be built: vite is not installed for ${appDir} (dependencies installed without dev dependencies?)`,
+      fix: `cd ${join(root, 'no-vite')} && npm ci && npm run build -w apps/dashboard`,
+    });
+  });
+
   it('keeps serving an older build when a rebuild fails, and says so', async () => {
     const { appDir, builder } = await fakeApp(join(root, 'older'));
     await ensureDashboardBuilt({ appDir, builder: builder('old') });
