@@ -1,8 +1,6 @@
-// Public API of @dotrank/reranker-worker: the BullMQ worker process, its metrics, and the warm producer helper.
-export { startWorker, rerankWorkerOptions } from './worker.js';
-export type { StartWorkerOptions, RunningWorker } from './worker.js';
+// Public API of @dotrank/reranker-worker: what other projects use — the worker process (`dotrank worker`) and its
+// metrics (the Grafana dashboard test). The queue itself (processor, warm producer) is @dotrank/rerank-core's.
 export { runWorkerProcess } from './run.js';
-export { createMetrics, metricsObserver } from './metrics.js';
+export type { StartWorkerOptions } from './worker.js';
+export { createMetrics } from './metrics.js';
 export type { WorkerMetrics } from './metrics.js';
-export { enqueueWarm } from '@dotrank/rerank-core';
-export type { WarmRun, WarmProgress, WarmRunOptions } from '@dotrank/rerank-core';

@@ -4,7 +4,7 @@ import { loadEncoder, type Encoder } from '@dotrank/encoder';
 import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
 import { InProcessReranker, QueueReranker, enqueueWarm, type WarmProgress } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
-import { startWorker } from '../src/index.js';
+import { startWorker } from '../src/worker.js';
 import { deleteKeys, makeCandidates, spawnWorker, testConfig, type SpawnedWorker } from './helpers.js';
 
 let encoder: Encoder;

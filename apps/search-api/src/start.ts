@@ -14,7 +14,7 @@ import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore, createRedisConnection } from '@dotrank/vector-cache';
 import { buildServer } from './server.js';
 import type { DashboardSource } from './dashboard.js';
-import type { ProxyTarget, ReadinessCheck, RerankerLike, ServerDeps } from './types.js';
+import type { ProxyTarget, ReadinessCheck, ServerDeps, ServerOptions } from './types.js';
 
 export interface StartFlags {
   /** Embedded BM25 index folder (from `dotrank index`). */
@@ -68,119 +68,162 @@ function proxyTarget(config: DotrankConfig, source: CandidateSource): ProxyTarge
   return { ...settings, url: settings.url!, ...(source instanceof ElasticsearchSource ? { passage: source.options } : {}) };
 }
 
-/** Creates the real dependencies from configuration and flags, builds the server and starts listening. */
-export async function startServer(config: DotrankConfig, flags: StartFlags = {}): Promise<RunningServer> {
-  const closers: (() => Promise<unknown>)[] = [];
-  // each resource gets a bounded time to close (a client whose server is gone may never answer QUIT)
-  const closeAll = async () => {
-    for (const close of closers.reverse()) {
+/** What startServer decides from configuration and flags, in one place. */
+interface StartSettings {
+  inProcess: boolean;
+  firstStage: FirstStage;
+  modelDir?: string;
+  /** Where the dense/hybrid first stage keeps its index (beside the BM25 one). */
+  dataDir: string;
+  port: number;
+  host: string;
+  /** The checkout this code runs from (its dashboard and datasets), when it runs from one. */
+  repoRoot?: string;
+  /** buildServer's options (the collections under the checkout's datasets/ are added when the server is built). */
+  server: ServerOptions;
+}
+
+function startSettings(config: DotrankConfig, flags: StartFlags): StartSettings {
+  const repoRoot = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
+  const dashboard = flags.dashboard ?? (flags.dashboardDir ? { outDir: flags.dashboardDir } : repoRoot ? { appDir: join(repoRoot, 'apps', 'dashboard') } : undefined);
+  const modelDir = flags.model ?? config.DOTRANK_MODEL;
+  return {
+    inProcess: flags.inProcess === true || !config.REDIS_URL,
+    firstStage: flags.firstStage ?? 'bm25',
+    ...(modelDir ? { modelDir } : {}),
+    dataDir: flags.indexDir ? resolve(flags.indexDir) : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX),
+    port: flags.port ?? config.DOTRANK_PORT,
+    host: flags.host ?? config.DOTRANK_HOST,
+    ...(repoRoot ? { repoRoot } : {}),
+    server: {
+      deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
+      maxCandidates: config.DOTRANK_MAX_CANDIDATES,
+      ...(config.DOTRANK_API_KEY ? { apiKey: config.DOTRANK_API_KEY } : {}),
+      ...(dashboard ? { dashboard } : {}),
+      evalDir: flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals'),
+      logger: flags.logger ?? { level: config.DOTRANK_LOG_LEVEL },
+    },
+  };
+}
+
+/** What was opened, closed in reverse order, each given a bounded time (a client whose server is gone may never answer). */
+class Opened {
+  private readonly closers: (() => Promise<unknown>)[] = [];
+
+  add(close: () => Promise<unknown>): void {
+    this.closers.push(close);
+  }
+
+  async closeAll(): Promise<void> {
+    for (const close of this.closers.reverse()) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([close().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 3000)))]);
       clearTimeout(timer);
     }
-    closers.length = 0;
+    this.closers.length = 0;
+  }
+}
+
+/** One encoder per process, loaded only when something here needs it (in-process reranking, dense queries). */
+function processEncoder(config: DotrankConfig, settings: StartSettings, opened: Opened): (why: string) => Promise<Encoder> {
+  let loading: Promise<Encoder> | undefined;
+  return (why) => {
+    if (!settings.modelDir) return Promise.reject(new ConfigError('--model', `is required ${why} (or set DOTRANK_MODEL)`));
+    if (!loading) {
+      const encoder = loadEncoder(resolve(settings.modelDir), encoderOptionsFromConfig(config));
+      loading = encoder;
+      opened.add(async () => (await encoder).close()); // idempotent, so an owner closing it too is fine
+    }
+    return loading;
   };
+}
+
+/** The first stage: BM25 itself, or the dense/hybrid index built beside it. */
+async function openCandidates(config: DotrankConfig, settings: StartSettings, lexical: CandidateSource, encoder: (why: string) => Promise<Encoder>, opened: Opened): Promise<CandidateSource> {
+  const { firstStage, dataDir } = settings;
+  if (firstStage === 'bm25') return lexical;
+  const queryEncoder = await encoder(`for --first-stage ${firstStage} (queries are encoded in the API process)`);
+  const staged = await openFirstStage(config, { firstStage, bm25: lexical, encoder: queryEncoder, dataDir });
+  opened.add(() => staged.close());
+  if ((await staged.count()) === 0) {
+    throw new ConfigError('--first-stage', `no dense index for ${queryEncoder.modelId} beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${firstStage} --model <dir>`);
+  }
+  return staged;
+}
+
+/** The reranker and what the server learns about it (readiness checks, queue state), and the line saying which. */
+type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats'> & { readiness: Record<string, ReadinessCheck>; startLine: string };
+
+async function inProcessReranker(config: DotrankConfig, encoder: (why: string) => Promise<Encoder>): Promise<RerankSetup> {
+  const loaded = await encoder('in in-process mode');
+  const store = new MemoryVectorStore({ dimension: loaded.dimension });
+  return {
+    reranker: new InProcessReranker({ encoder: loaded, store, batchSize: config.DOTRANK_BATCH_SIZE, maxCandidates: config.DOTRANK_MAX_CANDIDATES, closeResources: true }),
+    readiness: { model: async () => true },
+    startLine: `in-process mode: ${config.REDIS_URL ? '--in-process given' : 'no REDIS_URL configured'}; reranking with ${loaded.modelId} in this process (in-memory vector cache)`,
+  };
+}
+
+function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened): RerankSetup {
+  const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES });
+  // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
+  const probe = createRedisConnection(redisUrl, { role: 'probe' });
+  opened.add(async () => probe.disconnect());
+  return {
+    reranker: queue,
+    queueAvailable: () => probe.status === 'ready',
+    queueStats: async () => {
+      const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+      return { depth: Object.values(counts).reduce((a, b) => a + b, 0), activeWorkers: await queue.queue.getWorkersCount() };
+    },
+    readiness: { redis: async () => (await probe.ping()) === 'PONG', model: async () => (await queue.queue.getWorkersCount()) > 0 },
+    startLine: `queue mode: reranking through BullMQ queue "${config.DOTRANK_QUEUE_PREFIX}" on ${new URL(redisUrl).host} (start workers with: dotrank worker --model <dir>)`,
+  };
+}
+
+/** Collections an eval output may refer to by name: the sub-folders of the repository's datasets/. */
+async function datasetFolders(repoRoot: string | undefined): Promise<string[]> {
+  if (!repoRoot) return [];
+  const datasets = join(repoRoot, 'datasets');
+  const entries = await readdir(datasets, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isDirectory()).map((e) => join(datasets, e.name));
+}
+
+/** Opens everything the server depends on; each is added to `opened` as soon as it is open. */
+async function openDeps(config: DotrankConfig, flags: StartFlags, settings: StartSettings, opened: Opened): Promise<{ deps: ServerDeps; startLine: string }> {
+  const lexical = await openSource(config, flags);
+  opened.add(() => lexical.close());
+  const encoder = processEncoder(config, settings, opened);
+  const source = await openCandidates(config, settings, lexical, encoder, opened);
+  const { startLine, ...rerank } = settings.inProcess ? await inProcessReranker(config, encoder) : queueReranker(config, config.REDIS_URL!, opened);
+  opened.add(() => rerank.reranker.close());
+  const proxy = proxyTarget(config, lexical);
+  const deps: ServerDeps = { source, mode: settings.inProcess ? 'in-process' : 'queue', ...rerank, ...(proxy ? { proxy } : {}), onClose: () => opened.closeAll() };
+  return { deps, startLine };
+}
+
+/** Says which mode the server runs in, then listens. */
+async function listen(app: FastifyInstance, deps: ServerDeps, startLine: string, settings: StartSettings): Promise<string> {
+  app.log.info(startLine);
+  if (deps.proxy) app.log.info(`Elasticsearch rerank proxy: /:index/_search -> ${new URL(deps.proxy.url).origin}`);
+  return app.listen({ port: settings.port, host: settings.host });
+}
+
+/** Creates the real dependencies from configuration and flags, builds the server and starts listening. */
+export async function startServer(config: DotrankConfig, flags: StartFlags = {}): Promise<RunningServer> {
+  const settings = startSettings(config, flags);
+  const opened = new Opened();
+  let app: FastifyInstance | undefined;
   try {
-    const lexical = await openSource(config, flags);
-    closers.push(() => lexical.close());
-    // one encoder per process, loaded only when something here needs it (in-process reranking, dense queries)
-    let encoderPromise: Promise<Encoder> | undefined;
-    const processEncoder = (why: string): Promise<Encoder> => {
-      const modelDir = flags.model ?? config.DOTRANK_MODEL;
-      if (!modelDir) return Promise.reject(new ConfigError('--model', `is required ${why} (or set DOTRANK_MODEL)`));
-      if (!encoderPromise) {
-        const loading = loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
-        encoderPromise = loading;
-        closers.push(async () => (await loading).close()); // idempotent, so an owner closing it too is fine
-      }
-      return encoderPromise;
-    };
-    let source: CandidateSource = lexical;
-    const firstStage = flags.firstStage ?? 'bm25';
-    if (firstStage !== 'bm25') {
-      const encoder = await processEncoder(`for --first-stage ${firstStage} (queries are encoded in the API process)`);
-      const dataDir = flags.indexDir ? resolve(flags.indexDir) : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX);
-      const staged = await openFirstStage(config, { firstStage, bm25: lexical, encoder, dataDir });
-      closers.push(() => staged.close());
-      if ((await staged.count()) === 0) {
-        throw new ConfigError('--first-stage', `no dense index for ${encoder.modelId} beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${firstStage} --model <dir>`);
-      }
-      source = staged;
-    }
-    const inProcess = flags.inProcess === true || !config.REDIS_URL;
-    let reranker: RerankerLike;
-    const readiness: Record<string, ReadinessCheck> = {};
-    let queueAvailable: ServerDeps['queueAvailable'];
-    let queueStats: ServerDeps['queueStats'];
-    let startLine: string;
-
-    if (inProcess) {
-      const encoder = await processEncoder('in in-process mode');
-      const store = new MemoryVectorStore({ dimension: encoder.dimension });
-      reranker = new InProcessReranker({ encoder, store, batchSize: config.DOTRANK_BATCH_SIZE, maxCandidates: config.DOTRANK_MAX_CANDIDATES, closeResources: true });
-      readiness['model'] = async () => true;
-      startLine = `in-process mode: ${config.REDIS_URL ? '--in-process given' : 'no REDIS_URL configured'}; reranking with ${encoder.modelId} in this process (in-memory vector cache)`;
-    } else {
-      const redisUrl = config.REDIS_URL!;
-      const queue = new QueueReranker({
-        connection: redisUrl,
-        queuePrefix: config.DOTRANK_QUEUE_PREFIX,
-        deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
-        maxCandidates: config.DOTRANK_MAX_CANDIDATES,
-      });
-      reranker = queue;
-      // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
-      const probe = createRedisConnection(redisUrl, { role: 'probe' });
-      closers.push(async () => probe.disconnect());
-      queueAvailable = () => probe.status === 'ready';
-      queueStats = async () => {
-        const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'delayed');
-        const depth = Object.values(counts).reduce((a, b) => a + b, 0);
-        return { depth, activeWorkers: await queue.queue.getWorkersCount() };
-      };
-      readiness['redis'] = async () => (await probe.ping()) === 'PONG';
-      readiness['model'] = async () => (await queue.queue.getWorkersCount()) > 0;
-      startLine = `queue mode: reranking through BullMQ queue "${config.DOTRANK_QUEUE_PREFIX}" on ${new URL(redisUrl).host} (start workers with: dotrank worker --model <dir>)`;
-    }
-    closers.push(() => reranker.close());
-
-    // the dashboard of the checkout this code runs from (serve may run from any folder)
-    const repoRoot = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
-    const dashboard = flags.dashboard ?? (flags.dashboardDir ? { outDir: flags.dashboardDir } : repoRoot ? { appDir: join(repoRoot, 'apps', 'dashboard') } : undefined);
-    const evalDir = flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals');
-    const proxy = proxyTarget(config, lexical);
-    // collections an eval output may refer to by name: the sub-folders of the repository's datasets/
-    const datasets = repoRoot ? join(repoRoot, 'datasets') : undefined;
-    const collectionDirs = datasets
-      ? (await readdir(datasets, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => join(datasets, e.name))
-      : [];
-    const app = await buildServer(
-      {
-        source,
-        reranker,
-        mode: inProcess ? 'in-process' : 'queue',
-        readiness,
-        ...(queueAvailable ? { queueAvailable } : {}),
-        ...(queueStats ? { queueStats } : {}),
-        ...(proxy ? { proxy } : {}),
-        onClose: closeAll,
-      },
-      {
-        deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
-        maxCandidates: config.DOTRANK_MAX_CANDIDATES,
-        ...(config.DOTRANK_API_KEY ? { apiKey: config.DOTRANK_API_KEY } : {}),
-        ...(dashboard ? { dashboard } : {}),
-        evalDir,
-        collectionDirs,
-        logger: flags.logger ?? { level: config.DOTRANK_LOG_LEVEL },
-      },
-    );
-    app.log.info(startLine);
-    if (proxy) app.log.info(`Elasticsearch rerank proxy: /:index/_search -> ${new URL(proxy.url).origin}`);
-    const url = await app.listen({ port: flags.port ?? config.DOTRANK_PORT, host: flags.host ?? config.DOTRANK_HOST });
-    return { app, url, mode: inProcess ? 'in-process' : 'queue', close: () => app.close() };
+    const { deps, startLine } = await openDeps(config, flags, settings, opened);
+    app = await buildServer(deps, { ...settings.server, collectionDirs: await datasetFolders(settings.repoRoot) });
+    const url = await listen(app, deps, startLine, settings);
+    const running = app;
+    // closing the server closes what was opened for it (deps.onClose)
+    return { app: running, url, mode: deps.mode, close: () => running.close() };
   } catch (error) {
-    await closeAll();
+    await app?.close().catch(() => undefined);
+    await opened.closeAll();
     throw error;
   }
 }
