@@ -1,7 +1,6 @@
 // The route schemas validate: JSON bodies are taken as they are (no type coercion), query strings parse numbers,
 // and every refusal names its field. Also /docs lists every route, the proxy's included.
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_QUERY_BYTES } from '@dotrank/core';
@@ -157,6 +156,5 @@ describe('proxy body limit', () => {
     });
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.text)).toMatchObject({ error: 'payload_too_large', field: 'body' });
-    expect((app.server.address() as AddressInfo).port).toBe(Number(port));
   });
 });
