@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DegradedReason } from '@dotrank/core';
 import type { QueueStats } from './types.js';
 
 /** Stage names recorded per request (ms). */
@@ -152,11 +153,11 @@ export class ApiMetrics {
   }
 
   /** Records one finished search (stage timings in ms). */
-  recordSearch(stages: Partial<Record<Stage, number>>, degradedReason: string | undefined, cache?: { hits: number; misses: number }): void {
+  recordSearch(stages: Partial<Record<Stage, number>>, degradedReason: DegradedReason | undefined, cache?: { hits: number; misses: number }): void {
     for (const [stage, ms] of Object.entries(stages)) {
       if (typeof ms === 'number' && Number.isFinite(ms)) this.stageDuration.observe({ stage }, ms / 1000);
     }
-    if (degradedReason) this.degraded.inc({ reason: degradedReason.startsWith('rerank_failed') ? 'rerank_failed' : degradedReason });
+    if (degradedReason) this.degraded.inc({ reason: degradedReason });
     if (cache) {
       if (cache.hits) this.cache.inc({ result: 'hit' }, cache.hits);
       if (cache.misses) this.cache.inc({ result: 'miss' }, cache.misses);
