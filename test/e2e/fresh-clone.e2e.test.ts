@@ -161,6 +161,8 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
     expect(await readdir(work)).toEqual(['dotrank']);
     expect(output).toMatch(/evaluation: BM25 vs TAS-B on cranfield/);
     expect(output).toMatch(/mode: queue/);
+    // the BM25 row of the printed table: the bundled collection's reference figures (MRR, nDCG@10)
+    expect(output).toMatch(/^bm25\s+0\.4967\s+0\.3341/m);
   });
 
   it('gave up on the model hub quickly (no network) and said loudly that it uses the fixture model', () => {
