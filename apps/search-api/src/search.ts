@@ -1,7 +1,7 @@
 import { withDeadline } from '@dotrank/core';
 import type { Candidate, Degradation, DegradedReason, FusionMode, StageTimings } from '@dotrank/core';
 import { RerankTimeoutError, degradationFor } from '@dotrank/rerank-core';
-import type { RerankRequest, RerankResult, ServerDeps } from './types.js';
+import type { RankedItem, RerankRequest, RerankResult, ServerDeps } from './types.js';
 import type { SearchParams } from './validation.js';
 
 export interface RerankOutcome {
@@ -29,14 +29,8 @@ export async function rerankWithDeadline(deps: Pick<ServerDeps, 'reranker' | 'qu
   }
 }
 
-export interface SearchHit {
-  id: string;
-  rank: number;
-  score: number;
-  bm25Score: number;
-  tasbScore?: number;
-  text: string;
-}
+/** A `/search` result is rerank-core's RankedItem as it is: one shape from the reranker to the response. */
+export type SearchHit = RankedItem;
 
 export interface SearchResponse {
   query: string;
