@@ -9,7 +9,6 @@ export type {
   IndexOptions,
   IndexFailure,
   IndexReport,
-  FirstStageKind,
   CandidateSource,
   Pooling,
   Similarity,
@@ -32,7 +31,7 @@ export type { ErrorCode } from './errors.js';
 export { configSchema, loadConfig, defaultIntraOpThreads, findRepoRoot } from './config.js';
 export type { DotrankConfig } from './config.js';
 export { DEGRADED_REASONS } from './contracts.js';
-export type { DegradedReason, Degradation, StageName, StageTimings, HitMeta, ResponseMeta } from './contracts.js';
+export type { DegradedReason, Degradation, StageTimings, HitMeta, ResponseMeta } from './contracts.js';
 export { withDeadline, DeadlineError, AbortedError } from './deadline.js';
 export type { DeadlineOptions } from './deadline.js';
 export { matchesFilter } from './filter.js';
@@ -40,4 +39,4 @@ export { dot, dotAt } from './vector-math.js';
 export { TopK } from './top-k.js';
 export { mulberry32, mulberry32Uint, mulberry32Step } from './random.js';
 export { float32ToFloat16Bits, float16BitsToFloat32 } from './float16.js';
-export { MAX_K, MAX_QUERY_BYTES, validateK, pathExists } from './limits.js';
+export { MAX_QUERY_BYTES, validateK, pathExists } from './limits.js';

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, matchesFilter, ConfigError, ValidationError, defaultIntraOpThreads } from '../src/index.js';
+import { loadConfig, defaultIntraOpThreads } from '../src/config.js';
+import { matchesFilter } from '../src/filter.js';
+import { ConfigError, ValidationError } from '../src/errors.js';
 
 describe('loadConfig', () => {
   it('applies defaults for an empty environment', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { float16BitsToFloat32, float32ToFloat16Bits, mulberry32, mulberry32Step, mulberry32Uint } from '../src/index.js';
+import { float16BitsToFloat32, float32ToFloat16Bits } from '../src/float16.js';
+import { mulberry32, mulberry32Step, mulberry32Uint } from '../src/random.js';
 
 describe('float16', () => {
   it('matches IEEE 754 half precision for known values', () => {

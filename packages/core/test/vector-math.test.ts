@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dot, dotAt } from '../src/vector-math.js';
-import { seededRandom } from '../src/testing/index.js';
+import { seededRandom } from '../src/testing/env.js';
 
 const naive = (a: Float32Array, b: Float32Array, offset = 0) => {
   let s = 0;
