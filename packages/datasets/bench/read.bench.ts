@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { readCorpus, readRun } from '../src/index.js';
+import { readCorpus } from '../src/corpus.js';
+import { readRun } from '../src/trec.js';
 
 const DOCS = 200_000;
 const RUN_QUERIES = 1_000;

@@ -64,13 +64,6 @@ export async function* readLineBatches(path: string): AsyncGenerator<{ lines: st
   }
 }
 
-/** Streams the lines of a text file one by one (see readLineBatches). */
-export async function* readLines(path: string): AsyncGenerator<{ text: string; line: number }> {
-  for await (const { lines, firstLine } of readLineBatches(path)) {
-    for (let i = 0; i < lines.length; i++) yield { text: lines[i]!, line: firstLine + i };
-  }
-}
-
 function parseOne<T>(
   path: string,
   text: string,

@@ -6,19 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Passage } from '@dotrank/core';
 import { NotFoundError, ValidationError } from '@dotrank/core';
 import { repoPath } from '@dotrank/core/testing';
-import type { MalformedLine } from '../src/index.js';
-import {
-  compareTrecOrder,
-  findCollection,
-  formatRun,
-  readCorpus,
-  readQrels,
-  readQueries,
-  readRun,
-  readTop1000,
-  strcmp,
-  writeRun,
-} from '../src/index.js';
+import type { MalformedLine } from '../src/lines.js';
+import { compareTrecOrder, strcmp } from '../src/order.js';
+import { findCollection } from '../src/collection.js';
+import { formatRun, readQrels, readRun, writeRun } from '../src/trec.js';
+import { readCorpus, readQueries } from '../src/corpus.js';
+import { readTop1000 } from '../src/top1000.js';
 
 let dir: string;
 const file = async (name: string, text: string | Buffer): Promise<string> => {
