@@ -17,7 +17,7 @@ export function registerStartCommand(program: Command): void {
   const command = program
     .command('start')
     .description('index a sample collection, warm the cache, start API + worker + dashboard, run BM25 vs TAS-B, print the URL and a table')
-    .option('--collection <dir>', 'BEIR collection folder (default: <shared>/datasets/cranfield)')
+    .option('--collection <dir>', 'BEIR collection folder (default: datasets/cranfield in the repository)')
     .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder (unset: a pulled TAS-B, else a pull from the hub, else the fixture model)'))
     .addOption(configOption('--port <n>', 'DOTRANK_PORT', 'API port'))
     .addOption(configOption('--host <host>', 'DOTRANK_HOST', 'API address'))
