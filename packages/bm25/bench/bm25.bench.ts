@@ -17,7 +17,7 @@ import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BM25Index } from '../src/index.js';
+import { BM25Index } from '../src/bm25-index.js';
 import { repoPath, seededRandom } from '@dotrank/core/testing';
 
 const here = dirname(fileURLToPath(import.meta.url));

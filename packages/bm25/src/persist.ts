@@ -289,8 +289,3 @@ export async function readIndexFiles(dir: string, expected: Partial<BM25Params> 
     sumTotalTermFreq: manifest.sumTotalTermFreq,
   };
 }
-
-/** The manifest of a saved index (for reports). */
-export async function readSavedManifest(dir: string): Promise<Manifest> {
-  return readManifest(dir);
-}

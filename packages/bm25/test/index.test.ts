@@ -5,18 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, ValidationError } from '@dotrank/core';
 import type { Passage } from '@dotrank/core';
 import { candidateSourceContract, seededRandom } from '@dotrank/core/testing';
-import {
-  analyze,
-  avgFieldLength,
-  BM25Index,
-  byte4ToInt,
-  clauseWeight,
-  createEmbeddedSource,
-  idf,
-  intToByte4,
-  normInverseCache,
-  termScore,
-} from '../src/index.js';
+import { analyze } from '../src/analyzer.js';
+import { avgFieldLength, clauseWeight, idf, normInverseCache, termScore } from '../src/similarity.js';
+import { BM25Index } from '../src/bm25-index.js';
+import { byte4ToInt, intToByte4 } from '../src/small-float.js';
+import { createEmbeddedSource } from '../src/source.js';
 
 const dirs: string[] = [];
 async function tempDir(): Promise<string> {

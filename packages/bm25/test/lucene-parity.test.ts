@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoPath } from '@dotrank/core/testing';
-import { BM25Index } from '../src/index.js';
+import { BM25Index } from '../src/bm25-index.js';
 import { luceneOrSkipReason, runLucene } from './lucene.js';
 
 type Ranked = Array<{ id: string; score: number }>;
