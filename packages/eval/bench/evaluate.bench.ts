@@ -2,7 +2,8 @@
 // Run: npm run bench -w packages/eval   (or: npx tsx --conditions=@dotrank/source bench/evaluate.bench.ts)
 import { compareTrecOrder } from '@dotrank/datasets';
 import { mulberry32 } from '@dotrank/core';
-import { evaluate, pairedTTest, randomizationTest } from '../src/index.js';
+import { evaluate } from '../src/evaluate.js';
+import { pairedTTest, randomizationTest } from '../src/significance.js';
 
 const QUERIES = 2_000;
 const DEPTH = 1_000;

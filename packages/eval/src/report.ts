@@ -48,8 +48,6 @@ export const metricsReportSchema = z.object({
 });
 
 export type MetricsReport = z.infer<typeof metricsReportSchema>;
-export type SystemReport = z.infer<typeof systemReportSchema>;
-export type SignificanceReport = z.infer<typeof significanceSchema>;
 export type FirstStageRecall = z.infer<typeof firstStageRecallSchema>;
 
 /** Depths of the first-stage recall curve. */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@dotrank/core';
 import type { Qrels } from '@dotrank/datasets';
-import { evaluate, formatFixed4, formatLine, formatTrecEval, measureLabel, parseMeasures } from '../src/index.js';
+import { evaluate } from '../src/evaluate.js';
+import { formatFixed4, formatLine, formatTrecEval } from '../src/format.js';
+import { measureLabel, parseMeasures } from '../src/measures.js';
 
 const qrelsOf = (o: Record<string, Record<string, number>>): Qrels =>
   new Map(Object.entries(o).map(([q, docs]) => [q, new Map(Object.entries(docs))]));

@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@dotrank/core';
-import type { EvalResult } from '../src/index.js';
-import {
-  buildMetricsReport,
-  compareSystems,
-  correctPValues,
-  metricsReportSchema,
-  pairedTTest,
-  randomizationTest,
-  studentTTwoSidedP,
-  winTieLoss,
-} from '../src/index.js';
+import type { EvalResult } from '../src/evaluate.js';
+import { buildMetricsReport, metricsReportSchema } from '../src/report.js';
+import { compareSystems } from '../src/compare.js';
+import { correctPValues, pairedTTest, randomizationTest, studentTTwoSidedP, winTieLoss } from '../src/significance.js';
 
 describe('Student t p-values (incomplete beta) against closed forms', () => {
   it('df = 1 (Cauchy): p = 1 - (2/pi) atan|t|', () => {
