@@ -2,7 +2,8 @@
 // 8.8M MS MARCO passages. Run: npm run bench -w packages/vector-cache   (REDIS_URL, default redis://127.0.0.1:6379)
 import { Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { RedisVectorStore, encodedByteLength, VECTOR_DTYPES } from '../src/index.js';
+import { RedisVectorStore } from '../src/redis-store.js';
+import { encodedByteLength, VECTOR_DTYPES } from '../src/codec.js';
 import { deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const url = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { float16BitsToFloat32 } from '@dotrank/core';
-import { decodeVector, decodeVectorInto, encodeVector, encodedByteLength } from '../src/index.js';
+import { decodeVector, decodeVectorInto, encodeVector, encodedByteLength } from '../src/codec.js';
 
 function randomVector(dim: number, seed: number): Float32Array {
   let s = seed >>> 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@dotrank/core';
 import { redisUrlForTests } from '@dotrank/core/testing';
-import { createRedisConnection, redisOptionsFromUrl } from '../src/index.js';
+import { createRedisConnection, redisOptionsFromUrl } from '../src/connection.js';
 
 describe('createRedisConnection', () => {
   it('connects to a real Redis with the role’s retry policy', async () => {

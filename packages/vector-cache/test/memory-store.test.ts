@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryVectorStore } from '../src/index.js';
+import { MemoryVectorStore } from '../src/memory-store.js';
 
 const vec = (x: number) => Float32Array.from([x, x + 1, x + 2]);
 

@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { redisUrlForTests, uniquePrefix, deleteKeysWithPrefix } from '@dotrank/core/testing';
 import { dot } from '@dotrank/core';
-import { MemoryVectorStore, RedisVectorStore, encodeVector, scoreCached, type VectorDtype, type VectorStore } from '../src/index.js';
+import { MemoryVectorStore } from '../src/memory-store.js';
+import { RedisVectorStore } from '../src/redis-store.js';
+import { encodeVector, type VectorDtype } from '../src/codec.js';
+import { scoreCached, type VectorStore } from '../src/types.js';
 
 const prefix = uniquePrefix('vcache');
 let redis: Redis;

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import { deleteKeysWithPrefix, redisUrlForTests, seededRandom, uniquePrefix } from '@dotrank/core/testing';
 import { dot } from '@dotrank/core';
-import { RedisVectorReader, RedisVectorStore, encodeVector, readerOptionsFromIoredis, type VectorDtype } from '../src/index.js';
+import { RedisVectorReader, readerOptionsFromIoredis } from '../src/vector-reader.js';
+import { RedisVectorStore } from '../src/redis-store.js';
+import { encodeVector, type VectorDtype } from '../src/codec.js';
 
 const prefix = uniquePrefix('vreader');
 let redis: Redis;
