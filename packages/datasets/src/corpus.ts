@@ -2,8 +2,8 @@ import { basename, extname } from 'node:path';
 import type { Passage, Scalar } from '@dotrank/core';
 import { ValidationError } from '@dotrank/core';
 import { findCollection } from './collection.js';
-import type { OnMalformed } from './lines.js';
-import { LineError, forEachLine, innerName, parseLines, statOrThrow } from './lines.js';
+import type { InvalidLineOptions } from './lines.js';
+import { LineError, forEachLine, hasSpaceOrControl, innerName, parseLines, statOrThrow } from './lines.js';
 
 export type CorpusFormat = 'beir' | 'msmarco' | 'jsonl' | 'tsv';
 
@@ -16,11 +16,27 @@ export interface CorpusFields {
   title?: string;
 }
 
-export interface ReadCorpusOptions {
+/** Where a passage came from, for messages about it. */
+export interface PassageLocation {
+  id: string;
+  file: string;
+  /** 1-based line number. */
+  line: number;
+}
+
+/**
+ * Reading options. Invalid lines (malformed, an id with whitespace or control characters, a duplicate id, bytes
+ * that are not UTF-8) fail the read by default (`onInvalid: 'skip'` reports and leaves them out); a corpus with
+ * no passage fails either way.
+ */
+export interface ReadCorpusOptions extends InvalidLineOptions {
   format?: CorpusFormat;
   fields?: CorpusFields;
-  /** When given, a malformed line is reported here and skipped; without it the reader throws. */
-  onMalformed?: OnMalformed;
+  /**
+   * Told of each passage whose text is empty or only whitespace. Such passages are real (Cranfield has two) and
+   * are still yielded; the caller decides how to warn.
+   */
+  onBlankText?: (passage: PassageLocation) => void;
 }
 
 /** A query: id and text. */
@@ -44,20 +60,39 @@ export async function* readCorpus(path: string, options: ReadCorpusOptions = {})
     format ??= collection.format;
   }
   format ??= inferCorpusFormat(file);
-  if (format === 'beir' || format === 'jsonl') {
-    yield* parseLines(file, (text) => parseJsonPassage(text, options.fields ?? {}), options.onMalformed);
-  } else {
-    let first = true;
-    yield* parseLines(
-      file,
-      (text) => {
-        const wasFirst = first;
-        first = false;
-        return parseTsvPassage(text, format === 'msmarco', wasFirst);
-      },
-      options.onMalformed,
-    );
+  const parsePassage = passageParser(format, options.fields ?? {});
+  const firstLineOf = new Map<string, number>();
+  const parse = (text: string, line: number): Passage | undefined => {
+    const passage = parsePassage(text);
+    if (passage === undefined) return undefined;
+    const previous = firstLineOf.get(passage.id);
+    if (previous !== undefined) throw new LineError(`duplicate id ${JSON.stringify(passage.id)} (first on line ${previous})`);
+    firstLineOf.set(passage.id, line);
+    if (passage.text.trim() === '') options.onBlankText?.({ id: passage.id, file, line });
+    return passage;
+  };
+  yield* parseLines(file, parse, options);
+  if (firstLineOf.size === 0) {
+    throw new ValidationError(file, options.onInvalid === 'skip' ? 'no valid passage in the corpus' : 'the corpus holds no passage');
   }
+}
+
+/** The line parser of a corpus format (TSV: a header line, when first, gives undefined). */
+function passageParser(format: CorpusFormat, fields: CorpusFields): (text: string) => Passage | undefined {
+  if (format === 'beir' || format === 'jsonl') return (text) => parseJsonPassage(text, fields);
+  let first = true;
+  return (text) => {
+    const wasFirst = first;
+    first = false;
+    return parseTsvPassage(text, format === 'msmarco', wasFirst);
+  };
+}
+
+/** A ValidationError-to-be when an id cannot be written to a TREC run or a line-based file. */
+function checkId(id: string, what: string): string {
+  if (id.trim() === '') throw new LineError(`${what} is empty`);
+  if (hasSpaceOrControl(id)) throw new LineError(`${what} ${JSON.stringify(id)} contains whitespace or a control character`);
+  return id;
 }
 
 /** The corpus format a file name implies; a ValidationError naming `format` when it implies none. */
@@ -88,9 +123,7 @@ function idOf(record: Record<string, unknown>, field: string | undefined): { id:
   if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) {
     throw new LineError(`id field "${name}" must be a string or a number`);
   }
-  const id = String(value);
-  if (id.trim() === '') throw new LineError(`id field "${name}" is empty`);
-  return { id, field: name };
+  return { id: checkId(String(value), `id field "${name}"`), field: name };
 }
 
 function isScalar(value: unknown): value is Scalar {
@@ -137,8 +170,7 @@ function parseTsvPassage(text: string, msmarco: boolean, first: boolean): Passag
   if (columns.length < 2) throw new LineError('expected id<TAB>text');
   if (msmarco && columns.length !== 2) throw new LineError(`expected 2 tab-separated columns (pid, text), found ${columns.length}`);
   if (columns.length > 3) throw new LineError(`expected 2 or 3 tab-separated columns (id, [title,] text), found ${columns.length}`);
-  const id = columns[0]!.trim();
-  if (id === '') throw new LineError('empty id');
+  const id = checkId(columns[0]!.trim(), 'id');
   if (columns.length === 2) return { id, text: columns[1]! };
   const title = columns[1]!;
   const passage: Passage = { id, text: joinTitle(title, columns[2]!) };
@@ -150,7 +182,7 @@ function parseTsvPassage(text: string, msmarco: boolean, first: boolean): Passag
  * Reads queries: a BEIR folder or `*.jsonl` (`_id`, `text`), or TSV (`qid<TAB>text`, MS MARCO / TREC DL).
  * Duplicate ids and malformed lines are ValidationErrors naming `<file>:<line>`.
  */
-export async function readQueries(path: string, options: { onMalformed?: OnMalformed } = {}): Promise<Query[]> {
+export async function readQueries(path: string, options: InvalidLineOptions = {}): Promise<Query[]> {
   let file = path;
   if ((await statOrThrow(path)).isDirectory) file = (await findCollection(path, { require: ['queries'] })).queries;
   const name = basename(innerName(file)).toLowerCase();
@@ -173,7 +205,7 @@ export async function readQueries(path: string, options: { onMalformed?: OnMalfo
       if (tab < 0) throw new LineError('expected qid<TAB>text');
       const id = text.slice(0, tab).trim();
       if (wasFirst && ID_HEADERS.has(id.toLowerCase())) return undefined;
-      if (id === '') throw new LineError('empty query id');
+      checkId(id, 'query id');
       query = { id, text: text.slice(tab + 1) };
     }
     if (query.text.trim() === '') throw new LineError(`query ${query.id} has empty text`);
@@ -188,7 +220,7 @@ export async function readQueries(path: string, options: { onMalformed?: OnMalfo
       const query = parse(text, line);
       if (query) queries.push(query);
     },
-    options.onMalformed,
+    options,
   );
   return queries;
 }

@@ -27,52 +27,122 @@ export async function statOrThrow(path: string): Promise<{ isDirectory: boolean 
   }
 }
 
+/** One batch of lines; `invalid` maps a batch index to the problem of a line that could not be decoded. */
+export interface LineBatch {
+  lines: string[];
+  /** 1-based number of `lines[0]`. */
+  firstLine: number;
+  invalid?: Map<number, string>;
+}
+
+const NEWLINE = 10;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const lenientUtf8 = new TextDecoder('utf-8');
+
+/**
+ * Decodes complete lines (the bytes end at a line break, or at the end of the file). Decoding is strict: bytes
+ * that are not UTF-8 would otherwise become U+FFFD without a word. The common case decodes the whole run at once;
+ * only a run that fails is decoded line by line, to name the lines at fault.
+ */
+function decodeLines(bytes: Buffer, firstLine: number): LineBatch {
+  try {
+    return { lines: utf8.decode(bytes).split('\n'), firstLine };
+  } catch {
+    const lines: string[] = [];
+    const invalid = new Map<number, string>();
+    let start = 0;
+    for (;;) {
+      const end = bytes.indexOf(NEWLINE, start);
+      const lineBytes = bytes.subarray(start, end === -1 ? bytes.length : end);
+      try {
+        lines.push(utf8.decode(lineBytes));
+      } catch {
+        invalid.set(lines.length, 'invalid UTF-8');
+        lines.push(lenientUtf8.decode(lineBytes));
+      }
+      if (end === -1) break;
+      start = end + 1;
+    }
+    return { lines, firstLine, invalid };
+  }
+}
+
+function stripCarriageReturns(lines: string[]): void {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.endsWith('\r')) lines[i] = line.slice(0, -1);
+  }
+}
+
 /**
  * Streams the lines of a text file in batches (gzip when the name ends with `.gz`), with the 1-based number of
- * each batch's first line. A UTF-8 byte order mark and `\r` line ends are removed. Batching keeps the per-line
- * cost near that of a bare split (one await per chunk, not per line).
+ * each batch's first line. A UTF-8 byte order mark and `\r` line ends are removed; a line that is not valid
+ * UTF-8 is listed in the batch's `invalid`. Batching keeps the per-line cost near that of a bare split (one
+ * await per chunk, not per line).
  */
-export async function* readLineBatches(path: string): AsyncGenerator<{ lines: string[]; firstLine: number }> {
+export async function* readLineBatches(path: string): AsyncGenerator<LineBatch> {
   const info = await statOrThrow(path);
   if (info.isDirectory) throw new ValidationError(path, 'is a folder, expected a file');
   let input: Readable = createReadStream(path, { highWaterMark: 1 << 20 });
   if (path.endsWith('.gz')) input = input.pipe(createGunzip());
-  input.setEncoding('utf8');
-  let carry = '';
+  let carry: Buffer = Buffer.alloc(0);
   let next = 1;
   let first = true;
   try {
-    for await (const chunk of input as AsyncIterable<string>) {
-      let text = carry + chunk;
-      if (first && text.length > 0) {
-        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      let bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      if (first && (bytes.length >= 3 || bytes.includes(NEWLINE))) {
+        if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
         first = false;
       }
-      const lines = text.split('\n');
-      carry = lines.pop()!;
-      if (lines.length === 0) continue;
-      for (let i = 0; i < lines.length; i++) {
-        const line = lines[i]!;
-        if (line.endsWith('\r')) lines[i] = line.slice(0, -1);
+      const lastBreak = bytes.lastIndexOf(NEWLINE);
+      if (lastBreak < 0) {
+        carry = bytes;
+        continue;
       }
-      yield { lines, firstLine: next };
-      next += lines.length;
+      carry = Buffer.from(bytes.subarray(lastBreak + 1));
+      const batch = decodeLines(bytes.subarray(0, lastBreak), next);
+      stripCarriageReturns(batch.lines);
+      yield batch;
+      next += batch.lines.length;
     }
-    if (carry !== '') yield { lines: [carry.endsWith('\r') ? carry.slice(0, -1) : carry], firstLine: next };
+    if (first && carry.length >= 3 && carry[0] === 0xef && carry[1] === 0xbb && carry[2] === 0xbf) carry = carry.subarray(3);
+    if (carry.length > 0) {
+      const batch = decodeLines(carry, next);
+      stripCarriageReturns(batch.lines);
+      yield batch;
+    }
   } finally {
     input.destroy();
   }
+}
+
+/**
+ * What a reader does with an invalid line: `'fail'` (the default) throws a ValidationError naming `<file>:<line>`
+ * at the first one; `'skip'` leaves it out and reports it to `onSkipped`.
+ */
+export interface InvalidLineOptions {
+  onInvalid?: 'fail' | 'skip';
+  onSkipped?: OnMalformed;
+}
+
+/** The callback that skips an invalid line, or undefined when invalid lines fail the read. */
+export function skipHandler(options: InvalidLineOptions): OnMalformed | undefined {
+  if (options.onInvalid !== 'skip') return undefined;
+  return options.onSkipped ?? (() => undefined);
 }
 
 function parseOne<T>(
   path: string,
   text: string,
   line: number,
+  undecodable: string | undefined,
   parse: (text: string, line: number) => T | undefined,
   onMalformed: OnMalformed | undefined,
 ): T | undefined {
-  if (text.trim() === '') return undefined;
+  if (undecodable === undefined && text.trim() === '') return undefined;
   try {
+    if (undecodable !== undefined) throw new LineError(undecodable);
     return parse(text, line);
   } catch (error) {
     if (!(error instanceof LineError)) throw error;
@@ -85,18 +155,20 @@ function parseOne<T>(
 }
 
 /**
- * Runs `parse` on every non-blank line and yields the results in batches; a LineError becomes a ValidationError
- * with field `<file>:<line>`, or, when `onMalformed` is given, is reported and the line skipped.
+ * Runs `parse` on every non-blank line and yields the results in batches; a LineError (or a line that is not
+ * UTF-8) fails the read with a ValidationError naming `<file>:<line>`, or, with `onInvalid: 'skip'`, is reported
+ * to `onSkipped` and the line left out.
  */
 export async function* parseLineBatches<T>(
   path: string,
   parse: (text: string, line: number) => T | undefined,
-  onMalformed?: OnMalformed,
+  options: InvalidLineOptions = {},
 ): AsyncGenerator<T[]> {
-  for await (const { lines, firstLine } of readLineBatches(path)) {
+  const onMalformed = skipHandler(options);
+  for await (const { lines, firstLine, invalid } of readLineBatches(path)) {
     const out: T[] = [];
     for (let i = 0; i < lines.length; i++) {
-      const value = parseOne(path, lines[i]!, firstLine + i, parse, onMalformed);
+      const value = parseOne(path, lines[i]!, firstLine + i, invalid?.get(i), parse, onMalformed);
       if (value !== undefined) out.push(value);
     }
     if (out.length > 0) yield out;
@@ -107,20 +179,26 @@ export async function* parseLineBatches<T>(
 export async function* parseLines<T>(
   path: string,
   parse: (text: string, line: number) => T | undefined,
-  onMalformed?: OnMalformed,
+  options: InvalidLineOptions = {},
 ): AsyncGenerator<T> {
-  for await (const batch of parseLineBatches(path, parse, onMalformed)) yield* batch;
+  for await (const batch of parseLineBatches(path, parse, options)) yield* batch;
 }
 
 /** Runs `parse` on every non-blank line for its side effects (no per-line await). */
 export async function forEachLine(
   path: string,
   parse: (text: string, line: number) => unknown,
-  onMalformed?: OnMalformed,
+  options: InvalidLineOptions = {},
 ): Promise<void> {
-  for await (const { lines, firstLine } of readLineBatches(path)) {
-    for (let i = 0; i < lines.length; i++) parseOne(path, lines[i]!, firstLine + i, parse, onMalformed);
+  const onMalformed = skipHandler(options);
+  for await (const { lines, firstLine, invalid } of readLineBatches(path)) {
+    for (let i = 0; i < lines.length; i++) parseOne(path, lines[i]!, firstLine + i, invalid?.get(i), parse, onMalformed);
   }
+}
+
+/** True when an id holds whitespace or a control character: it would break TREC files and line-based formats. */
+export function hasSpaceOrControl(id: string): boolean {
+  return /[\s\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(id);
 }
 
 /** Splits on runs of spaces and tabs (TREC files may use either); no empty fields. */

@@ -1,4 +1,4 @@
-import type { OnMalformed } from './lines.js';
+import type { InvalidLineOptions } from './lines.js';
 import { LineError, parseLines } from './lines.js';
 
 /** One row of an MS MARCO `top1000.*.tsv` file. */
@@ -10,7 +10,7 @@ export interface Top1000Row {
 }
 
 /** Streams an MS MARCO `top1000` file: `qid<TAB>pid<TAB>query<TAB>passage`. */
-export function readTop1000(path: string, options: { onMalformed?: OnMalformed } = {}): AsyncGenerator<Top1000Row> {
+export function readTop1000(path: string, options: InvalidLineOptions = {}): AsyncGenerator<Top1000Row> {
   return parseLines(
     path,
     (text) => {
@@ -20,6 +20,6 @@ export function readTop1000(path: string, options: { onMalformed?: OnMalformed }
       if (queryId.trim() === '' || docId.trim() === '') throw new LineError('empty query or passage id');
       return { queryId: queryId.trim(), docId: docId.trim(), query, passage };
     },
-    options.onMalformed,
+    options,
   );
 }

@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { ValidationError } from '@dotrank/core';
 import { findCollection } from './collection.js';
-import type { OnMalformed } from './lines.js';
+import type { InvalidLineOptions } from './lines.js';
 import { LineError, forEachLine, splitWhitespace, statOrThrow } from './lines.js';
 import { compareTrecOrder } from './order.js';
 
@@ -33,7 +33,7 @@ function parseIntegerColumn(value: string, what: string): number {
  * auto-detected from the first line; columns may be separated by tabs or spaces; `#` lines are comments. A folder means its qrels file
  * (see findCollection). Duplicate (qid, docid) pairs, mixed layouts and non-integer grades are errors.
  */
-export async function readQrels(path: string, options: { onMalformed?: OnMalformed } = {}): Promise<Qrels> {
+export async function readQrels(path: string, options: InvalidLineOptions = {}): Promise<Qrels> {
   let file = path;
   if ((await statOrThrow(path)).isDirectory) file = (await findCollection(path, { require: ['qrels'] })).qrels;
   const qrels: Qrels = new Map();
@@ -63,7 +63,7 @@ export async function readQrels(path: string, options: { onMalformed?: OnMalform
     docs.set(docId, rel);
     return null;
   };
-  await forEachLine(file, parse, options.onMalformed); // parse() fills qrels as it goes
+  await forEachLine(file, parse, options); // parse() fills qrels as it goes
   return qrels;
 }
 
@@ -71,7 +71,7 @@ export async function readQrels(path: string, options: { onMalformed?: OnMalform
  * Reads a TREC run (`qid Q0 docid rank score tag`, tabs or spaces; `#` comment lines and columns after the
  * sixth are ignored, as trec_eval does). Entries keep file order; the rank column is kept but trec_eval ignores it. A docid repeated within a query is an error (trec_eval refuses it too).
  */
-export async function readRun(path: string, options: { onMalformed?: OnMalformed } = {}): Promise<Run> {
+export async function readRun(path: string, options: InvalidLineOptions = {}): Promise<Run> {
   const run: Run = new Map();
   const seen = new Map<string, Map<string, number>>();
   const parse = (text: string, line: number): null | undefined => {
@@ -93,7 +93,7 @@ export async function readRun(path: string, options: { onMalformed?: OnMalformed
     entries.push({ docId, score, rank });
     return null;
   };
-  await forEachLine(path, parse, options.onMalformed); // parse() fills run as it goes
+  await forEachLine(path, parse, options); // parse() fills run as it goes
   return run;
 }
 

@@ -84,17 +84,66 @@ describe('readCorpus', () => {
     expect((error as ValidationError).message).toMatch(/invalid JSON/);
   });
 
-  it('with onMalformed reports and skips bad lines, keeps good ones', async () => {
+  it("with onInvalid: 'skip' reports and skips bad lines, keeps good ones", async () => {
     const path = await file(
       'mixed.jsonl',
       '{"_id": "a", "text": "one"}\nnot json\n{"text": "no id"}\n{"_id": "c", "text": 5}\n[1,2]\n{"_id": "d", "text": "four"}\n',
     );
     const bad: MalformedLine[] = [];
-    const passages = await collect(readCorpus(path, { onMalformed: (m) => bad.push(m) }));
+    const passages = await collect(readCorpus(path, { onInvalid: 'skip', onSkipped: (m) => bad.push(m) }));
     expect(passages.map((p) => p.id)).toEqual(['a', 'd']);
     expect(bad.map((m) => m.line)).toEqual([2, 3, 4, 5]);
     expect(bad[1]).toEqual({ file: path, line: 3, reason: 'missing id field "id"' });
     expect(bad[2]!.reason).toBe('text field "text" must be a string');
+  });
+
+  it('fails by default on a duplicate id, an id with whitespace or a control character, and bytes that are not UTF-8', async () => {
+    const cases: Array<[string, string | Buffer, number, RegExp]> = [
+      ['dup.jsonl', '{"_id": "a", "text": "one"}\n{"_id": "b", "text": "two"}\n{"_id": "a", "text": "again"}\n', 3, /duplicate id "a" \(first on line 1\)/],
+      ['newline-id.jsonl', '{"_id": "a\\nb", "text": "one"}\n', 1, /id field "_id" "a\\nb" contains whitespace or a control character/],
+      ['tab-id.jsonl', '{"_id": "x", "text": "one"}\n{"_id": "a\\tb", "text": "two"}\n', 2, /contains whitespace/],
+      ['space-id.jsonl', '{"_id": "a b", "text": "one"}\n', 1, /contains whitespace/],
+      ['control-id.jsonl', '{"_id": "a\\u0001", "text": "one"}\n', 1, /control character/],
+      ['space-id.tsv', 'a b\tone\n', 1, /id "a b" contains whitespace/],
+      ['latin1.jsonl', Buffer.concat([Buffer.from('{"_id": "a", "text": "ok"}\n{"_id": "b", "text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]), 2, /invalid UTF-8/],
+    ];
+    for (const [name, text, line, reason] of cases) {
+      const path = await file(`strict/${name}`, text);
+      const error = await collect(readCorpus(path)).catch((e: unknown) => e);
+      expect(error, name).toBeInstanceOf(ValidationError);
+      expect((error as ValidationError).field, name).toBe(`${path}:${line}`);
+      expect((error as ValidationError).message, name).toMatch(reason);
+    }
+  });
+
+  it('fails on an empty corpus, and on one whose every line was skipped', async () => {
+    const empty = await file('strict/empty.jsonl', '\n\n');
+    await expect(collect(readCorpus(empty))).rejects.toThrow(`${empty}: the corpus holds no passage`);
+    const allBad = await file('strict/all-bad.jsonl', 'nope\n');
+    const bad: MalformedLine[] = [];
+    await expect(collect(readCorpus(allBad, { onInvalid: 'skip', onSkipped: (m) => bad.push(m) }))).rejects.toThrow(/no valid passage/);
+    expect(bad).toEqual([{ file: allBad, line: 1, reason: expect.stringMatching(/invalid JSON/) }]);
+  });
+
+  it('keeps passages with blank text and tells onBlankText where they are; a valid U+FFFD is kept', async () => {
+    const path = await file('strict/blank.jsonl', '{"_id": "a", "text": "one"}\n{"_id": "b", "text": "  "}\n{"_id": "c", "text": "\ufffd"}\n');
+    const blank: unknown[] = [];
+    const passages = await collect(readCorpus(path, { onBlankText: (p) => blank.push(p) }));
+    expect(passages.map((p) => p.id)).toEqual(['a', 'b', 'c']);
+    expect(passages[2]!.text).toBe('\ufffd');
+    expect(blank).toEqual([{ id: 'b', file: path, line: 2 }]);
+  });
+
+  it('names the line of bytes that are not UTF-8 in a gzip file and across read chunks', async () => {
+    const good = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ _id: `d${i}`, text: `passage number ${i} é` })).join('\n');
+    const bytes = Buffer.concat([Buffer.from('\ufeff' + good + '\n{"_id": "bad", "text": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]);
+    const path = await file('strict/big.jsonl.gz', gzipSync(bytes));
+    await expect(collect(readCorpus(path))).rejects.toThrow(`${path}:30001: invalid UTF-8`);
+    const skipped: MalformedLine[] = [];
+    const passages = await collect(readCorpus(path, { onInvalid: 'skip', onSkipped: (m) => skipped.push(m) }));
+    expect(passages).toHaveLength(30_000);
+    expect(passages[0]!.id).toBe('d0');
+    expect(skipped.map((m) => m.line)).toEqual([30_001]);
   });
 
   it('rejects wrong TSV column counts and unknown extensions; missing paths are NotFoundError', async () => {
