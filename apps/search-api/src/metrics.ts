@@ -84,6 +84,7 @@ export class ApiMetrics {
   readonly stageDuration: Histogram<'stage'>;
   readonly degraded: Counter<'reason'>;
   readonly cache: Counter<'result'>;
+  readonly textless: Counter;
   readonly ring = new StatsRing();
   /** Searches recorded since start. */
   searches = 0;
@@ -120,6 +121,11 @@ export class ApiMetrics {
       name: 'dotrank_vector_cache_lookups_total',
       help: 'Passage vector cache lookups during reranking, by result (hit|miss)',
       labelNames: ['result'],
+      registers: [this.registry],
+    });
+    this.textless = new Counter({
+      name: 'dotrank_rerank_textless_candidates_total',
+      help: 'Candidates without text (empty, or no configured text field in the hit): not reranked, placed after the reranked ones',
       registers: [this.registry],
     });
     if (queueStats) {

@@ -42,6 +42,8 @@ export interface SearchResponse {
   detail?: string;
   timings: StageTimings;
   cache?: { hits: number; misses: number };
+  /** Candidates whose text was empty or missing: not reranked, placed after the reranked ones in first-stage order. */
+  textless?: string[];
   requestId?: string;
 }
 
@@ -119,6 +121,7 @@ export async function runSearch(deps: ServerDeps, params: SearchParams, deadline
     degraded: false,
     timings: { ...timings, totalMs: round(performance.now() - started), ...workerTimings(result) },
     cache: result.cache,
+    ...(result.textless ? { textless: result.textless } : {}),
     requestId,
   };
 }

@@ -73,6 +73,40 @@ function ranksBy(scores: readonly number[], firstStageRank: readonly number[], i
   return ranks;
 }
 
+/** 1-based first-stage ranks: by first-stage score desc, ties in input order. */
+function firstStageRanks(items: readonly FusionInput[]): number[] {
+  const byFirst = items.map((_, i) => i).sort((a, b) => items[b]!.bm25Score - items[a]!.bm25Score || a - b);
+  const ranks = new Array<number>(items.length);
+  byFirst.forEach((i, r) => (ranks[i] = r + 1));
+  return ranks;
+}
+
+/**
+ * fuse() for a list where some candidates have no text (`textless`: their positions), so no dense score. The rule:
+ * the candidates with text are fused among themselves; the textless ones follow them all, in first-stage order,
+ * with their first-stage score as `score` and no `tasbScore` (they were not reranked). Then the best k. Fusion
+ * `bm25` needs no text: there every candidate is fused as usual.
+ */
+export function fuseWithTextless(items: readonly FusionInput[], textless: readonly number[], options: FuseOptions): FusedItem[] {
+  if (textless.length === 0 || options.mode === 'bm25') return fuse(items, options);
+  const firstStageRank = firstStageRanks(items);
+  const isTextless = new Uint8Array(items.length);
+  for (const i of textless) isTextless[i] = 1;
+  const withText = items.map((_, i) => i).filter((i) => !isTextless[i]);
+  const reranked = withText.length > 0 ? fuse(withText.map((i) => items[i]!), { ...options, k: undefined }) : [];
+  for (const f of reranked) {
+    f.index = withText[f.index]!;
+    f.firstStageRank = firstStageRank[f.index]!;
+  }
+  const tail = [...textless]
+    .sort((a, b) => firstStageRank[a]! - firstStageRank[b]!)
+    .map((i): FusedItem => ({ id: items[i]!.id, bm25Score: items[i]!.bm25Score, score: items[i]!.bm25Score, index: i, firstStageRank: firstStageRank[i]!, rank: 0 }));
+  const all = reranked.concat(tail);
+  const top = options.k === undefined ? all : all.slice(0, options.k);
+  top.forEach((it, r) => (it.rank = r + 1));
+  return top;
+}
+
 /**
  * Pure fusion of first-stage and dense scores.
  * - `bm25`: score = first-stage score (first-stage order).
@@ -88,10 +122,7 @@ export function fuse(items: readonly FusionInput[], options: FuseOptions): Fused
   const n = items.length;
   const ids = items.map((it) => it.id);
   const bm25 = items.map((it) => it.bm25Score);
-  // first-stage rank: by first-stage score desc, ties in input order
-  const byFirst = items.map((_, i) => i).sort((a, b) => bm25[b]! - bm25[a]! || a - b);
-  const firstStageRank = new Array<number>(n);
-  byFirst.forEach((i, r) => (firstStageRank[i] = r + 1));
+  const firstStageRank = firstStageRanks(items);
 
   const tasb = (): number[] =>
     items.map((it, i) => {

@@ -1,7 +1,7 @@
 import { ModelError, ValidationError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
 import { scoreCached, textHash, type VectorKey, type VectorStore } from '@dotrank/vector-cache';
 import { RerankAbortedError } from './errors.js';
-import { fuse, type FusedItem, type FusionInput } from './fusion.js';
+import { fuseWithTextless, type FusedItem, type FusionInput } from './fusion.js';
 import type { RankedItem, RerankRequest, RerankResult, RerankTimings } from './types.js';
 
 export const DEFAULT_BATCH_SIZE = 32;
@@ -59,6 +59,13 @@ export interface KeyedRerankResult {
   fusion: RerankRequest['fusion'];
   timings: RerankTimings;
   cache: { hits: number; misses: number };
+  /** Positions of the candidates that had no text (empty or whitespace): not reranked, placed after the others. */
+  textless: number[];
+}
+
+/** A text the encoder cannot take: such a candidate is placed without a dense score (see fuseWithTextless). */
+export function isTextless(text: string): boolean {
+  return text.trim() === '';
 }
 
 /**
@@ -92,7 +99,9 @@ export async function rerankCandidates(req: RerankRequest, deps: PipelineDeps, c
   const extra = now() - t;
   keyed.timings.scoreMs += extra;
   keyed.timings.totalMs += extra;
-  return { results, fusion: keyed.fusion, timings: keyed.timings, cache: keyed.cache };
+  const result: RerankResult = { results, fusion: keyed.fusion, timings: keyed.timings, cache: keyed.cache };
+  if (keyed.textless.length > 0) result.textless = keyed.textless.map((i) => candidates[i]!.id);
+  return result;
 }
 
 /** rerankCandidates for candidates named by key and score (see KeyedRerankRequest). */
@@ -108,10 +117,11 @@ export async function rerankKeyed(req: KeyedRerankRequest, deps: PipelineDeps, c
     const id = req.keys[i]!.id;
     items[i] = model ? { id, bm25Score: req.scores[i]!, tasbScore: model.scores[i]! } : { id, bm25Score: req.scores[i]! };
   }
-  const fused = fuse(items, { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k });
+  const textless = model?.textless ?? [];
+  const fused = fuseWithTextless(items, textless, { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k });
   timings.scoreMs = now() - scoreStart;
   timings.totalMs = now() - start;
-  return { fused, fusion: req.fusion, timings, cache: { hits: model?.hits ?? 0, misses: model?.misses ?? 0 } };
+  return { fused, fusion: req.fusion, timings, cache: { hits: model?.hits ?? 0, misses: model?.misses ?? 0 }, textless };
 }
 
 /**
@@ -123,7 +133,7 @@ async function modelScores(
   deps: PipelineDeps,
   control: PipelineControl | undefined,
   timings: RerankTimings,
-): Promise<{ scores: Float64Array; hits: number; misses: number }> {
+): Promise<{ scores: Float64Array; hits: number; misses: number; textless: number[] }> {
   checkpoint(control);
   const t = now();
   const queryPromise = deps.encoder.encodeQueries([req.query]).then(([v]) => {
@@ -139,26 +149,33 @@ async function modelScores(
   checkpoint(control);
   const missIdx: number[] = [];
   for (let i = 0; i < req.keys.length; i++) if (!cached.hit[i]) missIdx.push(i);
+  let textless: number[] = [];
   if (missIdx.length > 0) {
     const missStart = now();
-    await encodeMisses(req, deps, control, { queryVector, scores: cached.scores, missIdx });
+    textless = await encodeMisses(req, deps, control, { queryVector, scores: cached.scores, missIdx });
     timings.encodeMissesMs = now() - missStart;
   }
-  return { scores: cached.scores, hits: req.keys.length - missIdx.length, misses: missIdx.length };
+  // a textless candidate is counted apart, not as a cache miss
+  return { scores: cached.scores, hits: req.keys.length - missIdx.length, misses: missIdx.length - textless.length, textless };
 }
 
-/** Encodes the missing passages in batches, scores them into `scores` and writes their vectors to the store. */
+/**
+ * Encodes the missing passages in batches, scores them into `scores` and writes their vectors to the store. Returns
+ * the positions of the misses with no text (never cached, since the encoder refuses them): nothing to encode.
+ */
 async function encodeMisses(
   req: KeyedRerankRequest,
   deps: PipelineDeps,
   control: PipelineControl | undefined,
   work: { queryVector: Float32Array; scores: Float64Array; missIdx: number[] },
-): Promise<void> {
+): Promise<number[]> {
   const { keys } = req;
-  const { queryVector, scores, missIdx } = work;
+  const { queryVector, scores } = work;
   const batchSize = Math.max(1, deps.batchSize ?? DEFAULT_BATCH_SIZE);
   const texts = await req.texts();
   if (texts.length !== keys.length) throw new ValidationError('candidates', `holds ${texts.length} texts for ${keys.length} keys`);
+  const textless = work.missIdx.filter((i) => isTextless(texts[i]!));
+  const missIdx = textless.length > 0 ? work.missIdx.filter((i) => !isTextless(texts[i]!)) : work.missIdx;
   // a vector is cached under the key's text hash: it must be the hash of the text we encode
   const writeKeys = missIdx.map((i): VectorKey => {
     const key = keys[i]!;
@@ -180,6 +197,7 @@ async function encodeMisses(
     await control?.onBatch?.(Math.min(b + batchSize, missIdx.length), missIdx.length);
     checkpoint(control);
   }
+  return textless;
 }
 
 /**
@@ -230,7 +248,7 @@ export async function warmPassages(
   };
   for await (const p of passages as AsyncIterable<Passage>) {
     const text = passageText(p);
-    if (text.trim() === '') {
+    if (isTextless(text)) {
       blank++;
       done++;
       continue;

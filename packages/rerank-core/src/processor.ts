@@ -203,16 +203,18 @@ export class RerankProcessor {
 /** The wire result: candidate positions and scores, nothing the producer already has. */
 function columnsOf(result: KeyedRerankResult, timings: RerankColumns['timings']): RerankColumns {
   const { fused } = result;
-  const withTasb = fused.length > 0 && fused[0]!.tasbScore !== undefined;
+  // textless candidates (no tasbScore) all come last: the tasbScore column covers the reranked ones before them
+  const tasbScore = fused.filter((f) => f.tasbScore !== undefined).map((f) => f.tasbScore!);
   return {
     ranked: {
       index: fused.map((f) => f.index),
       score: fused.map((f) => f.score),
-      ...(withTasb ? { tasbScore: fused.map((f) => f.tasbScore!) } : {}),
+      ...(tasbScore.length > 0 ? { tasbScore } : {}),
     },
     fusion: result.fusion,
     timings,
     cache: result.cache,
+    ...(result.textless.length > 0 ? { textless: result.textless } : {}),
   };
 }
 

@@ -97,7 +97,8 @@ function wireJob(valid: RerankRequest, enqueuedAt: number, deadlineAt: number | 
 /** A worker's columns as ranked items (ids, texts and first-stage scores are ours), or why they are malformed. */
 function rankedFromColumns(columns: RerankColumns, candidates: RerankRequest['candidates']): RankedItem[] | string {
   const { index, score, tasbScore } = columns.ranked;
-  if (score.length !== index.length || (tasbScore && tasbScore.length !== index.length)) return 'column lengths differ';
+  // tasbScore may be shorter: the textless candidates after the reranked ones have none
+  if (score.length !== index.length || (tasbScore && tasbScore.length > index.length)) return 'column lengths differ';
   const seen = new Uint8Array(candidates.length);
   const results: RankedItem[] = new Array(index.length);
   for (let r = 0; r < index.length; r++) {
@@ -106,7 +107,7 @@ function rankedFromColumns(columns: RerankColumns, candidates: RerankRequest['ca
     seen[i] = 1;
     const c = candidates[i]!;
     const item: RankedItem = { id: c.id, rank: r + 1, score: score[r]!, bm25Score: c.score, text: c.text };
-    if (tasbScore) item.tasbScore = tasbScore[r]!;
+    if (tasbScore && r < tasbScore.length) item.tasbScore = tasbScore[r]!;
     results[r] = item;
   }
   return results;
@@ -215,7 +216,10 @@ export class QueueReranker implements Reranker {
     if (typeof results === 'string') throw malformed(results);
     // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
     void job.remove().catch(() => undefined);
-    return { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
+    const result: RerankResult = { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
+    const textless = parsed.data.textless?.filter((i) => i < candidates.length).map((i) => candidates[i]!.id);
+    if (textless && textless.length > 0) result.textless = textless;
+    return result;
   }
 
   private async dropPayload(key: string): Promise<void> {

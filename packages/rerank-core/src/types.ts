@@ -20,7 +20,10 @@ export interface RankedItem {
   id: string;
   /** 1-based. */
   rank: number;
-  /** The fused score the list is ordered by; for fusion `tasb` the dot product itself, for `bm25` the first-stage score. */
+  /**
+   * The fused score the list is ordered by; for fusion `tasb` the dot product itself, for `bm25` the first-stage score.
+   * A candidate without text (not reranked, placed after the reranked ones) has its first-stage score here.
+   */
   score: number;
   /** The first-stage score as received. */
   bm25Score: number;
@@ -44,6 +47,11 @@ export interface RerankResult {
   fusion: FusionMode;
   timings: RerankTimings;
   cache: { hits: number; misses: number };
+  /**
+   * Ids of the candidates whose text was empty or only whitespace, when there were any: they have no dense score, so
+   * they follow the reranked candidates in first-stage order (fuseWithTextless), without a `tasbScore`.
+   */
+  textless?: string[];
 }
 
 export interface RerankOptions {

@@ -18,7 +18,9 @@
  *   the deadline + 60 s) and deletes it once the job settles; the worker reads it only to encode cache misses and
  *   checks each text against its hash before it caches a vector.
  * Result (the job's return value, RerankColumns): { ranked: { index, score, tasbScore? }, fusion, timings, cache }:
- *   candidate positions best first and their scores (ids and texts are the producer's already).
+ *   candidate positions best first and their scores (ids and texts are the producer's already). Candidates whose
+ *   text is empty or only whitespace are not reranked: they come last, in first-stage order (fuseWithTextless);
+ *   `tasbScore` covers only the ranked entries before them and `textless` lists their positions.
  * Failure: the job's failedReason is the JSON of a WireFailure { code, field?, message } (encodeFailure), `code` a
  *   DotrankError code; invalid and expired jobs fail at once (UnrecoverableError), others are retried.
  * Warm job (job name `warm`, WarmJob): { passages: [{ id, text, title? }], chunk?, chunks?, runId? }; progress
@@ -122,6 +124,8 @@ export function rerankColumnsSchema() {
     fusion: fusionSchema,
     timings: timingsSchema,
     cache: z.object({ hits: z.number().int().nonnegative(), misses: z.number().int().nonnegative() }),
+    /** Positions of the candidates without text (not reranked), when there were any. */
+    textless: z.array(z.number().int().nonnegative()).optional(),
   });
 }
 export type RerankColumns = z.infer<ReturnType<typeof rerankColumnsSchema>>;

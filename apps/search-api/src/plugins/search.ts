@@ -38,6 +38,11 @@ const responseSchema = {
     detail: { type: 'string', description: 'when degraded, the reason in words' },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
     cache: { type: 'object', properties: { hits: { type: 'integer' }, misses: { type: 'integer' } } },
+    textless: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'ids of candidates with no text (empty, or the text fields missing): not reranked, listed after the reranked ones in first-stage order',
+    },
     requestId: { type: 'string' },
   },
 };
@@ -71,10 +76,23 @@ export const searchPlugin: FastifyPluginAsync<SearchPluginOptions> = async (app,
   // a body is JSON or nothing: text/plain (which Fastify would read as a string) is a 415, not a wrong type
   app.removeContentTypeParser('text/plain');
 
+  // once per process: every search over the same index would repeat it
+  let textlessLogged = false;
+  const noteTextless = (request: FastifyRequest, ids: readonly string[]) => {
+    app.apiMetrics.textless.inc(ids.length);
+    if (textlessLogged) return;
+    textlessLogged = true;
+    request.log.warn(
+      { ids: ids.slice(0, 10), count: ids.length },
+      'candidates without text (empty, or none of the configured text fields in the hit) were not reranked: they follow the reranked ones in first-stage order; this is logged once, dotrank_rerank_textless_candidates_total counts them',
+    );
+  };
+
   const handle = async (request: FastifyRequest, input: unknown, fromQueryString: boolean): Promise<SearchResponse> => {
     const params = searchParamsFrom(input, fromQueryString, limits);
     const response = await runSearch(deps, params, deadlineMs, String(request.id));
     app.apiMetrics.recordSearch(stagesOf(params, response), response.reason, response.cache);
+    if (response.textless) noteTextless(request, response.textless);
     if (response.degraded) request.log.warn({ reason: response.reason }, 'degraded search response');
     return response;
   };
