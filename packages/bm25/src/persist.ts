@@ -1,5 +1,5 @@
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ConfigError, NotFoundError } from '@dotrank/core';
 import type { Scalar } from '@dotrank/core';
 import type { BM25Params } from './similarity.js';
@@ -60,17 +60,55 @@ export async function hasSavedIndex(dir: string): Promise<boolean> {
   }
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  if (Array.isArray(data)) {
-    const handle = await open(tmp, 'w');
-    try {
-      for (const chunk of data) await handle.write(chunk);
-    } finally {
-      await handle.close();
-    }
-  } else await writeFile(tmp, data);
-  await rename(tmp, path);
+async function writeChunks(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
+  if (!Array.isArray(data)) return writeFile(path, data);
+  const handle = await open(path, 'w');
+  try {
+    for (const chunk of data) await handle.write(chunk);
+  } finally {
+    await handle.close();
+  }
+}
+
+const INDEX_FILES = new Set([MANIFEST, 'arrays.bin', 'postings.bin', 'terms.bin', 'docs.bin']);
+
+/** Refuses to replace a folder that holds anything but a saved index: a mistyped --index-dir must not lose files. */
+async function checkReplaceable(dir: string): Promise<boolean> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  const foreign = entries.filter((name) => !INDEX_FILES.has(name));
+  if (foreign.length > 0) {
+    throw new ConfigError('index', `${dir} holds files that are not part of a dotrank BM25 index (${foreign.slice(0, 3).join(', ')}); choose a new or empty folder`);
+  }
+  return true;
+}
+
+/**
+ * Replaces `dir` with the folder `fill` writes: it writes into a temporary folder beside `dir` and renames it
+ * into place at the end, so a reader (or a crash) sees the earlier index or the new one, never a mix; a failure
+ * removes the temporary folder and leaves the earlier index untouched.
+ */
+async function replaceFolder(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const exists = await checkReplaceable(dir);
+  await mkdir(dirname(dir), { recursive: true });
+  const tmp = `${dir}.tmp-${process.pid}`;
+  const old = `${dir}.old-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  try {
+    await mkdir(tmp);
+    await fill(tmp);
+    if (exists) await rename(dir, old);
+    await rename(tmp, dir);
+  } catch (error) {
+    await rm(tmp, { recursive: true, force: true });
+    throw error;
+  }
+  if (exists) await rm(old, { recursive: true, force: true });
 }
 
 function encodeDocs(state: FrozenState): Uint8Array[] {
@@ -102,9 +140,16 @@ function encodeDocs(state: FrozenState): Uint8Array[] {
   return chunks;
 }
 
-/** Writes a frozen index into `dir` (created when missing); the manifest is written last. */
+/** Writes a frozen index as the folder `dir` (created or replaced whole, see replaceFolder). */
 export async function writeIndexFiles(dir: string, state: FrozenState): Promise<Manifest> {
-  await mkdir(dir, { recursive: true });
+  let manifest: Manifest | undefined;
+  await replaceFolder(dir, async (tmp) => {
+    manifest = await writeIndexFilesInto(tmp, state);
+  });
+  return manifest!;
+}
+
+async function writeIndexFilesInto(dir: string, state: FrozenState): Promise<Manifest> {
   const p = state.postings;
   const arrays: Array<[string, ArrayTypeName, ArrayBufferView & { length: number }]> = [
     ['df', 'Int32Array', state.df],
@@ -129,10 +174,10 @@ export async function writeIndexFiles(dir: string, state: FrozenState): Promise<
       offset += pad;
     }
   }
-  await writeAtomic(join(dir, 'arrays.bin'), parts);
-  await writeAtomic(join(dir, 'postings.bin'), p.bytes);
-  await writeAtomic(join(dir, 'terms.bin'), state.terms.join('\n'));
-  await writeAtomic(join(dir, 'docs.bin'), encodeDocs(state));
+  await writeChunks(join(dir, 'arrays.bin'), parts);
+  await writeChunks(join(dir, 'postings.bin'), p.bytes);
+  await writeChunks(join(dir, 'terms.bin'), state.terms.join('\n'));
+  await writeChunks(join(dir, 'docs.bin'), encodeDocs(state));
   const manifest: Manifest = {
     format: FORMAT_NAME,
     formatVersion: FORMAT_VERSION,
@@ -148,7 +193,7 @@ export async function writeIndexFiles(dir: string, state: FrozenState): Promise<
     sections,
     savedAt: new Date().toISOString(),
   };
-  await writeAtomic(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeChunks(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 

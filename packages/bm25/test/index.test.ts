@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -149,6 +149,21 @@ describe('BM25Index', () => {
     // A loaded index keeps accepting documents.
     loaded.add({ id: 'new', text: 'w399 w399 w399' });
     expect(loaded.search('w399', { k: 1 })[0]!.id).toBe('new');
+  });
+
+  it('saves by replacing the whole folder (nothing left beside it) and refuses a folder holding other files', async () => {
+    const parent = await tempDir();
+    const dir = join(parent, 'replaced');
+    await index.save(dir);
+    const small = new BM25Index();
+    small.add({ id: 'only', text: 'w1 w2' });
+    await small.save(dir);
+    expect((await BM25Index.load(dir)).size).toBe(1);
+    expect((await readdir(parent)).sort()).toEqual(['replaced']);
+    await writeFile(join(parent, 'notes.txt'), 'mine');
+    await expect(small.save(parent)).rejects.toThrow(/holds files that are not part of a dotrank BM25 index \(notes\.txt/);
+    expect(await readFile(join(parent, 'notes.txt'), 'utf8')).toBe('mine');
+    expect((await readdir(parent)).sort()).toEqual(['notes.txt', 'replaced']);
   });
 
   it('reloads a source from its directory after a restart without re-indexing', async () => {
