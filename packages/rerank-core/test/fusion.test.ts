@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fuse, minMaxNormalize, zScoreNormalize, RRF_K } from '../src/index.js';
+import { fuse, minMaxNormalize, zScoreNormalize, RRF_K } from '../src/fusion.js';
 
 // Three candidates; expected values below are computed by hand from the formulas in the README.
 const items = [

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
-import { InProcessReranker, RerankAbortedError, RerankTimeoutError, warmPassages } from '../src/index.js';
+import { InProcessReranker } from '../src/in-process.js';
+import { RerankAbortedError, RerankTimeoutError } from '../src/errors.js';
+import { warmPassages } from '../src/pipeline.js';
 import { FakeEncoder } from './fake-encoder.js';
 
 const candidates = Array.from({ length: 10 }, (_, i) => ({ id: `p${i}`, text: `passage number ${i} about flow`, score: 10 - i }));

@@ -2,7 +2,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Candidate } from '@dotrank/core';
 import { deleteKeysWithPrefix, redisUrlForTests } from '@dotrank/core/testing';
 import { createRedisConnection } from '@dotrank/vector-cache';
-import { queueNames } from '../src/index.js';
+import { queueNames } from '../src/wire.js';
 
 /** Deletes every key under our prefix (SCAN + DEL), never anything else. */
 export async function deleteKeys(prefix: string): Promise<void> {

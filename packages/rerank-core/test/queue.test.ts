@@ -4,19 +4,12 @@ import { ModelError, type DenseEncoder } from '@dotrank/core';
 import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
 import { loadEncoder, type Encoder } from '@dotrank/encoder';
 import { MemoryVectorStore, RedisVectorStore, createRedisConnection, textHash } from '@dotrank/vector-cache';
-import {
-  InProcessReranker,
-  QueueReranker,
-  RerankJobFailedError,
-  RerankTimeoutError,
-  decodeFailure,
-  payloadKey,
-  queueNames,
-  startRerankWorker,
-  type JobStatus,
-  type RerankResult,
-  type RerankWorker,
-} from '../src/index.js';
+import { InProcessReranker } from '../src/in-process.js';
+import { QueueReranker } from '../src/producer.js';
+import { RerankJobFailedError, RerankTimeoutError } from '../src/errors.js';
+import { decodeFailure, payloadKey, queueNames } from '../src/wire.js';
+import { startRerankWorker, type JobStatus, type RerankWorker } from '../src/processor.js';
+import type { RerankResult } from '../src/types.js';
 import { deleteKeys, makeCandidates, rawQueue } from './queue-helpers.js';
 
 // The whole queue inside the package: QueueReranker -> Redis -> startRerankWorker (real Redis, ONNX Runtime, tiny model)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@dotrank/core';
-import { parseOrThrow, rerankRequestSchema, validateRerankRequest } from '../src/index.js';
+import { parseOrThrow, rerankRequestSchema, validateRerankRequest } from '../src/schemas.js';
 
 const ok = { query: 'flow', candidates: [{ id: 'a', text: 'x', score: 1 }], fusion: 'tasb' as const };
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
-import { InProcessReranker } from '../src/index.js';
+import { InProcessReranker } from '../src/in-process.js';
 import { FakeEncoder } from './fake-encoder.js';
 
 describe('InProcessReranker (fake encoder)', () => {

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DeadlineError, UnavailableError, ValidationError } from '@dotrank/core';
 import { textHash } from '@dotrank/vector-cache';
-import {
-  RerankAbortedError,
-  RerankJobFailedError,
-  RerankTimeoutError,
-  decodeFailure,
-  degradationFor,
-  encodeFailure,
-  parseOrThrow,
-  payloadKey,
-  queueNames,
-  rerankJobSchema,
-  warmJobSchema,
-} from '../src/index.js';
+import { RerankAbortedError, RerankJobFailedError, RerankTimeoutError } from '../src/errors.js';
+import { decodeFailure, encodeFailure, payloadKey, queueNames, rerankJobSchema, warmJobSchema } from '../src/wire.js';
+import { degradationFor } from '../src/outcome.js';
+import { parseOrThrow } from '../src/schemas.js';
 
 const texts = ['shock wave', 'boundary layer', 'wing flutter'];
 const job = {
