@@ -11,9 +11,11 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seededRandom } from '@dotrank/core/testing';
-import { exactSearch, exactSearchShards, HnswIndex, HnswlibIndex } from '../src/index.js';
-import type { MatrixShard, VectorHit } from '../src/index.js';
-import { hnswlibOrSkipReason } from '../src/testing/index.js';
+import { exactSearch, exactSearchShards } from '../src/exact.js';
+import { HnswIndex } from '../src/hnsw.js';
+import { HnswlibIndex } from '../src/hnswlib.js';
+import type { MatrixShard, VectorHit } from '../src/exact.js';
+import { hnswlibOrSkipReason } from '../src/testing/hnswlib.js';
 
 const raw = (name: string): string | undefined => {
   const i = process.argv.indexOf(`--${name}`);

@@ -7,8 +7,9 @@ import { afterAll, beforeAll } from 'vitest';
 import { tinyModelDir } from '@dotrank/core/testing';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
-import { createDenseSource } from '../src/index.js';
-import { denseSourceContract, hnswlibOrSkipReason } from '../src/testing/index.js';
+import { createDenseSource } from '../src/source.js';
+import { denseSourceContract } from '../src/testing/dense-contract.js';
+import { hnswlibOrSkipReason } from '../src/testing/hnswlib.js';
 
 let encoder: Encoder;
 let dir: string;

@@ -11,9 +11,9 @@ import { readCorpus, readQueries } from '@dotrank/datasets';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
-import { createDenseSource } from '../src/index.js';
-import type { DenseSource } from '../src/index.js';
-import { hnswlibOrSkipReason } from '../src/testing/index.js';
+import { createDenseSource } from '../src/source.js';
+import type { DenseSource } from '../src/source.js';
+import { hnswlibOrSkipReason } from '../src/testing/hnswlib.js';
 
 const hnswlib = hnswlibOrSkipReason();
 const noHnswlib = 'reason' in hnswlib;

@@ -1,6 +1,7 @@
 // Exact search, sharded exact search and the bounded heap against plain loops on seeded random data.
 import { describe, expect, it } from 'vitest';
-import { exactSearch, exactSearchShards, TopK } from '../src/index.js';
+import { exactSearch, exactSearchShards } from '../src/exact.js';
+import { TopK } from '@dotrank/core';
 
 function seeded(seed: number): () => number {
   return () => {

@@ -8,9 +8,10 @@ import { CONTRACT_PASSAGES, tinyModelDir } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
-import { denseDirFor, openFirstStage } from '../src/index.js';
-import type { DenseManifest, DenseSource } from '../src/index.js';
-import { hnswlibOrSkipReason } from '../src/testing/index.js';
+import { denseDirFor, openFirstStage } from '../src/first-stage.js';
+import type { DenseManifest } from '../src/matrix.js';
+import type { DenseSource } from '../src/source.js';
+import { hnswlibOrSkipReason } from '../src/testing/hnswlib.js';
 
 const hnswlib = hnswlibOrSkipReason();
 if ('reason' in hnswlib) console.warn(`skipping the first-stage hnswlib test: ${hnswlib.reason}`);

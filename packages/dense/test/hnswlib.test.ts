@@ -8,9 +8,15 @@ import { ConfigError, ValidationError } from '@dotrank/core';
 import { CONTRACT_PASSAGES, seededRandom, tinyModelDir } from '@dotrank/core/testing';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
-import { createDenseSource, exactSearch, HnswIndex, HnswlibIndex, resolveAnnBackend, VectorMatrix } from '../src/index.js';
-import type { DenseManifest, HnswlibModule } from '../src/index.js';
-import { hnswlibOrSkipReason } from '../src/testing/index.js';
+import { createDenseSource } from '../src/source.js';
+import { exactSearch } from '../src/exact.js';
+import { HnswIndex } from '../src/hnsw.js';
+import { HnswlibIndex } from '../src/hnswlib.js';
+import { resolveAnnBackend } from '../src/ann.js';
+import { VectorMatrix } from '../src/matrix.js';
+import type { DenseManifest } from '../src/matrix.js';
+import type { HnswlibModule } from '../src/ann.js';
+import { hnswlibOrSkipReason } from '../src/testing/hnswlib.js';
 
 const hnswlib = hnswlibOrSkipReason();
 const noHnswlib = 'reason' in hnswlib;

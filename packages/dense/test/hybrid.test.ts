@@ -4,7 +4,8 @@ import { CONTRACT_PASSAGES, tinyModelDir } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
-import { createDenseSource, fuseCandidates, HybridSource } from '../src/index.js';
+import { createDenseSource } from '../src/source.js';
+import { fuseCandidates, HybridSource } from '../src/hybrid.js';
 
 describe('fuseCandidates', () => {
   const bm25 = [
