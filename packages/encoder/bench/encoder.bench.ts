@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { findRepoRoot, loadConfig } from '@dotrank/core';
-import { loadEncoder } from '../src/index.js';
+import { loadEncoder } from '../src/encoder.js';
 
 const { values } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEncoder } from '../src/index.js';
-import type { Encoder } from '../src/index.js';
+import { loadEncoder } from '../src/encoder.js';
+import type { Encoder } from '../src/encoder.js';
 import { maxAbsDiff, tinyDir, tokenizerReference } from './helpers.js';
 
 const texts = tokenizerReference()

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadEncoder } from '../src/index.js';
-import type { Encoder } from '../src/index.js';
+import { loadEncoder } from '../src/encoder.js';
+import type { Encoder } from '../src/encoder.js';
 import { maxAbsDiff, repoRoot, tinyDir } from './helpers.js';
 
 /** Each CLI start runs the TypeScript sources through tsx: seconds on a busy machine, so allow minutes. */

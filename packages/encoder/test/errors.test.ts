@@ -2,8 +2,8 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ModelError, NotFoundError, ValidationError } from '@dotrank/core';
-import { loadEncoder } from '../src/index.js';
-import type { Encoder } from '../src/index.js';
+import { loadEncoder } from '../src/encoder.js';
+import type { Encoder } from '../src/encoder.js';
 import { fixturesDir, modelDirVariant, pooledDir, removeDir, tinyDir } from './helpers.js';
 
 const dirs: string[] = [];

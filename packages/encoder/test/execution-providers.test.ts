@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ModelError, ValidationError, loadConfig } from '@dotrank/core';
 import { tinyModelDir } from '@dotrank/core/testing';
-import { encoderOptionsFromConfig, loadEncoder } from '../src/index.js';
+import { encoderOptionsFromConfig, loadEncoder } from '../src/encoder.js';
 
 describe('execution providers', () => {
   it('runs on the CPU provider when asked explicitly', async () => {

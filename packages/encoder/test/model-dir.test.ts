@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoPath } from '@dotrank/core/testing';
-import { loadEncoder, readManifest } from '../src/index.js';
+import { loadEncoder } from '../src/encoder.js';
+import { readManifest } from '../src/manifest.js';
 import { maxAbsDiff, modelDirVariant, removeDir, tinyDir, vectorReference } from './helpers.js';
 
 const reference = vectorReference();

@@ -3,8 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoPath } from '@dotrank/core/testing';
-import { loadEncoder, TextTokenizer } from '../src/index.js';
-import type { Encoder } from '../src/index.js';
+import { loadEncoder } from '../src/encoder.js';
+import { TextTokenizer } from '../src/tokenizer.js';
+import type { Encoder } from '../src/encoder.js';
 import { tinyDir, tokenizerReference } from './helpers.js';
 
 const tasbTokenizer = join(repoPath('models/tas-b'), 'tokenizer.json');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dot, loadEncoder } from '../src/index.js';
-import type { Encoder } from '../src/index.js';
+import { dot } from '../src/pooling.js';
+import { loadEncoder } from '../src/encoder.js';
+import type { Encoder } from '../src/encoder.js';
 import { maxAbsDiff, modelDirVariant, pooledDir, removeDir, tinyDir, vectorReference } from './helpers.js';
 
 const reference = vectorReference();
