@@ -8,7 +8,9 @@ import { Client } from '@elastic/elasticsearch';
 import { loadConfig } from '@dotrank/core';
 import type { Passage } from '@dotrank/core';
 import { repoPath } from '@dotrank/core/testing';
-import { createElasticsearchSource, documentFor, resolveSourceOptions } from '../src/index.js';
+import { createElasticsearchSource } from '../src/source.js';
+import { documentFor } from '../src/bulk.js';
+import { resolveSourceOptions } from '../src/options.js';
 import { FakeElasticsearch } from '../test/support/fake-es.js';
 
 const COPIES = 10;

@@ -2,7 +2,7 @@
 // (@elastic/elasticsearch-mock transport; see test/support/fake-es.ts for its scoring).
 import { loadConfig } from '@dotrank/core';
 import { candidateSourceContract } from '@dotrank/core/testing';
-import { createElasticsearchSource } from '../src/index.js';
+import { createElasticsearchSource } from '../src/source.js';
 import { FakeElasticsearch } from './support/fake-es.js';
 
 candidateSourceContract('elasticsearch (mock transport)', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '@dotrank/core';
-import { extractQueryText, planProxySearch, readRerankSection, readRetriever, resolveSourceOptions } from '../src/index.js';
-import type { ProxySearchDecision } from '../src/index.js';
+import { extractQueryText, planProxySearch, readRerankSection, readRetriever } from '../src/dsl.js';
+import { resolveSourceOptions } from '../src/options.js';
+import type { ProxySearchDecision } from '../src/dsl.js';
 
 const passage = resolveSourceOptions();
 const plan = (body: unknown, qs = ''): ProxySearchDecision =>

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, DotrankError, UnavailableError, loadConfig } from '@dotrank/core';
-import { ForwardingClient, connectionSettings, createClientFromConfig, decodedBody } from '../src/index.js';
+import { ForwardingClient, decodedBody } from '../src/forward.js';
+import { connectionSettings } from '../src/connection.js';
+import { createClientFromConfig } from '../src/client.js';
 
 const tls = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url));
 

@@ -5,7 +5,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@dotrank/core';
 import { candidateSourceContract, uniquePrefix } from '@dotrank/core/testing';
-import { ForwardingClient, buildSearchBody, connectionSettings, createClientFromConfig, createElasticsearchSource, decodedBody, readSearchHits } from '../src/index.js';
+import { ForwardingClient, decodedBody } from '../src/forward.js';
+import { buildSearchBody } from '../src/query.js';
+import { connectionSettings } from '../src/connection.js';
+import { createClientFromConfig } from '../src/client.js';
+import { createElasticsearchSource } from '../src/source.js';
+import { readSearchHits } from '../src/response.js';
 
 const config = loadConfig(process.env);
 const configured = Boolean(config.ELASTICSEARCH_URL || config.ELASTICSEARCH_CLOUD_ID);

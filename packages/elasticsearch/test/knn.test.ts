@@ -14,7 +14,7 @@ import {
   innerProductFromScore,
   SCRIPT_SOURCE,
   supportsMaxInnerProduct,
-} from '../src/index.js';
+} from '../src/knn.js';
 import { fakeWithKnn } from './support/fake-knn.js';
 
 let encoder: Encoder;

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, UnavailableError, loadConfig } from '@dotrank/core';
-import { createElasticsearchSource } from '../src/index.js';
-import type { ElasticsearchSource } from '../src/index.js';
+import { createElasticsearchSource } from '../src/source.js';
+import type { ElasticsearchSource } from '../src/source.js';
 
 const tls = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url));
 

@@ -4,8 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '@dotrank/core';
 import type { ResponseMeta } from '@dotrank/core';
-import { createElasticsearchSource, planProxySearch, readSearchHits, resolveSourceOptions, writeSearchResponse } from '../src/index.js';
-import type { ElasticsearchSourceOptions, SearchHits } from '../src/index.js';
+import { createElasticsearchSource } from '../src/source.js';
+import { planProxySearch } from '../src/dsl.js';
+import { readSearchHits, writeSearchResponse } from '../src/response.js';
+import { resolveSourceOptions } from '../src/options.js';
+import type { ElasticsearchSourceOptions } from '../src/options.js';
+import type { SearchHits } from '../src/response.js';
 import { FakeElasticsearch } from './support/fake-es.js';
 
 /** Hits whose text comes from nested objects, flattened dotted keys, arrays (nested ones too), numbers and booleans. */

@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { errors } from '@elastic/elasticsearch';
 import { ConfigError, NotFoundError, UnavailableError, ValidationError, loadConfig } from '@dotrank/core';
 import type { IndexProgress, Passage } from '@dotrank/core';
-import { ElasticsearchAuthError, createElasticsearchSource, ensureIndex } from '../src/index.js';
-import type { ElasticsearchSourceOptions } from '../src/index.js';
+import { ElasticsearchAuthError } from '../src/errors.js';
+import { createElasticsearchSource, ensureIndex } from '../src/source.js';
+import type { ElasticsearchSourceOptions } from '../src/options.js';
 import { FakeElasticsearch, responseError } from './support/fake-es.js';
 
 const V8_JSON = 'application/vnd.elasticsearch+json; compatible-with=8';
