@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { findRepoRoot } from '@dotrank/core';
-import { convertCheckpoint, type Int8Kernel, type WeightDtype } from '../src/index.js';
+import { convertCheckpoint } from '../src/convert.js';
+import type { Int8Kernel, WeightDtype } from '../src/build-graph.js';
 import { seededRandom } from '@dotrank/core/testing';
 
 const { values } = parseArgs({

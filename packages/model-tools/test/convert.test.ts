@@ -8,16 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError, NotFoundError } from '@dotrank/core';
 import { repoPath } from '@dotrank/core/testing';
 import { loadEncoder } from '@dotrank/encoder';
-import {
-  buildBertTokenizerJson,
-  buildEncoderGraph,
-  convertCheckpoint,
-  encoderSpec,
-  readSafetensors,
-  readTorchCheckpoint,
-  writeSafetensors,
-  type StateDict,
-} from '../src/index.js';
+import { buildBertTokenizerJson } from '../src/tokenizer-json.js';
+import { buildEncoderGraph } from '../src/build-graph.js';
+import { convertCheckpoint } from '../src/convert.js';
+import { encoderSpec } from '../src/architecture.js';
+import { readSafetensors, writeSafetensors } from '../src/safetensors.js';
+import { readTorchCheckpoint } from '../src/torch-checkpoint.js';
+import type { StateDict } from '../src/tensor.js';
 import { randomDistilbert } from './random-model.js';
 import { clsOfTexts, clsVectors, cosine, HUB_FIXTURES, maxAbsDiff, reference, top3 } from './reference.js';
 

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '@dotrank/core';
-import { parseSafetensors, readTorchCheckpoint, unpickle } from '../src/index.js';
+import { parseSafetensors } from '../src/safetensors.js';
+import { readTorchCheckpoint } from '../src/torch-checkpoint.js';
+import { unpickle } from '../src/pickle.js';
 import { HUB_FIXTURES } from './reference.js';
 
 const PWNED = '/tmp/dotrank-pickle-pwned';

@@ -1,4 +1,4 @@
-import type { StateDict } from '../src/index.js';
+import type { StateDict } from '../src/tensor.js';
 import { seededRandom } from '@dotrank/core/testing';
 
 /** Deterministic PRNG (mulberry32) + Box-Muller normal samples. */
