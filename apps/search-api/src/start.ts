@@ -165,7 +165,7 @@ async function inProcessReranker(config: DotrankConfig, encoder: (why: string) =
 }
 
 function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened): RerankSetup {
-  const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES });
+  const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES, failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS });
   // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
   const probe = createRedisConnection(redisUrl, { role: 'probe' });
   opened.add(async () => probe.disconnect());

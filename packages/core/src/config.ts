@@ -35,6 +35,8 @@ export const configSchema = z.object({
   DOTRANK_PORT: intFrom(0, 65_535).default(3000),
   DOTRANK_HOST: z.string().default('127.0.0.1'),
   DOTRANK_RERANK_DEADLINE_MS: intFrom(1, 600_000).default(500),
+  /** How long a failed rerank job (which holds the query text) stays in Redis for inspection; default 7 days. */
+  DOTRANK_FAILED_JOB_TTL_SECONDS: intFrom(1, 365 * 24 * 3600).default(604_800),
   DOTRANK_MAX_CANDIDATES: intFrom(1, 100_000).default(1000),
   DOTRANK_BATCH_SIZE: intFrom(1, 4096).default(32),
   DOTRANK_ORT_THREADS: intFrom(0, 1024).default(0),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { UnavailableError, withDeadline } from '@dotrank/core';
+import { UnavailableError, ValidationError, withDeadline } from '@dotrank/core';
 import { textHash } from '@dotrank/vector-cache';
 import { closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
 import { RerankJobFailedError, rerankDeadline } from './errors.js';
@@ -19,12 +19,15 @@ import {
   type RerankJob,
 } from './wire.js';
 
+/** Failed jobs kept at most (besides their age, failedJobTtlSeconds). */
+const FAILED_JOBS_KEPT = 5_000;
+
 /** Default job options for rerank jobs: short-lived results, bounded failed-job history, 3 attempts. */
 export const RERANK_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
   backoff: { type: 'exponential', delay: 100 },
   removeOnComplete: { age: 60, count: 10_000 },
-  removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: FAILED_JOBS_KEPT },
 };
 
 export interface QueueRerankerOptions {
@@ -36,6 +39,11 @@ export interface QueueRerankerOptions {
   deadlineMs?: number;
   /** Most candidates per request (DOTRANK_MAX_CANDIDATES); default 1000. */
   maxCandidates?: number;
+  /**
+   * How long a failed job stays in Redis, in seconds (DOTRANK_FAILED_JOB_TTL_SECONDS; default 7 days): it holds the
+   * query text, the request id, the candidate ids, text hashes and first-stage scores (never the texts).
+   */
+  failedJobTtlSeconds?: number;
   /** Overrides of RERANK_JOB_OPTIONS (3 attempts, exponential backoff from 100 ms, bounded history). */
   jobOptions?: JobsOptions;
 }
@@ -129,9 +137,14 @@ export class QueueReranker implements Reranker {
   private readonly options: QueueRerankerOptions;
   private readonly columnsSchema = rerankColumnsSchema();
   private readonly payloadBuffers = new PayloadBuffers();
+  /** Failed-job retention from failedJobTtlSeconds (the count bound of RERANK_JOB_OPTIONS stays). */
+  private readonly retention: JobsOptions;
 
   constructor(options: QueueRerankerOptions) {
     this.options = options;
+    const ttl = options.failedJobTtlSeconds;
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1)) throw new ValidationError('failedJobTtlSeconds', 'must be an integer >= 1');
+    this.retention = ttl !== undefined ? { removeOnFail: { age: ttl, count: FAILED_JOBS_KEPT } } : {};
     this.names = queueNames(options.queuePrefix);
     this.connections = queueConnections(options.connection);
     const { command, blocking } = this.connections;
@@ -179,7 +192,7 @@ export class QueueReranker implements Reranker {
   private async enqueue(valid: RerankRequest, jobId: string, key: string, deadlineMs: number | undefined): Promise<Job<RerankJob, RerankColumns>> {
     const enqueuedAt = Date.now();
     const data = wireJob(valid, enqueuedAt, deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined);
-    const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.options.jobOptions, jobId };
+    const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.retention, ...this.options.jobOptions, jobId };
     // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
     // TextEncoder.encodeInto into a reused buffer (Buffer.from(string) is several times slower at this size)
     const payload = this.payloadBuffers.encode(JSON.stringify(valid.candidates.map((c) => c.text)));
