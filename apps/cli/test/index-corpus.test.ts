@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,10 +35,16 @@ afterAll(async () => {
 });
 
 describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => {
-  it('indexes a JSONL file with a field map, reports malformed lines by number and skips them', async () => {
-    const r = await run(['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--title-field', 'heading']);
-    expect(r.stderr).toMatch(/docs\.jsonl:2: invalid JSON/);
-    expect(r.stderr).toMatch(/docs\.jsonl:4: missing id field "doc"/);
+  it('refuses a corpus with malformed lines (exit 2, file:line, nothing written); --skip-invalid reports every skipped line', async () => {
+    const args = ['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--title-field', 'heading'];
+    const refused = await run(args);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^dotrank: .*docs\.jsonl:2: invalid JSON/m);
+    await expect(stat(join(dir, 'data', 'index'))).rejects.toThrow(/ENOENT/);
+    const r = await run([...args, '--skip-invalid']);
+    expect(r.stderr).toMatch(/skipped .*docs\.jsonl:2: invalid JSON/);
+    expect(r.stderr).toMatch(/skipped .*docs\.jsonl:4: missing id field "doc"/);
+    expect(r.stderr).toMatch(/skipped 2 invalid lines \(--skip-invalid\)/);
     expect(r.stdout).toMatch(/^indexed 3, failed 0, skipped 2 in [\d.]+s -> .*index[/\\]docs\n$/);
     expect(r.code).toBe(0);
   });
@@ -63,7 +69,7 @@ describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => 
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^dotrank: k1: .*k1=1\.2.*k1=0\.9/m);
     expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
-    const rebuilt = await run([...args, '--rebuild', '--json']);
+    const rebuilt = await run([...args, '--rebuild', '--json', '--skip-invalid']);
     expect(rebuilt.code).toBe(0);
     expect(JSON.parse(rebuilt.stdout)).toMatchObject({ indexed: 3, failed: 0, skipped: 2, malformed: [{ line: 2 }, { line: 4 }] });
   });
@@ -82,6 +88,8 @@ describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => 
     const indexDir = join(dir, 'cranfield-index');
     const r = await run(['index', '--collection', collection, '--index-dir', indexDir, '--no-progress']);
     expect(r.stdout).toMatch(/^indexed 1400, failed 0, skipped 0/);
+    // Cranfield's two passages without text are indexed, with one warning naming them
+    expect(r.stderr.match(/warning: 2 passages have empty or whitespace-only text \(indexed; no query can match them\): 471, 995\n/g)).toHaveLength(1);
     const search = await run(['search', 'what similarity laws must be obeyed when constructing aeroelastic models', '--k', '10', '--json', '--index-dir', indexDir]);
     const cli = (JSON.parse(search.stdout) as Array<{ id: string; score: number }>).map(({ id, score }) => ({ id, score }));
     const index = new BM25Index();

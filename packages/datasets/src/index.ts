@@ -1,9 +1,10 @@
 // Public API of @dotrank/datasets: readers and writers for corpora, queries, qrels and runs.
 export { readCorpus, readQueries } from './corpus.js';
-export type { CorpusFormat } from './corpus.js';
+export type { CorpusFormat, PassageLocation, Query, ReadCorpusOptions } from './corpus.js';
 export { readQrels, readRun, writeRun } from './trec.js';
 export type { Qrels } from './trec.js';
 export { findCollection } from './collection.js';
+export type { CollectionFiles } from './collection.js';
 // Documented for scripts (MS MARCO top1000 files, a run as text); no project of ours uses them.
 export { formatRun } from './trec.js';
 export { readTop1000 } from './top1000.js';

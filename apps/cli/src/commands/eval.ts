@@ -24,6 +24,7 @@ interface EvalFlags extends OutputFlags {
   normalization?: 'minmax' | 'zscore';
   measures?: string;
   cache?: 'redis' | 'memory';
+  skipInvalid?: boolean;
   json?: boolean;
 }
 
@@ -48,6 +49,7 @@ export function registerEvalCommand(program: Command): void {
     .addOption(configOption('--batch-size <n>', 'DOTRANK_BATCH_SIZE', 'encoder batch size'))
     .addOption(configOption('--threads <n>', 'DOTRANK_ORT_THREADS', 'ONNX Runtime intra-op threads, 0 = all cores'))
     .addOption(new Option('--cache <kind>', 'vector cache (default: redis when REDIS_URL is set, else memory)').choices(['redis', 'memory']))
+    .option('--skip-invalid', 'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2)')
     .option('--json', 'print metrics.json to stdout instead of the table');
   addOutputOptions(command).action(async (flags: EvalFlags) => {
     const config = commandConfig(command);
@@ -70,6 +72,7 @@ export function registerEvalCommand(program: Command): void {
       ...(flags.normalization ? { normalization: flags.normalization } : {}),
       ...(flags.measures ? { measures: parseMeasures(flags.measures) } : {}),
       ...(flags.cache ? { cache: flags.cache } : {}),
+      ...(flags.skipInvalid ? { skipInvalid: true } : {}),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(summary.report, null, 2)}\n`);
     else process.stdout.write(`${formatReportTable(summary.report)}\n`);

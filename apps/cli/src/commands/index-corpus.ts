@@ -1,19 +1,21 @@
 import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { ConfigError } from '@dotrank/core';
-import type { CandidateSource, DotrankConfig, IndexReport, Passage } from '@dotrank/core';
-import { createEmbeddedSource } from '@dotrank/bm25';
-import { findCollection, readCorpus } from '@dotrank/datasets';
-import type { CorpusFormat, MalformedLine } from '@dotrank/datasets';
+import type { CandidateSource, DotrankConfig, IndexReport } from '@dotrank/core';
+import { BM25Index, EmbeddedBM25Source, createEmbeddedSource } from '@dotrank/bm25';
+import { findCollection } from '@dotrank/datasets';
+import type { CorpusFormat } from '@dotrank/datasets';
 import { createElasticsearchSource, ensureIndex } from '@dotrank/elasticsearch';
 import { numberFlag } from '../lib/flags.js';
 import { createProgress } from '../lib/progress.js';
 import { commandConfig, configOption, givenOnCommandLine } from '../lib/config-options.js';
 import { addOutputOptions, noticeWriter, showProgress } from '../lib/output.js';
 import type { OutputFlags } from '../lib/output.js';
+import { checkCorpus, corpusInput, reportCorpusLog } from '../lib/corpus-input.js';
+import type { CorpusReadLog } from '../lib/corpus-input.js';
 import { defaultIndexDir, sourceKindOf } from '../lib/sources.js';
 import type { SourceKind } from '../lib/sources.js';
 
@@ -29,10 +31,11 @@ interface IndexFlags extends OutputFlags {
   k1?: string;
   b?: string;
   rebuild?: boolean;
+  skipInvalid?: boolean;
   json?: boolean;
 }
 
-/** How many malformed lines are listed one by one before summarising. */
+/** How many indexing failures are listed one by one before summarising. */
 const LIST_LIMIT = 20;
 
 /** The name an index of this collection gets by default: the folder name, or the file name without extension. */
@@ -75,8 +78,9 @@ async function openTarget(
   if (kind === 'embedded') {
     if (flags.index) throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
     const dir = flags.indexDir ? resolve(flags.indexDir) : defaultIndexDir(config, collectionNameOf(flags.collection));
-    if (flags.rebuild) await rm(dir, { recursive: true, force: true });
-    return { source: await createEmbeddedSource({ dir, ...params }), location: dir };
+    // --rebuild starts empty; the saved index is replaced only when the new one is complete (see BM25Index.save)
+    const source = flags.rebuild ? new EmbeddedBM25Source(new BM25Index(params), dir) : await createEmbeddedSource({ dir, ...params });
+    return { source, location: dir };
   }
   if (flags.indexDir) throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) {
@@ -88,32 +92,29 @@ async function openTarget(
   return { source, location: `${index} on Elasticsearch` };
 }
 
-function printReport(report: IndexReport, malformed: MalformedLine[], location: string, flags: IndexFlags): void {
-  const json = flags.json === true;
+function printReport(report: IndexReport, corpusLog: CorpusReadLog, location: string, flags: IndexFlags): void {
   const notice = noticeWriter(flags);
-  if (json) {
+  const skipped = report.skipped + corpusLog.skipped.length;
+  if (flags.json === true) {
     const out = {
       indexed: report.indexed,
       failed: report.failed,
-      skipped: report.skipped + malformed.length,
+      skipped,
       durationMs: Math.round(report.durationMs),
       location,
       failures: report.failures,
-      malformed: malformed.map((m) => ({ file: m.file, line: m.line, reason: m.reason })),
+      malformed: corpusLog.skipped.map((m) => ({ file: m.file, line: m.line, reason: m.reason })),
+      blankText: corpusLog.blank.map((p) => p.id),
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
-  for (const m of malformed.slice(0, LIST_LIMIT)) notice(`skipped ${m.file}:${m.line}: ${m.reason}`);
-  if (malformed.length > LIST_LIMIT) notice(`... and ${malformed.length - LIST_LIMIT} more malformed lines`);
   for (const f of report.failures.slice(0, LIST_LIMIT)) {
     notice(`failed ${f.line !== undefined ? `line ${f.line} ` : ''}${f.id !== undefined ? `id ${f.id}: ` : ''}${f.reason}`);
   }
   if (report.failures.length > LIST_LIMIT) notice(`... and ${report.failures.length - LIST_LIMIT} more failures`);
   const seconds = (report.durationMs / 1000).toFixed(1);
-  process.stdout.write(
-    `indexed ${report.indexed}, failed ${report.failed}, skipped ${report.skipped + malformed.length} in ${seconds}s -> ${location}\n`,
-  );
+  process.stdout.write(`indexed ${report.indexed}, failed ${report.failed}, skipped ${skipped} in ${seconds}s -> ${location}\n`);
 }
 
 /** `dotrank index`: a corpus into the embedded BM25 index (default) or Elasticsearch. */
@@ -131,7 +132,8 @@ export function registerIndexCommand(program: Command): void {
     .option('--title-field <field>', 'JSONL field holding the title (default title)')
     .option('--k1 <x>', 'BM25 k1 (default 1.2); fixed when the index is created')
     .option('--b <x>', 'BM25 b (default 0.75); fixed when the index is created')
-    .option('--rebuild', 'embedded: discard an existing index in the folder first (otherwise passages are added, same ids replaced)')
+    .option('--rebuild', 'embedded: replace an existing index in the folder (otherwise passages are added, same ids replaced)')
+    .option('--skip-invalid', 'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2, nothing written)')
     .option('--json', 'print the report as JSON');
   addOutputOptions(command).action(async (flags: IndexFlags) => {
     const config = commandConfig(command);
@@ -142,32 +144,36 @@ export function registerIndexCommand(program: Command): void {
     const params = { ...(k1 !== undefined ? { k1 } : {}), ...(b !== undefined ? { b } : {}) };
     const kind = sourceKindOf(config, flags);
     const file = await corpusFileOf(flags.collection);
+    const corpus = corpusInput(flags.collection, {
+      ...(flags.format ? { format: flags.format } : {}),
+      fields: {
+        ...(flags.idField ? { id: flags.idField } : {}),
+        ...(flags.textField ? { text: flags.textField } : {}),
+        ...(flags.titleField ? { title: flags.titleField } : {}),
+      },
+      skipInvalid: flags.skipInvalid === true,
+    });
+    // Elasticsearch keeps what it was sent: a bad corpus must fail before the first document goes out. The embedded
+    // index needs no such pass: it is saved only after the whole corpus was read.
+    if (kind === 'elasticsearch') await checkCorpus(corpus.read);
     const progressShown = showProgress(flags);
     const total = progressShown ? await countLines(file) : undefined;
     const { source, location } = await openTarget(config, flags, kind, params);
-
-    const malformed: MalformedLine[] = [];
-    const fields = {
-      ...(flags.idField ? { id: flags.idField } : {}),
-      ...(flags.textField ? { text: flags.textField } : {}),
-      ...(flags.titleField ? { title: flags.titleField } : {}),
-    };
-    const passages: AsyncIterable<Passage> = readCorpus(flags.collection, {
-      ...(flags.format ? { format: flags.format } : {}),
-      fields,
-      onMalformed: (m) => malformed.push(m),
-    });
     const progress = createProgress(`indexing (${kind})`, total ?? 0, progressShown);
     let report: IndexReport;
     try {
-      report = await source.index(passages, {
-        onProgress: (p) => progress.update(p.done + malformed.length, total !== undefined ? Math.max(total, p.done + malformed.length) : undefined),
+      report = await source.index(corpus.read(), {
+        onProgress: (p) => {
+          const done = p.done + corpus.log.skipped.length;
+          progress.update(done, total !== undefined ? Math.max(total, done) : undefined);
+        },
       });
     } finally {
       progress.stop();
       await source.close();
     }
-    printReport(report, malformed, location, flags);
-    if (report.indexed === 0 && (report.failed > 0 || malformed.length > 0)) process.exitCode = 1;
+    reportCorpusLog(corpus.log, noticeWriter(flags));
+    printReport(report, corpus.log, location, flags);
+    if (report.indexed === 0 && report.failed > 0) process.exitCode = 1;
   });
 }
