@@ -26,7 +26,28 @@ export function queueConnections(connection: QueueConnection, onError?: (error: 
   return { command: connection, blocking, owned: [blocking] };
 }
 
-/** Closes what queueConnections opened (a client whose server is gone is disconnected instead). */
+/** How long a QUIT may wait for its reply before the socket is simply closed. */
+const QUIT_MS = 1000;
+
+/** Closes what queueConnections opened: QUIT, or a plain disconnect when the server is gone or does not answer. */
 export async function closeConnections(connections: QueueConnections): Promise<void> {
-  await Promise.allSettled(connections.owned.map((c) => c.quit().catch(() => c.disconnect())));
+  await Promise.allSettled(
+    connections.owned.map(async (c) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), QUIT_MS)));
+      const outcome = await Promise.race([c.quit().catch(() => 'failed' as const), timedOut]);
+      clearTimeout(timer);
+      if (outcome === 'timeout' || outcome === 'failed') c.disconnect();
+    }),
+  );
+}
+
+/** Bounds a close step: a Redis that stopped answering must not hold a shutdown (the caller disconnects after). */
+export const CLOSE_STEP_MS = 3000;
+
+/** Resolves when `step` settles or after `ms`, whichever comes first; never rejects. */
+export async function bounded(step: Promise<unknown>, ms = CLOSE_STEP_MS): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([step.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -1,14 +1,19 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { DotrankError, ValidationError, describeError, withDeadline, type DenseEncoder } from '@dotrank/core';
 import type { VectorStore } from '@dotrank/vector-cache';
-import { closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
+import { bounded, closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
 import { RerankTimeoutError } from './errors.js';
 import { DEFAULT_BATCH_SIZE, rerankKeyed, warmPassages, type KeyedRerankRequest, type KeyedRerankResult } from './pipeline.js';
 import { DEFAULT_MAX_CANDIDATES, parseOrThrow } from './schemas.js';
 import type { RerankTimings } from './types.js';
 import {
   EVENTS_MAX_LEN,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_TTL_MS,
   encodeFailure,
+  heartbeatKey,
   payloadKey,
   payloadSchema,
   queueNames,
@@ -75,6 +80,8 @@ export interface RerankWorkerOptions {
 
 export interface RerankWorker {
   readonly names: QueueNames;
+  /** This worker's member in the heartbeat set (wire.ts). */
+  readonly workerId: string;
   /** Stops taking jobs, waits for the in-flight ones and closes the connections it opened. */
   close(): Promise<void>;
 }
@@ -218,6 +225,44 @@ function columnsOf(result: KeyedRerankResult, timings: RerankColumns['timings'])
   };
 }
 
+/**
+ * The worker's heartbeat (wire.ts): ZADD itself every HEARTBEAT_INTERVAL_MS, pruning members past HEARTBEAT_TTL_MS;
+ * a beat still waiting for Redis is not doubled. stop() removes the member (bounded: Redis may be gone).
+ */
+function startHeartbeat(redis: QueueConnections['command'], names: QueueNames, workerId: string, logger: ProcessorLogger) {
+  const key = heartbeatKey(names);
+  let pending: Promise<unknown> | undefined;
+  let failing = false;
+  const beat = (): Promise<unknown> => {
+    const now = Date.now();
+    pending ??= redis
+      .multi()
+      .zadd(key, now, workerId)
+      .zremrangebyscore(key, '-inf', now - HEARTBEAT_TTL_MS)
+      .pexpire(key, HEARTBEAT_TTL_MS)
+      .exec()
+      .then(
+        () => (failing = false),
+        (error: unknown) => {
+          // once per outage, not once per beat
+          if (!failing) logger.warn({ err: describeError(error) }, 'heartbeat not written; producers will count this worker as gone');
+          failing = true;
+        },
+      )
+      .finally(() => (pending = undefined));
+    return pending;
+  };
+  const timer = setInterval(() => void beat(), HEARTBEAT_INTERVAL_MS);
+  timer.unref();
+  return {
+    first: beat(),
+    stop: async () => {
+      clearInterval(timer);
+      await bounded(redis.zrem(key, workerId));
+    },
+  };
+}
+
 /** Starts BullMQ workers on the rerank (and warm) queue running a RerankProcessor; resolves once they are connected. */
 export async function startRerankWorker(options: RerankWorkerOptions): Promise<RerankWorker> {
   const { concurrency = 1 } = options;
@@ -242,11 +287,18 @@ export async function startRerankWorker(options: RerankWorkerOptions): Promise<R
     w.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will be retried'));
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
+  const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const heartbeat = startHeartbeat(connections.command, names, workerId, logger);
+  await heartbeat.first;
   let closing: Promise<void> | undefined;
   return {
     names,
+    workerId,
     close() {
-      closing ??= Promise.allSettled(workers.map((w) => w.close())).then(() => closeConnections(connections));
+      // each step bounded: in-flight jobs get their time while Redis answers; a Redis that does not, does not hold us
+      closing ??= Promise.all([heartbeat.stop(), bounded(Promise.allSettled(workers.map((w) => w.close())))])
+        .then(() => bounded(Promise.allSettled(workers.map((w) => w.disconnect()))))
+        .then(() => closeConnections(connections));
       return closing;
     },
   };

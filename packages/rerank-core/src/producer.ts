@@ -3,14 +3,16 @@ import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UnavailableError, ValidationError, withDeadline } from '@dotrank/core';
 import { textHash } from '@dotrank/vector-cache';
-import { closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
-import { RerankJobFailedError, rerankDeadline } from './errors.js';
+import { bounded, closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
+import { NoWorkersError, RerankJobFailedError, rerankDeadline } from './errors.js';
 import { DEFAULT_MAX_CANDIDATES, validateRerankRequest } from './schemas.js';
 import type { RankedItem, Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
 import {
   EVENTS_MAX_LEN,
+  HEARTBEAT_TTL_MS,
   RERANK_JOB,
   decodeFailure,
+  heartbeatKey,
   payloadKey,
   queueNames,
   rerankColumnsSchema,
@@ -78,6 +80,11 @@ class PayloadBuffers {
   }
 }
 
+/** How long a heartbeat count is reused: requests do not pay a Redis round trip each. */
+const WORKERS_CACHE_MS = 1000;
+/** How long counting workers may take before the count is given up as unknown. */
+const WORKERS_COUNT_MS = 1000;
+
 /** How long a payload outlives its deadline (or lives, with no deadline) should its producer die. */
 const PAYLOAD_TTL_MARGIN_MS = 60_000;
 const PAYLOAD_TTL_NO_DEADLINE_MS = 24 * 3600_000;
@@ -139,6 +146,8 @@ export class QueueReranker implements Reranker {
   private readonly payloadBuffers = new PayloadBuffers();
   /** Failed-job retention from failedJobTtlSeconds (the count bound of RERANK_JOB_OPTIONS stays). */
   private readonly retention: JobsOptions;
+  /** The last heartbeat count and when it was read; the read under way, shared by everyone who asks meanwhile. */
+  private workers: { count: number; at: number; reading?: Promise<number> } = { count: 0, at: -Infinity };
 
   constructor(options: QueueRerankerOptions) {
     this.options = options;
@@ -166,11 +175,36 @@ export class QueueReranker implements Reranker {
     await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
   }
 
+  /**
+   * Workers seen within HEARTBEAT_TTL_MS (wire.ts), read at most once a second (bounded: a Redis that does not
+   * answer in time rejects with UnavailableError).
+   */
+  async workerCount(): Promise<number> {
+    if (Date.now() - this.workers.at < WORKERS_CACHE_MS) return this.workers.count;
+    this.workers.reading ??= withDeadline(() => this.connections.command.zcount(heartbeatKey(this.names), Date.now() - HEARTBEAT_TTL_MS, '+inf'), {
+      deadlineMs: WORKERS_COUNT_MS,
+      onTimeout: (ms) => new UnavailableError('queue', `Redis did not answer within ${ms} ms (counting workers)`),
+    })
+      .then((count) => {
+        this.workers = { count, at: Date.now() };
+        return count;
+      })
+      .finally(() => delete this.workers.reading);
+    return this.workers.reading;
+  }
+
+  /** Whether any worker is alive (its heartbeat seen within HEARTBEAT_TTL_MS). */
+  async workersAlive(): Promise<boolean> {
+    return (await this.workerCount()) > 0;
+  }
+
   async rerank(req: RerankRequest, opts: RerankOptions = {}): Promise<RerankResult> {
     const valid = validateRerankRequest(req, this.options.maxCandidates ?? DEFAULT_MAX_CANDIDATES);
     const deadlineMs = opts.deadlineMs ?? this.options.deadlineMs;
     const deadline = rerankDeadline({ ...opts, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
     return withDeadline(async (signal) => {
+      // nobody would take the job: answer now rather than wait out the deadline
+      if (!(await this.workersAlive())) throw new NoWorkersError(this.names.rerank);
       const jobId = randomUUID();
       const key = payloadKey(this.names, jobId);
       try {
@@ -253,8 +287,9 @@ export class QueueReranker implements Reranker {
     }
   }
 
+  /** Closes the queue and its listener, each bounded (a Redis that stopped answering must not hold a shutdown). */
   async close(): Promise<void> {
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await bounded(Promise.allSettled([this.events.close(), this.queue.close()]));
     await closeConnections(this.connections);
   }
 }

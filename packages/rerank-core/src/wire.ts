@@ -23,6 +23,12 @@
  *   `tasbScore` covers only the ranked entries before them and `textless` lists their positions.
  * Failure: the job's failedReason is the JSON of a WireFailure { code, field?, message } (encodeFailure), `code` a
  *   DotrankError code; invalid and expired jobs fail at once (UnrecoverableError), others are retried.
+ * Heartbeats: the sorted set `heartbeatKey(names)` = `<prefix>:<prefix>-rerank:heartbeats`, member = a worker's id,
+ *   score = when it was last seen (ms since epoch, the worker's clock). Each running processor ZADDs itself every
+ *   HEARTBEAT_INTERVAL_MS, prunes members older than HEARTBEAT_TTL_MS and sets the key's TTL to HEARTBEAT_TTL_MS (so
+ *   it vanishes with the last worker); it ZREMs itself on close. A producer counts members seen within
+ *   HEARTBEAT_TTL_MS (ZCOUNT): none = no worker, answer at once. One key, so it works with a least-privilege ACL user
+ *   and in a cluster (unlike CLIENT LIST).
  * Warm job (job name `warm`, WarmJob): { passages: [{ id, text, title? }], chunk?, chunks?, runId? }; progress
  *   { done, total, encoded, skipped }; result WarmJobResult { encoded, skipped, blank }.
  */
@@ -51,6 +57,16 @@ export function queueNames(prefix: string): QueueNames {
 /** The Redis key of a job's candidates payload: beside the queue's own keys, so a prefix cleanup takes it too. */
 export function payloadKey(names: QueueNames, jobId: string): string {
   return `${names.prefix}:${names.rerank}:payload:${jobId}`;
+}
+
+/** How often a processor refreshes its heartbeat. */
+export const HEARTBEAT_INTERVAL_MS = 1000;
+/** A worker not seen for this long counts as gone (a few missed beats; clocks must agree to well within it). */
+export const HEARTBEAT_TTL_MS = 5000;
+
+/** The sorted set of worker heartbeats (see the module comment). */
+export function heartbeatKey(names: QueueNames): string {
+  return `${names.prefix}:${names.rerank}:heartbeats`;
 }
 
 const fail = (ctx: z.RefinementCtx, path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });

@@ -2,7 +2,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Candidate } from '@dotrank/core';
 import { deleteKeysWithPrefix, redisUrlForTests } from '@dotrank/core/testing';
 import { createRedisConnection } from '@dotrank/vector-cache';
-import { queueNames } from '../src/wire.js';
+import { heartbeatKey, queueNames } from '../src/wire.js';
 
 /** Deletes every key under our prefix (SCAN + DEL), never anything else. */
 export async function deleteKeys(prefix: string): Promise<void> {
@@ -41,4 +41,14 @@ export async function rawQueue(prefix: string) {
     await Promise.all([redis.quit(), blocking.quit()]);
   };
   return { names, redis, queue, events, opts, close };
+}
+
+/** A heartbeat for a worker this test plays itself (a raw BullMQ Worker, or none that takes jobs): seen for a minute. */
+export async function fakeHeartbeat(prefix: string, workerId = 'test-worker'): Promise<void> {
+  const redis = createRedisConnection(redisUrlForTests());
+  try {
+    await redis.zadd(heartbeatKey(queueNames(prefix)), Date.now() + 60_000, workerId);
+  } finally {
+    await redis.quit();
+  }
 }

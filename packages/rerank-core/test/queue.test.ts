@@ -6,11 +6,12 @@ import { loadEncoder, type Encoder } from '@dotrank/encoder';
 import { MemoryVectorStore, RedisVectorStore, createRedisConnection, textHash } from '@dotrank/vector-cache';
 import { InProcessReranker } from '../src/in-process.js';
 import { QueueReranker } from '../src/producer.js';
-import { RerankJobFailedError, RerankTimeoutError } from '../src/errors.js';
-import { decodeFailure, payloadKey, queueNames } from '../src/wire.js';
+import { NoWorkersError, RerankJobFailedError, RerankTimeoutError } from '../src/errors.js';
+import { degradationFor } from '../src/outcome.js';
+import { HEARTBEAT_TTL_MS, decodeFailure, heartbeatKey, payloadKey, queueNames } from '../src/wire.js';
 import { startRerankWorker, type JobStatus, type RerankWorker } from '../src/processor.js';
 import type { RerankResult } from '../src/types.js';
-import { deleteKeys, makeCandidates, rawQueue } from './queue-helpers.js';
+import { deleteKeys, fakeHeartbeat, makeCandidates, rawQueue } from './queue-helpers.js';
 
 // The whole queue inside the package: QueueReranker -> Redis -> startRerankWorker (real Redis, ONNX Runtime, tiny model)
 const prefix = uniquePrefix('rerank-queue');
@@ -107,8 +108,9 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
   });
 
   it('surfaces an exceeded deadline as a timeout error and removes the late job', async () => {
-    const idle = uniquePrefix('idle'); // no worker listens here
+    const idle = uniquePrefix('idle'); // a worker that is alive but takes no job
     prefixes.push(idle);
+    await fakeHeartbeat(idle);
     const lonely = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: idle });
     try {
       const error = await lonely.rerank({ query: 'q', candidates: makeCandidates(3, 9), fusion: 'tasb' }, { deadlineMs: 200 }).catch((e: unknown) => e);
@@ -159,6 +161,49 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
       await Promise.all(producers.map((p) => p.close()));
     }
   }, 180_000);
+});
+
+describe('worker heartbeats (wire.ts heartbeatKey)', () => {
+  it('a running processor refreshes its heartbeat; once it stops the producer sees no worker and answers at once', async () => {
+    const beat = uniquePrefix('heartbeat');
+    prefixes.push(beat);
+    const key = heartbeatKey(queueNames(beat));
+    const redis = createRedisConnection(redisUrlForTests());
+    const own = await startRerankWorker({ connection: redisUrlForTests(), queuePrefix: beat, encoder, store: new MemoryVectorStore() });
+    const p = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: beat });
+    try {
+      const first = Number(await redis.zscore(key, own.workerId));
+      expect(first).toBeGreaterThan(0);
+      await vi.waitFor(async () => expect(Number(await redis.zscore(key, own.workerId))).toBeGreaterThan(first), { timeout: 10_000, interval: 200 });
+      expect(await p.workersAlive()).toBe(true);
+      await own.close();
+      expect(await redis.zscore(key, own.workerId)).toBeNull();
+      await vi.waitFor(async () => expect(await p.workersAlive()).toBe(false), { timeout: 10_000, interval: 200 });
+      const error = await p.rerank({ query: 'q', candidates: makeCandidates(3, 5), fusion: 'tasb' }, { deadlineMs: 60_000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NoWorkersError);
+      expect(degradationFor(error).reason).toBe('no_workers');
+      expect(await p.queue.getJobCounts('waiting')).toMatchObject({ waiting: 0 });
+    } finally {
+      await own.close();
+      await p.close();
+      await redis.quit();
+    }
+  });
+
+  it('a worker last seen longer than the TTL ago counts as gone (one that died without saying so)', async () => {
+    const stale = uniquePrefix('heartbeat-stale');
+    prefixes.push(stale);
+    const redis = createRedisConnection(redisUrlForTests());
+    const p = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: stale });
+    try {
+      await redis.zadd(heartbeatKey(queueNames(stale)), Date.now() - HEARTBEAT_TTL_MS - 1000, 'died-silently');
+      expect(await p.workerCount()).toBe(0);
+      await expect(p.rerank({ query: 'q', candidates: makeCandidates(2, 6), fusion: 'tasb' })).rejects.toThrow(/no rerank worker seen/);
+    } finally {
+      await p.close();
+      await redis.quit();
+    }
+  });
 });
 
 describe('jobs the processor refuses (failed at once, the field named in a coded failure)', () => {
@@ -259,6 +304,7 @@ describe('failures crossing the queue', () => {
     let n = 0;
     const connection = createRedisConnection(redisUrlForTests(), { role: 'blocking' });
     const fake = new Worker(names.rerank, async () => replies[n++], { connection, prefix: rogue });
+    await fakeHeartbeat(rogue);
     const p = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: rogue });
     await p.ready();
     try {
