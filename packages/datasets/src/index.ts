@@ -10,4 +10,6 @@ export { formatRun } from './trec.js';
 export { readTop1000 } from './top1000.js';
 export type { Top1000Row } from './top1000.js';
 export { strcmp, compareTrecOrder } from './order.js';
-export type { MalformedLine } from './lines.js';
+export type { InvalidLineOptions, MalformedLine } from './lines.js';
+// Line-file reading for the CLI's own formats (encode): strict UTF-8, `file:line` errors, skip-and-report.
+export { LineError, hasSpaceOrControl, parseLines } from './lines.js';

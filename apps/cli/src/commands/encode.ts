@@ -1,11 +1,11 @@
-import { createReadStream } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { extname, resolve } from 'node:path';
 import { Option } from 'commander';
 import type { Command } from 'commander';
 import { NotFoundError, ValidationError } from '@dotrank/core';
 import type { DotrankConfig } from '@dotrank/core';
+import { LineError, hasSpaceOrControl, parseLines } from '@dotrank/datasets';
+import type { MalformedLine } from '@dotrank/datasets';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import type { TextKind } from '@dotrank/encoder';
 import { commandConfig, configOption } from '../lib/config-options.js';
@@ -18,6 +18,7 @@ interface EncodeFlags extends OutputFlags {
   in: string;
   out: string;
   format?: 'tsv' | 'jsonl';
+  skipInvalid?: boolean;
 }
 
 interface InputRecord {
@@ -36,30 +37,59 @@ function formatOf(file: string, explicit: 'tsv' | 'jsonl' | undefined, firstLine
   return firstLine?.trimStart().startsWith('{') ? 'jsonl' : 'tsv';
 }
 
-/** One input line as a record; problems name the file and 1-based line. */
-export function parseLine(line: string, format: 'tsv' | 'jsonl', where: string): InputRecord {
+function checkId(id: string): void {
+  if (hasSpaceOrControl(id)) throw new LineError(`id ${JSON.stringify(id)} contains whitespace or a control character`);
+}
+
+/** One input line as a record; a problem is a LineError, which the reader turns into `<file>:<line>: problem`. */
+export function parseLine(line: string, format: 'tsv' | 'jsonl'): InputRecord {
   if (format === 'tsv') {
     const tab = line.indexOf('\t');
-    if (tab < 0) throw new ValidationError(where, 'expected "id<TAB>text" but found no tab');
+    if (tab < 0) throw new LineError('expected "id<TAB>text" but found no tab');
     const id = line.slice(0, tab).trim();
-    const text = line.slice(tab + 1).replace(/\r$/, '');
-    if (id === '') throw new ValidationError(where, 'empty id');
-    if (text.trim() === '') throw new ValidationError(where, `empty text for id ${JSON.stringify(id)}`);
+    const text = line.slice(tab + 1);
+    if (id === '') throw new LineError('empty id');
+    checkId(id);
+    if (text.trim() === '') throw new LineError(`empty text for id ${JSON.stringify(id)}`);
     return { id, text };
   }
   let value: unknown;
   try {
     value = JSON.parse(line);
   } catch (error) {
-    throw new ValidationError(where, `invalid JSON (${(error as Error).message})`);
+    throw new LineError(`invalid JSON (${(error as Error).message})`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(where, 'expected a JSON object {"id", "text"}');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new LineError('expected a JSON object {"id", "text"}');
   const { id, text } = value as Record<string, unknown>;
   if (!((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id)))) {
-    throw new ValidationError(where, `"id" must be a non-empty string or a number (got ${JSON.stringify(id ?? null)})`);
+    throw new LineError(`"id" must be a non-empty string or a number (got ${JSON.stringify(id ?? null)})`);
   }
-  if (typeof text !== 'string' || text.trim() === '') throw new ValidationError(where, `"text" must be a non-empty string (got ${JSON.stringify(text ?? null)})`);
+  checkId(String(id));
+  if (typeof text !== 'string' || text.trim() === '') throw new LineError(`"text" must be a non-empty string (got ${JSON.stringify(text ?? null)})`);
   return { id, text };
+}
+
+/**
+ * The records of the input file, strictly: a malformed line, an id with whitespace or control characters, a
+ * duplicate id or bytes that are not UTF-8 fail with `<file>:<line>: problem` (with --skip-invalid, reported to
+ * `onSkipped` and left out).
+ */
+function readRecords(input: string, flags: EncodeFlags, onSkipped: (line: MalformedLine) => void): AsyncGenerator<InputRecord> {
+  let format: 'tsv' | 'jsonl' | undefined;
+  const firstLineOf = new Map<string, number>();
+  return parseLines(
+    input,
+    (line, lineNo) => {
+      format ??= formatOf(input, flags.format, line);
+      const record = parseLine(line, format);
+      const key = String(record.id);
+      const previous = firstLineOf.get(key);
+      if (previous !== undefined) throw new LineError(`duplicate id ${JSON.stringify(key)} (first on line ${previous})`);
+      firstLineOf.set(key, lineNo);
+      return record;
+    },
+    { onInvalid: flags.skipInvalid ? 'skip' : 'fail', onSkipped },
+  );
 }
 
 /** A float32 written with the 9 significant digits that round-trip it, without trailing noise. */
@@ -67,11 +97,20 @@ function compact(x: number): number {
   return Number(x.toPrecision(9));
 }
 
-async function countLines(file: string): Promise<number> {
-  let count = 0;
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-  for await (const line of lines) if (line.trim() !== '') count++;
-  return count;
+/** Reads the whole input once before any encoding: a bad line fails in seconds; returns the record count. */
+async function checkInput(input: string, flags: EncodeFlags): Promise<number> {
+  const notice = noticeWriter(flags);
+  let records = 0;
+  let skipped = 0;
+  for await (const record of readRecords(input, flags, (m) => {
+    skipped++;
+    notice(`skipped ${m.file}:${m.line}: ${m.reason}`);
+  })) {
+    if (record) records++;
+  }
+  if (skipped > 0) notice(`skipped ${skipped} invalid line${skipped === 1 ? '' : 's'} (--skip-invalid)`);
+  if (records === 0) throw new ValidationError(input, skipped > 0 ? 'no valid line to encode' : 'holds no text to encode');
+  return records;
 }
 
 async function runEncode(config: DotrankConfig, flags: EncodeFlags): Promise<void> {
@@ -86,15 +125,14 @@ async function runEncode(config: DotrankConfig, flags: EncodeFlags): Promise<voi
     throw new NotFoundError('--in', `${input} does not exist`);
   }
 
+  const total = await checkInput(input, flags);
   const encoder = await loadEncoder(modelDir, encoderOptionsFromConfig(config));
-  const progressShown = showProgress(flags);
-  const bar = createProgress(`encode ${flags.kind === 'query' ? 'queries' : 'passages'}`, progressShown ? await countLines(input) : 0, progressShown);
+  const bar = createProgress(`encode ${flags.kind === 'query' ? 'queries' : 'passages'}`, total, showProgress(flags));
   const started = performance.now();
   const temp = `${output}.tmp-${process.pid}`;
   const out = await open(temp, 'w');
   let done = 0;
   try {
-    let format: 'tsv' | 'jsonl' | undefined;
     let chunk: InputRecord[] = [];
     const flush = async (): Promise<void> => {
       if (chunk.length === 0) return;
@@ -105,14 +143,9 @@ async function runEncode(config: DotrankConfig, flags: EncodeFlags): Promise<voi
       chunk = [];
       bar.update(done);
     };
-    let lineNo = 0;
-    const lines = createInterface({ input: createReadStream(input, { encoding: 'utf8' }), crlfDelay: Infinity });
-    for await (const raw of lines) {
-      lineNo++;
-      const line = lineNo === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-      if (line.trim() === '') continue;
-      format ??= formatOf(input, flags.format, line);
-      chunk.push(parseLine(line, format, `${flags.in}:${lineNo}`));
+    // skipped lines were reported by checkInput
+    for await (const record of readRecords(input, flags, () => undefined)) {
+      chunk.push(record);
       if (chunk.length >= CHUNK) await flush();
     }
     await flush();
@@ -140,6 +173,7 @@ export function registerEncodeCommand(program: Command): void {
     .requiredOption('--in <file>', 'input file: TSV id<TAB>text, or JSONL {"id","text"}')
     .requiredOption('--out <file>', 'output JSONL file')
     .addOption(new Option('--format <format>', 'input format (default: from the extension, else the first line)').choices(['tsv', 'jsonl']))
+    .option('--skip-invalid', 'leave invalid lines out, each reported, instead of failing at the first (exit 2)')
     .addOption(configOption('--batch-size <n>', 'DOTRANK_BATCH_SIZE', 'texts per ONNX Runtime call'))
     .addOption(configOption('--threads <n>', 'DOTRANK_ORT_THREADS', 'ONNX Runtime intra-op threads, 0 = all cores'));
   addOutputOptions(command).action(async (flags: EncodeFlags) => {
