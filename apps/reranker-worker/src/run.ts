@@ -4,7 +4,8 @@ import { startWorker, type StartWorkerOptions } from './worker.js';
 
 /**
  * Runs a worker until SIGTERM/SIGINT: the first signal stops taking jobs and waits for the in-flight ones; a second
- * one exits at once (BullMQ's stalled-job check then hands the job to another worker).
+ * one exits at once (BullMQ's stalled-job check then hands the job to another worker). Each close step takes at most
+ * 3 s, then the process exits, even when Redis no longer answers.
  */
 export async function runWorkerProcess(options: StartWorkerOptions, env: Record<string, string | undefined> = process.env): Promise<void> {
   const config = loadConfig(env);
@@ -37,4 +38,7 @@ export async function runWorkerProcess(options: StartWorkerOptions, env: Record<
     }
   });
   process.stderr.write('dotrank: worker stopped\n');
+  // every close step is bounded, so a connection to a Redis that stopped answering may still be open (reconnecting):
+  // it must not keep the process alive; a process with nothing left open has exited before this fires
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref();
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { ConfigError, defaultIntraOpThreads, describeError, type DenseEncoder, type DotrankConfig } from '@dotrank/core';
+import { ConfigError, defaultIntraOpThreads, describeError, withDeadline, type DenseEncoder, type DotrankConfig } from '@dotrank/core';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import { startRerankWorker, type RerankWorkerOptions } from '@dotrank/rerank-core';
 import { RedisVectorStore, type VectorStore } from '@dotrank/vector-cache';
@@ -102,6 +102,18 @@ async function serveMetrics(registry: Registry, host: string, port: number): Pro
   return { server, url: `http://${host}:${addr && typeof addr === 'object' ? addr.port : port}/metrics` };
 }
 
+/** What one close step may take (README: 3 s each): a Redis that stopped answering must not hold the shutdown. */
+const CLOSE_STEP_MS = 3000;
+
+/** Runs one close step within CLOSE_STEP_MS, logging (not throwing) a step that failed or ran out of time. */
+async function closeStep(name: string, step: () => Promise<unknown>, logger: Logger): Promise<void> {
+  try {
+    await withDeadline(step, { deadlineMs: CLOSE_STEP_MS });
+  } catch (error) {
+    logger.warn({ step: name, err: describeError(error) }, 'close step did not finish; going on');
+  }
+}
+
 /** Loads the model once, opens the cache and starts rerank-core's processor on the queues, with metrics and logs. */
 export async function startWorker(config: DotrankConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const queueOptions = rerankWorkerOptions(config, options);
@@ -117,10 +129,11 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
   let closing: Promise<void> | undefined;
   const close = async () => {
     logger.info('worker stopping: finishing in-flight jobs');
-    await worker.close();
-    if (served) await new Promise<void>((resolve) => served.server.close(() => resolve()));
-    if (!options.store) await store.close();
-    if (!options.encoder) await encoder.close();
+    // the queue's own steps are bounded inside close(); this bound covers their sum
+    await closeStep('queue', () => worker.close(), logger);
+    if (served) await closeStep('metrics server', () => new Promise<void>((resolve) => served.server.close(() => resolve())), logger);
+    if (!options.store) await closeStep('vector cache', () => store.close(), logger);
+    if (!options.encoder) await closeStep('model', () => encoder.close(), logger);
     logger.info('worker stopped');
   };
   return {

@@ -46,11 +46,11 @@ export interface SpawnedWorker {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Spawns `dotrank worker` as a real process and resolves `ready` once it says so. */
-export function spawnWorker(prefix: string, args: string[] = [], viaCli = false): SpawnedWorker {
+/** Spawns `dotrank worker` as a real process (on the shared Redis unless given another) and resolves `ready` once it says so. */
+export function spawnWorker(prefix: string, args: string[] = [], viaCli = false, redisUrl = redisUrlForTests()): SpawnedWorker {
   const entry = viaCli ? [CLI, 'worker'] : [WORKER_BIN];
   const child = spawn(process.execPath, [...entry, '--model', tinyModelDir(), '--threads', '1', ...args], {
-    env: { ...process.env, REDIS_URL: redisUrlForTests(), DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_KEY_PREFIX: prefix, DOTRANK_LOG_LEVEL: 'warn' },
+    env: { ...process.env, REDIS_URL: redisUrl, DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_KEY_PREFIX: prefix, DOTRANK_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -138,6 +138,14 @@ export class ApiMetrics {
         return pending;
       };
       new Gauge({
+        name: 'dotrank_redis_up',
+        help: 'Whether Redis answered the queue-stats call of this scrape in time (1) or not (0)',
+        registers: [this.registry],
+        async collect() {
+          this.set((await current()) ? 1 : 0);
+        },
+      });
+      new Gauge({
         name: 'dotrank_queue_depth',
         help: 'Rerank jobs waiting in the queue',
         registers: [this.registry],

@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, findRepoRoot } from '@dotrank/core';
+import { ConfigError, UnavailableError, findRepoRoot, withDeadline } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
 import { ElasticsearchSource, connectionSettings, createElasticsearchSource } from '@dotrank/elasticsearch';
@@ -164,6 +164,9 @@ async function inProcessReranker(config: DotrankConfig, encoder: (why: string) =
   };
 }
 
+/** How long a Redis call made for a request (/metrics, /api/stats) may take: a Redis that stopped answering must not hang it. */
+const REDIS_CALL_MS = 1000;
+
 function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened): RerankSetup {
   const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES, failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS });
   // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
@@ -172,11 +175,16 @@ function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened):
   return {
     reranker: queue,
     queueAvailable: () => probe.status === 'ready',
-    queueStats: async () => {
-      const counts = await queue.queue.getJobCounts('waiting', 'prioritized', 'delayed');
-      return { depth: Object.values(counts).reduce((a, b) => a + b, 0), activeWorkers: await queue.queue.getWorkersCount() };
-    },
-    readiness: { redis: async () => (await probe.ping()) === 'PONG', model: async () => (await queue.queue.getWorkersCount()) > 0 },
+    queueStats: () =>
+      withDeadline(
+        async () => {
+          const [counts, activeWorkers] = await Promise.all([queue.queue.getJobCounts('waiting', 'prioritized', 'delayed'), queue.workerCount()]);
+          return { depth: Object.values(counts).reduce((a, b) => a + b, 0), activeWorkers };
+        },
+        { deadlineMs: REDIS_CALL_MS, onTimeout: (ms) => new UnavailableError('redis', `no answer within ${ms} ms (queue stats)`) },
+      ),
+    // model: a worker (which holds the model) refreshed its heartbeat lately; no CLIENT LIST (refused to ACL users)
+    readiness: { redis: async () => (await probe.ping()) === 'PONG', model: async () => await queue.workersAlive() },
     startLine: `queue mode: reranking through BullMQ queue "${config.DOTRANK_QUEUE_PREFIX}" on ${new URL(redisUrl).host} (start workers with: dotrank worker --model <dir>)`,
   };
 }

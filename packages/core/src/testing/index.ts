@@ -1,3 +1,4 @@
 // Test helpers shared by packages (imported from '@dotrank/core/testing', never from production code).
 export { candidateSourceContract, CONTRACT_PASSAGES } from './candidate-source-contract.js';
 export { redisUrlForTests, uniquePrefix, repoPath, tinyModelDir, deleteKeysWithPrefix, seededRandom } from './env.js';
+export { startRedisServer, freePort, type OwnRedis } from './redis-server.js';
