@@ -37,12 +37,89 @@ const pick = (o: Obj, ...keys: string[]): unknown => {
   return undefined;
 };
 
-async function getJson(path: string, init?: RequestInit): Promise<Json> {
-  let response: Response;
+/** Where the API key the user typed is kept: this tab's session only (gone when the tab closes). */
+export const API_KEY_STORAGE = 'dotrank.apiKey';
+
+function storedApiKey(): string | null {
   try {
-    response = await fetch(path, { headers: { accept: 'application/json' }, ...init });
+    return sessionStorage.getItem(API_KEY_STORAGE);
+  } catch {
+    return null; // storage disabled: the key is asked for again
+  }
+}
+
+function storeApiKey(key: string | null): void {
+  try {
+    if (key === null) sessionStorage.removeItem(API_KEY_STORAGE);
+    else sessionStorage.setItem(API_KEY_STORAGE, key);
+  } catch {
+    // storage disabled: nothing to keep
+  }
+}
+
+/** The API asked for a key: `answer` it with the key the user typed, or null when they give up. */
+export interface ApiKeyRequest {
+  /** The key sent last was refused (not merely missing). */
+  refused: boolean;
+  answer(key: string | null): void;
+}
+let pendingKeyRequest: ApiKeyRequest | undefined;
+/** The question being asked: every request that meets a 401 meanwhile waits for the same answer. */
+let asking: Promise<string | null> | undefined;
+const keyRequestListeners = new Set<(request: ApiKeyRequest | undefined) => void>();
+
+/** Calls `listener` with the pending key request (or undefined) now and whenever it changes; returns the unsubscribe. */
+export function onApiKeyRequest(listener: (request: ApiKeyRequest | undefined) => void): () => void {
+  keyRequestListeners.add(listener);
+  listener(pendingKeyRequest);
+  return () => void keyRequestListeners.delete(listener);
+}
+
+function askForKey(refused: boolean): Promise<string | null> {
+  asking ??= new Promise<string | null>((resolve) => {
+    pendingKeyRequest = {
+      refused,
+      answer(key) {
+        pendingKeyRequest = undefined;
+        asking = undefined;
+        for (const l of keyRequestListeners) l(undefined);
+        resolve(key && key.trim() !== '' ? key.trim() : null);
+      },
+    };
+    for (const l of keyRequestListeners) l(pendingKeyRequest);
+  });
+  return asking;
+}
+
+/** A key for a request that got 401 with `sentKey`: a newer one another request already got, or the user's answer. */
+async function keyAfter401(sentKey: string | null): Promise<string | null> {
+  const current = storedApiKey();
+  if (current !== null && current !== sentKey) return current;
+  if (sentKey !== null) storeApiKey(null);
+  const key = await askForKey(sentKey !== null);
+  if (key) storeApiKey(key);
+  return key;
+}
+
+async function fetchWithKey(path: string, init: RequestInit | undefined, key: string | null): Promise<Response> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (key) headers['x-api-key'] = key;
+  try {
+    return await fetch(path, { ...init, headers });
   } catch (error) {
     throw new ApiError(0, `cannot reach the search API (${error instanceof Error ? error.message : String(error)})`);
+  }
+}
+
+async function getJson(path: string, init?: RequestInit): Promise<Json> {
+  let key = storedApiKey();
+  let response = await fetchWithKey(path, init, key);
+  // the server wants a key (or another one): ask once, then retry with it until the user gives up
+  while (response.status === 401) {
+    const next = await keyAfter401(key);
+    if (!next) break;
+    key = next;
+    response = await fetchWithKey(path, init, key);
   }
   const text = await response.text();
   let body: Json = undefined;

@@ -14,8 +14,13 @@ declare module 'fastify' {
 export interface AuthPluginOptions {
   /** The key; without one every route is open. */
   apiKey?: string;
-  /** Paths open without the key (default `/healthz`, `/readyz`). */
+  /** Paths open without the key (default `/healthz`, `/readyz`, `/dashboard`). */
   publicPaths?: readonly string[];
+  /**
+   * Path prefixes open without the key (default `/dashboard/`): the dashboard's files hold no data, and a browser
+   * cannot send a header when it opens a page; the dashboard then asks for the key and sends it on its API calls.
+   */
+  publicPrefixes?: readonly string[];
 }
 
 const AUTHORIZATION_SCHEMES = ['ApiKey', 'Bearer'];
@@ -41,12 +46,13 @@ const UNAUTHORIZED = {
   message: 'x-api-key: missing or wrong API key (send x-api-key: <key>, Authorization: Bearer <key> or Authorization: ApiKey <key>)',
 };
 
-const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, { apiKey, publicPaths = ['/healthz', '/readyz'] }) => {
+const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, { apiKey, publicPaths = ['/healthz', '/readyz', '/dashboard'], publicPrefixes = ['/dashboard/'] }) => {
   app.decorateRequest('dotrankAuthByAuthorization', false);
   if (!apiKey) return;
   const open = new Set(publicPaths);
   app.addHook('onRequest', async (request, reply) => {
-    if (open.has(request.url.split('?')[0] ?? '/')) return;
+    const path = request.url.split('?')[0] ?? '/';
+    if (open.has(path) || publicPrefixes.some((prefix) => path.startsWith(prefix))) return;
     const header = request.headers['x-api-key'];
     if (typeof header === 'string' && sameSecret(header, apiKey)) return;
     const fromAuthorization = keyFromAuthorization(request);
