@@ -14,9 +14,10 @@ import { deleteKeys, makeCandidates } from './queue-helpers.js';
 
 // Finding 8 of #18: the Redis ACLs the README documents for production, tested as written. The command lists are the
 // minimal ones found by running a producer and a processor as these users (denied commands show in ACL LOG); the
-// README's `ACL SETUSER` lines are these, with the prefixes dotrank-queue and dotrank-vectors.
+// README's `ACL SETUSER` lines are these, with the prefixes dotrank-queue and dotrank-vectors. One addition not met in
+// this run: `rpop` for the API, with which BullMQ's getCounts script (queue depth for /metrics) drops a stale marker.
 const API_COMMANDS =
-  'ping info client|setname eval evalsha psetex get del exists hget hgetall hmget hmset hset incr lpos lpush smembers xadd xread zadd zcount zrange zrem zscore';
+  'ping info client|setname eval evalsha psetex get del exists hget hgetall hmget hmset hset incr lindex llen lpos lpush rpop smembers xadd xread zadd zcard zcount zrange zrem zscore';
 const WORKER_COMMANDS =
   'ping info client|setname eval evalsha multi exec bzpopmin get mget set del exists pexpire hdel hget hgetall hincrby hmget hmset hset llen lpush lrange lrem rpoplpush scard smembers srem xadd xtrim zadd zcard zpopmin zrange zrangebyscore zrem zremrangebyrank zremrangebyscore zrevrange zrevrangebyscore';
 
@@ -95,6 +96,10 @@ describe('Redis ACLs: one user for the API (producer), one for the workers', () 
     expect(first.cache).toEqual({ hits: 0, misses: 8 });
     const second = await producer.rerank({ query: 'heat transfer', candidates, fusion: 'rrf' }, { deadlineMs: 10_000 });
     expect(second.cache).toEqual({ hits: 8, misses: 0 });
+    // what the API's /metrics, /api/stats and /readyz ask the queue, as the API user
+    const counts = await producer.queue.getJobCounts('waiting', 'prioritized', 'delayed');
+    expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(0);
+    expect(await producer.workerCount()).toBe(1);
   });
 
   it('a failing job is retried, fails, and is kept for DOTRANK_FAILED_JOB_TTL_SECONDS, without the texts', async () => {
