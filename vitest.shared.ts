@@ -5,7 +5,9 @@ export const sourceCondition = '@dotrank/source';
 
 export default defineConfig({
   resolve: { conditions: [sourceCondition, 'import', 'node', 'default'] },
-  ssr: { resolve: { conditions: [sourceCondition, 'import', 'node', 'default'], externalConditions: [sourceCondition] } },
+  ssr: {
+    resolve: { conditions: [sourceCondition, 'import', 'node', 'default'], externalConditions: [sourceCondition] },
+  },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,

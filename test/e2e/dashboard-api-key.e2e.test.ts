@@ -16,8 +16,12 @@ import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from '@dotrank/search-api';
 import { writeSyntheticEval } from '@dotrank/dashboard/synthetic-eval';
 
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
-const skipReason = !chromiumPath ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests' : undefined;
+const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) =>
+  existsSync(p),
+);
+const skipReason = !chromiumPath
+  ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests'
+  : undefined;
 if (skipReason) console.warn(`dashboard API key e2e skipped: ${skipReason}`);
 
 const API_KEY = 'e2e-dashboard-key';
@@ -40,10 +44,18 @@ describe.skipIf(skipReason !== undefined)('dashboard with DOTRANK_API_KEY set, i
     // the server builds the dashboard when its build is missing or stale
     app = await buildServer(
       { source, reranker, mode: 'in-process' },
-      { evalDir: join(tmp, 'evals'), dashboard: { appDir: repoPath('apps/dashboard') }, apiKey: API_KEY, logger: false },
+      {
+        evalDir: join(tmp, 'evals'),
+        dashboard: { appDir: repoPath('apps/dashboard') },
+        apiKey: API_KEY,
+        logger: false,
+      },
     );
     base = await app.listen({ port: 0, host: '127.0.0.1' });
-    browser = await chromium.launch({ executablePath: chromiumPath!, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: chromiumPath!,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
   }, 600_000);
 
   afterAll(async () => {
@@ -55,7 +67,11 @@ describe.skipIf(skipReason !== undefined)('dashboard with DOTRANK_API_KEY set, i
   });
 
   /** A fresh tab (own sessionStorage) recording every API call: its path, status and the key it sent. */
-  async function openTab(): Promise<{ context: BrowserContext; page: Page; calls: { path: string; status: number; key?: string }[] }> {
+  async function openTab(): Promise<{
+    context: BrowserContext;
+    page: Page;
+    calls: { path: string; status: number; key?: string }[];
+  }> {
     const context = await browser.newContext();
     const page = await context.newPage();
     const calls: { path: string; status: number; key?: string }[] = [];

@@ -33,7 +33,8 @@ async function exportedSeries(): Promise<Set<string>> {
   for (const registry of [api.registry, worker.registry]) {
     for (const m of await registry.getMetricsAsJSON()) {
       names.add(m.name);
-      if (String(m.type) === 'histogram' || String(m.type) === 'summary') for (const suffix of ['_bucket', '_sum', '_count']) names.add(m.name + suffix);
+      if (String(m.type) === 'histogram' || String(m.type) === 'summary')
+        for (const suffix of ['_bucket', '_sum', '_count']) names.add(m.name + suffix);
     }
   }
   return names;
@@ -43,7 +44,8 @@ describe('Grafana dashboard JSON', () => {
   it('queries only metrics the API and the worker export', async () => {
     const exported = await exportedSeries();
     const used = new Set<string>();
-    for (const panel of dashboard.panels) for (const t of panel.targets ?? []) for (const m of t.expr.matchAll(/\bdotrank_[a-z0-9_]+/g)) used.add(m[0]);
+    for (const panel of dashboard.panels)
+      for (const t of panel.targets ?? []) for (const m of t.expr.matchAll(/\bdotrank_[a-z0-9_]+/g)) used.add(m[0]);
     expect(used.size).toBeGreaterThan(10);
     expect([...used].filter((name) => !exported.has(name))).toEqual([]);
   });

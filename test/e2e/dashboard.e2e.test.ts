@@ -29,8 +29,12 @@ const distDir = join(dashboardDir, 'dist');
 const artifacts = join(repoRoot, 'test-artifacts', 'dashboard');
 const cli = join(repoRoot, 'apps', 'cli', 'bin', 'dotrank.js');
 
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p));
-const skipReason = !chromiumPath ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests' : undefined;
+const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) =>
+  existsSync(p),
+);
+const skipReason = !chromiumPath
+  ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests'
+  : undefined;
 if (skipReason) console.warn(`dashboard e2e skipped: ${skipReason}`);
 
 const SYNTHETIC_QUERIES = 5000;
@@ -55,10 +59,14 @@ function buildDashboardIfStale(): void {
   );
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return;
   const vite = join(dashboardDir, 'node_modules', 'vite', 'bin', 'vite.js');
-  const result = spawnSync(process.execPath, [existsSync(vite) ? vite : join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'], {
-    cwd: dashboardDir,
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [existsSync(vite) ? vite : join(repoRoot, 'node_modules', 'vite', 'bin', 'vite.js'), 'build'],
+    {
+      cwd: dashboardDir,
+      encoding: 'utf8',
+    },
+  );
   if (result.status !== 0) throw new Error(`vite build failed:\n${result.stdout}\n${result.stderr}`);
 }
 
@@ -67,7 +75,14 @@ function buildDashboardIfStale(): void {
 interface MetricsFile {
   baseline: string;
   measures: string[];
-  systems: Record<string, { aggregate: Record<string, number>; perQuery: Record<string, Record<string, number>>; significance?: Record<string, { pValueTTest: number; pValueRandomization: number }> }>;
+  systems: Record<
+    string,
+    {
+      aggregate: Record<string, number>;
+      perQuery: Record<string, Record<string, number>>;
+      significance?: Record<string, { pValueTTest: number; pValueRandomization: number }>;
+    }
+  >;
 }
 
 describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the real API', () => {
@@ -108,7 +123,20 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
     encoder = await loadEncoder(tinyModelDir());
     reranker = new InProcessReranker({ encoder, store: new MemoryVectorStore() });
 
-    const args = ['eval', '--collection', collectionDir, '--out', out, '--model', tinyModelDir(), '--depth', '100', '--cache', 'memory', '--no-progress'];
+    const args = [
+      'eval',
+      '--collection',
+      collectionDir,
+      '--out',
+      out,
+      '--model',
+      tinyModelDir(),
+      '--depth',
+      '100',
+      '--cache',
+      'memory',
+      '--no-progress',
+    ];
     const r = spawnSync(process.execPath, [cli, ...args], {
       cwd: repoRoot,
       encoding: 'utf8',
@@ -120,13 +148,27 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
     await writeSyntheticEval(join(evalDir, 'synthetic-5000'), { queries: SYNTHETIC_QUERIES });
 
     const deps = { source, reranker, mode: 'in-process' as const };
-    app = await buildServer(deps, { evalDir, dashboardDir: distDir, logger: false, deadlineMs: 30_000, collectionDirs: [collectionDir] });
+    app = await buildServer(deps, {
+      evalDir,
+      dashboardDir: distDir,
+      logger: false,
+      deadlineMs: 30_000,
+      collectionDirs: [collectionDir],
+    });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     emptyApp = await buildServer({ ...deps }, { evalDir: emptyEvalDir, dashboardDir: distDir, logger: false });
 
     browser = await chromium.launch({
       executablePath: chromiumPath!,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -165,18 +207,29 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
   });
 
   it('draws one bar per query in the per-query delta chart and counts wins, ties and losses', async () => {
-    const measure = metrics.measures.find((m) => /^ndcg_cut[._]10$/.test(m)) ?? metrics.measures.find((m) => m.startsWith('ndcg'))!;
-    const system = Object.keys(metrics.systems).find((s) => s === 'tasb') ?? Object.keys(metrics.systems).find((s) => s !== metrics.baseline)!;
+    const measure =
+      metrics.measures.find((m) => /^ndcg_cut[._]10$/.test(m)) ?? metrics.measures.find((m) => m.startsWith('ndcg'))!;
+    const system =
+      Object.keys(metrics.systems).find((s) => s === 'tasb') ??
+      Object.keys(metrics.systems).find((s) => s !== metrics.baseline)!;
     const baseRuns = metrics.systems[metrics.baseline]!.perQuery;
     const sysRuns = metrics.systems[system]!.perQuery;
-    const qids = Object.keys(sysRuns).filter((q) => sysRuns[q]![measure] !== undefined && baseRuns[q]?.[measure] !== undefined);
+    const qids = Object.keys(sysRuns).filter(
+      (q) => sysRuns[q]![measure] !== undefined && baseRuns[q]?.[measure] !== undefined,
+    );
     const deltas = qids.map((q) => sysRuns[q]![measure]! - baseRuns[q]![measure]!);
     const chart = page.locator('[data-testid=delta-chart]');
     await expect.poll(() => chart.getAttribute('data-count')).toBe(String(qids.length));
     expect(await chart.locator('canvas').count()).toBeGreaterThan(0);
-    expect(await page.locator('[data-testid=wins]').textContent()).toBe(deltas.filter((d) => d > 1e-9).length.toLocaleString('en-US'));
-    expect(await page.locator('[data-testid=losses]').textContent()).toBe(deltas.filter((d) => d < -1e-9).length.toLocaleString('en-US'));
-    expect(await page.locator('[data-testid=ties]').textContent()).toBe(deltas.filter((d) => Math.abs(d) <= 1e-9).length.toLocaleString('en-US'));
+    expect(await page.locator('[data-testid=wins]').textContent()).toBe(
+      deltas.filter((d) => d > 1e-9).length.toLocaleString('en-US'),
+    );
+    expect(await page.locator('[data-testid=losses]').textContent()).toBe(
+      deltas.filter((d) => d < -1e-9).length.toLocaleString('en-US'),
+    );
+    expect(await page.locator('[data-testid=ties]').textContent()).toBe(
+      deltas.filter((d) => Math.abs(d) <= 1e-9).length.toLocaleString('en-US'),
+    );
   });
 
   it('opens the query drill-down with both rankings, relevance labels, movements and passage text', async () => {
@@ -204,7 +257,8 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { _id: string; text: string })
       .find((q) => q._id === qid);
-    if (query) await expect.poll(() => drill.locator('[data-testid=query-text]').textContent()).toContain(query.text.trim());
+    if (query)
+      await expect.poll(() => drill.locator('[data-testid=query-text]').textContent()).toContain(query.text.trim());
     await drill.scrollIntoViewIfNeeded();
     await shot('offline-drilldown');
   });
@@ -230,7 +284,9 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
         expect(r.status).toBe(200);
       }
     }
-    await expect.poll(() => live.getAttribute('data-total-requests').then(Number), { timeout: 15_000 }).toBeGreaterThanOrEqual(before + 6);
+    await expect
+      .poll(() => live.getAttribute('data-total-requests').then(Number), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(before + 6);
     await expect.poll(() => page.locator('[data-testid=stage-table] tbody tr').count()).toBeGreaterThan(0);
     expect(await page.locator('[data-testid=kpi-p50]').textContent()).toMatch(/ms$/);
     await shot('live');
@@ -246,10 +302,18 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
     await expect.poll(() => left.getAttribute('data-count')).toBe('10');
     await expect.poll(() => right.getAttribute('data-count')).toBe('10');
     const api = async (fusion: string) =>
-      ((await (await fetch(`${base}/search?q=${encodeURIComponent(q)}&k=10&fusion=${fusion}`)).json()) as { results: { id: string; score: number }[] }).results;
+      (
+        (await (await fetch(`${base}/search?q=${encodeURIComponent(q)}&k=10&fusion=${fusion}`)).json()) as {
+          results: { id: string; score: number }[];
+        }
+      ).results;
     const [bm25, tasb] = await Promise.all([api('bm25'), api('tasb')]);
-    expect(await left.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-doc')))).toEqual(bm25.map((r) => r.id));
-    expect(await right.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-doc')))).toEqual(tasb.map((r) => r.id));
+    expect(await left.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-doc')))).toEqual(
+      bm25.map((r) => r.id),
+    );
+    expect(await right.locator('li').evaluateAll((els) => els.map((e) => e.getAttribute('data-doc')))).toEqual(
+      tasb.map((r) => r.id),
+    );
     expect(await left.locator('li .score').first().textContent()).toBe(bm25[0]!.score.toFixed(4));
     await shot('try-it');
   });
@@ -261,7 +325,9 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
       await p.goto(`${emptyBase}/dashboard/`);
       const empty = p.locator('[data-testid=empty-state]');
       await empty.waitFor();
-      expect(await empty.textContent()).toContain('npx dotrank eval --collection datasets/cranfield --out .dotrank/evals/cranfield');
+      expect(await empty.textContent()).toContain(
+        'npx dotrank eval --collection datasets/cranfield --out .dotrank/evals/cranfield',
+      );
       await p.screenshot({ path: join(artifacts, 'offline-empty.png'), fullPage: true });
     } finally {
       await p.close();

@@ -31,7 +31,23 @@ describe('dotrank eval on Cranfield with the fixture model', () => {
     work = await mkdtemp(join(tmpdir(), 'dotrank-eval-'));
     const result = await run(
       process.execPath,
-      [cli, 'eval', '--collection', dir, '--out', join(work, 'out'), '--index-dir', join(work, 'index'), '--model', tinyModelDir(), '--depth', '100', '--cache', 'memory', '--no-progress'],
+      [
+        cli,
+        'eval',
+        '--collection',
+        dir,
+        '--out',
+        join(work, 'out'),
+        '--index-dir',
+        join(work, 'index'),
+        '--model',
+        tinyModelDir(),
+        '--depth',
+        '100',
+        '--cache',
+        'memory',
+        '--no-progress',
+      ],
       { cwd: repo, env: { ...process.env, REDIS_URL: '', ELASTICSEARCH_URL: '' }, maxBuffer: 16 << 20 },
     );
     stdout = result.stdout;
@@ -60,7 +76,10 @@ describe('dotrank eval on Cranfield with the fixture model', () => {
       expect(Object.keys(sys.perQuery)).toHaveLength(225);
       const sig = sys.significance!['ndcg_cut_10']!;
       expect(sig.wins + sig.ties + sig.losses).toBe(225);
-      expect(sig.delta).toBeCloseTo(sys.aggregate['ndcg_cut_10']! - report.systems['bm25']!.aggregate['ndcg_cut_10']!, 10);
+      expect(sig.delta).toBeCloseTo(
+        sys.aggregate['ndcg_cut_10']! - report.systems['bm25']!.aggregate['ndcg_cut_10']!,
+        10,
+      );
       expect((await stat(join(work, 'out', `${system}.run`))).size).toBeGreaterThan(0);
     }
     expect(report.systems['bm25']!.significance).toBeUndefined();
@@ -69,7 +88,11 @@ describe('dotrank eval on Cranfield with the fixture model', () => {
   });
 
   it('agrees with `dotrank measure` run on the written files', async () => {
-    const { stdout: lines } = await run(process.execPath, [cli, 'measure', join(work, 'out', 'qrels.trec'), join(work, 'out', 'tasb.run'), '-m', 'ndcg_cut.10', '-c'], { cwd: repo });
+    const { stdout: lines } = await run(
+      process.execPath,
+      [cli, 'measure', join(work, 'out', 'qrels.trec'), join(work, 'out', 'tasb.run'), '-m', 'ndcg_cut.10', '-c'],
+      { cwd: repo },
+    );
     const value = Number(/ndcg_cut_10\s+all\s+([\d.]+)/.exec(lines)?.[1]);
     expect(value.toFixed(4)).toBe(report.systems['tasb']!.aggregate['ndcg_cut_10']!.toFixed(4));
   });
@@ -77,7 +100,27 @@ describe('dotrank eval on Cranfield with the fixture model', () => {
   it('compares dense and hybrid first stages, with the recall of each and the rerankers on top of each', async () => {
     await run(
       process.execPath,
-      [cli, 'eval', '--collection', dir, '--out', join(work, 'out-fs'), '--index-dir', join(work, 'index'), '--model', tinyModelDir(), '--depth', '100', '--first-stage', 'bm25,dense,hybrid', '--systems', 'tasb', '--cache', 'memory', '--no-progress'],
+      [
+        cli,
+        'eval',
+        '--collection',
+        dir,
+        '--out',
+        join(work, 'out-fs'),
+        '--index-dir',
+        join(work, 'index'),
+        '--model',
+        tinyModelDir(),
+        '--depth',
+        '100',
+        '--first-stage',
+        'bm25,dense,hybrid',
+        '--systems',
+        'tasb',
+        '--cache',
+        'memory',
+        '--no-progress',
+      ],
       { cwd: repo, env: { ...process.env, REDIS_URL: '', ELASTICSEARCH_URL: '' }, maxBuffer: 16 << 20 },
     );
     const fs = metricsReportSchema.parse(JSON.parse(await readFile(join(work, 'out-fs', 'metrics.json'), 'utf8')));
@@ -87,31 +130,79 @@ describe('dotrank eval on Cranfield with the fixture model', () => {
       const curve = fs.firstStageRecall[stage]!;
       expect(curve.recall.at(-1)).toBeCloseTo(fs.systems[stage]!.aggregate['recall_100']!, 12);
       // recall can only grow with depth
-      for (let i = 1; i < curve.recall.length; i++) expect(curve.recall[i]!).toBeGreaterThanOrEqual(curve.recall[i - 1]!);
+      for (let i = 1; i < curve.recall.length; i++)
+        expect(curve.recall[i]!).toBeGreaterThanOrEqual(curve.recall[i - 1]!);
     }
     // reranking the dense candidates with the same model and scores as the dense search keeps its order exactly
-    expect(fs.systems['dense-tasb']!.aggregate['ndcg_cut_10']).toBeCloseTo(fs.systems['dense']!.aggregate['ndcg_cut_10']!, 6);
+    expect(fs.systems['dense-tasb']!.aggregate['ndcg_cut_10']).toBeCloseTo(
+      fs.systems['dense']!.aggregate['ndcg_cut_10']!,
+      6,
+    );
     // the BM25 figures do not depend on which other first stages run beside it
     expect(fs.systems['bm25']!.aggregate).toEqual(report.systems['bm25']!.aggregate);
 
     // `dotrank search --first-stage dense` reuses that dense index and ranks as the eval's dense run did
-    const firstQuery = JSON.parse((await readFile(join(dir, 'queries.jsonl'), 'utf8')).split('\n')[0]!) as { _id: string; text: string };
-    const searched = await run(process.execPath, [cli, 'search', firstQuery.text, '--k', '5', '--json', '--index-dir', join(work, 'index'), '--first-stage', 'dense', '--model', tinyModelDir()], { cwd: repo });
+    const firstQuery = JSON.parse((await readFile(join(dir, 'queries.jsonl'), 'utf8')).split('\n')[0]!) as {
+      _id: string;
+      text: string;
+    };
+    const searched = await run(
+      process.execPath,
+      [
+        cli,
+        'search',
+        firstQuery.text,
+        '--k',
+        '5',
+        '--json',
+        '--index-dir',
+        join(work, 'index'),
+        '--first-stage',
+        'dense',
+        '--model',
+        tinyModelDir(),
+      ],
+      { cwd: repo },
+    );
     const ids = (JSON.parse(searched.stdout) as { id: string }[]).map((r) => r.id);
-    const runLines = (await readFile(join(work, 'out-fs', 'dense.run'), 'utf8')).split('\n').filter((l) => l.startsWith(`${firstQuery._id} `));
+    const runLines = (await readFile(join(work, 'out-fs', 'dense.run'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith(`${firstQuery._id} `));
     expect(ids).toEqual(runLines.slice(0, 5).map((l) => l.split(' ')[2]));
   }, 600_000);
 
   it('reuses the index on a second run and fails clearly without a model for neural systems', async () => {
-    const second = await run(process.execPath, [cli, 'eval', '--collection', dir, '--out', join(work, 'out2'), '--index-dir', join(work, 'index'), '--systems', 'bm25', '--depth', '100', '--no-progress'], {
-      cwd: repo,
-      env: { ...process.env, REDIS_URL: '', ELASTICSEARCH_URL: '' },
-    });
+    const second = await run(
+      process.execPath,
+      [
+        cli,
+        'eval',
+        '--collection',
+        dir,
+        '--out',
+        join(work, 'out2'),
+        '--index-dir',
+        join(work, 'index'),
+        '--systems',
+        'bm25',
+        '--depth',
+        '100',
+        '--no-progress',
+      ],
+      {
+        cwd: repo,
+        env: { ...process.env, REDIS_URL: '', ELASTICSEARCH_URL: '' },
+      },
+    );
     expect(second.stderr).toMatch(/reusing the index/);
-    const failed = await run(process.execPath, [cli, 'eval', '--collection', dir, '--out', join(work, 'out3'), '--systems', 'tasb'], {
-      cwd: repo,
-      env: { ...process.env, DOTRANK_MODEL: '', REDIS_URL: '' },
-    }).catch((error: { code: number; stderr: string }) => error);
+    const failed = await run(
+      process.execPath,
+      [cli, 'eval', '--collection', dir, '--out', join(work, 'out3'), '--systems', 'tasb'],
+      {
+        cwd: repo,
+        env: { ...process.env, DOTRANK_MODEL: '', REDIS_URL: '' },
+      },
+    ).catch((error: { code: number; stderr: string }) => error);
     expect(failed).toMatchObject({ code: 2 });
     expect((failed as { stderr: string }).stderr).toMatch(/--model: is required/);
   });

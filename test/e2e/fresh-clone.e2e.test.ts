@@ -21,9 +21,14 @@ import { deleteKeysWithPrefix, redisUrlForTests, uniquePrefix } from '@dotrank/c
 
 const repo = findRepoRoot(import.meta.dirname)!;
 const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
-const skipReason = existsSync(join(repo, '.git')) ? undefined : `${repo} is not a git checkout, so there is nothing to clone`;
+const skipReason = existsSync(join(repo, '.git'))
+  ? undefined
+  : `${repo} is not a git checkout, so there is nothing to clone`;
 if (skipReason) console.warn(`fresh-clone end-to-end skipped: ${skipReason}`);
-if (!chromiumPath) console.warn('fresh-clone end-to-end: no /usr/bin/chromium, the dashboard check is skipped (install Debian chromium)');
+if (!chromiumPath)
+  console.warn(
+    'fresh-clone end-to-end: no /usr/bin/chromium, the dashboard check is skipped (install Debian chromium)',
+  );
 
 /** A port nothing listens on right now. */
 async function freePort(): Promise<number> {
@@ -57,7 +62,8 @@ function processesOf(pgid: number, dir: string): string[] {
       const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (state === 'Z') continue;
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-      if (Number(group) === pgid || cmd.includes(dir) || readlinkSync(`/proc/${pid}/cwd`).startsWith(dir)) found.push(`${pid}: ${cmd}`);
+      if (Number(group) === pgid || cmd.includes(dir) || readlinkSync(`/proc/${pid}/cwd`).startsWith(dir))
+        found.push(`${pid}: ${cmd}`);
     } catch {
       // gone meanwhile
     }
@@ -131,15 +137,25 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
     port = await freePort();
     const env = newcomerEnv(prefix, port);
     started = performance.now();
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: clone, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], {
+      cwd: clone,
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     timings['npm ci'] = performance.now() - started;
 
     started = performance.now();
     // its own process group, as a terminal gives it; the SIGTERM below goes to the launcher only, as a supervisor's
-    child = spawn(process.execPath, ['tools/quickstart/start.mjs', '--no-progress'], { cwd: clone, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['tools/quickstart/start.mjs', '--no-progress'], {
+      cwd: clone,
+      env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const record = (chunk: Buffer) => {
       output += chunk.toString();
-      for (const line of ['model: pulling', 'the hub is not reachable']) if (!seenAt.has(line) && output.includes(line)) seenAt.set(line, performance.now());
+      for (const line of ['model: pulling', 'the hub is not reachable'])
+        if (!seenAt.has(line) && output.includes(line)) seenAt.set(line, performance.now());
     };
     child.stdout!.on('data', record);
     child.stderr!.on('data', record);
@@ -149,9 +165,14 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
   }, 1_500_000);
 
   afterAll(async () => {
-    console.log(`fresh clone timings: ${Object.entries(timings).map(([what, ms]) => `${what} ${(ms / 1000).toFixed(1)} s`).join(', ')}`);
+    console.log(
+      `fresh clone timings: ${Object.entries(timings)
+        .map(([what, ms]) => `${what} ${(ms / 1000).toFixed(1)} s`)
+        .join(', ')}`,
+    );
     if (child?.pid && !exit) process.kill(-child.pid, 'SIGKILL');
-    for (const line of child?.pid ? processesOf(child.pid, clone) : []) process.kill(Number(line.split(':')[0]), 'SIGKILL');
+    for (const line of child?.pid ? processesOf(child.pid, clone) : [])
+      process.kill(Number(line.split(':')[0]), 'SIGKILL');
     await deleteKeysWithPrefix(redis, prefix);
     redis.disconnect();
     if (work) await rm(work, { recursive: true, force: true });
@@ -176,9 +197,15 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
   });
 
   it('answers /search with reranked results from the worker', async () => {
-    const response = await fetch(`http://127.0.0.1:${port}/search?q=${encodeURIComponent('boundary layer transition')}&fusion=tasb&k=5`);
+    const response = await fetch(
+      `http://127.0.0.1:${port}/search?q=${encodeURIComponent('boundary layer transition')}&fusion=tasb&k=5`,
+    );
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { degraded: boolean; fusion: string; results: { rank: number; tasbScore?: number }[] };
+    const body = (await response.json()) as {
+      degraded: boolean;
+      fusion: string;
+      results: { rank: number; tasbScore?: number }[];
+    };
     expect(body.degraded).toBe(false);
     expect(body.fusion).toBe('tasb');
     expect(body.results.map((r) => r.rank)).toEqual([1, 2, 3, 4, 5]);
@@ -190,22 +217,36 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
     expect(response.headers.get('location')).toBe('/dashboard/');
   });
 
-  it.skipIf(!chromiumPath)('shows the dashboard it built, with the evaluation', async () => {
-    const browser = await chromium.launch({
-      executablePath: chromiumPath!,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    try {
-      const page = await browser.newPage();
-      const response = await page.goto(`http://127.0.0.1:${port}/dashboard/`);
-      expect(response?.status()).toBe(200);
-      const cell = page.locator('[data-testid=metrics-table] tr[data-system="bm25"] td[data-measure="ndcg_cut_10"] .value');
-      await cell.waitFor({ timeout: 60_000 });
-      expect(await cell.textContent()).toMatch(/^0\.\d{4}$/);
-    } finally {
-      await browser.close();
-    }
-  }, 120_000);
+  it.skipIf(!chromiumPath)(
+    'shows the dashboard it built, with the evaluation',
+    async () => {
+      const browser = await chromium.launch({
+        executablePath: chromiumPath!,
+        args: [
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+        ],
+      });
+      try {
+        const page = await browser.newPage();
+        const response = await page.goto(`http://127.0.0.1:${port}/dashboard/`);
+        expect(response?.status()).toBe(200);
+        const cell = page.locator(
+          '[data-testid=metrics-table] tr[data-system="bm25"] td[data-measure="ndcg_cut_10"] .value',
+        );
+        await cell.waitFor({ timeout: 60_000 });
+        expect(await cell.textContent()).toMatch(/^0\.\d{4}$/);
+      } finally {
+        await browser.close();
+      }
+    },
+    120_000,
+  );
 
   it('stops on SIGTERM and leaves no process, no listening port and no job in Redis behind', async () => {
     process.kill(child.pid!, 'SIGTERM');
@@ -217,7 +258,9 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
     // nothing of a job is left (no waiting or active job, payload, lock or worker registration); what stays is meant
     // to: the vector cache (the next start is warm) and BullMQ's per-queue bookkeeping (meta, id, events, stalled-check)
     const keys = await keysUnder(redis, prefix);
-    expect(keys.filter((key) => !/:vec:/.test(key) && !/^[^:]+:[^:]+:(meta|id|events|stalled-check)$/.test(key))).toEqual([]);
+    expect(
+      keys.filter((key) => !/:vec:/.test(key) && !/^[^:]+:[^:]+:(meta|id|events|stalled-check)$/.test(key)),
+    ).toEqual([]);
     const encoded = Number(/vector cache: (\d+) passages encoded/.exec(output)?.[1]);
     expect(encoded).toBeGreaterThan(0);
     expect(keys.filter((key) => key.startsWith(`${prefix}:vec:`)).length).toBeGreaterThanOrEqual(encoded);

@@ -23,28 +23,47 @@ describe('house rules in lint', () => {
   // The Nx rule reads the project graph Nx caches; outside `nx run` it would skip itself with a warning when there is
   // none, so compute it first (as `npm test` does before linting).
   beforeAll(() => {
-    execFileSync('npx', ['nx', 'show', 'projects'], { cwd: root, env: { ...process.env, NX_DAEMON: 'false' }, stdio: 'ignore' });
+    execFileSync('npx', ['nx', 'show', 'projects'], {
+      cwd: root,
+      env: { ...process.env, NX_DAEMON: 'false' },
+      stdio: 'ignore',
+    });
   });
 
   it('refuses an import from a package into an app', async () => {
-    const text = await messages('packages/eval/src/probe.ts', "import { runWorkerProcess } from '@dotrank/reranker-worker';\nexport const probe = runWorkerProcess;\n");
+    const text = await messages(
+      'packages/eval/src/probe.ts',
+      "import { runWorkerProcess } from '@dotrank/reranker-worker';\nexport const probe = runWorkerProcess;\n",
+    );
     expect(text).toMatch(/tagged with "type:package" can only depend on libs tagged with "type:package"/);
   });
 
   it('refuses an import from one service app into another', async () => {
-    const ids = await ruleIds('apps/reranker-worker/src/probe.ts', "import { startServer } from '@dotrank/search-api';\nexport const probe = startServer;\n");
+    const ids = await ruleIds(
+      'apps/reranker-worker/src/probe.ts',
+      "import { startServer } from '@dotrank/search-api';\nexport const probe = startServer;\n",
+    );
     expect(ids).toContain('@nx/enforce-module-boundaries');
   });
 
   it('refuses workspace code in the dashboard at run time, but allows its types', async () => {
-    const value = await ruleIds('apps/dashboard/src/probe.ts', "import { evaluate } from '@dotrank/eval';\nexport const probe = evaluate;\n");
+    const value = await ruleIds(
+      'apps/dashboard/src/probe.ts',
+      "import { evaluate } from '@dotrank/eval';\nexport const probe = evaluate;\n",
+    );
     expect(value).toContain('no-restricted-imports');
-    const types = await ruleIds('apps/dashboard/src/probe.ts', "import type { MetricsReport } from '@dotrank/eval';\nexport type Probe = MetricsReport;\n");
+    const types = await ruleIds(
+      'apps/dashboard/src/probe.ts',
+      "import type { MetricsReport } from '@dotrank/eval';\nexport type Probe = MetricsReport;\n",
+    );
     expect(types).not.toContain('no-restricted-imports');
   });
 
   it('allows a package to import another package', async () => {
-    const ids = await ruleIds('packages/eval/src/probe.ts', "import { ValidationError } from '@dotrank/core';\nexport const probe = ValidationError;\n");
+    const ids = await ruleIds(
+      'packages/eval/src/probe.ts',
+      "import { ValidationError } from '@dotrank/core';\nexport const probe = ValidationError;\n",
+    );
     expect(ids).toEqual([]);
   });
 });

@@ -9,12 +9,19 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 if (!existsSync(join(root, 'node_modules', '.bin', 'dotrank'))) {
   console.error('dotrank: dependencies are missing; running npm ci first');
   // hnswlib-node (optional) compiles against the Node headers: a distribution's Node ships them, so no download
-  const systemHeaders = process.execPath.startsWith('/usr/bin/') && existsSync('/usr/include/node/node.h') && !process.env.npm_config_nodedir;
+  const systemHeaders =
+    process.execPath.startsWith('/usr/bin/') &&
+    existsSync('/usr/include/node/node.h') &&
+    !process.env.npm_config_nodedir;
   const env = systemHeaders ? { ...process.env, npm_config_nodedir: '/usr' } : process.env;
   const npm = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env });
   if (npm.status !== 0) process.exit(npm.status ?? 1);
 }
-const cli = spawn(process.execPath, [join(root, 'apps', 'cli', 'bin', 'dotrank.js'), 'start', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
+const cli = spawn(
+  process.execPath,
+  [join(root, 'apps', 'cli', 'bin', 'dotrank.js'), 'start', ...process.argv.slice(2)],
+  { cwd: root, stdio: 'inherit' },
+);
 // A terminal's Ctrl-C reaches the whole process group; a supervisor's SIGTERM may reach only us: pass it on once.
 let forwarded = false;
 for (const signal of ['SIGINT', 'SIGTERM']) {

@@ -31,8 +31,12 @@ try {
     const text = await readFile(join(out, 'metrics.json'), 'utf8');
     const report = normaliseMetrics(JSON.parse(text));
     const parse = median(() => JSON.parse(text));
-    const deltas = median(() => winTieLoss(perQueryDeltas(report.systems['tasb']!, report.systems['bm25']!, 'ndcg_cut.10')));
-    console.log(line(`deltas + w/t/l, ${n.toLocaleString('en-US')} queries`, deltas, 'JSON.parse(metrics.json)', parse));
+    const deltas = median(() =>
+      winTieLoss(perQueryDeltas(report.systems['tasb']!, report.systems['bm25']!, 'ndcg_cut.10')),
+    );
+    console.log(
+      line(`deltas + w/t/l, ${n.toLocaleString('en-US')} queries`, deltas, 'JSON.parse(metrics.json)', parse),
+    );
   }
   const depth = 1000;
   const base = Array.from({ length: depth }, (_, i) => `d${i}`);

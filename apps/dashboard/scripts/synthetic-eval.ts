@@ -14,10 +14,12 @@ export interface SyntheticOptions {
   seed?: number;
 }
 
-
 const round = (x: number) => Math.round(x * 1e4) / 1e4;
 
-export async function writeSyntheticEval(dir: string, options: SyntheticOptions = {}): Promise<{ queries: number; metricsPath: string }> {
+export async function writeSyntheticEval(
+  dir: string,
+  options: SyntheticOptions = {},
+): Promise<{ queries: number; metricsPath: string }> {
   const nq = options.queries ?? 5000;
   const nd = options.documents ?? 2000;
   const depth = options.depth ?? 20;
@@ -53,7 +55,8 @@ export async function writeSyntheticEval(dir: string, options: SyntheticOptions 
       ordered.forEach((d, i) => runs[s]!.push(`${qid} Q0 ${d} ${i + 1} ${(s === 'bm25' ? 30 : 100) - i * 0.5} ${s}`));
     }
   }
-  const mean = (s: (typeof systems)[number], m: string) => round(Object.values(perQuery[s]).reduce((a, x) => a + (x[m] ?? 0), 0) / nq);
+  const mean = (s: (typeof systems)[number], m: string) =>
+    round(Object.values(perQuery[s]).reduce((a, x) => a + (x[m] ?? 0), 0) / nq);
   const significance: Record<string, unknown> = {};
   for (const m of measures) {
     let wins = 0;
@@ -66,7 +69,14 @@ export async function writeSyntheticEval(dir: string, options: SyntheticOptions 
       else ties++;
     }
     const p = m === 'recall.1000' ? 1 : m === 'map' ? 0.03 : 0.0004;
-    significance[m] = { pValueTTest: p, pValueRandomization: p, wins, ties, losses, delta: round(mean('tasb', m) - mean('bm25', m)) };
+    significance[m] = {
+      pValueTTest: p,
+      pValueRandomization: p,
+      wins,
+      ties,
+      losses,
+      delta: round(mean('tasb', m) - mean('bm25', m)),
+    };
   }
   const depths = [10, 20, 50, 100, 200, 500, 1000];
   const metrics = {
@@ -80,9 +90,13 @@ export async function writeSyntheticEval(dir: string, options: SyntheticOptions 
     measures,
     systems: {
       bm25: { aggregate: Object.fromEntries(measures.map((m) => [m, mean('bm25', m)])), perQuery: perQuery.bm25 },
-      tasb: { aggregate: Object.fromEntries(measures.map((m) => [m, mean('tasb', m)])), perQuery: perQuery.tasb, significance },
+      tasb: {
+        aggregate: Object.fromEntries(measures.map((m) => [m, mean('tasb', m)])),
+        perQuery: perQuery.tasb,
+        significance,
+      },
     },
-    firstStageRecall: { bm25: { depths, recall: depths.map((d) => round(0.35 + 0.5 * (Math.log10(d) - 1) / 2)) } },
+    firstStageRecall: { bm25: { depths, recall: depths.map((d) => round(0.35 + (0.5 * (Math.log10(d) - 1)) / 2)) } },
   };
   await mkdir(join(dir, 'runs'), { recursive: true });
   const metricsPath = join(dir, 'metrics.json');
@@ -91,7 +105,8 @@ export async function writeSyntheticEval(dir: string, options: SyntheticOptions 
   await writeFile(join(dir, 'qrels.trec'), qrels.join('\n') + '\n');
   await writeFile(join(dir, 'queries.jsonl'), queries.join('\n') + '\n');
   const corpus: string[] = [];
-  for (let d = 1; d <= nd; d++) corpus.push(JSON.stringify({ _id: String(d), title: '', text: `synthetic passage ${d} on topic ${d % 97}` }));
+  for (let d = 1; d <= nd; d++)
+    corpus.push(JSON.stringify({ _id: String(d), title: '', text: `synthetic passage ${d} on topic ${d % 97}` }));
   await writeFile(join(dir, 'corpus.jsonl'), corpus.join('\n') + '\n');
   return { queries: nq, metricsPath };
 }

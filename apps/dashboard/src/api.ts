@@ -31,7 +31,8 @@ const num = (v: unknown): number | null => {
   if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
   return null;
 };
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 const pick = (o: Obj, ...keys: string[]): unknown => {
   for (const k of keys) if (o[k] !== undefined) return o[k];
   return undefined;
@@ -129,7 +130,10 @@ async function getJson(path: string, init?: RequestInit): Promise<Json> {
     body = text;
   }
   if (!response.ok) {
-    const message = isObj(body) && typeof body['message'] === 'string' ? body['message'] : `${response.status} ${response.statusText}`;
+    const message =
+      isObj(body) && typeof body['message'] === 'string'
+        ? body['message']
+        : `${response.status} ${response.statusText}`;
     throw new ApiError(response.status, `${path.split('?')[0]}: ${message}`);
   }
   return body;
@@ -138,7 +142,11 @@ async function getJson(path: string, init?: RequestInit): Promise<Json> {
 const enc = encodeURIComponent;
 
 export function normaliseEvalList(body: Json): EvalSummary[] {
-  const list = Array.isArray(body) ? body : isObj(body) ? (pick(body, 'evals', 'items', 'results') as unknown) : undefined;
+  const list = Array.isArray(body)
+    ? body
+    : isObj(body)
+      ? (pick(body, 'evals', 'items', 'results') as unknown)
+      : undefined;
   if (!Array.isArray(list)) return [];
   const out: EvalSummary[] = [];
   for (const item of list) {
@@ -155,7 +163,11 @@ export function normaliseEvalList(body: Json): EvalSummary[] {
       name,
       collection: isObj(collection) ? str(collection['name']) : str(collection),
       createdAt: str(pick(item, 'createdAt', 'modifiedAt')),
-      systems: Array.isArray(systems) ? systems.filter((s): s is string => typeof s === 'string') : isObj(systems) ? Object.keys(systems) : undefined,
+      systems: Array.isArray(systems)
+        ? systems.filter((s): s is string => typeof s === 'string')
+        : isObj(systems)
+          ? Object.keys(systems)
+          : undefined,
     });
   }
   return out;
@@ -192,25 +204,32 @@ function normaliseSignificance(v: unknown): Record<string, Significance> | undef
 export function normaliseMetrics(body: Json): MetricsReport {
   if (!isObj(body)) throw new ApiError(0, 'metrics: not a JSON object');
   const systemsIn = body['systems'];
-  if (!isObj(systemsIn) || Object.keys(systemsIn).length === 0) throw new ApiError(0, 'metrics.systems: missing or empty');
+  if (!isObj(systemsIn) || Object.keys(systemsIn).length === 0)
+    throw new ApiError(0, 'metrics.systems: missing or empty');
   const systems: Record<string, SystemReport> = {};
   for (const [name, s] of Object.entries(systemsIn)) {
     if (!isObj(s)) continue;
     const perQuery: Record<string, Record<string, number>> = {};
-    if (isObj(s['perQuery'])) for (const [qid, values] of Object.entries(s['perQuery'])) perQuery[qid] = normaliseValues(values);
+    if (isObj(s['perQuery']))
+      for (const [qid, values] of Object.entries(s['perQuery'])) perQuery[qid] = normaliseValues(values);
     const significance = normaliseSignificance(s['significance']);
     systems[name] = { aggregate: normaliseValues(s['aggregate']), perQuery, ...(significance ? { significance } : {}) };
   }
   const collection = isObj(body['collection']) ? body['collection'] : {};
   const model = isObj(body['model']) ? body['model'] : null;
-  const measuresIn = Array.isArray(body['measures']) ? body['measures'].filter((m): m is string => typeof m === 'string') : [];
+  const measuresIn = Array.isArray(body['measures'])
+    ? body['measures'].filter((m): m is string => typeof m === 'string')
+    : [];
   const measures = measuresIn.length > 0 ? measuresIn : Object.keys(Object.values(systems)[0]?.aggregate ?? {});
   const baseline = str(body['baseline']) ?? (systems['bm25'] ? 'bm25' : Object.keys(systems)[0]!);
   const firstStageRecall: MetricsReport['firstStageRecall'] = {};
   if (isObj(body['firstStageRecall'])) {
     for (const [stage, c] of Object.entries(body['firstStageRecall'])) {
       if (!isObj(c) || !Array.isArray(c['depths']) || !Array.isArray(c['recall'])) continue;
-      firstStageRecall[stage] = { depths: c['depths'].map((x) => num(x) ?? NaN), recall: c['recall'].map((x) => num(x) ?? NaN) };
+      firstStageRecall[stage] = {
+        depths: c['depths'].map((x) => num(x) ?? NaN),
+        recall: c['recall'].map((x) => num(x) ?? NaN),
+      };
     }
   }
   return {
@@ -264,7 +283,12 @@ export function normaliseRunRows(body: Json, qid?: string): RunRow[] {
     const row = normaliseRunRow(item, qid);
     if (row && (qid === undefined || row.qid === qid)) rows.push(row);
   }
-  rows.sort((a, b) => b.score - a.score || (a.rank && b.rank ? a.rank - b.rank : 0) || (a.docId < b.docId ? 1 : a.docId > b.docId ? -1 : 0));
+  rows.sort(
+    (a, b) =>
+      b.score - a.score ||
+      (a.rank && b.rank ? a.rank - b.rank : 0) ||
+      (a.docId < b.docId ? 1 : a.docId > b.docId ? -1 : 0),
+  );
   return rows.map((r, i) => ({ ...r, rank: i + 1 }));
 }
 
@@ -296,13 +320,20 @@ function normaliseHit(v: unknown, i: number): SearchHit | null {
   const id = str(pick(v, 'id', 'docId'));
   const score = num(v['score']);
   if (!id || score === null) return null;
-  return { id, rank: num(v['rank']) ?? i + 1, score, bm25Score: num(pick(v, 'bm25Score', 'bm25')), text: str(v['text']) ?? '' };
+  return {
+    id,
+    rank: num(v['rank']) ?? i + 1,
+    score,
+    bm25Score: num(pick(v, 'bm25Score', 'bm25')),
+    text: str(v['text']) ?? '',
+  };
 }
 
 export function normaliseSearch(body: Json): SearchResponse {
   if (!isObj(body) || !Array.isArray(body['results'])) throw new ApiError(0, 'search: response has no results array');
   const timings: Record<string, number> = {};
-  if (isObj(body['timings'])) for (const [k, t] of Object.entries(body['timings'])) if (num(t) !== null) timings[k] = num(t)!;
+  if (isObj(body['timings']))
+    for (const [k, t] of Object.entries(body['timings'])) if (num(t) !== null) timings[k] = num(t)!;
   return {
     query: str(body['query']) ?? '',
     results: body['results'].map(normaliseHit).filter((h): h is SearchHit => h !== null),
@@ -356,7 +387,10 @@ export function normaliseStats(body: Json): LiveStats {
     degradedRate: num(pick(o, 'degradedRate', 'degradedRatio')) ?? ratio(o['degraded']),
     cacheHitRatio: num(pick(o, 'cacheHitRatio', 'cacheHitRate')) ?? ratio(cache),
     queueDepth: num(pick(o, 'queueDepth')) ?? num(pick(queue, 'depth', 'waiting')),
-    activeWorkers: num(pick(o, 'activeWorkers')) ?? (isObj(workers) ? num(pick(workers, 'active', 'count')) : num(workers)) ?? num(queue['workers']),
+    activeWorkers:
+      num(pick(o, 'activeWorkers')) ??
+      (isObj(workers) ? num(pick(workers, 'active', 'count')) : num(workers)) ??
+      num(queue['workers']),
   };
 }
 

@@ -37,7 +37,8 @@ export function perQueryDeltas(system: SystemReport, baseline: SystemReport, mea
 export function compareIds(a: string, b: string): number {
   const na = Number(a);
   const nb = Number(b);
-  if (a !== '' && b !== '' && Number.isFinite(na) && Number.isFinite(nb)) return na - nb || (a < b ? -1 : a > b ? 1 : 0);
+  if (a !== '' && b !== '' && Number.isFinite(na) && Number.isFinite(nb))
+    return na - nb || (a < b ? -1 : a > b ? 1 : 0);
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -76,7 +77,10 @@ export function recallPoints(curve: RecallCurve): RecallPoint[] {
  * The smallest measured depth at which recall reaches `fraction` of the deepest measured recall
  * ("how deep must the first stage go"), or null for an empty curve.
  */
-export function depthForRecallFraction(points: readonly RecallPoint[], fraction: number): { depth: number; recall: number } | null {
+export function depthForRecallFraction(
+  points: readonly RecallPoint[],
+  fraction: number,
+): { depth: number; recall: number } | null {
   if (points.length === 0) return null;
   const max = points.reduce((m, p) => Math.max(m, p.recall), 0);
   const target = max * fraction;
@@ -84,11 +88,7 @@ export function depthForRecallFraction(points: readonly RecallPoint[], fraction:
   return null;
 }
 
-export type Movement =
-  | { kind: 'up'; by: number }
-  | { kind: 'down'; by: number }
-  | { kind: 'same' }
-  | { kind: 'new' };
+export type Movement = { kind: 'up'; by: number } | { kind: 'down'; by: number } | { kind: 'same' } | { kind: 'new' };
 
 export interface MovedItem {
   id: string;
@@ -220,11 +220,7 @@ export function orderMeasures(measures: readonly string[]): string[] {
 
 /** The measure the per-query chart uses by default: nDCG@10 when present, else the first nDCG, else the first. */
 export function defaultDeltaMeasure(measures: readonly string[]): string | undefined {
-  return (
-    measures.find((m) => /^ndcg_cut[._@]10$/.test(m)) ??
-    measures.find((m) => m.startsWith('ndcg')) ??
-    measures[0]
-  );
+  return measures.find((m) => /^ndcg_cut[._@]10$/.test(m)) ?? measures.find((m) => m.startsWith('ndcg')) ?? measures[0];
 }
 
 /** The system compared with the baseline by default: "tasb" when present, else the first non-baseline system. */
@@ -234,7 +230,11 @@ export function defaultComparedSystem(report: MetricsReport): string | undefined
 }
 
 /** Page `page` (0-based) of `size` items, clamped to the available pages. */
-export function paginate<T>(items: readonly T[], page: number, size: number): { items: T[]; page: number; pages: number } {
+export function paginate<T>(
+  items: readonly T[],
+  page: number,
+  size: number,
+): { items: T[]; page: number; pages: number } {
   const pages = Math.max(1, Math.ceil(items.length / size));
   const p = Math.min(Math.max(0, Math.floor(page)), pages - 1);
   return { items: items.slice(p * size, p * size + size), page: p, pages };

@@ -1,12 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseEvalList, normaliseMetrics, normaliseQrels, normaliseRunRows, normaliseSearch, normaliseStats } from '../src/api.js';
+import {
+  normaliseEvalList,
+  normaliseMetrics,
+  normaliseQrels,
+  normaliseRunRows,
+  normaliseSearch,
+  normaliseStats,
+} from '../src/api.js';
 
 describe('response normalisation', () => {
   it('reads the eval list of the search API', () => {
-    expect(normaliseEvalList({ evals: [{ name: 'cranfield', modifiedAt: '2026-11-24T00:00:00Z', systems: ['bm25', 'tasb'] }] })).toEqual([
+    expect(
+      normaliseEvalList({
+        evals: [{ name: 'cranfield', modifiedAt: '2026-11-24T00:00:00Z', systems: ['bm25', 'tasb'] }],
+      }),
+    ).toEqual([
       { name: 'cranfield', collection: undefined, createdAt: '2026-11-24T00:00:00Z', systems: ['bm25', 'tasb'] },
     ]);
-    expect(normaliseEvalList(['a', { id: 'b' }, 3])).toEqual([{ name: 'a' }, { name: 'b', collection: undefined, createdAt: undefined, systems: undefined }]);
+    expect(normaliseEvalList(['a', { id: 'b' }, 3])).toEqual([
+      { name: 'a' },
+      { name: 'b', collection: undefined, createdAt: undefined, systems: undefined },
+    ]);
     expect(normaliseEvalList(null)).toEqual([]);
   });
 
@@ -22,12 +36,22 @@ describe('response normalisation', () => {
       { qid: '1', docId: 'd1', rank: 1, score: 2.5 },
       { qid: '1', docId: 'd2', rank: 2, score: 1.5 },
     ]);
-    expect(normaliseRunRows([['1', 'Q0', 'd7', '1', '3.25', 'x']], '1')).toEqual([{ qid: '1', docId: 'd7', rank: 1, score: 3.25 }]);
+    expect(normaliseRunRows([['1', 'Q0', 'd7', '1', '3.25', 'x']], '1')).toEqual([
+      { qid: '1', docId: 'd7', rank: 1, score: 3.25 },
+    ]);
   });
 
   it('reads qrels as a map, as judgments or as rows', () => {
     expect(normaliseQrels({ qid: '1', judgments: { d1: 2, d2: 0 } }, '1')).toEqual({ d1: 2, d2: 0 });
-    expect(normaliseQrels([{ qid: '1', docid: 'd1', relevance: 1 }, { qid: '2', docid: 'd3', relevance: 1 }], '1')).toEqual({ d1: 1 });
+    expect(
+      normaliseQrels(
+        [
+          { qid: '1', docid: 'd1', relevance: 1 },
+          { qid: '2', docid: 'd3', relevance: 1 },
+        ],
+        '1',
+      ),
+    ).toEqual({ d1: 1 });
   });
 
   it('rejects a metrics file without systems, naming the field', () => {
@@ -35,7 +59,9 @@ describe('response normalisation', () => {
   });
 
   it('fills defaults for optional metrics fields', () => {
-    const report = normaliseMetrics({ systems: { bm25: { aggregate: { map: 0.3 }, perQuery: { '1': { map: 0.3 } } } } });
+    const report = normaliseMetrics({
+      systems: { bm25: { aggregate: { map: 0.3 }, perQuery: { '1': { map: 0.3 } } } },
+    });
     expect(report.baseline).toBe('bm25');
     expect(report.measures).toEqual(['map']);
     expect(report.collection.queries).toBe(1);

@@ -19,12 +19,36 @@ describe('metrics.json from @dotrank/eval', () => {
       ['q2', new Map([['d5', 1]])],
     ]);
     const bm25 = new Map([
-      ['q1', [{ docId: 'd2', score: 2 }, { docId: 'd1', score: 1 }]],
-      ['q2', [{ docId: 'd5', score: 3 }, { docId: 'd6', score: 1 }]],
+      [
+        'q1',
+        [
+          { docId: 'd2', score: 2 },
+          { docId: 'd1', score: 1 },
+        ],
+      ],
+      [
+        'q2',
+        [
+          { docId: 'd5', score: 3 },
+          { docId: 'd6', score: 1 },
+        ],
+      ],
     ]);
     const tasb = new Map([
-      ['q1', [{ docId: 'd1', score: 9 }, { docId: 'd2', score: 8 }]],
-      ['q2', [{ docId: 'd5', score: 7 }, { docId: 'd6', score: 6 }]],
+      [
+        'q1',
+        [
+          { docId: 'd1', score: 9 },
+          { docId: 'd2', score: 8 },
+        ],
+      ],
+      [
+        'q2',
+        [
+          { docId: 'd5', score: 7 },
+          { docId: 'd6', score: 6 },
+        ],
+      ],
     ]);
     const report = buildMetricsReport({
       collection: { name: 'toy', queries: 2, documents: 6 },
@@ -46,6 +70,11 @@ describe('metrics.json from @dotrank/eval', () => {
       ['q2', 0],
     ]);
     expect(winTieLoss(deltas)).toEqual({ wins: 1, ties: 1, losses: 0 });
-    expect(read.systems['tasb']!.significance?.['recip_rank']).toMatchObject({ wins: 1, ties: 1, losses: 0, delta: 0.25 });
+    expect(read.systems['tasb']!.significance?.['recip_rank']).toMatchObject({
+      wins: 1,
+      ties: 1,
+      losses: 0,
+      delta: 0.25,
+    });
   });
 });

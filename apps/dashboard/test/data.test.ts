@@ -163,7 +163,10 @@ describe('defaults and helpers', () => {
     expect(defaultDeltaMeasure(['map', 'ndcg_cut.10', 'ndcg'])).toBe('ndcg_cut.10');
     expect(defaultDeltaMeasure(['map', 'ndcg'])).toBe('ndcg');
     expect(defaultDeltaMeasure(['map', 'ndcg_cut_10'])).toBe('ndcg_cut_10');
-    const report = { baseline: 'bm25', systems: { bm25: system({}), rrf: system({}), tasb: system({}) } } as unknown as MetricsReport;
+    const report = {
+      baseline: 'bm25',
+      systems: { bm25: system({}), rrf: system({}), tasb: system({}) },
+    } as unknown as MetricsReport;
     expect(defaultComparedSystem(report)).toBe('tasb');
   });
 

@@ -29,14 +29,20 @@ const WARM_N = Number(process.env['BENCH_WARM_PASSAGES'] ?? 500);
 const ITER_100 = Number(process.env['BENCH_ITER_100'] ?? 40);
 const ITER_1000 = Number(process.env['BENCH_ITER_1000'] ?? 20);
 
-const WORDS = ('the of and in to a is for on with as by at from an be this that are was which or it its these has have can also ' +
+const WORDS = (
+  'the of and in to a is for on with as by at from an be this that are was which or it its these has have can also ' +
   'boundary layer flow heat transfer shock wave supersonic wing vibration shell buckling pressure nozzle jet turbulence ' +
-  'laminar velocity profile measured theory experiment plate cylinder mach number temperature surface stress').split(' ');
+  'laminar velocity profile measured theory experiment plate cylinder mach number temperature surface stress'
+).split(' ');
 let seed = 12345;
 const rnd = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const sentence = (n: number) => Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]!).join(' ');
 // MS MARCO-like passages: ~55 words (~70 tokens)
-const passages: Candidate[] = Array.from({ length: Math.max(WARM_N, 1000) }, (_, i) => ({ id: `p${i}`, text: `${sentence(55)}.`, score: 0 }));
+const passages: Candidate[] = Array.from({ length: Math.max(WARM_N, 1000) }, (_, i) => ({
+  id: `p${i}`,
+  text: `${sentence(55)}.`,
+  score: 0,
+}));
 const queries = Array.from({ length: 200 }, () => sentence(6));
 
 const pct = (xs: number[], p: number) => {
@@ -51,11 +57,21 @@ async function deleteKeys(): Promise<void> {
   await redis.quit();
 }
 
-const env = { ...process.env, REDIS_URL: url, DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_KEY_PREFIX: prefix, DOTRANK_LOG_LEVEL: 'warn' };
-const worker = spawn(process.execPath, [join(root, 'apps/reranker-worker/bin/reranker-worker.js'), '--model', modelDir, '--threads', String(threads)], {
-  env,
-  stdio: ['ignore', 'inherit', 'pipe'],
-});
+const env = {
+  ...process.env,
+  REDIS_URL: url,
+  DOTRANK_QUEUE_PREFIX: prefix,
+  DOTRANK_KEY_PREFIX: prefix,
+  DOTRANK_LOG_LEVEL: 'warn',
+};
+const worker = spawn(
+  process.execPath,
+  [join(root, 'apps/reranker-worker/bin/reranker-worker.js'), '--model', modelDir, '--threads', String(threads)],
+  {
+    env,
+    stdio: ['ignore', 'inherit', 'pipe'],
+  },
+);
 // never leave the worker or our keys behind when interrupted
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
@@ -76,7 +92,9 @@ const producer = new QueueReranker({ connection: url, queuePrefix: prefix, maxCa
 await producer.ready();
 
 try {
-  console.log(`model ${encoder.modelId} (dim ${encoder.dimension}), ORT threads ${threads} (worker and bench each, used in turn), cores ${availableParallelism()}`);
+  console.log(
+    `model ${encoder.modelId} (dim ${encoder.dimension}), ORT threads ${threads} (worker and bench each, used in turn), cores ${availableParallelism()}`,
+  );
 
   // 1. throughput: bare encoder and cold-cache warm jobs over the same texts, interleaved chunk by chunk so that a
   //    change in the machine's speed during the run weighs on both alike
@@ -138,8 +156,12 @@ try {
     console.log(`\n${n} candidates, warm cache, ${iterations} queries (ms)`);
     console.log(`  end-to-end       p50 ${f(p50)}  p95 ${f(pct(e2e, 95))}`);
     console.log(`  bare query encode p50 ${f(b50)}  p95 ${f(pct(bare, 95))}`);
-    console.log(`  ratio p50 ${(p50 / b50).toFixed(2)}x, overhead p50 ${f(p50 - b50)} ms (goal <= +${goal} ms: ${p50 <= b50 + goal ? 'met' : 'NOT met'})`);
-    console.log(`  worker side p50: encode query ${f(pct(workerEncode, 50))}, cache read ${f(pct(cacheRead, 50))}, total ${f(pct(workerTotal, 50))}`);
+    console.log(
+      `  ratio p50 ${(p50 / b50).toFixed(2)}x, overhead p50 ${f(p50 - b50)} ms (goal <= +${goal} ms: ${p50 <= b50 + goal ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `  worker side p50: encode query ${f(pct(workerEncode, 50))}, cache read ${f(pct(cacheRead, 50))}, total ${f(pct(workerTotal, 50))}`,
+    );
   }
 } finally {
   await producer.close();

@@ -7,7 +7,8 @@ import { runWorkerProcess } from './run.js';
 function int(name: string, value: string | undefined, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw new ValidationError(`--${name}`, `must be an integer ${min}..${max}`);
+  if (!/^\d+$/.test(value) || n < min || n > max)
+    throw new ValidationError(`--${name}`, `must be an integer ${min}..${max}`);
   return n;
 }
 

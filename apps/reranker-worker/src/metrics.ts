@@ -32,8 +32,16 @@ export function createMetrics(registry = new Registry(), withDefaults = true): W
       buckets: SECONDS,
       registers: [registry],
     }),
-    cacheHits: new Counter({ name: 'dotrank_worker_cache_hits_total', help: 'Passage vectors served from the cache', registers: [registry] }),
-    cacheMisses: new Counter({ name: 'dotrank_worker_cache_misses_total', help: 'Passage vectors encoded because the cache had none', registers: [registry] }),
+    cacheHits: new Counter({
+      name: 'dotrank_worker_cache_hits_total',
+      help: 'Passage vectors served from the cache',
+      registers: [registry],
+    }),
+    cacheMisses: new Counter({
+      name: 'dotrank_worker_cache_misses_total',
+      help: 'Passage vectors encoded because the cache had none',
+      registers: [registry],
+    }),
     missBatchSize: new Histogram({
       name: 'dotrank_worker_miss_batch_size',
       help: 'Passages per encoder call for cache misses',

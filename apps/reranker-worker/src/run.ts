@@ -7,9 +7,13 @@ import { startWorker, type StartWorkerOptions } from './worker.js';
  * one exits at once (BullMQ's stalled-job check then hands the job to another worker). Each close step takes at most
  * 3 s, then the process exits, even when Redis no longer answers.
  */
-export async function runWorkerProcess(options: StartWorkerOptions, env: Record<string, string | undefined> = process.env): Promise<void> {
+export async function runWorkerProcess(
+  options: StartWorkerOptions,
+  env: Record<string, string | undefined> = process.env,
+): Promise<void> {
   const config = loadConfig(env);
-  const logger = options.logger ?? pino({ level: config.DOTRANK_LOG_LEVEL, base: { service: 'dotrank-worker', pid: process.pid } });
+  const logger =
+    options.logger ?? pino({ level: config.DOTRANK_LOG_LEVEL, base: { service: 'dotrank-worker', pid: process.pid } });
   const running = await startWorker(config, { ...options, logger });
   process.stderr.write(
     `dotrank: worker ready (model ${running.encoder.modelId}, ${running.threads} ORT threads${running.metricsUrl ? `, metrics at ${running.metricsUrl}` : ''})\n`,
@@ -19,7 +23,9 @@ export async function runWorkerProcess(options: StartWorkerOptions, env: Record<
     const stop = (signal: NodeJS.Signals | 'parent exit') => {
       if (stopping && signal === 'parent exit') return;
       if (stopping) {
-        process.stderr.write(`dotrank: second ${signal}, exiting now (in-flight jobs will be retried by another worker)\n`);
+        process.stderr.write(
+          `dotrank: second ${signal}, exiting now (in-flight jobs will be retried by another worker)\n`,
+        );
         process.exit(130);
       }
       stopping = true;

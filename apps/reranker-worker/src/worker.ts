@@ -1,7 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { ConfigError, defaultIntraOpThreads, describeError, withDeadline, type DenseEncoder, type DotrankConfig } from '@dotrank/core';
+import {
+  ConfigError,
+  defaultIntraOpThreads,
+  describeError,
+  withDeadline,
+  type DenseEncoder,
+  type DotrankConfig,
+} from '@dotrank/core';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import { startRerankWorker, type RerankWorkerOptions } from '@dotrank/rerank-core';
 import { RedisVectorStore, type VectorStore } from '@dotrank/vector-cache';
@@ -65,11 +72,19 @@ export function rerankWorkerOptions(config: DotrankConfig, options: StartWorkerO
   };
 }
 
-async function openEncoder(config: DotrankConfig, options: StartWorkerOptions, queueOptions: QueueOptions, threads: number): Promise<DenseEncoder> {
+async function openEncoder(
+  config: DotrankConfig,
+  options: StartWorkerOptions,
+  queueOptions: QueueOptions,
+  threads: number,
+): Promise<DenseEncoder> {
   if (options.encoder) return options.encoder;
   const modelDir = options.modelDir ?? config.DOTRANK_MODEL;
   if (!modelDir) throw new ConfigError('model', 'pass --model <dir> or set DOTRANK_MODEL');
-  return loadEncoder(modelDir, encoderOptionsFromConfig(config, { batchSize: queueOptions.batchSize, intraOpThreads: threads }));
+  return loadEncoder(
+    modelDir,
+    encoderOptionsFromConfig(config, { batchSize: queueOptions.batchSize, intraOpThreads: threads }),
+  );
 }
 
 function openStore(config: DotrankConfig, encoder: DenseEncoder): VectorStore {
@@ -95,7 +110,9 @@ async function serveMetrics(registry: Registry, host: string, port: number): Pro
       .catch((error) => res.writeHead(500).end(describeError(error)));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error) => reject(new ConfigError('metricsPort', `cannot listen on ${host}:${port}: ${describeError(error)}`)));
+    server.once('error', (error) =>
+      reject(new ConfigError('metricsPort', `cannot listen on ${host}:${port}: ${describeError(error)}`)),
+    );
     server.listen(port, host, () => resolve());
   });
   const addr = server.address();
@@ -118,20 +135,48 @@ async function closeStep(name: string, step: () => Promise<unknown>, logger: Log
 export async function startWorker(config: DotrankConfig, options: StartWorkerOptions = {}): Promise<RunningWorker> {
   const queueOptions = rerankWorkerOptions(config, options);
   const logger = options.logger ?? pino({ level: config.DOTRANK_LOG_LEVEL, base: { service: 'dotrank-worker' } });
-  const threads = options.threads || config.DOTRANK_ORT_THREADS || defaultIntraOpThreads(availableParallelism(), options.workersPerMachine ?? 1);
+  const threads =
+    options.threads ||
+    config.DOTRANK_ORT_THREADS ||
+    defaultIntraOpThreads(availableParallelism(), options.workersPerMachine ?? 1);
   const encoder = await openEncoder(config, options, queueOptions, threads);
   const store = options.store ?? openStore(config, encoder);
   const metrics = createMetrics();
-  const worker = await startRerankWorker({ ...queueOptions, encoder, store, logger, observer: metricsObserver(metrics) });
-  const served = options.metricsPort === undefined ? undefined : await serveMetrics(metrics.registry, options.metricsHost ?? config.DOTRANK_HOST, options.metricsPort);
+  const worker = await startRerankWorker({
+    ...queueOptions,
+    encoder,
+    store,
+    logger,
+    observer: metricsObserver(metrics),
+  });
+  const served =
+    options.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(metrics.registry, options.metricsHost ?? config.DOTRANK_HOST, options.metricsPort);
   const { concurrency, batchSize } = queueOptions;
-  logger.info({ ...worker.names, model: encoder.modelId, revision: encoder.revision, concurrency, batchSize, threads, metricsUrl: served?.url }, 'worker ready');
+  logger.info(
+    {
+      ...worker.names,
+      model: encoder.modelId,
+      revision: encoder.revision,
+      concurrency,
+      batchSize,
+      threads,
+      metricsUrl: served?.url,
+    },
+    'worker ready',
+  );
   let closing: Promise<void> | undefined;
   const close = async () => {
     logger.info('worker stopping: finishing in-flight jobs');
     // the queue's own steps are bounded inside close(); this bound covers their sum
     await closeStep('queue', () => worker.close(), logger);
-    if (served) await closeStep('metrics server', () => new Promise<void>((resolve) => served.server.close(() => resolve())), logger);
+    if (served)
+      await closeStep(
+        'metrics server',
+        () => new Promise<void>((resolve) => served.server.close(() => resolve())),
+        logger,
+      );
     if (!options.store) await closeStep('vector cache', () => store.close(), logger);
     if (!options.encoder) await closeStep('model', () => encoder.close(), logger);
     logger.info('worker stopped');

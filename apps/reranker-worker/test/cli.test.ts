@@ -18,7 +18,8 @@ describe('dotrank worker (spawned CLI)', () => {
   it('documents its flags', () => {
     const r = run(['worker', '--help']);
     expect(r.status).toBe(0);
-    for (const flag of ['--model', '--concurrency', '--batch-size', '--threads', '--metrics-port']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--model', '--concurrency', '--batch-size', '--threads', '--metrics-port'])
+      expect(r.stdout).toContain(flag);
   });
 
   it('rejects a bad flag value and a missing REDIS_URL with one clear line', () => {

@@ -27,7 +27,10 @@ export async function deleteKeys(prefix: string): Promise<void> {
   }
 }
 
-const WORDS = 'boundary layer flow heat transfer shock wave supersonic wing vibration shell buckling pressure nozzle jet turbulence'.split(' ');
+const WORDS =
+  'boundary layer flow heat transfer shock wave supersonic wing vibration shell buckling pressure nozzle jet turbulence'.split(
+    ' ',
+  );
 
 /** Deterministic passages: word mixes so scores differ. */
 export function makeCandidates(n: number, seed: number, wordsPer = 12): Candidate[] {
@@ -47,10 +50,21 @@ export interface SpawnedWorker {
 }
 
 /** Spawns `dotrank worker` as a real process (on the shared Redis unless given another) and resolves `ready` once it says so. */
-export function spawnWorker(prefix: string, args: string[] = [], viaCli = false, redisUrl = redisUrlForTests()): SpawnedWorker {
+export function spawnWorker(
+  prefix: string,
+  args: string[] = [],
+  viaCli = false,
+  redisUrl = redisUrlForTests(),
+): SpawnedWorker {
   const entry = viaCli ? [CLI, 'worker'] : [WORKER_BIN];
   const child = spawn(process.execPath, [...entry, '--model', tinyModelDir(), '--threads', '1', ...args], {
-    env: { ...process.env, REDIS_URL: redisUrl, DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_KEY_PREFIX: prefix, DOTRANK_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      REDIS_URL: redisUrl,
+      DOTRANK_QUEUE_PREFIX: prefix,
+      DOTRANK_KEY_PREFIX: prefix,
+      DOTRANK_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -25,7 +25,10 @@ describe('dotrank worker with a Redis that stops answering', () => {
     }
     redis.pause();
     const exited = worker.stop('SIGTERM');
-    const outcome = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 15_000))]);
+    const outcome = await Promise.race([
+      exited,
+      new Promise<'still running'>((r) => setTimeout(() => r('still running'), 15_000)),
+    ]);
     expect(outcome, worker.output()).not.toBe('still running');
   }, 60_000);
 });

@@ -41,7 +41,11 @@ describe('worker resilience (real processes, real Redis, tiny model)', () => {
     await a.ready;
     const producer = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix });
     try {
-      const req = { query: 'boundary layer heat transfer', candidates: makeCandidates(1000, 5, 60), fusion: 'tasb' as const };
+      const req = {
+        query: 'boundary layer heat transfer',
+        candidates: makeCandidates(1000, 5, 60),
+        fusion: 'tasb' as const,
+      };
       const pending = producer.rerank(req);
       await waitFor(async () => (await producer.queue.getActiveCount()) === 1, 30_000, 'the job to become active');
       const b = spawnWorker(prefix, ['--lock-duration', '1000', '--stalled-interval', '1000']);
@@ -68,17 +72,28 @@ describe('worker resilience (real processes, real Redis, tiny model)', () => {
       stalledInterval: 400,
       maxStalledCount: 0, // a single stall would fail the job
     });
-    const producer = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix, maxCandidates: 6000, deadlineMs: 600_000 });
+    const producer = new QueueReranker({
+      connection: redisUrlForTests(),
+      queuePrefix: prefix,
+      maxCandidates: 6000,
+      deadlineMs: 600_000,
+    });
     const delay = monitorEventLoopDelay({ resolution: 10 });
     try {
       delay.enable();
       const started = Date.now();
       // enough cold passages that even a fast machine needs several lock periods
-      const result = await producer.rerank({ query: 'shock wave', candidates: makeCandidates(5000, 11, 100), fusion: 'tasb' });
+      const result = await producer.rerank({
+        query: 'shock wave',
+        candidates: makeCandidates(5000, 11, 100),
+        fusion: 'tasb',
+      });
       const elapsed = Date.now() - started;
       delay.disable();
       const maxDelayMs = delay.max / 1e6;
-      console.warn(`lock test: job took ${elapsed} ms with lockDuration 800 ms; max event-loop delay ${maxDelayMs.toFixed(1)} ms`);
+      console.warn(
+        `lock test: job took ${elapsed} ms with lockDuration 800 ms; max event-loop delay ${maxDelayMs.toFixed(1)} ms`,
+      );
       expect(result.cache.misses).toBe(5000);
       expect(elapsed).toBeGreaterThan(1600); // the premise of the test: longer than the lock, or it proves nothing
       const metrics = await worker.registry.metrics();
@@ -92,19 +107,37 @@ describe('worker resilience (real processes, real Redis, tiny model)', () => {
   it('warms a corpus in chunk jobs over several workers, with progress, and resumes by skipping cached passages', async () => {
     const prefix = fresh('warm');
     const config = testConfig(prefix);
-    const workers = await Promise.all([0, 1].map(() => startWorker(config, { modelDir: tinyModelDir(), threads: 1, batchSize: 16 })));
+    const workers = await Promise.all(
+      [0, 1].map(() => startWorker(config, { modelDir: tinyModelDir(), threads: 1, batchSize: 16 })),
+    );
     try {
-      const passages = makeCandidates(230, 21).map((c, i) => ({ id: c.id, text: c.text, ...(i % 3 === 0 ? { title: `Title ${i}` } : {}) }));
+      const passages = makeCandidates(230, 21).map((c, i) => ({
+        id: c.id,
+        text: c.text,
+        ...(i % 3 === 0 ? { title: `Title ${i}` } : {}),
+      }));
       const run = await enqueueWarm(passages, { connection: redisUrlForTests(), queuePrefix: prefix, chunkSize: 50 });
       expect(run.jobIds).toHaveLength(5);
       const seen: WarmProgress[] = [];
       const final = await run.wait((p) => seen.push(p));
       await run.close();
-      expect(final).toMatchObject({ done: 230, total: 230, encoded: 230, skipped: 0, failedChunks: 0, finishedChunks: 5 });
+      expect(final).toMatchObject({
+        done: 230,
+        total: 230,
+        encoded: 230,
+        skipped: 0,
+        failedChunks: 0,
+        finishedChunks: 5,
+      });
       expect(seen.length).toBeGreaterThan(1);
       // vectors in the cache equal the encoder's own output for the passage text (the title is display only, so a
       // warmed passage and the same passage coming back as a first-stage candidate share one key)
-      const store = new RedisVectorStore({ url: redisUrlForTests(), keyPrefix: prefix, modelId: encoder.modelId, revision: encoder.revision });
+      const store = new RedisVectorStore({
+        url: redisUrlForTests(),
+        keyPrefix: prefix,
+        modelId: encoder.modelId,
+        revision: encoder.revision,
+      });
       const texts = passages.map((p) => p.text);
       const cached = await store.getMany(passages.map((p, i) => ({ id: p.id, text: texts[i]! })));
       const direct = await encoder.encodePassages(texts.slice(0, 10));
@@ -112,11 +145,17 @@ describe('worker resilience (real processes, real Redis, tiny model)', () => {
       direct.forEach((v, i) => v.forEach((x, j) => expect(cached[i]![j]).toBeCloseTo(x, 5)));
       await store.close();
       // second run: everything is cached already
-      const again = await enqueueWarm(passages, { connection: redisUrlForTests(), queuePrefix: prefix, chunkSize: 100 });
+      const again = await enqueueWarm(passages, {
+        connection: redisUrlForTests(),
+        queuePrefix: prefix,
+        chunkSize: 100,
+      });
       const second = await again.wait();
       await again.close();
       expect(second).toMatchObject({ done: 230, encoded: 0, skipped: 230 });
-      const counted = await Promise.all(workers.map((w) => w.registry.getSingleMetricAsString('dotrank_worker_warm_passages_total')));
+      const counted = await Promise.all(
+        workers.map((w) => w.registry.getSingleMetricAsString('dotrank_worker_warm_passages_total')),
+      );
       expect(counted.join('\n')).toMatch(/outcome="encoded"/);
     } finally {
       await Promise.all(workers.map((w) => w.close()));

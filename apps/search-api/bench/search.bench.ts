@@ -34,12 +34,18 @@ interface LoadResult {
 
 function load(url: string, fusion: string, queriesFile: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(here, 'load-client.mjs'), url, fusion, String(connections), String(seconds), queriesFile], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(here, 'load-client.mjs'), url, fusion, String(connections), String(seconds), queriesFile],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load client exited ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load client exited ${code}`)),
+    );
   });
 }
 
@@ -47,7 +53,9 @@ async function main(): Promise<void> {
   const collection = repoPath('datasets/cranfield');
   const root = findRepoRoot(here)!;
   const full = join(root, 'tools', 'fixtures', 'out', 'full-tasb');
-  const modelDir = process.env['BENCH_MODEL'] ?? (existsSync(join(full, 'model.onnx')) ? full : join(root, 'tools', 'fixtures', 'tiny-tasb'));
+  const modelDir =
+    process.env['BENCH_MODEL'] ??
+    (existsSync(join(full, 'model.onnx')) ? full : join(root, 'tools', 'fixtures', 'tiny-tasb'));
 
   const passages: Passage[] = [];
   for await (const p of readCorpus(collection)) passages.push(p);
@@ -82,9 +90,15 @@ async function main(): Promise<void> {
   const queriesFile = join(dir, 'queries.json');
   await writeFile(queriesFile, JSON.stringify(queries));
   try {
-    console.log(`search-api load test: ${passages.length} Cranfield passages, ${queries.length} queries cycled, k=10, candidates=100`);
-    console.log(`model: ${modelDir} (${encoder.modelId}, dim ${encoder.dimension}); vectors warmed in ${warmSeconds.toFixed(1)} s`);
-    console.log(`autocannon in a second process, ${connections} connections, ${seconds} s per run, ${cpus().length} CPUs shared by server and client`);
+    console.log(
+      `search-api load test: ${passages.length} Cranfield passages, ${queries.length} queries cycled, k=10, candidates=100`,
+    );
+    console.log(
+      `model: ${modelDir} (${encoder.modelId}, dim ${encoder.dimension}); vectors warmed in ${warmSeconds.toFixed(1)} s`,
+    );
+    console.log(
+      `autocannon in a second process, ${connections} connections, ${seconds} s per run, ${cpus().length} CPUs shared by server and client`,
+    );
     const bm25 = await load(url, 'bm25', queriesFile);
     const tasb = await load(url, 'tasb', queriesFile);
     const stats = (await (await fetch(`${url}/api/stats`)).json()) as {
@@ -92,17 +106,26 @@ async function main(): Promise<void> {
       latencyMs: Record<string, { p50: number | null; p99: number | null }>;
     };
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    const degraded = [...metrics.matchAll(/^dotrank_degraded_responses_total\{[^}]*\} (\d+)/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    const degraded = [...metrics.matchAll(/^dotrank_degraded_responses_total\{[^}]*\} (\d+)/gm)].reduce(
+      (a, m) => a + Number(m[1]),
+      0,
+    );
     const row = (name: string, r: LoadResult) =>
       `${name.padEnd(24)} ${r.rps.toFixed(1).padStart(9)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.requests).padStart(9)} ${String(r.non2xx + r.errors + r.timeouts).padStart(7)}`;
-    console.log(`${'run'.padEnd(24)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'requests'.padStart(9)} ${'failed'.padStart(7)}`);
+    console.log(
+      `${'run'.padEnd(24)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'requests'.padStart(9)} ${'failed'.padStart(7)}`,
+    );
     console.log(row('fusion=bm25 (baseline)', bm25));
     console.log(row('fusion=tasb (rerank)', tasb));
     console.log(
       `ratio tasb/bm25: throughput ${(tasb.rps / bm25.rps).toFixed(3)}x, p50 ${(tasb.p50 / bm25.p50).toFixed(2)}x, p99 ${(tasb.p99 / bm25.p99).toFixed(2)}x`,
     );
-    console.log(`degraded responses: ${degraded}; vector cache hit ratio over the last minute: ${stats.cacheHitRatio ?? 'n/a'}`);
-    const stages = Object.entries(stats.latencyMs).map(([stage, v]) => `${stage} ${v.p50?.toFixed(1)}/${v.p99?.toFixed(1)}`);
+    console.log(
+      `degraded responses: ${degraded}; vector cache hit ratio over the last minute: ${stats.cacheHitRatio ?? 'n/a'}`,
+    );
+    const stages = Object.entries(stats.latencyMs).map(
+      ([stage, v]) => `${stage} ${v.p50?.toFixed(1)}/${v.p99?.toFixed(1)}`,
+    );
     console.log(`server-side stage latency over the last minute, p50/p99 ms (both runs): ${stages.join(', ')}`);
   } finally {
     await app.close();

@@ -59,7 +59,10 @@ async function viteBuilder(appDir: string): Promise<DashboardBuilder | undefined
   }
   const bin = (JSON.parse(await readFile(manifest, 'utf8')) as { bin: { vite: string } }).bin.vite;
   const cli = join(dirname(manifest), bin);
-  return (outDir) => ({ command: process.execPath, args: [cli, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'] });
+  return (outDir) => ({
+    command: process.execPath,
+    args: [cli, 'build', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'],
+  });
 }
 
 /** Runs the build as a child process; rejects with the tail of what it printed. */
@@ -75,7 +78,9 @@ async function runBuilder(appDir: string, command: string, args: string[]): Prom
   });
   if (code !== 0) {
     const tail = output.trim().split('\n').slice(-5).join(' | ');
-    throw new Error(`\`${[basename(command), ...args.map((a) => basename(a))].join(' ')}\` exited with ${code}${tail ? `: ${tail}` : ''}`);
+    throw new Error(
+      `\`${[basename(command), ...args.map((a) => basename(a))].join(' ')}\` exited with ${code}${tail ? `: ${tail}` : ''}`,
+    );
   }
 }
 
@@ -95,7 +100,10 @@ export async function ensureDashboardBuilt(options: EnsureDashboardOptions): Pro
     if (builtAt !== undefined) return { dir: outDir, rebuilt: false };
     const problem = `there is no dashboard build in ${outDir} (no index.html) and no dashboard sources to build it from`;
     log.warn(`${problem}; /dashboard/ answers 503`);
-    return { problem, fix: `npm run build -w apps/dashboard in a checkout of dotrank, then serve its apps/dashboard/dist (--dashboard-dir <folder>)` };
+    return {
+      problem,
+      fix: `npm run build -w apps/dashboard in a checkout of dotrank, then serve its apps/dashboard/dist (--dashboard-dir <folder>)`,
+    };
   }
   const builder = options.builder ?? (await viteBuilder(appDir));
   const fix = dashboardFixCommand(appDir, !builder);
@@ -106,7 +114,8 @@ export async function ensureDashboardBuilt(options: EnsureDashboardOptions): Pro
   const started = performance.now();
   const staging = `${outDir}.building-${process.pid}`;
   try {
-    if (!builder) throw new Error(`vite is not installed for ${appDir} (dependencies installed without dev dependencies?)`);
+    if (!builder)
+      throw new Error(`vite is not installed for ${appDir} (dependencies installed without dev dependencies?)`);
     const { command, args } = builder(staging);
     await runBuilder(appDir, command, args);
     if (!existsSync(join(staging, 'index.html'))) throw new Error(`the build wrote no index.html to ${staging}`);
@@ -159,7 +168,8 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardSource> = async (app, 
     return;
   }
   const page = unavailablePage(build.problem, build.fix);
-  const unavailable = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(503).type('text/html; charset=utf-8').send(page);
+  const unavailable = async (_request: FastifyRequest, reply: FastifyReply) =>
+    reply.code(503).type('text/html; charset=utf-8').send(page);
   app.get('/dashboard/', { schema: { hide: true } }, unavailable);
   app.get('/dashboard/*', { schema: { hide: true } }, unavailable);
 };

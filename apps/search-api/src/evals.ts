@@ -33,7 +33,9 @@ const RUN_FILE = /\.(run|trec)$/;
 
 /** Systems of one eval output: `<system>.run|.trec` beside metrics.json (what `dotrank eval` writes) or under runs/. */
 async function runFiles(dir: string): Promise<string[]> {
-  const beside = (await readdir(dir).catch(() => [] as string[])).filter((n) => RUN_FILE.test(n) && !n.startsWith('qrels.'));
+  const beside = (await readdir(dir).catch(() => [] as string[])).filter(
+    (n) => RUN_FILE.test(n) && !n.startsWith('qrels.'),
+  );
   const under = await readdir(join(dir, 'runs')).catch(() => [] as string[]);
   const systems = [...beside, ...under]
     .filter((n) => SAFE_SEGMENT.test(n))
@@ -51,7 +53,11 @@ export async function listEvals(evalDir: string): Promise<EvalEntry[]> {
     const metrics = await inside(root, entry.name, 'metrics.json');
     if (!metrics) continue;
     const info = await stat(metrics);
-    out.push({ name: entry.name, modifiedAt: info.mtime.toISOString(), systems: await runFiles(join(root, entry.name)) });
+    out.push({
+      name: entry.name,
+      modifiedAt: info.mtime.toISOString(),
+      systems: await runFiles(join(root, entry.name)),
+    });
   }
   return out.sort((a, b) => b.modifiedAt.localeCompare(a.modifiedAt) || a.name.localeCompare(b.name));
 }
@@ -83,14 +89,22 @@ export function parseTrecRun(text: string, file: string): RunRow[] {
 
 const NAME = { type: 'string', description: 'Eval output: a sub-folder of the eval folder' };
 const SYSTEM = { type: 'string', description: 'System: a run file of the eval output (<system>.run|.trec)' };
-const params = (properties: Record<string, object>) => ({ type: 'object', required: Object.keys(properties), properties });
+const params = (properties: Record<string, object>) => ({
+  type: 'object',
+  required: Object.keys(properties),
+  properties,
+});
 
 /** `/api/evals`, `/api/evals/:name/metrics`, `/api/evals/:name/runs/:system`: reads files only under evalDir. */
 export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }): Promise<void> {
   const root = resolve(opts.evalDir);
-  app.get('/api/evals', { schema: { tags: ['evals'], summary: 'Eval outputs found under the eval folder' } }, async () => ({
-    evals: await listEvals(root),
-  }));
+  app.get(
+    '/api/evals',
+    { schema: { tags: ['evals'], summary: 'Eval outputs found under the eval folder' } },
+    async () => ({
+      evals: await listEvals(root),
+    }),
+  );
 
   app.get<{ Params: { name: string } }>(
     '/api/evals/:name/metrics',
@@ -114,14 +128,20 @@ export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }
         tags: ['evals'],
         summary: 'A TREC run file of one eval output, as JSON rows',
         params: params({ name: NAME, system: SYSTEM }),
-        querystring: { type: 'object', properties: { qid: { type: 'string', description: 'Only the rows of this query' } } },
+        querystring: {
+          type: 'object',
+          properties: { qid: { type: 'string', description: 'Only the rows of this query' } },
+        },
       },
     },
     async (request) => {
       const name = segment('name', request.params.name);
       const system = segment('system', request.params.system);
       if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
-      const candidates = RUN_EXTENSIONS.flatMap((ext) => [[name, 'runs', system + ext], ...(ext === '.run' || ext === '.trec' ? [[name, system + ext]] : [])]);
+      const candidates = RUN_EXTENSIONS.flatMap((ext) => [
+        [name, 'runs', system + ext],
+        ...(ext === '.run' || ext === '.trec' ? [[name, system + ext]] : []),
+      ]);
       for (const parts of candidates) {
         const ext = parts[parts.length - 1]!.slice(system.length);
         const file = await inside(root, ...parts);

@@ -3,7 +3,16 @@ import type { DegradedReason } from '@dotrank/core';
 import type { QueueStats } from './types.js';
 
 /** Stage names recorded per request (ms). */
-export const STAGES = ['firstStage', 'rerank', 'total', 'queueWait', 'encodeQuery', 'cacheRead', 'encodeMisses', 'score'] as const;
+export const STAGES = [
+  'firstStage',
+  'rerank',
+  'total',
+  'queueWait',
+  'encodeQuery',
+  'cacheRead',
+  'encodeMisses',
+  'score',
+] as const;
 export type Stage = (typeof STAGES)[number];
 
 interface Sample {
@@ -19,7 +28,10 @@ export class StatsRing {
   private readonly samples: (Sample | undefined)[];
   private next = 0;
 
-  constructor(readonly capacity = 4096, private readonly now: () => number = Date.now) {
+  constructor(
+    readonly capacity = 4096,
+    private readonly now: () => number = Date.now,
+  ) {
     this.samples = new Array<Sample | undefined>(capacity);
   }
 
@@ -54,10 +66,18 @@ export interface LiveStats {
   activeWorkers: number | null;
 }
 
-export function summarize(samples: readonly Sample[], windowMs: number, queue: QueueStats | undefined, totalRequests = samples.length): LiveStats {
+export function summarize(
+  samples: readonly Sample[],
+  windowMs: number,
+  queue: QueueStats | undefined,
+  totalRequests = samples.length,
+): LiveStats {
   const latencyMs: LiveStats['latencyMs'] = {};
   for (const stage of STAGES) {
-    const values = samples.map((s) => s.stages[stage]).filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+    const values = samples
+      .map((s) => s.stages[stage])
+      .filter((v): v is number => v !== undefined)
+      .sort((a, b) => a - b);
     if (values.length === 0) continue;
     latencyMs[stage] = { p50: percentile(values, 50), p95: percentile(values, 95), p99: percentile(values, 99) };
   }
@@ -167,7 +187,11 @@ export class ApiMetrics {
   }
 
   /** Records one finished search (stage timings in ms). */
-  recordSearch(stages: Partial<Record<Stage, number>>, degradedReason: DegradedReason | undefined, cache?: { hits: number; misses: number }): void {
+  recordSearch(
+    stages: Partial<Record<Stage, number>>,
+    degradedReason: DegradedReason | undefined,
+    cache?: { hits: number; misses: number },
+  ): void {
     for (const [stage, ms] of Object.entries(stages)) {
       if (typeof ms === 'number' && Number.isFinite(ms)) this.stageDuration.observe({ stage }, ms / 1000);
     }
@@ -177,6 +201,11 @@ export class ApiMetrics {
       if (cache.misses) this.cache.inc({ result: 'miss' }, cache.misses);
     }
     this.searches++;
-    this.ring.record({ stages, degraded: degradedReason !== undefined, cacheHits: cache?.hits ?? 0, cacheMisses: cache?.misses ?? 0 });
+    this.ring.record({
+      stages,
+      degraded: degradedReason !== undefined,
+      cacheHits: cache?.hits ?? 0,
+      cacheMisses: cache?.misses ?? 0,
+    });
   }
 }

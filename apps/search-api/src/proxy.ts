@@ -3,7 +3,15 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isDotrankError } from '@dotrank/core';
 import type { Degradation, ResponseMeta, StageTimings } from '@dotrank/core';
-import { ForwardingClient, decodedBody, planProxySearch, readSearchHits, resolveSourceOptions, stripHopByHop, writeSearchResponse } from '@dotrank/elasticsearch';
+import {
+  ForwardingClient,
+  decodedBody,
+  planProxySearch,
+  readSearchHits,
+  resolveSourceOptions,
+  stripHopByHop,
+  writeSearchResponse,
+} from '@dotrank/elasticsearch';
 import type { ForwardedResponse, ProxySearchPlan, ResolvedSourceOptions, SearchHits } from '@dotrank/elasticsearch';
 import type { ApiMetrics } from './metrics.js';
 import { rerankWithDeadline, workerTimings } from './search.js';
@@ -48,14 +56,24 @@ function send(reply: FastifyReply, upstream: ForwardedResponse, body: Buffer = u
 }
 
 /** Forwards the request (with `body`), answering 502/504 itself when the cluster is unreachable or too slow. */
-async function forward(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply, body: Buffer): Promise<ForwardedResponse | undefined> {
+async function forward(
+  ctx: ProxyContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: Buffer,
+): Promise<ForwardedResponse | undefined> {
   const headers = { ...request.headers };
   delete headers['x-api-key'];
   // `Authorization: ApiKey <our key>` authenticated against dotrank itself and is not the cluster's
   if (request.dotrankAuthByAuthorization) delete headers['authorization'];
   const method = request.raw.method ?? 'GET';
   try {
-    return await ctx.forwarder.send({ method, path: request.raw.url ?? '/', headers, ...(method === 'HEAD' ? {} : { body }) });
+    return await ctx.forwarder.send({
+      method,
+      path: request.raw.url ?? '/',
+      headers,
+      ...(method === 'HEAD' ? {} : { body }),
+    });
   } catch (error) {
     if (!isDotrankError(error)) throw error;
     request.log.warn({ err: error }, 'Elasticsearch did not answer');
@@ -77,7 +95,11 @@ async function handleSearch(ctx: ProxyContext, request: FastifyRequest, reply: F
   const started = performance.now();
   const body = Buffer.isBuffer(request.body) ? request.body : await readRaw(request, ctx.bodyLimit);
   const url = request.raw.url ?? '/';
-  const decision = planProxySearch(body, new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : ''), ctx.passage);
+  const decision = planProxySearch(
+    body,
+    new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : ''),
+    ctx.passage,
+  );
   const upstream = await forward(ctx, request, reply, decision.rerank ? decision.plan.forwardBody : body);
   if (!upstream) return reply;
   const read = decision.rerank ? await rerankableHits(upstream, decision.plan) : undefined;
@@ -86,27 +108,46 @@ async function handleSearch(ctx: ProxyContext, request: FastifyRequest, reply: F
   const firstStageMs = performance.now() - started;
   const outcome = await rerankWithDeadline(
     ctx.deps,
-    { query: plan.query, candidates: read.candidates, fusion: plan.fusion, k: read.candidates.length, requestId: String(request.id) },
+    {
+      query: plan.query,
+      candidates: read.candidates,
+      fusion: plan.fusion,
+      k: read.candidates.length,
+      requestId: String(request.id),
+    },
     ctx.deadlineMs,
   );
   const totalMs = performance.now() - started;
   const result = outcome.result;
   // the reason every search path reports (rerank-core's degradationFor, through rerankWithDeadline)
-  const degradation = result ? undefined : (outcome.degradation ?? { reason: 'rerank_failed', detail: 'the reranker gave no result' });
-  const timings: StageTimings = { firstStageMs: round(firstStageMs), rerankMs: round(outcome.rerankMs), ...(result ? workerTimings(result) : {}), totalMs: round(totalMs) };
+  const degradation = result
+    ? undefined
+    : (outcome.degradation ?? { reason: 'rerank_failed', detail: 'the reranker gave no result' });
+  const timings: StageTimings = {
+    firstStageMs: round(firstStageMs),
+    rerankMs: round(outcome.rerankMs),
+    ...(result ? workerTimings(result) : {}),
+    totalMs: round(totalMs),
+  };
   const t = result?.timings;
   ctx.metrics.recordSearch(
     {
       firstStage: firstStageMs,
       rerank: outcome.rerankMs,
       total: totalMs,
-      ...(t ? { encodeQuery: t.encodeQueryMs, cacheRead: t.cacheReadMs, encodeMisses: t.encodeMissesMs, score: t.scoreMs } : {}),
+      ...(t
+        ? { encodeQuery: t.encodeQueryMs, cacheRead: t.cacheReadMs, encodeMisses: t.encodeMissesMs, score: t.scoreMs }
+        : {}),
       ...(t?.queueWaitMs !== undefined ? { queueWait: t.queueWaitMs } : {}),
     },
     degradation?.reason,
     result?.cache,
   );
-  return send(reply, upstream, writeSearchResponse(read, result?.results, responseMeta(degradation, timings), plan.size));
+  return send(
+    reply,
+    upstream,
+    writeSearchResponse(read, result?.results, responseMeta(degradation, timings), plan.size),
+  );
 }
 
 /** Anything that is not a search (the client's `GET|HEAD /` product check) goes through as it is. */
@@ -145,7 +186,10 @@ const searchSchema = (summary: string, params?: object) => ({
   description: SEARCH_DESCRIPTION,
   ...(params ? { params } : {}),
 });
-const indexParams = { type: 'object', properties: { index: { type: 'string', description: 'Index name or pattern (as Elasticsearch takes it)' } } };
+const indexParams = {
+  type: 'object',
+  properties: { index: { type: 'string', description: 'Index name or pattern (as Elasticsearch takes it)' } },
+};
 
 /**
  * The drop-in Elasticsearch proxy: `/:index/_search` (and `/_search`) reranked, `GET|HEAD /` (the client's product
@@ -166,8 +210,21 @@ export const proxyPlugin: FastifyPluginAsync<ProxyPluginOptions> = async (app, o
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   const search = (req: FastifyRequest, reply: FastifyReply) => handleSearch(ctx, req, reply);
   const other = (req: FastifyRequest, reply: FastifyReply) => handleOther(ctx, req, reply);
-  app.route({ method: ['GET', 'POST'], url: '/:index/_search', handler: search, schema: searchSchema('Search one index (Elasticsearch API, reranked)', indexParams) });
-  app.route({ method: ['GET', 'POST'], url: '/_search', handler: search, schema: searchSchema('Search all indices (Elasticsearch API, reranked)') });
-  const productCheck = { tags: ['elasticsearch proxy'], summary: "The cluster's root (the Elasticsearch client's product check), passed through" };
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/:index/_search',
+    handler: search,
+    schema: searchSchema('Search one index (Elasticsearch API, reranked)', indexParams),
+  });
+  app.route({
+    method: ['GET', 'POST'],
+    url: '/_search',
+    handler: search,
+    schema: searchSchema('Search all indices (Elasticsearch API, reranked)'),
+  });
+  const productCheck = {
+    tags: ['elasticsearch proxy'],
+    summary: "The cluster's root (the Elasticsearch client's product check), passed through",
+  };
   app.route({ method: ['GET', 'HEAD'], url: '/', handler: other, exposeHeadRoute: false, schema: productCheck });
 };

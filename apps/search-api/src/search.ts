@@ -15,9 +15,14 @@ export interface RerankOutcome {
  * Runs one rerank with a hard deadline: whatever the reranker does, this settles within `deadlineMs` (the reranker
  * is told the deadline too, and its signal aborts when it passes). Never throws: a failure is a degradation.
  */
-export async function rerankWithDeadline(deps: Pick<ServerDeps, 'reranker' | 'queueAvailable'>, request: RerankRequest, deadlineMs: number): Promise<RerankOutcome> {
+export async function rerankWithDeadline(
+  deps: Pick<ServerDeps, 'reranker' | 'queueAvailable'>,
+  request: RerankRequest,
+  deadlineMs: number,
+): Promise<RerankOutcome> {
   const started = performance.now();
-  if (deps.queueAvailable && !deps.queueAvailable()) return { degradation: { reason: 'queue_unavailable', detail: 'Redis is not connected' }, rerankMs: 0 };
+  if (deps.queueAvailable && !deps.queueAvailable())
+    return { degradation: { reason: 'queue_unavailable', detail: 'Redis is not connected' }, rerankMs: 0 };
   try {
     const result = await withDeadline((signal) => deps.reranker.rerank(request, { deadlineMs, signal }), {
       deadlineMs,
@@ -49,7 +54,9 @@ export interface SearchResponse {
 
 /** First-stage order as results: what a degraded (or fusion=bm25) response carries. */
 export function firstStageHits(candidates: readonly Candidate[], k: number): SearchHit[] {
-  return candidates.slice(0, k).map((c, i) => ({ id: c.id, rank: i + 1, score: c.score, bm25Score: c.score, text: c.text }));
+  return candidates
+    .slice(0, k)
+    .map((c, i) => ({ id: c.id, rank: i + 1, score: c.score, bm25Score: c.score, text: c.text }));
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000;
@@ -65,9 +72,17 @@ export function workerTimings(result: RerankResult): StageTimings {
 }
 
 /** The `/search` pipeline: first stage, then a deadline-bound rerank, degrading to the first-stage order. */
-export async function runSearch(deps: ServerDeps, params: SearchParams, deadlineMs: number, requestId: string): Promise<SearchResponse> {
+export async function runSearch(
+  deps: ServerDeps,
+  params: SearchParams,
+  deadlineMs: number,
+  requestId: string,
+): Promise<SearchResponse> {
   const started = performance.now();
-  const candidates = await deps.source.search(params.q, { k: params.candidates, ...(params.filter ? { filter: params.filter } : {}) });
+  const candidates = await deps.source.search(params.q, {
+    k: params.candidates,
+    ...(params.filter ? { filter: params.filter } : {}),
+  });
   const firstStageMs = performance.now() - started;
 
   if (params.fusion === 'bm25' || candidates.length === 0) {

@@ -60,10 +60,22 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
   await app.register(docsPlugin, { secured: Boolean(options.apiKey) }); // before the routes it describes
   await app.register(metricsPlugin, { mode: deps.mode, ...(deps.queueStats ? { queueStats: deps.queueStats } : {}) });
   await app.register(healthPlugin, { deps });
-  await app.register(searchPlugin, { deps, deadlineMs: settings.deadlineMs, maxCandidates: settings.maxCandidates, maxDeadlineMs: settings.maxDeadlineMs });
-  if (options.evalDir) await app.register(evalsPlugin, { evalDir: options.evalDir, collectionDirs: options.collectionDirs ?? [] });
+  await app.register(searchPlugin, {
+    deps,
+    deadlineMs: settings.deadlineMs,
+    maxCandidates: settings.maxCandidates,
+    maxDeadlineMs: settings.maxDeadlineMs,
+  });
+  if (options.evalDir)
+    await app.register(evalsPlugin, { evalDir: options.evalDir, collectionDirs: options.collectionDirs ?? [] });
   if (settings.dashboard) await app.register(dashboardPlugin, settings.dashboard);
-  if (deps.proxy) await app.register(proxyPlugin, { deps, target: deps.proxy, deadlineMs: settings.deadlineMs, bodyLimit: settings.bodyLimit });
+  if (deps.proxy)
+    await app.register(proxyPlugin, {
+      deps,
+      target: deps.proxy,
+      deadlineMs: settings.deadlineMs,
+      bodyLimit: settings.bodyLimit,
+    });
   app.addHook('onClose', async () => {
     await deps.onClose?.();
   });

@@ -46,26 +46,38 @@ export interface RunningServer {
 }
 
 async function openSource(config: DotrankConfig, flags: StartFlags): Promise<CandidateSource> {
-  if (flags.indexDir && flags.index) throw new ConfigError('--index', 'give either --index-dir (embedded BM25) or --index (Elasticsearch), not both');
+  if (flags.indexDir && flags.index)
+    throw new ConfigError('--index', 'give either --index-dir (embedded BM25) or --index (Elasticsearch), not both');
   if (flags.indexDir) {
     const dir = resolve(flags.indexDir);
     if (!(await hasSavedIndex(dir))) {
-      throw new ConfigError('--index-dir', `no saved BM25 index in ${dir} (build one with: dotrank index <corpus> --index-dir ${flags.indexDir})`);
+      throw new ConfigError(
+        '--index-dir',
+        `no saved BM25 index in ${dir} (build one with: dotrank index <corpus> --index-dir ${flags.indexDir})`,
+      );
     }
     return createEmbeddedSource({ dir });
   }
   if (flags.index || config.ELASTICSEARCH_URL) {
-    if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) throw new ConfigError('ELASTICSEARCH_URL', `is required for --index ${flags.index}`);
+    if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID)
+      throw new ConfigError('ELASTICSEARCH_URL', `is required for --index ${flags.index}`);
     return createElasticsearchSource(config, { index: flags.index ?? config.ELASTICSEARCH_INDEX });
   }
-  throw new ConfigError('--index-dir', 'give --index-dir <dir> (embedded BM25 index) or --index <name> with ELASTICSEARCH_URL set');
+  throw new ConfigError(
+    '--index-dir',
+    'give --index-dir <dir> (embedded BM25 index) or --index <name> with ELASTICSEARCH_URL set',
+  );
 }
 
 /** The cluster the `_search` proxy forwards to: the same connection settings and passage options as the source. */
 function proxyTarget(config: DotrankConfig, source: CandidateSource): ProxyTarget | undefined {
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) return undefined;
   const settings = connectionSettings(config);
-  return { ...settings, url: settings.url!, ...(source instanceof ElasticsearchSource ? { passage: source.options } : {}) };
+  return {
+    ...settings,
+    url: settings.url!,
+    ...(source instanceof ElasticsearchSource ? { passage: source.options } : {}),
+  };
 }
 
 /** What startServer decides from configuration and flags, in one place. */
@@ -85,13 +97,21 @@ interface StartSettings {
 
 function startSettings(config: DotrankConfig, flags: StartFlags): StartSettings {
   const repoRoot = findRepoRoot(fileURLToPath(new URL('.', import.meta.url)));
-  const dashboard = flags.dashboard ?? (flags.dashboardDir ? { outDir: flags.dashboardDir } : repoRoot ? { appDir: join(repoRoot, 'apps', 'dashboard') } : undefined);
+  const dashboard =
+    flags.dashboard ??
+    (flags.dashboardDir
+      ? { outDir: flags.dashboardDir }
+      : repoRoot
+        ? { appDir: join(repoRoot, 'apps', 'dashboard') }
+        : undefined);
   const modelDir = flags.model ?? config.DOTRANK_MODEL;
   return {
     inProcess: flags.inProcess === true || !config.REDIS_URL,
     firstStage: flags.firstStage ?? 'bm25',
     ...(modelDir ? { modelDir } : {}),
-    dataDir: flags.indexDir ? resolve(flags.indexDir) : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX),
+    dataDir: flags.indexDir
+      ? resolve(flags.indexDir)
+      : resolve(config.DOTRANK_DATA_DIR, 'index', flags.index ?? config.ELASTICSEARCH_INDEX),
     port: flags.port ?? config.DOTRANK_PORT,
     host: flags.host ?? config.DOTRANK_HOST,
     ...(repoRoot ? { repoRoot } : {}),
@@ -125,10 +145,15 @@ class Opened {
 }
 
 /** One encoder per process, loaded only when something here needs it (in-process reranking, dense queries). */
-function processEncoder(config: DotrankConfig, settings: StartSettings, opened: Opened): (why: string) => Promise<Encoder> {
+function processEncoder(
+  config: DotrankConfig,
+  settings: StartSettings,
+  opened: Opened,
+): (why: string) => Promise<Encoder> {
   let loading: Promise<Encoder> | undefined;
   return (why) => {
-    if (!settings.modelDir) return Promise.reject(new ConfigError('--model', `is required ${why} (or set DOTRANK_MODEL)`));
+    if (!settings.modelDir)
+      return Promise.reject(new ConfigError('--model', `is required ${why} (or set DOTRANK_MODEL)`));
     if (!loading) {
       const encoder = loadEncoder(resolve(settings.modelDir), encoderOptionsFromConfig(config));
       loading = encoder;
@@ -139,26 +164,47 @@ function processEncoder(config: DotrankConfig, settings: StartSettings, opened: 
 }
 
 /** The first stage: BM25 itself, or the dense/hybrid index built beside it. */
-async function openCandidates(config: DotrankConfig, settings: StartSettings, lexical: CandidateSource, encoder: (why: string) => Promise<Encoder>, opened: Opened): Promise<CandidateSource> {
+async function openCandidates(
+  config: DotrankConfig,
+  settings: StartSettings,
+  lexical: CandidateSource,
+  encoder: (why: string) => Promise<Encoder>,
+  opened: Opened,
+): Promise<CandidateSource> {
   const { firstStage, dataDir } = settings;
   if (firstStage === 'bm25') return lexical;
   const queryEncoder = await encoder(`for --first-stage ${firstStage} (queries are encoded in the API process)`);
   const staged = await openFirstStage(config, { firstStage, bm25: lexical, encoder: queryEncoder, dataDir });
   opened.add(() => staged.close());
   if ((await staged.count()) === 0) {
-    throw new ConfigError('--first-stage', `no dense index for ${queryEncoder.modelId} beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${firstStage} --model <dir>`);
+    throw new ConfigError(
+      '--first-stage',
+      `no dense index for ${queryEncoder.modelId} beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${firstStage} --model <dir>`,
+    );
   }
   return staged;
 }
 
 /** The reranker and what the server learns about it (readiness checks, queue state), and the line saying which. */
-type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats'> & { readiness: Record<string, ReadinessCheck>; startLine: string };
+type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats'> & {
+  readiness: Record<string, ReadinessCheck>;
+  startLine: string;
+};
 
-async function inProcessReranker(config: DotrankConfig, encoder: (why: string) => Promise<Encoder>): Promise<RerankSetup> {
+async function inProcessReranker(
+  config: DotrankConfig,
+  encoder: (why: string) => Promise<Encoder>,
+): Promise<RerankSetup> {
   const loaded = await encoder('in in-process mode');
   const store = new MemoryVectorStore({ dimension: loaded.dimension });
   return {
-    reranker: new InProcessReranker({ encoder: loaded, store, batchSize: config.DOTRANK_BATCH_SIZE, maxCandidates: config.DOTRANK_MAX_CANDIDATES, closeResources: true }),
+    reranker: new InProcessReranker({
+      encoder: loaded,
+      store,
+      batchSize: config.DOTRANK_BATCH_SIZE,
+      maxCandidates: config.DOTRANK_MAX_CANDIDATES,
+      closeResources: true,
+    }),
     readiness: { model: async () => true },
     startLine: `in-process mode: ${config.REDIS_URL ? '--in-process given' : 'no REDIS_URL configured'}; reranking with ${loaded.modelId} in this process (in-memory vector cache)`,
   };
@@ -168,7 +214,13 @@ async function inProcessReranker(config: DotrankConfig, encoder: (why: string) =
 const REDIS_CALL_MS = 1000;
 
 function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened): RerankSetup {
-  const queue = new QueueReranker({ connection: redisUrl, queuePrefix: config.DOTRANK_QUEUE_PREFIX, deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS, maxCandidates: config.DOTRANK_MAX_CANDIDATES, failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS });
+  const queue = new QueueReranker({
+    connection: redisUrl,
+    queuePrefix: config.DOTRANK_QUEUE_PREFIX,
+    deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
+    maxCandidates: config.DOTRANK_MAX_CANDIDATES,
+    failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS,
+  });
   // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
   const probe = createRedisConnection(redisUrl, { role: 'probe' });
   opened.add(async () => probe.disconnect());
@@ -178,10 +230,16 @@ function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened):
     queueStats: () =>
       withDeadline(
         async () => {
-          const [counts, activeWorkers] = await Promise.all([queue.queue.getJobCounts('waiting', 'prioritized', 'delayed'), queue.workerCount()]);
+          const [counts, activeWorkers] = await Promise.all([
+            queue.queue.getJobCounts('waiting', 'prioritized', 'delayed'),
+            queue.workerCount(),
+          ]);
           return { depth: Object.values(counts).reduce((a, b) => a + b, 0), activeWorkers };
         },
-        { deadlineMs: REDIS_CALL_MS, onTimeout: (ms) => new UnavailableError('redis', `no answer within ${ms} ms (queue stats)`) },
+        {
+          deadlineMs: REDIS_CALL_MS,
+          onTimeout: (ms) => new UnavailableError('redis', `no answer within ${ms} ms (queue stats)`),
+        },
       ),
     // model: a worker (which holds the model) refreshed its heartbeat lately; no CLIENT LIST (refused to ACL users)
     readiness: { redis: async () => (await probe.ping()) === 'PONG', model: async () => await queue.workersAlive() },
@@ -198,20 +256,38 @@ async function datasetFolders(repoRoot: string | undefined): Promise<string[]> {
 }
 
 /** Opens everything the server depends on; each is added to `opened` as soon as it is open. */
-async function openDeps(config: DotrankConfig, flags: StartFlags, settings: StartSettings, opened: Opened): Promise<{ deps: ServerDeps; startLine: string }> {
+async function openDeps(
+  config: DotrankConfig,
+  flags: StartFlags,
+  settings: StartSettings,
+  opened: Opened,
+): Promise<{ deps: ServerDeps; startLine: string }> {
   const lexical = await openSource(config, flags);
   opened.add(() => lexical.close());
   const encoder = processEncoder(config, settings, opened);
   const source = await openCandidates(config, settings, lexical, encoder, opened);
-  const { startLine, ...rerank } = settings.inProcess ? await inProcessReranker(config, encoder) : queueReranker(config, config.REDIS_URL!, opened);
+  const { startLine, ...rerank } = settings.inProcess
+    ? await inProcessReranker(config, encoder)
+    : queueReranker(config, config.REDIS_URL!, opened);
   opened.add(() => rerank.reranker.close());
   const proxy = proxyTarget(config, lexical);
-  const deps: ServerDeps = { source, mode: settings.inProcess ? 'in-process' : 'queue', ...rerank, ...(proxy ? { proxy } : {}), onClose: () => opened.closeAll() };
+  const deps: ServerDeps = {
+    source,
+    mode: settings.inProcess ? 'in-process' : 'queue',
+    ...rerank,
+    ...(proxy ? { proxy } : {}),
+    onClose: () => opened.closeAll(),
+  };
   return { deps, startLine };
 }
 
 /** Says which mode the server runs in, then listens. */
-async function listen(app: FastifyInstance, deps: ServerDeps, startLine: string, settings: StartSettings): Promise<string> {
+async function listen(
+  app: FastifyInstance,
+  deps: ServerDeps,
+  startLine: string,
+  settings: StartSettings,
+): Promise<string> {
   app.log.info(startLine);
   if (deps.proxy) app.log.info(`Elasticsearch rerank proxy: /:index/_search -> ${new URL(deps.proxy.url).origin}`);
   return app.listen({ port: settings.port, host: settings.host });

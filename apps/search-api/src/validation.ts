@@ -61,7 +61,12 @@ function searchProperties(limits: SearchLimits, filter: object): Record<string, 
       description: `Query text, at most ${MAX_QUERY_BYTES} bytes of UTF-8`,
     },
     k: { type: 'integer', minimum: 1, maximum: MAX_RESULTS, default: 10, description: 'Number of results' },
-    candidates: { type: 'integer', minimum: 1, maximum: maxCandidates, description: 'First-stage depth (>= k); default max(100, k)' },
+    candidates: {
+      type: 'integer',
+      minimum: 1,
+      maximum: maxCandidates,
+      description: 'First-stage depth (>= k); default max(100, k)',
+    },
     fusion: { type: 'string', enum: [...FUSION_MODES], default: 'tasb', description: 'How the final score is made' },
     alpha: { type: 'number', minimum: 0, maximum: 1, description: 'Interpolation weight (fusion=interpolate)' },
     deadlineMs: { type: 'integer', minimum: 1, maximum: limits.maxDeadlineMs, description: 'Rerank deadline override' },
@@ -77,7 +82,12 @@ export function searchQuerySchema(limits: SearchLimits): object {
 
 /** The schema of `POST /search`'s JSON body. */
 export function searchBodySchema(limits: SearchLimits): object {
-  return { type: 'object', required: ['q'], additionalProperties: false, properties: searchProperties(limits, FILTER_SCHEMA) };
+  return {
+    type: 'object',
+    required: ['q'],
+    additionalProperties: false,
+    properties: searchProperties(limits, FILTER_SCHEMA),
+  };
 }
 
 function queryStringFilter(text: string): SearchFilter {
@@ -95,11 +105,17 @@ function queryStringFilter(text: string): SearchFilter {
 export function searchParamsFrom(input: unknown, fromQueryString: boolean, limits: SearchLimits): SearchParams {
   const raw = input as SchemaChecked;
   const bytes = Buffer.byteLength(raw.q, 'utf8');
-  if (bytes > MAX_QUERY_BYTES) throw new ValidationError('q', `must be at most ${MAX_QUERY_BYTES} bytes of UTF-8 (got ${bytes})`);
+  if (bytes > MAX_QUERY_BYTES)
+    throw new ValidationError('q', `must be at most ${MAX_QUERY_BYTES} bytes of UTF-8 (got ${bytes})`);
   const maxCandidates = Math.min(limits.maxCandidates, MAX_RESULTS);
   const candidates = raw.candidates ?? Math.min(Math.max(100, raw.k), maxCandidates);
   if (candidates < raw.k) throw new ValidationError('candidates', `must be >= k (${raw.k}) (got ${candidates})`);
-  const filter = raw.filter === undefined ? undefined : fromQueryString ? queryStringFilter(raw.filter as string) : (raw.filter as SearchFilter);
+  const filter =
+    raw.filter === undefined
+      ? undefined
+      : fromQueryString
+        ? queryStringFilter(raw.filter as string)
+        : (raw.filter as SearchFilter);
   return {
     q: raw.q,
     k: raw.k,

@@ -27,7 +27,10 @@ type RouteValidator = (route: RouteSchema) => unknown;
 const onCreate = (ajv: { addKeyword(keyword: string): unknown }) => ajv.addKeyword(MESSAGE_KEYWORD);
 
 function compilerFor(customOptions: AjvOptions): RouteValidator {
-  return (AjvCompiler() as BuildValidator)({}, { customOptions, onCreate } as Parameters<BuildValidator>[1]) as unknown as RouteValidator;
+  return (AjvCompiler() as BuildValidator)({}, {
+    customOptions,
+    onCreate,
+  } as Parameters<BuildValidator>[1]) as unknown as RouteValidator;
 }
 
 const bodyCompiler = compilerFor(BODY_OPTIONS);
@@ -85,7 +88,9 @@ function problemOf(error: ErrorObject): string {
     case 'maxLength':
       return `must be at most ${String(error.params['limit'])} characters`;
     default:
-      return typeof schema[MESSAGE_KEYWORD] === 'string' ? `${schema[MESSAGE_KEYWORD]} ${got}` : `${error.message ?? 'is not valid'} ${got}`;
+      return typeof schema[MESSAGE_KEYWORD] === 'string'
+        ? `${schema[MESSAGE_KEYWORD]} ${got}`
+        : `${error.message ?? 'is not valid'} ${got}`;
   }
 }
 
@@ -94,9 +99,20 @@ export function validationErrorFrom(errors: readonly ErrorObject[], root: string
   // an anyOf failure comes after its branches' errors (nested ones first) and speaks for them
   const error = [...errors].reverse().find((e) => e.keyword === 'anyOf') ?? errors[0];
   if (!error) return new ValidationError(root, 'is not valid');
-  const path = error.instancePath.split('/').slice(1).map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const extra = error.keyword === 'required' ? error.params['missingProperty'] : error.keyword === 'additionalProperties' ? error.params['additionalProperty'] : undefined;
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const extra =
+    error.keyword === 'required'
+      ? error.params['missingProperty']
+      : error.keyword === 'additionalProperties'
+        ? error.params['additionalProperty']
+        : undefined;
   if (typeof extra === 'string') path.push(extra);
-  const field = root === 'body' || root === 'querystring' || root === 'params' ? path.join('.') || (root === 'body' ? 'body' : root) : [root, ...path].join('.');
+  const field =
+    root === 'body' || root === 'querystring' || root === 'params'
+      ? path.join('.') || (root === 'body' ? 'body' : root)
+      : [root, ...path].join('.');
   return new ValidationError(field, problemOf(error));
 }

@@ -11,7 +11,8 @@ const CLI = repoPath('apps/cli/bin/dotrank.js');
 /** The environment without Redis/Elasticsearch, so `serve` picks the embedded, in-process mode. */
 function embeddedEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const name of ['REDIS_URL', 'ELASTICSEARCH_URL', 'DOTRANK_API_KEY', 'DOTRANK_PORT', 'NODE_ENV']) delete env[name];
+  for (const name of ['REDIS_URL', 'ELASTICSEARCH_URL', 'DOTRANK_API_KEY', 'DOTRANK_PORT', 'NODE_ENV'])
+    delete env[name];
   return env;
 }
 
@@ -28,10 +29,14 @@ describe('dotrank serve', () => {
   });
 
   it('serves in-process from an index folder, says so, and shuts down cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--index-dir', join(dir, 'index'), '--model', tinyModelDir(), '--port', '0', '--eval-dir', dir], {
-      env: embeddedEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--index-dir', join(dir, 'index'), '--model', tinyModelDir(), '--port', '0', '--eval-dir', dir],
+      {
+        env: embeddedEnv(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -63,7 +68,10 @@ describe('dotrank serve', () => {
   }, 240_000); // a checkout without a dashboard build builds it first (vite: half a minute or more on a busy machine)
 
   it('explains a missing first stage in one line, exit code 2, no stack trace', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--model', tinyModelDir()], { env: embeddedEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'serve', '--model', tinyModelDir()], {
+      env: embeddedEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
@@ -73,7 +81,11 @@ describe('dotrank serve', () => {
   });
 
   it('names an index folder without a saved index', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--index-dir', join(dir, 'nothing-here'), '--model', tinyModelDir()], { env: embeddedEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'serve', '--index-dir', join(dir, 'nothing-here'), '--model', tinyModelDir()],
+      { env: embeddedEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(2);

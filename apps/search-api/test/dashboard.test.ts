@@ -31,14 +31,22 @@ async function fakeApp(root: string): Promise<{ appDir: string; builder: (label:
   await writeFile(join(appDir, 'package.json'), '{"name":"fake-dashboard"}');
   await writeFile(join(appDir, 'index.html'), '<div id="root"></div>');
   await writeFile(join(appDir, 'src', 'main.tsx'), 'export {};');
-  const builder = (label: string): DashboardBuilder => (outDir) => ({
-    command: process.execPath,
-    args: ['-e', `require('fs').mkdirSync(${JSON.stringify(outDir)}, { recursive: true }); require('fs').writeFileSync(${JSON.stringify(join(outDir, 'index.html'))}, '<title>${label}</title>')`],
-  });
+  const builder =
+    (label: string): DashboardBuilder =>
+    (outDir) => ({
+      command: process.execPath,
+      args: [
+        '-e',
+        `require('fs').mkdirSync(${JSON.stringify(outDir)}, { recursive: true }); require('fs').writeFileSync(${JSON.stringify(join(outDir, 'index.html'))}, '<title>${label}</title>')`,
+      ],
+    });
   return { appDir, builder };
 }
 
-const brokenBuilder: DashboardBuilder = () => ({ command: process.execPath, args: ['-e', 'console.error("Cannot find package vite"); process.exit(3)'] });
+const brokenBuilder: DashboardBuilder = () => ({
+  command: process.execPath,
+  args: ['-e', 'console.error("Cannot find package vite"); process.exit(3)'],
+});
 
 describe('dotrank serve builds a missing dashboard (vite, for real)', () => {
   let dir: string;
@@ -88,7 +96,10 @@ describe('dotrank serve builds a missing dashboard (vite, for real)', () => {
   });
 
   it('does not build again while the build is newer than the sources', async () => {
-    const again = await ensureDashboardBuilt({ appDir: join(repo, 'apps', 'dashboard'), outDir: join(dir, 'dashboard-build') });
+    const again = await ensureDashboardBuilt({
+      appDir: join(repo, 'apps', 'dashboard'),
+      outDir: join(dir, 'dashboard-build'),
+    });
     expect(again).toEqual({ dir: join(dir, 'dashboard-build'), rebuilt: false });
   });
 });
@@ -104,7 +115,10 @@ describe('ensureDashboardBuilt', () => {
 
   it('rebuilds when a source is newer than the build, and only then', async () => {
     const { appDir, builder } = await fakeApp(join(root, 'stale'));
-    expect(await ensureDashboardBuilt({ appDir, builder: builder('first') })).toEqual({ dir: join(appDir, 'dist'), rebuilt: true });
+    expect(await ensureDashboardBuilt({ appDir, builder: builder('first') })).toEqual({
+      dir: join(appDir, 'dist'),
+      rebuilt: true,
+    });
     expect(await ensureDashboardBuilt({ appDir, builder: builder('second') })).toMatchObject({ rebuilt: false });
     const later = new Date(Date.now() + 60_000);
     await utimes(join(appDir, 'src', 'main.tsx'), later, later);
@@ -126,9 +140,15 @@ describe('ensureDashboardBuilt', () => {
     const later = new Date(Date.now() + 60_000);
     await utimes(join(appDir, 'index.html'), later, later);
     const warnings: string[] = [];
-    const build = await ensureDashboardBuilt({ appDir, builder: brokenBuilder, log: { info: () => undefined, warn: (line) => warnings.push(line) } });
+    const build = await ensureDashboardBuilt({
+      appDir,
+      builder: brokenBuilder,
+      log: { info: () => undefined, warn: (line) => warnings.push(line) },
+    });
     expect(build).toEqual({ dir: join(appDir, 'dist'), rebuilt: false });
-    expect(warnings.join('\n')).toMatch(/could not be built: .*exited with 3: Cannot find package vite; serving the older build/);
+    expect(warnings.join('\n')).toMatch(
+      /could not be built: .*exited with 3: Cannot find package vite; serving the older build/,
+    );
   });
 });
 
@@ -140,7 +160,10 @@ describe('a dashboard that cannot be built', () => {
     root = await mkdtemp(join(tmpdir(), 'dotrank-dashboard-broken-'));
     const { appDir } = await fakeApp(root);
     const source = new FakeSource();
-    app = await buildServer({ source, reranker: new FakeReranker(), mode: 'in-process' }, { logger: logs.logger, dashboard: { appDir, builder: brokenBuilder } });
+    app = await buildServer(
+      { source, reranker: new FakeReranker(), mode: 'in-process' },
+      { logger: logs.logger, dashboard: { appDir, builder: brokenBuilder } },
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -160,13 +183,20 @@ describe('a dashboard that cannot be built', () => {
   });
 
   it('logs why and the fix', () => {
-    const warning = logs.lines.map((line) => JSON.parse(line) as { level: number; msg: string }).find((entry) => entry.msg.includes('could not be built'));
+    const warning = logs.lines
+      .map((line) => JSON.parse(line) as { level: number; msg: string })
+      .find((entry) => entry.msg.includes('could not be built'));
     expect(warning?.level).toBe(40);
-    expect(warning?.msg).toContain(`/dashboard/ answers 503 until it is built (fix: cd ${root} && npm run build -w apps/dashboard, then restart)`);
+    expect(warning?.msg).toContain(
+      `/dashboard/ answers 503 until it is built (fix: cd ${root} && npm run build -w apps/dashboard, then restart)`,
+    );
   });
 
   it('answers 503 for a build folder without index.html when there are no sources to build from', async () => {
-    const empty = await buildServer({ source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process' }, { logger: false, dashboardDir: join(root, 'nothing') });
+    const empty = await buildServer(
+      { source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process' },
+      { logger: false, dashboardDir: join(root, 'nothing') },
+    );
     try {
       const response = await empty.inject({ url: '/dashboard/' });
       expect(response.statusCode).toBe(503);

@@ -81,8 +81,16 @@ export class FakeReranker implements RerankerLike {
 }
 
 export const PASSAGES: Passage[] = [
-  { id: 'p1', text: 'The boundary layer on a flat plate at supersonic speed, a long description of flow.', metadata: { topic: 'flow' } },
+  {
+    id: 'p1',
+    text: 'The boundary layer on a flat plate at supersonic speed, a long description of flow.',
+    metadata: { topic: 'flow' },
+  },
   { id: 'p2', text: 'Heat transfer in the boundary layer.', metadata: { topic: 'heat' } },
   { id: 'p3', text: 'Structural vibration of thin wings under aerodynamic load.', metadata: { topic: 'structures' } },
-  { id: 'p4', text: 'Shock waves and the boundary layer: an interaction study of the flat plate.', metadata: { topic: 'flow' } },
+  {
+    id: 'p4',
+    text: 'Shock waves and the boundary layer: an interaction study of the flat plate.',
+    metadata: { topic: 'flow' },
+  },
 ];

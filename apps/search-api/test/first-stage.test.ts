@@ -22,7 +22,13 @@ describe('startServer with a dense or hybrid first stage', () => {
     const bm25 = await createEmbeddedSource({ dir: indexDir });
     await bm25.index(CONTRACT_PASSAGES);
     const encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
-    const dense = await openFirstStage(config, { firstStage: 'dense', bm25, encoder, dataDir: indexDir, passages: () => CONTRACT_PASSAGES });
+    const dense = await openFirstStage(config, {
+      firstStage: 'dense',
+      bm25,
+      encoder,
+      dataDir: indexDir,
+      passages: () => CONTRACT_PASSAGES,
+    });
     expect(await dense.count()).toBe(CONTRACT_PASSAGES.length);
     await dense.close();
     await bm25.close();
@@ -35,14 +41,25 @@ describe('startServer with a dense or hybrid first stage', () => {
 
   for (const firstStage of ['dense', 'hybrid'] as const) {
     it(`serves /search from the ${firstStage} first stage`, async () => {
-      const server = await startServer(config, { indexDir, model: tinyModelDir(), inProcess: true, firstStage, port: 0, host: '127.0.0.1', logger: false });
+      const server = await startServer(config, {
+        indexDir,
+        model: tinyModelDir(),
+        inProcess: true,
+        firstStage,
+        port: 0,
+        host: '127.0.0.1',
+        logger: false,
+      });
       try {
         // no passage contains "zeppelin": BM25 alone finds nothing, a dense first stage still ranks every passage
         const response = await fetch(`${server.url}/search?q=zeppelin&fusion=bm25&k=3`);
         expect(response.status).toBe(200);
         const body = (await response.json()) as { results: { id: string; rank: number }[]; degraded: boolean };
         expect(body.results.map((r) => r.rank)).toEqual([1, 2, 3]);
-        const reranked = (await (await fetch(`${server.url}/search?q=boundary%20layer&fusion=tasb&k=5`)).json()) as { results: { id: string }[]; degraded: boolean };
+        const reranked = (await (await fetch(`${server.url}/search?q=boundary%20layer&fusion=tasb&k=5`)).json()) as {
+          results: { id: string }[];
+          degraded: boolean;
+        };
         expect(reranked.degraded).toBe(false);
         expect(reranked.results).toHaveLength(5);
       } finally {
@@ -56,7 +73,14 @@ describe('startServer with a dense or hybrid first stage', () => {
     const bm25 = await createEmbeddedSource({ dir: empty });
     await bm25.index(CONTRACT_PASSAGES);
     await bm25.close();
-    const attempt = startServer(config, { indexDir: empty, model: tinyModelDir(), inProcess: true, firstStage: 'dense', port: 0, logger: false });
+    const attempt = startServer(config, {
+      indexDir: empty,
+      model: tinyModelDir(),
+      inProcess: true,
+      firstStage: 'dense',
+      port: 0,
+      logger: false,
+    });
     await expect(attempt).rejects.toThrow(ConfigError);
     await expect(attempt).rejects.toThrow(/--first-stage: no dense index.*dotrank eval/);
   }, 120_000);

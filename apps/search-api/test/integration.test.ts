@@ -69,7 +69,8 @@ describe('in-process: embedded BM25 + tiny TAS-B model + ONNX Runtime', () => {
       expect(r.score).toBeCloseTo(dot(q!, p!), 3);
       expect(r.tasbScore).toBe(r.score);
     }
-    for (let i = 1; i < body.results.length; i++) expect(body.results[i - 1]!.score).toBeGreaterThanOrEqual(body.results[i]!.score);
+    for (let i = 1; i < body.results.length; i++)
+      expect(body.results[i - 1]!.score).toBeGreaterThanOrEqual(body.results[i]!.score);
     expect(body.timings['encodeQueryMs']).toBeGreaterThanOrEqual(0);
     const bm25 = (await app.inject({ url: '/search?q=boundary%20layer&k=3&fusion=bm25' })).json() as { results: Hit[] };
     const byId = new Map(bm25.results.map((r) => [r.id, r.score]));
@@ -77,16 +78,26 @@ describe('in-process: embedded BM25 + tiny TAS-B model + ONNX Runtime', () => {
   });
 
   it('caches passage vectors: a second identical query hits the cache', async () => {
-    const body = (await app.inject({ url: '/search?q=boundary%20layer&k=3' })).json() as { cache: { hits: number; misses: number } };
+    const body = (await app.inject({ url: '/search?q=boundary%20layer&k=3' })).json() as {
+      cache: { hits: number; misses: number };
+    };
     expect(body.cache).toEqual({ hits: 3, misses: 0 });
   });
 });
 
 /** A real `dotrank worker` process on this test's queue and key prefix. */
 function spawnWorker(prefix: string): Promise<ChildProcess> {
-  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_KEY_PREFIX: prefix };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    REDIS_URL: redisUrl,
+    DOTRANK_QUEUE_PREFIX: prefix,
+    DOTRANK_KEY_PREFIX: prefix,
+  };
   delete env['NODE_ENV'];
-  const child = spawn(process.execPath, [CLI, 'worker', '--model', tinyModelDir(), '--threads', '1'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'worker', '--model', tinyModelDir(), '--threads', '1'], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   return new Promise((resolve, reject) => {
     let err = '';
     child.stderr!.on('data', (c: Buffer) => {
@@ -116,7 +127,12 @@ describe('queue mode: startServer + real Redis + a `dotrank worker` process', ()
     const source = await createEmbeddedSource({ dir });
     await source.index(CONTRACT_PASSAGES);
     await source.close();
-    const config = loadConfig({ REDIS_URL: redisUrl, DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_RERANK_DEADLINE_MS: '5000', DOTRANK_DATA_DIR: dir });
+    const config = loadConfig({
+      REDIS_URL: redisUrl,
+      DOTRANK_QUEUE_PREFIX: prefix,
+      DOTRANK_RERANK_DEADLINE_MS: '5000',
+      DOTRANK_DATA_DIR: dir,
+    });
     running = await startServer(config, { indexDir: dir, port: 0, logger: false });
     worker = await spawnWorker(prefix);
   });
@@ -130,7 +146,11 @@ describe('queue mode: startServer + real Redis + a `dotrank worker` process', ()
   it('is ready with Redis, a worker and the index', async () => {
     const res = await fetch(`${running.url}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ready', mode: 'queue', checks: { source: 'ok', redis: 'ok', model: 'ok' } });
+    expect(await res.json()).toEqual({
+      status: 'ready',
+      mode: 'queue',
+      checks: { source: 'ok', redis: 'ok', model: 'ok' },
+    });
   });
 
   it('reranks through the queue', async () => {
@@ -151,13 +171,20 @@ describe('queue mode: startServer + real Redis + a `dotrank worker` process', ()
   });
 
   it('serves the BM25 order, degraded with reason timeout, within the deadline once the worker is killed', async () => {
-    const bm25 = (await (await fetch(`${running.url}/search?q=boundary%20layer&fusion=bm25`)).json()) as { results: Hit[] };
+    const bm25 = (await (await fetch(`${running.url}/search?q=boundary%20layer&fusion=bm25`)).json()) as {
+      results: Hit[];
+    };
     const exited = new Promise((r) => worker!.once('exit', r));
     worker!.kill('SIGKILL');
     await exited;
     const res = await fetch(`${running.url}/search?q=boundary%20layer&deadlineMs=300`);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { results: Hit[]; degraded: boolean; reason: string; timings: Record<string, number> };
+    const body = (await res.json()) as {
+      results: Hit[];
+      degraded: boolean;
+      reason: string;
+      timings: Record<string, number>;
+    };
     expect(body).toMatchObject({ degraded: true, reason: 'timeout' });
     expect(body.results.map((r) => r.id)).toEqual(bm25.results.map((r) => r.id));
     expect(body.results.map((r) => r.score)).toEqual(bm25.results.map((r) => r.score));
@@ -175,11 +202,14 @@ describe('queue mode with Redis unreachable', () => {
     await source.index(CONTRACT_PASSAGES);
     await source.close();
     const port = await freePort();
-    running = await startServer(loadConfig({ REDIS_URL: `redis://127.0.0.1:${port}`, DOTRANK_QUEUE_PREFIX: uniquePrefix('down') }), {
-      indexDir: dir,
-      port: 0,
-      logger: false,
-    });
+    running = await startServer(
+      loadConfig({ REDIS_URL: `redis://127.0.0.1:${port}`, DOTRANK_QUEUE_PREFIX: uniquePrefix('down') }),
+      {
+        indexDir: dir,
+        port: 0,
+        logger: false,
+      },
+    );
   });
   afterAll(async () => {
     await running?.close();
@@ -187,7 +217,11 @@ describe('queue mode with Redis unreachable', () => {
   });
 
   it('answers degraded queue_unavailable, and /readyz names redis', async () => {
-    const body = (await (await fetch(`${running.url}/search?q=boundary%20layer`)).json()) as { degraded: boolean; reason: string; results: Hit[] };
+    const body = (await (await fetch(`${running.url}/search?q=boundary%20layer`)).json()) as {
+      degraded: boolean;
+      reason: string;
+      results: Hit[];
+    };
     expect(body).toMatchObject({ degraded: true, reason: 'queue_unavailable' });
     expect(body.results.length).toBe(3);
     const ready = await fetch(`${running.url}/readyz`);

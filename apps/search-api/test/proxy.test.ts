@@ -32,16 +32,34 @@ class MockCluster {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        this.received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
-        const headers: Record<string, string> = { 'x-elastic-product': 'Elasticsearch', 'content-type': 'application/vnd.elasticsearch+json;compatible-with=8', 'x-mock': 'yes' };
+        this.received.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          headers: req.headers,
+          body: Buffer.concat(chunks),
+        });
+        const headers: Record<string, string> = {
+          'x-elastic-product': 'Elasticsearch',
+          'content-type': 'application/vnd.elasticsearch+json;compatible-with=8',
+          'x-mock': 'yes',
+        };
         if (req.url === '/' || req.url?.startsWith('/?')) {
-          const info = Buffer.from(JSON.stringify({ name: 'mock', cluster_name: 'mock', version: { number: '8.19.2', build_flavor: 'default' }, tagline: 'You Know, for Search' }));
+          const info = Buffer.from(
+            JSON.stringify({
+              name: 'mock',
+              cluster_name: 'mock',
+              version: { number: '8.19.2', build_flavor: 'default' },
+              tagline: 'You Know, for Search',
+            }),
+          );
           res.writeHead(200, { ...headers, 'content-length': info.length });
           res.end(req.method === 'HEAD' ? undefined : info);
           return;
         }
         if (req.url?.includes('/_count')) {
-          const count = Buffer.from(JSON.stringify({ count: 3, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } }));
+          const count = Buffer.from(
+            JSON.stringify({ count: 3, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 } }),
+          );
           res.writeHead(200, { ...headers, 'content-length': count.length });
           res.end(count);
           return;
@@ -71,17 +89,33 @@ function searchResponse() {
     _score: 9 - i,
     _source: { title: `T${p.id}`, text: p.text },
   }));
-  return { took: 3, timed_out: false, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 }, hits: { total: { value: 3, relation: 'eq' }, max_score: 9, hits } };
+  return {
+    took: 3,
+    timed_out: false,
+    _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+    hits: { total: { value: 3, relation: 'eq' }, max_score: 9, hits },
+  };
 }
 
 /** node:http lets a test send the hop-by-hop and Host headers fetch refuses to set. */
-function rawPost(url: string, headers: Record<string, string>, body: string, method = 'POST'): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function rawPost(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  method = 'POST',
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      url,
+      { method, headers: { ...headers, 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -139,7 +173,13 @@ describe('Elasticsearch rerank proxy', () => {
     const body = JSON.stringify({ query: { bool: { must: [{ match: { text: 'boundary layer' } }] } }, size: 3 });
     const res = await rawPost(
       `${proxyUrl}/cran/_search?typed_keys=true`,
-      { 'content-type': 'application/json', 'x-opaque-id': 'trace-1', connection: 'keep-alive, x-drop-me', 'x-drop-me': '1', host: 'evil.example:9200' },
+      {
+        'content-type': 'application/json',
+        'x-opaque-id': 'trace-1',
+        connection: 'keep-alive, x-drop-me',
+        'x-drop-me': '1',
+        host: 'evil.example:9200',
+      },
       body,
     );
     expect(res.status).toBe(200);
@@ -167,9 +207,17 @@ describe('Elasticsearch rerank proxy', () => {
     expect(json.took).toBe(3);
     expect(json._dotrank).toMatchObject({ reranked: true, degraded: false, reason: null });
     expect(json._dotrank.detail).toBeUndefined();
-    expect(Object.keys(json._dotrank.timings).sort()).toEqual(
-      ['cacheReadMs', 'encodeMissesMs', 'encodeQueryMs', 'firstStageMs', 'queueWaitMs', 'rerankMs', 'scoreMs', 'totalMs', 'workerTotalMs'],
-    );
+    expect(Object.keys(json._dotrank.timings).sort()).toEqual([
+      'cacheReadMs',
+      'encodeMissesMs',
+      'encodeQueryMs',
+      'firstStageMs',
+      'queueWaitMs',
+      'rerankMs',
+      'scoreMs',
+      'totalMs',
+      'workerTotalMs',
+    ]);
     expect(res.headers['x-elastic-product']).toBe('Elasticsearch');
     expect(res.headers['x-mock']).toBe('yes');
     expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.body)));
@@ -181,7 +229,10 @@ describe('Elasticsearch rerank proxy', () => {
     const res = await fetch(`${proxyUrl}/cran/_search`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: { term: { topic: 'flow' } }, rerank: { query: 'flat plate', fusion: 'rrf', field: 'text' } }),
+      body: JSON.stringify({
+        query: { term: { topic: 'flow' } },
+        rerank: { query: 'flat plate', fusion: 'rrf', field: 'text' },
+      }),
     });
     expect(res.status).toBe(200);
     expect(JSON.parse(mock.received[0]!.body.toString())).toEqual({ query: { term: { topic: 'flow' } } });
@@ -213,7 +264,11 @@ describe('Elasticsearch rerank proxy', () => {
 
   it('reranks a gzip-compressed cluster response', async () => {
     mock.gzip = true;
-    const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: { match: { text: 'x' } } }) });
+    const res = await fetch(`${proxyUrl}/cran/_search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: { match: { text: 'x' } } }),
+    });
     const json = (await res.json()) as EsJson;
     expect(json.hits.hits.map((h: { _id: string }) => h._id)).toEqual(['p2', 'p4', 'p1']);
   });
@@ -229,9 +284,15 @@ describe('Elasticsearch rerank proxy', () => {
   for (const [name, path, requestBody] of passThrough) {
     it(`passes through byte-for-byte: ${name}`, async () => {
       // deliberately odd formatting: a re-serialised body would differ
-      mock.nextBody = Buffer.from('{ "took":1,\n  "hits": {"max_score": 2.0, "hits": [ {"_id":"p1","_score":2.0,"_source":{"text":"é a"}} ] } }\n');
+      mock.nextBody = Buffer.from(
+        '{ "took":1,\n  "hits": {"max_score": 2.0, "hits": [ {"_id":"p1","_score":2.0,"_source":{"text":"é a"}} ] } }\n',
+      );
       const sent = Buffer.from(JSON.stringify(requestBody, null, 1));
-      const res = await fetch(`${proxyUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: sent });
+      const res = await fetch(`${proxyUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: sent,
+      });
       expect(res.status).toBe(200);
       expect(Buffer.from(await res.arrayBuffer()).equals(mock.nextBody)).toBe(true);
       expect(mock.received[0]!.body.equals(sent)).toBe(true);
@@ -243,22 +304,45 @@ describe('Elasticsearch rerank proxy', () => {
   it('passes cluster errors through unchanged', async () => {
     mock.status = 400;
     mock.nextBody = Buffer.from('{"error":{"type":"parsing_exception"},"status":400}');
-    const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' });
+    const res = await fetch(`${proxyUrl}/cran/_search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":{"match":{"text":"x"}}}',
+    });
     expect(res.status).toBe(400);
     expect(await res.text()).toBe('{"error":{"type":"parsing_exception"},"status":400}');
   });
 
   it('degrades to the cluster order, saying why in _dotrank, when the rerank fails or times out', async () => {
     reranker.failWith = new Error('model gone');
-    const res = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' });
+    const res = await fetch(`${proxyUrl}/cran/_search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":{"match":{"text":"x"}}}',
+    });
     const json = (await res.json()) as EsJson;
-    expect(json._dotrank).toMatchObject({ reranked: false, degraded: true, reason: 'rerank_failed', detail: 'model gone' });
+    expect(json._dotrank).toMatchObject({
+      reranked: false,
+      degraded: true,
+      reason: 'rerank_failed',
+      detail: 'model gone',
+    });
     expect(json._dotrank.timings.firstStageMs).toBeGreaterThan(0);
-    expect(json.hits.hits.map((h) => [h._id, h._score, h._dotrank.first_stage_rank])).toEqual([['p1', 9, 1], ['p4', 8, 2], ['p2', 7, 3]]);
+    expect(json.hits.hits.map((h) => [h._id, h._score, h._dotrank.first_stage_rank])).toEqual([
+      ['p1', 9, 1],
+      ['p4', 8, 2],
+      ['p2', 7, 3],
+    ]);
     expect(json.hits.max_score).toBe(9);
     reranker.failWith = undefined;
     reranker.delayMs = 5000;
-    const slow = (await (await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":{"match":{"text":"x"}}}' })).json()) as EsJson;
+    const slow = (await (
+      await fetch(`${proxyUrl}/cran/_search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"query":{"match":{"text":"x"}}}',
+      })
+    ).json()) as EsJson;
     expect(slow._dotrank).toMatchObject({ reranked: false, degraded: true, reason: 'timeout' });
     const metrics = (await app.inject({ url: '/metrics' })).body;
     expect(metrics).toMatch(/dotrank_degraded_responses_total\{reason="rerank_failed"\} 1/);
@@ -270,13 +354,20 @@ describe('Elasticsearch rerank proxy', () => {
     try {
       const info = await client.info();
       expect(info.version.number).toBe('8.19.2');
-      const result = await client.search<{ text: string }>({ index: 'cran', query: { match: { text: 'boundary layer' } } });
+      const result = await client.search<{ text: string }>({
+        index: 'cran',
+        query: { match: { text: 'boundary layer' } },
+      });
       expect(result.hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
       expect(result.hits.max_score).toBe(result.hits.hits[0]!._score);
       const proxied = result as unknown as EsJson;
       expect(proxied.hits.hits[0]!._dotrank).toEqual({ first_stage_score: 7, first_stage_rank: 3 });
       expect(proxied._dotrank).toMatchObject({ reranked: true, degraded: false, reason: null });
-      const uri = await client.transport.request<{ hits: { hits: { _id: string }[] } }>({ method: 'GET', path: '/cran/_search', querystring: { q: 'boundary' } });
+      const uri = await client.transport.request<{ hits: { hits: { _id: string }[] } }>({
+        method: 'GET',
+        path: '/cran/_search',
+        querystring: { q: 'boundary' },
+      });
       expect(uri.hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
       expect(mock.received.at(-1)!.url).toBe('/cran/_search?q=boundary');
     } finally {
@@ -290,8 +381,15 @@ describe('Elasticsearch rerank proxy', () => {
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
     const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
     await new Promise<void>((r) => dead.close(() => r()));
-    app = await buildServer({ source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process', proxy: { url: deadUrl } }, { logger: false });
-    const res = await app.inject({ method: 'POST', url: '/cran/_search', payload: { query: { match: { text: 'x' } } } });
+    app = await buildServer(
+      { source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process', proxy: { url: deadUrl } },
+      { logger: false },
+    );
+    const res = await app.inject({
+      method: 'POST',
+      url: '/cran/_search',
+      payload: { query: { match: { text: 'x' } } },
+    });
     expect(res.statusCode).toBe(502);
     expect(res.json()).toMatchObject({ error: 'unavailable', field: 'elasticsearch' });
   });
@@ -301,10 +399,26 @@ describe('Elasticsearch rerank proxy', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-      app = await buildServer({ source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process', proxy: { url: silentUrl, timeoutMs: 200 } }, { logger: false });
-      const res = await app.inject({ method: 'POST', url: '/cran/_search', payload: { query: { match: { text: 'x' } } } });
+      app = await buildServer(
+        {
+          source: new FakeSource(),
+          reranker: new FakeReranker(),
+          mode: 'in-process',
+          proxy: { url: silentUrl, timeoutMs: 200 },
+        },
+        { logger: false },
+      );
+      const res = await app.inject({
+        method: 'POST',
+        url: '/cran/_search',
+        payload: { query: { match: { text: 'x' } } },
+      });
       expect(res.statusCode).toBe(504);
-      expect(res.json()).toEqual({ error: 'timeout', field: 'elasticsearch', message: `elasticsearch: ${silentUrl} did not answer within 200 ms (ELASTICSEARCH_TIMEOUT_MS)` });
+      expect(res.json()).toEqual({
+        error: 'timeout',
+        field: 'elasticsearch',
+        message: `elasticsearch: ${silentUrl} did not answer within 200 ms (ELASTICSEARCH_TIMEOUT_MS)`,
+      });
     } finally {
       silent.closeAllConnections();
       await new Promise<void>((r) => silent.close(() => r()));
@@ -322,7 +436,11 @@ describe('proxy with API-key auth', () => {
   });
 
   it('requires the dotrank key, and sends the cluster credentials from config instead', async () => {
-    const denied = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const denied = await fetch(`${proxyUrl}/cran/_search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(denied.status).toBe(401);
     expect(mock.received).toHaveLength(0);
     const res = await fetch(`${proxyUrl}/cran/_search`, {
@@ -344,7 +462,11 @@ describe('proxy with API-key auth', () => {
     });
     expect(res.status).toBe(200);
     expect(mock.received[0]!.headers['authorization']).toBe('ApiKey Y2x1c3Rlcg==');
-    const wrong = await fetch(`${proxyUrl}/cran/_search`, { method: 'POST', headers: { authorization: 'Bearer nope' }, body: '{}' });
+    const wrong = await fetch(`${proxyUrl}/cran/_search`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope' },
+      body: '{}',
+    });
     expect(wrong.status).toBe(401);
   });
 });
@@ -364,7 +486,10 @@ describe('startServer with Elasticsearch as the first stage (in-process rerank, 
       expect(running.mode).toBe('in-process');
       const res = await fetch(`${running.url}/search?q=boundary%20layer&k=2`);
       expect(res.status).toBe(200);
-      const body = (await res.json()) as { results: { id: string; bm25Score: number; tasbScore: number; score: number }[]; degraded: boolean };
+      const body = (await res.json()) as {
+        results: { id: string; bm25Score: number; tasbScore: number; score: number }[];
+        degraded: boolean;
+      };
       expect(body.degraded).toBe(false);
       expect(body.results).toHaveLength(2);
       for (const r of body.results) expect(['p1', 'p2', 'p4']).toContain(r.id);

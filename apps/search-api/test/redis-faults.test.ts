@@ -5,7 +5,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTRACT_PASSAGES, redisUrlForTests, repoPath, startRedisServer, tinyModelDir, uniquePrefix, type OwnRedis } from '@dotrank/core/testing';
+import {
+  CONTRACT_PASSAGES,
+  redisUrlForTests,
+  repoPath,
+  startRedisServer,
+  tinyModelDir,
+  uniquePrefix,
+  type OwnRedis,
+} from '@dotrank/core/testing';
 import { loadConfig } from '@dotrank/core';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { startServer, type RunningServer } from '../src/index.js';
@@ -28,7 +36,11 @@ afterAll(async () => {
 async function spawnServe(redisUrl: string) {
   const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: redisUrl, DOTRANK_QUEUE_PREFIX: uniquePrefix('faults') };
   for (const name of ['ELASTICSEARCH_URL', 'DOTRANK_API_KEY', 'DOTRANK_PORT', 'NODE_ENV']) delete env[name];
-  const child = spawn(process.execPath, [CLI, 'serve', '--index-dir', join(dir, 'index'), '--model', tinyModelDir(), '--port', '0', '--eval-dir', dir], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--index-dir', join(dir, 'index'), '--model', tinyModelDir(), '--port', '0', '--eval-dir', dir],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
@@ -70,7 +82,10 @@ describe('a Redis that stops answering (SIGSTOP), API process in queue mode', ()
 
   it('exits after SIGTERM although Redis does not answer', async () => {
     serve.child.kill('SIGTERM');
-    const code = await Promise.race([serve.exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 15_000))]);
+    const code = await Promise.race([
+      serve.exited,
+      new Promise<'still running'>((r) => setTimeout(() => r('still running'), 15_000)),
+    ]);
     expect(code, serve.stderr()).not.toBe('still running');
     expect(serve.stderr()).toMatch(/SIGTERM received, shutting down/);
   }, 30_000);
@@ -81,11 +96,14 @@ describe('no worker alive (no heartbeat)', () => {
   let running: RunningServer;
   beforeAll(async () => {
     // a deadline far longer than the test: only the heartbeat check can make the answer come back in time
-    running = await startServer(loadConfig({ REDIS_URL: redisUrlForTests(), DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_RERANK_DEADLINE_MS: '600000' }), {
-      indexDir: join(dir, 'index'),
-      port: 0,
-      logger: false,
-    });
+    running = await startServer(
+      loadConfig({ REDIS_URL: redisUrlForTests(), DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_RERANK_DEADLINE_MS: '600000' }),
+      {
+        indexDir: join(dir, 'index'),
+        port: 0,
+        logger: false,
+      },
+    );
   });
   afterAll(async () => {
     await running?.close();
@@ -93,11 +111,19 @@ describe('no worker alive (no heartbeat)', () => {
   });
 
   it('answers in first-stage order at once, degraded with reason no_workers, and counts it', async () => {
-    const bm25 = (await (await fetch(`${running.url}/search?q=boundary%20layer&fusion=bm25`)).json()) as { results: { id: string }[] };
-    const body = (await (await fetch(`${running.url}/search?q=boundary%20layer`)).json()) as { degraded: boolean; reason: string; results: { id: string }[] };
+    const bm25 = (await (await fetch(`${running.url}/search?q=boundary%20layer&fusion=bm25`)).json()) as {
+      results: { id: string }[];
+    };
+    const body = (await (await fetch(`${running.url}/search?q=boundary%20layer`)).json()) as {
+      degraded: boolean;
+      reason: string;
+      results: { id: string }[];
+    };
     expect(body).toMatchObject({ degraded: true, reason: 'no_workers' });
     expect(body.results.map((r) => r.id)).toEqual(bm25.results.map((r) => r.id));
-    expect(await (await fetch(`${running.url}/metrics`)).text()).toMatch(/^dotrank_degraded_responses_total\{reason="no_workers"\} 1$/m);
+    expect(await (await fetch(`${running.url}/metrics`)).text()).toMatch(
+      /^dotrank_degraded_responses_total\{reason="no_workers"\} 1$/m,
+    );
     const ready = await fetch(`${running.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(((await ready.json()) as { failing: string[] }).failing).toEqual(['model']);

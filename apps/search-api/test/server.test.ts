@@ -13,11 +13,17 @@ let source: FakeSource;
 let reranker: FakeReranker;
 let app: FastifyInstance;
 
-async function make(options: ServerOptions = {}, extra: Partial<Parameters<typeof buildServer>[0]> = {}): Promise<FastifyInstance> {
+async function make(
+  options: ServerOptions = {},
+  extra: Partial<Parameters<typeof buildServer>[0]> = {},
+): Promise<FastifyInstance> {
   source = new FakeSource();
   await source.index(PASSAGES);
   reranker = new FakeReranker();
-  return buildServer({ source, reranker, mode: 'in-process', ...extra }, { logger: false, deadlineMs: 200, ...options });
+  return buildServer(
+    { source, reranker, mode: 'in-process', ...extra },
+    { logger: false, deadlineMs: 200, ...options },
+  );
 }
 
 describe('/search', () => {
@@ -42,7 +48,17 @@ describe('/search', () => {
     expect(body.results[0].score).toBeCloseTo(100 / PASSAGES[1]!.text.length);
     expect(body.results[0].tasbScore).toBe(body.results[0].score);
     expect(Object.keys(body.timings)).toEqual(
-      expect.arrayContaining(['firstStageMs', 'rerankMs', 'totalMs', 'encodeQueryMs', 'cacheReadMs', 'encodeMissesMs', 'scoreMs', 'queueWaitMs', 'workerTotalMs']),
+      expect.arrayContaining([
+        'firstStageMs',
+        'rerankMs',
+        'totalMs',
+        'encodeQueryMs',
+        'cacheReadMs',
+        'encodeMissesMs',
+        'scoreMs',
+        'queueWaitMs',
+        'workerTotalMs',
+      ]),
     );
     expect(body.cache).toEqual({ hits: 1, misses: 2 });
     expect(reranker.calls[0]).toMatchObject({ query: 'boundary layer flat', fusion: 'tasb', k: 2 });
@@ -53,7 +69,14 @@ describe('/search', () => {
     const res = await app.inject({
       method: 'POST',
       url: '/search',
-      payload: { q: 'boundary layer', k: 1, candidates: 5, fusion: 'interpolate', alpha: 0.3, filter: { topic: 'flow' } },
+      payload: {
+        q: 'boundary layer',
+        k: 1,
+        candidates: 5,
+        fusion: 'interpolate',
+        alpha: 0.3,
+        filter: { topic: 'flow' },
+      },
     });
     expect(res.statusCode).toBe(200);
     expect(reranker.calls[0]).toMatchObject({ fusion: 'interpolate', alpha: 0.3, k: 1 });
@@ -75,7 +98,11 @@ describe('/search', () => {
     const res = await app.inject({ method: 'GET', url: '/search?q=boundary%20layer%20flat&deadlineMs=50' });
     expect(res.statusCode).toBe(200);
     const body = res.json();
-    expect(body).toMatchObject({ degraded: true, reason: 'timeout', detail: 'deadlineMs: rerank did not finish within 50 ms' });
+    expect(body).toMatchObject({
+      degraded: true,
+      reason: 'timeout',
+      detail: 'deadlineMs: rerank did not finish within 50 ms',
+    });
     expect(body.results.map((r: { id: string }) => r.id)).toEqual(['p1', 'p4', 'p2']);
     expect(body.results[0]).toMatchObject({ score: 3, bm25Score: 3 });
   });
@@ -88,11 +115,23 @@ describe('/search', () => {
 
   it('maps reranker error codes: timeout, unavailable, and a job the worker failed whatever its code', async () => {
     reranker.failWith = new DotrankError('timeout', 'rerank deadline of 10 ms passed');
-    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({ reason: 'timeout', detail: 'rerank deadline of 10 ms passed' });
+    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({
+      reason: 'timeout',
+      detail: 'rerank deadline of 10 ms passed',
+    });
     reranker.failWith = new DotrankError('unavailable', 'redis down', { field: 'queue' });
-    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({ reason: 'queue_unavailable', detail: 'queue: redis down' });
-    reranker.failWith = new RerankJobFailedError({ code: 'unavailable', field: 'payload', message: 'could not read the payload' }, 'j1');
-    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({ reason: 'rerank_failed', detail: 'payload: could not read the payload' });
+    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({
+      reason: 'queue_unavailable',
+      detail: 'queue: redis down',
+    });
+    reranker.failWith = new RerankJobFailedError(
+      { code: 'unavailable', field: 'payload', message: 'could not read the payload' },
+      'j1',
+    );
+    expect((await app.inject({ url: '/search?q=boundary' })).json()).toMatchObject({
+      reason: 'rerank_failed',
+      detail: 'payload: could not read the payload',
+    });
   });
 
   it('returns an empty list for a query without matches', async () => {
@@ -194,7 +233,13 @@ describe('API key', () => {
   });
 
   it('401 without or with a wrong key', async () => {
-    for (const headers of [{}, { 'x-api-key': 'nope' }, { authorization: 'ApiKey nope' }, { authorization: 'Bearer nope' }, { authorization: 's3cret' }]) {
+    for (const headers of [
+      {},
+      { 'x-api-key': 'nope' },
+      { authorization: 'ApiKey nope' },
+      { authorization: 'Bearer nope' },
+      { authorization: 's3cret' },
+    ]) {
       const res = await app.inject({ url: '/search?q=boundary', headers });
       expect(res.statusCode).toBe(401);
       expect(res.json()).toMatchObject({ error: 'unauthorized' });
@@ -205,8 +250,12 @@ describe('API key', () => {
 
   it('accepts x-api-key, Authorization: ApiKey and Authorization: Bearer', async () => {
     expect((await app.inject({ url: '/search?q=boundary', headers: { 'x-api-key': 's3cret' } })).statusCode).toBe(200);
-    expect((await app.inject({ url: '/search?q=boundary', headers: { authorization: 'ApiKey s3cret' } })).statusCode).toBe(200);
-    expect((await app.inject({ url: '/search?q=boundary', headers: { authorization: 'Bearer s3cret' } })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ url: '/search?q=boundary', headers: { authorization: 'ApiKey s3cret' } })).statusCode,
+    ).toBe(200);
+    expect(
+      (await app.inject({ url: '/search?q=boundary', headers: { authorization: 'Bearer s3cret' } })).statusCode,
+    ).toBe(200);
     expect((await app.inject({ url: '/metrics', headers: { authorization: 'bearer s3cret' } })).statusCode).toBe(200);
   });
 
@@ -244,7 +293,11 @@ describe('health, readiness, metrics, stats, docs', () => {
     source.reachable = false;
     const down = await app.inject({ url: '/readyz' });
     expect(down.statusCode).toBe(503);
-    expect(down.json()).toMatchObject({ status: 'not_ready', failing: ['redis', 'source'], checks: { model: 'ok', redis: 'unavailable', source: 'unavailable' } });
+    expect(down.json()).toMatchObject({
+      status: 'not_ready',
+      failing: ['redis', 'source'],
+      checks: { model: 'ok', redis: 'unavailable', source: 'unavailable' },
+    });
     redisUp = true;
     source.reachable = true;
   });
@@ -271,17 +324,32 @@ describe('health, readiness, metrics, stats, docs', () => {
 
   it('/api/stats summarises the last minute', async () => {
     const body = (await app.inject({ url: '/api/stats' })).json();
-    expect(body).toMatchObject({ mode: 'queue', windowSeconds: 60, requests: 2, queueDepth: 7, activeWorkers: 2, degradedRate: 0.5 });
+    expect(body).toMatchObject({
+      mode: 'queue',
+      windowSeconds: 60,
+      requests: 2,
+      queueDepth: 7,
+      activeWorkers: 2,
+      degradedRate: 0.5,
+    });
     expect(body.requestsPerSecond).toBeCloseTo(2 / 60);
     expect(body.cacheHitRatio).toBeCloseTo(1 / 3);
-    expect(body.latencyMs.firstStage).toEqual({ p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) });
+    expect(body.latencyMs.firstStage).toEqual({
+      p50: expect.any(Number),
+      p95: expect.any(Number),
+      p99: expect.any(Number),
+    });
   });
 
   it('/docs serves the OpenAPI description and the UI', async () => {
     const spec = (await app.inject({ url: '/docs/json' })).json();
     expect(spec.openapi).toMatch(/^3\./);
-    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/search', '/healthz', '/readyz', '/metrics', '/api/stats']));
-    expect(spec.paths['/search'].get.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['q', 'k', 'candidates', 'fusion']));
+    expect(Object.keys(spec.paths)).toEqual(
+      expect.arrayContaining(['/search', '/healthz', '/readyz', '/metrics', '/api/stats']),
+    );
+    expect(spec.paths['/search'].get.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(['q', 'k', 'candidates', 'fusion']),
+    );
     const ui = await app.inject({ url: '/docs/' });
     expect(ui.statusCode).toBe(200);
     expect(ui.body).toMatch(/swagger/i);
@@ -301,15 +369,27 @@ describe('eval outputs and the dashboard hook', () => {
     root = await mkdtemp(join(tmpdir(), 'dotrank-api-evals-'));
     const evalDir = join(root, 'evals');
     await mkdir(join(evalDir, 'cranfield-tasb', 'runs'), { recursive: true });
-    await writeFile(join(evalDir, 'cranfield-tasb', 'metrics.json'), JSON.stringify({ systems: { bm25: { ndcg_cut_10: 0.4 } } }));
-    await writeFile(join(evalDir, 'cranfield-tasb', 'runs', 'bm25.run'), '1 Q0 d7 1 12.5 bm25\n1 Q0 d3 2 11 bm25\n2 Q0 d9 1 3.25 bm25\n');
+    await writeFile(
+      join(evalDir, 'cranfield-tasb', 'metrics.json'),
+      JSON.stringify({ systems: { bm25: { ndcg_cut_10: 0.4 } } }),
+    );
+    await writeFile(
+      join(evalDir, 'cranfield-tasb', 'runs', 'bm25.run'),
+      '1 Q0 d7 1 12.5 bm25\n1 Q0 d3 2 11 bm25\n2 Q0 d9 1 3.25 bm25\n',
+    );
     await writeFile(join(evalDir, 'cranfield-tasb', 'runs', 'broken.run'), '1 Q0 d7 one 12.5 bm25\n');
     // `dotrank eval` layout: <system>.run beside metrics.json
     await writeFile(join(evalDir, 'cranfield-tasb', 'tasb.run'), '1 Q0 d3 1 0.9 tasb\n');
     // drill-down sources inside the eval folder (routes/evals-extra.ts)
     await writeFile(join(evalDir, 'cranfield-tasb', 'qrels.trec'), '1 0 d7 2\n1 0 d3 0\n');
-    await writeFile(join(evalDir, 'cranfield-tasb', 'queries.jsonl'), '{"_id":"1","text":"what is a boundary layer"}\n');
-    await writeFile(join(evalDir, 'cranfield-tasb', 'corpus.jsonl'), '{"_id":"d7","title":"Flow","text":"boundary layer on a plate"}\n');
+    await writeFile(
+      join(evalDir, 'cranfield-tasb', 'queries.jsonl'),
+      '{"_id":"1","text":"what is a boundary layer"}\n',
+    );
+    await writeFile(
+      join(evalDir, 'cranfield-tasb', 'corpus.jsonl'),
+      '{"_id":"d7","title":"Flow","text":"boundary layer on a plate"}\n',
+    );
     await mkdir(join(evalDir, 'not-an-eval'));
     await writeFile(join(root, 'secret.json'), '{"password":"x"}');
     await mkdir(join(evalDir, 'escape'));
@@ -330,14 +410,18 @@ describe('eval outputs and the dashboard hook', () => {
   });
 
   it('serves metrics and run rows', async () => {
-    expect((await app.inject({ url: '/api/evals/cranfield-tasb/metrics' })).json()).toEqual({ systems: { bm25: { ndcg_cut_10: 0.4 } } });
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/metrics' })).json()).toEqual({
+      systems: { bm25: { ndcg_cut_10: 0.4 } },
+    });
     const run = (await app.inject({ url: '/api/evals/cranfield-tasb/runs/bm25' })).json();
     expect(run.rows).toEqual([
       { qid: '1', docid: 'd7', rank: 1, score: 12.5, tag: 'bm25' },
       { qid: '1', docid: 'd3', rank: 2, score: 11, tag: 'bm25' },
       { qid: '2', docid: 'd9', rank: 1, score: 3.25, tag: 'bm25' },
     ]);
-    expect((await app.inject({ url: '/api/evals/cranfield-tasb/runs/tasb' })).json().rows).toEqual([{ qid: '1', docid: 'd3', rank: 1, score: 0.9, tag: 'tasb' }]);
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/runs/tasb' })).json().rows).toEqual([
+      { qid: '1', docid: 'd3', rank: 1, score: 0.9, tag: 'tasb' },
+    ]);
     const one = (await app.inject({ url: '/api/evals/cranfield-tasb/runs/bm25?qid=2' })).json();
     expect(one.rows).toHaveLength(1);
     const broken = await app.inject({ url: '/api/evals/cranfield-tasb/runs/broken' });
@@ -346,8 +430,15 @@ describe('eval outputs and the dashboard hook', () => {
   });
 
   it('serves the drill-down: qrels, query text and passage text', async () => {
-    expect((await app.inject({ url: '/api/evals/cranfield-tasb/qrels/1' })).json()).toEqual({ name: 'cranfield-tasb', qid: '1', judgments: { d7: 2, d3: 0 } });
-    expect((await app.inject({ url: '/api/evals/cranfield-tasb/queries/1' })).json()).toMatchObject({ qid: '1', text: 'what is a boundary layer' });
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/qrels/1' })).json()).toEqual({
+      name: 'cranfield-tasb',
+      qid: '1',
+      judgments: { d7: 2, d3: 0 },
+    });
+    expect((await app.inject({ url: '/api/evals/cranfield-tasb/queries/1' })).json()).toMatchObject({
+      qid: '1',
+      text: 'what is a boundary layer',
+    });
     const passage = (await app.inject({ url: '/api/evals/cranfield-tasb/passages/d7' })).json();
     expect(passage).toMatchObject({ id: 'd7', title: 'Flow' });
     expect(passage.text).toContain('boundary layer on a plate');

@@ -27,6 +27,8 @@ describe('startServer configuration errors', () => {
     await expect(startServer(loadConfig({}), { logger: false })).rejects.toThrow(/--index-dir: give --index-dir <dir>/);
   });
   it('refuses both --index-dir and --index', async () => {
-    await expect(startServer(loadConfig({}), { indexDir: '/tmp', index: 'x', logger: false })).rejects.toThrow(/either --index-dir .* or --index/);
+    await expect(startServer(loadConfig({}), { indexDir: '/tmp', index: 'x', logger: false })).rejects.toThrow(
+      /either --index-dir .* or --index/,
+    );
   });
 });

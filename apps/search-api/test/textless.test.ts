@@ -29,11 +29,15 @@ describe('/search (in-process) with a candidate that has no text', () => {
     const reranker = new InProcessReranker({ encoder, store: new MemoryVectorStore({ dimension: encoder.dimension }) });
     const stream = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as { msg?: string });
+        for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+          logLines.push(JSON.parse(line) as { msg?: string });
         done();
       },
     });
-    app = await buildServer({ source, reranker, mode: 'in-process' }, { logger: { level: 'warn', stream }, deadlineMs: 10_000 });
+    app = await buildServer(
+      { source, reranker, mode: 'in-process' },
+      { logger: { level: 'warn', stream }, deadlineMs: 10_000 },
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -44,7 +48,11 @@ describe('/search (in-process) with a candidate that has no text', () => {
     for (let round = 1; round <= 2; round++) {
       const res = await app.inject({ url: '/search?q=boundary%20layer%20flat%20plate&k=10' });
       expect(res.statusCode).toBe(200);
-      const body = res.json() as { degraded: boolean; textless?: string[]; results: { id: string; tasbScore?: number }[] };
+      const body = res.json() as {
+        degraded: boolean;
+        textless?: string[];
+        results: { id: string; tasbScore?: number }[];
+      };
       expect(body.degraded).toBe(false);
       expect(body.textless).toEqual(['p2']);
       expect(body.results.map((r) => r.id).at(-1)).toBe('p2');

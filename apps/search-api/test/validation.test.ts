@@ -15,7 +15,10 @@ beforeAll(async () => {
   await source.index(PASSAGES);
   reranker = new FakeReranker();
   // a proxy target nobody listens on: the body-limit test is answered before anything is forwarded
-  app = await buildServer({ source, reranker, mode: 'in-process', proxy: { url: 'http://127.0.0.1:9' } }, { logger: false, bodyLimit: 1024 * 1024 });
+  app = await buildServer(
+    { source, reranker, mode: 'in-process', proxy: { url: 'http://127.0.0.1:9' } },
+    { logger: false, bodyLimit: 1024 * 1024 },
+  );
 });
 afterAll(async () => {
   await app.close();
@@ -24,7 +27,11 @@ afterAll(async () => {
 const postJson = (payload: string, contentType = 'application/json') =>
   app.inject({ method: 'POST', url: '/search', headers: { 'content-type': contentType }, payload });
 
-function expectRefused(res: { statusCode: number; json(): { error: string; field: string; message: string } }, field: string, message?: RegExp) {
+function expectRefused(
+  res: { statusCode: number; json(): { error: string; field: string; message: string } },
+  field: string,
+  message?: RegExp,
+) {
   expect(res.statusCode).toBe(400);
   const body = res.json();
   expect(body).toMatchObject({ error: 'invalid_input', field });
@@ -82,9 +89,14 @@ describe('query strings: numbers parsed from text', () => {
   });
 
   it('parses a URL-encoded JSON filter with the body rules', async () => {
-    const ok = await app.inject({ url: `/search?q=boundary&fusion=bm25&filter=${encodeURIComponent('{"topic":"flow"}')}` });
+    const ok = await app.inject({
+      url: `/search?q=boundary&fusion=bm25&filter=${encodeURIComponent('{"topic":"flow"}')}`,
+    });
     expect(ok.statusCode).toBe(200);
-    expectRefused(await app.inject({ url: `/search?q=boundary&filter=${encodeURIComponent('{"topic":{"a":1}}')}` }), 'filter.topic');
+    expectRefused(
+      await app.inject({ url: `/search?q=boundary&filter=${encodeURIComponent('{"topic":{"a":1}}')}` }),
+      'filter.topic',
+    );
     expectRefused(await app.inject({ url: '/search?q=boundary&filter=not-json' }), 'filter');
   });
 
@@ -120,7 +132,11 @@ describe('q', () => {
   it(`counts UTF-8 bytes against core's MAX_QUERY_BYTES (${MAX_QUERY_BYTES})`, async () => {
     const fits = 'é'.repeat(MAX_QUERY_BYTES / 2);
     expect((await postJson(JSON.stringify({ q: fits }))).statusCode).toBe(200);
-    expectRefused(await postJson(JSON.stringify({ q: `${fits}é` })), 'q', new RegExp(`at most ${MAX_QUERY_BYTES} bytes`));
+    expectRefused(
+      await postJson(JSON.stringify({ q: `${fits}é` })),
+      'q',
+      new RegExp(`at most ${MAX_QUERY_BYTES} bytes`),
+    );
   });
 });
 
@@ -128,7 +144,16 @@ describe('/docs', () => {
   it('lists every route with its schema, the Elasticsearch proxy routes included', async () => {
     const spec = (await app.inject({ url: '/docs/json' })).json();
     expect(Object.keys(spec.paths)).toEqual(
-      expect.arrayContaining(['/search', '/healthz', '/readyz', '/metrics', '/api/stats', '/{index}/_search', '/_search', '/']),
+      expect.arrayContaining([
+        '/search',
+        '/healthz',
+        '/readyz',
+        '/metrics',
+        '/api/stats',
+        '/{index}/_search',
+        '/_search',
+        '/',
+      ]),
     );
     expect(Object.keys(spec.paths['/{index}/_search'])).toEqual(expect.arrayContaining(['get', 'post']));
     expect(spec.paths['/{index}/_search'].post.parameters.map((p: { name: string }) => p.name)).toContain('index');
@@ -146,11 +171,20 @@ describe('proxy body limit', () => {
     const { port } = new URL(url);
     const body = Buffer.alloc(2 * 1024 * 1024, 'a');
     const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: Number(port), method: 'GET', path: '/cran/_search', headers: { 'content-type': 'application/json', 'content-length': body.length } }, (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port: Number(port),
+          method: 'GET',
+          path: '/cran/_search',
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });

@@ -52,7 +52,12 @@ export const configSchema = z.object({
   DOTRANK_EXECUTION_PROVIDERS: z
     .string()
     .default('cpu')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
   DOTRANK_WORKER_CONCURRENCY: intFrom(1, 1024).default(1),
   DOTRANK_CACHE_DTYPE: z.enum(['float32', 'float16', 'int8']).default('float32'),

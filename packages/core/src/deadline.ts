@@ -27,14 +27,18 @@ export interface DeadlineOptions {
   onAbort?: (reason: unknown) => Error;
 }
 
-const reasonText = (reason: unknown): string => (reason instanceof Error ? reason.message : String(reason ?? 'aborted'));
+const reasonText = (reason: unknown): string =>
+  reason instanceof Error ? reason.message : String(reason ?? 'aborted');
 
 /**
  * Runs `work` so that the caller is answered on time: the promise settles by the deadline (or the caller's abort)
  * whatever the work does. The work gets a signal that aborts at that moment, with the rejecting error as its reason,
  * so it can stop at its next checkpoint (`signal.throwIfAborted()`); its own late outcome is ignored.
  */
-export async function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, options: DeadlineOptions = {}): Promise<T> {
+export async function withDeadline<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  options: DeadlineOptions = {},
+): Promise<T> {
   const { deadlineMs, signal } = options;
   if (deadlineMs !== undefined && !(deadlineMs > 0)) throw new ValidationError('deadlineMs', 'must be > 0');
   const abortError = () => options.onAbort?.(signal?.reason) ?? new AbortedError(reasonText(signal?.reason));

@@ -2,7 +2,15 @@
  * Errors that reach users. Each names what was wrong (`field`) and why (`problem`), so that the CLI,
  * the API and the worker can report it without a stack trace.
  */
-export const ERROR_CODES = ['invalid_input', 'invalid_config', 'not_found', 'model_error', 'unavailable', 'timeout', 'internal'] as const;
+export const ERROR_CODES = [
+  'invalid_input',
+  'invalid_config',
+  'not_found',
+  'model_error',
+  'unavailable',
+  'timeout',
+  'internal',
+] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export class DotrankError extends Error {

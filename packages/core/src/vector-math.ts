@@ -16,7 +16,8 @@ export function dot(a: Float32Array, b: Float32Array): number {
  */
 export function dotAt(a: Float32Array, matrix: Float32Array, offset: number): number {
   const n = a.length;
-  if (offset < 0 || offset + n > matrix.length) throw new ValidationError('offset', `row ${offset}..${offset + n} is outside the matrix (${matrix.length})`);
+  if (offset < 0 || offset + n > matrix.length)
+    throw new ValidationError('offset', `row ${offset}..${offset + n} is outside the matrix (${matrix.length})`);
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;

@@ -53,7 +53,9 @@ describe('dense first-stage settings', () => {
     expect(config.DOTRANK_DENSE_MODE).toBe('exact');
     expect(config.DOTRANK_ANN_BACKEND).toBe('auto');
     expect(config.DOTRANK_HNSW_M).toBeUndefined();
-    expect(loadConfig({ DOTRANK_DENSE_MODE: 'ann', DOTRANK_ANN_BACKEND: 'hnswlib', DOTRANK_HNSW_EF_SEARCH: '256' })).toMatchObject({ DOTRANK_DENSE_MODE: 'ann', DOTRANK_ANN_BACKEND: 'hnswlib', DOTRANK_HNSW_EF_SEARCH: 256 });
+    expect(
+      loadConfig({ DOTRANK_DENSE_MODE: 'ann', DOTRANK_ANN_BACKEND: 'hnswlib', DOTRANK_HNSW_EF_SEARCH: '256' }),
+    ).toMatchObject({ DOTRANK_DENSE_MODE: 'ann', DOTRANK_ANN_BACKEND: 'hnswlib', DOTRANK_HNSW_EF_SEARCH: 256 });
     expect(() => loadConfig({ DOTRANK_ANN_BACKEND: 'faiss' })).toThrow(/DOTRANK_ANN_BACKEND/);
     expect(() => loadConfig({ DOTRANK_HNSW_M: '1' })).toThrow(/DOTRANK_HNSW_M/);
   });
@@ -62,7 +64,10 @@ describe('dense first-stage settings', () => {
 describe('DOTRANK_EXECUTION_PROVIDERS', () => {
   it('parses a preference list and refuses unknown providers', () => {
     expect(loadConfig({}).DOTRANK_EXECUTION_PROVIDERS).toEqual(['cpu']);
-    expect(loadConfig({ DOTRANK_EXECUTION_PROVIDERS: 'cuda, cpu' }).DOTRANK_EXECUTION_PROVIDERS).toEqual(['cuda', 'cpu']);
+    expect(loadConfig({ DOTRANK_EXECUTION_PROVIDERS: 'cuda, cpu' }).DOTRANK_EXECUTION_PROVIDERS).toEqual([
+      'cuda',
+      'cpu',
+    ]);
     expect(() => loadConfig({ DOTRANK_EXECUTION_PROVIDERS: 'tpu' })).toThrow(/DOTRANK_EXECUTION_PROVIDERS/);
   });
 });

@@ -29,15 +29,24 @@ describe('withDeadline', () => {
     ).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(error).toBeInstanceOf(DeadlineError);
-    expect(error).toMatchObject({ code: 'timeout', field: 'deadlineMs', message: 'deadlineMs: did not finish within 30 ms' });
+    expect(error).toMatchObject({
+      code: 'timeout',
+      field: 'deadlineMs',
+      message: 'deadlineMs: did not finish within 30 ms',
+    });
     expect(seen).toBe(error);
   });
 
   it('uses the caller’s error factories', async () => {
     class Late extends Error {}
-    await expect(withDeadline(() => sleep(10_000), { deadlineMs: 10, onTimeout: (ms) => new Late(`late after ${ms}`) })).rejects.toThrow(Late);
+    await expect(
+      withDeadline(() => sleep(10_000), { deadlineMs: 10, onTimeout: (ms) => new Late(`late after ${ms}`) }),
+    ).rejects.toThrow(Late);
     const controller = new AbortController();
-    const pending = withDeadline(() => sleep(10_000), { signal: controller.signal, onAbort: (r) => new Late(String(r)) });
+    const pending = withDeadline(() => sleep(10_000), {
+      signal: controller.signal,
+      onAbort: (r) => new Late(String(r)),
+    });
     controller.abort('gone');
     await expect(pending).rejects.toThrow('gone');
   });
@@ -50,7 +59,9 @@ describe('withDeadline', () => {
     expect(error).toBeInstanceOf(AbortedError);
     expect(error).toMatchObject({ code: 'unavailable', message: 'signal: client went away' });
     let ran = false;
-    await expect(withDeadline(async () => (ran = true), { signal: controller.signal })).rejects.toBeInstanceOf(AbortedError);
+    await expect(withDeadline(async () => (ran = true), { signal: controller.signal })).rejects.toBeInstanceOf(
+      AbortedError,
+    );
     expect(ran).toBe(false);
   });
 

@@ -43,7 +43,8 @@ const EFS = (raw('ef') ?? '128,256,512').split(',').map(Number);
 const HNSW_SECONDS = num('hnsw-seconds', 60);
 const SEED = 12345;
 
-const fmt = (x: number, digits = 0) => x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (x: number, digits = 0) =>
+  x.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const pad = (s: string, n: number) => s.padEnd(n);
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
@@ -69,7 +70,10 @@ const gauss = (): number => {
   return r * Math.cos(a);
 };
 const scale = Float32Array.from({ length: D }, (_, j) => 1 / Math.sqrt(1 + j / 32));
-const centres = DATA === 'clustered' ? Array.from({ length: CLUSTERS }, () => Float32Array.from({ length: D }, (_, j) => gauss() * scale[j]!)) : [];
+const centres =
+  DATA === 'clustered'
+    ? Array.from({ length: CLUSTERS }, () => Float32Array.from({ length: D }, (_, j) => gauss() * scale[j]!))
+    : [];
 const drawInto = (out: Float32Array, offset: number): void => {
   if (DATA === 'uniform') {
     for (let j = 0; j < D; j++) out[offset + j] = rand() - 0.5;
@@ -83,7 +87,9 @@ const describeData =
     ? 'uniform random in [-0.5, 0.5)^768 (no structure: the hard case for HNSW)'
     : `clustered: Gaussian mixture, ${fmt(CLUSTERS)} clusters, spread ${SPREAD}, per-dimension scale 1/sqrt(1 + j/32)`;
 
-console.log(`dense search bench: ${fmt(N)} x ${D}-d vectors, ${describeData}; seed ${SEED}; k=${K}; node ${process.version}`);
+console.log(
+  `dense search bench: ${fmt(N)} x ${D}-d vectors, ${describeData}; seed ${SEED}; k=${K}; node ${process.version}`,
+);
 let t = performance.now();
 // Shards of <= 250k rows: one Float32Array past ~1.5 GiB scans several times slower on Node 20 (see exact.ts).
 const SHARD_ROWS = 250_000;
@@ -107,7 +113,9 @@ const draw = (n: number) =>
   });
 const queries = draw(Math.max(Q, NAIVE_Q)); // with exact truth: recall
 const timingQueries = draw(TIMING_Q); // fresh ones, for approximate queries/s only
-console.log(`generated ${shards.length} shard(s) (${fmt((N * D * 4) / 2 ** 20)} MiB) and ${queries.length} + ${TIMING_Q} queries in ${seconds(t).toFixed(1)} s`);
+console.log(
+  `generated ${shards.length} shard(s) (${fmt((N * D * 4) / 2 ** 20)} MiB) and ${queries.length} + ${TIMING_Q} queries in ${seconds(t).toFixed(1)} s`,
+);
 
 // --- exact ------------------------------------------------------------------------------------------------------------
 t = performance.now();
@@ -133,19 +141,36 @@ interface AnnRow {
   recall100: number;
 }
 const annRows: AnnRow[] = [];
-let hnswlibBuild: { seconds: number; rate: number; fileBytes: number; rssBytes: number; estBytes: number; saveSeconds: number; loadSeconds: number } | undefined;
+let hnswlibBuild:
+  | {
+      seconds: number;
+      rate: number;
+      fileBytes: number;
+      rssBytes: number;
+      estBytes: number;
+      saveSeconds: number;
+      loadSeconds: number;
+    }
+  | undefined;
 const hnswlib = hnswlibOrSkipReason();
 if ('reason' in hnswlib) console.log(`hnswlib: skipped - ${hnswlib.reason}`);
 else {
   gc();
   const rssBefore = process.memoryUsage().rss;
   // capacity N up front: no resize copies while building, and the RSS growth is the final size
-  let index: HnswlibIndex | undefined = new HnswlibIndex(hnswlib.module, D, rowOf, { M, efConstruction: EF_CONSTRUCTION, efSearch: EFS[0]! }, N);
+  let index: HnswlibIndex | undefined = new HnswlibIndex(
+    hnswlib.module,
+    D,
+    rowOf,
+    { M, efConstruction: EF_CONSTRUCTION, efSearch: EFS[0]! },
+    N,
+  );
   t = performance.now();
   const step = Math.max(1, Math.round(N / 10));
   for (let r = 0; r < N; r++) {
     index.add(r);
-    if ((r + 1) % step === 0 && r + 1 < N) console.log(`hnswlib build: ${fmt(r + 1)} rows, ${((r + 1) / seconds(t)).toFixed(0)} inserts/s so far`);
+    if ((r + 1) % step === 0 && r + 1 < N)
+      console.log(`hnswlib build: ${fmt(r + 1)} rows, ${((r + 1) / seconds(t)).toFixed(0)} inserts/s so far`);
   }
   const buildSeconds = seconds(t);
   gc();
@@ -157,14 +182,31 @@ else {
   const saveSeconds = seconds(t);
   const fileSize = (await stat(file)).size;
   t = performance.now();
-  const reloaded = await HnswlibIndex.load(hnswlib.module, file, { dim: D, count: N, bytes: fileSize, params: { M, efConstruction: EF_CONSTRUCTION, efSearch: EFS[0]! } }, rowOf);
+  const reloaded = await HnswlibIndex.load(
+    hnswlib.module,
+    file,
+    { dim: D, count: N, bytes: fileSize, params: { M, efConstruction: EF_CONSTRUCTION, efSearch: EFS[0]! } },
+    rowOf,
+  );
   const loadSeconds = seconds(t);
   await rm(dir, { recursive: true, force: true });
   // the reloaded index must answer as the built one
-  const same = queries.slice(0, Q).every((q) => JSON.stringify(reloaded.search(q, K)) === JSON.stringify(index!.search(q, K)));
+  const same = queries
+    .slice(0, Q)
+    .every((q) => JSON.stringify(reloaded.search(q, K)) === JSON.stringify(index!.search(q, K)));
   if (!same) throw new Error('the reloaded hnswlib index answers differently from the one built');
-  hnswlibBuild = { seconds: buildSeconds, rate: N / buildSeconds, fileBytes: fileSize / N, rssBytes, estBytes: index.memoryBytes() / N, saveSeconds, loadSeconds };
-  console.log(`hnswlib build: ${fmt(N)} rows in ${buildSeconds.toFixed(1)} s (${hnswlibBuild.rate.toFixed(0)} inserts/s); saved in ${saveSeconds.toFixed(1)} s, reloaded in ${loadSeconds.toFixed(1)} s with the same answers`);
+  hnswlibBuild = {
+    seconds: buildSeconds,
+    rate: N / buildSeconds,
+    fileBytes: fileSize / N,
+    rssBytes,
+    estBytes: index.memoryBytes() / N,
+    saveSeconds,
+    loadSeconds,
+  };
+  console.log(
+    `hnswlib build: ${fmt(N)} rows in ${buildSeconds.toFixed(1)} s (${hnswlibBuild.rate.toFixed(0)} inserts/s); saved in ${saveSeconds.toFixed(1)} s, reloaded in ${loadSeconds.toFixed(1)} s with the same answers`,
+  );
   for (const ef of EFS) {
     const at100 = queries.slice(0, Q).map((q) => index!.search(q, K, ef));
     const at10 = queries.slice(0, Q).map((q) => index!.search(q, 10, ef));
@@ -175,7 +217,13 @@ else {
     t = performance.now();
     for (const q of timingQueries) index.search(q, 10, ef);
     const qps10 = TIMING_Q / seconds(t);
-    annRows.push({ label: `hnswlib efSearch=${ef}`, qps, qps10, recall10: recall(at10, 10, truth), recall100: recall(at100, K, truth) });
+    annRows.push({
+      label: `hnswlib efSearch=${ef}`,
+      qps,
+      qps10,
+      recall10: recall(at10, 10, truth),
+      recall100: recall(at100, K, truth),
+    });
   }
   index = undefined; // frees the native index at the next GC, before the naive loop's 6 KB/vector
   gc();
@@ -214,13 +262,25 @@ if (NAIVE_Q > 0) {
     if (scored.slice(0, K).every((x, i) => x.row === mine[i]!.row)) agree++;
   }
   naiveQps = NAIVE_Q / seconds(t);
-  console.log(`naive: copied the matrix into ${fmt(N)} number[] rows in ${naiveBuild.toFixed(1)} s; ${naiveQps.toFixed(3)} queries/s`);
+  console.log(
+    `naive: copied the matrix into ${fmt(N)} number[] rows in ${naiveBuild.toFixed(1)} s; ${naiveQps.toFixed(3)} queries/s`,
+  );
   rows.length = 0;
   gc();
 }
 
 // --- built-in JS HNSW, bounded build on the first shard ---------------------------------------------------------------
-let js: { built: number; seconds: number; rate: number; qps: number; exactQps: number; recall100: number; graphBytes: number } | undefined;
+let js:
+  | {
+      built: number;
+      seconds: number;
+      rate: number;
+      qps: number;
+      exactQps: number;
+      recall100: number;
+      graphBytes: number;
+    }
+  | undefined;
 if (HNSW_SECONDS > 0) {
   const first = shards[0]!;
   const hnsw = new HnswIndex(D, first.matrix, { M, efConstruction: EF_CONSTRUCTION, efSearch: EFS[0]! });
@@ -236,15 +296,29 @@ if (HNSW_SECONDS > 0) {
   t = performance.now();
   const approx = queries.slice(0, Q).map((q) => hnsw.search(q, K, EFS[0]!));
   const qps = Q / seconds(t);
-  js = { built, seconds: buildSeconds, rate: built / buildSeconds, qps, exactQps: exactSubQps, recall100: recall(approx, K, subTruth), graphBytes: hnsw.graphBytes() / built };
+  js = {
+    built,
+    seconds: buildSeconds,
+    rate: built / buildSeconds,
+    qps,
+    exactQps: exactSubQps,
+    recall100: recall(approx, K, subTruth),
+    graphBytes: hnsw.graphBytes() / built,
+  };
 }
 
 // --- report -------------------------------------------------------------------------------------------------------------
-const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(a / b >= 100 ? 0 : 2)}x` : '-');
+const ratio = (a: number, b: number) =>
+  Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(a / b >= 100 ? 0 : 2)}x` : '-';
 console.log('');
 console.log(`data: ${describeData}`);
-console.log(`${pad(`search over ${fmt(N)} vectors, k=${K}`, 46)} ${pad('queries/s', 11)} ${pad('vs naive', 9)} ${pad('vs exact', 9)} ${pad('recall@10', 10)} recall@100   (k=10: queries/s)`);
-if (NAIVE_Q > 0) console.log(`${pad('naive nested loop, number[] rows + sort', 46)} ${pad(naiveQps.toFixed(3), 11)} ${pad('1.00x', 9)} ${pad(ratio(naiveQps, exactQps), 9)} ${pad('1', 10)} 1`);
+console.log(
+  `${pad(`search over ${fmt(N)} vectors, k=${K}`, 46)} ${pad('queries/s', 11)} ${pad('vs naive', 9)} ${pad('vs exact', 9)} ${pad('recall@10', 10)} recall@100   (k=10: queries/s)`,
+);
+if (NAIVE_Q > 0)
+  console.log(
+    `${pad('naive nested loop, number[] rows + sort', 46)} ${pad(naiveQps.toFixed(3), 11)} ${pad('1.00x', 9)} ${pad(ratio(naiveQps, exactQps), 9)} ${pad('1', 10)} 1`,
+  );
 console.log(
   `${pad('exact: blocked Float32Array shards + heap', 46)} ${pad(exactQps.toFixed(3), 11)} ${pad(ratio(exactQps, naiveQps), 9)} ${pad('1.00x', 9)} ${pad('1', 10)} 1` +
     (NAIVE_Q > 0 ? `   (same top-${K} as naive on ${agree}/${NAIVE_Q} queries)` : ''),
@@ -254,12 +328,16 @@ for (const r of annRows) {
     `${pad(`${r.label} (M=${M}, efC=${EF_CONSTRUCTION})`, 46)} ${pad(r.qps.toFixed(1), 11)} ${pad(ratio(r.qps, naiveQps), 9)} ${pad(ratio(r.qps, exactQps), 9)} ${pad(r.recall10.toFixed(3), 10)} ${pad(r.recall100.toFixed(3), 12)} (${r.qps10.toFixed(1)})`,
   );
 }
-console.log(`  recall: over the ${Q} queries with exact truth; queries/s: over ${fmt(TIMING_Q)} other queries from the same distribution`);
+console.log(
+  `  recall: over the ${Q} queries with exact truth; queries/s: over ${fmt(TIMING_Q)} other queries from the same distribution`,
+);
 console.log('');
 if (hnswlibBuild) {
   console.log(
     `build: hnswlib ${fmt(N)} vectors in ${hnswlibBuild.seconds.toFixed(1)} s = ${hnswlibBuild.rate.toFixed(0)} inserts/s` +
-      (js ? `; JS HNSW ${fmt(js.built)} rows in ${js.seconds.toFixed(0)} s = ${js.rate.toFixed(0)} inserts/s (hnswlib ${ratio(hnswlibBuild.rate, js.rate)})` : ''),
+      (js
+        ? `; JS HNSW ${fmt(js.built)} rows in ${js.seconds.toFixed(0)} s = ${js.rate.toFixed(0)} inserts/s (hnswlib ${ratio(hnswlibBuild.rate, js.rate)})`
+        : ''),
   );
   console.log(`        save ${hnswlibBuild.saveSeconds.toFixed(1)} s, reload ${hnswlibBuild.loadSeconds.toFixed(1)} s`);
 }

@@ -28,11 +28,13 @@ export const HNSW_DEFAULTS = { M: 16, efConstruction: 200, efSearch: 128, seed: 
 
 /** Checks HNSW parameters and fills the defaults; errors name the field (`hnsw.M`, `hnsw.efConstruction`...). */
 export function validateHnswParams(params: HnswParams = {}): Required<HnswParams> {
-  if (params === null || typeof params !== 'object') throw new ValidationError('hnsw', `must be an object (got ${String(params)})`);
+  if (params === null || typeof params !== 'object')
+    throw new ValidationError('hnsw', `must be an object (got ${String(params)})`);
   const int = (field: keyof HnswParams, min: number, max: number): number => {
     const value = params[field] ?? HNSW_DEFAULTS[field];
     // M <= 127: the JS backend keeps level-0 link counts (2M) in a Uint8Array; one range for both backends.
-    if (!Number.isInteger(value) || value < min || value > max) throw new ValidationError(`hnsw.${field}`, `must be an integer from ${min} to ${max} (got ${String(value)})`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new ValidationError(`hnsw.${field}`, `must be an integer from ${min} to ${max} (got ${String(value)})`);
     return value;
   };
   return {
@@ -64,7 +66,13 @@ export interface AnnGraph {
 
 /** The subset of hnswlib-node 3.0's `HierarchicalNSW` used here (typed locally: the package is optional). */
 export interface HnswlibNative {
-  initIndex(opts: { maxElements: number; m?: number; efConstruction?: number; randomSeed?: number; allowReplaceDeleted?: boolean }): void;
+  initIndex(opts: {
+    maxElements: number;
+    m?: number;
+    efConstruction?: number;
+    randomSeed?: number;
+    allowReplaceDeleted?: boolean;
+  }): void;
   readIndex(filename: string, allowReplaceDeleted?: boolean): Promise<boolean>;
   writeIndex(filename: string): Promise<boolean>;
   resizeIndex(newMaxElements: number): void;
@@ -91,14 +99,19 @@ const require = createRequire(import.meta.url);
 export const loadHnswlib: HnswlibLoader = () => require('hnswlib-node') as HnswlibModule;
 
 /** The backend a dense source uses, and why when it is not the one asked for. */
-export type ResolvedAnn = { backend: 'hnswlib'; module: HnswlibModule; reason?: string } | { backend: 'js'; reason?: string };
+export type ResolvedAnn =
+  { backend: 'hnswlib'; module: HnswlibModule; reason?: string } | { backend: 'js'; reason?: string };
 
 /**
  * Picks the backend for `choice`: `js` as asked; `hnswlib` when the module loads, else ConfigError('annBackend');
  * `auto`: `hnswlib` when the module loads, else `js` with the load error as `reason`.
  */
 export function resolveAnnBackend(choice: AnnBackendChoice = 'auto', loader: HnswlibLoader = loadHnswlib): ResolvedAnn {
-  if (!ANN_BACKENDS.includes(choice)) throw new ValidationError('annBackend', `must be one of ${ANN_BACKENDS.join(', ')} (got ${JSON.stringify(choice)})`);
+  if (!ANN_BACKENDS.includes(choice))
+    throw new ValidationError(
+      'annBackend',
+      `must be one of ${ANN_BACKENDS.join(', ')} (got ${JSON.stringify(choice)})`,
+    );
   if (choice === 'js') return { backend: 'js' };
   let module: HnswlibModule;
   try {
@@ -114,7 +127,10 @@ export function resolveAnnBackend(choice: AnnBackendChoice = 'auto', loader: Hns
         { cause: error },
       );
     }
-    return { backend: 'js', reason: `hnswlib-node did not load (${why}); using the built-in JS HNSW (same results, much slower to build)` };
+    return {
+      backend: 'js',
+      reason: `hnswlib-node did not load (${why}); using the built-in JS HNSW (same results, much slower to build)`,
+    };
   }
   return { backend: 'hnswlib', module };
 }

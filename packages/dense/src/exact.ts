@@ -11,7 +11,14 @@ export const BLOCK_ROWS = 256;
 
 /** Inner product of the query with `rows` consecutive matrix rows from `start`, into `out` (core's `dotAt`, the same
  * arithmetic as every other TAS-B score). */
-export function blockDot(matrix: Float32Array, dim: number, start: number, rows: number, query: Float32Array, out: Float64Array): void {
+export function blockDot(
+  matrix: Float32Array,
+  dim: number,
+  start: number,
+  rows: number,
+  query: Float32Array,
+  out: Float64Array,
+): void {
   if (query.length !== dim) throw new ValidationError('query', `dimension ${query.length}, expected ${dim}`);
   for (let r = 0; r < rows; r++) out[r] = dotAt(query, matrix, (start + r) * dim);
 }
@@ -28,7 +35,8 @@ export function exactSearch(
   k: number,
   accept?: (row: number) => boolean,
 ): VectorHit[] {
-  if (count * dim > matrix.length) throw new ValidationError('count', `${count} rows do not fit a matrix of ${matrix.length} floats`);
+  if (count * dim > matrix.length)
+    throw new ValidationError('count', `${count} rows do not fit a matrix of ${matrix.length} floats`);
   return exactSearchShards([{ matrix, count, offset: 0 }], dim, query, k, accept);
 }
 
@@ -45,8 +53,15 @@ export interface MatrixShard {
  * 1 GiB or smaller arrays (measured: 0.14 s for 200k x 768 rows, 2.25 s for 800k x 768, 0.82 s for 4 x 250k);
  * keep shards at <= 250k rows of 768 dims.
  */
-export function exactSearchShards(shards: readonly MatrixShard[], dim: number, query: Float32Array, k: number, accept?: (row: number) => boolean): VectorHit[] {
-  if (query.length !== dim) throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${dim}`);
+export function exactSearchShards(
+  shards: readonly MatrixShard[],
+  dim: number,
+  query: Float32Array,
+  k: number,
+  accept?: (row: number) => boolean,
+): VectorHit[] {
+  if (query.length !== dim)
+    throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${dim}`);
   const total = shards.reduce((n, s) => n + s.count, 0);
   if (k < 1 || total === 0) return [];
   const heap = new TopK(Math.min(k, total));

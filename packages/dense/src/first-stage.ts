@@ -70,14 +70,24 @@ export function denseDirFor(dataDir: string, encoder: Pick<DenseEncoder, 'modelI
  */
 export async function openFirstStage(config: DotrankConfig, options: FirstStageOptions): Promise<CandidateSource> {
   const { firstStage } = options;
-  if (!FIRST_STAGES.includes(firstStage)) throw new ValidationError('--first-stage', `must be one of ${FIRST_STAGES.join(', ')} (got ${JSON.stringify(firstStage)})`);
+  if (!FIRST_STAGES.includes(firstStage))
+    throw new ValidationError(
+      '--first-stage',
+      `must be one of ${FIRST_STAGES.join(', ')} (got ${JSON.stringify(firstStage)})`,
+    );
   if (firstStage === 'bm25') return options.bm25;
   const encoder = options.encoder;
-  if (!encoder) throw new ConfigError('--model', `--first-stage ${firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`);
+  if (!encoder)
+    throw new ConfigError(
+      '--model',
+      `--first-stage ${firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`,
+    );
   const dir = denseDirFor(options.dataDir, encoder);
   const hnsw: HnswParams = options.hnsw ?? {
     ...(config.DOTRANK_HNSW_M !== undefined ? { M: config.DOTRANK_HNSW_M } : {}),
-    ...(config.DOTRANK_HNSW_EF_CONSTRUCTION !== undefined ? { efConstruction: config.DOTRANK_HNSW_EF_CONSTRUCTION } : {}),
+    ...(config.DOTRANK_HNSW_EF_CONSTRUCTION !== undefined
+      ? { efConstruction: config.DOTRANK_HNSW_EF_CONSTRUCTION }
+      : {}),
     ...(config.DOTRANK_HNSW_EF_SEARCH !== undefined ? { efSearch: config.DOTRANK_HNSW_EF_SEARCH } : {}),
   };
   const dense: DenseSource = await createDenseSource({

@@ -205,7 +205,7 @@ export class HnswIndex implements AnnGraph {
   private greedy(score: (row: number) => number, start: number, level: number): number {
     let best = start;
     let bestScore = score(start);
-    for (let improved = true; improved; ) {
+    for (let improved = true; improved;) {
       improved = false;
       const [arr, off, n] = this.linksOf(best, level);
       for (let i = 0; i < n; i++) {
@@ -288,7 +288,8 @@ export class HnswIndex implements AnnGraph {
 
   /** Adds matrix row `row` (must be the next row: rows are inserted in order 0, 1, 2...). */
   add(row: number): void {
-    if (row !== this.count) throw new ValidationError('row', `HNSW rows are added in order (expected ${this.count}, got ${row})`);
+    if (row !== this.count)
+      throw new ValidationError('row', `HNSW rows are added in order (expected ${this.count}, got ${row})`);
     if ((row + 1) * this.dim > this.matrix.length) throw new ValidationError('row', `row ${row} is outside the matrix`);
     this.grow(row + 1);
     const step = mulberry32Step(this.rngState);
@@ -351,7 +352,8 @@ export class HnswIndex implements AnnGraph {
 
   /** The approximate top-k rows by inner product with `query`. */
   search(query: Float32Array, k: number, ef = this.efSearch): VectorHit[] {
-    if (query.length !== this.dim) throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${this.dim}`);
+    if (query.length !== this.dim)
+      throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${this.dim}`);
     if (this.entry < 0 || k < 1) return [];
     const score = (c: number) => dotAt(query, this.matrix, c * this.dim);
     let ep = this.entry;
@@ -394,7 +396,12 @@ export class HnswIndex implements AnnGraph {
   }
 
   static fromState(state: HnswState, matrix: Float32Array): HnswIndex {
-    const index = new HnswIndex(state.dim, matrix, { M: state.M, efConstruction: state.efConstruction, efSearch: state.efSearch, seed: state.seed });
+    const index = new HnswIndex(state.dim, matrix, {
+      M: state.M,
+      efConstruction: state.efConstruction,
+      efSearch: state.efSearch,
+      seed: state.seed,
+    });
     index.grow(Math.max(1, state.count));
     index.levels.set(state.levels);
     index.counts0.set(state.counts0);

@@ -8,7 +8,10 @@ import type { VectorHit } from './exact.js';
 /** Row `row` of the vectors as a `dim`-long view: for callers whose rows are not one Float32Array (sharded benches). */
 export type RowReader = (row: number) => Float32Array;
 
-const readerOf = (matrix: Float32Array, dim: number): RowReader => (row) => matrix.subarray(row * dim, (row + 1) * dim);
+const readerOf =
+  (matrix: Float32Array, dim: number): RowReader =>
+  (row) =>
+    matrix.subarray(row * dim, (row + 1) * dim);
 
 /**
  * The `hnswlib` backend: hnswlib's C++ HNSW (through the optional native package hnswlib-node) in inner-product
@@ -32,7 +35,13 @@ export class HnswlibIndex implements AnnGraph {
   private readonly scratch = new Float64Array(1);
 
   /** `matrix`: the row-major matrix the rows are read from (or a RowReader); `capacity`: rows allocated up front. */
-  constructor(module: HnswlibModule, dim: number, matrix: Float32Array | RowReader, params: HnswParams = {}, capacity = 1024) {
+  constructor(
+    module: HnswlibModule,
+    dim: number,
+    matrix: Float32Array | RowReader,
+    params: HnswParams = {},
+    capacity = 1024,
+  ) {
     const p = validateHnswParams(params);
     this.dim = dim;
     this.M = p.M;
@@ -42,7 +51,12 @@ export class HnswlibIndex implements AnnGraph {
     this.rowOf = typeof matrix === 'function' ? matrix : readerOf(matrix, dim);
     this.point = new Array<number>(dim).fill(0);
     this.native = new module.HierarchicalNSW('ip', dim);
-    this.native.initIndex({ maxElements: Math.max(1, capacity), m: p.M, efConstruction: p.efConstruction, randomSeed: p.seed });
+    this.native.initIndex({
+      maxElements: Math.max(1, capacity),
+      m: p.M,
+      efConstruction: p.efConstruction,
+      randomSeed: p.seed,
+    });
     this.nativeEf = p.efSearch;
     this.native.setEf(p.efSearch);
   }
@@ -63,7 +77,8 @@ export class HnswlibIndex implements AnnGraph {
   }
 
   add(row: number): void {
-    if (row !== this.count) throw new ValidationError('row', `HNSW rows are added in order (expected ${this.count}, got ${row})`);
+    if (row !== this.count)
+      throw new ValidationError('row', `HNSW rows are added in order (expected ${this.count}, got ${row})`);
     const point = this.rowPoint(row);
     const max = this.native.getMaxElements();
     if (row >= max) this.native.resizeIndex(Math.max(row + 1, max * 2));
@@ -73,12 +88,14 @@ export class HnswlibIndex implements AnnGraph {
 
   /** Re-inserts an overwritten row: hnswlib replaces the vector of that label and repairs its links in place. */
   update(row: number): void {
-    if (!Number.isInteger(row) || row < 0 || row >= this.count) throw new ValidationError('row', `row ${row} is not in the index (size ${this.count})`);
+    if (!Number.isInteger(row) || row < 0 || row >= this.count)
+      throw new ValidationError('row', `row ${row} is not in the index (size ${this.count})`);
     this.native.addPoint(this.rowPoint(row), row);
   }
 
   search(query: Float32Array, k: number, ef: number = this.efSearch): VectorHit[] {
-    if (query.length !== this.dim) throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${this.dim}`);
+    if (query.length !== this.dim)
+      throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${this.dim}`);
     if (this.count === 0 || k < 1) return [];
     const n = Math.min(k, this.count); // hnswlib refuses k > maxElements
     const wanted = Math.max(ef, n);
@@ -126,14 +143,18 @@ export class HnswlibIndex implements AnnGraph {
   ): Promise<HnswlibIndex> {
     if (expected.bytes !== undefined) {
       const size = (await stat(file)).size;
-      if (size !== expected.bytes) throw new ConfigError('dir', `${file} has ${size} bytes, expected ${expected.bytes}`);
+      if (size !== expected.bytes)
+        throw new ConfigError('dir', `${file} has ${size} bytes, expected ${expected.bytes}`);
     }
     const index = new HnswlibIndex(module, expected.dim, matrix, expected.params, 1);
     await index.native.readIndex(file);
     const dim = index.native.getNumDimensions();
     const count = index.native.getCurrentCount();
     if (dim !== expected.dim || count !== expected.count) {
-      throw new ConfigError('dir', `${file} holds ${count} vectors of ${dim} dims, expected ${expected.count} of ${expected.dim}`);
+      throw new ConfigError(
+        'dir',
+        `${file} holds ${count} vectors of ${dim} dims, expected ${expected.count} of ${expected.dim}`,
+      );
     }
     index.count = count;
     index.native.setEf(index.efSearch); // hnswlib resets ef to 10 on load

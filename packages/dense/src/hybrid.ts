@@ -50,11 +50,17 @@ export function fuseCandidates(
   const fusion = options.fusion ?? 'rrf';
   const rrfK = options.rrfK ?? 60;
   const alpha = options.alpha ?? 0.5;
-  if (fusion !== 'rrf' && fusion !== 'interpolate') throw new ValidationError('fusion', `must be "rrf" or "interpolate" (got ${String(fusion)})`);
-  if (!(rrfK >= 0) || !Number.isFinite(rrfK)) throw new ValidationError('rrfK', `must be a finite number >= 0 (got ${rrfK})`);
+  if (fusion !== 'rrf' && fusion !== 'interpolate')
+    throw new ValidationError('fusion', `must be "rrf" or "interpolate" (got ${String(fusion)})`);
+  if (!(rrfK >= 0) || !Number.isFinite(rrfK))
+    throw new ValidationError('rrfK', `must be a finite number >= 0 (got ${rrfK})`);
   if (!(alpha >= 0 && alpha <= 1)) throw new ValidationError('alpha', `must be between 0 and 1 (got ${alpha})`);
   const merged = new Map<string, HybridCandidate>();
-  const take = (list: Candidate[], side: 'bm25Score' | 'denseScore', contribution: (c: Candidate, rank: number) => number) => {
+  const take = (
+    list: Candidate[],
+    side: 'bm25Score' | 'denseScore',
+    contribution: (c: Candidate, rank: number) => number,
+  ) => {
     list.forEach((c, i) => {
       let m = merged.get(c.id);
       if (!m) {
@@ -86,7 +92,11 @@ export class HybridSource implements CandidateSource {
   private readonly options: HybridSourceOptions;
 
   constructor(options: HybridSourceOptions) {
-    if (!options?.bm25 || !options?.dense) throw new ValidationError(!options?.bm25 ? 'bm25' : 'dense', 'the hybrid source needs both a BM25 and a dense source');
+    if (!options?.bm25 || !options?.dense)
+      throw new ValidationError(
+        !options?.bm25 ? 'bm25' : 'dense',
+        'the hybrid source needs both a BM25 and a dense source',
+      );
     if (options.depth !== undefined && (!Number.isInteger(options.depth) || options.depth < 1)) {
       throw new ValidationError('depth', `must be an integer >= 1 (got ${options.depth})`);
     }
@@ -99,7 +109,11 @@ export class HybridSource implements CandidateSource {
   async search(query: string, options: SearchOptions): Promise<HybridCandidate[]> {
     const k = validateK(options?.k);
     const depth = Math.max(k, this.options.depth ?? k);
-    const sub: SearchOptions = { k: depth, ...(options.filter ? { filter: options.filter } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+    const sub: SearchOptions = {
+      k: depth,
+      ...(options.filter ? { filter: options.filter } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
     const [lexical, dense] = await Promise.all([this.bm25.search(query, sub), this.dense.search(query, sub)]);
     const fused = fuseCandidates(lexical, dense, this.options);
     return this.options.keepUnion ? fused : fused.slice(0, k);
@@ -112,7 +126,10 @@ export class HybridSource implements CandidateSource {
     for await (const p of passages) all.push(p);
     const a = await this.bm25.index(all, options);
     const b = await this.dense.index(all, options);
-    const failures = [...a.failures, ...b.failures.filter((f) => !a.failures.some((x) => x.id === f.id && x.reason === f.reason))];
+    const failures = [
+      ...a.failures,
+      ...b.failures.filter((f) => !a.failures.some((x) => x.id === f.id && x.reason === f.reason)),
+    ];
     return {
       indexed: Math.min(a.indexed, b.indexed),
       failed: Math.max(a.failed, b.failed),

@@ -33,7 +33,15 @@ export interface DenseManifest {
   /** The JS HNSW graph (files hnsw-*.u8 / *.i32), when saved. */
   hnsw?: Omit<HnswState, 'levels' | 'counts0' | 'links0' | 'upper'> & { upperLevels: number };
   /** The hnswlib graph (file `hnswlib-ip.bin`, `bytes` long), when saved. */
-  hnswlib?: { file: string; M: number; efConstruction: number; efSearch: number; seed: number; count: number; bytes: number };
+  hnswlib?: {
+    file: string;
+    M: number;
+    efConstruction: number;
+    efSearch: number;
+    seed: number;
+    count: number;
+    bytes: number;
+  };
   /**
    * SHA-256 of vectors.f32 as written with this manifest. A saved graph is used only over exactly these vectors:
    * a vectors file changed behind the manifest (or a crash between the renames) makes the graph stale, not wrong.
@@ -70,7 +78,8 @@ export class VectorMatrix {
     readonly dimension: number,
     capacity = 1024,
   ) {
-    if (!Number.isInteger(dimension) || dimension < 1) throw new ValidationError('dimension', `must be an integer >= 1 (got ${dimension})`);
+    if (!Number.isInteger(dimension) || dimension < 1)
+      throw new ValidationError('dimension', `must be an integer >= 1 (got ${dimension})`);
     this.data = new Float32Array(Math.max(1, capacity) * dimension);
   }
 
@@ -90,7 +99,10 @@ export class VectorMatrix {
   /** Adds a passage or overwrites the row of its id; returns the row. */
   put(doc: StoredDoc, vector: Float32Array): number {
     if (vector.length !== this.dimension) {
-      throw new ValidationError('vector', `passage ${doc.id} has ${vector.length} dimensions, the index ${this.dimension}`);
+      throw new ValidationError(
+        'vector',
+        `passage ${doc.id} has ${vector.length} dimensions, the index ${this.dimension}`,
+      );
     }
     let row = this.rowOf.get(doc.id);
     if (row === undefined) {
@@ -127,7 +139,10 @@ export class VectorMatrix {
    * of another backend or other M / efConstruction / seed, or a JS graph with overwritten rows, is rebuilt; an
    * hnswlib graph re-inserts overwritten rows in place; new rows are added to either.
    */
-  buildGraph(params: HnswParams = {}, options: { ann?: ResolvedAnn; onProgress?: (done: number, total: number) => void } = {}): AnnGraph {
+  buildGraph(
+    params: HnswParams = {},
+    options: { ann?: ResolvedAnn; onProgress?: (done: number, total: number) => void } = {},
+  ): AnnGraph {
     const ann: ResolvedAnn = options.ann ?? { backend: 'js' };
     const g = this.graph;
     const same =
@@ -138,7 +153,10 @@ export class VectorMatrix {
       (params.seed === undefined || params.seed === g.seed);
     let graph: AnnGraph;
     if (!g || this.graphStale || !same) {
-      graph = ann.backend === 'hnswlib' ? new HnswlibIndex(ann.module, this.dimension, this.data, params, Math.max(1, this.rows)) : new HnswIndex(this.dimension, this.data, params);
+      graph =
+        ann.backend === 'hnswlib'
+          ? new HnswlibIndex(ann.module, this.dimension, this.data, params, Math.max(1, this.rows))
+          : new HnswIndex(this.dimension, this.data, params);
       this.graph = graph;
       this.graphStale = false;
       this.dirtyRows.clear();
@@ -155,7 +173,9 @@ export class VectorMatrix {
 
   /** The graph when it covers every row and is not stale. */
   get currentGraph(): AnnGraph | undefined {
-    return this.graph && !this.graphStale && this.dirtyRows.size === 0 && this.graph.size === this.rows ? this.graph : undefined;
+    return this.graph && !this.graphStale && this.dirtyRows.size === 0 && this.graph.size === this.rows
+      ? this.graph
+      : undefined;
   }
 
   /** Writes dense.json, vectors.f32, docs.jsonl and (when built) the graph files into `dir`, each atomically. */
@@ -174,13 +194,22 @@ export class VectorMatrix {
     const vectorsSha256 = sha256(vectors);
     let hnsw: DenseManifest['hnsw'];
     let hnswlib: DenseManifest['hnswlib'];
-    if (!graph && this.unloaded?.vectorsSha256 === vectorsSha256 && this.unloaded.dir === resolve(dir)) hnswlib = this.unloaded.entry;
+    if (!graph && this.unloaded?.vectorsSha256 === vectorsSha256 && this.unloaded.dir === resolve(dir))
+      hnswlib = this.unloaded.entry;
     else if (graph instanceof HnswlibIndex) {
       const tmp = join(dir, `${HNSWLIB_FILE}.tmp-${process.pid}`);
       await graph.save(tmp);
       const size = (await stat(tmp)).size;
       await rename(tmp, join(dir, HNSWLIB_FILE));
-      hnswlib = { file: HNSWLIB_FILE, M: graph.M, efConstruction: graph.efConstruction, efSearch: graph.efSearch, seed: graph.seed, count: graph.size, bytes: size };
+      hnswlib = {
+        file: HNSWLIB_FILE,
+        M: graph.M,
+        efConstruction: graph.efConstruction,
+        efSearch: graph.efSearch,
+        seed: graph.seed,
+        count: graph.size,
+        bytes: size,
+      };
     } else if (graph instanceof HnswIndex) {
       const { levels, counts0, links0, upper, ...rest } = graph.state();
       await write('hnsw-levels.u8', levels);
@@ -225,9 +254,16 @@ export class VectorMatrix {
   ): Promise<VectorMatrix> {
     const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as DenseManifest;
     if (manifest.format !== DENSE_FORMAT || manifest.formatVersion !== DENSE_FORMAT_VERSION) {
-      throw new ConfigError('dir', `${dir} holds ${manifest.format} v${manifest.formatVersion}, expected ${DENSE_FORMAT} v${DENSE_FORMAT_VERSION}; delete it to rebuild`);
+      throw new ConfigError(
+        'dir',
+        `${dir} holds ${manifest.format} v${manifest.formatVersion}, expected ${DENSE_FORMAT} v${DENSE_FORMAT_VERSION}; delete it to rebuild`,
+      );
     }
-    if (manifest.modelId !== model.modelId || manifest.revision !== model.revision || manifest.dimension !== model.dimension) {
+    if (
+      manifest.modelId !== model.modelId ||
+      manifest.revision !== model.revision ||
+      manifest.dimension !== model.dimension
+    ) {
       throw new ConfigError(
         'model',
         `the dense index in ${dir} was built with ${manifest.modelId}@${manifest.revision} (${manifest.dimension} dims), not ${model.modelId}@${model.revision} (${model.dimension} dims); delete it to rebuild`,
@@ -236,10 +272,15 @@ export class VectorMatrix {
     const raw = await readFile(join(dir, 'vectors.f32'));
     const n = manifest.count;
     const out = new VectorMatrix(manifest.dimension, Math.max(1, n));
-    if (raw.byteLength !== n * manifest.dimension * 4) throw new ConfigError('dir', `${dir}/vectors.f32 has ${raw.byteLength} bytes, expected ${n * manifest.dimension * 4}`);
+    if (raw.byteLength !== n * manifest.dimension * 4)
+      throw new ConfigError(
+        'dir',
+        `${dir}/vectors.f32 has ${raw.byteLength} bytes, expected ${n * manifest.dimension * 4}`,
+      );
     new Uint8Array(out.data.buffer).set(raw);
     const lines = (await readFile(join(dir, 'docs.jsonl'), 'utf8')).split('\n').filter((l) => l !== '');
-    if (lines.length !== n) throw new ConfigError('dir', `${dir}/docs.jsonl has ${lines.length} passages, expected ${n}`);
+    if (lines.length !== n)
+      throw new ConfigError('dir', `${dir}/docs.jsonl has ${lines.length} passages, expected ${n}`);
     lines.forEach((line, row) => {
       const doc = JSON.parse(line) as StoredDoc;
       out.docs.push(doc);
@@ -267,7 +308,12 @@ export class VectorMatrix {
         return out;
       }
       try {
-        out.graph = await HnswlibIndex.load(options.hnswlib, join(dir, HNSWLIB_FILE), { dim: manifest.dimension, count, bytes, params }, out.data);
+        out.graph = await HnswlibIndex.load(
+          options.hnswlib,
+          join(dir, HNSWLIB_FILE),
+          { dim: manifest.dimension, count, bytes, params },
+          out.data,
+        );
       } catch (error) {
         out.graphNotice = `the saved hnswlib graph in ${dir} could not be read (${error instanceof Error ? error.message : String(error)}): not used; it is rebuilt when needed`;
       }

@@ -1,5 +1,15 @@
 import { ConfigError, UnavailableError, ValidationError, matchesFilter, validateK } from '@dotrank/core';
-import type { Candidate, CandidateSource, DenseEncoder, IndexFailure, IndexOptions, IndexReport, Passage, Scalar, SearchOptions } from '@dotrank/core';
+import type {
+  Candidate,
+  CandidateSource,
+  DenseEncoder,
+  IndexFailure,
+  IndexOptions,
+  IndexReport,
+  Passage,
+  Scalar,
+  SearchOptions,
+} from '@dotrank/core';
 import type { VectorStore } from '@dotrank/vector-cache';
 import { ANN_BACKENDS, resolveAnnBackend, validateHnswParams } from './ann.js';
 import type { AnnBackend, AnnBackendChoice, AnnGraph, HnswlibLoader, HnswParams, ResolvedAnn } from './ann.js';
@@ -65,9 +75,13 @@ export class DenseSource implements CandidateSource {
   ) {
     this.encoder = options.encoder;
     this.mode = options.mode ?? 'exact';
-    if (this.mode !== 'exact' && this.mode !== 'ann') throw new ValidationError('mode', `must be "exact" or "ann" (got ${String(this.mode)})`);
+    if (this.mode !== 'exact' && this.mode !== 'ann')
+      throw new ValidationError('mode', `must be "exact" or "ann" (got ${String(this.mode)})`);
     if (options.annBackend !== undefined && !ANN_BACKENDS.includes(options.annBackend)) {
-      throw new ValidationError('annBackend', `must be one of ${ANN_BACKENDS.join(', ')} (got ${JSON.stringify(options.annBackend)})`);
+      throw new ValidationError(
+        'annBackend',
+        `must be one of ${ANN_BACKENDS.join(', ')} (got ${JSON.stringify(options.annBackend)})`,
+      );
     }
     if (options.hnsw !== undefined) validateHnswParams(options.hnsw); // fail at creation, not at the first build
     this.ann = ann;
@@ -104,7 +118,9 @@ export class DenseSource implements CandidateSource {
     const before = this.vectors.currentGraph;
     const graph = this.vectors.buildGraph(this.options.hnsw ?? {}, { ann, ...(onProgress ? { onProgress } : {}) });
     if (before && before !== graph) {
-      this.notice(`rebuilt the HNSW graph over ${graph.size} vectors with ${graph.backend} (M=${graph.M}, efConstruction=${graph.efConstruction}); the previous one was ${before.backend} (M=${before.M}, efConstruction=${before.efConstruction})`);
+      this.notice(
+        `rebuilt the HNSW graph over ${graph.size} vectors with ${graph.backend} (M=${graph.M}, efConstruction=${graph.efConstruction}); the previous one was ${before.backend} (M=${before.M}, efConstruction=${before.efConstruction})`,
+      );
     }
     return graph;
   }
@@ -128,7 +144,10 @@ export class DenseSource implements CandidateSource {
   }
 
   /** Searches with a query vector (for callers that already encoded the query). */
-  searchVector(query: Float32Array, options: Omit<SearchOptions, 'signal'> & { mode?: DenseSearchMode; efSearch?: number }): VectorHit[] {
+  searchVector(
+    query: Float32Array,
+    options: Omit<SearchOptions, 'signal'> & { mode?: DenseSearchMode; efSearch?: number },
+  ): VectorHit[] {
     const { k, filter } = options;
     const mode = options.mode ?? this.mode;
     if (filter) return this.vectors.exact(query, k, (row) => matchesFilter(this.vectors.docs[row]!.metadata, filter));
@@ -138,7 +157,8 @@ export class DenseSource implements CandidateSource {
 
   async search(query: string, options: SearchOptions): Promise<Candidate[]> {
     this.ensureOpen();
-    if (typeof query !== 'string' || query.trim() === '') throw new ValidationError('query', 'must be a non-empty string');
+    if (typeof query !== 'string' || query.trim() === '')
+      throw new ValidationError('query', 'must be a non-empty string');
     const k = validateK(options?.k);
     options.signal?.throwIfAborted();
     if (this.vectors.size === 0) return [];
@@ -157,7 +177,8 @@ export class DenseSource implements CandidateSource {
     this.ensureOpen();
     const started = performance.now();
     const batchSize = options.batchSize ?? this.options.batchSize ?? 32;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError('batchSize', `must be an integer >= 1 (got ${batchSize})`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new ValidationError('batchSize', `must be an integer >= 1 (got ${batchSize})`);
     const total = Array.isArray(passages) ? passages.length : undefined;
     const failures: IndexFailure[] = [];
     let indexed = 0;
@@ -184,7 +205,10 @@ export class DenseSource implements CandidateSource {
         failures.push({ id: p.id, reason: 'text (and title, when present) must be strings' });
         continue;
       }
-      if (p.metadata !== undefined && (typeof p.metadata !== 'object' || p.metadata === null || !Object.values(p.metadata).every(isScalar))) {
+      if (
+        p.metadata !== undefined &&
+        (typeof p.metadata !== 'object' || p.metadata === null || !Object.values(p.metadata).every(isScalar))
+      ) {
         failures.push({ id: p.id, reason: 'metadata values must be strings, finite numbers or booleans' });
         continue;
       }
@@ -242,7 +266,8 @@ export class DenseSource implements CandidateSource {
  */
 export async function createDenseSource(options: DenseSourceOptions): Promise<DenseSource> {
   const { encoder } = options;
-  if (!encoder || typeof encoder.encodeQueries !== 'function') throw new ConfigError('encoder', 'a DenseEncoder is required for the dense source');
+  if (!encoder || typeof encoder.encodeQueries !== 'function')
+    throw new ConfigError('encoder', 'a DenseEncoder is required for the dense source');
   // Resolved before loading: a saved hnswlib graph is read only when that backend is the one in use.
   const ann = options.mode === 'ann' ? resolveAnnBackend(options.annBackend, options.loadHnswlib) : undefined;
   const vectors =

@@ -22,9 +22,22 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-denseSourceContract('embedded exact', () => createDenseSource({ encoder }), () => encoder);
-denseSourceContract('embedded ann (JS HNSW), persisted', () => createDenseSource({ encoder, mode: 'ann', annBackend: 'js', dir: join(dir, 'ann') }), () => encoder);
+denseSourceContract(
+  'embedded exact',
+  () => createDenseSource({ encoder }),
+  () => encoder,
+);
+denseSourceContract(
+  'embedded ann (JS HNSW), persisted',
+  () => createDenseSource({ encoder, mode: 'ann', annBackend: 'js', dir: join(dir, 'ann') }),
+  () => encoder,
+);
 
 const hnswlib = hnswlibOrSkipReason();
 if ('reason' in hnswlib) console.warn(`skipping the hnswlib dense contract: ${hnswlib.reason}`);
-else denseSourceContract('embedded ann (hnswlib), persisted', () => createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', dir: join(dir, 'hnswlib') }), () => encoder);
+else
+  denseSourceContract(
+    'embedded ann (hnswlib), persisted',
+    () => createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', dir: join(dir, 'hnswlib') }),
+    () => encoder,
+  );

@@ -39,11 +39,25 @@ describe('dense search on Cranfield (tiny model)', () => {
     exact = await createDenseSource({ encoder, dir: join(dir, 'exact'), vectorStore: store, batchSize: 64 });
     const report = await exact.index(passages);
     expect(report.indexed + report.skipped).toBe(passages.length);
-    ann = await createDenseSource({ encoder, mode: 'ann', annBackend: 'js', dir: join(dir, 'ann'), vectorStore: store, hnsw: { M: 16, efConstruction: 200, efSearch: 200 } });
+    ann = await createDenseSource({
+      encoder,
+      mode: 'ann',
+      annBackend: 'js',
+      dir: join(dir, 'ann'),
+      vectorStore: store,
+      hnsw: { M: 16, efConstruction: 200, efSearch: 200 },
+    });
     await ann.index(passages);
     if (!noHnswlib) {
       // default parameters (M 16, efConstruction 200, efSearch 128): what a user gets without tuning
-      lib = await createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', dir: join(dir, 'hnswlib'), vectorStore: store, onNotice: (m) => notices.push(m) });
+      lib = await createDenseSource({
+        encoder,
+        mode: 'ann',
+        annBackend: 'hnswlib',
+        dir: join(dir, 'hnswlib'),
+        vectorStore: store,
+        onNotice: (m) => notices.push(m),
+      });
       await lib.index(passages);
     }
   }, 300_000);
@@ -53,7 +67,9 @@ describe('dense search on Cranfield (tiny model)', () => {
     let found = 0;
     for (const q of encoded) {
       const truth = new Set(exact.searchVector(q, { k }).map((h) => exact.vectors.docs[h.row]!.id));
-      found += source.searchVector(q, { k, mode: 'ann' }).filter((h) => truth.has(source.vectors.docs[h.row]!.id)).length;
+      found += source
+        .searchVector(q, { k, mode: 'ann' })
+        .filter((h) => truth.has(source.vectors.docs[h.row]!.id)).length;
     }
     return found / (k * encoded.length);
   };
@@ -91,63 +107,96 @@ describe('dense search on Cranfield (tiny model)', () => {
       found += approx.filter((h) => truth.has(ann.vectors.docs[h.row]!.id)).length;
     }
     const recall = found / (100 * encoded.length);
-    console.log(`JS HNSW recall@100 vs exact on Cranfield (${passages.length} passages, ${encoded.length} queries, M=16 efC=200 efS=200): ${recall.toFixed(4)}`);
+    console.log(
+      `JS HNSW recall@100 vs exact on Cranfield (${passages.length} passages, ${encoded.length} queries, M=16 efC=200 efS=200): ${recall.toFixed(4)}`,
+    );
     expect(recall).toBeGreaterThanOrEqual(0.95);
   });
 
-  it.skipIf(noHnswlib)('the hnswlib index (default parameters) reaches recall@100 >= 0.95 against exact search', async () => {
-    const encoded = await encoder.encodeQueries(queries);
-    expect(lib.vectors.currentGraph?.backend).toBe('hnswlib');
-    const recall100 = recallAt(lib, encoded, 100);
-    const recall10 = recallAt(lib, encoded, 10);
-    console.log(
-      `hnswlib recall vs exact on Cranfield (${passages.length} passages, ${encoded.length} queries, tiny model ${encoder.dimension}-d, M=16 efC=200 efS=128): ` +
-        `recall@100 ${recall100.toFixed(4)}, recall@10 ${recall10.toFixed(4)}`,
-    );
-    expect(recall100).toBeGreaterThanOrEqual(0.95);
-    // its scores are the exact inner products of the rows it returns
-    const exactScores = new Map(exact.searchVector(encoded[0]!, { k: passages.length }).map((h) => [exact.vectors.docs[h.row]!.id, h.score]));
-    for (const h of lib.searchVector(encoded[0]!, { k: 100, mode: 'ann' })) expect(h.score).toBe(exactScores.get(lib.vectors.docs[h.row]!.id));
-    expect(notices).toEqual([]);
-  });
+  it.skipIf(noHnswlib)(
+    'the hnswlib index (default parameters) reaches recall@100 >= 0.95 against exact search',
+    async () => {
+      const encoded = await encoder.encodeQueries(queries);
+      expect(lib.vectors.currentGraph?.backend).toBe('hnswlib');
+      const recall100 = recallAt(lib, encoded, 100);
+      const recall10 = recallAt(lib, encoded, 10);
+      console.log(
+        `hnswlib recall vs exact on Cranfield (${passages.length} passages, ${encoded.length} queries, tiny model ${encoder.dimension}-d, M=16 efC=200 efS=128): ` +
+          `recall@100 ${recall100.toFixed(4)}, recall@10 ${recall10.toFixed(4)}`,
+      );
+      expect(recall100).toBeGreaterThanOrEqual(0.95);
+      // its scores are the exact inner products of the rows it returns
+      const exactScores = new Map(
+        exact.searchVector(encoded[0]!, { k: passages.length }).map((h) => [exact.vectors.docs[h.row]!.id, h.score]),
+      );
+      for (const h of lib.searchVector(encoded[0]!, { k: 100, mode: 'ann' }))
+        expect(h.score).toBe(exactScores.get(lib.vectors.docs[h.row]!.id));
+      expect(notices).toEqual([]);
+    },
+  );
 
   it.skipIf(noHnswlib)('reloads the saved hnswlib graph without rebuilding it, with identical results', async () => {
     const reloadNotices: string[] = [];
-    const lib2 = await createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', dir: join(dir, 'hnswlib'), onNotice: (m) => reloadNotices.push(m) });
+    const lib2 = await createDenseSource({
+      encoder,
+      mode: 'ann',
+      annBackend: 'hnswlib',
+      dir: join(dir, 'hnswlib'),
+      onNotice: (m) => reloadNotices.push(m),
+    });
     const graph = lib2.vectors.currentGraph;
     expect(graph?.backend).toBe('hnswlib'); // loaded from disk, before any search could build one
-    for (const q of await encoder.encodeQueries(queries)) expect(lib2.searchVector(q, { k: 100 })).toEqual(lib.searchVector(q, { k: 100 }));
-    for (const q of queries.slice(0, 5)) expect(await lib2.search(q, { k: 20 })).toEqual(await lib.search(q, { k: 20 }));
+    for (const q of await encoder.encodeQueries(queries))
+      expect(lib2.searchVector(q, { k: 100 })).toEqual(lib.searchVector(q, { k: 100 }));
+    for (const q of queries.slice(0, 5))
+      expect(await lib2.search(q, { k: 20 })).toEqual(await lib.search(q, { k: 20 }));
     expect(lib2.vectors.currentGraph).toBe(graph); // still the loaded graph
     expect(reloadNotices).toEqual([]);
   });
 
-  it.skipIf(noHnswlib)('never uses a saved hnswlib graph over changed vectors: it is reported and rebuilt', async () => {
-    const changed = join(dir, 'hnswlib-changed');
-    await cp(join(dir, 'hnswlib'), changed, { recursive: true });
-    // Rewrite vectors.f32 behind dense.json (same size and count): row 0 becomes another passage's vector.
-    const raw = await readFile(join(changed, 'vectors.f32'));
-    const rowBytes = encoder.dimension * 4;
-    raw.copy(raw, 0, 7 * rowBytes, 8 * rowBytes);
-    await writeFile(join(changed, 'vectors.f32'), raw);
-    const changedNotices: string[] = [];
-    const lib3 = await createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', dir: changed, onNotice: (m) => changedNotices.push(m) });
-    expect(changedNotices).toHaveLength(1);
-    expect(changedNotices[0]).toMatch(/saved hnswlib HNSW graph in .* was built over other vectors .*rebuilt when needed/);
-    expect(lib3.vectors.currentGraph).toBeUndefined();
-    expect(await lib3.ensureAnnIndex()).toEqual({ built: true });
-    expect(lib3.vectors.currentGraph?.backend).toBe('hnswlib');
-    // the rebuilt graph is over the changed vectors: row 0 scores as row 7 does
-    const [q] = await encoder.encodeQueries([queries[0]!]);
-    const hits = lib3.searchVector(q!, { k: 1400, mode: 'ann', efSearch: 1400 });
-    const score = (row: number) => hits.find((h) => h.row === row)?.score;
-    expect(score(0)).toBeDefined();
-    expect(score(0)).toBe(score(7));
-    // and the next open trusts the graph saved with the new fingerprint
-    const lib4 = await createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', dir: changed, onNotice: (m) => changedNotices.push(m) });
-    expect(lib4.vectors.currentGraph?.backend).toBe('hnswlib');
-    expect(changedNotices).toHaveLength(1);
-  });
+  it.skipIf(noHnswlib)(
+    'never uses a saved hnswlib graph over changed vectors: it is reported and rebuilt',
+    async () => {
+      const changed = join(dir, 'hnswlib-changed');
+      await cp(join(dir, 'hnswlib'), changed, { recursive: true });
+      // Rewrite vectors.f32 behind dense.json (same size and count): row 0 becomes another passage's vector.
+      const raw = await readFile(join(changed, 'vectors.f32'));
+      const rowBytes = encoder.dimension * 4;
+      raw.copy(raw, 0, 7 * rowBytes, 8 * rowBytes);
+      await writeFile(join(changed, 'vectors.f32'), raw);
+      const changedNotices: string[] = [];
+      const lib3 = await createDenseSource({
+        encoder,
+        mode: 'ann',
+        annBackend: 'hnswlib',
+        dir: changed,
+        onNotice: (m) => changedNotices.push(m),
+      });
+      expect(changedNotices).toHaveLength(1);
+      expect(changedNotices[0]).toMatch(
+        /saved hnswlib HNSW graph in .* was built over other vectors .*rebuilt when needed/,
+      );
+      expect(lib3.vectors.currentGraph).toBeUndefined();
+      expect(await lib3.ensureAnnIndex()).toEqual({ built: true });
+      expect(lib3.vectors.currentGraph?.backend).toBe('hnswlib');
+      // the rebuilt graph is over the changed vectors: row 0 scores as row 7 does
+      const [q] = await encoder.encodeQueries([queries[0]!]);
+      const hits = lib3.searchVector(q!, { k: 1400, mode: 'ann', efSearch: 1400 });
+      const score = (row: number) => hits.find((h) => h.row === row)?.score;
+      expect(score(0)).toBeDefined();
+      expect(score(0)).toBe(score(7));
+      // and the next open trusts the graph saved with the new fingerprint
+      const lib4 = await createDenseSource({
+        encoder,
+        mode: 'ann',
+        annBackend: 'hnswlib',
+        dir: changed,
+        onNotice: (m) => changedNotices.push(m),
+      });
+      expect(lib4.vectors.currentGraph?.backend).toBe('hnswlib');
+      expect(changedNotices).toHaveLength(1);
+    },
+  );
 
   it('reloads the saved indexes (vectors and graph) with the same results', async () => {
     const exact2 = await createDenseSource({ encoder, dir: join(dir, 'exact') });
@@ -168,7 +217,17 @@ describe('dense search on Cranfield (tiny model)', () => {
   });
 
   it('refuses a saved index from another model', async () => {
-    const other = { ...encoder, modelId: 'someone/else', revision: 'x', dimension: encoder.dimension, encodeQueries: encoder.encodeQueries.bind(encoder), encodePassages: encoder.encodePassages.bind(encoder), close: async () => {} };
-    await expect(createDenseSource({ encoder: other, dir: join(dir, 'exact') })).rejects.toThrow(/model: .*someone\/else/);
+    const other = {
+      ...encoder,
+      modelId: 'someone/else',
+      revision: 'x',
+      dimension: encoder.dimension,
+      encodeQueries: encoder.encodeQueries.bind(encoder),
+      encodePassages: encoder.encodePassages.bind(encoder),
+      close: async () => {},
+    };
+    await expect(createDenseSource({ encoder: other, dir: join(dir, 'exact') })).rejects.toThrow(
+      /model: .*someone\/else/,
+    );
   });
 });

@@ -42,7 +42,13 @@ describe('exact search', () => {
 
   it('TopK keeps the k best, ties by smaller row', () => {
     const heap = new TopK(3);
-    [[5, 1], [1, 9], [2, 9], [3, 0.5], [4, 9]].forEach(([row, s]) => heap.push(row!, s!));
+    [
+      [5, 1],
+      [1, 9],
+      [2, 9],
+      [3, 0.5],
+      [4, 9],
+    ].forEach(([row, s]) => heap.push(row!, s!));
     expect(heap.sorted()).toEqual([
       { row: 1, score: 9 },
       { row: 2, score: 9 },

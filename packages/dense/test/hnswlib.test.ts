@@ -31,12 +31,16 @@ describe('resolveAnnBackend', () => {
   it('auto falls back to the JS HNSW with the load error as the reason', () => {
     const resolved = resolveAnnBackend('auto', missing);
     expect(resolved.backend).toBe('js');
-    expect(resolved.reason).toMatch(/hnswlib-node did not load \(Cannot find module 'hnswlib-node'\); using the built-in JS HNSW/);
+    expect(resolved.reason).toMatch(
+      /hnswlib-node did not load \(Cannot find module 'hnswlib-node'\); using the built-in JS HNSW/,
+    );
   });
 
   it('an explicit hnswlib choice fails naming the option and the way out', () => {
     expect(() => resolveAnnBackend('hnswlib', missing)).toThrow(ConfigError);
-    expect(() => resolveAnnBackend('hnswlib', missing)).toThrow(/^annBackend: "hnswlib" needs the optional package hnswlib-node.*Cannot find module.*DOTRANK_ANN_BACKEND=js/);
+    expect(() => resolveAnnBackend('hnswlib', missing)).toThrow(
+      /^annBackend: "hnswlib" needs the optional package hnswlib-node.*Cannot find module.*DOTRANK_ANN_BACKEND=js/,
+    );
     // a module without the class (a broken build, another package) counts as not loaded
     expect(() => resolveAnnBackend('hnswlib', () => ({}) as HnswlibModule)).toThrow(/no HierarchicalNSW class/);
   });
@@ -84,9 +88,16 @@ describe('dense source backend choice (tiny model)', () => {
 
   it('falls back to the JS HNSW when hnswlib-node cannot be loaded, and says why', async () => {
     const notices: string[] = [];
-    const source = await createDenseSource({ encoder, mode: 'ann', loadHnswlib: missing, onNotice: (m) => notices.push(m) });
+    const source = await createDenseSource({
+      encoder,
+      mode: 'ann',
+      loadHnswlib: missing,
+      onNotice: (m) => notices.push(m),
+    });
     expect(notices).toHaveLength(1);
-    expect(notices[0]).toMatch(/hnswlib-node did not load \(Cannot find module 'hnswlib-node'\); using the built-in JS HNSW/);
+    expect(notices[0]).toMatch(
+      /hnswlib-node did not load \(Cannot find module 'hnswlib-node'\); using the built-in JS HNSW/,
+    );
     expect(source.annStatus).toEqual({ backend: 'js', reason: notices[0] });
     await source.index(CONTRACT_PASSAGES);
     expect(source.vectors.currentGraph?.backend).toBe('js');
@@ -95,42 +106,58 @@ describe('dense source backend choice (tiny model)', () => {
   });
 
   it('asked for hnswlib explicitly, refuses to start without it', async () => {
-    await expect(createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', loadHnswlib: missing })).rejects.toThrow(/^annBackend: "hnswlib" needs the optional package hnswlib-node/);
+    await expect(
+      createDenseSource({ encoder, mode: 'ann', annBackend: 'hnswlib', loadHnswlib: missing }),
+    ).rejects.toThrow(/^annBackend: "hnswlib" needs the optional package hnswlib-node/);
   });
 
   it('refuses bad options naming the field', async () => {
-    await expect(createDenseSource({ encoder, mode: 'ann', hnsw: { efSearch: 0 } })).rejects.toThrow(/^hnsw\.efSearch: /);
-    await expect(createDenseSource({ encoder, mode: 'ann', annBackend: 'faiss' as never })).rejects.toThrow(/^annBackend: /);
+    await expect(createDenseSource({ encoder, mode: 'ann', hnsw: { efSearch: 0 } })).rejects.toThrow(
+      /^hnsw\.efSearch: /,
+    );
+    await expect(createDenseSource({ encoder, mode: 'ann', annBackend: 'faiss' as never })).rejects.toThrow(
+      /^annBackend: /,
+    );
     await expect(createDenseSource({ encoder, hnsw: { M: 0 } })).rejects.toThrow(/^hnsw\.M: /);
   });
 
-  it.skipIf(noHnswlib)('defaults to hnswlib, keeps it across an exact-mode save, and drops it when the vectors change', async () => {
-    const dir = join(root, 'auto');
-    const notices: string[] = [];
-    const ann = await createDenseSource({ encoder, mode: 'ann', dir, onNotice: (m) => notices.push(m) });
-    expect(ann.annStatus).toEqual({ backend: 'hnswlib' });
-    await ann.index(CONTRACT_PASSAGES);
-    expect(ann.vectors.currentGraph?.backend).toBe('hnswlib');
-    const manifest = async () => JSON.parse(await readFile(join(dir, 'dense.json'), 'utf8')) as DenseManifest;
-    expect((await manifest()).hnswlib).toMatchObject({ file: 'hnswlib-ip.bin', M: 16, efConstruction: 200, efSearch: 128, seed: 42, count: 5 });
+  it.skipIf(noHnswlib)(
+    'defaults to hnswlib, keeps it across an exact-mode save, and drops it when the vectors change',
+    async () => {
+      const dir = join(root, 'auto');
+      const notices: string[] = [];
+      const ann = await createDenseSource({ encoder, mode: 'ann', dir, onNotice: (m) => notices.push(m) });
+      expect(ann.annStatus).toEqual({ backend: 'hnswlib' });
+      await ann.index(CONTRACT_PASSAGES);
+      expect(ann.vectors.currentGraph?.backend).toBe('hnswlib');
+      const manifest = async () => JSON.parse(await readFile(join(dir, 'dense.json'), 'utf8')) as DenseManifest;
+      expect((await manifest()).hnswlib).toMatchObject({
+        file: 'hnswlib-ip.bin',
+        M: 16,
+        efConstruction: 200,
+        efSearch: 128,
+        seed: 42,
+        count: 5,
+      });
 
-    // An exact-mode source does not load the graph, and saving unchanged vectors keeps it listed.
-    const exact = await createDenseSource({ encoder, dir });
-    await exact.flush();
-    expect((await manifest()).hnswlib?.count).toBe(5);
-    // New vectors saved in exact mode: the old graph is no longer listed (and its file is gone).
-    await exact.index([{ id: 'p6', text: 'Heat transfer in hypersonic flow.' }]);
-    expect((await manifest()).hnswlib).toBeUndefined();
-    await expect(readFile(join(dir, 'hnswlib-ip.bin'))).rejects.toThrow(/ENOENT/);
+      // An exact-mode source does not load the graph, and saving unchanged vectors keeps it listed.
+      const exact = await createDenseSource({ encoder, dir });
+      await exact.flush();
+      expect((await manifest()).hnswlib?.count).toBe(5);
+      // New vectors saved in exact mode: the old graph is no longer listed (and its file is gone).
+      await exact.index([{ id: 'p6', text: 'Heat transfer in hypersonic flow.' }]);
+      expect((await manifest()).hnswlib).toBeUndefined();
+      await expect(readFile(join(dir, 'hnswlib-ip.bin'))).rejects.toThrow(/ENOENT/);
 
-    // Reopened in ann mode, openFirstStage-style: the graph is built once and saved.
-    const again = await createDenseSource({ encoder, mode: 'ann', dir, onNotice: (m) => notices.push(m) });
-    expect(again.vectors.currentGraph).toBeUndefined();
-    expect(await again.ensureAnnIndex()).toEqual({ built: true });
-    expect(await again.ensureAnnIndex()).toEqual({ built: false });
-    expect((await manifest()).hnswlib?.count).toBe(6);
-    expect(notices).toEqual([]);
-  });
+      // Reopened in ann mode, openFirstStage-style: the graph is built once and saved.
+      const again = await createDenseSource({ encoder, mode: 'ann', dir, onNotice: (m) => notices.push(m) });
+      expect(again.vectors.currentGraph).toBeUndefined();
+      expect(await again.ensureAnnIndex()).toEqual({ built: true });
+      expect(await again.ensureAnnIndex()).toEqual({ built: false });
+      expect((await manifest()).hnswlib?.count).toBe(6);
+      expect(notices).toEqual([]);
+    },
+  );
 });
 
 describe.skipIf(noHnswlib)('HnswlibIndex on seeded random vectors', () => {
@@ -168,7 +195,10 @@ describe.skipIf(noHnswlib)('HnswlibIndex on seeded random vectors', () => {
     const graph = m.buildGraph({ efSearch: 200 }, { ann });
     const q = queries[0]!;
     const target = exactSearch(m.matrix, dim, n, q, n).at(-1)!.row; // the worst row for q...
-    m.put({ id: `d${target}`, text: '' }, q.map((x) => x * 10)); // ...becomes by far the best
+    m.put(
+      { id: `d${target}`, text: '' },
+      q.map((x) => x * 10),
+    ); // ...becomes by far the best
     expect(m.currentGraph).toBeUndefined(); // dirty until brought up to date
     expect(m.buildGraph({}, { ann })).toBe(graph); // same graph object: updated, not rebuilt
     expect(graph.search(q, 1)[0]!.row).toBe(target);

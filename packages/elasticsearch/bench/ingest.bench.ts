@@ -16,13 +16,17 @@ import { FakeElasticsearch } from '../test/support/fake-es.js';
 const COPIES = 10;
 const ROUNDS = 5;
 
-const lines = readFileSync(join(repoPath('datasets/cranfield'), 'corpus.jsonl'), 'utf8').split('\n').filter(Boolean);
+const lines = readFileSync(join(repoPath('datasets/cranfield'), 'corpus.jsonl'), 'utf8')
+  .split('\n')
+  .filter(Boolean);
 const base = lines.map((l) => JSON.parse(l) as { _id: string; title: string; text: string });
 const passages: Passage[] = [];
 for (let copy = 0; copy < COPIES; copy++) {
   // Cranfield has a few documents with neither title nor text; our ingest skips those (and reports them), so
   // they are left out here to keep both sides on the same documents.
-  for (const d of base) if ((d.title + d.text).trim() !== '') passages.push({ id: `${d._id}-${copy}`, title: d.title, text: d.text, metadata: { copy } });
+  for (const d of base)
+    if ((d.title + d.text).trim() !== '')
+      passages.push({ id: `${d._id}-${copy}`, title: d.title, text: d.text, metadata: { copy } });
 }
 const config = loadConfig({ ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_INDEX: 'bench' });
 const options = resolveSourceOptions({}, 'bench');
@@ -33,7 +37,8 @@ async function ours(): Promise<number> {
   const t = performance.now();
   const report = await source.index(passages);
   const ms = performance.now() - t;
-  if (report.indexed !== passages.length || fake.indices.get('bench')!.docs.size !== passages.length) throw new Error('ours: lost documents');
+  if (report.indexed !== passages.length || fake.indices.get('bench')!.docs.size !== passages.length)
+    throw new Error('ours: lost documents');
   await source.close();
   return ms;
 }
@@ -50,7 +55,8 @@ async function helper(): Promise<number> {
     flushBytes: options.bulk.maxBytes,
   });
   const ms = performance.now() - t;
-  if (stats.successful !== passages.length || fake.indices.get('bench')!.docs.size !== passages.length) throw new Error('helper: lost documents');
+  if (stats.successful !== passages.length || fake.indices.get('bench')!.docs.size !== passages.length)
+    throw new Error('helper: lost documents');
   await client.close();
   return ms;
 }
@@ -67,7 +73,9 @@ for (let i = 0; i < ROUNDS; i++) {
 const oursMs = median(a);
 const helperMs = median(b);
 const rate = (ms: number) => Math.round(passages.length / (ms / 1000));
-console.log(`bulk ingest of ${passages.length} Cranfield passages (${COPIES} copies), mock transport, median of ${ROUNDS}`);
+console.log(
+  `bulk ingest of ${passages.length} Cranfield passages (${COPIES} copies), mock transport, median of ${ROUNDS}`,
+);
 console.log(`  dotrank ElasticsearchSource#index : ${oursMs.toFixed(1)} ms  (${rate(oursMs)} docs/s)`);
 console.log(`  baseline client.helpers.bulk      : ${helperMs.toFixed(1)} ms  (${rate(helperMs)} docs/s)`);
 console.log(`  ratio dotrank/baseline time       : ${(oursMs / helperMs).toFixed(2)}x`);

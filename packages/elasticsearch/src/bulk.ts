@@ -67,15 +67,26 @@ export function documentFor(passage: Passage, options: ResolvedSourceOptions): R
 export function checkPassage(item: unknown, options: ResolvedSourceOptions): Checked {
   if (!item || typeof item !== 'object') return { kind: 'fail', failure: { reason: 'not a passage object' } };
   const p = item as Partial<Passage>;
-  if (typeof p.id !== 'string' || p.id.trim() === '') return { kind: 'fail', failure: { reason: 'id must be a non-empty string' } };
+  if (typeof p.id !== 'string' || p.id.trim() === '')
+    return { kind: 'fail', failure: { reason: 'id must be a non-empty string' } };
   const id = p.id;
-  if (Buffer.byteLength(id) > MAX_ID_BYTES) return { kind: 'fail', failure: { id, reason: `id is longer than ${MAX_ID_BYTES} bytes (Elasticsearch _id limit)` } };
+  if (Buffer.byteLength(id) > MAX_ID_BYTES)
+    return {
+      kind: 'fail',
+      failure: { id, reason: `id is longer than ${MAX_ID_BYTES} bytes (Elasticsearch _id limit)` },
+    };
   if (typeof p.text !== 'string') return { kind: 'fail', failure: { id, reason: 'text must be a string' } };
-  if (p.title !== undefined && typeof p.title !== 'string') return { kind: 'fail', failure: { id, reason: 'title must be a string when present' } };
+  if (p.title !== undefined && typeof p.title !== 'string')
+    return { kind: 'fail', failure: { id, reason: 'title must be a string when present' } };
   if (p.metadata !== undefined) {
-    if (!p.metadata || typeof p.metadata !== 'object' || Array.isArray(p.metadata)) return { kind: 'fail', failure: { id, reason: 'metadata must be an object' } };
+    if (!p.metadata || typeof p.metadata !== 'object' || Array.isArray(p.metadata))
+      return { kind: 'fail', failure: { id, reason: 'metadata must be an object' } };
     for (const [key, value] of Object.entries(p.metadata)) {
-      if (!isScalar(value)) return { kind: 'fail', failure: { id, reason: `metadata.${key} must be a string, a finite number or a boolean` } };
+      if (!isScalar(value))
+        return {
+          kind: 'fail',
+          failure: { id, reason: `metadata.${key} must be a string, a finite number or a boolean` },
+        };
     }
   }
   if (p.text.trim() === '' && (p.title === undefined || p.title.trim() === '')) return { kind: 'skip' };
@@ -92,7 +103,12 @@ export function checkPassage(item: unknown, options: ResolvedSourceOptions): Che
 }
 
 /** Exponential backoff with equal jitter: half the capped delay fixed, half random. Honors Retry-After. */
-export function backoffMs(attempt: number, options: ResolvedSourceOptions['bulk'], random: () => number, retryAfterMs?: number): number {
+export function backoffMs(
+  attempt: number,
+  options: ResolvedSourceOptions['bulk'],
+  random: () => number,
+  retryAfterMs?: number,
+): number {
   const cap = Math.min(options.maxBackoffMs, options.initialBackoffMs * 2 ** Math.max(0, attempt - 1));
   const delay = cap / 2 + random() * (cap / 2);
   return Math.round(retryAfterMs !== undefined ? Math.min(options.maxBackoffMs, Math.max(delay, retryAfterMs)) : delay);
@@ -124,7 +140,10 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
     try {
       const operations: string[] = [];
       for (const entry of pending) operations.push(entry.actionLine, entry.documentLine);
-      response = await client.bulk({ index: options.index, operations }, { maxRetries: 0, ...(headers ? { headers } : {}) });
+      response = await client.bulk(
+        { index: options.index, operations },
+        { maxRetries: 0, ...(headers ? { headers } : {}) },
+      );
     } catch (error) {
       if (isRetryable(error) && attempt < max) {
         await sleep(backoffMs(attempt + 1, options.bulk, Math.random, retryAfterOf(error)));
@@ -137,7 +156,13 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
         tally.failed += pending.length;
         return;
       }
-      throw translateError(error, { action: 'bulk ingest', index: options.index, auth: ctx.auth, inputField: 'passages', ...(ctx.timeoutMs ? { timeoutMs: ctx.timeoutMs } : {}) });
+      throw translateError(error, {
+        action: 'bulk ingest',
+        index: options.index,
+        auth: ctx.auth,
+        inputField: 'passages',
+        ...(ctx.timeoutMs ? { timeoutMs: ctx.timeoutMs } : {}),
+      });
     }
     const retry: Array<{ entry: BulkEntry; status: number; error: unknown }> = [];
     const items = response.items ?? [];
@@ -155,13 +180,19 @@ export async function sendBatch(ctx: BulkContext, batch: BulkEntry[], tally: Tal
         retry.push({ entry, status: result.status, error: result.error });
       } else {
         tally.failed++;
-        tally.failures.push({ id: entry.id, reason: `${result.status} ${reasonOf({ error: result.error }) ?? 'rejected'}` });
+        tally.failures.push({
+          id: entry.id,
+          reason: `${result.status} ${reasonOf({ error: result.error }) ?? 'rejected'}`,
+        });
       }
     });
     if (retry.length === 0) return;
     if (attempt >= max) {
       for (const { entry, status, error } of retry) {
-        tally.failures.push({ id: entry.id, reason: `${status} ${reasonOf({ error }) ?? 'rejected'} (gave up after ${attempt + 1} attempts)` });
+        tally.failures.push({
+          id: entry.id,
+          reason: `${status} ${reasonOf({ error }) ?? 'rejected'} (gave up after ${attempt + 1} attempts)`,
+        });
       }
       tally.failed += retry.length;
       return;
@@ -183,7 +214,8 @@ export async function bulkIndex(
 ): Promise<IndexReport> {
   const started = performance.now();
   const maxDocs = indexOptions.batchSize ?? ctx.options.bulk.maxDocs;
-  if (!Number.isInteger(maxDocs) || maxDocs < 1) throw new ValidationError('batchSize', `must be an integer >= 1 (got ${String(maxDocs)})`);
+  if (!Number.isInteger(maxDocs) || maxDocs < 1)
+    throw new ValidationError('batchSize', `must be an integer >= 1 (got ${String(maxDocs)})`);
   const maxBytes = ctx.options.bulk.maxBytes;
   const total = Array.isArray(passages) ? passages.length : undefined;
   const tally: Tally = { indexed: 0, failed: 0, failures: [] };
@@ -232,8 +264,19 @@ export async function bulkIndex(
     try {
       await ctx.client.indices.refresh({ index: ctx.options.index });
     } catch (error) {
-      throw translateError(error, { action: 'refresh', index: ctx.options.index, auth: ctx.auth, ...(ctx.timeoutMs ? { timeoutMs: ctx.timeoutMs } : {}) });
+      throw translateError(error, {
+        action: 'refresh',
+        index: ctx.options.index,
+        auth: ctx.auth,
+        ...(ctx.timeoutMs ? { timeoutMs: ctx.timeoutMs } : {}),
+      });
     }
   }
-  return { indexed: tally.indexed, failed: tally.failed, skipped, failures: tally.failures, durationMs: performance.now() - started };
+  return {
+    indexed: tally.indexed,
+    failed: tally.failed,
+    skipped,
+    failures: tally.failures,
+    durationMs: performance.now() - started,
+  };
 }

@@ -30,12 +30,12 @@ const kCompat = Symbol.for('dotrank.elasticsearch.compatibility');
 
 /** The credentials kind a client from `createClientFromConfig` uses (`none` for other clients). */
 export function authKindOf(client: Client): AuthKind {
-  return ((client as unknown as Record<symbol, AuthKind | undefined>)[kAuthKind]) ?? 'none';
+  return (client as unknown as Record<symbol, AuthKind | undefined>)[kAuthKind] ?? 'none';
 }
 
 /** The compatibility a client from `createClientFromConfig` was built for (8 for other clients). */
 export function compatibilityOf(client: Client): ServerCompatibility {
-  return ((client as unknown as Record<symbol, ServerCompatibility | undefined>)[kCompat]) ?? 8;
+  return (client as unknown as Record<symbol, ServerCompatibility | undefined>)[kCompat] ?? 8;
 }
 
 /**
@@ -48,7 +48,10 @@ export function createClientFromConfig(config: ElasticsearchConfig, options: Cli
   if (settings.cloudId) clientOptions.cloud = { id: settings.cloudId };
   else if (settings.url) clientOptions.node = settings.url;
   else if (!options.clientOptions?.node && !options.clientOptions?.nodes && !options.clientOptions?.cloud) {
-    throw new ConfigError('ELASTICSEARCH_URL', 'is not set; set ELASTICSEARCH_URL (e.g. http://127.0.0.1:9200) or ELASTICSEARCH_CLOUD_ID');
+    throw new ConfigError(
+      'ELASTICSEARCH_URL',
+      'is not set; set ELASTICSEARCH_URL (e.g. http://127.0.0.1:9200) or ELASTICSEARCH_CLOUD_ID',
+    );
   }
   if (settings.auth) clientOptions.auth = settings.auth;
   if (settings.ca) clientOptions.tls = { ca: settings.ca };
@@ -67,7 +70,8 @@ export function createClientFromConfig(config: ElasticsearchConfig, options: Cli
     client = new Client(merged);
   } catch (error) {
     const field = cloudId ? 'ELASTICSEARCH_CLOUD_ID' : 'ELASTICSEARCH_URL';
-    const message = error instanceof errors.ConfigurationError || error instanceof Error ? error.message : String(error);
+    const message =
+      error instanceof errors.ConfigurationError || error instanceof Error ? error.message : String(error);
     throw new ConfigError(field, message, { cause: error });
   }
   Object.defineProperty(client, kAuthKind, { value: authKind, enumerable: false });

@@ -41,7 +41,10 @@ export function cloudUrl(cloudId: string): string {
   const encoded = cloudId.split(':')[1];
   const parts = encoded ? Buffer.from(encoded, 'base64').toString('utf8').split('$') : [];
   if (parts.length < 2 || !parts[0] || !parts[1]) {
-    throw new ConfigError('ELASTICSEARCH_CLOUD_ID', 'is not a cloud id of the form <name>:<base64 of host$es-id$kibana-id>');
+    throw new ConfigError(
+      'ELASTICSEARCH_CLOUD_ID',
+      'is not a cloud id of the form <name>:<base64 of host$es-id$kibana-id>',
+    );
   }
   return `https://${parts[1]}.${parts[0]}`;
 }
@@ -63,11 +66,17 @@ function parseUrl(url: string): URL {
 function credentials(config: ElasticsearchConfig, url: URL | undefined): ClientAuth | undefined {
   const { ELASTICSEARCH_API_KEY: apiKey, ELASTICSEARCH_USERNAME: username, ELASTICSEARCH_PASSWORD: password } = config;
   if (apiKey && (username || password)) {
-    throw new ConfigError('ELASTICSEARCH_API_KEY', 'set either ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD, not both');
+    throw new ConfigError(
+      'ELASTICSEARCH_API_KEY',
+      'set either ELASTICSEARCH_API_KEY or ELASTICSEARCH_USERNAME/ELASTICSEARCH_PASSWORD, not both',
+    );
   }
   const inUrl = url && (url.username || url.password);
   if (inUrl && (apiKey || username || password)) {
-    throw new ConfigError('ELASTICSEARCH_URL', 'carries a user and password; then leave ELASTICSEARCH_API_KEY/USERNAME/PASSWORD unset');
+    throw new ConfigError(
+      'ELASTICSEARCH_URL',
+      'carries a user and password; then leave ELASTICSEARCH_API_KEY/USERNAME/PASSWORD unset',
+    );
   }
   if (apiKey) return { apiKey };
   if (username || password) {

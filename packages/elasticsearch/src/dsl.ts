@@ -62,16 +62,21 @@ export interface RerankSection {
 
 /** Checks a `rerank` section; a bad field is a ValidationError naming it (`rerank.fusion`, …), never silently ignored. */
 export function readRerankSection(section: unknown): RerankSection {
-  if (!isObject(section)) throw new ValidationError('rerank', 'must be an object such as {"query": "…", "fusion": "tasb"}');
+  if (!isObject(section))
+    throw new ValidationError('rerank', 'must be an object such as {"query": "…", "fusion": "tasb"}');
   const out: RerankSection = {};
   const { query, fusion, window } = section;
   if (query !== undefined) {
-    if (typeof query !== 'string' || query.trim() === '') throw new ValidationError('rerank.query', 'must be a non-empty string');
+    if (typeof query !== 'string' || query.trim() === '')
+      throw new ValidationError('rerank.query', 'must be a non-empty string');
     out.query = query;
   }
   if (fusion !== undefined) {
     if (typeof fusion !== 'string' || !(FUSION_MODES as readonly string[]).includes(fusion)) {
-      throw new ValidationError('rerank.fusion', `must be one of ${FUSION_MODES.join(', ')} (got ${JSON.stringify(fusion)})`);
+      throw new ValidationError(
+        'rerank.fusion',
+        `must be one of ${FUSION_MODES.join(', ')} (got ${JSON.stringify(fusion)})`,
+      );
     }
     out.fusion = fusion as FusionMode;
   }
@@ -79,13 +84,18 @@ export function readRerankSection(section: unknown): RerankSection {
   const field = section[fieldName];
   if (field !== undefined) {
     const fields = typeof field === 'string' ? [field] : field;
-    if (!Array.isArray(fields) || fields.length === 0 || !fields.every((f) => typeof f === 'string' && f.trim() !== '')) {
+    if (
+      !Array.isArray(fields) ||
+      fields.length === 0 ||
+      !fields.every((f) => typeof f === 'string' && f.trim() !== '')
+    ) {
       throw new ValidationError(`rerank.${fieldName}`, 'must be a field name or a non-empty list of field names');
     }
     out.textFields = fields as string[];
   }
   if (window !== undefined) {
-    if (typeof window !== 'number' || !Number.isInteger(window) || window < 1) throw new ValidationError('rerank.window', 'must be a positive integer');
+    if (typeof window !== 'number' || !Number.isInteger(window) || window < 1)
+      throw new ValidationError('rerank.window', 'must be a positive integer');
     out.window = window;
   }
   return out;
@@ -141,7 +151,8 @@ function bodyBlocker(request: Json, fields: readonly string[]): string | undefin
   if (source === false) return '_source false';
   if (Array.isArray(source) || typeof source === 'string') {
     const included = Array.isArray(source) ? source : [source];
-    const keeps = (f: string) => included.some((p) => typeof p === 'string' && (p === f || (p.endsWith('*') && f.startsWith(p.slice(0, -1)))));
+    const keeps = (f: string) =>
+      included.some((p) => typeof p === 'string' && (p === f || (p.endsWith('*') && f.startsWith(p.slice(0, -1)))));
     if (!fields.some(keeps)) return '_source excludes the text fields';
   }
   return undefined;
@@ -163,7 +174,11 @@ function parseBody(body: Buffer): Json | string {
  * (`rerank: false` with the reason): aggregations only (size 0), sorts, scroll, search_after, pagination, `_source:
  * false`, no query text, retrievers other than `standard`. A malformed `rerank` section is a ValidationError.
  */
-export function planProxySearch(body: Buffer, query: URLSearchParams, passage: ResolvedSourceOptions): ProxySearchDecision {
+export function planProxySearch(
+  body: Buffer,
+  query: URLSearchParams,
+  passage: ResolvedSourceOptions,
+): ProxySearchDecision {
   const blocked = querystringBlocker(query);
   if (blocked) return { rerank: false, why: blocked };
   const parsed = parseBody(body);
@@ -181,7 +196,8 @@ export function planProxySearch(body: Buffer, query: URLSearchParams, passage: R
   }
   const text = section.query ?? extractQueryText(dslQuery) ?? query.get('q') ?? undefined;
   if (!text || text.trim() === '') return { rerank: false, why: 'no query text' };
-  const size = typeof request['size'] === 'number' ? request['size'] : query.has('size') ? Number(query.get('size')) : undefined;
+  const size =
+    typeof request['size'] === 'number' ? request['size'] : query.has('size') ? Number(query.get('size')) : undefined;
   if (section.window !== undefined && section.window > (size ?? 10)) request['size'] = section.window;
   const forwardBody = rawSection === undefined ? body : Buffer.from(JSON.stringify(request), 'utf8');
   const plan: ProxySearchPlan = { query: text, fusion: section.fusion ?? 'tasb', passage: options, forwardBody };

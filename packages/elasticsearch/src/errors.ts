@@ -31,7 +31,8 @@ function authField(auth: AuthKind | undefined): string {
 
 /** The `error.type: reason` of an Elasticsearch error body, when there is one. */
 export function reasonOf(body: unknown): string | undefined {
-  if (!body || typeof body !== 'object') return typeof body === 'string' && body.trim() !== '' ? body.trim().slice(0, 300) : undefined;
+  if (!body || typeof body !== 'object')
+    return typeof body === 'string' && body.trim() !== '' ? body.trim().slice(0, 300) : undefined;
   const error = (body as { error?: unknown }).error;
   if (typeof error === 'string') return error;
   if (error && typeof error === 'object') {
@@ -67,7 +68,11 @@ export function translateError(error: unknown, context: ErrorContext): DotrankEr
   if (error instanceof errors.ResponseError) {
     const status = error.statusCode ?? 0;
     const reason = reasonOf(error.body) ?? error.message;
-    if (status === 406 || ((status === 400 || status === 415) && /compatible-with|media_type_header_exception|Content-Type header/i.test(reason))) {
+    if (
+      status === 406 ||
+      ((status === 400 || status === 415) &&
+        /compatible-with|media_type_header_exception|Content-Type header/i.test(reason))
+    ) {
       return new ConfigError(
         'compatibility',
         `the server rejected the client's media type during ${context.action} (${status}: ${reason}); an Elasticsearch 7.x server needs the source option compatibility: 7`,
@@ -75,34 +80,71 @@ export function translateError(error: unknown, context: ErrorContext): DotrankEr
       );
     }
     if (status === 404) {
-      return new NotFoundError('index', `Elasticsearch index "${context.index ?? '?'}" does not exist (${context.action}); create it first (ensureIndex / dotrank index)`, { cause: error });
+      return new NotFoundError(
+        'index',
+        `Elasticsearch index "${context.index ?? '?'}" does not exist (${context.action}); create it first (ensureIndex / dotrank index)`,
+        { cause: error },
+      );
     }
     if (status === 401) {
-      const hint = context.auth === 'none'
-        ? 'the cluster requires authentication: set ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD'
-        : 'the credentials were rejected; check them';
-      return new ElasticsearchAuthError(authField(context.auth), 401, `Elasticsearch authentication failed (${context.action}): ${hint}`, { cause: error });
+      const hint =
+        context.auth === 'none'
+          ? 'the cluster requires authentication: set ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD'
+          : 'the credentials were rejected; check them';
+      return new ElasticsearchAuthError(
+        authField(context.auth),
+        401,
+        `Elasticsearch authentication failed (${context.action}): ${hint}`,
+        { cause: error },
+      );
     }
     if (status === 403) {
-      return new ElasticsearchAuthError(authField(context.auth), 403, `Elasticsearch refused ${context.action}${where}: the credentials lack a privilege (${reason})`, { cause: error });
+      return new ElasticsearchAuthError(
+        authField(context.auth),
+        403,
+        `Elasticsearch refused ${context.action}${where}: the credentials lack a privilege (${reason})`,
+        { cause: error },
+      );
     }
     if (status === 400) {
-      return new ValidationError(context.inputField ?? 'query', `Elasticsearch rejected ${context.action}${where}: ${reason}`, { cause: error });
+      return new ValidationError(
+        context.inputField ?? 'query',
+        `Elasticsearch rejected ${context.action}${where}: ${reason}`,
+        { cause: error },
+      );
     }
     if (status === 429) {
-      return new UnavailableError('elasticsearch', `Elasticsearch is overloaded (429) during ${context.action}${where}: ${reason}`, { cause: error });
+      return new UnavailableError(
+        'elasticsearch',
+        `Elasticsearch is overloaded (429) during ${context.action}${where}: ${reason}`,
+        { cause: error },
+      );
     }
-    return new UnavailableError('elasticsearch', `Elasticsearch answered ${status} to ${context.action}${where}: ${reason}`, { cause: error });
+    return new UnavailableError(
+      'elasticsearch',
+      `Elasticsearch answered ${status} to ${context.action}${where}: ${reason}`,
+      { cause: error },
+    );
   }
   if (error instanceof errors.TimeoutError) {
     const after = context.timeoutMs ? ` after ${context.timeoutMs} ms (ELASTICSEARCH_TIMEOUT_MS)` : '';
-    return new UnavailableError('elasticsearch', `Elasticsearch did not answer ${context.action}${where}${after}`, { cause: error });
+    return new UnavailableError('elasticsearch', `Elasticsearch did not answer ${context.action}${where}${after}`, {
+      cause: error,
+    });
   }
   if (error instanceof errors.ConnectionError) {
-    return new UnavailableError('elasticsearch', `cannot reach Elasticsearch (${context.action}): ${error.message}; check ELASTICSEARCH_URL / ELASTICSEARCH_CLOUD_ID and that the cluster is up`, { cause: error });
+    return new UnavailableError(
+      'elasticsearch',
+      `cannot reach Elasticsearch (${context.action}): ${error.message}; check ELASTICSEARCH_URL / ELASTICSEARCH_CLOUD_ID and that the cluster is up`,
+      { cause: error },
+    );
   }
   if (error instanceof errors.ProductNotSupportedError) {
-    return new ConfigError('ELASTICSEARCH_URL', 'the server is not Elasticsearch 7.14 or newer (no x-elastic-product header); dotrank needs Elasticsearch 7.14+, 8.x or 9.x', { cause: error });
+    return new ConfigError(
+      'ELASTICSEARCH_URL',
+      'the server is not Elasticsearch 7.14 or newer (no x-elastic-product header); dotrank needs Elasticsearch 7.14+, 8.x or 9.x',
+      { cause: error },
+    );
   }
   if (error instanceof errors.RequestAbortedError) {
     return new UnavailableError('elasticsearch', `${context.action} was aborted`, { cause: error });
@@ -111,7 +153,11 @@ export function translateError(error: unknown, context: ErrorContext): DotrankEr
     return new ConfigError('ELASTICSEARCH_URL', error.message, { cause: error });
   }
   if (error instanceof errors.ElasticsearchClientError) {
-    return new UnavailableError('elasticsearch', `Elasticsearch client error during ${context.action}: ${error.message}`, { cause: error });
+    return new UnavailableError(
+      'elasticsearch',
+      `Elasticsearch client error during ${context.action}: ${error.message}`,
+      { cause: error },
+    );
   }
   return error instanceof Error ? error : new Error(String(error));
 }

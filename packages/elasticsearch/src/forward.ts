@@ -77,7 +77,9 @@ const inflaters: Record<string, (b: Buffer) => Promise<Buffer>> = {
 
 /** A response body without its `content-encoding`; undefined for an encoding it does not know or a corrupt body. */
 export async function decodedBody(response: ForwardedResponse): Promise<Buffer | undefined> {
-  const encoding = String(response.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  const encoding = String(response.headers['content-encoding'] ?? 'identity')
+    .trim()
+    .toLowerCase();
   if (encoding === 'identity' || encoding === '') return response.body;
   const inflate = inflaters[encoding];
   if (!inflate) return undefined;
@@ -97,7 +99,10 @@ export class ForwardingClient {
       throw new ConfigError('ELASTICSEARCH_URL', `not a valid URL (got ${JSON.stringify(target.url)})`);
     }
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
-      throw new ConfigError('ELASTICSEARCH_URL', `must start with http:// or https:// (got ${JSON.stringify(target.url)})`);
+      throw new ConfigError(
+        'ELASTICSEARCH_URL',
+        `must start with http:// or https:// (got ${JSON.stringify(target.url)})`,
+      );
     }
     this.timeoutMs = target.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.agent =
@@ -128,7 +133,16 @@ export class ForwardingClient {
     const send = this.base.protocol === 'https:' ? httpsRequest : httpRequest;
     const path = this.base.pathname.replace(/\/$/, '') + request.path;
     return new Promise((resolve, reject) => {
-      const req = send({ protocol: this.base.protocol, hostname: this.base.hostname, port: this.base.port || undefined, method: request.method, path, headers: this.outgoingHeaders(request), agent: this.agent, ...(request.signal ? { signal: request.signal } : {}) });
+      const req = send({
+        protocol: this.base.protocol,
+        hostname: this.base.hostname,
+        port: this.base.port || undefined,
+        method: request.method,
+        path,
+        headers: this.outgoingHeaders(request),
+        agent: this.agent,
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
       let timedOut = false;
       const timer = setTimeout(() => {
         timedOut = true;
@@ -153,7 +167,12 @@ export class ForwardingClient {
   }
 
   private forwardError(error: Error, timedOut: boolean): Error {
-    if (timedOut) return new DotrankError('timeout', `${this.origin} did not answer within ${this.timeoutMs} ms (ELASTICSEARCH_TIMEOUT_MS)`, { field: 'elasticsearch' });
+    if (timedOut)
+      return new DotrankError(
+        'timeout',
+        `${this.origin} did not answer within ${this.timeoutMs} ms (ELASTICSEARCH_TIMEOUT_MS)`,
+        { field: 'elasticsearch' },
+      );
     if (error.name === 'AbortError') return error;
     const why = (error as NodeJS.ErrnoException).code ?? error.message;
     return new UnavailableError('elasticsearch', `cannot reach ${this.origin} (${why})`, { cause: error });

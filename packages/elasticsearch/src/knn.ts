@@ -1,6 +1,16 @@
 import type { Client, estypes } from '@elastic/elasticsearch';
 import { ConfigError, ValidationError } from '@dotrank/core';
-import type { Candidate, CandidateSource, DenseEncoder, DotrankConfig, IndexFailure, IndexOptions, IndexReport, Passage, SearchOptions } from '@dotrank/core';
+import type {
+  Candidate,
+  CandidateSource,
+  DenseEncoder,
+  DotrankConfig,
+  IndexFailure,
+  IndexOptions,
+  IndexReport,
+  Passage,
+  SearchOptions,
+} from '@dotrank/core';
 import { checkPassage, documentFor, sendBatch } from './bulk.js';
 import type { BulkContext, BulkEntry } from './bulk.js';
 import { authKindOf } from './client.js';
@@ -29,7 +39,8 @@ export const DEFAULT_VECTOR_FIELD = 'vector';
  * Scores of both modes are the inner product mapped to a positive number the way Elasticsearch maps
  * `max_inner_product` (script scores must not be negative): s < 0 ? 1 / (1 - s) : s + 1. Monotone, so order is kept.
  */
-export const SCRIPT_SOURCE = "double s = dotProduct(params.query_vector, params.field); return s < 0 ? 1.0 / (1.0 - s) : s + 1.0;";
+export const SCRIPT_SOURCE =
+  'double s = dotProduct(params.query_vector, params.field); return s < 0 ? 1.0 / (1.0 - s) : s + 1.0;';
 
 /** The inner product back from an Elasticsearch `_score` of either mode. */
 export function innerProductFromScore(score: number): number {
@@ -57,7 +68,8 @@ export async function detectDenseMode(client: Client): Promise<DenseMode> {
 
 /** The `dense_vector` mapping of the vector field. */
 export function denseVectorMapping(dims: number, mode: DenseMode = 'knn'): estypes.MappingDenseVectorProperty {
-  if (!Number.isInteger(dims) || dims < 1 || dims > 4096) throw new ValidationError('dims', `must be an integer from 1 to 4096 (got ${dims})`);
+  if (!Number.isInteger(dims) || dims < 1 || dims > 4096)
+    throw new ValidationError('dims', `must be an integer from 1 to 4096 (got ${dims})`);
   if (mode === 'knn') return { type: 'dense_vector', dims, index: true, similarity: 'max_inner_product' };
   if (mode === 'script_score') return { type: 'dense_vector', dims, index: false };
   throw new ValidationError('denseMode', `must be "knn" or "script_score" (got ${String(mode)})`);
@@ -71,7 +83,10 @@ export function buildDenseIndexDefinition(
 ): { settings: estypes.IndicesIndexSettings; mappings: estypes.MappingTypeMapping } {
   const definition = buildIndexDefinition(options.ensure ?? {}, sourceOptions);
   const field = options.vectorField ?? DEFAULT_VECTOR_FIELD;
-  definition.mappings.properties = { ...definition.mappings.properties, [field]: denseVectorMapping(dims, options.denseMode) };
+  definition.mappings.properties = {
+    ...definition.mappings.properties,
+    [field]: denseVectorMapping(dims, options.denseMode),
+  };
   return definition;
 }
 
@@ -85,12 +100,17 @@ export interface DenseSearchBodyOptions {
 
 function numCandidatesFor(k: number, wanted: number | undefined): number {
   const n = wanted ?? Math.min(10_000, Math.max(100, 2 * k));
-  if (!Number.isInteger(n) || n < k || n > 10_000) throw new ValidationError('numCandidates', `must be an integer from k (${k}) to 10000 (got ${n})`);
+  if (!Number.isInteger(n) || n < k || n > 10_000)
+    throw new ValidationError('numCandidates', `must be an integer from k (${k}) to 10000 (got ${n})`);
   return n;
 }
 
 /** The `_search` body of a knn query (pure; without `index`). Filters go inside `knn.filter` (pre-filtering). */
-export function buildKnnBody(vector: Float32Array | number[], options: DenseSearchBodyOptions, sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {}) {
+export function buildKnnBody(
+  vector: Float32Array | number[],
+  options: DenseSearchBodyOptions,
+  sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {},
+) {
   const o = asResolved(sourceOptions);
   const k = options.k;
   const filters = [...filterClauses(options.filter, o), ...o.filter];
@@ -109,10 +129,18 @@ export function buildKnnBody(vector: Float32Array | number[], options: DenseSear
 }
 
 /** The `_search` body of an exact `script_score` query over every document with a vector that passes the filters. */
-export function buildScriptScoreBody(vector: Float32Array | number[], options: DenseSearchBodyOptions, sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {}) {
+export function buildScriptScoreBody(
+  vector: Float32Array | number[],
+  options: DenseSearchBodyOptions,
+  sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {},
+) {
   const o = asResolved(sourceOptions);
   const field = options.vectorField ?? DEFAULT_VECTOR_FIELD;
-  const filters: estypes.QueryDslQueryContainer[] = [{ exists: { field } }, ...filterClauses(options.filter, o), ...o.filter];
+  const filters: estypes.QueryDslQueryContainer[] = [
+    { exists: { field } },
+    ...filterClauses(options.filter, o),
+    ...o.filter,
+  ];
   return {
     size: options.k,
     track_total_hits: false as const,
@@ -127,7 +155,12 @@ export function buildScriptScoreBody(vector: Float32Array | number[], options: D
 }
 
 /** The document written for a passage with its vector (the `index` action replaces the whole document). */
-export function vectorDocument(passage: Passage, vector: Float32Array | number[], sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {}, vectorField = DEFAULT_VECTOR_FIELD): Record<string, unknown> {
+export function vectorDocument(
+  passage: Passage,
+  vector: Float32Array | number[],
+  sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {},
+  vectorField = DEFAULT_VECTOR_FIELD,
+): Record<string, unknown> {
   const o = asResolved(sourceOptions);
   return { ...documentFor(passage, o), [vectorField]: Array.from(vector) };
 }
@@ -160,7 +193,8 @@ export class ElasticsearchDenseSource implements CandidateSource {
 
   constructor(config: DotrankConfig, options: ElasticsearchDenseSourceOptions) {
     const { encoder, denseMode, vectorField, numCandidates, ...rest } = options;
-    if (!encoder || typeof encoder.encodeQueries !== 'function') throw new ConfigError('encoder', 'a DenseEncoder is required for the Elasticsearch dense source');
+    if (!encoder || typeof encoder.encodeQueries !== 'function')
+      throw new ConfigError('encoder', 'a DenseEncoder is required for the Elasticsearch dense source');
     this.encoder = encoder;
     this.denseMode = denseMode ?? 'knn';
     denseVectorMapping(encoder.dimension, this.denseMode); // validates mode and dims
@@ -193,18 +227,26 @@ export class ElasticsearchDenseSource implements CandidateSource {
       throw translateError(error, { ...ctx, action: 'check index' });
     }
     if (!exists) {
-      const definition = buildDenseIndexDefinition(this.encoder.dimension, { denseMode: this.denseMode, vectorField: this.vectorField, ensure }, this.base.options);
+      const definition = buildDenseIndexDefinition(
+        this.encoder.dimension,
+        { denseMode: this.denseMode, vectorField: this.vectorField, ensure },
+        this.base.options,
+      );
       try {
         await this.client.indices.create({ index, settings: definition.settings, mappings: definition.mappings });
         this.ensured = true;
         return { index, created: true };
       } catch (error) {
         const type = (error as { body?: { error?: { type?: string } } }).body?.error?.type;
-        if (type !== 'resource_already_exists_exception') throw translateError(error, { ...ctx, action: 'create index', inputField: 'index' });
+        if (type !== 'resource_already_exists_exception')
+          throw translateError(error, { ...ctx, action: 'create index', inputField: 'index' });
       }
     }
     try {
-      await this.client.indices.putMapping({ index, properties: { [this.vectorField]: denseVectorMapping(this.encoder.dimension, this.denseMode) } });
+      await this.client.indices.putMapping({
+        index,
+        properties: { [this.vectorField]: denseVectorMapping(this.encoder.dimension, this.denseMode) },
+      });
     } catch (error) {
       throw translateError(error, { ...ctx, action: 'add the vector mapping', inputField: 'vectorField' });
     }
@@ -222,10 +264,16 @@ export class ElasticsearchDenseSource implements CandidateSource {
       ...(options.filter ? { filter: options.filter } : {}),
       ...(this.numCandidates !== undefined ? { numCandidates: this.numCandidates } : {}),
     };
-    const body = this.denseMode === 'knn' ? buildKnnBody(vector!, bodyOptions, this.base.options) : buildScriptScoreBody(vector!, bodyOptions, this.base.options);
+    const body =
+      this.denseMode === 'knn'
+        ? buildKnnBody(vector!, bodyOptions, this.base.options)
+        : buildScriptScoreBody(vector!, bodyOptions, this.base.options);
     let hits: estypes.SearchHit<unknown>[];
     try {
-      const response = await this.client.search({ index: this.base.indexName, ...body } as estypes.SearchRequest, options.signal ? { signal: options.signal } : {});
+      const response = await this.client.search(
+        { index: this.base.indexName, ...body } as estypes.SearchRequest,
+        options.signal ? { signal: options.signal } : {},
+      );
       hits = response.hits.hits;
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
@@ -233,7 +281,11 @@ export class ElasticsearchDenseSource implements CandidateSource {
     }
     return hits.map((hit) => {
       const passage = passageFromHit(hit, this.base.options);
-      const candidate: Candidate = { id: passage.id, text: passage.text, score: innerProductFromScore(hit._score ?? 0) };
+      const candidate: Candidate = {
+        id: passage.id,
+        text: passage.text,
+        score: innerProductFromScore(hit._score ?? 0),
+      };
       if (passage.metadata) candidate.metadata = passage.metadata;
       return candidate;
     });
@@ -245,8 +297,14 @@ export class ElasticsearchDenseSource implements CandidateSource {
     if (!this.ensured && this.autoCreate) await this.ensureIndex();
     const o = this.base.options;
     const batchSize = options.batchSize ?? Math.min(o.bulk.maxDocs, 64);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValidationError('batchSize', `must be an integer >= 1 (got ${String(batchSize)})`);
-    const ctx: BulkContext = { client: this.client, options: o, auth: authKindOf(this.client), compatibility: this.base.compatibility };
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new ValidationError('batchSize', `must be an integer >= 1 (got ${String(batchSize)})`);
+    const ctx: BulkContext = {
+      client: this.client,
+      options: o,
+      auth: authKindOf(this.client),
+      compatibility: this.base.compatibility,
+    };
     const tally = { indexed: 0, failed: 0, failures: [] as IndexFailure[] };
     const total = Array.isArray(passages) ? passages.length : undefined;
     let skipped = 0;
@@ -256,12 +314,19 @@ export class ElasticsearchDenseSource implements CandidateSource {
       if (batch.length === 0) return;
       const current = batch;
       batch = [];
-      const texts = current.map((p) => (p.title && p.title.trim() !== '' ? `${p.title}${o.textSeparator}${p.text}` : p.text));
+      const texts = current.map((p) =>
+        p.title && p.title.trim() !== '' ? `${p.title}${o.textSeparator}${p.text}` : p.text,
+      );
       const vectors = await this.encoder.encodePassages(texts);
       const entries: BulkEntry[] = current.map((p, i) => {
         const actionLine = JSON.stringify({ index: { _id: p.id } });
         const documentLine = JSON.stringify(vectorDocument(p, vectors[i]!, o, this.vectorField));
-        return { id: p.id, actionLine, documentLine, bytes: Buffer.byteLength(actionLine) + Buffer.byteLength(documentLine) + 2 };
+        return {
+          id: p.id,
+          actionLine,
+          documentLine,
+          bytes: Buffer.byteLength(actionLine) + Buffer.byteLength(documentLine) + 2,
+        };
       });
       await sendBatch(ctx, entries, tally);
       options.onProgress?.({ done: seen, ...(total !== undefined ? { total } : {}) });
@@ -286,7 +351,13 @@ export class ElasticsearchDenseSource implements CandidateSource {
         throw translateError(error, { action: 'refresh', index: o.index, auth: authKindOf(this.client) });
       }
     }
-    return { indexed: tally.indexed, failed: tally.failed, skipped, failures: tally.failures, durationMs: performance.now() - started };
+    return {
+      indexed: tally.indexed,
+      failed: tally.failed,
+      skipped,
+      failures: tally.failures,
+      durationMs: performance.now() - started,
+    };
   }
 
   count(): Promise<number> {
@@ -299,6 +370,9 @@ export class ElasticsearchDenseSource implements CandidateSource {
 }
 
 /** An Elasticsearch dense source from dotrank configuration. */
-export function createElasticsearchDenseSource(config: DotrankConfig, options: ElasticsearchDenseSourceOptions): ElasticsearchDenseSource {
+export function createElasticsearchDenseSource(
+  config: DotrankConfig,
+  options: ElasticsearchDenseSourceOptions,
+): ElasticsearchDenseSource {
   return new ElasticsearchDenseSource(config, options);
 }

@@ -25,8 +25,10 @@ export interface IndexDefinition {
 export function resolveBm25(options: EnsureIndexOptions = {}): { k1: number; b: number } {
   const k1 = options.k1 ?? 1.2;
   const b = options.b ?? 0.75;
-  if (typeof k1 !== 'number' || !Number.isFinite(k1) || k1 < 0) throw new ValidationError('k1', `must be a finite number >= 0 (got ${String(k1)})`);
-  if (typeof b !== 'number' || !Number.isFinite(b) || b < 0 || b > 1) throw new ValidationError('b', `must be a number from 0 to 1 (got ${String(b)})`);
+  if (typeof k1 !== 'number' || !Number.isFinite(k1) || k1 < 0)
+    throw new ValidationError('k1', `must be a finite number >= 0 (got ${String(k1)})`);
+  if (typeof b !== 'number' || !Number.isFinite(b) || b < 0 || b > 1)
+    throw new ValidationError('b', `must be a number from 0 to 1 (got ${String(b)})`);
   return { k1, b };
 }
 
@@ -48,7 +50,8 @@ export function buildIndexDefinition(
   const o = asResolved(sourceOptions);
   const { k1, b } = resolveBm25(ensure);
   const shards = ensure.shards ?? 1;
-  if (!Number.isInteger(shards) || shards < 1) throw new ValidationError('shards', `must be an integer >= 1 (got ${String(shards)})`);
+  if (!Number.isInteger(shards) || shards < 1)
+    throw new ValidationError('shards', `must be an integer >= 1 (got ${String(shards)})`);
   if (ensure.replicas !== undefined && (!Number.isInteger(ensure.replicas) || ensure.replicas < 0)) {
     throw new ValidationError('replicas', `must be an integer >= 0 (got ${String(ensure.replicas)})`);
   }
@@ -62,7 +65,13 @@ export function buildIndexDefinition(
   if (o.metadataField) {
     properties[o.metadataField] = { type: 'object', dynamic: true };
     mappings.dynamic_templates = [
-      { dotrank_metadata_strings: { path_match: `${o.metadataField}.*`, match_mapping_type: 'string', mapping: { type: 'keyword' } } },
+      {
+        dotrank_metadata_strings: {
+          path_match: `${o.metadataField}.*`,
+          match_mapping_type: 'string',
+          mapping: { type: 'keyword' },
+        },
+      },
     ];
   }
   const settings: estypes.IndicesIndexSettings = {

@@ -91,7 +91,8 @@ const FIELD_WITH_BOOST = /^([^\s^]+)(?:\^(\d+(?:\.\d+)?))?$/;
 /** Splits `title^2` into its field and boost (1 when absent). */
 export function parseBoostedField(spec: string): { field: string; boost: number } {
   const m = FIELD_WITH_BOOST.exec(spec.trim());
-  if (!m) throw new ValidationError('searchFields', `"${spec}" is not a field name with an optional ^boost (e.g. "title^2")`);
+  if (!m)
+    throw new ValidationError('searchFields', `"${spec}" is not a field name with an optional ^boost (e.g. "title^2")`);
   return { field: m[1]!, boost: m[2] === undefined ? 1 : Number(m[2]) };
 }
 
@@ -106,16 +107,22 @@ function nonEmptyList(field: string, value: string[] | undefined, fallback: stri
 
 function positiveInt(field: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) throw new ValidationError(field, `must be an integer >= ${min} (got ${value})`);
+  if (!Number.isInteger(value) || value < min)
+    throw new ValidationError(field, `must be an integer >= ${min} (got ${value})`);
   return value;
 }
 
 /** Fills in defaults and checks every option; errors name the option. */
-export function resolveSourceOptions(options: ElasticsearchSourceOptions = {}, defaultIndex = 'dotrank'): ResolvedSourceOptions {
+export function resolveSourceOptions(
+  options: ElasticsearchSourceOptions = {},
+  defaultIndex = 'dotrank',
+): ResolvedSourceOptions {
   const index = options.index ?? defaultIndex;
-  if (typeof index !== 'string' || index.trim() === '') throw new ValidationError('index', 'must be a non-empty index name');
+  if (typeof index !== 'string' || index.trim() === '')
+    throw new ValidationError('index', 'must be a non-empty index name');
   const idField = options.idField ?? '_id';
-  if (typeof idField !== 'string' || idField.trim() === '') throw new ValidationError('idField', 'must be a field name or "_id"');
+  if (typeof idField !== 'string' || idField.trim() === '')
+    throw new ValidationError('idField', 'must be a field name or "_id"');
   const searchFields = nonEmptyList('searchFields', options.searchFields, ['title', 'text']);
   searchFields.forEach(parseBoostedField);
   const textFields = nonEmptyList('textFields', options.textFields, ['title', 'text']);
@@ -129,10 +136,14 @@ export function resolveSourceOptions(options: ElasticsearchSourceOptions = {}, d
   }
   const multiMatchType = options.multiMatchType ?? 'best_fields';
   if (!['best_fields', 'most_fields', 'cross_fields'].includes(multiMatchType)) {
-    throw new ValidationError('multiMatchType', `must be best_fields, most_fields or cross_fields (got ${String(multiMatchType)})`);
+    throw new ValidationError(
+      'multiMatchType',
+      `must be best_fields, most_fields or cross_fields (got ${String(multiMatchType)})`,
+    );
   }
   const operator = options.operator ?? 'or';
-  if (operator !== 'or' && operator !== 'and') throw new ValidationError('operator', `must be "or" or "and" (got ${String(operator)})`);
+  if (operator !== 'or' && operator !== 'and')
+    throw new ValidationError('operator', `must be "or" or "and" (got ${String(operator)})`);
   const filter = options.filter === undefined ? [] : Array.isArray(options.filter) ? options.filter : [options.filter];
   for (const clause of filter) {
     if (clause === null || typeof clause !== 'object' || Object.keys(clause).length === 0) {
@@ -167,7 +178,9 @@ export function resolveSourceOptions(options: ElasticsearchSourceOptions = {}, d
 }
 
 /** Accepts resolved or raw options (the pure helpers are called with either). */
-export function asResolved(options: ElasticsearchSourceOptions | ResolvedSourceOptions | undefined): ResolvedSourceOptions {
+export function asResolved(
+  options: ElasticsearchSourceOptions | ResolvedSourceOptions | undefined,
+): ResolvedSourceOptions {
   if (options && RESOLVED.has(options as object)) return options as ResolvedSourceOptions;
   return resolveSourceOptions(options as ElasticsearchSourceOptions | undefined);
 }

@@ -13,8 +13,12 @@ export interface SearchBody {
 }
 
 /** Checks a query string and k the way every source does; errors name the field. */
-export function validateSearch(query: unknown, options: Pick<SearchOptions, 'k'> | undefined): { query: string; k: number } {
-  if (typeof query !== 'string' || query.trim() === '') throw new ValidationError('query', 'must be a non-empty string');
+export function validateSearch(
+  query: unknown,
+  options: Pick<SearchOptions, 'k'> | undefined,
+): { query: string; k: number } {
+  if (typeof query !== 'string' || query.trim() === '')
+    throw new ValidationError('query', 'must be a non-empty string');
   return { query, k: validateK(options?.k) };
 }
 
@@ -23,19 +27,25 @@ function isScalar(v: unknown): v is Scalar {
 }
 
 /** `SearchFilter` -> `term` / `terms` clauses on `<metadataField>.<key>` (or `<key>` when metadataField is null). */
-export function filterClauses(filter: SearchFilter | undefined, options: ElasticsearchSourceOptions | ResolvedSourceOptions = {}): estypes.QueryDslQueryContainer[] {
+export function filterClauses(
+  filter: SearchFilter | undefined,
+  options: ElasticsearchSourceOptions | ResolvedSourceOptions = {},
+): estypes.QueryDslQueryContainer[] {
   if (!filter) return [];
-  if (typeof filter !== 'object' || Array.isArray(filter)) throw new ValidationError('filter', 'must be an object of field -> value or list of values');
+  if (typeof filter !== 'object' || Array.isArray(filter))
+    throw new ValidationError('filter', 'must be an object of field -> value or list of values');
   const o = asResolved(options);
   const clauses: estypes.QueryDslQueryContainer[] = [];
   for (const [key, wanted] of Object.entries(filter)) {
     if (key.trim() === '') throw new ValidationError('filter', 'has an empty field name');
     const field = o.metadataField ? `${o.metadataField}.${key}` : key;
     if (Array.isArray(wanted)) {
-      if (!wanted.every(isScalar)) throw new ValidationError(`filter.${key}`, 'values must be strings, finite numbers or booleans');
+      if (!wanted.every(isScalar))
+        throw new ValidationError(`filter.${key}`, 'values must be strings, finite numbers or booleans');
       clauses.push({ terms: { [field]: wanted } });
     } else {
-      if (!isScalar(wanted)) throw new ValidationError(`filter.${key}`, 'must be a string, a finite number, a boolean or a list of them');
+      if (!isScalar(wanted))
+        throw new ValidationError(`filter.${key}`, 'must be a string, a finite number, a boolean or a list of them');
       clauses.push({ term: { [field]: wanted } });
     }
   }
@@ -57,7 +67,11 @@ export function sourceIncludes(options: ElasticsearchSourceOptions | ResolvedSou
  * `match` on one unboosted field, else `multi_match` with boosts; `SearchFilter` and the source's raw filter
  * in `bool.filter`; `_source.includes` limited to what `passageFromHit` reads; `track_total_hits: false`.
  */
-export function buildSearchBody(query: string, options: SearchOptions, sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {}): SearchBody {
+export function buildSearchBody(
+  query: string,
+  options: SearchOptions,
+  sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {},
+): SearchBody {
   const { k } = validateSearch(query, options);
   const o = asResolved(sourceOptions);
   const fields = o.searchFields.map(parseBoostedField);
@@ -116,7 +130,10 @@ export interface SearchHitLike {
  * `textSeparator` (missing or empty fields left out), metadata from `metadataField` and `metadataFields`
  * (scalar values only).
  */
-export function passageFromHit(hit: SearchHitLike, sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {}): Passage {
+export function passageFromHit(
+  hit: SearchHitLike,
+  sourceOptions: ElasticsearchSourceOptions | ResolvedSourceOptions = {},
+): Passage {
   const o = asResolved(sourceOptions);
   const source = hit._source ?? {};
   let id: string | undefined;
@@ -136,7 +153,8 @@ export function passageFromHit(hit: SearchHitLike, sourceOptions: ElasticsearchS
   if (o.metadataField) {
     const object = getField(source, o.metadataField);
     if (object && typeof object === 'object' && !Array.isArray(object)) {
-      for (const [key, value] of Object.entries(object as Record<string, unknown>)) if (isScalar(value)) metadata[key] = value;
+      for (const [key, value] of Object.entries(object as Record<string, unknown>))
+        if (isScalar(value)) metadata[key] = value;
     }
   }
   for (const field of o.metadataFields) {

@@ -69,7 +69,12 @@ export interface RankedHit {
  * cluster's order with their own scores), each with `_dotrank` (its first-stage score and rank), cut to `size`,
  * `hits.max_score` recomputed, and `meta` as the top-level `_dotrank`.
  */
-export function writeSearchResponse(read: SearchHits, ranking: readonly RankedHit[] | undefined, meta: ResponseMeta, size?: number): Buffer {
+export function writeSearchResponse(
+  read: SearchHits,
+  ranking: readonly RankedHit[] | undefined,
+  meta: ResponseMeta,
+  size?: number,
+): Buffer {
   const position = new Map(read.candidates.map((c, i) => [c.id, i]));
   const order = ranking ?? read.candidates.map((c) => ({ id: c.id, score: c.score }));
   const out: Json[] = [];
@@ -81,12 +86,17 @@ export function writeSearchResponse(read: SearchHits, ranking: readonly RankedHi
     out.push({ ...hit, _score: item.score, _dotrank: hitMeta });
   }
   const hitsObject = read.response['hits'] as Json;
-  const response: Json = { ...read.response, hits: { ...hitsObject, max_score: maxScore(out), hits: out }, _dotrank: meta };
+  const response: Json = {
+    ...read.response,
+    hits: { ...hitsObject, max_score: maxScore(out), hits: out },
+    _dotrank: meta,
+  };
   return Buffer.from(JSON.stringify(response), 'utf8');
 }
 
 function maxScore(hits: readonly Json[]): number | null {
   let max: number | null = null;
-  for (const hit of hits) if (typeof hit['_score'] === 'number' && (max === null || hit['_score'] > max)) max = hit['_score'];
+  for (const hit of hits)
+    if (typeof hit['_score'] === 'number' && (max === null || hit['_score'] > max)) max = hit['_score'];
   return max;
 }

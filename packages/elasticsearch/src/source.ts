@@ -1,6 +1,14 @@
 import type { Client } from '@elastic/elasticsearch';
 import { ConfigError } from '@dotrank/core';
-import type { Candidate, CandidateSource, DotrankConfig, IndexOptions, IndexReport, Passage, SearchOptions } from '@dotrank/core';
+import type {
+  Candidate,
+  CandidateSource,
+  DotrankConfig,
+  IndexOptions,
+  IndexReport,
+  Passage,
+  SearchOptions,
+} from '@dotrank/core';
 import { bulkIndex } from './bulk.js';
 import type { BulkContext } from './bulk.js';
 import { authKindOf, compatibilityOf, createClientFromConfig } from './client.js';
@@ -75,7 +83,10 @@ export class ElasticsearchSource implements CandidateSource {
     const body = buildSearchBody(query, options, this.options);
     let hits;
     try {
-      const response = await this.client.search({ index: this.options.index, ...body }, options.signal ? { signal: options.signal } : {});
+      const response = await this.client.search(
+        { index: this.options.index, ...body },
+        options.signal ? { signal: options.signal } : {},
+      );
       hits = response.hits.hits;
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
@@ -134,12 +145,15 @@ export class ElasticsearchSource implements CandidateSource {
         return { index, created: true, similarity: { k1, b } };
       } catch (error) {
         const type = (error as { body?: { error?: { type?: string } } }).body?.error?.type;
-        if (type !== 'resource_already_exists_exception') throw translateError(error, this.context('create index', 'index'));
+        if (type !== 'resource_already_exists_exception')
+          throw translateError(error, this.context('create index', 'index'));
       }
     }
     const existing = await this.existingSimilarity();
     if (existing) {
-      const mismatch = (options.k1 !== undefined && existing.k1 !== options.k1) || (options.b !== undefined && existing.b !== options.b);
+      const mismatch =
+        (options.k1 !== undefined && existing.k1 !== options.k1) ||
+        (options.b !== undefined && existing.b !== options.b);
       if (mismatch) {
         throw new ConfigError(
           options.k1 !== undefined && existing.k1 !== options.k1 ? 'k1' : 'b',
@@ -155,7 +169,10 @@ export class ElasticsearchSource implements CandidateSource {
   private async existingSimilarity(): Promise<{ k1: number; b: number } | undefined> {
     let response: Record<string, { settings?: unknown }>;
     try {
-      response = (await this.client.indices.getSettings({ index: this.options.index, flat_settings: true })) as Record<string, { settings?: unknown }>;
+      response = (await this.client.indices.getSettings({ index: this.options.index, flat_settings: true })) as Record<
+        string,
+        { settings?: unknown }
+      >;
     } catch (error) {
       throw translateError(error, this.context('read index settings'));
     }
@@ -176,7 +193,10 @@ export class ElasticsearchSource implements CandidateSource {
 }
 
 /** An Elasticsearch candidate source from dotrank configuration (URL/cloud id, auth, TLS, timeout, index). */
-export function createElasticsearchSource(config: DotrankConfig, options?: ElasticsearchSourceOptions): ElasticsearchSource {
+export function createElasticsearchSource(
+  config: DotrankConfig,
+  options?: ElasticsearchSourceOptions,
+): ElasticsearchSource {
   return new ElasticsearchSource(config, options);
 }
 

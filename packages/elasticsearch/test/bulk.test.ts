@@ -20,8 +20,17 @@ describe('backoffMs', () => {
 
 describe('documentFor', () => {
   it('puts title + separator + text into a single text field, metadata at the top level when asked', () => {
-    const options = resolveSourceOptions({ idField: 'doc_id', textFields: ['body'], textSeparator: ' / ', metadataField: null });
-    expect(documentFor({ id: '1', title: 'T', text: 'X', metadata: { lang: 'en' } }, options)).toEqual({ doc_id: '1', body: 'T / X', lang: 'en' });
+    const options = resolveSourceOptions({
+      idField: 'doc_id',
+      textFields: ['body'],
+      textSeparator: ' / ',
+      metadataField: null,
+    });
+    expect(documentFor({ id: '1', title: 'T', text: 'X', metadata: { lang: 'en' } }, options)).toEqual({
+      doc_id: '1',
+      body: 'T / X',
+      lang: 'en',
+    });
   });
 
   it('fails a passage whose metadata clashes with a document field', () => {
@@ -36,7 +45,12 @@ describe('documentFor', () => {
     const checked = checkPassage({ id: 'é', text: 'ü' }, resolveSourceOptions());
     expect(checked).toEqual({
       kind: 'ok',
-      entry: { id: 'é', actionLine: '{"index":{"_id":"é"}}', documentLine: '{"id":"é","text":"ü"}', bytes: 22 + 23 + 2 },
+      entry: {
+        id: 'é',
+        actionLine: '{"index":{"_id":"é"}}',
+        documentLine: '{"id":"é","text":"ü"}',
+        bytes: 22 + 23 + 2,
+      },
     });
   });
 });

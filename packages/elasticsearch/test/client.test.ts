@@ -24,11 +24,22 @@ function nodeUrl(client: ReturnType<typeof createClientFromConfig>): URL {
 
 describe('createClientFromConfig', () => {
   it('builds a client for ELASTICSEARCH_URL with basic auth and the timeout', async () => {
-    const client = createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://es.example:9200', ELASTICSEARCH_USERNAME: 'u', ELASTICSEARCH_PASSWORD: 'p', ELASTICSEARCH_TIMEOUT_MS: '1234' }));
+    const client = createClientFromConfig(
+      config({
+        ELASTICSEARCH_URL: 'http://es.example:9200',
+        ELASTICSEARCH_USERNAME: 'u',
+        ELASTICSEARCH_PASSWORD: 'p',
+        ELASTICSEARCH_TIMEOUT_MS: '1234',
+      }),
+    );
     expect(nodeUrl(client).href).toBe('http://es.example:9200/');
     expect(authKindOf(client)).toBe('basic');
     expect(compatibilityOf(client)).toBe(8);
-    expect((client.transport as unknown as Record<symbol, unknown>)[Object.getOwnPropertySymbols(client.transport).find((s) => s.description === 'request timeout')!]).toBe(1234);
+    expect(
+      (client.transport as unknown as Record<symbol, unknown>)[
+        Object.getOwnPropertySymbols(client.transport).find((s) => s.description === 'request timeout')!
+      ],
+    ).toBe(1234);
     await client.close();
   });
 
@@ -43,21 +54,51 @@ describe('createClientFromConfig', () => {
 
   it('names the setting for every configuration problem', () => {
     expect(configError(() => createClientFromConfig(config({}))).field).toBe('ELASTICSEARCH_URL');
-    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'not a url' }))).message).toBe('ELASTICSEARCH_URL: not a valid URL (got "not a url")');
-    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'ftp://x' }))).field).toBe('ELASTICSEARCH_URL');
-    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_CLOUD_ID: 'a:b' }))).field).toBe('ELASTICSEARCH_CLOUD_ID');
-    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_API_KEY: 'k', ELASTICSEARCH_USERNAME: 'u' }))).field).toBe('ELASTICSEARCH_API_KEY');
-    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_USERNAME: 'u' }))).field).toBe('ELASTICSEARCH_PASSWORD');
-    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_PASSWORD: 'p' }))).field).toBe('ELASTICSEARCH_USERNAME');
-    const missingCa = configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'https://x', ELASTICSEARCH_CA_FILE: '/nonexistent/ca.pem' })));
+    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'not a url' }))).message).toBe(
+      'ELASTICSEARCH_URL: not a valid URL (got "not a url")',
+    );
+    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'ftp://x' }))).field).toBe(
+      'ELASTICSEARCH_URL',
+    );
+    expect(
+      configError(() =>
+        createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_CLOUD_ID: 'a:b' })),
+      ).field,
+    ).toBe('ELASTICSEARCH_CLOUD_ID');
+    expect(
+      configError(() =>
+        createClientFromConfig(
+          config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_API_KEY: 'k', ELASTICSEARCH_USERNAME: 'u' }),
+        ),
+      ).field,
+    ).toBe('ELASTICSEARCH_API_KEY');
+    expect(
+      configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_USERNAME: 'u' })))
+        .field,
+    ).toBe('ELASTICSEARCH_PASSWORD');
+    expect(
+      configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'http://x', ELASTICSEARCH_PASSWORD: 'p' })))
+        .field,
+    ).toBe('ELASTICSEARCH_USERNAME');
+    const missingCa = configError(() =>
+      createClientFromConfig(config({ ELASTICSEARCH_URL: 'https://x', ELASTICSEARCH_CA_FILE: '/nonexistent/ca.pem' })),
+    );
     expect(missingCa.message).toBe('ELASTICSEARCH_CA_FILE: cannot read /nonexistent/ca.pem (ENOENT)');
-    const notPem = configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'https://x', ELASTICSEARCH_CA_FILE: fixture('make-certs.sh') })));
+    const notPem = configError(() =>
+      createClientFromConfig(
+        config({ ELASTICSEARCH_URL: 'https://x', ELASTICSEARCH_CA_FILE: fixture('make-certs.sh') }),
+      ),
+    );
     expect(notPem.field).toBe('ELASTICSEARCH_CA_FILE');
-    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_CLOUD_ID: 'garbage' }))).field).toBe('ELASTICSEARCH_CLOUD_ID');
+    expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_CLOUD_ID: 'garbage' }))).field).toBe(
+      'ELASTICSEARCH_CLOUD_ID',
+    );
   });
 
   it('accepts a readable PEM CA file', async () => {
-    const client = createClientFromConfig(config({ ELASTICSEARCH_URL: 'https://localhost:9200', ELASTICSEARCH_CA_FILE: fixture('ca.pem') }));
+    const client = createClientFromConfig(
+      config({ ELASTICSEARCH_URL: 'https://localhost:9200', ELASTICSEARCH_CA_FILE: fixture('ca.pem') }),
+    );
     expect(authKindOf(client)).toBe('none');
     await client.close();
   });
@@ -65,24 +106,36 @@ describe('createClientFromConfig', () => {
 
 describe('connectionSettings', () => {
   it('builds the Authorization header once for both clients, takes URL credentials out of the URL', () => {
-    expect(connectionSettings(config({ ELASTICSEARCH_URL: 'http://x:9200', ELASTICSEARCH_API_KEY: 'aWQ6a2V5' }))).toMatchObject({
+    expect(
+      connectionSettings(config({ ELASTICSEARCH_URL: 'http://x:9200', ELASTICSEARCH_API_KEY: 'aWQ6a2V5' })),
+    ).toMatchObject({
       url: 'http://x:9200/',
       authKind: 'api_key',
       authorization: 'ApiKey aWQ6a2V5',
       timeoutMs: 30_000,
     });
     const inUrl = connectionSettings(config({ ELASTICSEARCH_URL: 'https://u%40corp:p%3Ass@x:9200/es' }));
-    expect(inUrl).toMatchObject({ url: 'https://x:9200/es', authKind: 'basic', auth: { username: 'u@corp', password: 'p:ss' } });
+    expect(inUrl).toMatchObject({
+      url: 'https://x:9200/es',
+      authKind: 'basic',
+      auth: { username: 'u@corp', password: 'p:ss' },
+    });
     expect(inUrl.authorization).toBe(`Basic ${Buffer.from('u@corp:p:ss').toString('base64')}`);
     expect(connectionSettings(config({})).url).toBeUndefined();
   });
 
   it('decodes a cloud id into the URL the forwarding client uses', () => {
     const cloudId = `d:${Buffer.from('eu-west-1.aws.found.io:443$abc123$kib').toString('base64')}`;
-    expect(connectionSettings(config({ ELASTICSEARCH_CLOUD_ID: cloudId }))).toMatchObject({ url: 'https://abc123.eu-west-1.aws.found.io:443', cloudId });
+    expect(connectionSettings(config({ ELASTICSEARCH_CLOUD_ID: cloudId }))).toMatchObject({
+      url: 'https://abc123.eu-west-1.aws.found.io:443',
+      cloudId,
+    });
   });
 
   it('refuses credentials given twice, naming the setting', () => {
-    expect(configError(() => connectionSettings(config({ ELASTICSEARCH_URL: 'http://u:p@x', ELASTICSEARCH_API_KEY: 'k' }))).field).toBe('ELASTICSEARCH_URL');
+    expect(
+      configError(() => connectionSettings(config({ ELASTICSEARCH_URL: 'http://u:p@x', ELASTICSEARCH_API_KEY: 'k' })))
+        .field,
+    ).toBe('ELASTICSEARCH_URL');
   });
 });

@@ -6,7 +6,11 @@ import type { ProxySearchDecision } from '../src/dsl.js';
 
 const passage = resolveSourceOptions();
 const plan = (body: unknown, qs = ''): ProxySearchDecision =>
-  planProxySearch(Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), new URLSearchParams(qs), passage);
+  planProxySearch(
+    Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    new URLSearchParams(qs),
+    passage,
+  );
 
 function validationField(fn: () => unknown): string | undefined {
   try {
@@ -25,7 +29,13 @@ describe('extractQueryText', () => {
     expect(extractQueryText({ multi_match: { query: 'shock waves', fields: ['title', 'text'] } })).toBe('shock waves');
     expect(extractQueryText({ query_string: { query: 'wings' } })).toBe('wings');
     expect(
-      extractQueryText({ bool: { must: [{ match: { text: 'flat' } }], should: { multi_match: { query: 'plate' } }, filter: [{ match: { topic: 'flow' } }] } }),
+      extractQueryText({
+        bool: {
+          must: [{ match: { text: 'flat' } }],
+          should: { multi_match: { query: 'plate' } },
+          filter: [{ match: { topic: 'flow' } }],
+        },
+      }),
     ).toBe('flat plate');
     expect(extractQueryText({ term: { topic: 'flow' } })).toBeUndefined();
     expect(extractQueryText(undefined)).toBeUndefined();
@@ -34,7 +44,12 @@ describe('extractQueryText', () => {
 
 describe('readRerankSection', () => {
   it('reads query, fusion, field(s) and window', () => {
-    expect(readRerankSection({ query: 'q', fusion: 'rrf', field: 'body', window: 50 })).toEqual({ query: 'q', fusion: 'rrf', textFields: ['body'], window: 50 });
+    expect(readRerankSection({ query: 'q', fusion: 'rrf', field: 'body', window: 50 })).toEqual({
+      query: 'q',
+      fusion: 'rrf',
+      textFields: ['body'],
+      window: 50,
+    });
     expect(readRerankSection({ fields: ['a', 'b'] })).toEqual({ textFields: ['a', 'b'] });
     expect(readRerankSection({})).toEqual({});
   });
@@ -51,7 +66,9 @@ describe('readRerankSection', () => {
 
 describe('readRetriever', () => {
   it('reads the standard retriever and leaves the others for later', () => {
-    expect(readRetriever({ standard: { query: { match: { text: 'x' } } } })).toEqual({ query: { match: { text: 'x' } } });
+    expect(readRetriever({ standard: { query: { match: { text: 'x' } } } })).toEqual({
+      query: { match: { text: 'x' } },
+    });
     expect(readRetriever({ standard: { query: {}, sort: ['year'] } })).toEqual({ why: 'retriever.standard.sort' });
     expect(readRetriever({ rrf: { retrievers: [] } })).toEqual({ why: 'retriever rrf is not read yet' });
   });
@@ -70,7 +87,11 @@ describe('planProxySearch', () => {
   });
 
   it('strips the rerank section, widens size to the window and remembers the size asked for', () => {
-    const decision = plan({ query: { term: { topic: 'flow' } }, size: 5, rerank: { query: 'flat plate', fusion: 'rrf', field: 'text', window: 40 } });
+    const decision = plan({
+      query: { term: { topic: 'flow' } },
+      size: 5,
+      rerank: { query: 'flat plate', fusion: 'rrf', field: 'text', window: 40 },
+    });
     if (!decision.rerank) throw new Error(decision.why);
     expect(JSON.parse(decision.plan.forwardBody.toString())).toEqual({ query: { term: { topic: 'flow' } }, size: 40 });
     expect(decision.plan).toMatchObject({ query: 'flat plate', fusion: 'rrf', size: 5 });
@@ -105,6 +126,8 @@ describe('planProxySearch', () => {
   });
 
   it('rejects a malformed rerank section with the field named', () => {
-    expect(validationField(() => plan({ query: { match: { text: 'x' } }, rerank: { fusion: 'nope' } }))).toBe('rerank.fusion');
+    expect(validationField(() => plan({ query: { match: { text: 'x' } }, rerank: { fusion: 'nope' } }))).toBe(
+      'rerank.fusion',
+    );
   });
 });

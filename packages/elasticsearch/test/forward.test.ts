@@ -33,13 +33,21 @@ afterEach(async () => {
 });
 
 /** A server answering like Elasticsearch, recording each request. */
-async function cluster(answer?: (req: IncomingMessage, res: ServerResponse) => void, server: Server = createHttpServer()): Promise<{ url: string; received: Received[] }> {
+async function cluster(
+  answer?: (req: IncomingMessage, res: ServerResponse) => void,
+  server: Server = createHttpServer(),
+): Promise<{ url: string; received: Received[] }> {
   const received: Received[] = [];
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      received.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       if (answer) return answer(req, res);
       res.writeHead(200, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
       res.end('{"version":{"number":"8.19.2"},"tagline":"You Know, for Search"}');
@@ -74,7 +82,14 @@ describe('ForwardingClient', () => {
     const res = await forwarder({ ELASTICSEARCH_URL: `${url}/prefix/` }).send({
       method: 'POST',
       path: '/cran/_search?typed_keys=true',
-      headers: { 'content-type': 'application/json', connection: 'keep-alive, x-drop', 'x-drop': '1', host: 'evil.example', 'x-opaque-id': 't1', 'transfer-encoding': 'chunked' },
+      headers: {
+        'content-type': 'application/json',
+        connection: 'keep-alive, x-drop',
+        'x-drop': '1',
+        host: 'evil.example',
+        'x-opaque-id': 't1',
+        'transfer-encoding': 'chunked',
+      },
       body,
     });
     expect(res.status).toBe(200);
@@ -94,7 +109,11 @@ describe('ForwardingClient', () => {
   ] as const) {
     it(`sends the same Authorization as the official client for the ${kind}, replacing the caller's`, async () => {
       const { url, received } = await cluster();
-      await forwarder({ ELASTICSEARCH_URL: url, ...env }).send({ method: 'GET', path: '/', headers: { authorization: 'Bearer caller' } });
+      await forwarder({ ELASTICSEARCH_URL: url, ...env }).send({
+        method: 'GET',
+        path: '/',
+        headers: { authorization: 'Bearer caller' },
+      });
       const official = createClientFromConfig(loadConfig({ ELASTICSEARCH_URL: url, ...env }));
       try {
         await official.info();
@@ -109,7 +128,11 @@ describe('ForwardingClient', () => {
 
   it("lets the caller's own Authorization through when none is configured; URL credentials become basic auth", async () => {
     const { url, received } = await cluster();
-    await forwarder({ ELASTICSEARCH_URL: url }).send({ method: 'GET', path: '/', headers: { authorization: 'Bearer caller' } });
+    await forwarder({ ELASTICSEARCH_URL: url }).send({
+      method: 'GET',
+      path: '/',
+      headers: { authorization: 'Bearer caller' },
+    });
     expect(received[0]!.headers['authorization']).toBe('Bearer caller');
     const withUser = new URL(url);
     withUser.username = 'u';
@@ -135,16 +158,28 @@ describe('ForwardingClient', () => {
     const server = createHttpsServer({ key: readFileSync(tls('server.key')), cert: readFileSync(tls('server.pem')) });
     const { url } = await cluster(undefined, server);
     const https = url.replace('127.0.0.1', 'localhost');
-    const trusted = await forwarder({ ELASTICSEARCH_URL: https, ELASTICSEARCH_CA_FILE: tls('ca.pem') }).send({ method: 'GET', path: '/', headers: {} });
+    const trusted = await forwarder({ ELASTICSEARCH_URL: https, ELASTICSEARCH_CA_FILE: tls('ca.pem') }).send({
+      method: 'GET',
+      path: '/',
+      headers: {},
+    });
     expect(trusted.status).toBe(200);
-    const untrusted = await caught(forwarder({ ELASTICSEARCH_URL: https }).send({ method: 'GET', path: '/', headers: {} }));
+    const untrusted = await caught(
+      forwarder({ ELASTICSEARCH_URL: https }).send({ method: 'GET', path: '/', headers: {} }),
+    );
     expect(untrusted).toBeInstanceOf(UnavailableError);
     expect(untrusted.message).toMatch(/^elasticsearch: cannot reach https:\/\/localhost:\d+ \(/);
   });
 
   it('gives up after ELASTICSEARCH_TIMEOUT_MS with a timeout error, and names a refused connection', async () => {
     const { url } = await cluster(() => undefined);
-    const slow = await caught(forwarder({ ELASTICSEARCH_URL: url, ELASTICSEARCH_TIMEOUT_MS: '200' }).send({ method: 'GET', path: '/', headers: {} }));
+    const slow = await caught(
+      forwarder({ ELASTICSEARCH_URL: url, ELASTICSEARCH_TIMEOUT_MS: '200' }).send({
+        method: 'GET',
+        path: '/',
+        headers: {},
+      }),
+    );
     expect(slow).toBeInstanceOf(DotrankError);
     expect((slow as DotrankError).code).toBe('timeout');
     expect(slow.message).toBe(`elasticsearch: ${url} did not answer within 200 ms (ELASTICSEARCH_TIMEOUT_MS)`);
@@ -152,7 +187,9 @@ describe('ForwardingClient', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', () => resolve()));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const refused = await caught(forwarder({ ELASTICSEARCH_URL: `http://127.0.0.1:${port}` }).send({ method: 'GET', path: '/', headers: {} }));
+    const refused = await caught(
+      forwarder({ ELASTICSEARCH_URL: `http://127.0.0.1:${port}` }).send({ method: 'GET', path: '/', headers: {} }),
+    );
     expect(refused).toBeInstanceOf(UnavailableError);
     expect(refused.message).toBe(`elasticsearch: cannot reach http://127.0.0.1:${port} (ECONNREFUSED)`);
   });
@@ -162,7 +199,13 @@ describe('ForwardingClient', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
       res.write('{"hits":');
     });
-    const stalled = await caught(forwarder({ ELASTICSEARCH_URL: url, ELASTICSEARCH_TIMEOUT_MS: '200' }).send({ method: 'GET', path: '/x/_search', headers: {} }));
+    const stalled = await caught(
+      forwarder({ ELASTICSEARCH_URL: url, ELASTICSEARCH_TIMEOUT_MS: '200' }).send({
+        method: 'GET',
+        path: '/x/_search',
+        headers: {},
+      }),
+    );
     expect((stalled as DotrankError).code).toBe('timeout');
   });
 

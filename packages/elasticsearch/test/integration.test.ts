@@ -15,7 +15,8 @@ import { readSearchHits } from '../src/response.js';
 const config = loadConfig(process.env);
 const configured = Boolean(config.ELASTICSEARCH_URL || config.ELASTICSEARCH_CLOUD_ID);
 const compatibility = process.env['ELASTICSEARCH_COMPAT'] === '7' ? 7 : 8;
-if (!configured) console.warn('[elasticsearch] integration suite skipped: ELASTICSEARCH_URL / ELASTICSEARCH_CLOUD_ID is not set');
+if (!configured)
+  console.warn('[elasticsearch] integration suite skipped: ELASTICSEARCH_URL / ELASTICSEARCH_CLOUD_ID is not set');
 
 describe.skipIf(!configured)('real Elasticsearch cluster', () => {
   const created: string[] = [];
@@ -27,12 +28,14 @@ describe.skipIf(!configured)('real Elasticsearch cluster', () => {
 
   afterAll(async () => {
     const client = createClientFromConfig(config, { compatibility });
-    for (const index of created) await client.indices.delete({ index, ignore_unavailable: true }).catch(() => undefined);
+    for (const index of created)
+      await client.indices.delete({ index, ignore_unavailable: true }).catch(() => undefined);
     await client.close();
   });
 
   candidateSourceContract('elasticsearch (real cluster)', async () =>
-    createElasticsearchSource(config, { index: indexName('contract'), compatibility }));
+    createElasticsearchSource(config, { index: indexName('contract'), compatibility }),
+  );
 
   it('creates the index with the requested BM25 similarity and refuses a different one later', async () => {
     const source = createElasticsearchSource(config, { index: indexName('bm25'), compatibility });
@@ -55,7 +58,11 @@ describe.skipIf(!configured)('real Elasticsearch cluster', () => {
   });
 
   it('forwards a search with the configured credentials and reads the same passages as the source', async () => {
-    const source = createElasticsearchSource(config, { index: indexName('proxy'), compatibility, textFields: ['title', 'text'] });
+    const source = createElasticsearchSource(config, {
+      index: indexName('proxy'),
+      compatibility,
+      textFields: ['title', 'text'],
+    });
     const settings = connectionSettings(config);
     const forwarder = new ForwardingClient({ ...settings, url: settings.url! });
     try {
@@ -65,8 +72,14 @@ describe.skipIf(!configured)('real Elasticsearch cluster', () => {
       ]);
       const fromSource = await source.search('wing', { k: 2 });
       const body = Buffer.from(JSON.stringify(buildSearchBody('wing', { k: 2 }, source.options)));
-      const contentType = compatibility === 7 ? 'application/json' : 'application/vnd.elasticsearch+json; compatible-with=8';
-      const response = await forwarder.send({ method: 'POST', path: `/${source.indexName}/_search`, headers: { 'content-type': contentType, accept: contentType }, body });
+      const contentType =
+        compatibility === 7 ? 'application/json' : 'application/vnd.elasticsearch+json; compatible-with=8';
+      const response = await forwarder.send({
+        method: 'POST',
+        path: `/${source.indexName}/_search`,
+        headers: { 'content-type': contentType, accept: contentType },
+        body,
+      });
       expect(response.status).toBe(200);
       const read = readSearchHits((await decodedBody(response))!, source.options);
       if ('why' in read) throw new Error(read.why);

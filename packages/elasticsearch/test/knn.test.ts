@@ -61,7 +61,12 @@ describe('kNN request bodies', () => {
   });
 
   it('mappings: max_inner_product for knn, unindexed raw vector for script_score', () => {
-    expect(denseVectorMapping(768)).toEqual({ type: 'dense_vector', dims: 768, index: true, similarity: 'max_inner_product' });
+    expect(denseVectorMapping(768)).toEqual({
+      type: 'dense_vector',
+      dims: 768,
+      index: true,
+      similarity: 'max_inner_product',
+    });
     expect(denseVectorMapping(768, 'script_score')).toEqual({ type: 'dense_vector', dims: 768, index: false });
     expect(() => denseVectorMapping(0)).toThrow(/dims/);
   });
@@ -79,15 +84,27 @@ describe('kNN request bodies', () => {
 describe('ElasticsearchDenseSource on the wire', () => {
   it('creates the index with the vector field, bulk-writes vectors with index actions, searches with knn', async () => {
     const fake = fakeWithKnn();
-    const source = createElasticsearchDenseSource(config, { encoder, clientOptions: { Connection: fake.connection() } });
+    const source = createElasticsearchDenseSource(config, {
+      encoder,
+      clientOptions: { Connection: fake.connection() },
+    });
     const report = await source.index([
       { id: 'a', title: 'Wings', text: 'lift and drag', metadata: { topic: 'flow' } },
       { id: 'b', text: 'heat transfer' },
     ]);
     expect(report).toMatchObject({ indexed: 2, failed: 0 });
     const create = fake.requests.find((r) => r.method === 'PUT' && r.path === '/dense')!;
-    expect(JSON.parse(create.body!).mappings.properties.vector).toEqual({ type: 'dense_vector', dims: encoder.dimension, index: true, similarity: 'max_inner_product' });
-    const bulk = fake.sent('/_bulk')[0]!.body!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(JSON.parse(create.body!).mappings.properties.vector).toEqual({
+      type: 'dense_vector',
+      dims: encoder.dimension,
+      index: true,
+      similarity: 'max_inner_product',
+    });
+    const bulk = fake
+      .sent('/_bulk')[0]!
+      .body!.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const [va] = await encoder.encodePassages(['Wings lift and drag']);
     expect(bulk[0]).toEqual({ index: { _id: 'a' } });
     expect(bulk[1]).toMatchObject({ id: 'a', title: 'Wings', text: 'lift and drag', metadata: { topic: 'flow' } });
@@ -104,11 +121,20 @@ describe('ElasticsearchDenseSource on the wire', () => {
 
   it('adds the vector mapping to an existing index with PUT _mapping (script_score mode)', async () => {
     const fake = fakeWithKnn();
-    fake.indices.set('dense', { definition: { mappings: { properties: { text: { type: 'text' } } } }, docs: new Map() });
-    const source = createElasticsearchDenseSource(config, { encoder, denseMode: 'script_score', clientOptions: { Connection: fake.connection() } });
+    fake.indices.set('dense', {
+      definition: { mappings: { properties: { text: { type: 'text' } } } },
+      docs: new Map(),
+    });
+    const source = createElasticsearchDenseSource(config, {
+      encoder,
+      denseMode: 'script_score',
+      clientOptions: { Connection: fake.connection() },
+    });
     await source.ensureIndex();
     const put = fake.requests.find((r) => r.method === 'PUT' && r.path === '/dense/_mapping')!;
-    expect(JSON.parse(put.body!)).toEqual({ properties: { vector: { type: 'dense_vector', dims: encoder.dimension, index: false } } });
+    expect(JSON.parse(put.body!)).toEqual({
+      properties: { vector: { type: 'dense_vector', dims: encoder.dimension, index: false } },
+    });
     await source.close();
   });
 
@@ -119,7 +145,8 @@ describe('ElasticsearchDenseSource on the wire', () => {
 
 denseSourceContract(
   'elasticsearch knn (mock transport)',
-  async () => createElasticsearchDenseSource(config, { encoder, clientOptions: { Connection: fakeWithKnn().connection() } }),
+  async () =>
+    createElasticsearchDenseSource(config, { encoder, clientOptions: { Connection: fakeWithKnn().connection() } }),
   () => encoder,
 );
 denseSourceContract(

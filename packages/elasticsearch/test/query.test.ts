@@ -9,12 +9,16 @@ describe('buildSearchBody', () => {
       size: 5,
       track_total_hits: false,
       _source: { includes: ['title', 'text', 'metadata'] },
-      query: { multi_match: { query: 'boundary layer', fields: ['title', 'text'], type: 'best_fields', operator: 'or' } },
+      query: {
+        multi_match: { query: 'boundary layer', fields: ['title', 'text'], type: 'best_fields', operator: 'or' },
+      },
     });
   });
 
   it('uses match for one unboosted field', () => {
-    expect(buildSearchBody('wing flutter', { k: 3 }, { searchFields: ['body'], textFields: ['body'], metadataField: null })).toEqual({
+    expect(
+      buildSearchBody('wing flutter', { k: 3 }, { searchFields: ['body'], textFields: ['body'], metadataField: null }),
+    ).toEqual({
       size: 3,
       track_total_hits: false,
       _source: { includes: ['body'] },
@@ -23,8 +27,14 @@ describe('buildSearchBody', () => {
   });
 
   it('keeps field boosts, the multi_match type and operator', () => {
-    const body = buildSearchBody('shock', { k: 10 }, { searchFields: ['title^2', 'text'], multiMatchType: 'most_fields', operator: 'and' });
-    expect(body.query).toEqual({ multi_match: { query: 'shock', fields: ['title^2', 'text'], type: 'most_fields', operator: 'and' } });
+    const body = buildSearchBody(
+      'shock',
+      { k: 10 },
+      { searchFields: ['title^2', 'text'], multiMatchType: 'most_fields', operator: 'and' },
+    );
+    expect(body.query).toEqual({
+      multi_match: { query: 'shock', fields: ['title^2', 'text'], type: 'most_fields', operator: 'and' },
+    });
     // A single boosted field still needs multi_match to carry the boost.
     expect(buildSearchBody('shock', { k: 1 }, { searchFields: ['title^3'] }).query).toEqual({
       multi_match: { query: 'shock', fields: ['title^3'], type: 'best_fields', operator: 'or' },
@@ -84,22 +94,46 @@ describe('buildSearchBody', () => {
 
 describe('passageFromHit', () => {
   it('assembles title + " " + text and reads metadata from the metadata object', () => {
-    const hit = { _id: '17', _source: { title: 'On wings', text: 'Lift and drag.', metadata: { topic: 'flow', year: 1960, nested: { x: 1 } } } };
-    expect(passageFromHit(hit)).toEqual({ id: '17', text: 'On wings Lift and drag.', metadata: { topic: 'flow', year: 1960 } });
+    const hit = {
+      _id: '17',
+      _source: { title: 'On wings', text: 'Lift and drag.', metadata: { topic: 'flow', year: 1960, nested: { x: 1 } } },
+    };
+    expect(passageFromHit(hit)).toEqual({
+      id: '17',
+      text: 'On wings Lift and drag.',
+      metadata: { topic: 'flow', year: 1960 },
+    });
   });
 
   it('leaves out missing or empty fields, joins arrays, reads nested and dotted paths', () => {
-    const options = { idField: 'doc.id', textFields: ['doc.title', 'body', 'tags'], textSeparator: ' | ', metadataField: null, metadataFields: ['lang'] };
-    expect(passageFromHit({ _id: 'es-1', _source: { doc: { id: 42, title: '' }, body: 'Text.', tags: ['a', 'b'], lang: 'en' } }, options)).toEqual({
+    const options = {
+      idField: 'doc.id',
+      textFields: ['doc.title', 'body', 'tags'],
+      textSeparator: ' | ',
+      metadataField: null,
+      metadataFields: ['lang'],
+    };
+    expect(
+      passageFromHit(
+        { _id: 'es-1', _source: { doc: { id: 42, title: '' }, body: 'Text.', tags: ['a', 'b'], lang: 'en' } },
+        options,
+      ),
+    ).toEqual({
       id: '42',
       text: 'Text. | a | b',
       metadata: { lang: 'en' },
     });
-    expect(passageFromHit({ _id: 'es-2', _source: { 'doc.title': 'Flat key', body: 'B' } }, options)).toEqual({ id: 'es-2', text: 'Flat key | B' });
+    expect(passageFromHit({ _id: 'es-2', _source: { 'doc.title': 'Flat key', body: 'B' } }, options)).toEqual({
+      id: 'es-2',
+      text: 'Flat key | B',
+    });
   });
 
   it('accepts resolved options', () => {
     const resolved = resolveSourceOptions({ textFields: ['text'] }, 'idx');
-    expect(passageFromHit({ _id: 'a', _source: { title: 'ignored', text: 'kept' } }, resolved)).toEqual({ id: 'a', text: 'kept' });
+    expect(passageFromHit({ _id: 'a', _source: { title: 'ignored', text: 'kept' } }, resolved)).toEqual({
+      id: 'a',
+      text: 'kept',
+    });
   });
 });

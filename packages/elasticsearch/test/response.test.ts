@@ -14,12 +14,35 @@ import { FakeElasticsearch } from './support/fake-es.js';
 
 /** Hits whose text comes from nested objects, flattened dotted keys, arrays (nested ones too), numbers and booleans. */
 const HITS = [
-  { _index: 'docs', _id: 'a', _score: 7.5, _source: { title: 'Wings', body: { main: 'Lift on a wing.', notes: ['drag', 'stall'] }, year: 1960, tags: ['aero', 2, true] } },
-  { _index: 'docs', _id: 'b', _score: 6, _source: { 'body.main': 'Flat dotted key.', year: 1961.5, tags: [['nested', 'list'], 'é'] } },
+  {
+    _index: 'docs',
+    _id: 'a',
+    _score: 7.5,
+    _source: {
+      title: 'Wings',
+      body: { main: 'Lift on a wing.', notes: ['drag', 'stall'] },
+      year: 1960,
+      tags: ['aero', 2, true],
+    },
+  },
+  {
+    _index: 'docs',
+    _id: 'b',
+    _score: 6,
+    _source: { 'body.main': 'Flat dotted key.', year: 1961.5, tags: [['nested', 'list'], 'é'] },
+  },
   { _index: 'docs', _id: 'c', _score: 5.25, _source: { title: '', body: { main: 'Only body.' }, tags: [] } },
 ];
-const RESPONSE = { took: 2, timed_out: false, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 }, hits: { total: { value: 3, relation: 'eq' }, max_score: 7.5, hits: HITS } };
-const OPTIONS: ElasticsearchSourceOptions = { textFields: ['title', 'body.main', 'body.notes', 'year', 'tags'], textSeparator: ' | ' };
+const RESPONSE = {
+  took: 2,
+  timed_out: false,
+  _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+  hits: { total: { value: 3, relation: 'eq' }, max_score: 7.5, hits: HITS },
+};
+const OPTIONS: ElasticsearchSourceOptions = {
+  textFields: ['title', 'body.main', 'body.notes', 'year', 'tags'],
+  textSeparator: ' | ',
+};
 
 function readHits(options: ElasticsearchSourceOptions = OPTIONS): SearchHits {
   const read = readSearchHits(Buffer.from(JSON.stringify(RESPONSE)), resolveSourceOptions(options));
@@ -36,7 +59,11 @@ describe('one passage per hit', () => {
     try {
       const fromSource = await source.search('wing', { k: 3 });
       // the proxy plans with the source's own options, as startServer wires it
-      const decision = planProxySearch(Buffer.from('{"query":{"match":{"text":"wing"}}}'), new URLSearchParams(), source.options);
+      const decision = planProxySearch(
+        Buffer.from('{"query":{"match":{"text":"wing"}}}'),
+        new URLSearchParams(),
+        source.options,
+      );
       if (!decision.rerank) throw new Error(decision.why);
       const read = readSearchHits(Buffer.from(JSON.stringify(RESPONSE)), decision.plan.passage);
       if ('why' in read) throw new Error(read.why);
@@ -55,25 +82,58 @@ describe('one passage per hit', () => {
 
   it('says why hits cannot be reranked', () => {
     const why = (response: unknown, options: ElasticsearchSourceOptions = {}) => {
-      const read = readSearchHits(Buffer.from(typeof response === 'string' ? response : JSON.stringify(response)), resolveSourceOptions(options));
+      const read = readSearchHits(
+        Buffer.from(typeof response === 'string' ? response : JSON.stringify(response)),
+        resolveSourceOptions(options),
+      );
       return 'why' in read ? read.why : 'ok';
     };
     expect(why('<html>')).toBe('response is not JSON');
     expect(why({ hits: { hits: [] } })).toBe('no hits');
     expect(why({ hits: { hits: [{ _id: 'a', _source: { text: 'x' } }] } })).toBe('a hit has no _score');
     expect(why({ hits: { hits: [{ _score: 1, _source: { text: 'x' } }] } })).toBe('a hit has no id');
-    expect(why({ hits: { hits: [{ _id: 'a', _score: 1, _source: { year: 1 } }] } })).toBe('a hit has no text in title, text');
-    expect(why({ hits: { hits: [{ _id: 'a', _score: 1, _source: { text: 'x' } }, { _id: 'a', _score: 1, _source: { text: 'y' } }] } })).toBe('two hits have the id a');
+    expect(why({ hits: { hits: [{ _id: 'a', _score: 1, _source: { year: 1 } }] } })).toBe(
+      'a hit has no text in title, text',
+    );
+    expect(
+      why({
+        hits: {
+          hits: [
+            { _id: 'a', _score: 1, _source: { text: 'x' } },
+            { _id: 'a', _score: 1, _source: { text: 'y' } },
+          ],
+        },
+      }),
+    ).toBe('two hits have the id a');
   });
 });
 
 describe('writeSearchResponse', () => {
-  const meta: ResponseMeta = { reranked: true, degraded: false, reason: null, timings: { firstStageMs: 1, rerankMs: 2, totalMs: 3 } };
+  const meta: ResponseMeta = {
+    reranked: true,
+    degraded: false,
+    reason: null,
+    timings: { firstStageMs: 1, rerankMs: 2, totalMs: 3 },
+  };
 
   it('orders hits by the ranking, with the rerank score, each hit carrying its first-stage score and rank', () => {
-    const out = JSON.parse(writeSearchResponse(readHits(), [{ id: 'c', score: 0.9 }, { id: 'a', score: 0.5 }, { id: 'b', score: 0.1 }], meta).toString());
+    const out = JSON.parse(
+      writeSearchResponse(
+        readHits(),
+        [
+          { id: 'c', score: 0.9 },
+          { id: 'a', score: 0.5 },
+          { id: 'b', score: 0.1 },
+        ],
+        meta,
+      ).toString(),
+    );
     expect(out.hits.hits.map((h: { _id: string }) => h._id)).toEqual(['c', 'a', 'b']);
-    expect(out.hits.hits[0]).toEqual({ ...HITS[2], _score: 0.9, _dotrank: { first_stage_score: 5.25, first_stage_rank: 3 } });
+    expect(out.hits.hits[0]).toEqual({
+      ...HITS[2],
+      _score: 0.9,
+      _dotrank: { first_stage_score: 5.25, first_stage_rank: 3 },
+    });
     expect(out.hits.hits[1]._dotrank).toEqual({ first_stage_score: 7.5, first_stage_rank: 1 });
     expect(out.hits.max_score).toBe(0.9);
     expect(out.hits.total).toEqual(RESPONSE.hits.total);
@@ -83,9 +143,18 @@ describe('writeSearchResponse', () => {
   });
 
   it('keeps the cluster order and scores without a ranking, and cuts to the size asked for', () => {
-    const degraded: ResponseMeta = { reranked: false, degraded: true, reason: 'timeout', detail: 'rerank deadline passed', timings: {} };
+    const degraded: ResponseMeta = {
+      reranked: false,
+      degraded: true,
+      reason: 'timeout',
+      detail: 'rerank deadline passed',
+      timings: {},
+    };
     const out = JSON.parse(writeSearchResponse(readHits(), undefined, degraded, 2).toString());
-    expect(out.hits.hits.map((h: { _id: string; _score: number }) => [h._id, h._score])).toEqual([['a', 7.5], ['b', 6]]);
+    expect(out.hits.hits.map((h: { _id: string; _score: number }) => [h._id, h._score])).toEqual([
+      ['a', 7.5],
+      ['b', 6],
+    ]);
     expect(out.hits.hits[1]._dotrank).toEqual({ first_stage_score: 6, first_stage_rank: 2 });
     expect(out.hits.max_score).toBe(7.5);
     expect(out._dotrank).toEqual(degraded);

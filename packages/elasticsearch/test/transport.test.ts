@@ -42,7 +42,11 @@ describe('search request', () => {
     fake.requests.length = 0;
     const results = await source.search('wing lift', { k: 3, filter: { topic: ['flow', 'heat'] } });
     expect(results.map((r) => r.id)).toEqual(['a']);
-    expect(results[0]).toMatchObject({ id: 'a', text: 'Wings Lift on a wing.', metadata: { topic: 'flow', year: 1960 } });
+    expect(results[0]).toMatchObject({
+      id: 'a',
+      text: 'Wings Lift on a wing.',
+      metadata: { topic: 'flow', year: 1960 },
+    });
     expect(fake.requests).toHaveLength(1);
     const [request] = fake.requests;
     expect(request!.method).toBe('POST');
@@ -55,7 +59,9 @@ describe('search request', () => {
       _source: { includes: ['title', 'text', 'metadata'] },
       query: {
         bool: {
-          must: [{ multi_match: { query: 'wing lift', fields: ['title', 'text'], type: 'best_fields', operator: 'or' } }],
+          must: [
+            { multi_match: { query: 'wing lift', fields: ['title', 'text'], type: 'best_fields', operator: 'or' } },
+          ],
           filter: [{ terms: { 'metadata.topic': ['flow', 'heat'] } }, { term: { 'metadata.year': 1960 } }],
         },
       },
@@ -91,7 +97,11 @@ describe('search request', () => {
 describe('create index', () => {
   it('PUTs an explicit BM25 similarity, the standard analyzer and the dotrank mapping', async () => {
     const { fake, source } = setup({ searchFields: ['title^2', 'text'] });
-    expect(await ensureIndex(source, { k1: 0.9, b: 0.4 })).toEqual({ index: 'docs', created: true, similarity: { k1: 0.9, b: 0.4 } });
+    expect(await ensureIndex(source, { k1: 0.9, b: 0.4 })).toEqual({
+      index: 'docs',
+      created: true,
+      similarity: { k1: 0.9, b: 0.4 },
+    });
     const create = fake.requests.find((r) => r.method === 'PUT')!;
     expect(create.path).toBe('/docs');
     expect(create.headers['content-type']).toBe(V8_JSON);
@@ -103,7 +113,13 @@ describe('create index', () => {
       },
       mappings: {
         dynamic_templates: [
-          { dotrank_metadata_strings: { path_match: 'metadata.*', match_mapping_type: 'string', mapping: { type: 'keyword' } } },
+          {
+            dotrank_metadata_strings: {
+              path_match: 'metadata.*',
+              match_mapping_type: 'string',
+              mapping: { type: 'keyword' },
+            },
+          },
         ],
         properties: {
           id: { type: 'keyword' },
@@ -132,7 +148,11 @@ describe('create index', () => {
   it('treats a concurrent creation (resource_already_exists_exception) as existing', async () => {
     const { fake, source } = setup();
     fake.intercept('create', () =>
-      responseError(400, { error: { type: 'resource_already_exists_exception', reason: 'index [docs] already exists' }, status: 400 }));
+      responseError(400, {
+        error: { type: 'resource_already_exists_exception', reason: 'index [docs] already exists' },
+        status: 400,
+      }),
+    );
     fake.indices.set('docs', { definition: {}, docs: new Map() });
     fake.intercept('exists', (_p, call) => (call === 0 ? responseError(404, '') : undefined));
     expect(await source.ensureIndex()).toEqual({ index: 'docs', created: false });
@@ -156,7 +176,10 @@ describe('bulk ingest', () => {
     const report = await source.index(passages, { batchSize: 2, onProgress: (p) => progress.push(p) });
     expect(report).toMatchObject({ indexed: 3, failed: 0, skipped: 0, failures: [] });
     const bulks = fake.sent('/_bulk');
-    expect(bulks.map((b) => [b.method, b.path])).toEqual([['POST', '/docs/_bulk'], ['POST', '/docs/_bulk']]);
+    expect(bulks.map((b) => [b.method, b.path])).toEqual([
+      ['POST', '/docs/_bulk'],
+      ['POST', '/docs/_bulk'],
+    ]);
     expect(bulks[0]!.headers['content-type']).toBe(V8_NDJSON);
     expect(bulks[0]!.body).toBe(
       '{"index":{"_id":"a"}}\n' +
@@ -165,7 +188,10 @@ describe('bulk ingest', () => {
         '{"id":"b","text":"Heat transfer.","metadata":{"topic":"heat"}}\n',
     );
     expect(bulks[1]!.body).toBe('{"index":{"_id":"c"}}\n{"id":"c","text":"Shells under load."}\n');
-    expect(progress).toEqual([{ done: 2, total: 3 }, { done: 3, total: 3 }]);
+    expect(progress).toEqual([
+      { done: 2, total: 3 },
+      { done: 3, total: 3 },
+    ]);
     const order = fake.requests.map((r) => `${r.method} ${r.path}`);
     expect(order).toEqual(['HEAD /docs', 'PUT /docs', 'POST /docs/_bulk', 'POST /docs/_bulk', 'GET /docs/_refresh']);
     expect(await source.count()).toBe(3);
@@ -206,7 +232,13 @@ describe('bulk ingest', () => {
   it('retries a whole request answered 429, then succeeds', async () => {
     const { fake, source } = setup({ bulk: { initialBackoffMs: 1, maxBackoffMs: 5 } });
     fake.intercept('bulk', (_p, call) =>
-      call < 2 ? responseError(429, { error: { type: 'es_rejected_execution_exception', reason: 'rejected execution' }, status: 429 }) : undefined);
+      call < 2
+        ? responseError(429, {
+            error: { type: 'es_rejected_execution_exception', reason: 'rejected execution' },
+            status: 429,
+          })
+        : undefined,
+    );
     const report = await source.index(passages);
     expect(report).toMatchObject({ indexed: 3, failed: 0, skipped: 0 });
     const bulks = fake.sent('/_bulk');
@@ -227,17 +259,35 @@ describe('bulk ingest', () => {
         errors: true,
         items: [
           { index: { _index: 'docs', _id: 'a', status: 201, result: 'created' } },
-          { index: { _index: 'docs', _id: 'b', status: 429, error: { type: 'es_rejected_execution_exception', reason: 'queue full' } } },
-          { index: { _index: 'docs', _id: 'c', status: 400, error: { type: 'document_parsing_exception', reason: 'failed to parse field [metadata.year]' } } },
+          {
+            index: {
+              _index: 'docs',
+              _id: 'b',
+              status: 429,
+              error: { type: 'es_rejected_execution_exception', reason: 'queue full' },
+            },
+          },
+          {
+            index: {
+              _index: 'docs',
+              _id: 'c',
+              status: 400,
+              error: { type: 'document_parsing_exception', reason: 'failed to parse field [metadata.year]' },
+            },
+          },
         ],
       };
     });
     const report = await source.index(passages);
     expect(report).toMatchObject({ indexed: 2, failed: 1, skipped: 0 });
-    expect(report.failures).toEqual([{ id: 'c', reason: '400 document_parsing_exception: failed to parse field [metadata.year]' }]);
+    expect(report.failures).toEqual([
+      { id: 'c', reason: '400 document_parsing_exception: failed to parse field [metadata.year]' },
+    ]);
     const bulks = fake.sent('/_bulk');
     expect(bulks).toHaveLength(2);
-    expect(bulks[1]!.body).toBe('{"index":{"_id":"b"}}\n{"id":"b","text":"Heat transfer.","metadata":{"topic":"heat"}}\n');
+    expect(bulks[1]!.body).toBe(
+      '{"index":{"_id":"b"}}\n{"id":"b","text":"Heat transfer.","metadata":{"topic":"heat"}}\n',
+    );
     await source.close();
   });
 
@@ -246,9 +296,15 @@ describe('bulk ingest', () => {
     fake.intercept('bulk', (p) => ({
       took: 1,
       errors: true,
-      items: (p.body as Array<{ index?: { _id: string } }>).filter((l) => l.index).map((l) => ({
-        index: { _id: l.index!._id, status: 429, error: { type: 'es_rejected_execution_exception', reason: 'queue full' } },
-      })),
+      items: (p.body as Array<{ index?: { _id: string } }>)
+        .filter((l) => l.index)
+        .map((l) => ({
+          index: {
+            _id: l.index!._id,
+            status: 429,
+            error: { type: 'es_rejected_execution_exception', reason: 'queue full' },
+          },
+        })),
     }));
     const report = await source.index(passages.slice(0, 2));
     expect(report).toMatchObject({ indexed: 0, failed: 2 });
@@ -264,30 +320,57 @@ describe('bulk ingest', () => {
     const { fake, source } = setup({ bulk: { maxRetries: 2, initialBackoffMs: 1, maxBackoffMs: 5 } });
     fake.intercept('bulk', (p) => {
       const first = (p.body as Array<{ index?: { _id: string } }>)[0]!.index!._id;
-      return first === 'a' ? responseError(503, { error: { type: 'unavailable_shards_exception', reason: 'primary shard is not active' }, status: 503 }) : undefined;
+      return first === 'a'
+        ? responseError(503, {
+            error: { type: 'unavailable_shards_exception', reason: 'primary shard is not active' },
+            status: 503,
+          })
+        : undefined;
     });
     const report = await source.index(passages, { batchSize: 2 });
     expect(report).toMatchObject({ indexed: 1, failed: 2, skipped: 0 });
-    const reason = 'bulk request answered 503 after 3 attempt(s): unavailable_shards_exception: primary shard is not active';
-    expect(report.failures).toEqual([{ id: 'a', reason }, { id: 'b', reason }]);
+    const reason =
+      'bulk request answered 503 after 3 attempt(s): unavailable_shards_exception: primary shard is not active';
+    expect(report.failures).toEqual([
+      { id: 'a', reason },
+      { id: 'b', reason },
+    ]);
     expect(fake.sent('/_bulk')).toHaveLength(4);
     await source.close();
   });
 
   it('stops with a clear error on 401 during ingest', async () => {
-    const { fake, source } = setup({ autoCreateIndex: false }, { ELASTICSEARCH_USERNAME: 'elastic', ELASTICSEARCH_PASSWORD: 'wrong' });
-    fake.intercept('bulk', () => responseError(401, { error: { type: 'security_exception', reason: 'unable to authenticate user [elastic]' }, status: 401 }));
+    const { fake, source } = setup(
+      { autoCreateIndex: false },
+      { ELASTICSEARCH_USERNAME: 'elastic', ELASTICSEARCH_PASSWORD: 'wrong' },
+    );
+    fake.intercept('bulk', () =>
+      responseError(401, {
+        error: { type: 'security_exception', reason: 'unable to authenticate user [elastic]' },
+        status: 401,
+      }),
+    );
     const error = await caught(source.index(passages));
     expect(error).toBeInstanceOf(ElasticsearchAuthError);
     expect((error as ElasticsearchAuthError).field).toBe('ELASTICSEARCH_USERNAME');
-    expect(error.message).toBe('ELASTICSEARCH_USERNAME: Elasticsearch authentication failed (bulk ingest): the credentials were rejected; check them');
-    expect(fake.sent('/_bulk')[0]!.headers['authorization']).toBe(`Basic ${Buffer.from('elastic:wrong').toString('base64')}`);
+    expect(error.message).toBe(
+      'ELASTICSEARCH_USERNAME: Elasticsearch authentication failed (bulk ingest): the credentials were rejected; check them',
+    );
+    expect(fake.sent('/_bulk')[0]!.headers['authorization']).toBe(
+      `Basic ${Buffer.from('elastic:wrong').toString('base64')}`,
+    );
     await source.close();
   });
 
   it('replaces a document indexed twice in one ingest with the later one', async () => {
     const { source } = setup();
-    const report = await source.index([{ id: 'd', text: 'old' }, { id: 'd', text: 'new words' }], { batchSize: 1 });
+    const report = await source.index(
+      [
+        { id: 'd', text: 'old' },
+        { id: 'd', text: 'new words' },
+      ],
+      { batchSize: 1 },
+    );
     expect(report.indexed).toBe(2);
     expect(await source.count()).toBe(1);
     expect((await source.search('words', { k: 5 })).map((c) => c.text)).toEqual(['new words']);
@@ -301,26 +384,40 @@ describe('errors at the transport level', () => {
     const error = await caught(source.search('wing', { k: 3 }));
     expect(error).toBeInstanceOf(NotFoundError);
     expect((error as NotFoundError).field).toBe('index');
-    expect(error.message).toBe('index: Elasticsearch index "nope" does not exist (search); create it first (ensureIndex / dotrank index)');
+    expect(error.message).toBe(
+      'index: Elasticsearch index "nope" does not exist (search); create it first (ensureIndex / dotrank index)',
+    );
     expect(await caught(source.count())).toBeInstanceOf(NotFoundError);
     await source.close();
   });
 
   it('maps 401 to an auth error naming the API key setting, and sends the key', async () => {
     const { fake, source } = setup({}, { ELASTICSEARCH_API_KEY: 'c2VjcmV0' });
-    fake.intercept('search', () => responseError(401, { error: { type: 'security_exception', reason: 'unable to authenticate with provided credentials' }, status: 401 }));
+    fake.intercept('search', () =>
+      responseError(401, {
+        error: { type: 'security_exception', reason: 'unable to authenticate with provided credentials' },
+        status: 401,
+      }),
+    );
     const error = await caught(source.search('wing', { k: 3 }));
     expect(error).toBeInstanceOf(ElasticsearchAuthError);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ElasticsearchAuthError).status).toBe(401);
-    expect(error.message).toBe('ELASTICSEARCH_API_KEY: Elasticsearch authentication failed (search): the credentials were rejected; check them');
+    expect(error.message).toBe(
+      'ELASTICSEARCH_API_KEY: Elasticsearch authentication failed (search): the credentials were rejected; check them',
+    );
     expect(fake.requests[0]!.headers['authorization']).toBe('ApiKey c2VjcmV0');
     await source.close();
   });
 
   it('tells a user without credentials which settings to set on 401', async () => {
     const { fake, source } = setup();
-    fake.intercept('count', () => responseError(401, { error: { type: 'security_exception', reason: 'missing authentication credentials' }, status: 401 }));
+    fake.intercept('count', () =>
+      responseError(401, {
+        error: { type: 'security_exception', reason: 'missing authentication credentials' },
+        status: 401,
+      }),
+    );
     const error = await caught(source.count());
     expect(error.message).toContain('set ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD');
     expect(fake.requests[0]!.headers['authorization']).toBeUndefined();
@@ -330,7 +427,11 @@ describe('errors at the transport level', () => {
   it('maps 403 to an auth error with the server reason', async () => {
     const { fake, source } = setup({}, { ELASTICSEARCH_API_KEY: 'a2V5' });
     fake.intercept('search', () =>
-      responseError(403, { error: { type: 'security_exception', reason: 'action [indices:data/read/search] is unauthorized' }, status: 403 }));
+      responseError(403, {
+        error: { type: 'security_exception', reason: 'action [indices:data/read/search] is unauthorized' },
+        status: 403,
+      }),
+    );
     const error = await caught(source.search('wing', { k: 3 }));
     expect(error).toBeInstanceOf(ElasticsearchAuthError);
     expect((error as ElasticsearchAuthError).status).toBe(403);
@@ -345,14 +446,25 @@ describe('errors at the transport level', () => {
     await source.index(passages);
     fake.intercept('search', (_p, call) =>
       call === 0
-        ? responseError(400, { error: { type: 'query_shard_exception', reason: 'failed to create query' }, status: 400 })
-        : responseError(500, { error: { type: 'search_phase_execution_exception', reason: 'all shards failed' }, status: 500 }));
+        ? responseError(400, {
+            error: { type: 'query_shard_exception', reason: 'failed to create query' },
+            status: 400,
+          })
+        : responseError(500, {
+            error: { type: 'search_phase_execution_exception', reason: 'all shards failed' },
+            status: 500,
+          }),
+    );
     const bad = await caught(source.search('wing', { k: 3 }));
     expect(bad).toBeInstanceOf(ValidationError);
-    expect(bad.message).toBe('query: Elasticsearch rejected search on index "docs": query_shard_exception: failed to create query');
+    expect(bad.message).toBe(
+      'query: Elasticsearch rejected search on index "docs": query_shard_exception: failed to create query',
+    );
     const down = await caught(source.search('wing', { k: 3 }));
     expect(down).toBeInstanceOf(UnavailableError);
-    expect(down.message).toBe('elasticsearch: Elasticsearch answered 500 to search on index "docs": search_phase_execution_exception: all shards failed');
+    expect(down.message).toBe(
+      'elasticsearch: Elasticsearch answered 500 to search on index "docs": search_phase_execution_exception: all shards failed',
+    );
     await source.close();
   });
 
@@ -361,14 +473,20 @@ describe('errors at the transport level', () => {
     fake.intercept('search', () => new errors.TimeoutError('Request timed out'));
     const error = await caught(source.search('wing', { k: 3 }));
     expect(error).toBeInstanceOf(UnavailableError);
-    expect(error.message).toBe('elasticsearch: Elasticsearch did not answer search on index "docs" after 2500 ms (ELASTICSEARCH_TIMEOUT_MS)');
+    expect(error.message).toBe(
+      'elasticsearch: Elasticsearch did not answer search on index "docs" after 2500 ms (ELASTICSEARCH_TIMEOUT_MS)',
+    );
     await source.close();
   });
 
   it('explains a 7.x server rejecting the compatible-with=8 media type', async () => {
     const { fake, source } = setup();
     fake.intercept('search', () =>
-      responseError(406, { error: 'Content-Type header [application/vnd.elasticsearch+json; compatible-with=8] is not supported', status: 406 }));
+      responseError(406, {
+        error: 'Content-Type header [application/vnd.elasticsearch+json; compatible-with=8] is not supported',
+        status: 406,
+      }),
+    );
     const error = await caught(source.search('wing', { k: 3 }));
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).field).toBe('compatibility');

@@ -86,11 +86,16 @@ function tensors(batch: number[][], width: number): Record<string, ort.Tensor> {
       mask[r * width + c] = 1n;
     }),
   );
-  return { input_ids: new ort.Tensor('int64', ids, [batch.length, width]), attention_mask: new ort.Tensor('int64', mask, [batch.length, width]) };
+  return {
+    input_ids: new ort.Tensor('int64', ids, [batch.length, width]),
+    attention_mask: new ort.Tensor('int64', mask, [batch.length, width]),
+  };
 }
 
 console.log(`encoder benchmark: ${modelDir}`);
-console.log(`ours runs ORT on the ${inferenceThread} thread; ORT intra-op threads ${threads} (spinning ${spinWait ? 'on' : 'off'}, both), inter-op 1, sequential; ${availableParallelism()} cores; node ${process.version}; onnxruntime-node ${ort.env.versions.common}`);
+console.log(
+  `ours runs ORT on the ${inferenceThread} thread; ORT intra-op threads ${threads} (spinning ${spinWait ? 'on' : 'off'}, both), inter-op 1, sequential; ${availableParallelism()} cores; node ${process.version}; onnxruntime-node ${ort.env.versions.common}`,
+);
 const encoder = await loadEncoder(modelDir, { batchSize: BATCH, intraOpThreads: threads, inferenceThread, spinWait });
 const bare = await ort.InferenceSession.create(join(modelDir, encoder.manifest.graph), sessionOptions);
 
@@ -106,7 +111,9 @@ const maxFeeds = batches.map((b) => tensors(b, PAD_MAX));
 
 // Warm-up: one small call on each path.
 await encoder.encodeQueries([queries[0]!]);
-await bare.run(tensors([encoder.tokenize([queries[0]!], 'query')[0]!], encoder.tokenize([queries[0]!], 'query')[0]!.length));
+await bare.run(
+  tensors([encoder.tokenize([queries[0]!], 'query')[0]!], encoder.tokenize([queries[0]!], 'query')[0]!.length),
+);
 
 // Queries, one per call, alternating ours and bare.
 const queryIds = encoder.tokenize(queries, 'query');
@@ -147,11 +154,19 @@ const f = (x: number, d = 1): string => x.toFixed(d);
 console.log('');
 console.log(`queries (${QUERIES}, ${queryIds[0]!.length} tokens, one per call)`);
 console.log(`  ours  p50 ${f(percentile(oursQ, 50))} ms  p95 ${f(percentile(oursQ, 95))} ms`);
-console.log(`  bare  p50 ${f(percentile(bareQ, 50))} ms  p95 ${f(percentile(bareQ, 95))} ms   ratio ours/bare p50 ${f(percentile(oursQ, 50) / percentile(bareQ, 50), 2)}x`);
-console.log(`passages (${PASSAGES} x ${ROUNDS} round(s), 20-200 tokens, batch ${BATCH}; ${realTokens} real tokens, ${paddedTokens} padded per batch, ${PASSAGES * PAD_MAX} padded to ${PAD_MAX})`);
+console.log(
+  `  bare  p50 ${f(percentile(bareQ, 50))} ms  p95 ${f(percentile(bareQ, 95))} ms   ratio ours/bare p50 ${f(percentile(oursQ, 50) / percentile(bareQ, 50), 2)}x`,
+);
+console.log(
+  `passages (${PASSAGES} x ${ROUNDS} round(s), 20-200 tokens, batch ${BATCH}; ${realTokens} real tokens, ${paddedTokens} padded per batch, ${PASSAGES * PAD_MAX} padded to ${PAD_MAX})`,
+);
 console.log(`  ours (tokenize+sort+pad per batch+worker)  ${f(ours, 2)} passages/s`);
-console.log(`  bare session.run, padded to batch max      ${f(bareRate, 2)} passages/s   ours/bare = ${f(ours / bareRate, 3)}x (goal >= 0.95)`);
-console.log(`  bare session.run, padded to ${PAD_MAX}            ${f(maxRate, 2)} passages/s   ours/pad-to-max = ${f(ours / maxRate, 3)}x (goal >= 1.5)`);
+console.log(
+  `  bare session.run, padded to batch max      ${f(bareRate, 2)} passages/s   ours/bare = ${f(ours / bareRate, 3)}x (goal >= 0.95)`,
+);
+console.log(
+  `  bare session.run, padded to ${PAD_MAX}            ${f(maxRate, 2)} passages/s   ours/pad-to-max = ${f(ours / maxRate, 3)}x (goal >= 1.5)`,
+);
 
 await encoder.close();
 await bare.release();

@@ -40,7 +40,10 @@ export interface EncoderOptions {
 
 /** The encoder options a process takes from its configuration; `overrides` win (CLI flags, tests). */
 export function encoderOptionsFromConfig(
-  config: Pick<DotrankConfig, 'DOTRANK_BATCH_SIZE' | 'DOTRANK_EXECUTION_PROVIDERS' | 'DOTRANK_ORT_THREADS' | 'DOTRANK_ORT_SPIN'>,
+  config: Pick<
+    DotrankConfig,
+    'DOTRANK_BATCH_SIZE' | 'DOTRANK_EXECUTION_PROVIDERS' | 'DOTRANK_ORT_THREADS' | 'DOTRANK_ORT_SPIN'
+  >,
   overrides: EncoderOptions = {},
 ): EncoderOptions {
   return {
@@ -108,12 +111,17 @@ function planGraph(session: OrtHost, manifest: ModelManifest): GraphPlan {
   const inputs = new Map(session.inputMetadata.map((m) => [m.name, m]));
   for (const required of ['input_ids', 'attention_mask']) {
     if (!inputs.has(required)) {
-      throw new ModelError(`graph has no "${required}" input (inputs: ${[...inputs.keys()].join(', ') || 'none'})`, { field: where });
+      throw new ModelError(`graph has no "${required}" input (inputs: ${[...inputs.keys()].join(', ') || 'none'})`, {
+        field: where,
+      });
     }
   }
   const unknown = [...inputs.keys()].filter((n) => !['input_ids', 'attention_mask', 'token_type_ids'].includes(n));
   if (unknown.length > 0) {
-    throw new ModelError(`graph has inputs dotrank cannot feed: ${unknown.join(', ')} (supported: input_ids, attention_mask, token_type_ids)`, { field: where });
+    throw new ModelError(
+      `graph has inputs dotrank cannot feed: ${unknown.join(', ')} (supported: input_ids, attention_mask, token_type_ids)`,
+      { field: where },
+    );
   }
   const idsMeta = inputs.get('input_ids')!;
   const inputType: IntType = idsMeta.isTensor && idsMeta.type === 'int32' ? 'int32' : 'int64';
@@ -126,22 +134,34 @@ function planGraph(session: OrtHost, manifest: ModelManifest): GraphPlan {
   let output = manifest.output;
   if (!names.includes(output)) {
     if (manifest.outputExplicit) {
-      throw new ModelError(`graph has no output "${output}" named by dotrank.json (outputs: ${names.join(', ')})`, { field: where });
+      throw new ModelError(`graph has no output "${output}" named by dotrank.json (outputs: ${names.join(', ')})`, {
+        field: where,
+      });
     }
     if (names.includes('sentence_embedding')) output = 'sentence_embedding';
     else if (names.length === 1) output = names[0]!;
-    else throw new ModelError(`graph has no "last_hidden_state" output and several others (${names.join(', ')}); name one as "output" in dotrank.json`, { field: where });
+    else
+      throw new ModelError(
+        `graph has no "last_hidden_state" output and several others (${names.join(', ')}); name one as "output" in dotrank.json`,
+        { field: where },
+      );
   }
   const meta = outputs.find((o) => o.name === output)!;
   let rank: 2 | 3 | undefined;
   if (meta.isTensor && meta.shape.length > 0) {
     if (meta.shape.length !== 2 && meta.shape.length !== 3) {
-      throw new ModelError(`graph output "${output}" has ${meta.shape.length} dimensions; expected 3 ([batch, sequence, dim]) or 2 ([batch, dim], already pooled)`, { field: where });
+      throw new ModelError(
+        `graph output "${output}" has ${meta.shape.length} dimensions; expected 3 ([batch, sequence, dim]) or 2 ([batch, dim], already pooled)`,
+        { field: where },
+      );
     }
     rank = meta.shape.length as 2 | 3;
     const last = meta.shape[meta.shape.length - 1];
     if (typeof last === 'number' && last !== manifest.dimension) {
-      throw new ModelError(`dimension mismatch: graph output "${output}" has ${last} dimensions but the manifest says ${manifest.dimension}`, { field: where });
+      throw new ModelError(
+        `dimension mismatch: graph output "${output}" has ${last} dimensions but the manifest says ${manifest.dimension}`,
+        { field: where },
+      );
     }
   }
   if (meta.isTensor && meta.type !== 'float32') {
@@ -279,41 +299,59 @@ export class Encoder implements DenseEncoder {
     try {
       result = await this.session.run(feeds, this.plan.output, firstTokenOnly);
     } catch (error) {
-      throw new ModelError(`ONNX Runtime failed on a batch of ${rows}x${width} tokens: ${firstLine(error)}`, { field: this.manifest.graphPath, cause: error });
+      throw new ModelError(`ONNX Runtime failed on a batch of ${rows}x${width} tokens: ${firstLine(error)}`, {
+        field: this.manifest.graphPath,
+        cause: error,
+      });
     }
     if (result.type !== 'float32') {
-      throw new ModelError(`graph output "${this.plan.output}" is ${result.type}, not float32`, { field: this.manifest.graphPath });
+      throw new ModelError(`graph output "${this.plan.output}" is ${result.type}, not float32`, {
+        field: this.manifest.graphPath,
+      });
     }
     const data = result.data;
     const shape = result.dims;
     const dim = shape[shape.length - 1];
     if (dim !== this.dimension) {
-      throw new ModelError(`dimension mismatch: graph output "${this.plan.output}" has ${dim} dimensions but the manifest says ${this.dimension}`, { field: this.manifest.graphPath });
+      throw new ModelError(
+        `dimension mismatch: graph output "${this.plan.output}" has ${dim} dimensions but the manifest says ${this.dimension}`,
+        { field: this.manifest.graphPath },
+      );
     }
     const vectors: Float32Array[] = [];
     if (shape.length === 3 && shape[0] === rows && shape[1] === width) {
       for (let r = 0; r < rows; r++) {
-        vectors.push(this.manifest.pooling === 'mean' ? meanPool(data, r, width, dim, batch[r]!.length) : clsPool(data, r, width, dim));
+        vectors.push(
+          this.manifest.pooling === 'mean'
+            ? meanPool(data, r, width, dim, batch[r]!.length)
+            : clsPool(data, r, width, dim),
+        );
       }
     } else if (shape.length === 2 && shape[0] === rows) {
       for (let r = 0; r < rows; r++) vectors.push(data.slice(r * dim, (r + 1) * dim));
     } else {
-      throw new ModelError(`graph output "${this.plan.output}" has shape [${shape.join(', ')}] for a ${rows}x${width} batch; expected [batch, sequence, dim] or [batch, dim]`, { field: this.manifest.graphPath });
+      throw new ModelError(
+        `graph output "${this.plan.output}" has shape [${shape.join(', ')}] for a ${rows}x${width} batch; expected [batch, sequence, dim] or [batch, dim]`,
+        { field: this.manifest.graphPath },
+      );
     }
     return vectors;
   }
 }
 
 function checkKind(kind: TextKind): TextKind {
-  if (kind !== 'query' && kind !== 'passage') throw new ValidationError('kind', `must be "query" or "passage" (got ${JSON.stringify(kind)})`);
+  if (kind !== 'query' && kind !== 'passage')
+    throw new ValidationError('kind', `must be "query" or "passage" (got ${JSON.stringify(kind)})`);
   return kind;
 }
 
 function checkTexts(texts: readonly string[], rejectBlank: boolean): readonly string[] {
   if (!Array.isArray(texts)) throw new ValidationError('texts', 'must be an array of strings');
   texts.forEach((text, i) => {
-    if (typeof text !== 'string') throw new ValidationError(`texts[${i}]`, `must be a string (got ${text === null ? 'null' : typeof text})`);
-    if (rejectBlank && text.trim() === '') throw new ValidationError(`texts[${i}]`, 'must not be empty or only whitespace');
+    if (typeof text !== 'string')
+      throw new ValidationError(`texts[${i}]`, `must be a string (got ${text === null ? 'null' : typeof text})`);
+    if (rejectBlank && text.trim() === '')
+      throw new ValidationError(`texts[${i}]`, 'must not be empty or only whitespace');
   });
   return texts;
 }
@@ -326,27 +364,47 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
   const manifest: ModelManifest = {
     ...base,
     queryMaxLength: intOption('queryMaxLength', options.queryMaxLength, 2, base.maxPositions) ?? base.queryMaxLength,
-    passageMaxLength: intOption('passageMaxLength', options.passageMaxLength, 2, base.maxPositions) ?? base.passageMaxLength,
+    passageMaxLength:
+      intOption('passageMaxLength', options.passageMaxLength, 2, base.maxPositions) ?? base.passageMaxLength,
   };
   const executionProviders = options.executionProviders ?? ['cpu'];
-  if (!Array.isArray(executionProviders) || executionProviders.length === 0 || executionProviders.some((p) => !EXECUTION_PROVIDERS.includes(p))) {
-    throw new ValidationError('executionProviders', `must be a non-empty list of ${EXECUTION_PROVIDERS.join(', ')} (got ${JSON.stringify(executionProviders)})`);
+  if (
+    !Array.isArray(executionProviders) ||
+    executionProviders.length === 0 ||
+    executionProviders.some((p) => !EXECUTION_PROVIDERS.includes(p))
+  ) {
+    throw new ValidationError(
+      'executionProviders',
+      `must be a non-empty list of ${EXECUTION_PROVIDERS.join(', ')} (got ${JSON.stringify(executionProviders)})`,
+    );
   }
   const thread = options.inferenceThread ?? 'worker';
-  if (thread !== 'worker' && thread !== 'main') throw new ValidationError('inferenceThread', `must be "worker" or "main" (got ${JSON.stringify(thread)})`);
-  if (options.spinWait !== undefined && typeof options.spinWait !== 'boolean') throw new ValidationError('spinWait', 'must be a boolean');
+  if (thread !== 'worker' && thread !== 'main')
+    throw new ValidationError('inferenceThread', `must be "worker" or "main" (got ${JSON.stringify(thread)})`);
+  if (options.spinWait !== undefined && typeof options.spinWait !== 'boolean')
+    throw new ValidationError('spinWait', 'must be a boolean');
   const tokenizer = await TextTokenizer.fromFile(manifest.tokenizerPath);
   let session: OrtHost;
   try {
-    session = await startOrtHost(manifest.graphPath, { intraOpNumThreads: intraOpThreads, executionProviders, spinWait: options.spinWait ?? false }, thread);
+    session = await startOrtHost(
+      manifest.graphPath,
+      { intraOpNumThreads: intraOpThreads, executionProviders, spinWait: options.spinWait ?? false },
+      thread,
+    );
   } catch (error) {
     if (executionProviders.some((p) => p !== 'cpu')) {
-      throw new ModelError(`ONNX Runtime cannot start with execution providers ${executionProviders.join(', ')}: ${firstLine(error)} (is the GPU build installed? see the README, "GPU workers")`, {
-        field: 'executionProviders',
-        cause: error,
-      });
+      throw new ModelError(
+        `ONNX Runtime cannot start with execution providers ${executionProviders.join(', ')}: ${firstLine(error)} (is the GPU build installed? see the README, "GPU workers")`,
+        {
+          field: 'executionProviders',
+          cause: error,
+        },
+      );
     }
-    throw new ModelError(`ONNX Runtime cannot load the graph: ${firstLine(error)}`, { field: manifest.graphPath, cause: error });
+    throw new ModelError(`ONNX Runtime cannot load the graph: ${firstLine(error)}`, {
+      field: manifest.graphPath,
+      cause: error,
+    });
   }
   let plan: GraphPlan;
   try {

@@ -90,7 +90,8 @@ function field(file: string, name: string): string {
 function optionalString(obj: Json, name: string, file: string): string | undefined {
   const value = obj[name];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.trim() === '') throw new ConfigError(field(file, name), `must be a non-empty string (got ${JSON.stringify(value)})`);
+  if (typeof value !== 'string' || value.trim() === '')
+    throw new ConfigError(field(file, name), `must be a non-empty string (got ${JSON.stringify(value)})`);
   return value;
 }
 
@@ -98,7 +99,10 @@ function optionalInt(obj: Json, name: string, file: string, min: number, max: nu
   const value = obj[name];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(field(file, name), `must be an integer between ${min} and ${max} (got ${JSON.stringify(value)})`);
+    throw new ConfigError(
+      field(file, name),
+      `must be an integer between ${min} and ${max} (got ${JSON.stringify(value)})`,
+    );
   }
   return value;
 }
@@ -107,7 +111,10 @@ function optionalEnum<T extends string>(obj: Json, name: string, file: string, a
   const value = obj[name];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string' || !allowed.includes(value as T)) {
-    throw new ConfigError(field(file, name), `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(value)})`);
+    throw new ConfigError(
+      field(file, name),
+      `must be one of ${allowed.map((a) => `"${a}"`).join(', ')} (got ${JSON.stringify(value)})`,
+    );
   }
   return value as T;
 }
@@ -127,7 +134,10 @@ function similarityFromSentenceTransformers(stConfig: Json | undefined, modules:
   const name = stConfig?.['similarity_fn_name'];
   if (name === 'dot' || name === 'dot_product') return 'dot';
   if (name === 'cosine') return 'cosine';
-  if (Array.isArray(modules) && modules.some((m) => typeof m === 'object' && m !== null && String((m as Json)['type']).endsWith('Normalize'))) {
+  if (
+    Array.isArray(modules) &&
+    modules.some((m) => typeof m === 'object' && m !== null && String((m as Json)['type']).endsWith('Normalize'))
+  ) {
     return 'cosine';
   }
   return undefined;
@@ -146,7 +156,8 @@ async function sha256Prefix(path: string): Promise<string> {
  * The graph is `graph` from the manifest, else `model.onnx`, else `onnx/model.onnx`.
  */
 export async function readManifest(modelDir: string): Promise<ModelManifest> {
-  if (typeof modelDir !== 'string' || modelDir.trim() === '') throw new ConfigError('modelDir', 'must be a non-empty path');
+  if (typeof modelDir !== 'string' || modelDir.trim() === '')
+    throw new ConfigError('modelDir', 'must be a non-empty path');
   const dir = resolve(modelDir);
   let dirStat;
   try {
@@ -170,36 +181,51 @@ export async function readManifest(modelDir: string): Promise<ModelManifest> {
   }
 
   const m = MANIFEST_FILE;
-  const configMaxPositions = typeof config?.['max_position_embeddings'] === 'number' ? (config['max_position_embeddings'] as number) : undefined;
-  const maxPositions = optionalInt(file, 'maxPositions', m, 2, 1_000_000) ?? configMaxPositions ?? DEFAULTS.maxPositions;
+  const configMaxPositions =
+    typeof config?.['max_position_embeddings'] === 'number' ? (config['max_position_embeddings'] as number) : undefined;
+  const maxPositions =
+    optionalInt(file, 'maxPositions', m, 2, 1_000_000) ?? configMaxPositions ?? DEFAULTS.maxPositions;
   const configDim = [config?.['dim'], config?.['hidden_size'], stPooling?.['word_embedding_dimension']].find(
     (v): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0,
   );
   const dimension = optionalInt(file, 'dimension', m, 1, 65_536) ?? configDim ?? DEFAULTS.dimension;
-  const queryMaxLength = optionalInt(file, 'queryMaxLength', m, 2, maxPositions) ?? Math.min(DEFAULTS.queryMaxLength, maxPositions);
-  const passageMaxLength = optionalInt(file, 'passageMaxLength', m, 2, maxPositions) ?? Math.min(DEFAULTS.passageMaxLength, maxPositions);
-  const pooling = optionalEnum(file, 'pooling', m, ['cls', 'mean'] as const) ?? poolingFromSentenceTransformers(stPooling, stPoolingPath) ?? DEFAULTS.pooling;
+  const queryMaxLength =
+    optionalInt(file, 'queryMaxLength', m, 2, maxPositions) ?? Math.min(DEFAULTS.queryMaxLength, maxPositions);
+  const passageMaxLength =
+    optionalInt(file, 'passageMaxLength', m, 2, maxPositions) ?? Math.min(DEFAULTS.passageMaxLength, maxPositions);
+  const pooling =
+    optionalEnum(file, 'pooling', m, ['cls', 'mean'] as const) ??
+    poolingFromSentenceTransformers(stPooling, stPoolingPath) ??
+    DEFAULTS.pooling;
   const similarity =
-    optionalEnum(file, 'similarity', m, ['dot', 'cosine'] as const) ?? similarityFromSentenceTransformers(stConfig, modules) ?? DEFAULTS.similarity;
+    optionalEnum(file, 'similarity', m, ['dot', 'cosine'] as const) ??
+    similarityFromSentenceTransformers(stConfig, modules) ??
+    DEFAULTS.similarity;
   const explicitOutput = optionalString(file, 'output', m);
 
   const explicitGraph = optionalString(file, 'graph', m);
   let graph: string;
   if (explicitGraph !== undefined) {
-    if (isAbsolute(explicitGraph)) throw new ConfigError(field(m, 'graph'), 'must be a path relative to the model directory');
+    if (isAbsolute(explicitGraph))
+      throw new ConfigError(field(m, 'graph'), 'must be a path relative to the model directory');
     graph = explicitGraph;
-    if (!(await pathExists(join(dir, graph)))) throw new NotFoundError(join(dir, graph), `ONNX graph named by ${manifestPath} (graph) does not exist`);
+    if (!(await pathExists(join(dir, graph))))
+      throw new NotFoundError(join(dir, graph), `ONNX graph named by ${manifestPath} (graph) does not exist`);
   } else if (await pathExists(join(dir, 'model.onnx'))) {
     graph = 'model.onnx';
   } else if (await pathExists(join(dir, 'onnx', 'model.onnx'))) {
     graph = join('onnx', 'model.onnx');
   } else {
-    throw new NotFoundError(join(dir, 'model.onnx'), `no ONNX graph in ${dir} (looked for model.onnx and onnx/model.onnx, or "graph" in ${MANIFEST_FILE})`);
+    throw new NotFoundError(
+      join(dir, 'model.onnx'),
+      `no ONNX graph in ${dir} (looked for model.onnx and onnx/model.onnx, or "graph" in ${MANIFEST_FILE})`,
+    );
   }
   const graphPath = join(dir, graph);
 
   const tokenizerPath = join(dir, 'tokenizer.json');
-  if (!(await pathExists(tokenizerPath))) throw new NotFoundError(tokenizerPath, `tokenizer.json is missing from ${dir}`);
+  if (!(await pathExists(tokenizerPath)))
+    throw new NotFoundError(tokenizerPath, `tokenizer.json is missing from ${dir}`);
 
   const modelId = optionalString(file, 'modelId', m) ?? basename(dir);
   const revision = optionalString(file, 'revision', m) ?? `sha256:${await sha256Prefix(graphPath)}`;

@@ -50,7 +50,12 @@ function sessionOptions(options: HostSessionOptions): InferenceSession.SessionOp
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     // session config entries session.intra_op.allow_spinning / session.inter_op.allow_spinning
-    extra: { session: { intra_op: { allow_spinning: options.spinWait ? '1' : '0' }, inter_op: { allow_spinning: options.spinWait ? '1' : '0' } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: options.spinWait ? '1' : '0' },
+        inter_op: { allow_spinning: options.spinWait ? '1' : '0' },
+      },
+    },
   };
 }
 
@@ -120,7 +125,10 @@ class WorkerHost implements OrtHost {
   private dead: Error | undefined;
 
   constructor(graphPath: string, options: HostSessionOptions) {
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, graphPath, options: sessionOptions(options) } });
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { ortPath, graphPath, options: sessionOptions(options) },
+    });
     this.worker.unref();
     this.worker.on('message', (msg: { id: number; ok: boolean; error?: string } & Record<string, unknown>) => {
       const waiter = this.pending.get(msg.id);
@@ -219,7 +227,11 @@ class MainThreadHost implements OrtHost {
 }
 
 /** Starts a session on `graphPath` in a worker thread (default) or on the calling thread. Failures are OrtFailure. */
-export async function startOrtHost(graphPath: string, options: HostSessionOptions, thread: InferenceThread): Promise<OrtHost> {
+export async function startOrtHost(
+  graphPath: string,
+  options: HostSessionOptions,
+  thread: InferenceThread,
+): Promise<OrtHost> {
   if (thread === 'main') return MainThreadHost.start(graphPath, options);
   const host = new WorkerHost(graphPath, options);
   try {

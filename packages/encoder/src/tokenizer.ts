@@ -48,7 +48,10 @@ function readSpecials(postProcessor: unknown, file: string): Specials {
       return { before: [cls[1]], after: [sep[1]] };
     }
     default:
-      throw new ModelError(`post_processor type ${JSON.stringify(pp['type'])} is not supported (expected TemplateProcessing or BertProcessing)`, { field: file });
+      throw new ModelError(
+        `post_processor type ${JSON.stringify(pp['type'])} is not supported (expected TemplateProcessing or BertProcessing)`,
+        { field: file },
+      );
   }
 }
 
@@ -87,11 +90,15 @@ export class TextTokenizer {
     try {
       tokenizer = new Tokenizer(json, config);
     } catch (error) {
-      throw new ModelError(`is not a tokenizer this library can load: ${(error as Error).message}`, { field: path, cause: error });
+      throw new ModelError(`is not a tokenizer this library can load: ${(error as Error).message}`, {
+        field: path,
+        cause: error,
+      });
     }
     const specials = readSpecials(json['post_processor'], path);
     const padding = json['padding'] as Json | null | undefined;
-    const padId = typeof padding?.['pad_id'] === 'number' ? (padding['pad_id'] as number) : (tokenizer.token_to_id('[PAD]') ?? 0);
+    const padId =
+      typeof padding?.['pad_id'] === 'number' ? (padding['pad_id'] as number) : (tokenizer.token_to_id('[PAD]') ?? 0);
     return new TextTokenizer(tokenizer, specials, padId);
   }
 

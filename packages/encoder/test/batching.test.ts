@@ -58,7 +58,10 @@ describe('batching', () => {
   it('serves concurrent calls on one encoder correctly', async () => {
     const encoder = await loadEncoder(tinyDir, { batchSize: 8 });
     encoders.push(encoder);
-    const [a, b] = await Promise.all([encoder.encodePassages(texts.slice(0, 40)), encoder.encodePassages(texts.slice(40, 80))]);
+    const [a, b] = await Promise.all([
+      encoder.encodePassages(texts.slice(0, 40)),
+      encoder.encodePassages(texts.slice(40, 80)),
+    ]);
     expect(Math.max(...a.map((v, i) => maxAbsDiff(v, baseline[i]!)))).toBeLessThan(1e-5);
     expect(Math.max(...b.map((v, i) => maxAbsDiff(v, baseline[40 + i]!)))).toBeLessThan(1e-5);
   });
@@ -68,7 +71,10 @@ describe('batching', () => {
     // the JS thread, the call would settle before the event loop could turn more than a couple of times.
     const encoder = await loadEncoder(tinyDir, { batchSize: 64 });
     encoders.push(encoder);
-    const long = Array.from({ length: 40 }, (_, i) => `${texts[i % texts.length]} ${'boundary layer flow '.repeat(100)}`);
+    const long = Array.from(
+      { length: 40 },
+      (_, i) => `${texts[i % texts.length]} ${'boundary layer flow '.repeat(100)}`,
+    );
     let settled = false;
     const run = encoder.encodePassages(long).then((v) => {
       settled = true;

@@ -41,16 +41,32 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 
 describe('model directory errors', () => {
   it('names a missing directory', async () => {
-    expectClear(await failure(loadEncoder('/nonexistent/model')), NotFoundError, /modelDir: .*\/nonexistent\/model does not exist/);
+    expectClear(
+      await failure(loadEncoder('/nonexistent/model')),
+      NotFoundError,
+      /modelDir: .*\/nonexistent\/model does not exist/,
+    );
   });
 
   it('names a missing tokenizer.json', async () => {
-    expectClear(await failure(loadEncoder(await variant({ 'tokenizer.json': null }))), NotFoundError, /tokenizer\.json.*missing/);
+    expectClear(
+      await failure(loadEncoder(await variant({ 'tokenizer.json': null }))),
+      NotFoundError,
+      /tokenizer\.json.*missing/,
+    );
   });
 
   it('names a missing graph', async () => {
-    expectClear(await failure(loadEncoder(await variant({ 'model.onnx': null, 'dotrank.json': null }))), NotFoundError, /no ONNX graph/);
-    expectClear(await failure(loadEncoder(await variant({ 'dotrank.json': await manifestWith({ graph: 'onnx/other.onnx' }) }))), NotFoundError, /onnx\/other\.onnx.*does not exist/);
+    expectClear(
+      await failure(loadEncoder(await variant({ 'model.onnx': null, 'dotrank.json': null }))),
+      NotFoundError,
+      /no ONNX graph/,
+    );
+    expectClear(
+      await failure(loadEncoder(await variant({ 'dotrank.json': await manifestWith({ graph: 'onnx/other.onnx' }) }))),
+      NotFoundError,
+      /onnx\/other\.onnx.*does not exist/,
+    );
   });
 
   it('reports a corrupt graph as a ModelError naming the file, without the ORT stack', async () => {
@@ -59,36 +75,74 @@ describe('model directory errors', () => {
   });
 
   it('names invalid manifest fields', async () => {
-    expectClear(await failure(loadEncoder(await variant({ 'dotrank.json': await manifestWith({ pooling: 'max' }) }))), ConfigError, /dotrank\.json: pooling: must be one of "cls", "mean"/);
-    expectClear(await failure(loadEncoder(await variant({ 'dotrank.json': await manifestWith({ passageMaxLength: 600 }) }))), ConfigError, /passageMaxLength: must be an integer between 2 and 512/);
-    expectClear(await failure(loadEncoder(await variant({ 'dotrank.json': '{ not json' }))), ModelError, /dotrank\.json: is not valid JSON/);
+    expectClear(
+      await failure(loadEncoder(await variant({ 'dotrank.json': await manifestWith({ pooling: 'max' }) }))),
+      ConfigError,
+      /dotrank\.json: pooling: must be one of "cls", "mean"/,
+    );
+    expectClear(
+      await failure(loadEncoder(await variant({ 'dotrank.json': await manifestWith({ passageMaxLength: 600 }) }))),
+      ConfigError,
+      /passageMaxLength: must be an integer between 2 and 512/,
+    );
+    expectClear(
+      await failure(loadEncoder(await variant({ 'dotrank.json': '{ not json' }))),
+      ModelError,
+      /dotrank\.json: is not valid JSON/,
+    );
   });
 
   it('reports a dimension mismatch', async () => {
     const dir = await variant({ 'dotrank.json': await manifestWith({ dimension: 768 }) });
-    expectClear(await failure(loadEncoder(dir)), ModelError, /dimension mismatch: graph output "last_hidden_state" has 32 dimensions but the manifest says 768/);
+    expectClear(
+      await failure(loadEncoder(dir)),
+      ModelError,
+      /dimension mismatch: graph output "last_hidden_state" has 32 dimensions but the manifest says 768/,
+    );
   });
 
   it('reports an output the graph does not have', async () => {
     const dir = await variant({ 'dotrank.json': await manifestWith({ output: 'pooler_output' }) });
-    expectClear(await failure(loadEncoder(dir)), ModelError, /graph has no output "pooler_output".*outputs: last_hidden_state/);
+    expectClear(
+      await failure(loadEncoder(dir)),
+      ModelError,
+      /graph has no output "pooler_output".*outputs: last_hidden_state/,
+    );
   });
 
   it('reports a graph whose inputs do not fit (position_ids wanted, no attention_mask)', async () => {
     const dir = await variant({ 'dotrank.json': await manifestWith({ graph: 'wrong-inputs.onnx' }) });
     await copyFile(join(fixturesDir, 'bad-graphs', 'wrong-inputs.onnx'), join(dir, 'wrong-inputs.onnx'));
-    expectClear(await failure(loadEncoder(dir)), ModelError, /wrong-inputs\.onnx: graph has no "attention_mask" input \(inputs: input_ids, position_ids\)/);
+    expectClear(
+      await failure(loadEncoder(dir)),
+      ModelError,
+      /wrong-inputs\.onnx: graph has no "attention_mask" input \(inputs: input_ids, position_ids\)/,
+    );
   });
 
   it('reports a pooled graph whose width differs from the manifest', async () => {
-    const dir = await variant({ 'dotrank.json': await manifestWith({ graph: 'pooled.onnx', output: 'sentence_embedding' }) });
+    const dir = await variant({
+      'dotrank.json': await manifestWith({ graph: 'pooled.onnx', output: 'sentence_embedding' }),
+    });
     await copyFile(join(pooledDir, 'model.onnx'), join(dir, 'pooled.onnx'));
-    expectClear(await failure(loadEncoder(dir)), ModelError, /dimension mismatch: graph output "sentence_embedding" has 8 dimensions but the manifest says 32/);
+    expectClear(
+      await failure(loadEncoder(dir)),
+      ModelError,
+      /dimension mismatch: graph output "sentence_embedding" has 8 dimensions but the manifest says 32/,
+    );
   });
 
   it('names bad options', async () => {
-    expectClear(await failure(loadEncoder(tinyDir, { batchSize: 0 })), ValidationError, /batchSize: must be an integer between 1 and 4096/);
-    expectClear(await failure(loadEncoder(tinyDir, { queryMaxLength: 513 })), ValidationError, /queryMaxLength: must be an integer between 2 and 512/);
+    expectClear(
+      await failure(loadEncoder(tinyDir, { batchSize: 0 })),
+      ValidationError,
+      /batchSize: must be an integer between 1 and 4096/,
+    );
+    expectClear(
+      await failure(loadEncoder(tinyDir, { queryMaxLength: 513 })),
+      ValidationError,
+      /queryMaxLength: must be an integer between 2 and 512/,
+    );
     expectClear(await failure(loadEncoder(tinyDir, { intraOpThreads: -1 })), ValidationError, /intraOpThreads/);
   });
 });
@@ -105,13 +159,25 @@ describe('input errors', () => {
   it('rejects empty, blank and non-string texts naming the index', async () => {
     expectClear(await failure(encoder.encodePassages(['fine', ''])), ValidationError, /^texts\[1\]: must not be empty/);
     expectClear(await failure(encoder.encodeQueries(['  \t'])), ValidationError, /^texts\[0\]: must not be empty/);
-    expectClear(await failure(encoder.encodeQueries(['ok', 42 as unknown as string])), ValidationError, /^texts\[1\]: must be a string \(got number\)/);
+    expectClear(
+      await failure(encoder.encodeQueries(['ok', 42 as unknown as string])),
+      ValidationError,
+      /^texts\[1\]: must be a string \(got number\)/,
+    );
     expectClear(await failure(encoder.encodeQueries([null as unknown as string])), ValidationError, /got null/);
-    expectClear(await failure(encoder.encodeQueries('text' as unknown as string[])), ValidationError, /^texts: must be an array/);
+    expectClear(
+      await failure(encoder.encodeQueries('text' as unknown as string[])),
+      ValidationError,
+      /^texts: must be an array/,
+    );
   });
 
   it('rejects an unknown kind', async () => {
-    expectClear(await failure(encoder.encode(['x'], 'document' as 'query')), ValidationError, /^kind: must be "query" or "passage"/);
+    expectClear(
+      await failure(encoder.encode(['x'], 'document' as 'query')),
+      ValidationError,
+      /^kind: must be "query" or "passage"/,
+    );
   });
 
   it('refuses work after close', async () => {
@@ -135,7 +201,11 @@ describe('ORT messages', () => {
     const { cleanOrtMessage } = await import('../src/encoder.js');
     const raw =
       'Load model from /tmp/x/model.onnx failed:/onnxruntime_src/onnxruntime/core/graph/model.cc:202 onnxruntime::Model::Model(onnx::ModelProto&&, const onnxruntime::PathString&, const onnxruntime::logging::Logger&) Unsupported model IR version: 11, max supported IR version: 10\nstack';
-    expect(cleanOrtMessage(new Error(raw))).toBe('Load model from /tmp/x/model.onnx failed:Unsupported model IR version: 11, max supported IR version: 10');
-    expect(cleanOrtMessage(new Error('Load model failed:Protobuf parsing failed.'))).toBe('Load model failed:Protobuf parsing failed.');
+    expect(cleanOrtMessage(new Error(raw))).toBe(
+      'Load model from /tmp/x/model.onnx failed:Unsupported model IR version: 11, max supported IR version: 10',
+    );
+    expect(cleanOrtMessage(new Error('Load model failed:Protobuf parsing failed.'))).toBe(
+      'Load model failed:Protobuf parsing failed.',
+    );
   });
 });

@@ -15,7 +15,9 @@ describe('execution providers', () => {
   });
 
   it('refuses an unknown provider by name', async () => {
-    await expect(loadEncoder(tinyModelDir(), { executionProviders: ['tpu' as never] })).rejects.toThrow(ValidationError);
+    await expect(loadEncoder(tinyModelDir(), { executionProviders: ['tpu' as never] })).rejects.toThrow(
+      ValidationError,
+    );
     await expect(loadEncoder(tinyModelDir(), { executionProviders: [] })).rejects.toThrow(/executionProviders/);
   });
 
@@ -37,14 +39,21 @@ describe('execution providers', () => {
       }
     }
     results[1]!.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(results[0]![i]!)));
-    await expect(loadEncoder(tinyModelDir(), { spinWait: 'yes' as never })).rejects.toThrow(/spinWait: must be a boolean/);
+    await expect(loadEncoder(tinyModelDir(), { spinWait: 'yes' as never })).rejects.toThrow(
+      /spinWait: must be a boolean/,
+    );
   });
 });
 
 describe('encoderOptionsFromConfig', () => {
   it('takes batch size, providers, threads and spinning from the configuration; overrides win, undefined ones do not', () => {
     const config = loadConfig({ DOTRANK_BATCH_SIZE: '16', DOTRANK_ORT_THREADS: '3', DOTRANK_ORT_SPIN: '1' });
-    expect(encoderOptionsFromConfig(config)).toEqual({ batchSize: 16, executionProviders: ['cpu'], intraOpThreads: 3, spinWait: true });
+    expect(encoderOptionsFromConfig(config)).toEqual({
+      batchSize: 16,
+      executionProviders: ['cpu'],
+      intraOpThreads: 3,
+      spinWait: true,
+    });
     expect(encoderOptionsFromConfig(config, { batchSize: 8, intraOpThreads: undefined })).toEqual({
       batchSize: 8,
       executionProviders: ['cpu'],
@@ -52,6 +61,10 @@ describe('encoderOptionsFromConfig', () => {
       spinWait: true,
     });
     // 0 threads = let ONNX Runtime choose: no intraOpThreads at all
-    expect(encoderOptionsFromConfig(loadConfig({}))).toEqual({ batchSize: 32, executionProviders: ['cpu'], spinWait: false });
+    expect(encoderOptionsFromConfig(loadConfig({}))).toEqual({
+      batchSize: 32,
+      executionProviders: ['cpu'],
+      spinWait: false,
+    });
   });
 });

@@ -19,7 +19,15 @@ export interface TokenizerReference {
 export interface VectorReference {
   queryMaxLength: number;
   passageMaxLength: number;
-  items: { source: string; kind: 'query' | 'passage'; text: string; ids: number[]; cls: number[]; mean: number[]; pooled: number[] }[];
+  items: {
+    source: string;
+    kind: 'query' | 'passage';
+    text: string;
+    ids: number[];
+    cls: number[];
+    mean: number[];
+    pooled: number[];
+  }[];
 }
 
 export function tokenizerReference(): TokenizerReference {
@@ -38,10 +46,15 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** A temporary copy of a model directory with files added (string = JSON/text content) or removed (null). */
-export async function modelDirVariant(from: string, changes: Record<string, string | null>, layout?: Record<string, string>): Promise<string> {
+export async function modelDirVariant(
+  from: string,
+  changes: Record<string, string | null>,
+  layout?: Record<string, string>,
+): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'dotrank-encoder-test-'));
   if (layout) {
-    for (const [target, source] of Object.entries(layout)) await cp(join(from, source), join(dir, target), { recursive: true });
+    for (const [target, source] of Object.entries(layout))
+      await cp(join(from, source), join(dir, target), { recursive: true });
   } else {
     await cp(from, dir, { recursive: true });
   }

@@ -16,12 +16,27 @@ describe('model directories without dotrank.json', () => {
   it('reads an optimum-cli export layout (onnx/model.onnx, config.json, 1_Pooling/config.json) with no extra file', async () => {
     const dir = await modelDirVariant(
       tinyDir,
-      { '1_Pooling/config.json': JSON.stringify({ word_embedding_dimension: 32, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true }) },
+      {
+        '1_Pooling/config.json': JSON.stringify({
+          word_embedding_dimension: 32,
+          pooling_mode_cls_token: false,
+          pooling_mode_mean_tokens: true,
+        }),
+      },
       { 'onnx/model.onnx': 'model.onnx', 'tokenizer.json': 'tokenizer.json', 'config.json': 'config.json' },
     );
     dirs.push(dir);
     const manifest = await readManifest(dir);
-    expect(manifest).toMatchObject({ pooling: 'mean', similarity: 'dot', dimension: 32, maxPositions: 512, queryMaxLength: 64, passageMaxLength: 256, graph: 'onnx/model.onnx', output: 'last_hidden_state' });
+    expect(manifest).toMatchObject({
+      pooling: 'mean',
+      similarity: 'dot',
+      dimension: 32,
+      maxPositions: 512,
+      queryMaxLength: 64,
+      passageMaxLength: 256,
+      graph: 'onnx/model.onnx',
+      output: 'last_hidden_state',
+    });
     expect(manifest.revision).toMatch(/^sha256:[0-9a-f]{12}$/);
     const encoder = await loadEncoder(dir);
     try {
@@ -68,6 +83,8 @@ describe('model directories without dotrank.json', () => {
 
   it('reads the real TAS-B directory layout and says the graph is missing', async () => {
     // No graph in models/tas-b (weights are not shipped): readManifest must say exactly that.
-    await expect(readManifest(repoPath('models/tas-b'))).rejects.toThrow(/no ONNX graph .*model\.onnx and onnx\/model\.onnx/);
+    await expect(readManifest(repoPath('models/tas-b'))).rejects.toThrow(
+      /no ONNX graph .*model\.onnx and onnx\/model\.onnx/,
+    );
   });
 });

@@ -23,7 +23,9 @@ describe('tokenization equals the Python tokenizers library (real TAS-B tokenize
   });
 
   it('gives the same ids without truncation for every reference text', () => {
-    const mismatches = reference.items.filter((item) => JSON.stringify(tokenizer.encode(item.text, Number.MAX_SAFE_INTEGER)) !== JSON.stringify(item.ids));
+    const mismatches = reference.items.filter(
+      (item) => JSON.stringify(tokenizer.encode(item.text, Number.MAX_SAFE_INTEGER)) !== JSON.stringify(item.ids),
+    );
     expect(mismatches.map((m) => m.source)).toEqual([]);
   });
 
@@ -70,7 +72,10 @@ describe('Encoder.tokenize', () => {
 
   it('keeps the tiny model tokenizer identical to the real TAS-B one', () => {
     const sample = reference.items.slice(0, 50);
-    const ids = encoder.tokenize(sample.map((s) => s.text), 'passage');
+    const ids = encoder.tokenize(
+      sample.map((s) => s.text),
+      'passage',
+    );
     ids.forEach((row, i) => expect(row).toEqual(sample[i]!.truncated?.['512'] ?? sample[i]!.ids));
   });
 });

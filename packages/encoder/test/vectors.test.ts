@@ -28,21 +28,42 @@ describe('vectors equal PyTorch (tiny TAS-B-shaped model, CLS pooling, dot produ
   });
 
   it('reads the manifest: TAS-B defaults in small form', () => {
-    expect(encoder.manifest).toMatchObject({ pooling: 'cls', similarity: 'dot', dimension: 32, queryMaxLength: 64, passageMaxLength: 256, maxPositions: 512, output: 'last_hidden_state' });
+    expect(encoder.manifest).toMatchObject({
+      pooling: 'cls',
+      similarity: 'dot',
+      dimension: 32,
+      queryMaxLength: 64,
+      passageMaxLength: 256,
+      maxPositions: 512,
+      output: 'last_hidden_state',
+    });
     expect(encoder.dimension).toBe(32);
     expect(encoder.modelId).toBe('dotrank/tiny-tasb-random');
   });
 
   it('tokenizes each reference text as PyTorch was fed it', () => {
-    expect(encoder.tokenize(queries.map((q) => q.text), 'query')).toEqual(queries.map((q) => q.ids));
-    expect(encoder.tokenize(passages.map((p) => p.text), 'passage')).toEqual(passages.map((p) => p.ids));
+    expect(
+      encoder.tokenize(
+        queries.map((q) => q.text),
+        'query',
+      ),
+    ).toEqual(queries.map((q) => q.ids));
+    expect(
+      encoder.tokenize(
+        passages.map((p) => p.text),
+        'passage',
+      ),
+    ).toEqual(passages.map((p) => p.ids));
     expect(passages.some((p) => p.ids.length === 256)).toBe(true);
   });
 
   it('gives CLS vectors within 1e-4 max abs difference', () => {
     expect(qv).toHaveLength(queries.length);
     expect(pv).toHaveLength(passages.length);
-    const worst = Math.max(...queries.map((q, i) => maxAbsDiff(qv[i]!, q.cls)), ...passages.map((p, i) => maxAbsDiff(pv[i]!, p.cls)));
+    const worst = Math.max(
+      ...queries.map((q, i) => maxAbsDiff(qv[i]!, q.cls)),
+      ...passages.map((p, i) => maxAbsDiff(pv[i]!, p.cls)),
+    );
     expect(worst).toBeLessThan(1e-4);
     for (const v of [...qv, ...pv]) expect(v).toHaveLength(32);
   });
@@ -63,8 +84,12 @@ describe('mean pooling of last_hidden_state (dotrank.json override)', () => {
   let dir: string;
   let encoder: Encoder;
   beforeAll(async () => {
-    const manifest = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(`${tinyDir}/dotrank.json`, 'utf8'))) as Record<string, unknown>;
-    dir = await modelDirVariant(tinyDir, { 'dotrank.json': JSON.stringify({ ...manifest, pooling: 'mean', similarity: 'cosine' }) });
+    const manifest = JSON.parse(
+      await import('node:fs/promises').then((fs) => fs.readFile(`${tinyDir}/dotrank.json`, 'utf8')),
+    ) as Record<string, unknown>;
+    dir = await modelDirVariant(tinyDir, {
+      'dotrank.json': JSON.stringify({ ...manifest, pooling: 'mean', similarity: 'cosine' }),
+    });
     encoder = await loadEncoder(dir, { batchSize: 5 });
   });
   afterAll(async () => {
@@ -109,7 +134,10 @@ describe('a graph whose output is already pooled (2-D) and that takes token_type
     expect(encoder.dimension).toBe(8);
     const q = await encoder.encodeQueries(queries.map((x) => x.text));
     const p = await encoder.encodePassages(passages.map((x) => x.text));
-    const worst = Math.max(...queries.map((x, i) => maxAbsDiff(q[i]!, x.pooled)), ...passages.map((x, i) => maxAbsDiff(p[i]!, x.pooled)));
+    const worst = Math.max(
+      ...queries.map((x, i) => maxAbsDiff(q[i]!, x.pooled)),
+      ...passages.map((x, i) => maxAbsDiff(p[i]!, x.pooled)),
+    );
     expect(worst).toBeLessThan(1e-4);
   });
 });

@@ -17,7 +17,8 @@ for (let q = 0; q < QUERIES; q++) {
   for (let j = 0; j < JUDGED; j++) docs.set(`d${Math.floor(random() * 5 * DEPTH)}`, Math.floor(random() * 4));
   qrels.set(`q${q}`, docs);
   const entries = [];
-  for (let r = 0; r < DEPTH; r++) entries.push({ docId: `d${r * 5 + Math.floor(random() * 5)}`, score: Math.round(random() * 1e4) / 100 });
+  for (let r = 0; r < DEPTH; r++)
+    entries.push({ docId: `d${r * 5 + Math.floor(random() * 5)}`, score: Math.round(random() * 1e4) / 100 });
   run.set(`q${q}`, entries);
 }
 
@@ -36,9 +37,15 @@ const sortMs = median(() => {
 });
 const evalMs = median(() => evaluate(qrels, run));
 const lines = QUERIES * DEPTH;
-console.log(`baseline: trec_eval re-sort only       ${sortMs.toFixed(0)} ms  (${Math.round(lines / (sortMs / 1000)).toLocaleString('en-US')} results/s)`);
-console.log(`evaluate(), 12 default measures        ${evalMs.toFixed(0)} ms  (${Math.round(lines / (evalMs / 1000)).toLocaleString('en-US')} results/s)`);
-console.log(`evaluate / re-sort time = ${(evalMs / sortMs).toFixed(2)}x   (${QUERIES} queries x ${DEPTH} results, median of 5)`);
+console.log(
+  `baseline: trec_eval re-sort only       ${sortMs.toFixed(0)} ms  (${Math.round(lines / (sortMs / 1000)).toLocaleString('en-US')} results/s)`,
+);
+console.log(
+  `evaluate(), 12 default measures        ${evalMs.toFixed(0)} ms  (${Math.round(lines / (evalMs / 1000)).toLocaleString('en-US')} results/s)`,
+);
+console.log(
+  `evaluate / re-sort time = ${(evalMs / sortMs).toFixed(2)}x   (${QUERIES} queries x ${DEPTH} results, median of 5)`,
+);
 
 const a = Array.from({ length: 7000 }, () => random());
 const b = a.map((x) => x + (random() - 0.45) * 0.1);

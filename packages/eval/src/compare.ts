@@ -50,10 +50,15 @@ export function compareSystems(
 ): SystemComparison[] {
   const systems = entriesOf(perQueryBySystem);
   const base = systems.find(([name]) => name === baseline)?.[1];
-  if (!base) throw new ValidationError('baseline', `system "${baseline}" not found (have: ${systems.map(([n]) => n).join(', ')})`);
+  if (!base)
+    throw new ValidationError(
+      'baseline',
+      `system "${baseline}" not found (have: ${systems.map(([n]) => n).join(', ')})`,
+    );
   const valueOf = (values: PerQueryValues, qid: string, system: string): number => {
     const v = values.get(qid)?.[measure];
-    if (v === undefined) throw new ValidationError('measure', `"${measure}" missing for query ${qid} of system "${system}"`);
+    if (v === undefined)
+      throw new ValidationError('measure', `"${measure}" missing for query ${qid} of system "${system}"`);
     return v;
   };
   const raw = systems
@@ -77,7 +82,13 @@ export function compareSystems(
       };
     });
   const correction = options.correction ?? 'none';
-  const t = correctPValues(raw.map((r) => r.pValueTTest), correction);
-  const rnd = correctPValues(raw.map((r) => r.pValueRandomization), correction);
+  const t = correctPValues(
+    raw.map((r) => r.pValueTTest),
+    correction,
+  );
+  const rnd = correctPValues(
+    raw.map((r) => r.pValueRandomization),
+    correction,
+  );
   return raw.map((r, i) => ({ ...r, pValueTTest: t[i]!, pValueRandomization: rnd[i]! }));
 }

@@ -157,12 +157,15 @@ function computeMeasure(m: Measure, r: ResRels, level: number): number {
  */
 export function evaluate(qrels: Qrels, run: RunLike, options: EvaluateOptions = {}): EvalResult {
   const level = options.level ?? 1;
-  if (!Number.isSafeInteger(level) || level < 0) throw new ValidationError('level', `must be a non-negative integer, got ${level}`);
+  if (!Number.isSafeInteger(level) || level < 0)
+    throw new ValidationError('level', `must be a non-negative integer, got ${level}`);
   const maxResults = options.maxResults ?? Number.POSITIVE_INFINITY;
   if (maxResults !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(maxResults) || maxResults < 1)) {
     throw new ValidationError('maxResults', `must be a positive integer, got ${maxResults}`);
   }
-  const measures = parseMeasureList(options.measures && options.measures.length > 0 ? options.measures : DEFAULT_MEASURES);
+  const measures = parseMeasureList(
+    options.measures && options.measures.length > 0 ? options.measures : DEFAULT_MEASURES,
+  );
   const names = measures.map((m) => m.name);
 
   // trec_eval reads qrels sorted by qid (strcmp) and evaluates in that order

@@ -42,7 +42,16 @@ export const DEFAULT_MEASURES = [
 ] as const;
 
 const CUT_FAMILIES = new Set<MeasureFamily>(['recip_rank_cut', 'ndcg_cut', 'P', 'recall']);
-const PLAIN_FAMILIES = new Set<MeasureFamily>(['map', 'recip_rank', 'ndcg', 'Rprec', 'num_q', 'num_ret', 'num_rel', 'num_rel_ret']);
+const PLAIN_FAMILIES = new Set<MeasureFamily>([
+  'map',
+  'recip_rank',
+  'ndcg',
+  'Rprec',
+  'num_q',
+  'num_ret',
+  'num_rel',
+  'num_rel_ret',
+]);
 
 /** Count measures: summed, not averaged, over queries, and printed as integers. */
 export const COUNT_FAMILIES = new Set<MeasureFamily>(['num_q', 'num_ret', 'num_rel', 'num_rel_ret']);
@@ -56,7 +65,13 @@ const ALIASES: Record<string, MeasureFamily> = {
   r: 'recall',
   p: 'P',
 };
-const PLAIN_ALIASES: Record<string, MeasureFamily> = { map: 'map', mrr: 'recip_rank', rr: 'recip_rank', ndcg: 'ndcg', rprec: 'Rprec' };
+const PLAIN_ALIASES: Record<string, MeasureFamily> = {
+  map: 'map',
+  mrr: 'recip_rank',
+  rr: 'recip_rank',
+  ndcg: 'ndcg',
+  rprec: 'Rprec',
+};
 
 function cutMeasure(family: MeasureFamily, cutoff: number): Measure {
   return { name: `${family}_${cutoff}`, family, cutoff };
@@ -79,7 +94,8 @@ function parseToken(token: string): Measure[] {
   const dot = token.indexOf('.');
   if (dot > 0) {
     const family = token.slice(0, dot);
-    if (!isFamily(family) || !CUT_FAMILIES.has(family)) throw new ValidationError('measures', `unknown measure "${token}"`);
+    if (!isFamily(family) || !CUT_FAMILIES.has(family))
+      throw new ValidationError('measures', `unknown measure "${token}"`);
     return [cutMeasure(family, parseCutoff(token.slice(dot + 1), token))];
   }
   // alias form: nDCG@10, MRR@10, Recall@1000, P@10, RR@10
@@ -120,7 +136,8 @@ export function parseMeasureList(spec: string | readonly string[]): Measure[] {
   for (const token of tokens) {
     let measures: Measure[];
     if (/^\d+$/.test(token)) {
-      if (!last || last.cutoff === undefined) throw new ValidationError('measures', `cutoff "${token}" does not follow a measure with cutoffs`);
+      if (!last || last.cutoff === undefined)
+        throw new ValidationError('measures', `cutoff "${token}" does not follow a measure with cutoffs`);
       measures = [cutMeasure(last.family, parseCutoff(token, token))];
     } else {
       measures = parseToken(token);
@@ -145,7 +162,9 @@ export function parseMeasures(spec: string | readonly string[]): string[] {
 export function measureLabel(name: string): string {
   const cut = /^(ndcg_cut|P|recall|recip_rank_cut)_(\d+)$/.exec(name);
   if (cut) {
-    const label = { ndcg_cut: 'nDCG', P: 'P', recall: 'Recall', recip_rank_cut: 'MRR' }[cut[1] as 'ndcg_cut' | 'P' | 'recall' | 'recip_rank_cut'];
+    const label = { ndcg_cut: 'nDCG', P: 'P', recall: 'Recall', recip_rank_cut: 'MRR' }[
+      cut[1] as 'ndcg_cut' | 'P' | 'recall' | 'recip_rank_cut'
+    ];
     return `${label}@${cut[2]}`;
   }
   return { map: 'MAP', recip_rank: 'MRR', ndcg: 'nDCG', Rprec: 'R-prec' }[name] ?? name;

@@ -32,7 +32,11 @@ export const firstStageRecallSchema = z.object({
 /** The `metrics.json` written by evaluation runs and read by the dashboard. */
 export const metricsReportSchema = z.object({
   version: z.literal(1),
-  collection: z.object({ name: z.string(), queries: z.number().int().nonnegative(), documents: z.number().int().nonnegative() }),
+  collection: z.object({
+    name: z.string(),
+    queries: z.number().int().nonnegative(),
+    documents: z.number().int().nonnegative(),
+  }),
   createdAt: z.string(),
   model: z.object({ id: z.string(), revision: z.string() }).nullable(),
   depth: z.number().int().positive(),
@@ -43,7 +47,11 @@ export const metricsReportSchema = z.object({
   firstStageRecall: z.record(z.string(), firstStageRecallSchema),
   /** How significance was computed (optional, added by buildMetricsReport). */
   significanceTest: z
-    .object({ trials: z.number().int().positive(), seed: z.number().int(), correction: z.enum(['bonferroni', 'holm', 'none']) })
+    .object({
+      trials: z.number().int().positive(),
+      seed: z.number().int(),
+      correction: z.enum(['bonferroni', 'holm', 'none']),
+    })
     .optional(),
 });
 
@@ -60,7 +68,11 @@ export function recallCurve(
   options: { depths?: readonly number[]; level?: number; allQueries?: boolean } = {},
 ): FirstStageRecall {
   const depths = [...(options.depths ?? RECALL_DEPTHS)];
-  const result = evaluate(qrels, run, { measures: depths.map((d) => `recall_${d}`), level: options.level, allQueries: options.allQueries });
+  const result = evaluate(qrels, run, {
+    measures: depths.map((d) => `recall_${d}`),
+    level: options.level,
+    allQueries: options.allQueries,
+  });
   return { depths, recall: depths.map((d) => result.aggregate[`recall_${d}`]!) };
 }
 
@@ -85,7 +97,10 @@ export interface BuildMetricsReportInput {
  * non-baseline system the significance of each non-count measure against the baseline.
  */
 export function buildMetricsReport(input: BuildMetricsReportInput): MetricsReport {
-  const systems = input.systems instanceof Map ? new Map(input.systems) : new Map(Object.entries(input.systems as Record<string, EvalResult>));
+  const systems =
+    input.systems instanceof Map
+      ? new Map(input.systems)
+      : new Map(Object.entries(input.systems as Record<string, EvalResult>));
   const baseline = input.baseline ?? 'bm25';
   const baseResult = systems.get(baseline);
   const measures: string[] = input.measures ?? baseResult?.measures ?? [...systems.values()][0]?.measures ?? [];
@@ -95,13 +110,19 @@ export function buildMetricsReport(input: BuildMetricsReportInput): MetricsRepor
   const out: MetricsReport['systems'] = {};
   for (const [name, result] of systems) {
     const perQuery: Record<string, Record<string, number>> = {};
-    for (const [qid, values] of result.perQuery) perQuery[qid] = Object.fromEntries(measures.map((m) => [m, values[m] ?? 0]));
+    for (const [qid, values] of result.perQuery)
+      perQuery[qid] = Object.fromEntries(measures.map((m) => [m, values[m] ?? 0]));
     out[name] = { aggregate: Object.fromEntries(measures.map((m) => [m, result.aggregate[m] ?? 0])), perQuery };
   }
   if (baseResult) {
     const perQueryBySystem = new Map([...systems].map(([name, r]) => [name, r.perQuery]));
     for (const measure of measures.filter((m) => !isCountMeasure(m))) {
-      for (const c of compareSystems(perQueryBySystem, baseline, measure, { trials, seed, correction, epsilon: input.significance?.epsilon })) {
+      for (const c of compareSystems(perQueryBySystem, baseline, measure, {
+        trials,
+        seed,
+        correction,
+        epsilon: input.significance?.epsilon,
+      })) {
         const report = out[c.system]!;
         report.significance ??= {};
         report.significance[measure] = {
@@ -115,7 +136,12 @@ export function buildMetricsReport(input: BuildMetricsReportInput): MetricsRepor
       }
     }
   }
-  const createdAt = input.createdAt === undefined ? new Date().toISOString() : typeof input.createdAt === 'string' ? input.createdAt : input.createdAt.toISOString();
+  const createdAt =
+    input.createdAt === undefined
+      ? new Date().toISOString()
+      : typeof input.createdAt === 'string'
+        ? input.createdAt
+        : input.createdAt.toISOString();
   return metricsReportSchema.parse({
     version: 1,
     collection: input.collection,

@@ -65,8 +65,10 @@ export function studentTTwoSidedP(t: number, df: number): number {
 }
 
 function checkPaired(a: readonly number[], b: readonly number[]): void {
-  if (a.length !== b.length) throw new ValidationError('scores', `paired samples differ in length (${a.length} vs ${b.length})`);
-  for (const v of [...a, ...b]) if (!Number.isFinite(v)) throw new ValidationError('scores', 'every score must be a finite number');
+  if (a.length !== b.length)
+    throw new ValidationError('scores', `paired samples differ in length (${a.length} vs ${b.length})`);
+  for (const v of [...a, ...b])
+    if (!Number.isFinite(v)) throw new ValidationError('scores', 'every score must be a finite number');
 }
 
 export interface TTestResult {
@@ -107,10 +109,15 @@ export interface RandomizationOptions {
  * per-query difference with probability 1/2 and counts |mean| >= |observed mean|.
  * p = (count + 1) / (trials + 1), so it is never 0. Deterministic for a given seed.
  */
-export function randomizationTest(a: readonly number[], b: readonly number[], options: RandomizationOptions = {}): { pValue: number } {
+export function randomizationTest(
+  a: readonly number[],
+  b: readonly number[],
+  options: RandomizationOptions = {},
+): { pValue: number } {
   checkPaired(a, b);
   const trials = options.trials ?? 10_000;
-  if (!Number.isSafeInteger(trials) || trials < 1) throw new ValidationError('trials', `must be a positive integer, got ${trials}`);
+  if (!Number.isSafeInteger(trials) || trials < 1)
+    throw new ValidationError('trials', `must be a positive integer, got ${trials}`);
   const nextBits = mulberry32Uint(options.seed ?? 42);
   const n = a.length;
   if (n === 0) return { pValue: 1 };

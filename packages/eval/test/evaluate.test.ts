@@ -14,11 +14,29 @@ const LOG2_3 = Math.log2(3); // 1.5849625
 
 // q1: relevant d1, d3, d5; d9 judged non-relevant. Retrieved d1 d2 d3 d4 d9 -> grades [1, -, 1, -, 0].
 const q1Qrels = { d1: 1, d3: 1, d5: 1, d9: 0 };
-const q1Run: [string, number][] = [['d1', 3], ['d2', 2.5], ['d3', 2], ['d4', 1.5], ['d9', 1]];
+const q1Run: [string, number][] = [
+  ['d1', 3],
+  ['d2', 2.5],
+  ['d3', 2],
+  ['d4', 1.5],
+  ['d9', 1],
+];
 
 describe('evaluate: one query, binary grades', () => {
   const r = evaluate(qrelsOf({ q1: q1Qrels }), runOf({ q1: q1Run }), {
-    measures: ['map', 'recip_rank', 'P.5,10', 'recall.1,5', 'Rprec', 'ndcg_cut.5', 'ndcg', 'num_q', 'num_ret', 'num_rel', 'num_rel_ret'],
+    measures: [
+      'map',
+      'recip_rank',
+      'P.5,10',
+      'recall.1,5',
+      'Rprec',
+      'ndcg_cut.5',
+      'ndcg',
+      'num_q',
+      'num_ret',
+      'num_rel',
+      'num_rel_ret',
+    ],
   });
   const v = r.perQuery.get('q1')!;
 
@@ -45,26 +63,79 @@ describe('evaluate: one query, binary grades', () => {
   });
   it('counts', () => {
     expect(r.aggregate).toMatchObject({ num_q: 1, num_ret: 5, num_rel: 3, num_rel_ret: 2 });
-    expect(r.measures).toEqual(['map', 'recip_rank', 'P_5', 'P_10', 'recall_1', 'recall_5', 'Rprec', 'ndcg_cut_5', 'ndcg', 'num_q', 'num_ret', 'num_rel', 'num_rel_ret']);
+    expect(r.measures).toEqual([
+      'map',
+      'recip_rank',
+      'P_5',
+      'P_10',
+      'recall_1',
+      'recall_5',
+      'Rprec',
+      'ndcg_cut_5',
+      'ndcg',
+      'num_q',
+      'num_ret',
+      'num_rel',
+      'num_rel_ret',
+    ]);
   });
 });
 
 describe('evaluate: trec_eval ordering quirks', () => {
   it('re-sorts by score, breaking ties by docid in descending strcmp order (rank column ignored)', () => {
     // c (2) first; a and b tie at 1: strcmp("b","a") > 0 so b before a -> the relevant a is at rank 3.
-    const r = evaluate(qrelsOf({ q2: { a: 1 } }), runOf({ q2: [['a', 1], ['b', 1], ['c', 2]] }), { measures: ['recip_rank', 'RR@2', 'P.1'] });
+    const r = evaluate(
+      qrelsOf({ q2: { a: 1 } }),
+      runOf({
+        q2: [
+          ['a', 1],
+          ['b', 1],
+          ['c', 2],
+        ],
+      }),
+      { measures: ['recip_rank', 'RR@2', 'P.1'] },
+    );
     expect(r.perQuery.get('q2')).toEqual({ recip_rank: 1 / 3, recip_rank_cut_2: 0, P_1: 0 });
   });
 
   it('compares scores as float32 like trec_eval (float sim): near-equal doubles tie', () => {
     // x = 1 + 2^-30 is above y = 1 as a double, but both are 1.0f; the tie goes to docid "y" > "x".
-    const r = evaluate(qrelsOf({ q: { x: 1 } }), runOf({ q: [['x', 1 + 2 ** -30], ['y', 1]] }), { measures: ['recip_rank'] });
+    const r = evaluate(
+      qrelsOf({ q: { x: 1 } }),
+      runOf({
+        q: [
+          ['x', 1 + 2 ** -30],
+          ['y', 1],
+        ],
+      }),
+      { measures: ['recip_rank'] },
+    );
     expect(r.perQuery.get('q')!['recip_rank']).toBe(0.5);
   });
 
   it('refuses a docid twice in one query', () => {
-    expect(() => evaluate(qrelsOf({ q: { x: 1 } }), runOf({ q: [['x', 2], ['x', 1]] }))).toThrow(ValidationError);
-    expect(() => evaluate(qrelsOf({ q: { x: 1 } }), runOf({ q: [['x', 2], ['x', 1]] }))).toThrow(/duplicate document x for query q/);
+    expect(() =>
+      evaluate(
+        qrelsOf({ q: { x: 1 } }),
+        runOf({
+          q: [
+            ['x', 2],
+            ['x', 1],
+          ],
+        }),
+      ),
+    ).toThrow(ValidationError);
+    expect(() =>
+      evaluate(
+        qrelsOf({ q: { x: 1 } }),
+        runOf({
+          q: [
+            ['x', 2],
+            ['x', 1],
+          ],
+        }),
+      ),
+    ).toThrow(/duplicate document x for query q/);
   });
 
   it('-M: only the first maxResults after re-sorting count', () => {
@@ -77,7 +148,14 @@ describe('evaluate: trec_eval ordering quirks', () => {
 describe('evaluate: graded judgments and the relevance level', () => {
   // grades: a 3, b 2, c 1, d 0, e -1 (negative = in the pool but unjudged, never relevant, no gain)
   const qrels = qrelsOf({ q4: { a: 3, b: 2, c: 1, d: 0, e: -1 } });
-  const run = runOf({ q4: [['c', 4], ['b', 3], ['e', 2], ['a', 1]] }); // grades by rank: 1, 2, -, 3
+  const run = runOf({
+    q4: [
+      ['c', 4],
+      ['b', 3],
+      ['e', 2],
+      ['a', 1],
+    ],
+  }); // grades by rank: 1, 2, -, 3
   const measures = ['map', 'recip_rank', 'ndcg_cut.3', 'ndcg', 'num_rel', 'num_rel_ret', 'P.2'];
 
   it('level 1: grades >= 1 are relevant', () => {
@@ -127,8 +205,15 @@ describe('evaluate: which queries count', () => {
   });
   const run = runOf({
     q1: q1Run,
-    q2: [['a', 1], ['b', 1], ['c', 2]],
-    q5: [['z', 2], ['w', 1]],
+    q2: [
+      ['a', 1],
+      ['b', 1],
+      ['c', 2],
+    ],
+    q5: [
+      ['z', 2],
+      ['w', 1],
+    ],
     q7: [['x', 1]], // not in the qrels: ignored
   });
   const measures = ['map', 'recip_rank', 'num_q', 'num_ret', 'num_rel', 'num_rel_ret'];
@@ -154,21 +239,41 @@ describe('evaluate: which queries count', () => {
   });
 
   it('no overlap at all is an error, as in trec_eval', () => {
-    expect(() => evaluate(qrels, runOf({ q7: [['x', 1]] }))).toThrow(/no queries with both results and relevance judgments/);
+    expect(() => evaluate(qrels, runOf({ q7: [['x', 1]] }))).toThrow(
+      /no queries with both results and relevance judgments/,
+    );
   });
 });
 
 describe('parseMeasures', () => {
   it('accepts trec_eval names with cutoff lists', () => {
-    expect(parseMeasures('ndcg_cut.5,10,20,recip_rank,P.10')).toEqual(['ndcg_cut_5', 'ndcg_cut_10', 'ndcg_cut_20', 'recip_rank', 'P_10']);
+    expect(parseMeasures('ndcg_cut.5,10,20,recip_rank,P.10')).toEqual([
+      'ndcg_cut_5',
+      'ndcg_cut_10',
+      'ndcg_cut_20',
+      'recip_rank',
+      'P_10',
+    ]);
     expect(parseMeasures('map recall.100,1000 Rprec num_q num_ret num_rel num_rel_ret ndcg')).toEqual([
-      'map', 'recall_100', 'recall_1000', 'Rprec', 'num_q', 'num_ret', 'num_rel', 'num_rel_ret', 'ndcg',
+      'map',
+      'recall_100',
+      'recall_1000',
+      'Rprec',
+      'num_q',
+      'num_ret',
+      'num_rel',
+      'num_rel_ret',
+      'ndcg',
     ]);
     expect(parseMeasures('P')).toEqual(['P_5', 'P_10', 'P_15', 'P_20', 'P_30', 'P_100', 'P_200', 'P_500', 'P_1000']);
   });
   it('accepts our aliases and printed names, without duplicates', () => {
     expect(parseMeasures('MRR@10,nDCG@10,Recall@1000,P@10,MAP,RR@10,ndcg_cut_10')).toEqual([
-      'recip_rank_cut_10', 'ndcg_cut_10', 'recall_1000', 'P_10', 'map',
+      'recip_rank_cut_10',
+      'ndcg_cut_10',
+      'recall_1000',
+      'P_10',
+      'map',
     ]);
     expect(parseMeasures(['MRR'])).toEqual(['recip_rank']);
   });
@@ -180,7 +285,12 @@ describe('parseMeasures', () => {
   });
   it('labels', () => {
     expect(['ndcg_cut_10', 'recip_rank_cut_10', 'recall_1000', 'P_10', 'map', 'recip_rank'].map(measureLabel)).toEqual([
-      'nDCG@10', 'MRR@10', 'Recall@1000', 'P@10', 'MAP', 'MRR',
+      'nDCG@10',
+      'MRR@10',
+      'Recall@1000',
+      'P@10',
+      'MAP',
+      'MRR',
     ]);
   });
 });

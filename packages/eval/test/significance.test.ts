@@ -7,7 +7,8 @@ import { correctPValues, pairedTTest, randomizationTest, studentTTwoSidedP, winT
 
 describe('Student t p-values (incomplete beta) against closed forms', () => {
   it('df = 1 (Cauchy): p = 1 - (2/pi) atan|t|', () => {
-    for (const t of [0.1, 1, 3.5, 12.706]) expect(studentTTwoSidedP(t, 1)).toBeCloseTo(1 - (2 / Math.PI) * Math.atan(t), 12);
+    for (const t of [0.1, 1, 3.5, 12.706])
+      expect(studentTTwoSidedP(t, 1)).toBeCloseTo(1 - (2 / Math.PI) * Math.atan(t), 12);
   });
   it('df = 2: p = 1 - |t| / sqrt(2 + t^2)', () => {
     for (const t of [0.5, 2, 4.303]) expect(studentTTwoSidedP(t, 2)).toBeCloseTo(1 - t / Math.sqrt(2 + t * t), 12);
@@ -79,7 +80,9 @@ describe('winTieLoss and corrections', () => {
 const result = (perQuery: Record<string, Record<string, number>>): EvalResult => {
   const measures = Object.keys(Object.values(perQuery)[0]!);
   const qids = Object.keys(perQuery);
-  const aggregate = Object.fromEntries(measures.map((m) => [m, qids.reduce((s, q) => s + perQuery[q]![m]!, 0) / qids.length]));
+  const aggregate = Object.fromEntries(
+    measures.map((m) => [m, qids.reduce((s, q) => s + perQuery[q]![m]!, 0) / qids.length]),
+  );
   return { measures, perQuery: new Map(Object.entries(perQuery)), aggregate, numQueries: qids.length };
 };
 
@@ -108,7 +111,12 @@ describe('compareSystems and buildMetricsReport', () => {
       significance: { trials: 1000 },
     });
     expect(metricsReportSchema.parse(JSON.parse(JSON.stringify(report)))).toEqual(report);
-    expect(report).toMatchObject({ version: 1, baseline: 'bm25', measures: ['map', 'num_rel'], createdAt: '2026-11-24T00:00:00.000Z' });
+    expect(report).toMatchObject({
+      version: 1,
+      baseline: 'bm25',
+      measures: ['map', 'num_rel'],
+      createdAt: '2026-11-24T00:00:00.000Z',
+    });
     expect(report.systems['bm25']!.significance).toBeUndefined();
     expect(Object.keys(report.systems['tasb']!.significance!)).toEqual(['map']); // counts are not tested
     expect(report.systems['tasb']!.perQuery['q1']).toEqual({ map: 0.5, num_rel: 3 });

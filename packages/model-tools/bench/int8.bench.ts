@@ -37,7 +37,9 @@ const ROUNDS = Number(values.rounds);
 const root = findRepoRoot(new URL('.', import.meta.url).pathname)!;
 const full = join(root, 'tools', 'fixtures', 'out', 'hf-full-tasb');
 if (!existsSync(join(full, 'pytorch_model.bin'))) {
-  console.log(`no full-size checkpoint at ${full}; generate it with:\n  tools/fixtures/.venv/bin/python tools/fixtures/make_checkpoints.py --full`);
+  console.log(
+    `no full-size checkpoint at ${full}; generate it with:\n  tools/fixtures/.venv/bin/python tools/fixtures/make_checkpoints.py --full`,
+  );
   process.exit(0);
 }
 
@@ -49,7 +51,10 @@ const queryRows = Array.from({ length: QUERIES }, () => row(QUERY_LENGTH));
 function feeds(rows: number[][]): Record<string, ort.Tensor> {
   const width = rows[0]!.length;
   const ids = BigInt64Array.from(rows.flat().map(BigInt));
-  return { input_ids: new ort.Tensor('int64', ids, [rows.length, width]), attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [rows.length, width]) };
+  return {
+    input_ids: new ort.Tensor('int64', ids, [rows.length, width]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(ids.length).fill(1n), [rows.length, width]),
+  };
 }
 
 interface Figures {
@@ -69,14 +74,25 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * graph alike instead of whichever happened to run during it.
  */
 async function measureAll(graphs: { name: string; path: string }[]): Promise<Figures[]> {
-  const options: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: cpus().length, interOpNumThreads: 1, executionMode: 'sequential' };
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: cpus().length,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  };
   const sessions = [];
   for (const g of graphs) sessions.push(await ort.InferenceSession.create(g.path, options));
   const cls: Float32Array[] = [];
   for (const session of sessions) {
     const hidden = (await session.run(feeds(passageRows.slice(0, BATCH))))['last_hidden_state']!; // warm-up
     const dim = hidden.dims[2]!;
-    cls.push(Float32Array.from({ length: BATCH * dim }, (_, i) => (hidden.data as Float32Array)[Math.floor(i / dim) * LENGTH * dim + (i % dim)]!));
+    cls.push(
+      Float32Array.from(
+        { length: BATCH * dim },
+        (_, i) => (hidden.data as Float32Array)[Math.floor(i / dim) * LENGTH * dim + (i % dim)]!,
+      ),
+    );
     await session.run(feeds([queryRows[0]!]));
   }
   const rates: number[][] = graphs.map(() => []);
@@ -98,7 +114,14 @@ async function measureAll(graphs: { name: string; path: string }[]): Promise<Fig
   for (const session of sessions) await session.release();
   return graphs.map((g, k) => {
     const times = [...latencies[k]!].sort((a, b) => a - b);
-    return { name: g.name, bytes: statSync(g.path).size, passagesPerSecond: median(rates[k]!), queryMedianMs: median(times), queryP95Ms: times[Math.floor(times.length * 0.95)]!, cls: cls[k]! };
+    return {
+      name: g.name,
+      bytes: statSync(g.path).size,
+      passagesPerSecond: median(rates[k]!),
+      queryMedianMs: median(times),
+      queryP95Ms: times[Math.floor(times.length * 0.95)]!,
+      cls: cls[k]!,
+    };
   });
 }
 
@@ -145,8 +168,12 @@ const results = await measureAll(graphs);
 
 const byName = new Map(results.map((r) => [r.name, r]));
 const fp32 = byName.get('ours fp32')!;
-console.log(`\n${PASSAGES} passages x ${LENGTH} tokens in batches of ${BATCH}; ${QUERIES} single queries x ${QUERY_LENGTH} tokens; median of ${ROUNDS} interleaved rounds; ${cpus().length} threads; onnxruntime-node ${ort.env.versions.common}`);
-console.log('graph                               MB   passages/s  vs ours-fp32  query p50 ms  p95 ms  min cos vs ours-fp32');
+console.log(
+  `\n${PASSAGES} passages x ${LENGTH} tokens in batches of ${BATCH}; ${QUERIES} single queries x ${QUERY_LENGTH} tokens; median of ${ROUNDS} interleaved rounds; ${cpus().length} threads; onnxruntime-node ${ort.env.versions.common}`,
+);
+console.log(
+  'graph                               MB   passages/s  vs ours-fp32  query p50 ms  p95 ms  min cos vs ours-fp32',
+);
 for (const r of results) {
   console.log(
     `${r.name.padEnd(34)} ${(r.bytes / 1e6).toFixed(0).padStart(4)}  ${r.passagesPerSecond.toFixed(2).padStart(10)}  ${(r.passagesPerSecond / fp32.passagesPerSecond).toFixed(2).padStart(11)}x  ${r.queryMedianMs.toFixed(1).padStart(12)}  ${r.queryP95Ms.toFixed(1).padStart(6)}  ${cosines(r.cls, fp32.cls, 768).toFixed(5)}`,
@@ -155,7 +182,15 @@ for (const r of results) {
 const ortInt8 = byName.get('ORT quantize_dynamic int8');
 const torchFp32 = byName.get('torch.onnx.export fp32');
 for (const ours of results.filter((r) => r.name.startsWith('ours int8'))) {
-  console.log(`\n${ours.name}: int8/fp32 passages/s ${(ours.passagesPerSecond / fp32.passagesPerSecond).toFixed(2)}x, query p50 ${(fp32.queryMedianMs / ours.queryMedianMs).toFixed(2)}x faster`);
-  if (ortInt8) console.log(`  vs ORT quantize_dynamic: passages/s ${(ours.passagesPerSecond / ortInt8.passagesPerSecond).toFixed(2)}x, query p50 ${(ortInt8.queryMedianMs / ours.queryMedianMs).toFixed(2)}x (>1 = ours faster)`);
+  console.log(
+    `\n${ours.name}: int8/fp32 passages/s ${(ours.passagesPerSecond / fp32.passagesPerSecond).toFixed(2)}x, query p50 ${(fp32.queryMedianMs / ours.queryMedianMs).toFixed(2)}x faster`,
+  );
+  if (ortInt8)
+    console.log(
+      `  vs ORT quantize_dynamic: passages/s ${(ours.passagesPerSecond / ortInt8.passagesPerSecond).toFixed(2)}x, query p50 ${(ortInt8.queryMedianMs / ours.queryMedianMs).toFixed(2)}x (>1 = ours faster)`,
+    );
 }
-if (torchFp32) console.log(`\nours fp32 vs torch.onnx.export fp32: passages/s ${(fp32.passagesPerSecond / torchFp32.passagesPerSecond).toFixed(2)}x, query p50 ${(torchFp32.queryMedianMs / fp32.queryMedianMs).toFixed(2)}x; min cos ${cosines(fp32.cls, torchFp32.cls, 768).toFixed(6)}`);
+if (torchFp32)
+  console.log(
+    `\nours fp32 vs torch.onnx.export fp32: passages/s ${(fp32.passagesPerSecond / torchFp32.passagesPerSecond).toFixed(2)}x, query p50 ${(torchFp32.queryMedianMs / fp32.queryMedianMs).toFixed(2)}x; min cos ${cosines(fp32.cls, torchFp32.cls, 768).toFixed(6)}`,
+  );

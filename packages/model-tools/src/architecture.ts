@@ -54,7 +54,9 @@ function num(config: HfConfig, key: string, fallback?: number): number {
 export function modelFamily(config: HfConfig): ModelFamily {
   const type = config['model_type'];
   if (type === 'distilbert' || type === 'bert') return type;
-  throw new ModelError(`config.json: model_type ${JSON.stringify(type)} is not supported (distilbert or bert)`, { field: 'config.model_type' });
+  throw new ModelError(`config.json: model_type ${JSON.stringify(type)} is not supported (distilbert or bert)`, {
+    field: 'config.model_type',
+  });
 }
 
 /** Looks a weight up under its bare name, or with the `distilbert.` / `bert.` prefix a task head adds. */
@@ -71,7 +73,9 @@ function lookup(weights: StateDict, family: ModelFamily) {
 
 function expectShape(t: FloatTensor, shape: number[], name: string): FloatTensor {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-    throw new ModelError(`weight ${name} has shape [${t.shape.join(', ')}], config says [${shape.join(', ')}]`, { field: 'weights' });
+    throw new ModelError(`weight ${name} has shape [${t.shape.join(', ')}], config says [${shape.join(', ')}]`, {
+      field: 'weights',
+    });
   }
   return t;
 }
@@ -82,7 +86,10 @@ type WeightGetter = (name: string) => FloatTensor;
 function shapedWeights(get: WeightGetter, dim: number) {
   const shaped = (name: string, shape: number[]) => expectShape(get(name), shape, name);
   return {
-    linear: (name: string, out: number, inp: number): Linear => ({ weight: shaped(`${name}.weight`, [out, inp]), bias: shaped(`${name}.bias`, [out]) }),
+    linear: (name: string, out: number, inp: number): Linear => ({
+      weight: shaped(`${name}.weight`, [out, inp]),
+      bias: shaped(`${name}.bias`, [out]),
+    }),
     norm: (name: string): Norm => ({ weight: shaped(`${name}.weight`, [dim]), bias: shaped(`${name}.bias`, [dim]) }),
     embedding: (name: string, rows: number): FloatTensor => shaped(`embeddings.${name}.weight`, [rows, dim]),
   };
@@ -122,7 +129,13 @@ const BERT_LAYERS: LayerNaming = {
   },
 };
 
-function encoderLayers(weights: ReturnType<typeof shapedWeights>, naming: LayerNaming, count: number, dim: number, ffn: number): EncoderLayer[] {
+function encoderLayers(
+  weights: ReturnType<typeof shapedWeights>,
+  naming: LayerNaming,
+  count: number,
+  dim: number,
+  ffn: number,
+): EncoderLayer[] {
   return Array.from({ length: count }, (_, i) => {
     const name = (part: keyof EncoderLayer) => `${naming.layers}.${i}.${naming.parts[part]}`;
     return {
@@ -140,7 +153,10 @@ function encoderLayers(weights: ReturnType<typeof shapedWeights>, naming: LayerN
 
 function distilbertSpec(config: HfConfig, get: WeightGetter): EncoderSpec {
   const activation = config['activation'] ?? 'gelu';
-  if (activation !== 'gelu') throw new ModelError(`activation ${JSON.stringify(activation)} is not supported (gelu)`, { field: 'config.activation' });
+  if (activation !== 'gelu')
+    throw new ModelError(`activation ${JSON.stringify(activation)} is not supported (gelu)`, {
+      field: 'config.activation',
+    });
   const dim = num(config, 'dim');
   const ffn = num(config, 'hidden_dim');
   const heads = num(config, 'n_heads');
@@ -167,9 +183,13 @@ function distilbertSpec(config: HfConfig, get: WeightGetter): EncoderSpec {
 
 function bertSpec(config: HfConfig, get: WeightGetter): EncoderSpec {
   const act = config['hidden_act'] ?? 'gelu';
-  if (act !== 'gelu') throw new ModelError(`hidden_act ${JSON.stringify(act)} is not supported (gelu)`, { field: 'config.hidden_act' });
+  if (act !== 'gelu')
+    throw new ModelError(`hidden_act ${JSON.stringify(act)} is not supported (gelu)`, { field: 'config.hidden_act' });
   const posType = config['position_embedding_type'] ?? 'absolute';
-  if (posType !== 'absolute') throw new ModelError(`position_embedding_type ${JSON.stringify(posType)} is not supported (absolute)`, { field: 'config.position_embedding_type' });
+  if (posType !== 'absolute')
+    throw new ModelError(`position_embedding_type ${JSON.stringify(posType)} is not supported (absolute)`, {
+      field: 'config.position_embedding_type',
+    });
   const dim = num(config, 'hidden_size');
   const ffn = num(config, 'intermediate_size');
   const vocab = num(config, 'vocab_size');

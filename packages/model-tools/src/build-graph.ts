@@ -98,7 +98,14 @@ class WeightOps {
     return this.g.op('Add', [this.g.op('MatMul', [x, w]), b]);
   }
 
-  private int8MatmulAdd(x: string, wt: Float32Array, bias: Float32Array, inp: number, out: number, name: string): string {
+  private int8MatmulAdd(
+    x: string,
+    wt: Float32Array,
+    bias: Float32Array,
+    inp: number,
+    out: number,
+    name: string,
+  ): string {
     const g = this.g;
     const { q, scale } = quantizeSymmetricInt8(wt);
     const wq = g.initializer(`${name}.weight_quantized`, DataType.INT8, [inp, out], new Uint8Array(q.buffer));
@@ -128,10 +135,14 @@ class WeightOps {
 
   layerNorm(x: string, norm: Norm, name: string): string {
     const { dim, layerNormEps } = this.spec;
-    return this.g.op('LayerNormalization', [x, this.weight(`${name}.weight`, [dim], norm.weight.data), this.weight(`${name}.bias`, [dim], norm.bias.data)], {
-      axis: -1,
-      epsilon: { float: layerNormEps },
-    });
+    return this.g.op(
+      'LayerNormalization',
+      [x, this.weight(`${name}.weight`, [dim], norm.weight.data), this.weight(`${name}.bias`, [dim], norm.bias.data)],
+      {
+        axis: -1,
+        epsilon: { float: layerNormEps },
+      },
+    );
   }
 }
 
@@ -139,24 +150,64 @@ class WeightOps {
 function wordEmbeddings(ops: WeightOps, spec: EncoderSpec, ids: string, quantize: boolean): string {
   const g = ops.g;
   if (!quantize) {
-    return g.op('Gather', [ops.weight('embeddings.word_embeddings.weight', spec.wordEmbeddings.shape, spec.wordEmbeddings.data), ids], { axis: 0 });
+    return g.op(
+      'Gather',
+      [ops.weight('embeddings.word_embeddings.weight', spec.wordEmbeddings.shape, spec.wordEmbeddings.data), ids],
+      { axis: 0 },
+    );
   }
   const { q, scale } = quantizeSymmetricInt8(spec.wordEmbeddings.data);
-  const table = g.initializer('embeddings.word_embeddings.weight_quantized', DataType.INT8, spec.wordEmbeddings.shape, new Uint8Array(q.buffer));
+  const table = g.initializer(
+    'embeddings.word_embeddings.weight_quantized',
+    DataType.INT8,
+    spec.wordEmbeddings.shape,
+    new Uint8Array(q.buffer),
+  );
   const gathered = g.op('Gather', [table, ids], { axis: 0 });
-  return g.op('DequantizeLinear', [gathered, g.float('embeddings.word_embeddings.weight_scale', [], Float32Array.of(scale)), g.constInt8(0)]);
+  return g.op('DequantizeLinear', [
+    gathered,
+    g.float('embeddings.word_embeddings.weight_scale', [], Float32Array.of(scale)),
+    g.constInt8(0),
+  ]);
 }
 
 /** Word + position (+ token type) embeddings, layer-normed: the first hidden state. */
-function embeddings(ops: WeightOps, spec: EncoderSpec, ids: string, types: string | undefined, quantizeWords: boolean): string {
+function embeddings(
+  ops: WeightOps,
+  spec: EncoderSpec,
+  ids: string,
+  types: string | undefined,
+  quantizeWords: boolean,
+): string {
   const g = ops.g;
   const words = wordEmbeddings(ops, spec, ids, quantizeWords);
   const seqLen = g.op('Squeeze', [g.op('Shape', [ids], { start: 1, end: 2 }), g.constInt64([0])]);
   const positions = g.op('Range', [g.constInt64([0], []), seqLen, g.constInt64([1], [])]);
-  const posEmb = g.op('Gather', [ops.weight('embeddings.position_embeddings.weight', spec.positionEmbeddings.shape, spec.positionEmbeddings.data), positions], { axis: 0 });
+  const posEmb = g.op(
+    'Gather',
+    [
+      ops.weight('embeddings.position_embeddings.weight', spec.positionEmbeddings.shape, spec.positionEmbeddings.data),
+      positions,
+    ],
+    { axis: 0 },
+  );
   let emb = g.op('Add', [words, posEmb]);
   if (types && spec.tokenTypeEmbeddings) {
-    emb = g.op('Add', [emb, g.op('Gather', [ops.weight('embeddings.token_type_embeddings.weight', spec.tokenTypeEmbeddings.shape, spec.tokenTypeEmbeddings.data), types], { axis: 0 })]);
+    emb = g.op('Add', [
+      emb,
+      g.op(
+        'Gather',
+        [
+          ops.weight(
+            'embeddings.token_type_embeddings.weight',
+            spec.tokenTypeEmbeddings.shape,
+            spec.tokenTypeEmbeddings.data,
+          ),
+          types,
+        ],
+        { axis: 0 },
+      ),
+    ]);
   }
   return ops.layerNorm(emb, spec.embeddingNorm, 'embeddings.LayerNorm');
 }
@@ -181,7 +232,11 @@ interface LayerContext {
 }
 
 /** Query (pre-scaled), key and value weights side by side as one [dim, 3*dim] operand, with their biases. */
-function fusedQkvWeights(layer: EncoderLayer, dim: number, qScale: number): { weight: Float32Array; bias: Float32Array } {
+function fusedQkvWeights(
+  layer: EncoderLayer,
+  dim: number,
+  qScale: number,
+): { weight: Float32Array; bias: Float32Array } {
   const wq = transpose(layer.query.weight).map((x) => x * qScale);
   const wk = transpose(layer.key.weight);
   const wv = transpose(layer.value.weight);
@@ -192,7 +247,10 @@ function fusedQkvWeights(layer: EncoderLayer, dim: number, qScale: number): { we
     weight.set(wv.subarray(r * dim, (r + 1) * dim), r * 3 * dim + 2 * dim);
   }
   const bias = new Float32Array(3 * dim);
-  bias.set(layer.query.bias.data.map((x) => x * qScale), 0);
+  bias.set(
+    layer.query.bias.data.map((x) => x * qScale),
+    0,
+  );
   bias.set(layer.key.bias.data, dim);
   bias.set(layer.value.bias.data, 2 * dim);
   return { weight, bias };
@@ -201,11 +259,19 @@ function fusedQkvWeights(layer: EncoderLayer, dim: number, qScale: number): { we
 function qkvProjections(ctx: LayerContext, hidden: string, layer: EncoderLayer, p: string): [string, string, string] {
   const { ops, dim, qScale } = ctx;
   if (!ctx.fuseQkv) {
-    return [ops.linear(hidden, layer.query, `${p}.attention.query`, qScale), ops.linear(hidden, layer.key, `${p}.attention.key`), ops.linear(hidden, layer.value, `${p}.attention.value`)];
+    return [
+      ops.linear(hidden, layer.query, `${p}.attention.query`, qScale),
+      ops.linear(hidden, layer.key, `${p}.attention.key`),
+      ops.linear(hidden, layer.value, `${p}.attention.value`),
+    ];
   }
   const fused = fusedQkvWeights(layer, dim, qScale);
   const qkv = ops.matmulAdd(hidden, fused.weight, fused.bias, dim, 3 * dim, `${p}.attention.qkv`);
-  return ops.g.node('Split', [qkv, ops.g.constInt64([dim, dim, dim])], { axis: -1 }, { outputs: 3 }) as [string, string, string];
+  return ops.g.node('Split', [qkv, ops.g.constInt64([dim, dim, dim])], { axis: -1 }, { outputs: 3 }) as [
+    string,
+    string,
+    string,
+  ];
 }
 
 /** Multi-head scaled dot-product attention over projected q, k, v; returns the merged context [batch, sequence, dim]. */
@@ -238,7 +304,8 @@ function encoderLayer(ctx: LayerContext, hidden: string, layer: EncoderLayer, i:
 /** Builds the encoder as an ONNX (opset 17) model: inputs input_ids, attention_mask (+ token_type_ids for BERT), output last_hidden_state. */
 export function buildEncoderGraph(spec: EncoderSpec, options: BuildOptions = {}): Uint8Array {
   const dtype = options.dtype ?? 'fp32';
-  if (!WEIGHT_DTYPES.includes(dtype)) throw new ValidationError('dtype', `must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
+  if (!WEIGHT_DTYPES.includes(dtype))
+    throw new ValidationError('dtype', `must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
   const { dim, heads } = spec;
   if (dim % heads !== 0) throw new ValidationError('config', `dim ${dim} is not divisible by ${heads} heads`);
   const headDim = dim / heads;

@@ -5,7 +5,13 @@ import { basename, join, resolve } from 'node:path';
 import { ModelError, NotFoundError, ValidationError, pathExists } from '@dotrank/core';
 import { MANIFEST_DEFAULTS, MANIFEST_FILE, type ManifestFile } from '@dotrank/encoder';
 import { encoderSpec, type HfConfig, type ModelFamily } from './architecture.js';
-import { buildEncoderGraph, LAST_HIDDEN_STATE, WEIGHT_DTYPES, type Int8Kernel, type WeightDtype } from './build-graph.js';
+import {
+  buildEncoderGraph,
+  LAST_HIDDEN_STATE,
+  WEIGHT_DTYPES,
+  type Int8Kernel,
+  type WeightDtype,
+} from './build-graph.js';
 import { readSafetensors } from './safetensors.js';
 import type { StateDict } from './tensor.js';
 import { tokenizerJsonFromVocab } from './tokenizer-json.js';
@@ -67,11 +73,20 @@ async function sha256File(path: string): Promise<string> {
 
 /** The weights file of a checkpoint folder: model.safetensors, else pytorch_model.bin. */
 export async function findWeights(dir: string): Promise<string> {
-  for (const name of ['model.safetensors', 'pytorch_model.bin']) if (await pathExists(join(dir, name))) return join(dir, name);
-  if ((await pathExists(join(dir, 'model.safetensors.index.json'))) || (await pathExists(join(dir, 'pytorch_model.bin.index.json')))) {
-    throw new ModelError('sharded checkpoints are not supported (one model.safetensors or pytorch_model.bin)', { field: dir });
+  for (const name of ['model.safetensors', 'pytorch_model.bin'])
+    if (await pathExists(join(dir, name))) return join(dir, name);
+  if (
+    (await pathExists(join(dir, 'model.safetensors.index.json'))) ||
+    (await pathExists(join(dir, 'pytorch_model.bin.index.json')))
+  ) {
+    throw new ModelError('sharded checkpoints are not supported (one model.safetensors or pytorch_model.bin)', {
+      field: dir,
+    });
   }
-  throw new NotFoundError(join(dir, 'model.safetensors'), 'no weights (model.safetensors or pytorch_model.bin) in the folder');
+  throw new NotFoundError(
+    join(dir, 'model.safetensors'),
+    'no weights (model.safetensors or pytorch_model.bin) in the folder',
+  );
 }
 
 export async function readWeights(path: string): Promise<StateDict> {
@@ -85,13 +100,23 @@ export async function writeTokenizer(from: string, out: string): Promise<'copied
     if (resolve(from) !== resolve(out)) await copyFile(join(from, 'tokenizer.json'), target);
     return 'copied';
   }
-  if (!(await pathExists(join(from, 'vocab.txt')))) throw new NotFoundError(join(from, 'tokenizer.json'), 'no tokenizer: neither tokenizer.json nor vocab.txt is in the folder');
+  if (!(await pathExists(join(from, 'vocab.txt'))))
+    throw new NotFoundError(
+      join(from, 'tokenizer.json'),
+      'no tokenizer: neither tokenizer.json nor vocab.txt is in the folder',
+    );
   await writeFile(target, await tokenizerJsonFromVocab(join(from, 'vocab.txt'), join(from, 'tokenizer_config.json')));
   return 'built';
 }
 
-export function manifestFor(config: HfConfig, fields: { modelId: string; revision: string; dtype: WrittenManifest['dtype']; family?: ModelFamily; source: string }): WrittenManifest {
-  const maxPositions = typeof config['max_position_embeddings'] === 'number' ? config['max_position_embeddings'] : MANIFEST_DEFAULTS.maxPositions;
+export function manifestFor(
+  config: HfConfig,
+  fields: { modelId: string; revision: string; dtype: WrittenManifest['dtype']; family?: ModelFamily; source: string },
+): WrittenManifest {
+  const maxPositions =
+    typeof config['max_position_embeddings'] === 'number'
+      ? config['max_position_embeddings']
+      : MANIFEST_DEFAULTS.maxPositions;
   const dimension = [config['dim'], config['hidden_size']].find((v): v is number => typeof v === 'number');
   return {
     modelId: fields.modelId,
@@ -114,7 +139,8 @@ export function manifestFor(config: HfConfig, fields: { modelId: string; revisio
 /** Converts a Hugging Face checkpoint folder into a model directory `loadEncoder` can open. */
 export async function convertCheckpoint(options: ConvertOptions): Promise<ConvertResult> {
   const dtype = options.dtype ?? 'fp32';
-  if (!WEIGHT_DTYPES.includes(dtype)) throw new ValidationError('dtype', `must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
+  if (!WEIGHT_DTYPES.includes(dtype))
+    throw new ValidationError('dtype', `must be one of ${WEIGHT_DTYPES.join(', ')} (got ${JSON.stringify(dtype)})`);
   const from = resolve(options.from);
   const out = resolve(options.out);
   if (!(await pathExists(from))) throw new NotFoundError(from, 'checkpoint folder does not exist');
@@ -143,7 +169,13 @@ export async function convertCheckpoint(options: ConvertOptions): Promise<Conver
     }
   }
   await writeTokenizer(from, out);
-  const manifest = manifestFor(config, { modelId, revision, dtype, family: spec.family, source: basename(weightsFile) });
+  const manifest = manifestFor(config, {
+    modelId,
+    revision,
+    dtype,
+    family: spec.family,
+    source: basename(weightsFile),
+  });
   await writeFile(join(out, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   return { outDir: out, graphPath, manifest, graphBytes: graph.length, weightsFile };
 }

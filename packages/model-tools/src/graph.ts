@@ -76,9 +76,16 @@ export class GraphBuilder {
     return name;
   }
 
-  node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, options: { outputs?: number; domain?: string; name?: string } = {}): string[] {
+  node(
+    op: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    options: { outputs?: number; domain?: string; name?: string } = {},
+  ): string[] {
     const base = options.name ?? this.fresh(op);
-    const outputs = Array.from({ length: options.outputs ?? 1 }, (_, i) => (i === 0 ? `${base}_out` : `${base}_out${i}`));
+    const outputs = Array.from({ length: options.outputs ?? 1 }, (_, i) =>
+      i === 0 ? `${base}_out` : `${base}_out${i}`,
+    );
     this.nodes.push({
       name: base,
       op_type: op,
@@ -91,7 +98,12 @@ export class GraphBuilder {
   }
 
   /** One-output node shorthand. */
-  op(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, options: { domain?: string; name?: string } = {}): string {
+  op(
+    op: string,
+    inputs: string[],
+    attrs: Record<string, AttrValue> = {},
+    options: { domain?: string; name?: string } = {},
+  ): string {
     return this.node(op, inputs, attrs, options)[0]!;
   }
 
@@ -110,7 +122,12 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  encode(options: { opsets: Record<string, number>; producer: string; docString?: string; metadata?: Record<string, string> }): Uint8Array {
+  encode(options: {
+    opsets: Record<string, number>;
+    producer: string;
+    docString?: string;
+    metadata?: Record<string, string>;
+  }): Uint8Array {
     const { ModelProto } = onnxTypes();
     const model = {
       ir_version: 8,
@@ -119,7 +136,13 @@ export class GraphBuilder {
       doc_string: options.docString ?? '',
       opset_import: Object.entries(options.opsets).map(([domain, version]) => ({ domain, version })),
       metadata_props: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
-      graph: { name: 'encoder', node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs },
+      graph: {
+        name: 'encoder',
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      },
     };
     return ModelProto.encode(ModelProto.fromObject(model)).finish();
   }
@@ -128,6 +151,11 @@ export class GraphBuilder {
 function valueInfo(name: string, elemType: number, dims: (number | string)[]): object {
   return {
     name,
-    type: { tensor_type: { elem_type: elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) } } },
+    type: {
+      tensor_type: {
+        elem_type: elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) },
+      },
+    },
   };
 }

@@ -74,9 +74,13 @@ function authHeaders(options: HubOptions): Record<string, string> {
 
 function statusError(status: number, repo: string, what: string, options: HubOptions): Error {
   if (status === 401 || status === 403) {
-    return new ConfigError('HF_TOKEN', `the hub refused ${what} of ${repo} (HTTP ${status}); ${options.token ? 'the token has no access' : 'set HF_TOKEN for private or gated models'}`);
+    return new ConfigError(
+      'HF_TOKEN',
+      `the hub refused ${what} of ${repo} (HTTP ${status}); ${options.token ? 'the token has no access' : 'set HF_TOKEN for private or gated models'}`,
+    );
   }
-  if (status === 404) return new NotFoundError(`${repo}/${what}`, `not found on the hub at revision ${options.revision ?? 'main'}`);
+  if (status === 404)
+    return new NotFoundError(`${repo}/${what}`, `not found on the hub at revision ${options.revision ?? 'main'}`);
   return new UnavailableError('hub', `HTTP ${status} for ${what} of ${repo}`);
 }
 
@@ -85,7 +89,9 @@ async function hubFetch(url: string, init: RequestInit, options: HubOptions): Pr
   try {
     return await doFetch(url, init);
   } catch (error) {
-    throw new UnavailableError('hub', `cannot reach ${new URL(url).origin}: ${(error as Error).message}`, { cause: error });
+    throw new UnavailableError('hub', `cannot reach ${new URL(url).origin}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -117,12 +123,22 @@ function etagSha256(headers: Headers): string | undefined {
 }
 
 /** HEAD without following the redirect, so the hub's X-Linked-Etag / X-Linked-Size of LFS files are visible. */
-export async function fileMetadata(repo: string, file: string, options: HubOptions = {}): Promise<{ exists: boolean; sha256: string | undefined; size: number | undefined }> {
-  const res = await hubFetch(resolveUrl(repo, file, options), { method: 'HEAD', redirect: 'manual', headers: authHeaders(options) }, options);
+export async function fileMetadata(
+  repo: string,
+  file: string,
+  options: HubOptions = {},
+): Promise<{ exists: boolean; sha256: string | undefined; size: number | undefined }> {
+  const res = await hubFetch(
+    resolveUrl(repo, file, options),
+    { method: 'HEAD', redirect: 'manual', headers: authHeaders(options) },
+    options,
+  );
   if (res.status === 404) return { exists: false, sha256: undefined, size: undefined };
   if (res.status === 401 || res.status === 403) throw statusError(res.status, repo, file, options);
   if (res.status >= 400) throw statusError(res.status, repo, file, options);
-  const size = Number(res.headers.get('x-linked-size') ?? (res.status < 300 ? res.headers.get('content-length') : undefined));
+  const size = Number(
+    res.headers.get('x-linked-size') ?? (res.status < 300 ? res.headers.get('content-length') : undefined),
+  );
   return { exists: true, sha256: etagSha256(res.headers), size: Number.isFinite(size) && size > 0 ? size : undefined };
 }
 
@@ -169,7 +185,11 @@ async function partBytesToKeep(part: string, total: number | undefined): Promise
 }
 
 /** Whether a response continues `.part` at `have` (a 206 whose Content-Range starts there), and the total size it tells. */
-function resumePoint(res: Response, have: number, total: number | undefined): { append: boolean; total: number | undefined } {
+function resumePoint(
+  res: Response,
+  have: number,
+  total: number | undefined,
+): { append: boolean; total: number | undefined } {
   if (res.status === 206) {
     const match = /bytes (\d+)-(\d+)\/(\d+|\*)/.exec(res.headers.get('content-range') ?? '');
     if (match && Number(match[1]) === have) return { append: true, total: match[3] !== '*' ? Number(match[3]) : total };
@@ -179,7 +199,12 @@ function resumePoint(res: Response, have: number, total: number | undefined): { 
 }
 
 /** Streams a response body into `.part` (appending or from scratch); returns the bytes on disk, or what cut the stream. */
-async function writeBody(job: DownloadJob, res: Response, append: boolean, startAt: number): Promise<{ received: number; error?: unknown }> {
+async function writeBody(
+  job: DownloadJob,
+  res: Response,
+  append: boolean,
+  startAt: number,
+): Promise<{ received: number; error?: unknown }> {
   const handle = await open(job.part, append ? 'a' : 'w');
   let received = startAt;
   try {
@@ -201,7 +226,10 @@ async function writeBody(job: DownloadJob, res: Response, append: boolean, start
 async function downloadAttempt(job: DownloadJob): Promise<AttemptOutcome> {
   const have = await partBytesToKeep(job.part, job.total);
   if (job.total !== undefined && have === job.total) return { outcome: 'nothing-left' };
-  const headers: Record<string, string> = { ...authHeaders(job.options), ...(have > 0 ? { range: `bytes=${have}-` } : {}) };
+  const headers: Record<string, string> = {
+    ...authHeaders(job.options),
+    ...(have > 0 ? { range: `bytes=${have}-` } : {}),
+  };
   const res = await hubFetch(job.url, { headers }, job.options);
   if (res.status === 416 && have > 0) {
     await res.body?.cancel();
@@ -216,19 +244,28 @@ async function downloadAttempt(job: DownloadJob): Promise<AttemptOutcome> {
   const { received, error } = await writeBody(job, res, resume.append, resume.append ? have : 0);
   // a dropped connection: the next attempt resumes from what reached the disk
   if (error !== undefined) return { outcome: 'dropped', error };
-  if (job.total !== undefined && received < job.total) return { outcome: 'dropped', error: new Error(`connection closed after ${received} of ${job.total} bytes`) };
+  if (job.total !== undefined && received < job.total)
+    return { outcome: 'dropped', error: new Error(`connection closed after ${received} of ${job.total} bytes`) };
   return { outcome: 'complete' };
 }
 
 /** Checks the finished `.part` against the announced size and sha256, then moves it to `dest`. */
-async function verifyAndPlace(job: DownloadJob, dest: string, expectedSha256: string | undefined): Promise<DownloadResult> {
+async function verifyAndPlace(
+  job: DownloadJob,
+  dest: string,
+  expectedSha256: string | undefined,
+): Promise<DownloadResult> {
   const { part, file, total } = job;
   const bytes = await sizeOf(part);
-  if (total !== undefined && bytes !== total) throw new ModelError(`downloaded ${bytes} bytes, the hub announced ${total}`, { field: file });
+  if (total !== undefined && bytes !== total)
+    throw new ModelError(`downloaded ${bytes} bytes, the hub announced ${total}`, { field: file });
   const sha256 = await sha256Of(part);
   if (expectedSha256 && expectedSha256 !== sha256) {
     await rm(part, { force: true });
-    throw new ModelError(`checksum mismatch: the hub says sha256 ${expectedSha256}, the download has ${sha256} (the partial file was removed; run again)`, { field: file });
+    throw new ModelError(
+      `checksum mismatch: the hub says sha256 ${expectedSha256}, the download has ${sha256} (the partial file was removed; run again)`,
+      { field: file },
+    );
   }
   await rename(part, dest);
   return { path: dest, bytes, sha256, verified: expectedSha256 !== undefined, resumedBytes: job.resumedFrom };
@@ -239,13 +276,26 @@ async function verifyAndPlace(job: DownloadJob, dest: string, expectedSha256: st
  * a dropped connection) asks for the rest with `Range: bytes=<have>-`. The sha256 the hub gives for LFS files
  * (X-Linked-Etag, or an ETag that is a sha256) is checked before the `.part` file is renamed.
  */
-export async function downloadFile(repo: string, file: string, dest: string, options: DownloadOptions = {}): Promise<DownloadResult> {
+export async function downloadFile(
+  repo: string,
+  file: string,
+  dest: string,
+  options: DownloadOptions = {},
+): Promise<DownloadResult> {
   validateRepoId(repo);
   const meta = await fileMetadata(repo, file, options);
   if (!meta.exists) throw statusError(404, repo, file, options);
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true });
-  const job: DownloadJob = { repo, file, url: resolveUrl(repo, file, options), part, options, resumedFrom: await sizeOf(part), total: meta.size };
+  const job: DownloadJob = {
+    repo,
+    file,
+    url: resolveUrl(repo, file, options),
+    part,
+    options,
+    resumedFrom: await sizeOf(part),
+    total: meta.size,
+  };
   const retries = options.retries ?? 5;
   let lastError: unknown;
   for (let attempt = 0; attempt <= retries; attempt++) {
@@ -260,7 +310,11 @@ export async function downloadFile(repo: string, file: string, dest: string, opt
     break;
   }
   if (lastError !== undefined) {
-    throw new UnavailableError('hub', `download of ${file} failed after ${retries + 1} attempts (kept ${await sizeOf(part)} bytes in ${part} to resume): ${(lastError as Error).message}`, { cause: lastError });
+    throw new UnavailableError(
+      'hub',
+      `download of ${file} failed after ${retries + 1} attempts (kept ${await sizeOf(part)} bytes in ${part} to resume): ${(lastError as Error).message}`,
+      { cause: lastError },
+    );
   }
   return verifyAndPlace(job, dest, meta.sha256);
 }

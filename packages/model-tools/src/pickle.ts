@@ -54,23 +54,35 @@ const STORAGE_TYPES: Record<string, StoredDtype | 'unsupported'> = {
 };
 
 function toInts(value: unknown, what: string): number[] {
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number')) throw new ModelError(`${what} is not a tuple of integers`);
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'number'))
+    throw new ModelError(`${what} is not a tuple of integers`);
   return value as number[];
 }
 
 function rebuildTensor(args: unknown[]): TensorRef {
   const [storage, offset, size, stride] = args;
-  if (!storage || (storage as StorageRef).kind !== 'storage') throw new ModelError('_rebuild_tensor_v2: first argument is not a storage');
+  if (!storage || (storage as StorageRef).kind !== 'storage')
+    throw new ModelError('_rebuild_tensor_v2: first argument is not a storage');
   if (typeof offset !== 'number') throw new ModelError('_rebuild_tensor_v2: storage offset is not an integer');
-  return { kind: 'tensor', storage: storage as StorageRef, offset, size: toInts(size, 'tensor size'), stride: toInts(stride, 'tensor stride') };
+  return {
+    kind: 'tensor',
+    storage: storage as StorageRef,
+    offset,
+    size: toInts(size, 'tensor size'),
+    stride: toInts(stride, 'tensor stride'),
+  };
 }
 
 function resolveGlobal(module: string, name: string): StorageType | Callable {
   const full = `${module}.${name}`;
-  if (module === 'collections' && name === 'OrderedDict') return { kind: 'callable', name: full, call: () => new PickleDict() };
-  if (module === 'torch._utils' && name === '_rebuild_tensor_v2') return { kind: 'callable', name: full, call: rebuildTensor };
-  if (module === 'torch._utils' && name === '_rebuild_parameter') return { kind: 'callable', name: full, call: (args) => args[0] };
-  if (module === 'torch' && Object.hasOwn(STORAGE_TYPES, name)) return { kind: 'storage-type', name: full, dtype: STORAGE_TYPES[name]! };
+  if (module === 'collections' && name === 'OrderedDict')
+    return { kind: 'callable', name: full, call: () => new PickleDict() };
+  if (module === 'torch._utils' && name === '_rebuild_tensor_v2')
+    return { kind: 'callable', name: full, call: rebuildTensor };
+  if (module === 'torch._utils' && name === '_rebuild_parameter')
+    return { kind: 'callable', name: full, call: (args) => args[0] };
+  if (module === 'torch' && Object.hasOwn(STORAGE_TYPES, name))
+    return { kind: 'storage-type', name: full, dtype: STORAGE_TYPES[name]! };
   throw new ModelError(
     `refusing to unpickle global ${full}: a checkpoint may only rebuild tensors (collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_parameter, torch.*Storage)`,
     { field: 'pickle' },
@@ -302,28 +314,37 @@ const CALL_OPS: [number, OpHandler][] = [
 
 /** Every opcode the machine runs, by byte (STOP aside); a byte without a handler is refused. */
 const OP_HANDLERS: (OpHandler | undefined)[] = Array.from({ length: 256 }, () => undefined);
-for (const [op, handler] of [...FRAMING_OPS, ...VALUE_OPS, ...CONTAINER_OPS, ...MEMO_OPS, ...CALL_OPS]) OP_HANDLERS[op] = handler;
+for (const [op, handler] of [...FRAMING_OPS, ...VALUE_OPS, ...CONTAINER_OPS, ...MEMO_OPS, ...CALL_OPS])
+  OP_HANDLERS[op] = handler;
 
 /**
  * Runs the pickle in `bytes`. `persistentLoad` resolves BINPERSID ids (PyTorch's storages). Returns the top object.
  */
-export function unpickle(bytes: Uint8Array, persistentLoad: PersistentLoad = () => {
-  throw pickleError('persistent id found outside a PyTorch checkpoint');
-}): unknown {
+export function unpickle(
+  bytes: Uint8Array,
+  persistentLoad: PersistentLoad = () => {
+    throw pickleError('persistent id found outside a PyTorch checkpoint');
+  },
+): unknown {
   const vm = new PickleMachine(bytes, persistentLoad);
   for (;;) {
     const op = vm.u8();
     if (op === STOP) return vm.pop();
     const handler = OP_HANDLERS[op];
-    if (!handler) throw pickleError(`unsupported pickle opcode 0x${op.toString(16)} at byte ${vm.pos - 1} (only the state_dict subset is allowed)`);
+    if (!handler)
+      throw pickleError(
+        `unsupported pickle opcode 0x${op.toString(16)} at byte ${vm.pos - 1} (only the state_dict subset is allowed)`,
+      );
     handler(vm);
   }
 }
 
 /** Turns PyTorch's persistent id tuple into a storage reference. */
 export function torchPersistentLoad(pid: unknown): StorageRef {
-  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new ModelError(`unexpected persistent id ${JSON.stringify(pid)}`, { field: 'pickle' });
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5)
+    throw new ModelError(`unexpected persistent id ${JSON.stringify(pid)}`, { field: 'pickle' });
   const type = pid[1] as StorageType;
-  if (!type || type.kind !== 'storage-type') throw new ModelError('persistent id does not name a torch storage type', { field: 'pickle' });
+  if (!type || type.kind !== 'storage-type')
+    throw new ModelError('persistent id does not name a torch storage type', { field: 'pickle' });
   return { kind: 'storage', dtype: type.dtype, storageType: type.name, key: String(pid[2]), numel: Number(pid[4]) };
 }

@@ -4,7 +4,15 @@ import { ModelError, NotFoundError, pathExists } from '@dotrank/core';
 import { MANIFEST_FILE } from '@dotrank/encoder';
 import type { Int8Kernel, WeightDtype } from './build-graph.js';
 import { convertCheckpoint, GRAPH_FILE, manifestFor, writeTokenizer, type WrittenManifest } from './convert.js';
-import { downloadFile, fileMetadata, repoInfo, validateRepoId, type DownloadProgress, type DownloadResult, type HubOptions } from './hub.js';
+import {
+  downloadFile,
+  fileMetadata,
+  repoInfo,
+  validateRepoId,
+  type DownloadProgress,
+  type DownloadResult,
+  type HubOptions,
+} from './hub.js';
 
 export interface PullOptions extends HubOptions {
   /** Hub id, e.g. `sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco`. */
@@ -52,10 +60,18 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     const from = resolve(options.from);
     if (options.preferOnnx) {
       for (const candidate of ONNX_CANDIDATES) {
-        if (await pathExists(join(from, candidate))) return useOnnxExport(from, candidate, out, repo, revision, [], options);
+        if (await pathExists(join(from, candidate)))
+          return useOnnxExport(from, candidate, out, repo, revision, [], options);
       }
     }
-    const result = await convertCheckpoint({ from, out, dtype: options.dtype ?? 'fp32', modelId: repo, ...(options.int8Kernel ? { int8Kernel: options.int8Kernel } : {}), ...(options.onStage ? { onStage: options.onStage } : {}) });
+    const result = await convertCheckpoint({
+      from,
+      out,
+      dtype: options.dtype ?? 'fp32',
+      modelId: repo,
+      ...(options.int8Kernel ? { int8Kernel: options.int8Kernel } : {}),
+      ...(options.onStage ? { onStage: options.onStage } : {}),
+    });
     return { outDir: out, manifest: result.manifest, downloads: [], mode: 'converted' };
   }
 
@@ -72,16 +88,23 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const downloads: DownloadResult[] = [];
   const fetchFile = async (file: string, dest = join(downloadDir, file)): Promise<string> => {
     options.onStage?.(`downloading ${file}`);
-    downloads.push(await downloadFile(repo, file, dest, { ...hubOptions, ...(options.onProgress ? { onProgress: options.onProgress } : {}) }));
+    downloads.push(
+      await downloadFile(repo, file, dest, {
+        ...hubOptions,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      }),
+    );
     return dest;
   };
 
-  if (!(await has('config.json'))) throw new NotFoundError(`${repo}/config.json`, `the repo has no config.json at revision ${revision}`);
+  if (!(await has('config.json')))
+    throw new NotFoundError(`${repo}/config.json`, `the repo has no config.json at revision ${revision}`);
   await fetchFile('config.json');
   if (await has('tokenizer.json')) await fetchFile('tokenizer.json');
   else if (await has('vocab.txt')) {
     await fetchFile('vocab.txt');
-    for (const extra of ['tokenizer_config.json', 'special_tokens_map.json']) if (await has(extra)) await fetchFile(extra);
+    for (const extra of ['tokenizer_config.json', 'special_tokens_map.json'])
+      if (await has(extra)) await fetchFile(extra);
   } else throw new NotFoundError(`${repo}/tokenizer.json`, 'the repo has neither tokenizer.json nor vocab.txt');
 
   if (options.preferOnnx) {
@@ -102,7 +125,11 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       break;
     }
   }
-  if (!weights) throw new NotFoundError(`${repo}/model.safetensors`, 'the repo has no model.safetensors or pytorch_model.bin (sharded checkpoints are not supported)');
+  if (!weights)
+    throw new NotFoundError(
+      `${repo}/model.safetensors`,
+      'the repo has no model.safetensors or pytorch_model.bin (sharded checkpoints are not supported)',
+    );
   await fetchFile(weights);
   const result = await convertCheckpoint({
     from: downloadDir,
@@ -127,7 +154,10 @@ async function useOnnxExport(
   options: PullOptions,
 ): Promise<PullResult> {
   if (options.dtype && options.dtype !== 'fp32') {
-    throw new ModelError(`--prefer-onnx uses the repo's own graph as it is; it cannot also apply --dtype ${options.dtype} (drop one of the two)`, { field: 'dtype' });
+    throw new ModelError(
+      `--prefer-onnx uses the repo's own graph as it is; it cannot also apply --dtype ${options.dtype} (drop one of the two)`,
+      { field: 'dtype' },
+    );
   }
   options.onStage?.(`using the repo's ONNX export ${graphFile}`);
   let config: Record<string, unknown>;

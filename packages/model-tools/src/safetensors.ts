@@ -43,7 +43,10 @@ export function parseSafetensors(bytes: Uint8Array, label = 'safetensors'): Stat
     const [begin, end] = offsets;
     const width = DTYPE_BYTES[dtype as StoredDtype];
     if (end - begin !== count * width || dataStart + end > bytes.length) {
-      throw new ModelError(`tensor ${name}: byte range [${begin}, ${end}) does not match ${dtype}${JSON.stringify(shape)}`, { field: label });
+      throw new ModelError(
+        `tensor ${name}: byte range [${begin}, ${end}) does not match ${dtype}${JSON.stringify(shape)}`,
+        { field: label },
+      );
     }
     tensors.set(name, { shape: [...shape], data: decodeFloats(bytes, dtype as StoredDtype, count, dataStart + begin) });
   }
@@ -51,7 +54,11 @@ export function parseSafetensors(bytes: Uint8Array, label = 'safetensors'): Stat
 }
 
 /** Writes float32 tensors as safetensors (used to generate random-weight checkpoints for tests and benchmarks). */
-export async function writeSafetensors(path: string, tensors: StateDict, metadata: Record<string, string> = { format: 'pt' }): Promise<void> {
+export async function writeSafetensors(
+  path: string,
+  tensors: StateDict,
+  metadata: Record<string, string> = { format: 'pt' },
+): Promise<void> {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   const names = [...tensors.keys()].sort();

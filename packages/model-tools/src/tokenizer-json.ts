@@ -15,7 +15,8 @@ export interface BertTokenizerConfig {
 
 function tokenName(value: unknown, fallback: string): string {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string')
+    return (value as { content: string }).content;
   return fallback;
 }
 
@@ -24,7 +25,10 @@ function tokenName(value: unknown, fallback: string): string {
  * `vocab.txt` + `tokenizer_config.json`: BertNormalizer (lowercase / strip accents as configured), BertPreTokenizer,
  * WordPiece with `##` continuation, and TemplateProcessing `[CLS] $A [SEP]` (pairs: `[CLS] $A [SEP] $B:1 [SEP]:1`).
  */
-export function buildBertTokenizerJson(vocabText: string, config: BertTokenizerConfig & Record<string, unknown> = {}): Record<string, unknown> {
+export function buildBertTokenizerJson(
+  vocabText: string,
+  config: BertTokenizerConfig & Record<string, unknown> = {},
+): Record<string, unknown> {
   const vocab: Record<string, number> = {};
   const lines = vocabText.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
@@ -44,7 +48,15 @@ export function buildBertTokenizerJson(vocabText: string, config: BertTokenizerC
     return id;
   };
   const special = Object.values(names)
-    .map((content) => ({ id: idOf(content), special: true, content, single_word: false, lstrip: false, rstrip: false, normalized: false }))
+    .map((content) => ({
+      id: idOf(content),
+      special: true,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+    }))
     .sort((a, b) => a.id - b.id);
   const cls = { id: names.cls, ids: [idOf(names.cls)], tokens: [names.cls] };
   const sep = { id: names.sep, ids: [idOf(names.sep)], tokens: [names.sep] };
@@ -63,7 +75,11 @@ export function buildBertTokenizerJson(vocabText: string, config: BertTokenizerC
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: names.cls, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: names.sep, type_id: 0 } }],
+      single: [
+        { SpecialToken: { id: names.cls, type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: names.sep, type_id: 0 } },
+      ],
       pair: [
         { SpecialToken: { id: names.cls, type_id: 0 } },
         { Sequence: { id: 'A', type_id: 0 } },
@@ -74,7 +90,13 @@ export function buildBertTokenizerJson(vocabText: string, config: BertTokenizerC
       special_tokens: { [names.cls]: cls, [names.sep]: sep },
     },
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: names.unk, continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+    model: {
+      type: 'WordPiece',
+      unk_token: names.unk,
+      continuing_subword_prefix: '##',
+      max_input_chars_per_word: 100,
+      vocab,
+    },
   };
 }
 
@@ -86,7 +108,8 @@ export async function tokenizerJsonFromVocab(vocabPath: string, configPath?: str
     try {
       config = JSON.parse(await readFile(configPath, 'utf8')) as Record<string, unknown>;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ModelError('tokenizer_config.json is not valid JSON', { field: configPath, cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new ModelError('tokenizer_config.json is not valid JSON', { field: configPath, cause: error });
     }
   }
   return JSON.stringify(buildBertTokenizerJson(vocab, config));

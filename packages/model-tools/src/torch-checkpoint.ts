@@ -7,7 +7,8 @@ function materialize(ref: TensorRef, storageBytes: Uint8Array, name: string): Fl
   const dtype = ref.storage.dtype as StoredDtype;
   const width = DTYPE_BYTES[dtype];
   const count = numel(ref.size);
-  if (storageBytes.length < ref.storage.numel * width) throw new ModelError(`tensor ${name}: storage ${ref.storage.key} is truncated`);
+  if (storageBytes.length < ref.storage.numel * width)
+    throw new ModelError(`tensor ${name}: storage ${ref.storage.key} is truncated`);
   // contiguous row-major fast path
   let contiguous = true;
   let expect = 1;
@@ -16,7 +17,8 @@ function materialize(ref: TensorRef, storageBytes: Uint8Array, name: string): Fl
     expect *= ref.size[d]!;
   }
   if (contiguous) {
-    if ((ref.offset + count) * width > storageBytes.length) throw new ModelError(`tensor ${name}: view exceeds its storage`);
+    if ((ref.offset + count) * width > storageBytes.length)
+      throw new ModelError(`tensor ${name}: view exceeds its storage`);
     return { shape: ref.size, data: decodeFloats(storageBytes, dtype, count, ref.offset * width) };
   }
   const all = decodeFloats(storageBytes, dtype, ref.storage.numel);
@@ -44,7 +46,10 @@ export function readTorchCheckpoint(path: string): StateDict {
   try {
     zip = new AdmZip(path);
   } catch (error) {
-    throw new ModelError('not a PyTorch zip checkpoint (legacy non-zip torch.save files are not supported)', { field: path, cause: error });
+    throw new ModelError('not a PyTorch zip checkpoint (legacy non-zip torch.save files are not supported)', {
+      field: path,
+      cause: error,
+    });
   }
   const entries = zip.getEntries();
   const pkl = entries.find((e) => e.entryName.endsWith('/data.pkl') || e.entryName === 'data.pkl');
@@ -58,7 +63,8 @@ export function readTorchCheckpoint(path: string): StateDict {
     if (error instanceof ModelError) throw new ModelError(`${error.problem}`, { field: path, cause: error });
     throw error;
   }
-  if (!(root instanceof PickleDict)) throw new ModelError('checkpoint is not a state_dict (expected a dict of tensors)', { field: path });
+  if (!(root instanceof PickleDict))
+    throw new ModelError('checkpoint is not a state_dict (expected a dict of tensors)', { field: path });
   const storages = new Map<string, Uint8Array>();
   const tensors: StateDict = new Map();
   for (const [key, value] of root) {

@@ -36,7 +36,10 @@ describe.each([
   ['tiny-bert', 'pytorch_model.bin'],
 ])('%s from %s', (model, file) => {
   const expected = ref.models[model]!;
-  const load = () => (file.endsWith('.bin') ? readTorchCheckpoint(join(HUB_FIXTURES, model, file)) : readSafetensors(join(HUB_FIXTURES, model, file)));
+  const load = () =>
+    file.endsWith('.bin')
+      ? readTorchCheckpoint(join(HUB_FIXTURES, model, file))
+      : readSafetensors(join(HUB_FIXTURES, model, file));
 
   it('fp32 graph reproduces PyTorch last_hidden_state[:, 0] within 1e-4, alone and in a padded batch', async () => {
     const spec = encoderSpec(readJson(join(HUB_FIXTURES, model, 'config.json')), await load());
@@ -50,12 +53,28 @@ describe.each([
 });
 
 describe('convertCheckpoint', () => {
-  it('writes a directory loadEncoder opens, with a tokenizer.json built from vocab.txt that gives Python\'s token ids', async () => {
+  it("writes a directory loadEncoder opens, with a tokenizer.json built from vocab.txt that gives Python's token ids", async () => {
     const out = join(work, 'distil-fp32');
-    const result = await convertCheckpoint({ from: join(HUB_FIXTURES, 'tiny-distilbert'), out, modelId: 'fixtures/tiny-distilbert' });
-    expect(result.manifest).toMatchObject({ modelId: 'fixtures/tiny-distilbert', pooling: 'cls', similarity: 'dot', dimension: 32, maxPositions: 512, queryMaxLength: 64, passageMaxLength: 256, graph: 'model.onnx', output: 'last_hidden_state', dtype: 'fp32' });
+    const result = await convertCheckpoint({
+      from: join(HUB_FIXTURES, 'tiny-distilbert'),
+      out,
+      modelId: 'fixtures/tiny-distilbert',
+    });
+    expect(result.manifest).toMatchObject({
+      modelId: 'fixtures/tiny-distilbert',
+      pooling: 'cls',
+      similarity: 'dot',
+      dimension: 32,
+      maxPositions: 512,
+      queryMaxLength: 64,
+      passageMaxLength: 256,
+      graph: 'model.onnx',
+      output: 'last_hidden_state',
+      dtype: 'fp32',
+    });
     expect(result.manifest.revision).toMatch(/^sha256:[0-9a-f]{12}$/);
-    for (const f of ['model.onnx', 'tokenizer.json', 'config.json', 'dotrank.json']) expect(existsSync(join(out, f))).toBe(true);
+    for (const f of ['model.onnx', 'tokenizer.json', 'config.json', 'dotrank.json'])
+      expect(existsSync(join(out, f))).toBe(true);
     const encoder = await loadEncoder(out);
     try {
       expect(encoder.dimension).toBe(32);
@@ -79,8 +98,15 @@ describe('convertCheckpoint', () => {
   });
 
   it('fp16 stores half the bytes and stays within 5e-3 of PyTorch (fp16 storage, Cast to fp32 at load)', async () => {
-    const fp32 = await convertCheckpoint({ from: join(HUB_FIXTURES, 'tiny-distilbert'), out: join(work, 'distil-fp32b') });
-    const fp16 = await convertCheckpoint({ from: join(HUB_FIXTURES, 'tiny-distilbert'), out: join(work, 'distil-fp16'), dtype: 'fp16' });
+    const fp32 = await convertCheckpoint({
+      from: join(HUB_FIXTURES, 'tiny-distilbert'),
+      out: join(work, 'distil-fp32b'),
+    });
+    const fp16 = await convertCheckpoint({
+      from: join(HUB_FIXTURES, 'tiny-distilbert'),
+      out: join(work, 'distil-fp16'),
+      dtype: 'fp16',
+    });
     expect(fp16.graphBytes).toBeLessThan(fp32.graphBytes * 0.55);
     const session = await ort.InferenceSession.create(fp16.graphPath);
     const vectors = await clsOfTexts(session, ref.input_ids);
@@ -94,7 +120,12 @@ describe('convertCheckpoint', () => {
   it('int8 keeps cosine >= 0.99 to fp32 on the fixture checkpoints, with both int8 kernels', async () => {
     for (const model of ['tiny-distilbert', 'tiny-bert']) {
       for (const int8Kernel of ['matmul-integer', 'dynamic-quantize-matmul'] as const) {
-        const result = await convertCheckpoint({ from: join(HUB_FIXTURES, model), out: join(work, `${model}-int8-${int8Kernel}`), dtype: 'int8', int8Kernel });
+        const result = await convertCheckpoint({
+          from: join(HUB_FIXTURES, model),
+          out: join(work, `${model}-int8-${int8Kernel}`),
+          dtype: 'int8',
+          int8Kernel,
+        });
         const session = await ort.InferenceSession.create(result.graphPath);
         const vectors = await clsOfTexts(session, ref.input_ids);
         vectors.forEach((v, i) => expect(cosine(v, ref.models[model]!.cls[i]!)).toBeGreaterThanOrEqual(0.99));
@@ -108,7 +139,10 @@ describe('convertCheckpoint', () => {
     // passage scores tie to the 4th digit and any rounding (fp16 included) reorders them. Ranking stability is only
     // meaningful where fp32 separates the passages: a random model with unit-variance embeddings and 1/sqrt(fan_in)
     // linear layers, generated here, in the fixture checkpoints' family (DistilBERT, TAS-B vocab size).
-    const { config, weights } = randomDistilbert({ vocab: 30522, dim: 128, layers: 2, heads: 4, ffn: 512, maxPositions: 512 }, 7);
+    const { config, weights } = randomDistilbert(
+      { vocab: 30522, dim: 128, layers: 2, heads: 4, ffn: 512, maxPositions: 512 },
+      7,
+    );
     const spec = encoderSpec(config, weights);
     const nq = ref.queries.length;
     const run = async (bytes: Uint8Array) => {
@@ -122,7 +156,8 @@ describe('convertCheckpoint', () => {
       const int8 = await run(buildEncoderGraph(spec, { dtype: 'int8', int8Kernel }));
       int8.forEach((v, i) => expect(cosine(v, fp32[i]!)).toBeGreaterThanOrEqual(0.99));
       let same = 0;
-      for (let q = 0; q < nq; q++) if (isDeepStrictEqual(top3(fp32[q]!, fp32.slice(nq)), top3(int8[q]!, int8.slice(nq)))) same++;
+      for (let q = 0; q < nq; q++)
+        if (isDeepStrictEqual(top3(fp32[q]!, fp32.slice(nq)), top3(int8[q]!, int8.slice(nq)))) same++;
       expect(same / nq).toBeGreaterThanOrEqual(0.9);
     }
   });
@@ -148,10 +183,19 @@ describe('convertCheckpoint', () => {
 
   it('names what is missing or unsupported', async () => {
     await expect(convertCheckpoint({ from: join(work, 'nope'), out: join(work, 'x') })).rejects.toThrow(NotFoundError);
-    await expect(convertCheckpoint({ from: join(HUB_FIXTURES, 'tiny-distilbert-tokenizer-json'), out: join(work, 'x') })).rejects.toThrow(/config\.json/);
-    const { config, weights } = randomDistilbert({ vocab: 10, dim: 8, layers: 1, heads: 2, ffn: 16, maxPositions: 8 }, 1);
-    expect(() => encoderSpec({ ...config, model_type: 'roberta' }, weights)).toThrow(/model_type "roberta" is not supported/);
-    expect(() => encoderSpec({ ...config, dim: 16 }, weights)).toThrow(/embeddings\.word_embeddings\.weight has shape \[10, 8\], config says \[10, 16\]/);
+    await expect(
+      convertCheckpoint({ from: join(HUB_FIXTURES, 'tiny-distilbert-tokenizer-json'), out: join(work, 'x') }),
+    ).rejects.toThrow(/config\.json/);
+    const { config, weights } = randomDistilbert(
+      { vocab: 10, dim: 8, layers: 1, heads: 2, ffn: 16, maxPositions: 8 },
+      1,
+    );
+    expect(() => encoderSpec({ ...config, model_type: 'roberta' }, weights)).toThrow(
+      /model_type "roberta" is not supported/,
+    );
+    expect(() => encoderSpec({ ...config, dim: 16 }, weights)).toThrow(
+      /embeddings\.word_embeddings\.weight has shape \[10, 8\], config says \[10, 16\]/,
+    );
     weights.delete('transformer.layer.0.ffn.lin1.weight');
     expect(() => encoderSpec(config, weights)).toThrow(ModelError);
     expect(() => encoderSpec(config, weights)).toThrow(/transformer\.layer\.0\.ffn\.lin1\.weight/);
@@ -161,13 +205,19 @@ describe('convertCheckpoint', () => {
 describe('tokenizer.json from vocab.txt', () => {
   it('equals the TAS-B tokenizer.json built from the same vocab.txt', async () => {
     const dir = repoPath('models/tas-b');
-    const built = buildBertTokenizerJson(await readFile(join(dir, 'vocab.txt'), 'utf8'), readJson(join(dir, 'tokenizer_config.json')));
+    const built = buildBertTokenizerJson(
+      await readFile(join(dir, 'vocab.txt'), 'utf8'),
+      readJson(join(dir, 'tokenizer_config.json')),
+    );
     expect(built).toEqual(readJson(join(dir, 'tokenizer.json')));
   });
 
   it('follows tokenizer_config: lowercase and strip_accents', () => {
     const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a'].join('\n');
-    const cased = buildBertTokenizerJson(vocab, { do_lower_case: false, strip_accents: true }) as { normalizer: Record<string, unknown>; post_processor: { special_tokens: Record<string, { ids: number[] }> } };
+    const cased = buildBertTokenizerJson(vocab, { do_lower_case: false, strip_accents: true }) as {
+      normalizer: Record<string, unknown>;
+      post_processor: { special_tokens: Record<string, { ids: number[] }> };
+    };
     expect(cased.normalizer).toMatchObject({ lowercase: false, strip_accents: true });
     expect(cased.post_processor.special_tokens['[CLS]']!.ids).toEqual([2]);
     expect(() => buildBertTokenizerJson('a\nb', {})).toThrow(/\[PAD\] is not in vocab\.txt/);

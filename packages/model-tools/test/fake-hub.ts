@@ -38,13 +38,16 @@ const LFS = /\.(safetensors|bin|onnx)$/;
  * `/{repo}/resolve/{rev}/{file}` answering LFS files with a 302 to `/lfs/{sha256}` plus X-Linked-Etag / X-Linked-Size,
  * small files with their bytes and a git-style (sha1) ETag. `/lfs/` honours `Range: bytes=N-`.
  */
-export async function startFakeHub(options: FakeHubOptions): Promise<{ endpoint: string; log: RequestLog[]; close: () => Promise<void> }> {
+export async function startFakeHub(
+  options: FakeHubOptions,
+): Promise<{ endpoint: string; log: RequestLog[]; close: () => Promise<void> }> {
   const log: RequestLog[] = [];
   const blobs = new Map<string, { bytes: Buffer; file: string; repo: string }>();
   const repos = new Map<string, { sha: string; files: Map<string, Buffer> }>();
   for (const [id, repo] of Object.entries(options.repos)) {
     const files = new Map<string, Buffer>();
-    for (const [path, content] of Object.entries(repo.files)) files.set(path, typeof content === 'string' ? readFileSync(content) : Buffer.from(content));
+    for (const [path, content] of Object.entries(repo.files))
+      files.set(path, typeof content === 'string' ? readFileSync(content) : Buffer.from(content));
     repos.set(id, { sha: repo.sha ?? createHash('sha1').update(id).digest('hex'), files });
   }
   const dropped = new Set<string>();
@@ -59,7 +62,13 @@ export async function startFakeHub(options: FakeHubOptions): Promise<{ endpoint:
       const repo = repos.get(decodeURIComponent(api[1]!));
       if (!repo) return end(res, 404);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ id: api[1], sha: repo.sha, siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })) }));
+      res.end(
+        JSON.stringify({
+          id: api[1],
+          sha: repo.sha,
+          siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })),
+        }),
+      );
       return 200;
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
@@ -133,7 +142,13 @@ export async function startFakeHub(options: FakeHubOptions): Promise<{ endpoint:
 
   const server = createServer((req, res) => {
     const status = handle(req, res);
-    log.push({ method: req.method ?? '', url: req.url ?? '', range: req.headers.range, authorization: req.headers.authorization, status });
+    log.push({
+      method: req.method ?? '',
+      url: req.url ?? '',
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+      status,
+    });
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   const { port } = server.address() as AddressInfo;

@@ -47,25 +47,52 @@ async function hub(options: Parameters<typeof startFakeHub>[0]) {
 
 describe('pullModel from a hub', () => {
   it('downloads with a token, resumes a dropped weights download with Range, verifies sha256, converts; vectors equal PyTorch', async () => {
-    const h = await hub({ repos: { [REAL_ID]: { files: distilRepo, sha: 'a'.repeat(40) } }, token: 'hf_secret', dropOnce: ['pytorch_model.bin'] });
+    const h = await hub({
+      repos: { [REAL_ID]: { files: distilRepo, sha: 'a'.repeat(40) } },
+      token: 'hf_secret',
+      dropOnce: ['pytorch_model.bin'],
+    });
     const out = defaultModelDir(join(work, 'data'), REAL_ID);
     expect(out).toBe(join(work, 'data', 'models', 'sebastian-hofstaetter__distilbert-dot-tas_b-b256-msmarco'));
     const progress: number[] = [];
-    const result = await pullModel({ repo: REAL_ID, out, endpoint: h.endpoint, token: 'hf_secret', onProgress: (p) => progress.push(p.received) });
+    const result = await pullModel({
+      repo: REAL_ID,
+      out,
+      endpoint: h.endpoint,
+      token: 'hf_secret',
+      onProgress: (p) => progress.push(p.received),
+    });
     expect(result.mode).toBe('converted');
-    expect(result.manifest).toMatchObject({ modelId: REAL_ID, revision: 'a'.repeat(40), dtype: 'fp32', source: 'pytorch_model.bin' });
+    expect(result.manifest).toMatchObject({
+      modelId: REAL_ID,
+      revision: 'a'.repeat(40),
+      dtype: 'fp32',
+      source: 'pytorch_model.bin',
+    });
     const weights = result.downloads.find((d) => d.path.endsWith('pytorch_model.bin'))!;
     expect(weights.verified).toBe(true);
-    expect(weights.sha256).toBe(createHash('sha256').update(readFileSync(distilRepo['pytorch_model.bin'])).digest('hex'));
+    expect(weights.sha256).toBe(
+      createHash('sha256').update(readFileSync(distilRepo['pytorch_model.bin'])).digest('hex'),
+    );
     // the first GET was cut off; the retry asked only for the rest
     const lfsGets = h.log.filter((r) => r.method === 'GET' && r.url.startsWith('/lfs/'));
     expect(lfsGets).toHaveLength(2);
     expect(lfsGets[0]!.range).toBeUndefined();
     expect(lfsGets[1]!.range).toMatch(/^bytes=[1-9]\d*-$/);
     expect(progress.length).toBeGreaterThan(0);
-    expect(h.log.filter((r) => r.url.includes('/resolve/')).every((r) => r.authorization === 'Bearer hf_secret')).toBe(true);
+    expect(h.log.filter((r) => r.url.includes('/resolve/')).every((r) => r.authorization === 'Bearer hf_secret')).toBe(
+      true,
+    );
     expect(existsSync(join(out, '.download'))).toBe(false);
-    expect((await readdir(out)).sort()).toEqual(['config.json', 'dotrank.json', 'model.onnx', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+    expect((await readdir(out)).sort()).toEqual([
+      'config.json',
+      'dotrank.json',
+      'model.onnx',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'vocab.txt',
+    ]);
 
     const session = await ort.InferenceSession.create(join(out, 'model.onnx'));
     const vectors = await clsOfTexts(session, ref.input_ids);
@@ -96,8 +123,19 @@ describe('pullModel from a hub', () => {
       },
     });
     const out = join(work, 'bert-int8');
-    const result = await pullModel({ repo: 'acme/tiny-bert', out, endpoint: h.endpoint, revision: 'v1.0', dtype: 'int8' });
-    expect(result.manifest).toMatchObject({ revision: 'v1.0', dtype: 'int8', source: 'model.safetensors', family: 'bert' });
+    const result = await pullModel({
+      repo: 'acme/tiny-bert',
+      out,
+      endpoint: h.endpoint,
+      revision: 'v1.0',
+      dtype: 'int8',
+    });
+    expect(result.manifest).toMatchObject({
+      revision: 'v1.0',
+      dtype: 'int8',
+      source: 'model.safetensors',
+      family: 'bert',
+    });
     expect(h.log.some((r) => r.url.includes('pytorch_model.bin') && r.method === 'GET')).toBe(false);
     expect(h.log.every((r) => !r.url.includes('/resolve/') || r.url.includes('/resolve/v1.0/'))).toBe(true);
     const encoder = await loadEncoder(out);
@@ -113,9 +151,14 @@ describe('pullModel from a hub', () => {
     }
   });
 
-  it('uses the repo\'s ONNX export with --prefer-onnx', async () => {
-    const converted = await convertCheckpoint({ from: join(HUB_FIXTURES, 'tiny-distilbert'), out: join(work, 'export-source') });
-    const h = await hub({ repos: { 'acme/with-onnx': { files: { ...distilRepo, 'onnx/model.onnx': converted.graphPath } } } });
+  it("uses the repo's ONNX export with --prefer-onnx", async () => {
+    const converted = await convertCheckpoint({
+      from: join(HUB_FIXTURES, 'tiny-distilbert'),
+      out: join(work, 'export-source'),
+    });
+    const h = await hub({
+      repos: { 'acme/with-onnx': { files: { ...distilRepo, 'onnx/model.onnx': converted.graphPath } } },
+    });
     const out = join(work, 'from-export');
     const result = await pullModel({ repo: 'acme/with-onnx', out, endpoint: h.endpoint, preferOnnx: true });
     expect(result.mode).toBe('onnx-export');
@@ -143,18 +186,34 @@ describe('pullModel from a hub', () => {
     const out = join(work, 'denied');
     await expect(pullModel({ repo: REAL_ID, out, endpoint: h.endpoint })).rejects.toThrow(ConfigError);
     await expect(pullModel({ repo: REAL_ID, out, endpoint: h.endpoint })).rejects.toThrow(/HF_TOKEN/);
-    await expect(pullModel({ repo: REAL_ID, out, endpoint: h.endpoint, token: 'wrong' })).rejects.toThrow(/the token has no access/);
-    const open = await hub({ repos: { 'acme/no-weights': { files: { 'config.json': distilRepo['config.json'], 'vocab.txt': distilRepo['vocab.txt'] } } } });
-    await expect(pullModel({ repo: 'acme/no-weights', out: join(work, 'nw'), endpoint: open.endpoint })).rejects.toThrow(NotFoundError);
-    await expect(downloadFile('acme/no-weights', 'missing.bin', join(work, 'm.bin'), { endpoint: open.endpoint })).rejects.toThrow(/acme\/no-weights\/missing\.bin: not found/);
-    await expect(pullModel({ repo: '../etc', out, endpoint: h.endpoint })).rejects.toThrow(/hub-id: must look like owner\/name/);
+    await expect(pullModel({ repo: REAL_ID, out, endpoint: h.endpoint, token: 'wrong' })).rejects.toThrow(
+      /the token has no access/,
+    );
+    const open = await hub({
+      repos: {
+        'acme/no-weights': {
+          files: { 'config.json': distilRepo['config.json'], 'vocab.txt': distilRepo['vocab.txt'] },
+        },
+      },
+    });
+    await expect(
+      pullModel({ repo: 'acme/no-weights', out: join(work, 'nw'), endpoint: open.endpoint }),
+    ).rejects.toThrow(NotFoundError);
+    await expect(
+      downloadFile('acme/no-weights', 'missing.bin', join(work, 'm.bin'), { endpoint: open.endpoint }),
+    ).rejects.toThrow(/acme\/no-weights\/missing\.bin: not found/);
+    await expect(pullModel({ repo: '../etc', out, endpoint: h.endpoint })).rejects.toThrow(
+      /hub-id: must look like owner\/name/,
+    );
     await expect(pullModel({ repo: REAL_ID, out, endpoint: 'ftp://x' })).rejects.toThrow(/HF_ENDPOINT/);
   });
 });
 
 describe('downloadFile', () => {
   it('continues a .part file left by an earlier run with a Range request', async () => {
-    const h = await hub({ repos: { 'acme/m': { files: { 'model.safetensors': fixture('tiny-bert', 'model.safetensors') } } } });
+    const h = await hub({
+      repos: { 'acme/m': { files: { 'model.safetensors': fixture('tiny-bert', 'model.safetensors') } } },
+    });
     const full = readFileSync(fixture('tiny-bert', 'model.safetensors'));
     const dest = join(work, 'resume', 'model.safetensors');
     await mkdir(join(work, 'resume'), { recursive: true });
@@ -163,11 +222,16 @@ describe('downloadFile', () => {
     expect(result).toMatchObject({ bytes: full.length, verified: true, resumedBytes: 1000 });
     expect(readFileSync(dest).equals(full)).toBe(true);
     expect(existsSync(`${dest}.part`)).toBe(false);
-    expect(h.log.filter((r) => r.url.startsWith('/lfs/') && r.method === 'GET').map((r) => r.range)).toEqual(['bytes=1000-']);
+    expect(h.log.filter((r) => r.url.startsWith('/lfs/') && r.method === 'GET').map((r) => r.range)).toEqual([
+      'bytes=1000-',
+    ]);
   });
 
   it('finishes when a dropped attempt had already written every byte (nothing left to fetch), after verifying it', async () => {
-    const h = await hub({ repos: { 'acme/m': { files: { 'model.safetensors': fixture('tiny-bert', 'model.safetensors') } } }, dropAfterAllOnce: ['model.safetensors'] });
+    const h = await hub({
+      repos: { 'acme/m': { files: { 'model.safetensors': fixture('tiny-bert', 'model.safetensors') } } },
+      dropAfterAllOnce: ['model.safetensors'],
+    });
     const full = readFileSync(fixture('tiny-bert', 'model.safetensors'));
     const dest = join(work, 'all-then-drop', 'model.safetensors');
     const result = await downloadFile('acme/m', 'model.safetensors', dest, { endpoint: h.endpoint });
@@ -176,12 +240,17 @@ describe('downloadFile', () => {
     expect(existsSync(`${dest}.part`)).toBe(false);
   });
 
-  it('refuses a file whose sha256 differs from the hub\'s and drops the partial file', async () => {
-    const h = await hub({ repos: { 'acme/m': { files: { 'model.safetensors': fixture('tiny-bert', 'model.safetensors') } } }, lieAboutSha: ['model.safetensors'] });
+  it("refuses a file whose sha256 differs from the hub's and drops the partial file", async () => {
+    const h = await hub({
+      repos: { 'acme/m': { files: { 'model.safetensors': fixture('tiny-bert', 'model.safetensors') } } },
+      lieAboutSha: ['model.safetensors'],
+    });
     const dest = join(work, 'bad', 'model.safetensors');
     const attempt = downloadFile('acme/m', 'model.safetensors', dest, { endpoint: h.endpoint });
     await expect(attempt).rejects.toThrow(ModelError);
-    await expect(downloadFile('acme/m', 'model.safetensors', dest, { endpoint: h.endpoint })).rejects.toThrow(/checksum mismatch/);
+    await expect(downloadFile('acme/m', 'model.safetensors', dest, { endpoint: h.endpoint })).rejects.toThrow(
+      /checksum mismatch/,
+    );
     expect(existsSync(dest)).toBe(false);
     expect(existsSync(`${dest}.part`)).toBe(false);
   });

@@ -22,7 +22,18 @@ describe('safe pickle', () => {
 
   it('refuses STACK_GLOBAL targets and opcodes outside the state_dict subset', () => {
     // protocol 4: SHORT_BINUNICODE 'builtins', SHORT_BINUNICODE 'exec', STACK_GLOBAL
-    const stackGlobal = Uint8Array.from([0x80, 4, 0x8c, 8, ...Buffer.from('builtins'), 0x8c, 4, ...Buffer.from('exec'), 0x93, 0x2e]);
+    const stackGlobal = Uint8Array.from([
+      0x80,
+      4,
+      0x8c,
+      8,
+      ...Buffer.from('builtins'),
+      0x8c,
+      4,
+      ...Buffer.from('exec'),
+      0x93,
+      0x2e,
+    ]);
     expect(() => unpickle(stackGlobal)).toThrow(/refusing to unpickle global builtins\.exec/);
     // INST opcode ('i') is not part of the subset
     expect(() => unpickle(Uint8Array.from([0x80, 2, 0x69, 0x2e]))).toThrow(/unsupported pickle opcode 0x69/);
@@ -34,7 +45,8 @@ describe('safe pickle', () => {
   it('reads plain values', () => {
     // {'a': (1, -2, 3.5, True, None)} at protocol 2
     const bytes = Uint8Array.from([
-      0x80, 2, 0x7d, 0x58, 1, 0, 0, 0, 0x61, 0x28, 0x4b, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x47, 0x40, 0x0c, 0, 0, 0, 0, 0, 0, 0x88, 0x4e, 0x74, 0x73, 0x2e,
+      0x80, 2, 0x7d, 0x58, 1, 0, 0, 0, 0x61, 0x28, 0x4b, 1, 0x4a, 0xfe, 0xff, 0xff, 0xff, 0x47, 0x40, 0x0c, 0, 0, 0, 0,
+      0, 0, 0x88, 0x4e, 0x74, 0x73, 0x2e,
     ]);
     const dict = unpickle(bytes) as Map<string, unknown>;
     expect(dict.get('a')).toEqual([1, -2, 3.5, true, null]);
@@ -44,7 +56,13 @@ describe('safe pickle', () => {
 describe('safetensors', () => {
   function file(dtype: string, shape: number[], data: number[]): Uint8Array {
     const raw = Buffer.from(Uint8Array.from(data));
-    const header = Buffer.from(JSON.stringify({ __metadata__: { format: 'pt' }, t: { dtype, shape, data_offsets: [0, raw.length] }, ids: { dtype: 'I64', shape: [1], data_offsets: [raw.length, raw.length + 8] } }));
+    const header = Buffer.from(
+      JSON.stringify({
+        __metadata__: { format: 'pt' },
+        t: { dtype, shape, data_offsets: [0, raw.length] },
+        ids: { dtype: 'I64', shape: [1], data_offsets: [raw.length, raw.length + 8] },
+      }),
+    );
     const len = Buffer.alloc(8);
     len.writeBigUInt64LE(BigInt(header.length));
     return Buffer.concat([len, header, raw, Buffer.alloc(8)]);
@@ -61,6 +79,8 @@ describe('safetensors', () => {
   });
 
   it('names a bad byte range', () => {
-    expect(() => parseSafetensors(file('F32', [3], [0, 0, 128, 63]), 'x.safetensors')).toThrow(/x\.safetensors: tensor t: byte range/);
+    expect(() => parseSafetensors(file('F32', [3], [0, 0, 128, 63]), 'x.safetensors')).toThrow(
+      /x\.safetensors: tensor t: byte range/,
+    );
   });
 });

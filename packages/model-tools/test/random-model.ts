@@ -21,7 +21,11 @@ export interface RandomDistilbertShape {
  * linear layers scaled 1/sqrt(fan_in) (activations keep their scale through the layers), unlike the 0.02-std init
  * of an untrained checkpoint, whose [CLS] vectors are nearly identical for every text.
  */
-export function randomDistilbert(shape: RandomDistilbertShape, seed: number, prefix = ''): { config: Record<string, unknown>; weights: StateDict } {
+export function randomDistilbert(
+  shape: RandomDistilbertShape,
+  seed: number,
+  prefix = '',
+): { config: Record<string, unknown>; weights: StateDict } {
   const normal = normalSampler(seed);
   const weights: StateDict = new Map();
   const add = (name: string, dims: number[], std: number, mean = 0) => {

@@ -11,7 +11,10 @@ export interface Reference {
   passages: string[];
   texts: string[];
   input_ids: number[][];
-  models: Record<string, { cls: number[][]; batch: { input_ids: number[][]; attention_mask: number[][]; cls: number[][] } }>;
+  models: Record<
+    string,
+    { cls: number[][]; batch: { input_ids: number[][]; attention_mask: number[][]; cls: number[][] } }
+  >;
 }
 
 /** PyTorch's outputs for the fixture texts, written by tools/fixtures/make_checkpoints.py. */
@@ -19,11 +22,19 @@ export function reference(): Reference {
   return JSON.parse(readFileSync(join(HUB_FIXTURES, 'reference.json'), 'utf8')) as Reference;
 }
 
-const i64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map((v) => BigInt(v))), [rows.length, rows[0]!.length]);
+const i64 = (rows: number[][]) =>
+  new ort.Tensor('int64', BigInt64Array.from(rows.flat().map((v) => BigInt(v))), [rows.length, rows[0]!.length]);
 
 /** Runs a graph on token ids (rows of equal length) and returns the [CLS] vector of each row. */
-export async function clsVectors(session: ort.InferenceSession, ids: number[][], mask?: number[][]): Promise<Float32Array[]> {
-  const feeds: Record<string, ort.Tensor> = { input_ids: i64(ids), attention_mask: i64(mask ?? ids.map((r) => r.map(() => 1))) };
+export async function clsVectors(
+  session: ort.InferenceSession,
+  ids: number[][],
+  mask?: number[][],
+): Promise<Float32Array[]> {
+  const feeds: Record<string, ort.Tensor> = {
+    input_ids: i64(ids),
+    attention_mask: i64(mask ?? ids.map((r) => r.map(() => 1))),
+  };
   if (session.inputNames.includes('token_type_ids')) feeds['token_type_ids'] = i64(ids.map((r) => r.map(() => 0)));
   const out = await session.run(feeds);
   const hidden = out['last_hidden_state']!;

@@ -21,7 +21,8 @@ export function queueConnections(connection: QueueConnection, onError?: (error: 
     return { command, blocking, owned: [command, blocking] };
   }
   // a shared client: a copy of it that never gives up on a command (what BullMQ requires of blocking connections)
-  const blocking = connection instanceof Redis ? connection.duplicate({ maxRetriesPerRequest: null }) : connection.duplicate();
+  const blocking =
+    connection instanceof Redis ? connection.duplicate({ maxRetriesPerRequest: null }) : connection.duplicate();
   blocking.on('error', onError ?? (() => undefined));
   return { command: connection, blocking, owned: [blocking] };
 }

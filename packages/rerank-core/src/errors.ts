@@ -34,13 +34,18 @@ export function rerankDeadline(opts: RerankOptions): DeadlineOptions {
     ...(opts.deadlineMs !== undefined ? { deadlineMs: opts.deadlineMs } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     onTimeout: (ms) => new RerankTimeoutError(ms),
-    onAbort: (reason) => new RerankAbortedError(reason instanceof Error ? reason.message : String(reason ?? 'rerank aborted')),
+    onAbort: (reason) =>
+      new RerankAbortedError(reason instanceof Error ? reason.message : String(reason ?? 'rerank aborted')),
   };
 }
 
 /** No worker has refreshed its heartbeat lately (wire.ts): a job would only wait out its deadline. */
 export class NoWorkersError extends DotrankError {
   constructor(queue: string) {
-    super('unavailable', `no rerank worker seen on queue ${queue} in the last few seconds (start one with: dotrank worker --model <dir>)`, { field: 'workers' });
+    super(
+      'unavailable',
+      `no rerank worker seen on queue ${queue} in the last few seconds (start one with: dotrank worker --model <dir>)`,
+      { field: 'workers' },
+    );
   }
 }

@@ -67,7 +67,12 @@ export function compareFused(a: { score: number; firstStageRank: number; id: str
 /** 1-based ranks of `scores` (desc), ties broken by first-stage rank then id. */
 function ranksBy(scores: readonly number[], firstStageRank: readonly number[], ids: readonly string[]): number[] {
   const order = scores.map((_, i) => i);
-  order.sort((a, b) => compareFused({ score: scores[a]!, firstStageRank: firstStageRank[a]!, id: ids[a]! }, { score: scores[b]!, firstStageRank: firstStageRank[b]!, id: ids[b]! }));
+  order.sort((a, b) =>
+    compareFused(
+      { score: scores[a]!, firstStageRank: firstStageRank[a]!, id: ids[a]! },
+      { score: scores[b]!, firstStageRank: firstStageRank[b]!, id: ids[b]! },
+    ),
+  );
   const ranks = new Array<number>(scores.length);
   order.forEach((i, r) => (ranks[i] = r + 1));
   return ranks;
@@ -87,20 +92,37 @@ function firstStageRanks(items: readonly FusionInput[]): number[] {
  * with their first-stage score as `score` and no `tasbScore` (they were not reranked). Then the best k. Fusion
  * `bm25` needs no text: there every candidate is fused as usual.
  */
-export function fuseWithTextless(items: readonly FusionInput[], textless: readonly number[], options: FuseOptions): FusedItem[] {
+export function fuseWithTextless(
+  items: readonly FusionInput[],
+  textless: readonly number[],
+  options: FuseOptions,
+): FusedItem[] {
   if (textless.length === 0 || options.mode === 'bm25') return fuse(items, options);
   const firstStageRank = firstStageRanks(items);
   const isTextless = new Uint8Array(items.length);
   for (const i of textless) isTextless[i] = 1;
   const withText = items.map((_, i) => i).filter((i) => !isTextless[i]);
-  const reranked = withText.length > 0 ? fuse(withText.map((i) => items[i]!), { ...options, k: undefined }) : [];
+  const reranked =
+    withText.length > 0
+      ? fuse(
+          withText.map((i) => items[i]!),
+          { ...options, k: undefined },
+        )
+      : [];
   for (const f of reranked) {
     f.index = withText[f.index]!;
     f.firstStageRank = firstStageRank[f.index]!;
   }
   const tail = [...textless]
     .sort((a, b) => firstStageRank[a]! - firstStageRank[b]!)
-    .map((i): FusedItem => ({ id: items[i]!.id, bm25Score: items[i]!.bm25Score, score: items[i]!.bm25Score, index: i, firstStageRank: firstStageRank[i]!, rank: 0 }));
+    .map((i): FusedItem => ({
+      id: items[i]!.id,
+      bm25Score: items[i]!.bm25Score,
+      score: items[i]!.bm25Score,
+      index: i,
+      firstStageRank: firstStageRank[i]!,
+      rank: 0,
+    }));
   const all = reranked.concat(tail);
   const top = options.k === undefined ? all : all.slice(0, options.k);
   top.forEach((it, r) => (it.rank = r + 1));
@@ -141,7 +163,8 @@ export function fuse(items: readonly FusionInput[], options: FuseOptions): Fused
       scores = tasb();
       break;
     case 'interpolate': {
-      const normalize = (options.normalization ?? DEFAULT_NORMALIZATION) === 'zscore' ? zScoreNormalize : minMaxNormalize;
+      const normalize =
+        (options.normalization ?? DEFAULT_NORMALIZATION) === 'zscore' ? zScoreNormalize : minMaxNormalize;
       const nb = normalize(bm25);
       const nt = normalize(tasb());
       scores = nb.map((b, i) => alpha * b + (1 - alpha) * nt[i]!);
@@ -159,7 +182,14 @@ export function fuse(items: readonly FusionInput[], options: FuseOptions): Fused
 
   // explicit fields, not `{ ...it }`: object spread in this hot path cost ~20 us per item (V8 slow path)
   const fused: FusedItem[] = items.map((it, i) => {
-    const item: FusedItem = { id: it.id, bm25Score: it.bm25Score, index: i, score: scores[i]!, firstStageRank: firstStageRank[i]!, rank: 0 };
+    const item: FusedItem = {
+      id: it.id,
+      bm25Score: it.bm25Score,
+      index: i,
+      score: scores[i]!,
+      firstStageRank: firstStageRank[i]!,
+      rank: 0,
+    };
     if (it.tasbScore !== undefined) item.tasbScore = it.tasbScore;
     return item;
   });
@@ -169,4 +199,3 @@ export function fuse(items: readonly FusionInput[], options: FuseOptions): Fused
   top.forEach((it, r) => (it.rank = r + 1));
   return top;
 }
-

@@ -1,6 +1,14 @@
 // Public API of @dotrank/rerank-core: scoring and fusion, the rerank step, and the whole queue (wire protocol,
 // producer, processor).
-export type { RerankRequest, RankedItem, RerankTimings, RerankResult, RerankOptions, Reranker, Normalization } from './types.js';
+export type {
+  RerankRequest,
+  RankedItem,
+  RerankTimings,
+  RerankResult,
+  RerankOptions,
+  Reranker,
+  Normalization,
+} from './types.js';
 export { RerankTimeoutError, RerankJobFailedError } from './errors.js';
 export { degradationFor } from './outcome.js';
 export { fuse, DEFAULT_ALPHA } from './fusion.js';

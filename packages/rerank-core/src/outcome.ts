@@ -18,7 +18,8 @@ export function degradationFor(error: unknown): Degradation {
     if (error.code === 'unavailable') return { reason: 'queue_unavailable', detail };
     return { reason: 'rerank_failed', detail };
   }
-  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError')) return { reason: 'timeout', detail };
+  if (error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError'))
+    return { reason: 'timeout', detail };
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && UNREACHABLE.has(code)) return { reason: 'queue_unavailable', detail };
   return { reason: 'rerank_failed', detail };

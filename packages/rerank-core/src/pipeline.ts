@@ -31,7 +31,10 @@ const now = () => performance.now();
 /** Between stages: stop once the caller's signal has aborted (with its reason, e.g. a RerankTimeoutError). */
 function checkpoint(control: PipelineControl | undefined): void {
   const signal = control?.signal;
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new RerankAbortedError(String(signal.reason ?? 'rerank aborted'));
+  if (signal?.aborted)
+    throw signal.reason instanceof Error
+      ? signal.reason
+      : new RerankAbortedError(String(signal.reason ?? 'rerank aborted'));
 }
 
 /**
@@ -73,7 +76,11 @@ export function isTextless(text: string): boolean {
  * encode the misses in batches and write them back, score (dot product), fuse. The request must be valid
  * (see validateRerankRequest).
  */
-export async function rerankCandidates(req: RerankRequest, deps: PipelineDeps, control?: PipelineControl): Promise<RerankResult> {
+export async function rerankCandidates(
+  req: RerankRequest,
+  deps: PipelineDeps,
+  control?: PipelineControl,
+): Promise<RerankResult> {
   const { candidates } = req;
   const keyed = await rerankKeyed(
     {
@@ -92,7 +99,13 @@ export async function rerankCandidates(req: RerankRequest, deps: PipelineDeps, c
   const t = now();
   // explicit fields, no per-item object spread (slow in V8's hot paths)
   const results: RankedItem[] = keyed.fused.map((f) => {
-    const item: RankedItem = { id: f.id, rank: f.rank, score: f.score, bm25Score: f.bm25Score, text: candidates[f.index]!.text };
+    const item: RankedItem = {
+      id: f.id,
+      rank: f.rank,
+      score: f.score,
+      bm25Score: f.bm25Score,
+      text: candidates[f.index]!.text,
+    };
     if (f.tasbScore !== undefined) item.tasbScore = f.tasbScore;
     return item;
   });
@@ -105,23 +118,41 @@ export async function rerankCandidates(req: RerankRequest, deps: PipelineDeps, c
 }
 
 /** rerankCandidates for candidates named by key and score (see KeyedRerankRequest). */
-export async function rerankKeyed(req: KeyedRerankRequest, deps: PipelineDeps, control?: PipelineControl): Promise<KeyedRerankResult> {
+export async function rerankKeyed(
+  req: KeyedRerankRequest,
+  deps: PipelineDeps,
+  control?: PipelineControl,
+): Promise<KeyedRerankResult> {
   const start = now();
   const timings: RerankTimings = { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 };
   const n = req.keys.length;
-  if (req.scores.length !== n) throw new ValidationError('scores', `holds ${req.scores.length} scores for ${n} candidates`);
+  if (req.scores.length !== n)
+    throw new ValidationError('scores', `holds ${req.scores.length} scores for ${n} candidates`);
   const model = req.fusion === 'bm25' ? undefined : await modelScores(req, deps, control, timings);
   const scoreStart = now();
   const items: FusionInput[] = new Array(n);
   for (let i = 0; i < n; i++) {
     const id = req.keys[i]!.id;
-    items[i] = model ? { id, bm25Score: req.scores[i]!, tasbScore: model.scores[i]! } : { id, bm25Score: req.scores[i]! };
+    items[i] = model
+      ? { id, bm25Score: req.scores[i]!, tasbScore: model.scores[i]! }
+      : { id, bm25Score: req.scores[i]! };
   }
   const textless = model?.textless ?? [];
-  const fused = fuseWithTextless(items, textless, { mode: req.fusion, alpha: req.alpha, normalization: req.normalization, k: req.k });
+  const fused = fuseWithTextless(items, textless, {
+    mode: req.fusion,
+    alpha: req.alpha,
+    normalization: req.normalization,
+    k: req.k,
+  });
   timings.scoreMs = now() - scoreStart;
   timings.totalMs = now() - start;
-  return { fused, fusion: req.fusion, timings, cache: { hits: model?.hits ?? 0, misses: model?.misses ?? 0 }, textless };
+  return {
+    fused,
+    fusion: req.fusion,
+    timings,
+    cache: { hits: model?.hits ?? 0, misses: model?.misses ?? 0 },
+    textless,
+  };
 }
 
 /**
@@ -156,7 +187,12 @@ async function modelScores(
     timings.encodeMissesMs = now() - missStart;
   }
   // a textless candidate is counted apart, not as a cache miss
-  return { scores: cached.scores, hits: req.keys.length - missIdx.length, misses: missIdx.length - textless.length, textless };
+  return {
+    scores: cached.scores,
+    hits: req.keys.length - missIdx.length,
+    misses: missIdx.length - textless.length,
+    textless,
+  };
 }
 
 /**
@@ -173,23 +209,29 @@ async function encodeMisses(
   const { queryVector, scores } = work;
   const batchSize = Math.max(1, deps.batchSize ?? DEFAULT_BATCH_SIZE);
   const texts = await req.texts();
-  if (texts.length !== keys.length) throw new ValidationError('candidates', `holds ${texts.length} texts for ${keys.length} keys`);
+  if (texts.length !== keys.length)
+    throw new ValidationError('candidates', `holds ${texts.length} texts for ${keys.length} keys`);
   const textless = work.missIdx.filter((i) => isTextless(texts[i]!));
   const missIdx = textless.length > 0 ? work.missIdx.filter((i) => !isTextless(texts[i]!)) : work.missIdx;
   // a vector is cached under the key's text hash: it must be the hash of the text we encode
   const writeKeys = missIdx.map((i): VectorKey => {
     const key = keys[i]!;
     if (!('textHash' in key)) return key;
-    if (textHash(texts[i]!) !== key.textHash) throw new ValidationError(`textHashes.${i}`, `is not the hash of candidate ${key.id}'s text`);
+    if (textHash(texts[i]!) !== key.textHash)
+      throw new ValidationError(`textHashes.${i}`, `is not the hash of candidate ${key.id}'s text`);
     return { id: key.id, text: texts[i]! };
   });
   for (let b = 0; b < missIdx.length; b += batchSize) {
     const batch = missIdx.slice(b, b + batchSize);
     const encoded = await deps.encoder.encodePassages(batch.map((i) => texts[i]!));
-    if (encoded.length !== batch.length) throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
+    if (encoded.length !== batch.length)
+      throw new ModelError(`encoder returned ${encoded.length} vectors for ${batch.length} passages`);
     batch.forEach((i, j) => {
       const v = encoded[j]!;
-      if (v.length !== queryVector.length) throw new ModelError(`passage ${keys[i]!.id} vector has dimension ${v.length}, query has ${queryVector.length}`);
+      if (v.length !== queryVector.length)
+        throw new ModelError(
+          `passage ${keys[i]!.id} vector has dimension ${v.length}, query has ${queryVector.length}`,
+        );
       scores[i] = dot(queryVector, v);
     });
     await deps.store.setMany(batch.map((_, j) => ({ key: writeKeys[b + j]!, vector: encoded[j]! })));
@@ -238,7 +280,8 @@ export async function warmPassages(
     skipped += batch.length - todo.length;
     if (todo.length > 0) {
       const vectors = await options.encoder.encodePassages(todo.map((k) => k.text));
-      if (vectors.length !== todo.length) throw new ModelError(`encoder returned ${vectors.length} vectors for ${todo.length} passages`);
+      if (vectors.length !== todo.length)
+        throw new ModelError(`encoder returned ${vectors.length} vectors for ${todo.length} passages`);
       await options.store.setMany(todo.map((key, i) => ({ key, vector: vectors[i]! })));
       encoded += todo.length;
     }

@@ -3,9 +3,21 @@ import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { DotrankError, ValidationError, describeError, withDeadline, type DenseEncoder } from '@dotrank/core';
 import type { VectorStore } from '@dotrank/vector-cache';
-import { bounded, closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
+import {
+  bounded,
+  closeConnections,
+  queueConnections,
+  type QueueConnection,
+  type QueueConnections,
+} from './connections.js';
 import { RerankTimeoutError } from './errors.js';
-import { DEFAULT_BATCH_SIZE, rerankKeyed, warmPassages, type KeyedRerankRequest, type KeyedRerankResult } from './pipeline.js';
+import {
+  DEFAULT_BATCH_SIZE,
+  rerankKeyed,
+  warmPassages,
+  type KeyedRerankRequest,
+  type KeyedRerankResult,
+} from './pipeline.js';
 import { DEFAULT_MAX_CANDIDATES, parseOrThrow } from './schemas.js';
 import type { RerankTimings } from './types.js';
 import {
@@ -44,7 +56,11 @@ export type JobStatus = 'completed' | 'failed' | 'invalid' | 'expired';
 export interface RerankProcessorObserver {
   onJob?(type: JobType, status: JobStatus): void;
   /** A completed rerank: its stage timings, the time it waited in the queue, its cache counts and candidates. */
-  onRerank?(timings: RerankTimings & { queueWaitMs: number }, cache: KeyedRerankResult['cache'], candidates: number): void;
+  onRerank?(
+    timings: RerankTimings & { queueWaitMs: number },
+    cache: KeyedRerankResult['cache'],
+    candidates: number,
+  ): void;
   /** Passages per encoder call for cache misses. */
   onMissBatch?(size: number): void;
   onWarm?(result: WarmJobResult): void;
@@ -111,21 +127,39 @@ export class RerankProcessor {
   /** One rerank job: its columns, or a failure BullMQ records (Unrecoverable for invalid and expired jobs). */
   async rerank(job: Job<RerankJob, RerankColumns>): Promise<RerankColumns> {
     const processStart = performance.now();
-    const log = this.logger.child({ jobId: job.id, requestId: (job.data as { requestId?: unknown } | undefined)?.requestId, type: 'rerank' });
+    const log = this.logger.child({
+      jobId: job.id,
+      requestId: (job.data as { requestId?: unknown } | undefined)?.requestId,
+      type: 'rerank',
+    });
     try {
       const data = parseOrThrow(this.jobSchema, job.data);
       const started = Date.now();
       const remaining = data.deadlineAt !== undefined ? data.deadlineAt - started : undefined;
       if (remaining !== undefined && remaining <= 0) {
-        throw new RerankTimeoutError(data.deadlineAt! - data.enqueuedAt, `deadline passed ${-remaining} ms before the job started`);
+        throw new RerankTimeoutError(
+          data.deadlineAt! - data.enqueuedAt,
+          `deadline passed ${-remaining} ms before the job started`,
+        );
       }
       const request = this.keyedRequest(data, job.id!);
       const result = await withDeadline(
-        (signal) => rerankKeyed(request, this.deps(), { signal, observer: { onMissBatch: (n) => this.options.observer?.onMissBatch?.(n) } }),
-        { ...(remaining !== undefined ? { deadlineMs: remaining } : {}), onTimeout: (ms) => new RerankTimeoutError(ms, 'deadline passed while reranking') },
+        (signal) =>
+          rerankKeyed(request, this.deps(), {
+            signal,
+            observer: { onMissBatch: (n) => this.options.observer?.onMissBatch?.(n) },
+          }),
+        {
+          ...(remaining !== undefined ? { deadlineMs: remaining } : {}),
+          onTimeout: (ms) => new RerankTimeoutError(ms, 'deadline passed while reranking'),
+        },
       );
       // the job's own time, reading its texts included
-      const timings = { ...result.timings, totalMs: performance.now() - processStart, queueWaitMs: Math.max(0, (job.processedOn ?? started) - data.enqueuedAt) };
+      const timings = {
+        ...result.timings,
+        totalMs: performance.now() - processStart,
+        queueWaitMs: Math.max(0, (job.processedOn ?? started) - data.enqueuedAt),
+      };
       this.options.observer?.onRerank?.(timings, result.cache, request.keys.length);
       this.options.observer?.onJob?.('rerank', 'completed');
       log.debug({ candidates: request.keys.length, cache: result.cache, timings }, 'rerank done');
@@ -141,7 +175,8 @@ export class RerankProcessor {
     try {
       const data = parseOrThrow(this.warmSchema, job.data);
       const total = data.passages.length;
-      const onProgress = (p: { done: number; encoded: number; skipped: number }) => job.updateProgress({ done: p.done, total, encoded: p.encoded, skipped: p.skipped });
+      const onProgress = (p: { done: number; encoded: number; skipped: number }) =>
+        job.updateProgress({ done: p.done, total, encoded: p.encoded, skipped: p.skipped });
       const out = await warmPassages(data.passages, { ...this.deps(), total, onProgress });
       this.options.observer?.onWarm?.(out);
       this.options.observer?.onJob?.('warm', 'completed');
@@ -153,7 +188,11 @@ export class RerankProcessor {
   }
 
   private deps() {
-    return { encoder: this.options.encoder, store: this.options.store, batchSize: this.options.batchSize ?? DEFAULT_BATCH_SIZE };
+    return {
+      encoder: this.options.encoder,
+      store: this.options.store,
+      batchSize: this.options.batchSize ?? DEFAULT_BATCH_SIZE,
+    };
   }
 
   /** The pipeline's view of a job: cache keys from the lookup; the texts read from the payload only on a miss. */
@@ -173,7 +212,10 @@ export class RerankProcessor {
     try {
       raw = await this.connections.command.getBuffer(key);
     } catch (error) {
-      throw new DotrankError('unavailable', `could not read the payload ${key}: ${describeError(error)}`, { field: 'payload', cause: error });
+      throw new DotrankError('unavailable', `could not read the payload ${key}: ${describeError(error)}`, {
+        field: 'payload',
+        cause: error,
+      });
     }
     if (!raw) throw new ValidationError('payload', `${key} is gone (expired, or its producer stopped waiting)`);
     let texts: unknown;
@@ -184,7 +226,8 @@ export class RerankProcessor {
     }
     const parsed = payloadSchema.safeParse(texts);
     if (!parsed.success) throw new ValidationError('payload', `${key} is not an array of texts`);
-    if (parsed.data.length !== count) throw new ValidationError('payload', `holds ${parsed.data.length} texts for ${count} candidates`);
+    if (parsed.data.length !== count)
+      throw new ValidationError('payload', `holds ${parsed.data.length} texts for ${count} candidates`);
     return parsed.data;
   }
 
@@ -229,7 +272,12 @@ function columnsOf(result: KeyedRerankResult, timings: RerankColumns['timings'])
  * The worker's heartbeat (wire.ts): ZADD itself every HEARTBEAT_INTERVAL_MS, pruning members past HEARTBEAT_TTL_MS;
  * a beat still waiting for Redis is not doubled. stop() removes the member (bounded: Redis may be gone).
  */
-function startHeartbeat(redis: QueueConnections['command'], names: QueueNames, workerId: string, logger: ProcessorLogger) {
+function startHeartbeat(
+  redis: QueueConnections['command'],
+  names: QueueNames,
+  workerId: string,
+  logger: ProcessorLogger,
+) {
   const key = heartbeatKey(names);
   let pending: Promise<unknown> | undefined;
   let failing = false;
@@ -245,7 +293,11 @@ function startHeartbeat(redis: QueueConnections['command'], names: QueueNames, w
         () => (failing = false),
         (error: unknown) => {
           // once per outage, not once per beat
-          if (!failing) logger.warn({ err: describeError(error) }, 'heartbeat not written; producers will count this worker as gone');
+          if (!failing)
+            logger.warn(
+              { err: describeError(error) },
+              'heartbeat not written; producers will count this worker as gone',
+            );
           failing = true;
         },
       )
@@ -266,10 +318,14 @@ function startHeartbeat(redis: QueueConnections['command'], names: QueueNames, w
 /** Starts BullMQ workers on the rerank (and warm) queue running a RerankProcessor; resolves once they are connected. */
 export async function startRerankWorker(options: RerankWorkerOptions): Promise<RerankWorker> {
   const { concurrency = 1 } = options;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('concurrency', 'must be an integer >= 1');
-  if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1)) throw new ValidationError('batchSize', 'must be an integer >= 1');
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new ValidationError('concurrency', 'must be an integer >= 1');
+  if (options.batchSize !== undefined && !(Number.isInteger(options.batchSize) && options.batchSize >= 1))
+    throw new ValidationError('batchSize', 'must be an integer >= 1');
   const logger = options.logger ?? silent;
-  const connections = queueConnections(options.connection, (error) => logger.warn({ err: describeError(error) }, 'redis connection error'));
+  const connections = queueConnections(options.connection, (error) =>
+    logger.warn({ err: describeError(error) }, 'redis connection error'),
+  );
   const processor = new RerankProcessor(options, connections);
   const { names } = processor;
   const common = {
@@ -280,8 +336,13 @@ export async function startRerankWorker(options: RerankWorkerOptions): Promise<R
     maxStalledCount: options.maxStalledCount ?? 2,
     streams: { events: { maxLen: EVENTS_MAX_LEN } },
   };
-  const workers: Worker[] = [new Worker<RerankJob, RerankColumns>(names.rerank, (job) => processor.rerank(job), { ...common, concurrency })];
-  if (options.warm !== false) workers.push(new Worker<WarmJob, WarmJobResult>(names.warm, (job) => processor.warm(job), { ...common, concurrency: 1 }));
+  const workers: Worker[] = [
+    new Worker<RerankJob, RerankColumns>(names.rerank, (job) => processor.rerank(job), { ...common, concurrency }),
+  ];
+  if (options.warm !== false)
+    workers.push(
+      new Worker<WarmJob, WarmJobResult>(names.warm, (job) => processor.warm(job), { ...common, concurrency: 1 }),
+    );
   for (const w of workers) {
     w.on('error', (error) => logger.error({ err: describeError(error) }, 'worker error'));
     w.on('stalled', (jobId) => logger.warn({ jobId }, 'job stalled; it will be retried'));

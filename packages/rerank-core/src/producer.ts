@@ -3,7 +3,13 @@ import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UnavailableError, ValidationError, withDeadline } from '@dotrank/core';
 import { textHash } from '@dotrank/vector-cache';
-import { bounded, closeConnections, queueConnections, type QueueConnection, type QueueConnections } from './connections.js';
+import {
+  bounded,
+  closeConnections,
+  queueConnections,
+  type QueueConnection,
+  type QueueConnections,
+} from './connections.js';
 import { NoWorkersError, RerankJobFailedError, rerankDeadline } from './errors.js';
 import { DEFAULT_MAX_CANDIDATES, validateRerankRequest } from './schemas.js';
 import type { RankedItem, Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
@@ -152,7 +158,8 @@ export class QueueReranker implements Reranker {
   constructor(options: QueueRerankerOptions) {
     this.options = options;
     const ttl = options.failedJobTtlSeconds;
-    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1)) throw new ValidationError('failedJobTtlSeconds', 'must be an integer >= 1');
+    if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1))
+      throw new ValidationError('failedJobTtlSeconds', 'must be an integer >= 1');
     this.retention = ttl !== undefined ? { removeOnFail: { age: ttl, count: FAILED_JOBS_KEPT } } : {};
     this.names = queueNames(options.queuePrefix);
     this.connections = queueConnections(options.connection);
@@ -181,10 +188,13 @@ export class QueueReranker implements Reranker {
    */
   async workerCount(): Promise<number> {
     if (Date.now() - this.workers.at < WORKERS_CACHE_MS) return this.workers.count;
-    this.workers.reading ??= withDeadline(() => this.connections.command.zcount(heartbeatKey(this.names), Date.now() - HEARTBEAT_TTL_MS, '+inf'), {
-      deadlineMs: WORKERS_COUNT_MS,
-      onTimeout: (ms) => new UnavailableError('queue', `Redis did not answer within ${ms} ms (counting workers)`),
-    })
+    this.workers.reading ??= withDeadline(
+      () => this.connections.command.zcount(heartbeatKey(this.names), Date.now() - HEARTBEAT_TTL_MS, '+inf'),
+      {
+        deadlineMs: WORKERS_COUNT_MS,
+        onTimeout: (ms) => new UnavailableError('queue', `Redis did not answer within ${ms} ms (counting workers)`),
+      },
+    )
       .then((count) => {
         this.workers = { count, at: Date.now() };
         return count;
@@ -223,7 +233,12 @@ export class QueueReranker implements Reranker {
   }
 
   /** Writes the payload and adds the job; an unreachable queue is an UnavailableError. */
-  private async enqueue(valid: RerankRequest, jobId: string, key: string, deadlineMs: number | undefined): Promise<Job<RerankJob, RerankColumns>> {
+  private async enqueue(
+    valid: RerankRequest,
+    jobId: string,
+    key: string,
+    deadlineMs: number | undefined,
+  ): Promise<Job<RerankJob, RerankColumns>> {
     const enqueuedAt = Date.now();
     const data = wireJob(valid, enqueuedAt, deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined);
     const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.retention, ...this.options.jobOptions, jobId };
@@ -242,12 +257,18 @@ export class QueueReranker implements Reranker {
       });
       return job;
     } catch (error) {
-      throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, { cause: error });
+      throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
   }
 
   /** Waits for the job's columns and turns them into the result; a failed or malformed job is RerankJobFailedError. */
-  private async result(job: Job<RerankJob, RerankColumns>, candidates: RerankRequest['candidates'], deadlineMs: number | undefined): Promise<RerankResult> {
+  private async result(
+    job: Job<RerankJob, RerankColumns>,
+    candidates: RerankRequest['candidates'],
+    deadlineMs: number | undefined,
+  ): Promise<RerankResult> {
     let raw: unknown;
     try {
       // BullMQ's own wait outlives our deadline a little: withDeadline answers first, BullMQ then frees its listeners
@@ -256,14 +277,22 @@ export class QueueReranker implements Reranker {
       throw new RerankJobFailedError(decodeFailure((error as Error).message ?? String(error)), job.id);
     }
     const malformed = (why: string) =>
-      new RerankJobFailedError({ code: 'internal', field: 'result', message: `rerank job ${job.id} returned a malformed result (${why})` }, job.id);
+      new RerankJobFailedError(
+        { code: 'internal', field: 'result', message: `rerank job ${job.id} returned a malformed result (${why})` },
+        job.id,
+      );
     const parsed = this.columnsSchema.safeParse(raw);
     if (!parsed.success) throw malformed(parsed.error.issues[0]?.path.join('.') || 'shape');
     const results = rankedFromColumns(parsed.data, candidates);
     if (typeof results === 'string') throw malformed(results);
     // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
     void job.remove().catch(() => undefined);
-    const result: RerankResult = { results, fusion: parsed.data.fusion, timings: parsed.data.timings, cache: parsed.data.cache };
+    const result: RerankResult = {
+      results,
+      fusion: parsed.data.fusion,
+      timings: parsed.data.timings,
+      cache: parsed.data.cache,
+    };
     const textless = parsed.data.textless?.filter((i) => i < candidates.length).map((i) => candidates[i]!.id);
     if (textless && textless.length > 0) result.textless = textless;
     return result;

@@ -32,7 +32,8 @@ export function rerankRequestSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
       .superRefine((list, ctx) => {
         const seen = new Set<string>();
         list.forEach((c, i) => {
-          if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate id ${JSON.stringify(c.id)}` });
+          if (seen.has(c.id))
+            ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate id ${JSON.stringify(c.id)}` });
           seen.add(c.id);
         });
       }),
@@ -51,7 +52,8 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, data: unknown): z.i
   const issue = parsed.error.issues[0]!;
   const path = issue.path.map(String);
   // a field the schema does not know (strict objects) is named itself
-  if (issue.code === 'unrecognized_keys') throw new ValidationError([...path, issue.keys[0]!].join('.'), 'is not a field of this object');
+  if (issue.code === 'unrecognized_keys')
+    throw new ValidationError([...path, issue.keys[0]!].join('.'), 'is not a field of this object');
   throw new ValidationError(path.join('.') || 'request', issue.message);
 }
 

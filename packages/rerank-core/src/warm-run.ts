@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { ValidationError, type Passage } from '@dotrank/core';
 import { closeConnections, queueConnections, type QueueConnection } from './connections.js';
-import { EVENTS_MAX_LEN, WARM_JOB, queueNames, type WarmJob, type WarmJobProgress, type WarmJobResult } from './wire.js';
+import {
+  EVENTS_MAX_LEN,
+  WARM_JOB,
+  queueNames,
+  type WarmJob,
+  type WarmJobProgress,
+  type WarmJobResult,
+} from './wire.js';
 
 export const WARM_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
@@ -52,7 +59,10 @@ class WarmTally {
   private readonly finished = new Map<string, 'completed' | 'failed'>();
   private listeners: (() => void)[] = [];
 
-  constructor(private readonly queue: Queue<WarmJob, WarmJobResult>, events: QueueEvents) {
+  constructor(
+    private readonly queue: Queue<WarmJob, WarmJobResult>,
+    events: QueueEvents,
+  ) {
     events.on('progress', ({ jobId, data }) => {
       if (!this.sizes.has(jobId) || typeof data !== 'object' || data === null) return;
       const d = data as Partial<WarmJobProgress>;
@@ -108,7 +118,13 @@ class WarmTally {
     await this.refreshFromRedis();
     if (this.allFinished) return;
     await new Promise<void>((resolve) => {
-      const poll = setInterval(() => void this.refreshFromRedis().then(check).catch(() => undefined), 5_000);
+      const poll = setInterval(
+        () =>
+          void this.refreshFromRedis()
+            .then(check)
+            .catch(() => undefined),
+        5_000,
+      );
       const check = () => {
         onProgress?.(this.snapshot());
         if (!this.allFinished) return;
@@ -122,7 +138,11 @@ class WarmTally {
   }
 
   private complete(jobId: string, result: WarmJobResult | undefined): void {
-    this.progress.set(jobId, { done: this.sizes.get(jobId)!, encoded: result?.encoded ?? 0, skipped: result?.skipped ?? 0 });
+    this.progress.set(jobId, {
+      done: this.sizes.get(jobId)!,
+      encoded: result?.encoded ?? 0,
+      skipped: result?.skipped ?? 0,
+    });
     this.finished.set(jobId, 'completed');
   }
 
@@ -149,7 +169,11 @@ async function addChunks(
     const count = tally.jobIds.length;
     const jobId = `${run.runId}-${count}`;
     tally.add(jobId, chunk.length);
-    pending.push({ name: WARM_JOB, data: { passages: chunk, chunk: count, runId: run.runId }, opts: { ...WARM_JOB_OPTIONS, jobId } });
+    pending.push({
+      name: WARM_JOB,
+      data: { passages: chunk, chunk: count, runId: run.runId },
+      opts: { ...WARM_JOB_OPTIONS, jobId },
+    });
     chunk = [];
     if (pending.length >= 20) await flushJobs();
   };
@@ -165,14 +189,22 @@ async function addChunks(
  * Producer for corpus warming: splits passages into chunk jobs on the warm queue (any worker takes any chunk;
  * cached passages are skipped, so re-running a warm resumes it).
  */
-export async function enqueueWarm(passages: Iterable<Passage> | AsyncIterable<Passage>, options: WarmRunOptions): Promise<WarmRun> {
+export async function enqueueWarm(
+  passages: Iterable<Passage> | AsyncIterable<Passage>,
+  options: WarmRunOptions,
+): Promise<WarmRun> {
   const chunkSize = options.chunkSize ?? 1000;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 10_000) throw new ValidationError('chunkSize', 'must be an integer in 1..10000');
+  if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 10_000)
+    throw new ValidationError('chunkSize', 'must be an integer in 1..10000');
   const names = queueNames(options.queuePrefix);
   const runId = options.runId ?? randomUUID();
   const connections = queueConnections(options.connection);
   const streams = { events: { maxLen: EVENTS_MAX_LEN } };
-  const queue = new Queue<WarmJob, WarmJobResult>(names.warm, { connection: connections.command, prefix: names.prefix, streams });
+  const queue = new Queue<WarmJob, WarmJobResult>(names.warm, {
+    connection: connections.command,
+    prefix: names.prefix,
+    streams,
+  });
   const events = new QueueEvents(names.warm, { connection: connections.blocking, prefix: names.prefix });
   queue.on('error', () => undefined);
   events.on('error', () => undefined);

@@ -69,13 +69,17 @@ export function heartbeatKey(names: QueueNames): string {
   return `${names.prefix}:${names.rerank}:heartbeats`;
 }
 
-const fail = (ctx: z.RefinementCtx, path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+const fail = (ctx: z.RefinementCtx, path: (string | number)[], message: string) =>
+  ctx.addIssue({ code: 'custom', path, message });
 
 /** The candidates of a rerank job as columns (see the module comment). */
 function lookupSchema(maxCandidates: number) {
   return z
     .object({
-      ids: z.array(z.string()).min(1, 'must hold at least 1 id').max(maxCandidates, `must hold at most ${maxCandidates} ids`),
+      ids: z
+        .array(z.string())
+        .min(1, 'must hold at least 1 id')
+        .max(maxCandidates, `must hold at most ${maxCandidates} ids`),
       textHashes: z.array(z.array(z.string())),
       scores: z.array(z.number()),
     })
@@ -89,13 +93,16 @@ function lookupSchema(maxCandidates: number) {
       const seen = new Set<string>();
       for (let i = 0; i < n; i++) {
         const id = lookup.ids[i]!;
-        if (id.length === 0 || id.length > 512) return fail(ctx, ['ids', i], 'must be a non-empty string of at most 512 characters');
+        if (id.length === 0 || id.length > 512)
+          return fail(ctx, ['ids', i], 'must be a non-empty string of at most 512 characters');
         if (seen.has(id)) return fail(ctx, ['ids', i], `duplicate id ${JSON.stringify(id)}`);
         seen.add(id);
         const hashes = lookup.textHashes[i]!;
         // one text per candidate until long documents are split into windows
-        if (hashes.length !== 1) return fail(ctx, ['textHashes', i], `holds ${hashes.length} hashes; one per candidate (its whole text)`);
-        if (!TEXT_HASH_PATTERN.test(hashes[0]!)) return fail(ctx, ['textHashes', i, 0], 'must be 16 lowercase hex characters (textHash of the text)');
+        if (hashes.length !== 1)
+          return fail(ctx, ['textHashes', i], `holds ${hashes.length} hashes; one per candidate (its whole text)`);
+        if (!TEXT_HASH_PATTERN.test(hashes[0]!))
+          return fail(ctx, ['textHashes', i, 0], 'must be 16 lowercase hex characters (textHash of the text)');
         if (!Number.isFinite(lookup.scores[i]!)) return fail(ctx, ['scores', i], 'must be a finite number');
       }
     });
@@ -151,7 +158,10 @@ const passageSchema = z.object({ id: z.string().min(1).max(512), text: z.string(
 /** A warm job: encode these passages into the cache (skipping the cached ones). */
 export function warmJobSchema(maxPassages = 10_000) {
   return z.object({
-    passages: z.array(passageSchema).min(1, 'must hold at least 1 passage').max(maxPassages, `must hold at most ${maxPassages} passages`),
+    passages: z
+      .array(passageSchema)
+      .min(1, 'must hold at least 1 passage')
+      .max(maxPassages, `must hold at most ${maxPassages} passages`),
     /** Chunk number and count, for progress reporting. */
     chunk: z.number().int().nonnegative().optional(),
     chunks: z.number().int().positive().optional(),
@@ -195,8 +205,17 @@ export function encodeFailure(error: unknown): string {
 export function decodeFailure(failedReason: string): WireFailure {
   try {
     const parsed = JSON.parse(failedReason) as Partial<WireFailure> | null;
-    if (parsed && typeof parsed.code === 'string' && errorCodes.has(parsed.code) && typeof parsed.message === 'string') {
-      return { code: parsed.code, ...(typeof parsed.field === 'string' ? { field: parsed.field } : {}), message: parsed.message };
+    if (
+      parsed &&
+      typeof parsed.code === 'string' &&
+      errorCodes.has(parsed.code) &&
+      typeof parsed.message === 'string'
+    ) {
+      return {
+        code: parsed.code,
+        ...(typeof parsed.field === 'string' ? { field: parsed.field } : {}),
+        message: parsed.message,
+      };
     }
   } catch {
     // not ours: below

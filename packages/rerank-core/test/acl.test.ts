@@ -23,7 +23,17 @@ const WORKER_COMMANDS =
 
 /** `ACL SETUSER` arguments: on, a password, key patterns, no channels, only these commands. */
 const setUser = (name: string, password: string, keys: string[], commands: string) =>
-  ['ACL', 'SETUSER', name, 'reset', 'on', `>${password}`, ...keys, '-@all', ...commands.split(' ').map((c) => `+${c}`)] as const;
+  [
+    'ACL',
+    'SETUSER',
+    name,
+    'reset',
+    'on',
+    `>${password}`,
+    ...keys,
+    '-@all',
+    ...commands.split(' ').map((c) => `+${c}`),
+  ] as const;
 
 const queuePrefix = uniquePrefix('acl-queue');
 const keyPrefix = uniquePrefix('acl-vectors');
@@ -71,8 +81,19 @@ beforeAll(async () => {
   await admin.call(...setUser(workerUser, password, [`~${queuePrefix}:*`, `~${keyPrefix}:*`], WORKER_COMMANDS));
   await admin.call('ACL', 'LOG', 'RESET');
   encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
-  store = new RedisVectorStore({ url: urlAs(workerUser), keyPrefix, modelId: encoder.modelId, revision: encoder.revision, dimension: encoder.dimension });
-  worker = await startRerankWorker({ connection: urlAs(workerUser), queuePrefix, encoder: failingFor(FAIL_QUERY, encoder), store });
+  store = new RedisVectorStore({
+    url: urlAs(workerUser),
+    keyPrefix,
+    modelId: encoder.modelId,
+    revision: encoder.revision,
+    dimension: encoder.dimension,
+  });
+  worker = await startRerankWorker({
+    connection: urlAs(workerUser),
+    queuePrefix,
+    encoder: failingFor(FAIL_QUERY, encoder),
+    store,
+  });
   producer = new QueueReranker({ connection: urlAs(apiUser), queuePrefix, failedJobTtlSeconds: 120 });
   await producer.ready();
 });
@@ -91,7 +112,10 @@ afterAll(async () => {
 describe('Redis ACLs: one user for the API (producer), one for the workers', () => {
   it('a rerank completes, and a second one reads the vectors the worker cached', async () => {
     const candidates = makeCandidates(8, 3);
-    const first = await producer.rerank({ query: 'shock wave boundary layer', candidates, fusion: 'tasb' }, { deadlineMs: 10_000 });
+    const first = await producer.rerank(
+      { query: 'shock wave boundary layer', candidates, fusion: 'tasb' },
+      { deadlineMs: 10_000 },
+    );
     expect(first.results).toHaveLength(8);
     expect(first.cache).toEqual({ hits: 0, misses: 8 });
     const second = await producer.rerank({ query: 'heat transfer', candidates, fusion: 'rrf' }, { deadlineMs: 10_000 });
@@ -104,7 +128,9 @@ describe('Redis ACLs: one user for the API (producer), one for the workers', () 
 
   it('a failing job is retried, fails, and is kept for DOTRANK_FAILED_JOB_TTL_SECONDS, without the texts', async () => {
     const candidates = makeCandidates(3, 4);
-    const error = await producer.rerank({ query: FAIL_QUERY, candidates, fusion: 'tasb', requestId: 'acl-failing' }, { deadlineMs: 10_000 }).catch((e: unknown) => e);
+    const error = await producer
+      .rerank({ query: FAIL_QUERY, candidates, fusion: 'tasb', requestId: 'acl-failing' }, { deadlineMs: 10_000 })
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RerankJobFailedError);
     const names = queueNames(queuePrefix);
     const queue = new Queue(names.rerank, { connection: admin, prefix: queuePrefix });
@@ -113,7 +139,14 @@ describe('Redis ACLs: one user for the API (producer), one for the workers', () 
     expect(failed?.attemptsMade).toBe(3);
     expect(failed?.opts.removeOnFail).toEqual({ age: 120, count: 5000 });
     // what a failed job holds: the query, the request id, ids, text hashes and first-stage scores; never the texts
-    expect(Object.keys(failed!.data).sort()).toEqual(['deadlineAt', 'enqueuedAt', 'fusion', 'lookup', 'query', 'requestId']);
+    expect(Object.keys(failed!.data).sort()).toEqual([
+      'deadlineAt',
+      'enqueuedAt',
+      'fusion',
+      'lookup',
+      'query',
+      'requestId',
+    ]);
     expect(JSON.stringify(failed!.data)).not.toContain(candidates[0]!.text);
   });
 
@@ -121,14 +154,16 @@ describe('Redis ACLs: one user for the API (producer), one for the workers', () 
     expect(loadConfig({}).DOTRANK_FAILED_JOB_TTL_SECONDS).toBe(604_800);
     expect(loadConfig({ DOTRANK_FAILED_JOB_TTL_SECONDS: '3600' }).DOTRANK_FAILED_JOB_TTL_SECONDS).toBe(3600);
     expect(() => loadConfig({ DOTRANK_FAILED_JOB_TTL_SECONDS: '0' })).toThrow(/DOTRANK_FAILED_JOB_TTL_SECONDS/);
-    expect(() => new QueueReranker({ connection: redisUrlForTests(), queuePrefix, failedJobTtlSeconds: 0.5 })).toThrow(/failedJobTtlSeconds: must be an integer >= 1/);
+    expect(() => new QueueReranker({ connection: redisUrlForTests(), queuePrefix, failedJobTtlSeconds: 0.5 })).toThrow(
+      /failedJobTtlSeconds: must be an integer >= 1/,
+    );
   });
 
   it('the users ran nothing they were denied; the API user cannot read a key outside its patterns', async () => {
     expect(await denials()).toEqual([]);
     const asApi = createRedisConnection(urlAs(apiUser));
     try {
-      await admin.set(`${keyPrefix}:secret`, 'vectors are the workers\'', 'EX', 60);
+      await admin.set(`${keyPrefix}:secret`, "vectors are the workers'", 'EX', 60);
       await expect(asApi.get(`${keyPrefix}:secret`)).rejects.toThrow(/NOPERM/);
       await expect(asApi.get('some-other-app:secret')).rejects.toThrow(/NOPERM/);
       await expect(asApi.call('CLIENT', 'LIST')).rejects.toThrow(/NOPERM/);
@@ -136,10 +171,8 @@ describe('Redis ACLs: one user for the API (producer), one for the workers', () 
     } finally {
       asApi.disconnect();
     }
-    expect((await denials()).map((d) => `${d.user === apiUser ? 'api' : 'worker'} ${d.reason} ${d.object}`).sort()).toEqual([
-      'api command client|list',
-      `api key ${keyPrefix}:secret`,
-      'api key some-other-app:secret',
-    ]);
+    expect(
+      (await denials()).map((d) => `${d.user === apiUser ? 'api' : 'worker'} ${d.reason} ${d.object}`).sort(),
+    ).toEqual(['api command client|list', `api key ${keyPrefix}:secret`, 'api key some-other-app:secret']);
   });
 });

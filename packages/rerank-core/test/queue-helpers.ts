@@ -14,7 +14,10 @@ export async function deleteKeys(prefix: string): Promise<void> {
   }
 }
 
-const WORDS = 'boundary layer flow heat transfer shock wave supersonic wing vibration shell buckling pressure nozzle jet turbulence'.split(' ');
+const WORDS =
+  'boundary layer flow heat transfer shock wave supersonic wing vibration shell buckling pressure nozzle jet turbulence'.split(
+    ' ',
+  );
 
 /** Deterministic passages: word mixes so scores differ. */
 export function makeCandidates(n: number, seed: number, wordsPer = 12): Candidate[] {

@@ -22,12 +22,26 @@ let worker: RerankWorker;
 let producer: QueueReranker;
 const statuses: JobStatus[] = [];
 
-const storeFor = (p: string) => new RedisVectorStore({ url: redisUrlForTests(), keyPrefix: p, modelId: encoder.modelId, revision: encoder.revision, dimension: encoder.dimension });
+const storeFor = (p: string) =>
+  new RedisVectorStore({
+    url: redisUrlForTests(),
+    keyPrefix: p,
+    modelId: encoder.modelId,
+    revision: encoder.revision,
+    dimension: encoder.dimension,
+  });
 
 beforeAll(async () => {
   encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
   store = storeFor(prefix);
-  worker = await startRerankWorker({ connection: redisUrlForTests(), queuePrefix: prefix, encoder, store, concurrency: 4, observer: { onJob: (_, s) => statuses.push(s) } });
+  worker = await startRerankWorker({
+    connection: redisUrlForTests(),
+    queuePrefix: prefix,
+    encoder,
+    store,
+    concurrency: 4,
+    observer: { onJob: (_, s) => statuses.push(s) },
+  });
   producer = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix });
   await producer.ready();
 });
@@ -40,7 +54,8 @@ afterAll(async () => {
   for (const p of prefixes) await deleteKeys(p);
 });
 
-const strip = (r: RerankResult) => r.results.map(({ id, rank, score, bm25Score, tasbScore, text }) => ({ id, rank, score, bm25Score, tasbScore, text }));
+const strip = (r: RerankResult) =>
+  r.results.map(({ id, rank, score, bm25Score, tasbScore, text }) => ({ id, rank, score, bm25Score, tasbScore, text }));
 const reasonOf = (error: unknown) => decodeFailure((error as Error).message);
 
 describe('rerank through the queue (producer and processor of rerank-core)', () => {
@@ -74,7 +89,12 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
     const added = vi.spyOn(producer.queue, 'add');
     const redis = createRedisConnection(redisUrlForTests());
     try {
-      const req = { query: 'laminar flow over a flat plate', candidates: makeCandidates(30, 5), fusion: 'interpolate' as const, requestId: 'envelope' };
+      const req = {
+        query: 'laminar flow over a flat plate',
+        candidates: makeCandidates(30, 5),
+        fusion: 'interpolate' as const,
+        requestId: 'envelope',
+      };
       await producer.rerank(req);
       const data = added.mock.calls[0]![1] as Record<string, unknown>;
       const jobId = (added.mock.calls[0]![2] as { jobId: string }).jobId;
@@ -94,7 +114,10 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
   });
 
   it('re-encodes a passage whose text changed instead of serving the stale vector', async () => {
-    const before = [{ id: 'doc', text: 'shock wave interaction with the boundary layer', score: 1 }, { id: 'other', text: 'wing vibration', score: 0.5 }];
+    const before = [
+      { id: 'doc', text: 'shock wave interaction with the boundary layer', score: 1 },
+      { id: 'other', text: 'wing vibration', score: 0.5 },
+    ];
     const after = [{ id: 'doc', text: 'buckling of cylindrical shells under pressure', score: 1 }, before[1]!];
     const first = await producer.rerank({ query: 'shock wave', candidates: before, fusion: 'tasb' });
     const second = await producer.rerank({ query: 'shock wave', candidates: after, fusion: 'tasb' });
@@ -113,12 +136,18 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
     await fakeHeartbeat(idle);
     const lonely = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: idle });
     try {
-      const error = await lonely.rerank({ query: 'q', candidates: makeCandidates(3, 9), fusion: 'tasb' }, { deadlineMs: 200 }).catch((e: unknown) => e);
+      const error = await lonely
+        .rerank({ query: 'q', candidates: makeCandidates(3, 9), fusion: 'tasb' }, { deadlineMs: 200 })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RerankTimeoutError);
       expect((error as RerankTimeoutError).code).toBe('timeout');
       expect((error as RerankTimeoutError).message).toBe('deadlineMs: rerank did not finish within 200 ms');
       await new Promise((r) => setTimeout(r, 200));
-      expect(await lonely.queue.getJobCounts('waiting', 'delayed', 'prioritized')).toMatchObject({ waiting: 0, delayed: 0, prioritized: 0 });
+      expect(await lonely.queue.getJobCounts('waiting', 'delayed', 'prioritized')).toMatchObject({
+        waiting: 0,
+        delayed: 0,
+        prioritized: 0,
+      });
       const redis = createRedisConnection(redisUrlForTests());
       expect(await redis.keys(`${idle}:*:payload:*`)).toEqual([]);
       await redis.quit();
@@ -128,7 +157,9 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
   });
 
   it('rejects invalid requests in the producer before enqueueing', async () => {
-    await expect(producer.rerank({ query: '', candidates: makeCandidates(1, 2), fusion: 'tasb' })).rejects.toThrow(/query: must be a non-empty string/);
+    await expect(producer.rerank({ query: '', candidates: makeCandidates(1, 2), fusion: 'tasb' })).rejects.toThrow(
+      /query: must be a non-empty string/,
+    );
   });
 
   it('completes 1,000 concurrent jobs from several producers with correct results', async () => {
@@ -145,7 +176,9 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
     try {
       const jobs = Array.from({ length: 1000 }, (_, i) => ({
         query: queries[i % queries.length]!,
-        candidates: [pool[i % 60]!, pool[(i * 7 + 1) % 60]!, pool[(i * 13 + 2) % 60]!].filter((c, j, a) => a.findIndex((x) => x.id === c.id) === j),
+        candidates: [pool[i % 60]!, pool[(i * 7 + 1) % 60]!, pool[(i * 13 + 2) % 60]!].filter(
+          (c, j, a) => a.findIndex((x) => x.id === c.id) === j,
+        ),
         fusion: 'tasb' as const,
         requestId: `bulk-${i}`,
       }));
@@ -169,17 +202,27 @@ describe('worker heartbeats (wire.ts heartbeatKey)', () => {
     prefixes.push(beat);
     const key = heartbeatKey(queueNames(beat));
     const redis = createRedisConnection(redisUrlForTests());
-    const own = await startRerankWorker({ connection: redisUrlForTests(), queuePrefix: beat, encoder, store: new MemoryVectorStore() });
+    const own = await startRerankWorker({
+      connection: redisUrlForTests(),
+      queuePrefix: beat,
+      encoder,
+      store: new MemoryVectorStore(),
+    });
     const p = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: beat });
     try {
       const first = Number(await redis.zscore(key, own.workerId));
       expect(first).toBeGreaterThan(0);
-      await vi.waitFor(async () => expect(Number(await redis.zscore(key, own.workerId))).toBeGreaterThan(first), { timeout: 10_000, interval: 200 });
+      await vi.waitFor(async () => expect(Number(await redis.zscore(key, own.workerId))).toBeGreaterThan(first), {
+        timeout: 10_000,
+        interval: 200,
+      });
       expect(await p.workersAlive()).toBe(true);
       await own.close();
       expect(await redis.zscore(key, own.workerId)).toBeNull();
       await vi.waitFor(async () => expect(await p.workersAlive()).toBe(false), { timeout: 10_000, interval: 200 });
-      const error = await p.rerank({ query: 'q', candidates: makeCandidates(3, 5), fusion: 'tasb' }, { deadlineMs: 60_000 }).catch((e: unknown) => e);
+      const error = await p
+        .rerank({ query: 'q', candidates: makeCandidates(3, 5), fusion: 'tasb' }, { deadlineMs: 60_000 })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NoWorkersError);
       expect(degradationFor(error).reason).toBe('no_workers');
       expect(await p.queue.getJobCounts('waiting')).toMatchObject({ waiting: 0 });
@@ -198,7 +241,9 @@ describe('worker heartbeats (wire.ts heartbeatKey)', () => {
     try {
       await redis.zadd(heartbeatKey(queueNames(stale)), Date.now() - HEARTBEAT_TTL_MS - 1000, 'died-silently');
       expect(await p.workerCount()).toBe(0);
-      await expect(p.rerank({ query: 'q', candidates: makeCandidates(2, 6), fusion: 'tasb' })).rejects.toThrow(/no rerank worker seen/);
+      await expect(p.rerank({ query: 'q', candidates: makeCandidates(2, 6), fusion: 'tasb' })).rejects.toThrow(
+        /no rerank worker seen/,
+      );
     } finally {
       await p.close();
       await redis.quit();
@@ -210,14 +255,30 @@ describe('jobs the processor refuses (failed at once, the field named in a coded
   it('a job naming a key, carrying candidates, or past its deadline', async () => {
     const { queue, events, opts, close } = await rawQueue(prefix);
     const candidates = makeCandidates(3, 8);
-    const lookup = { ids: candidates.map((c) => c.id), textHashes: candidates.map((c) => [textHash(c.text)]), scores: candidates.map((c) => c.score) };
+    const lookup = {
+      ids: candidates.map((c) => c.id),
+      textHashes: candidates.map((c) => [textHash(c.text)]),
+      scores: candidates.map((c) => c.score),
+    };
     const base = { query: 'q', fusion: 'tasb', enqueuedAt: Date.now(), lookup };
     try {
       const cases: [unknown, { code: string; field: string }][] = [
-        [{ ...base, payloadKey: 'elsewhere:secret' }, { code: 'invalid_input', field: 'payloadKey' }],
-        [{ ...base, candidates }, { code: 'invalid_input', field: 'candidates' }],
-        [{ ...base, lookup: { ...lookup, scores: [1] } }, { code: 'invalid_input', field: 'lookup.scores' }],
-        [{ ...base, enqueuedAt: Date.now() - 1000, deadlineAt: Date.now() - 500 }, { code: 'timeout', field: 'deadlineMs' }],
+        [
+          { ...base, payloadKey: 'elsewhere:secret' },
+          { code: 'invalid_input', field: 'payloadKey' },
+        ],
+        [
+          { ...base, candidates },
+          { code: 'invalid_input', field: 'candidates' },
+        ],
+        [
+          { ...base, lookup: { ...lookup, scores: [1] } },
+          { code: 'invalid_input', field: 'lookup.scores' },
+        ],
+        [
+          { ...base, enqueuedAt: Date.now() - 1000, deadlineAt: Date.now() - 500 },
+          { code: 'timeout', field: 'deadlineMs' },
+        ],
       ];
       for (const [data, expected] of cases) {
         const job = await queue.add('rerank', data, opts);
@@ -233,22 +294,36 @@ describe('jobs the processor refuses (failed at once, the field named in a coded
   it('scores a warm job from its lookup alone, reads the texts only for misses and checks them against their hashes', async () => {
     const { names, redis, queue, events, opts, close } = await rawQueue(prefix);
     const candidates = makeCandidates(12, 6);
-    const lookup = { ids: candidates.map((c) => c.id), textHashes: candidates.map((c) => [textHash(c.text)]), scores: candidates.map((c) => c.score) };
+    const lookup = {
+      ids: candidates.map((c) => c.id),
+      textHashes: candidates.map((c) => [textHash(c.text)]),
+      scores: candidates.map((c) => c.score),
+    };
     const job = (fusion: string, l = lookup) => ({ query: 'nozzle jet', fusion, enqueuedAt: Date.now(), lookup: l });
     try {
       const reference = await producer.rerank({ query: 'nozzle jet', candidates, fusion: 'rrf' }); // caches all 12
       // warm: no payload was ever written, yet the job completes with the same ranking
       const warm = await queue.add('rerank', job('rrf'), opts);
-      const result = (await warm.waitUntilFinished(events, 20_000)) as { ranked: { index: number[]; score: number[] }; cache: { hits: number } };
+      const result = (await warm.waitUntilFinished(events, 20_000)) as {
+        ranked: { index: number[]; score: number[] };
+        cache: { hits: number };
+      };
       expect(result.cache.hits).toBe(12);
       expect(result.ranked.index.map((i) => candidates[i]!.id)).toEqual(reference.results.map((r) => r.id));
       expect(result.ranked.score).toEqual(reference.results.map((r) => r.score));
 
       // a miss needs the texts: without a payload the job fails at once, naming it
-      const changed = { ...lookup, textHashes: lookup.textHashes.map((h, i) => (i === 3 ? [textHash('new text of p3')] : h)) };
+      const changed = {
+        ...lookup,
+        textHashes: lookup.textHashes.map((h, i) => (i === 3 ? [textHash('new text of p3')] : h)),
+      };
       const gone = await queue.add('rerank', job('tasb', changed), opts);
       const goneError = await gone.waitUntilFinished(events, 20_000).catch((e: unknown) => e);
-      expect(reasonOf(goneError)).toEqual({ code: 'invalid_input', field: 'payload', message: `${payloadKey(names, gone.id!)} is gone (expired, or its producer stopped waiting)` });
+      expect(reasonOf(goneError)).toEqual({
+        code: 'invalid_input',
+        field: 'payload',
+        message: `${payloadKey(names, gone.id!)} is gone (expired, or its producer stopped waiting)`,
+      });
       expect((await queue.getJob(gone.id!))!.attemptsMade).toBe(1);
 
       // a hash that is not the hash of the payload's text is refused, never cached under the wrong text
@@ -279,10 +354,21 @@ describe('failures crossing the queue', () => {
     const failing: DenseEncoder = Object.assign(Object.create(encoder) as DenseEncoder, {
       encodeQueries: () => Promise.reject(new ModelError('onnx session lost')),
     });
-    const brokenWorker = await startRerankWorker({ connection: redisUrlForTests(), queuePrefix: broken, encoder: failing, store: new MemoryVectorStore() });
-    const p = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: broken, jobOptions: { attempts: 2, backoff: { type: 'fixed', delay: 10 } } });
+    const brokenWorker = await startRerankWorker({
+      connection: redisUrlForTests(),
+      queuePrefix: broken,
+      encoder: failing,
+      store: new MemoryVectorStore(),
+    });
+    const p = new QueueReranker({
+      connection: redisUrlForTests(),
+      queuePrefix: broken,
+      jobOptions: { attempts: 2, backoff: { type: 'fixed', delay: 10 } },
+    });
     try {
-      const error = await p.rerank({ query: 'q', candidates: makeCandidates(3, 4), fusion: 'tasb' }).catch((e: unknown) => e);
+      const error = await p
+        .rerank({ query: 'q', candidates: makeCandidates(3, 4), fusion: 'tasb' })
+        .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RerankJobFailedError);
       expect(error).toMatchObject({ code: 'model_error', message: 'onnx session lost' });
     } finally {

@@ -23,9 +23,23 @@ describe('schemas', () => {
     expect(fieldOf(() => validateRerankRequest({ ...ok, query: '   ' }))).toBe('query');
     expect(fieldOf(() => validateRerankRequest({ ...ok, query: 'x'.repeat(10 * 1024 + 1) }))).toBe('query');
     expect(fieldOf(() => validateRerankRequest({ ...ok, candidates: [] }))).toBe('candidates');
-    expect(fieldOf(() => validateRerankRequest({ ...ok, candidates: [{ id: 'a', text: 'x', score: Number.NaN }] }))).toBe('candidates.0.score');
-    expect(fieldOf(() => validateRerankRequest({ ...ok, candidates: [{ id: '', text: 'x', score: 1 }] }))).toBe('candidates.0.id');
-    expect(fieldOf(() => validateRerankRequest({ ...ok, candidates: [{ id: 'a', text: 'x', score: 1 }, { id: 'a', text: 'y', score: 1 }] }))).toBe('candidates.1.id');
+    expect(
+      fieldOf(() => validateRerankRequest({ ...ok, candidates: [{ id: 'a', text: 'x', score: Number.NaN }] })),
+    ).toBe('candidates.0.score');
+    expect(fieldOf(() => validateRerankRequest({ ...ok, candidates: [{ id: '', text: 'x', score: 1 }] }))).toBe(
+      'candidates.0.id',
+    );
+    expect(
+      fieldOf(() =>
+        validateRerankRequest({
+          ...ok,
+          candidates: [
+            { id: 'a', text: 'x', score: 1 },
+            { id: 'a', text: 'y', score: 1 },
+          ],
+        }),
+      ),
+    ).toBe('candidates.1.id');
     expect(fieldOf(() => validateRerankRequest({ ...ok, fusion: 'magic' }))).toBe('fusion');
     expect(fieldOf(() => validateRerankRequest({ ...ok, alpha: 1.5 }))).toBe('alpha');
     expect(fieldOf(() => validateRerankRequest({ ...ok, k: 0 }))).toBe('k');

@@ -20,8 +20,20 @@ let producer: QueueReranker;
 
 beforeAll(async () => {
   encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
-  store = new RedisVectorStore({ url: redisUrlForTests(), keyPrefix: prefix, modelId: encoder.modelId, revision: encoder.revision, dimension: encoder.dimension });
-  worker = await startRerankWorker({ connection: redisUrlForTests(), queuePrefix: prefix, encoder, store, concurrency: 2 });
+  store = new RedisVectorStore({
+    url: redisUrlForTests(),
+    keyPrefix: prefix,
+    modelId: encoder.modelId,
+    revision: encoder.revision,
+    dimension: encoder.dimension,
+  });
+  worker = await startRerankWorker({
+    connection: redisUrlForTests(),
+    queuePrefix: prefix,
+    encoder,
+    store,
+    concurrency: 2,
+  });
   producer = new QueueReranker({ connection: redisUrlForTests(), queuePrefix: prefix });
   await producer.ready();
 });
@@ -36,15 +48,19 @@ afterAll(async () => {
 
 /** The bundled Cranfield passages as the corpus reader builds them (title + " " + text), two of which are empty. */
 function cranfield(): Candidate[] {
-  const lines = readFileSync(new URL('../../../datasets/cranfield/corpus.jsonl', import.meta.url), 'utf8').split('\n').filter(Boolean);
+  const lines = readFileSync(new URL('../../../datasets/cranfield/corpus.jsonl', import.meta.url), 'utf8')
+    .split('\n')
+    .filter(Boolean);
   return lines.map((line, i) => {
     const doc = JSON.parse(line) as { _id: string; title: string; text: string };
     return { id: doc._id, text: doc.title ? `${doc.title} ${doc.text}` : doc.text, score: 100 - i / 100 };
   });
 }
 
-const inProcess = (req: RerankRequest) => new InProcessReranker({ encoder, store: new MemoryVectorStore() }).rerank(req);
-const view = (r: RerankResult) => r.results.map(({ id, rank, bm25Score, tasbScore }) => ({ id, rank, bm25Score, tasbScore }));
+const inProcess = (req: RerankRequest) =>
+  new InProcessReranker({ encoder, store: new MemoryVectorStore() }).rerank(req);
+const view = (r: RerankResult) =>
+  r.results.map(({ id, rank, bm25Score, tasbScore }) => ({ id, rank, bm25Score, tasbScore }));
 
 /** Checks the rule: the candidates with text ranked as if alone, then the textless ones in first-stage order. */
 async function expectTextlessLast(result: RerankResult, req: RerankRequest, textlessIds: string[]): Promise<void> {
@@ -87,7 +103,10 @@ describe('candidates without text', () => {
   it('k cuts the whole list, textless ones included; a list of only textless candidates keeps first-stage order', async () => {
     const req: RerankRequest = { query: 'shock wave', candidates, fusion: 'rrf', k: 10 };
     await expectTextlessLast(await inProcess(req), req, textlessIds);
-    const blank = [{ id: 'b', text: '', score: 1 }, { id: 'a', text: '  ', score: 3 }];
+    const blank = [
+      { id: 'b', text: '', score: 1 },
+      { id: 'a', text: '  ', score: 3 },
+    ];
     const onlyBlank = await inProcess({ query: 'shock wave', candidates: blank, fusion: 'tasb' });
     expect(view(onlyBlank)).toEqual([
       { id: 'a', rank: 1, bm25Score: 3, tasbScore: undefined },
@@ -109,7 +128,11 @@ describe('candidates without text', () => {
     const empty = corpus.filter((c) => c.text.trim() === '').map((c) => c.id);
     expect(empty).toEqual(['471', '995']);
     // the 40 first-stage candidates around both empty documents
-    const req: RerankRequest = { query: 'what similarity laws must be obeyed when constructing aeroelastic models', candidates: [...corpus.slice(460, 480), ...corpus.slice(985, 1005)], fusion: 'rrf' };
+    const req: RerankRequest = {
+      query: 'what similarity laws must be obeyed when constructing aeroelastic models',
+      candidates: [...corpus.slice(460, 480), ...corpus.slice(985, 1005)],
+      fusion: 'rrf',
+    };
     const local = await inProcess(req);
     await expectTextlessLast(local, req, empty);
     const viaQueue = await producer.rerank(req);

@@ -40,12 +40,12 @@ describe('the wire job', () => {
     const lookup = job.lookup;
     expect(fieldOf({ ...job, lookup: { ...lookup, scores: [1, 2] } })).toBe('lookup.scores: holds 2 values for 3 ids');
     expect(fieldOf({ ...job, lookup: { ...lookup, scores: [1, Number.NaN, 2] } })).toMatch(/^lookup\.scores(\.1)?: /);
-    expect(fieldOf({ ...job, lookup: { ...lookup, textHashes: [lookup.textHashes[0], ['XYZ'], lookup.textHashes[2]] } })).toBe(
-      'lookup.textHashes.1.0: must be 16 lowercase hex characters (textHash of the text)',
-    );
-    expect(fieldOf({ ...job, lookup: { ...lookup, textHashes: [lookup.textHashes[0], [], lookup.textHashes[2]] } })).toBe(
-      'lookup.textHashes.1: holds 0 hashes; one per candidate (its whole text)',
-    );
+    expect(
+      fieldOf({ ...job, lookup: { ...lookup, textHashes: [lookup.textHashes[0], ['XYZ'], lookup.textHashes[2]] } }),
+    ).toBe('lookup.textHashes.1.0: must be 16 lowercase hex characters (textHash of the text)');
+    expect(
+      fieldOf({ ...job, lookup: { ...lookup, textHashes: [lookup.textHashes[0], [], lookup.textHashes[2]] } }),
+    ).toBe('lookup.textHashes.1: holds 0 hashes; one per candidate (its whole text)');
     expect(fieldOf({ ...job, lookup: { ...lookup, ids: ['a', 'b', 'a'] } })).toBe('lookup.ids.2: duplicate id "a"');
     expect(fieldOf({ ...job, lookup: { ...lookup, ids: [] } })).toBe('lookup.ids: must hold at least 1 id');
     expect(fieldOf(job, 2)).toBe('lookup.ids: must hold at most 2 ids');
@@ -64,26 +64,46 @@ describe('failures on the wire', () => {
   it('carry the error code and field across, and read what BullMQ wrote itself as internal', () => {
     const invalid = encodeFailure(new ValidationError('lookup.ids.3', 'duplicate id "x"'));
     expect(JSON.parse(invalid)).toEqual({ code: 'invalid_input', field: 'lookup.ids.3', message: 'duplicate id "x"' });
-    expect(decodeFailure(invalid)).toEqual({ code: 'invalid_input', field: 'lookup.ids.3', message: 'duplicate id "x"' });
-    expect(decodeFailure(encodeFailure(new Error('onnx exploded')))).toEqual({ code: 'internal', message: 'onnx exploded' });
-    expect(decodeFailure('job stalled more than allowable limit')).toEqual({ code: 'internal', message: 'job stalled more than allowable limit' });
+    expect(decodeFailure(invalid)).toEqual({
+      code: 'invalid_input',
+      field: 'lookup.ids.3',
+      message: 'duplicate id "x"',
+    });
+    expect(decodeFailure(encodeFailure(new Error('onnx exploded')))).toEqual({
+      code: 'internal',
+      message: 'onnx exploded',
+    });
+    expect(decodeFailure('job stalled more than allowable limit')).toEqual({
+      code: 'internal',
+      message: 'job stalled more than allowable limit',
+    });
     expect(decodeFailure('{"code":"nonsense","message":"x"}').code).toBe('internal');
   });
 });
 
 describe('degradationFor', () => {
   it('maps outcomes to the degraded reasons by error code, the message going to detail', () => {
-    expect(degradationFor(new RerankTimeoutError(500))).toEqual({ reason: 'timeout', detail: 'deadlineMs: rerank did not finish within 500 ms' });
+    expect(degradationFor(new RerankTimeoutError(500))).toEqual({
+      reason: 'timeout',
+      detail: 'deadlineMs: rerank did not finish within 500 ms',
+    });
     expect(degradationFor(new DeadlineError(20))).toMatchObject({ reason: 'timeout' });
     expect(degradationFor(new UnavailableError('queue', 'could not enqueue rerank job: connection closed'))).toEqual({
       reason: 'queue_unavailable',
       detail: 'queue: could not enqueue rerank job: connection closed',
     });
-    expect(degradationFor(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).reason).toBe('queue_unavailable');
+    expect(degradationFor(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).reason).toBe(
+      'queue_unavailable',
+    );
     // a job a worker failed is a failed rerank whatever its code, except an expired one
-    const failed = new RerankJobFailedError(decodeFailure(encodeFailure(new UnavailableError('redis', 'cache down'))), 'j1');
+    const failed = new RerankJobFailedError(
+      decodeFailure(encodeFailure(new UnavailableError('redis', 'cache down'))),
+      'j1',
+    );
     expect(degradationFor(failed)).toEqual({ reason: 'rerank_failed', detail: 'redis: cache down' });
-    expect(degradationFor(new RerankJobFailedError({ code: 'timeout', message: 'deadline passed while reranking' })).reason).toBe('timeout');
+    expect(
+      degradationFor(new RerankJobFailedError({ code: 'timeout', message: 'deadline passed while reranking' })).reason,
+    ).toBe('timeout');
     expect(degradationFor(new Error('onnx exploded'))).toEqual({ reason: 'rerank_failed', detail: 'onnx exploded' });
     expect(degradationFor(new RerankAbortedError('client went away')).reason).toBe('queue_unavailable');
   });

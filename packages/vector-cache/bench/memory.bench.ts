@@ -18,7 +18,13 @@ console.log('dtype    | value bytes | MEMORY USAGE per key | Redis overhead | to
 let fp32Total = 0;
 try {
   for (const dtype of VECTOR_DTYPES) {
-    const store = new RedisVectorStore({ redis, keyPrefix: prefix, modelId: 'sentence-transformers/msmarco-distilbert-base-tas-b', revision: 'main', dtype });
+    const store = new RedisVectorStore({
+      redis,
+      keyPrefix: prefix,
+      modelId: 'sentence-transformers/msmarco-distilbert-base-tas-b',
+      revision: 'main',
+      dtype,
+    });
     const entries = Array.from({ length: n }, (_, i) => ({
       key: { id: String(7_000_000 + i), text: `passage ${i}` },
       vector: Float32Array.from({ length: dim }, (_, j) => Math.sin(i + j)),
@@ -30,7 +36,9 @@ try {
     const value = encodedByteLength(dtype, dim);
     const corpusBytes = perKey * corpus;
     if (dtype === 'float32') fp32Total = corpusBytes;
-    console.log(`${dtype.padEnd(8)} | ${String(value).padStart(11)} | ${perKey.toFixed(0).padStart(20)} | ${(perKey - value).toFixed(0).padStart(14)} | ${gib(corpusBytes).padStart(12)} GiB | ${(corpusBytes / fp32Total).toFixed(2)}x`);
+    console.log(
+      `${dtype.padEnd(8)} | ${String(value).padStart(11)} | ${perKey.toFixed(0).padStart(20)} | ${(perKey - value).toFixed(0).padStart(14)} | ${gib(corpusBytes).padStart(12)} GiB | ${(corpusBytes / fp32Total).toFixed(2)}x`,
+    );
   }
 } finally {
   await deleteKeysWithPrefix(redis, prefix);

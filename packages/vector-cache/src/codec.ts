@@ -66,7 +66,8 @@ export function encodeVector(vector: Float32Array, dtype: VectorDtype): Buffer {
       const scale = maxAbs === 0 ? 1 : maxAbs / 127;
       out.writeFloatLE(scale, HEADER_BYTES);
       const base = HEADER_BYTES + 4;
-      for (let i = 0; i < dim; i++) out.writeInt8(Math.max(-127, Math.min(127, Math.round(vector[i]! / scale))), base + i);
+      for (let i = 0; i < dim; i++)
+        out.writeInt8(Math.max(-127, Math.min(127, Math.round(vector[i]! / scale))), base + i);
       break;
     }
   }
@@ -92,7 +93,8 @@ function readHeader(
   if (expected.dimension !== undefined && dim !== expected.dimension) {
     return { rejected: `dimension ${dim}, expected ${expected.dimension}` };
   }
-  if (value.length !== encodedByteLength(dtype, dim)) return { rejected: `length ${value.length} does not match ${dtype} x ${dim}` };
+  if (value.length !== encodedByteLength(dtype, dim))
+    return { rejected: `length ${value.length} does not match ${dtype} x ${dim}` };
   return { dtype, dim };
 }
 
@@ -111,13 +113,17 @@ export function decodeVectorInto(
   const header = readHeader(value, expected);
   if ('rejected' in header) return header;
   const { dtype, dim } = header;
-  if (offset < 0 || offset + dim > target.length) return { rejected: `dimension ${dim} does not fit the target at ${offset}` };
+  if (offset < 0 || offset + dim > target.length)
+    return { rejected: `dimension ${dim} does not fit the target at ${offset}` };
   writePayload(value, dtype, dim, target, offset);
   return { dimension: dim };
 }
 
 /** Decodes a stored value into a fresh vector (see decodeVectorInto). */
-export function decodeVector(value: Uint8Array, expected: { dtype?: VectorDtype; dimension?: number } = {}): DecodeResult {
+export function decodeVector(
+  value: Uint8Array,
+  expected: { dtype?: VectorDtype; dimension?: number } = {},
+): DecodeResult {
   const header = readHeader(value, expected);
   if ('rejected' in header) return header;
   const out = new Float32Array(header.dim);

@@ -25,7 +25,13 @@ const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   command: { maxRetriesPerRequest: 3, enableOfflineQueue: true },
   blocking: { maxRetriesPerRequest: null, enableOfflineQueue: true },
   probe: { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2000 },
-  check: { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null },
+  check: {
+    lazyConnect: true,
+    connectTimeout: 1500,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  },
 };
 
 /** REDIS_URL as ioredis options, each problem naming REDIS_URL (ioredis itself reads a bad URL as localhost). */
@@ -36,9 +42,11 @@ export function redisOptionsFromUrl(url: string): RedisOptions {
   } catch {
     throw new ConfigError('REDIS_URL', `is not a URL (got ${JSON.stringify(url)})`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ConfigError('REDIS_URL', `must start with redis:// or rediss:// (got ${u.protocol})`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new ConfigError('REDIS_URL', `must start with redis:// or rediss:// (got ${u.protocol})`);
   const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
-  if (db !== undefined && !Number.isInteger(db)) throw new ConfigError('REDIS_URL', `database must be a number (got ${u.pathname.slice(1)})`);
+  if (db !== undefined && !Number.isInteger(db))
+    throw new ConfigError('REDIS_URL', `database must be a number (got ${u.pathname.slice(1)})`);
   return {
     host: u.hostname || '127.0.0.1',
     port: Number(u.port || 6379),

@@ -27,7 +27,8 @@ export class MemoryVectorStore implements VectorStore {
     this.maxEntries = options.maxEntries ?? 100_000;
     this.maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
     this.dimension = options.dimension;
-    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1) throw new ValidationError('maxEntries', 'must be an integer >= 1');
+    if (!Number.isInteger(this.maxEntries) || this.maxEntries < 1)
+      throw new ValidationError('maxEntries', 'must be an integer >= 1');
     if (!(this.maxBytes > 0)) throw new ValidationError('maxBytes', 'must be > 0');
   }
 

@@ -58,13 +58,15 @@ export class RedisVectorStore implements VectorStore {
 
   constructor(options: RedisVectorStoreOptions) {
     this.dtype = options.dtype ?? 'float32';
-    if (!VECTOR_DTYPES.includes(this.dtype)) throw new ConfigError('dtype', `must be one of ${VECTOR_DTYPES.join(', ')}`);
+    if (!VECTOR_DTYPES.includes(this.dtype))
+      throw new ConfigError('dtype', `must be one of ${VECTOR_DTYPES.join(', ')}`);
     if (!options.keyPrefix) throw new ConfigError('keyPrefix', 'must not be empty');
     if (!options.modelId) throw new ConfigError('modelId', 'must not be empty');
     this.ttl = options.ttlSeconds ?? 0;
     if (!Number.isInteger(this.ttl) || this.ttl < 0) throw new ConfigError('ttlSeconds', 'must be an integer >= 0');
     this.chunkSize = options.chunkSize ?? 256;
-    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1) throw new ConfigError('chunkSize', 'must be an integer >= 1');
+    if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1)
+      throw new ConfigError('chunkSize', 'must be an integer >= 1');
     this.prefix = options.keyPrefix;
     this.dimension = options.dimension;
     this.modelKey = modelHash(options.modelId, options.revision, this.dtype);
@@ -75,13 +77,17 @@ export class RedisVectorStore implements VectorStore {
     } else if (options.url) {
       this.cluster = options.cluster ?? false;
       // connection errors surface through getMany/setMany as UnavailableError
-      this.redis = this.cluster ? createRedisConnection(options.url, { cluster: true }) : createRedisConnection(options.url);
+      this.redis = this.cluster
+        ? createRedisConnection(options.url, { cluster: true })
+        : createRedisConnection(options.url);
       this.owned = true;
     } else {
       throw new ConfigError('redis', 'pass a connection or a url (REDIS_URL)');
     }
     if ((options.fastReads ?? true) && !this.cluster && this.dimension !== undefined) {
-      const readerOptions = readerOptionsFromIoredis((this.redis as Redis).options as unknown as Record<string, unknown>);
+      const readerOptions = readerOptionsFromIoredis(
+        (this.redis as Redis).options as unknown as Record<string, unknown>,
+      );
       if (!('unsupported' in readerOptions)) this.reader = new RedisVectorReader(readerOptions);
     }
   }
@@ -135,7 +141,11 @@ export class RedisVectorStore implements VectorStore {
    * scoreMany through the fast reader: each value is decoded straight from the socket's read buffer. A value that
    * arrives after the query is scored at once; one that arrives before waits, decoded, in a reused matrix row.
    */
-  private async scoreManyFast(reader: RedisVectorReader, keys: VectorKey[], query: Float32Array | PromiseLike<Float32Array>): Promise<ScoredLookup> {
+  private async scoreManyFast(
+    reader: RedisVectorReader,
+    keys: VectorKey[],
+    query: Float32Array | PromiseLike<Float32Array>,
+  ): Promise<ScoredLookup> {
     const dim = this.dimension!;
     const n = keys.length;
     const scores = new Float64Array(n).fill(Number.NaN);
@@ -210,9 +220,14 @@ export class RedisVectorStore implements VectorStore {
   private async read(keys: VectorKey[]): Promise<{ groups: number[][]; replies: (Buffer | null)[][] }> {
     if (keys.length === 0) return { groups: [], replies: [] };
     const redisKeys = keys.map((k) => this.keyFor(k));
-    const groups = this.groups(redisKeys.map((_, i) => i), redisKeys);
+    const groups = this.groups(
+      redisKeys.map((_, i) => i),
+      redisKeys,
+    );
     try {
-      const replies = this.cluster ? await this.readCluster(groups, redisKeys) : await this.readPipelined(groups, redisKeys);
+      const replies = this.cluster
+        ? await this.readCluster(groups, redisKeys)
+        : await this.readPipelined(groups, redisKeys);
       return { groups, replies };
     } catch (error) {
       throw new UnavailableError('redis', `vector cache read failed: ${(error as Error).message}`, { cause: error });
@@ -235,7 +250,8 @@ export class RedisVectorStore implements VectorStore {
         this.tally(list[j], (value) => use(index, value));
       }
     }
-    if (seen !== keys.length) throw new UnavailableError('redis', `vector cache read returned ${seen} values for ${keys.length} keys`);
+    if (seen !== keys.length)
+      throw new UnavailableError('redis', `vector cache read returned ${seen} values for ${keys.length} keys`);
   }
 
   /** Counts one stored value (or its absence) in the stats; `use` decodes it and says whether it was accepted. */
@@ -293,11 +309,17 @@ export class RedisVectorStore implements VectorStore {
     if (entries.length === 0) return;
     const encoded = entries.map(({ key, vector }) => {
       if (this.dimension !== undefined && vector.length !== this.dimension) {
-        throw new ValidationError('vector', `dimension ${vector.length}, expected ${this.dimension} (passage ${key.id})`);
+        throw new ValidationError(
+          'vector',
+          `dimension ${vector.length}, expected ${this.dimension} (passage ${key.id})`,
+        );
       }
       return { redisKey: this.keyFor(key), value: encodeVector(vector, this.dtype) };
     });
-    const groups = this.groups(encoded.map((_, i) => i), encoded.map((e) => e.redisKey));
+    const groups = this.groups(
+      encoded.map((_, i) => i),
+      encoded.map((e) => e.redisKey),
+    );
     try {
       if (this.cluster) {
         await Promise.all(groups.map((group) => this.writeGroup(group, encoded)));

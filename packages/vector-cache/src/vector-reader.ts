@@ -125,7 +125,9 @@ export class RedisVectorReader {
         return true;
       },
     };
-    const socket = o.path ? net.connect({ path: o.path, onread }) : net.connect({ host: o.host ?? '127.0.0.1', port: o.port ?? 6379, onread });
+    const socket = o.path
+      ? net.connect({ path: o.path, onread })
+      : net.connect({ host: o.host ?? '127.0.0.1', port: o.port ?? 6379, onread });
     socket.setNoDelay(true);
     this.resetParser();
     await new Promise<void>((resolve, reject) => {
@@ -197,7 +199,8 @@ export class RedisVectorReader {
     this.arrayLeft = -1;
     this.index = 0;
     if (error) p.reject(error);
-    else if (p.sinkError !== undefined) p.reject(p.sinkError instanceof Error ? p.sinkError : new Error(String(p.sinkError)));
+    else if (p.sinkError !== undefined)
+      p.reject(p.sinkError instanceof Error ? p.sinkError : new Error(String(p.sinkError)));
     else p.resolve();
   }
 
@@ -244,7 +247,8 @@ export class RedisVectorReader {
         continue;
       }
       // the value spans chunks: gather it in the carry buffer (reused, grown once to the largest value)
-      if (this.carry.length < this.bodyNeed) this.carry = Buffer.allocUnsafeSlow(Math.max(this.bodyNeed, 2 * this.carry.length));
+      if (this.carry.length < this.bodyNeed)
+        this.carry = Buffer.allocUnsafeSlow(Math.max(this.bodyNeed, 2 * this.carry.length));
       const take = Math.min(available, this.bodyNeed - this.carried);
       buf.copy(this.carry, this.carried, p, p + take);
       this.carried += take;
@@ -289,7 +293,8 @@ export class RedisVectorReader {
       case 36: {
         // '$' bulk string header
         const length = Number.parseInt(line.slice(1), 10);
-        if (current.kind !== 'mget' || this.arrayLeft <= 0 || !Number.isInteger(length)) return protocolError('bulk string');
+        if (current.kind !== 'mget' || this.arrayLeft <= 0 || !Number.isInteger(length))
+          return protocolError('bulk string');
         if (length < 0) this.deliver(null);
         else {
           this.bodyLength = length;
@@ -311,7 +316,9 @@ function encodeCommand(args: string[]): string {
 }
 
 /** Reader options from ioredis options, or why the reader cannot serve that connection. */
-export function readerOptionsFromIoredis(options: Record<string, unknown>): VectorReaderOptions | { unsupported: string } {
+export function readerOptionsFromIoredis(
+  options: Record<string, unknown>,
+): VectorReaderOptions | { unsupported: string } {
   if (options['tls']) return { unsupported: 'TLS' };
   if (Array.isArray(options['sentinels']) && options['sentinels'].length > 0) return { unsupported: 'Sentinel' };
   const str = (k: string) => (typeof options[k] === 'string' && options[k] !== '' ? (options[k] as string) : undefined);

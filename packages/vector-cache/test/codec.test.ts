@@ -45,9 +45,13 @@ describe('vector codec', () => {
   it('rejects foreign values, other dtypes and other dimensions', () => {
     const encoded = encodeVector(randomVector(8, 1), 'float16');
     expect(decodeVector(Buffer.from('hello world'))).toEqual({ rejected: 'not a dotrank vector (bad magic)' });
-    expect(decodeVector(encoded, { dtype: 'float32' })).toMatchObject({ rejected: expect.stringContaining('dtype float16') });
+    expect(decodeVector(encoded, { dtype: 'float32' })).toMatchObject({
+      rejected: expect.stringContaining('dtype float16'),
+    });
     expect(decodeVector(encoded, { dimension: 9 })).toMatchObject({ rejected: expect.stringContaining('dimension 8') });
-    expect(decodeVector(encoded.subarray(0, encoded.length - 1))).toMatchObject({ rejected: expect.stringContaining('length') });
+    expect(decodeVector(encoded.subarray(0, encoded.length - 1))).toMatchObject({
+      rejected: expect.stringContaining('length'),
+    });
   });
 
   it('float16 decodes every one of the 65,536 bit patterns as float16BitsToFloat32 does', () => {
@@ -83,7 +87,11 @@ describe('vector codec', () => {
       expect(Array.from(target.subarray(16, 32))).toEqual(Array.from(fresh.vector));
       expect(target.subarray(0, 16).every((x) => x === 7) && target.subarray(32).every((x) => x === 7)).toBe(true);
     }
-    expect(decodeVectorInto(encodeVector(v, 'float32'), target, 40)).toEqual({ rejected: 'dimension 16 does not fit the target at 40' });
-    expect(decodeVectorInto(Buffer.from('nope nope'), target, 0)).toEqual({ rejected: 'not a dotrank vector (bad magic)' });
+    expect(decodeVectorInto(encodeVector(v, 'float32'), target, 40)).toEqual({
+      rejected: 'dimension 16 does not fit the target at 40',
+    });
+    expect(decodeVectorInto(Buffer.from('nope nope'), target, 0)).toEqual({
+      rejected: 'not a dotrank vector (bad magic)',
+    });
   });
 });

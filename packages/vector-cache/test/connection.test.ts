@@ -42,7 +42,14 @@ describe('createRedisConnection', () => {
 
   it('reads host, port, credentials, db and TLS from the URL, and names REDIS_URL when it is wrong', () => {
     expect(redisOptionsFromUrl('redis://127.0.0.1:6380')).toEqual({ host: '127.0.0.1', port: 6380 });
-    expect(redisOptionsFromUrl('rediss://u%40x:p%2Fw@cache.example/3')).toEqual({ host: 'cache.example', port: 6379, username: 'u@x', password: 'p/w', db: 3, tls: {} });
+    expect(redisOptionsFromUrl('rediss://u%40x:p%2Fw@cache.example/3')).toEqual({
+      host: 'cache.example',
+      port: 6379,
+      username: 'u@x',
+      password: 'p/w',
+      db: 3,
+      tls: {},
+    });
     expect(() => createRedisConnection('localhost:6379')).toThrow(/REDIS_URL/);
     expect(() => redisOptionsFromUrl('http://x')).toThrow(ConfigError);
     expect(() => redisOptionsFromUrl('redis://x/abc')).toThrow(/database must be a number/);

@@ -45,6 +45,8 @@ describe('MemoryVectorStore', () => {
 
   it('refuses vectors of another dimension, naming the field', async () => {
     const store = new MemoryVectorStore({ dimension: 4 });
-    await expect(store.setMany([{ key: { id: 'a', text: 'a' }, vector: vec(1) }])).rejects.toThrow(/vector: dimension 3, expected 4/);
+    await expect(store.setMany([{ key: { id: 'a', text: 'a' }, vector: vec(1) }])).rejects.toThrow(
+      /vector: dimension 3, expected 4/,
+    );
   });
 });

@@ -34,7 +34,10 @@ describe('RedisVectorStore (real Redis)', () => {
     ['int8', 1.5 / 254 + 1e-6],
   ] as [VectorDtype, number][])('round-trips %s within its error bound', async (dtype, bound) => {
     const s = store({ dtype, dimension: 64 });
-    const entries = Array.from({ length: 300 }, (_, i) => ({ key: { id: `p${i}`, text: `text ${i}` }, vector: vector(64, i) }));
+    const entries = Array.from({ length: 300 }, (_, i) => ({
+      key: { id: `p${i}`, text: `text ${i}` },
+      vector: vector(64, i),
+    }));
     await s.setMany(entries);
     const got = await s.getMany(entries.map((e) => e.key));
     got.forEach((v, i) => {
@@ -74,7 +77,12 @@ describe('RedisVectorStore (real Redis)', () => {
     const keyB = s.keyFor({ id: 'g', text: 'g' });
     await redis.set(keyA, 'not a vector');
     await redis.set(keyB, encodeVector(vector(4, 1), 'float32'));
-    expect(await s.getMany([{ id: 'f', text: 'f' }, { id: 'g', text: 'g' }])).toEqual([undefined, undefined]);
+    expect(
+      await s.getMany([
+        { id: 'f', text: 'f' },
+        { id: 'g', text: 'g' },
+      ]),
+    ).toEqual([undefined, undefined]);
     expect(s.stats()).toMatchObject({ hits: 0, misses: 2, rejected: 2 });
   });
 
@@ -113,7 +121,10 @@ describe('RedisVectorStore (real Redis)', () => {
     'scoreMany (%s) gives the dot products getMany + dot gives, NaN and no hit for misses',
     async (dtype) => {
       const s = store({ dtype, dimension: 48 });
-      const entries = Array.from({ length: 40 }, (_, i) => ({ key: { id: `s${dtype}${i}`, text: `score ${i}` }, vector: vector(48, i + 3) }));
+      const entries = Array.from({ length: 40 }, (_, i) => ({
+        key: { id: `s${dtype}${i}`, text: `score ${i}` },
+        vector: vector(48, i + 3),
+      }));
       await s.setMany(entries.filter((_, i) => i % 3 !== 0));
       const query = vector(48, 99);
       const keys = entries.map((e) => e.key);
@@ -153,16 +164,37 @@ describe('RedisVectorStore (real Redis)', () => {
 
   it('scoreMany refuses a query of another dimension, naming it', async () => {
     const s = store({ dimension: 8 });
-    await expect(s.scoreMany([{ id: 'a', text: 'a' }], new Float32Array(4))).rejects.toThrow(/query: dimension 4, expected 8/);
+    await expect(s.scoreMany([{ id: 'a', text: 'a' }], new Float32Array(4))).rejects.toThrow(
+      /query: dimension 4, expected 8/,
+    );
   });
 
   it('scoreCached uses getMany + dot for a store without scoreMany', async () => {
     const inner = new MemoryVectorStore();
     await inner.setMany([{ key: { id: 'a', text: 'a' }, vector: vector(6, 1) }]);
-    const plain: VectorStore = { getMany: (k) => inner.getMany(k), setMany: (e) => inner.setMany(e), stats: () => inner.stats(), close: async () => undefined };
+    const plain: VectorStore = {
+      getMany: (k) => inner.getMany(k),
+      setMany: (e) => inner.setMany(e),
+      stats: () => inner.stats(),
+      close: async () => undefined,
+    };
     const query = vector(6, 2);
-    const viaFallback = await scoreCached(plain, [{ id: 'a', text: 'a' }, { id: 'b', text: 'b' }], query);
-    const viaStore = await scoreCached(inner, [{ id: 'a', text: 'a' }, { id: 'b', text: 'b' }], query);
+    const viaFallback = await scoreCached(
+      plain,
+      [
+        { id: 'a', text: 'a' },
+        { id: 'b', text: 'b' },
+      ],
+      query,
+    );
+    const viaStore = await scoreCached(
+      inner,
+      [
+        { id: 'a', text: 'a' },
+        { id: 'b', text: 'b' },
+      ],
+      query,
+    );
     expect(viaFallback.scores[0]).toBe(dot(query, vector(6, 1)));
     expect(viaFallback.scores[1]).toBeNaN();
     expect(Array.from(viaFallback.hit)).toEqual([1, 0]);

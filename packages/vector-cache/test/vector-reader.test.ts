@@ -28,7 +28,9 @@ async function collect(reader: RedisVectorReader, keys: string[]): Promise<(Buff
 }
 
 /** A stand-in Redis that answers each command with what `reply` says. */
-async function fakeRedis(reply: (socket: Socket, command: string, connection: number) => void): Promise<{ server: Server; port: number }> {
+async function fakeRedis(
+  reply: (socket: Socket, command: string, connection: number) => void,
+): Promise<{ server: Server; port: number }> {
   let connections = 0;
   const server = createServer((socket) => {
     const connection = ++connections;
@@ -54,7 +56,9 @@ describe('RedisVectorReader (real Redis)', () => {
       const reader = new RedisVectorReader({ ...target, readBufferBytes });
       try {
         const got = await collect(reader, withMissing);
-        expect(got.map((b) => (b ? b.toString('hex') : null))).toEqual(expected.map((b) => (b ? b.toString('hex') : null)));
+        expect(got.map((b) => (b ? b.toString('hex') : null))).toEqual(
+          expected.map((b) => (b ? b.toString('hex') : null)),
+        );
       } finally {
         await reader.close();
       }
@@ -69,7 +73,9 @@ describe('RedisVectorReader (real Redis)', () => {
       const calls = Array.from({ length: 20 }, (_, c) => keys.filter((_, i) => (i + c) % 3 === 0));
       const results = await Promise.all(calls.map((ks) => collect(reader, ks)));
       results.forEach((values, c) => {
-        expect(values.map((v) => v!.toString())).toEqual(calls[c]!.map((k) => `value-${keys.indexOf(k)}-${'x'.repeat(keys.indexOf(k) * 37)}`));
+        expect(values.map((v) => v!.toString())).toEqual(
+          calls[c]!.map((k) => `value-${keys.indexOf(k)}-${'x'.repeat(keys.indexOf(k) * 37)}`),
+        );
       });
     } finally {
       await reader.close();
@@ -198,44 +204,59 @@ describe('readerOptionsFromIoredis', () => {
     });
     r.disconnect();
     expect(readerOptionsFromIoredis({ host: 'h', port: 1, tls: {} })).toEqual({ unsupported: 'TLS' });
-    expect(readerOptionsFromIoredis({ sentinels: [{ host: 'h', port: 26379 }], name: 'mymaster' })).toEqual({ unsupported: 'Sentinel' });
+    expect(readerOptionsFromIoredis({ sentinels: [{ host: 'h', port: 26379 }], name: 'mymaster' })).toEqual({
+      unsupported: 'Sentinel',
+    });
   });
 });
 
 describe('RedisVectorStore.scoreMany through the reader', () => {
-  const vector = (dim: number, seed: number) => Float32Array.from({ length: dim }, (_, i) => Math.sin(seed * 3 + i) * 1.3);
+  const vector = (dim: number, seed: number) =>
+    Float32Array.from({ length: dim }, (_, i) => Math.sin(seed * 3 + i) * 1.3);
 
-  it.each(['float32', 'float16', 'int8'] as VectorDtype[])('(%s) gives exactly the scores, hits and counts of the ioredis path', async (dtype) => {
-    const make = (fastReads: boolean) =>
-      new RedisVectorStore({ redis, keyPrefix: prefix, modelId: 'test/reader', revision: dtype, dtype, dimension: 96, chunkSize: 7, fastReads });
-    const fast = make(true);
-    const plain = make(false);
-    expect(fast.fastReads).toBe(true);
-    expect(plain.fastReads).toBe(false);
-    const keys = Array.from({ length: 50 }, (_, i) => ({ id: `r${i}`, text: `reader text ${i}` }));
-    await plain.setMany(keys.filter((_, i) => i % 4 !== 1).map((key, i) => ({ key, vector: vector(96, i) })));
-    // a foreign value and one of another dimension: refused, counted, a miss
-    await redis.set(fast.keyFor(keys[1]!), Buffer.from('not a vector'));
-    await redis.set(fast.keyFor(keys[5]!), encodeVector(vector(12, 1), dtype));
-    const query = vector(96, 77);
-    const viaPlain = await plain.scoreMany(keys, query);
-    // the query ready at once, and the query arriving after the read
-    const viaFast = await fast.scoreMany(keys, query);
-    const viaFastLate = await fast.scoreMany(keys, new Promise<Float32Array>((r) => setTimeout(() => r(query), 30)));
-    for (const got of [viaFast, viaFastLate]) {
-      expect(Array.from(got.hit)).toEqual(Array.from(viaPlain.hit));
-      expect(Array.from(got.scores)).toEqual(Array.from(viaPlain.scores));
-    }
-    const vectors = await plain.getMany(keys);
-    keys.forEach((_, i) => {
-      if (viaPlain.hit[i]) expect(viaPlain.scores[i]).toBe(dot(query, vectors[i]!));
-    });
-    // 37 cached, 13 not (two of them refused), read twice by each store
-    expect(fast.stats()).toMatchObject({ hits: 74, misses: 26, rejected: 4 });
-    expect(plain.stats()).toMatchObject({ hits: 74, misses: 26, rejected: 4 });
-    await fast.close();
-    await plain.close();
-  });
+  it.each(['float32', 'float16', 'int8'] as VectorDtype[])(
+    '(%s) gives exactly the scores, hits and counts of the ioredis path',
+    async (dtype) => {
+      const make = (fastReads: boolean) =>
+        new RedisVectorStore({
+          redis,
+          keyPrefix: prefix,
+          modelId: 'test/reader',
+          revision: dtype,
+          dtype,
+          dimension: 96,
+          chunkSize: 7,
+          fastReads,
+        });
+      const fast = make(true);
+      const plain = make(false);
+      expect(fast.fastReads).toBe(true);
+      expect(plain.fastReads).toBe(false);
+      const keys = Array.from({ length: 50 }, (_, i) => ({ id: `r${i}`, text: `reader text ${i}` }));
+      await plain.setMany(keys.filter((_, i) => i % 4 !== 1).map((key, i) => ({ key, vector: vector(96, i) })));
+      // a foreign value and one of another dimension: refused, counted, a miss
+      await redis.set(fast.keyFor(keys[1]!), Buffer.from('not a vector'));
+      await redis.set(fast.keyFor(keys[5]!), encodeVector(vector(12, 1), dtype));
+      const query = vector(96, 77);
+      const viaPlain = await plain.scoreMany(keys, query);
+      // the query ready at once, and the query arriving after the read
+      const viaFast = await fast.scoreMany(keys, query);
+      const viaFastLate = await fast.scoreMany(keys, new Promise<Float32Array>((r) => setTimeout(() => r(query), 30)));
+      for (const got of [viaFast, viaFastLate]) {
+        expect(Array.from(got.hit)).toEqual(Array.from(viaPlain.hit));
+        expect(Array.from(got.scores)).toEqual(Array.from(viaPlain.scores));
+      }
+      const vectors = await plain.getMany(keys);
+      keys.forEach((_, i) => {
+        if (viaPlain.hit[i]) expect(viaPlain.scores[i]).toBe(dot(query, vectors[i]!));
+      });
+      // 37 cached, 13 not (two of them refused), read twice by each store
+      expect(fast.stats()).toMatchObject({ hits: 74, misses: 26, rejected: 4 });
+      expect(plain.stats()).toMatchObject({ hits: 74, misses: 26, rejected: 4 });
+      await fast.close();
+      await plain.close();
+    },
+  );
 
   it('is used only where it can serve: a dimension, no cluster, and not turned off', () => {
     const base = { redis, keyPrefix: prefix, modelId: 'm', revision: 'r' };
@@ -248,8 +269,16 @@ describe('RedisVectorStore.scoreMany through the reader', () => {
   });
 
   it('reports a Redis that is down as the ioredis path does', async () => {
-    const dead = new RedisVectorStore({ url: 'redis://127.0.0.1:1', keyPrefix: prefix, modelId: 'm', revision: 'r', dimension: 4 });
-    await expect(dead.scoreMany([{ id: 'a', text: 'a' }], new Float32Array(4))).rejects.toThrow(/redis: vector cache read failed: .*ECONNREFUSED/);
+    const dead = new RedisVectorStore({
+      url: 'redis://127.0.0.1:1',
+      keyPrefix: prefix,
+      modelId: 'm',
+      revision: 'r',
+      dimension: 4,
+    });
+    await expect(dead.scoreMany([{ id: 'a', text: 'a' }], new Float32Array(4))).rejects.toThrow(
+      /redis: vector cache read failed: .*ECONNREFUSED/,
+    );
     await dead.close();
   });
 });

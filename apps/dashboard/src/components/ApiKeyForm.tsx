@@ -20,9 +20,20 @@ export function ApiKeyForm() {
     <div className="api-key-backdrop">
       <form className="panel api-key-form" data-testid="api-key-form" onSubmit={submit} aria-labelledby="api-key-title">
         <h2 id="api-key-title">API key</h2>
-        <p>{request.refused ? 'That key was refused. ' : ''}This server needs its API key (DOTRANK_API_KEY) for every request.</p>
+        <p>
+          {request.refused ? 'That key was refused. ' : ''}This server needs its API key (DOTRANK_API_KEY) for every
+          request.
+        </p>
         <p className="muted">It is kept in this tab only (session storage) and sent as the x-api-key header.</p>
-        <input type="password" autoFocus autoComplete="off" aria-label="API key" data-testid="api-key-input" value={key} onChange={(e) => setKey(e.target.value)} />
+        <input
+          type="password"
+          autoFocus
+          autoComplete="off"
+          aria-label="API key"
+          data-testid="api-key-input"
+          value={key}
+          onChange={(e) => setKey(e.target.value)}
+        />
         <div className="api-key-actions">
           <button type="submit" disabled={key.trim() === ''}>
             Use this key

@@ -1,11 +1,26 @@
 import { useEffect, useRef } from 'react';
 import * as echarts from 'echarts/core';
 import { BarChart, LineChart } from 'echarts/charts';
-import { DataZoomComponent, GridComponent, LegendComponent, MarkLineComponent, TooltipComponent } from 'echarts/components';
+import {
+  DataZoomComponent,
+  GridComponent,
+  LegendComponent,
+  MarkLineComponent,
+  TooltipComponent,
+} from 'echarts/components';
 import { CanvasRenderer } from 'echarts/renderers';
 import type { EChartsCoreOption } from 'echarts/core';
 
-echarts.use([BarChart, LineChart, GridComponent, TooltipComponent, LegendComponent, DataZoomComponent, MarkLineComponent, CanvasRenderer]);
+echarts.use([
+  BarChart,
+  LineChart,
+  GridComponent,
+  TooltipComponent,
+  LegendComponent,
+  DataZoomComponent,
+  MarkLineComponent,
+  CanvasRenderer,
+]);
 
 export interface ChartProps {
   option: EChartsCoreOption;
@@ -48,7 +63,9 @@ export function Chart({ option, height = 320, label, onClickIndex, testId, dataA
 
   const data: Record<string, string | number> = {};
   for (const [k, v] of Object.entries(dataAttributes ?? {})) data[`data-${k}`] = v;
-  return <div ref={ref} className="chart" style={{ height }} role="img" aria-label={label} data-testid={testId} {...data} />;
+  return (
+    <div ref={ref} className="chart" style={{ height }} role="img" aria-label={label} data-testid={testId} {...data} />
+  );
 }
 
 export const palette = {

@@ -18,7 +18,10 @@ export interface DeltaPanelProps {
 /** Per-query difference chart (sorted) with win/tie/loss counts and a paginated, searchable query list. */
 export function DeltaPanel({ deltas, measure, system, baseline, onOpenQuery, selectedQid }: DeltaPanelProps) {
   const wtl = useMemo(() => winTieLoss(deltas), [deltas]);
-  const option = useMemo(() => deltaChartOption(deltas, measure, system, baseline), [deltas, measure, system, baseline]);
+  const option = useMemo(
+    () => deltaChartOption(deltas, measure, system, baseline),
+    [deltas, measure, system, baseline],
+  );
   const mean = deltas.length ? deltas.reduce((s, d) => s + d.delta, 0) / deltas.length : null;
 
   return (
@@ -40,7 +43,13 @@ export function DeltaPanel({ deltas, measure, system, baseline, onOpenQuery, sel
           if (d) onOpenQuery(d.qid);
         }}
       />
-      <QueryList deltas={deltas} system={system} baseline={baseline} selectedQid={selectedQid} onOpenQuery={onOpenQuery} />
+      <QueryList
+        deltas={deltas}
+        system={system}
+        baseline={baseline}
+        selectedQid={selectedQid}
+        onOpenQuery={onOpenQuery}
+      />
     </section>
   );
 }

@@ -31,9 +31,20 @@ function DepthSelect({ depth, onDepth }: { depth: number; onDepth: (depth: numbe
 }
 
 /** How many judged-relevant documents there are, and how many each system found in its top `depth`. */
-function RelevanceSummary({ data, baseline, system, depth }: { data: Rankings; baseline: string; system: string; depth: number }) {
+function RelevanceSummary({
+  data,
+  baseline,
+  system,
+  depth,
+}: {
+  data: Rankings;
+  baseline: string;
+  system: string;
+  depth: number;
+}) {
   const qrels = data.qrels;
-  const foundIn = (rows: RunRow[]) => (qrels ? rows.slice(0, depth).filter((r) => (qrels[r.docId] ?? 0) > 0).length : null);
+  const foundIn = (rows: RunRow[]) =>
+    qrels ? rows.slice(0, depth).filter((r) => (qrels[r.docId] ?? 0) > 0).length : null;
   return (
     <p className="muted" data-testid="drill-summary">
       {qrels

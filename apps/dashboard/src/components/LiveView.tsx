@@ -14,7 +14,12 @@ export function LiveView({ active }: { active: boolean }) {
   const option = useMemo(() => liveChartOption(samples, headlineStage), [samples, headlineStage]);
 
   return (
-    <div className="live" data-testid="live-view" data-samples={samples.length} data-total-requests={last?.totalRequests ?? ''}>
+    <div
+      className="live"
+      data-testid="live-view"
+      data-samples={samples.length}
+      data-total-requests={last?.totalRequests ?? ''}
+    >
       {error ? (
         <p className="error" role="alert">
           Live statistics unavailable: {error}. Retrying every {REFRESH_MS / 1000} s.
@@ -29,7 +34,13 @@ export function LiveView({ active }: { active: boolean }) {
             {samples.length ? ` · last ${new Date(samples[samples.length - 1]!.t).toLocaleTimeString('en-GB')}` : ''}
           </span>
         </header>
-        <Chart option={option} height={260} label="Time series of requests per second and latency percentiles" testId="live-chart" dataAttributes={{ count: samples.length }} />
+        <Chart
+          option={option}
+          height={260}
+          label="Time series of requests per second and latency percentiles"
+          testId="live-chart"
+          dataAttributes={{ count: samples.length }}
+        />
       </section>
       <StageLatencyTable last={last} stages={stages} />
     </div>

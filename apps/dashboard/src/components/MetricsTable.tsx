@@ -4,7 +4,9 @@ import type { MetricsReport } from '../types.js';
 /** One row per system, one column per measure; markers flag significant differences against the baseline. */
 export function MetricsTable({ report }: { report: MetricsReport }) {
   const measures = orderMeasures(report.measures);
-  const systems = Object.keys(report.systems).sort((a, b) => (a === report.baseline ? -1 : b === report.baseline ? 1 : 0));
+  const systems = Object.keys(report.systems).sort((a, b) =>
+    a === report.baseline ? -1 : b === report.baseline ? 1 : 0,
+  );
   // The best value of a column is bold, unless every system has the same value.
   const best: Record<string, number | undefined> = {};
   for (const m of measures) {
@@ -16,8 +18,9 @@ export function MetricsTable({ report }: { report: MetricsReport }) {
     <div className="table-wrap">
       <table className="metrics" data-testid="metrics-table">
         <caption>
-          Mean over {report.collection.queries.toLocaleString('en-US')} queries. † p &lt; 0.05 against <strong>{report.baseline}</strong> (paired
-          randomization test, as <code>dotrank eval</code> reports it); hover a value for both p-values and the wins/ties/losses.
+          Mean over {report.collection.queries.toLocaleString('en-US')} queries. † p &lt; 0.05 against{' '}
+          <strong>{report.baseline}</strong> (paired randomization test, as <code>dotrank eval</code> reports it); hover
+          a value for both p-values and the wins/ties/losses.
         </caption>
         <thead>
           <tr>
@@ -50,10 +53,17 @@ export function MetricsTable({ report }: { report: MetricsReport }) {
                       className={`num${isBest ? ' best' : ''}`}
                       data-measure={m}
                       data-value={value ?? ''}
-                      title={isBaseline ? `${measureLabel(m)} (${m}) of the baseline` : significanceTitle(sig, report.baseline)}
+                      title={
+                        isBaseline
+                          ? `${measureLabel(m)} (${m}) of the baseline`
+                          : significanceTitle(sig, report.baseline)
+                      }
                     >
                       <span className="value">{formatNumber(value)}</span>
-                      <span className="marker" aria-label={marker ? `significant, ${significanceTitle(sig, report.baseline)}` : undefined}>
+                      <span
+                        className="marker"
+                        aria-label={marker ? `significant, ${significanceTitle(sig, report.baseline)}` : undefined}
+                      >
                         {marker}
                       </span>
                     </td>

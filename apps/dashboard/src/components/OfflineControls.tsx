@@ -17,7 +17,18 @@ export interface OfflineControlsProps {
 }
 
 /** Which eval output, which system against the baseline, and on which measure. */
-export function OfflineControls({ evals, selected, onSelect, report, others, system, onSystem, measures, measure, onMeasure }: OfflineControlsProps) {
+export function OfflineControls({
+  evals,
+  selected,
+  onSelect,
+  report,
+  others,
+  system,
+  onSystem,
+  measures,
+  measure,
+  onMeasure,
+}: OfflineControlsProps) {
   return (
     <div className="toolbar controls">
       <label>

@@ -12,7 +12,9 @@ import { useEvalReport } from './useEvalReport.js';
 
 /** The measures some system has per-query values for (the ones a per-query Δ can be drawn on), in display order. */
 function perQueryMeasures(report: MetricsReport): string[] {
-  return orderMeasures(report.measures).filter((m) => Object.values(report.systems).some((s) => Object.values(s.perQuery)[0]?.[m] !== undefined));
+  return orderMeasures(report.measures).filter((m) =>
+    Object.values(report.systems).some((s) => Object.values(s.perQuery)[0]?.[m] !== undefined),
+  );
 }
 
 export function OfflineView() {
@@ -62,10 +64,23 @@ export function OfflineView() {
         <>
           <ReportSummary report={report} />
           {system && measure && others.length > 0 ? (
-            <DeltaPanel deltas={deltas} measure={measure} system={system} baseline={report.baseline} onOpenQuery={setOpenQid} selectedQid={openQid} />
+            <DeltaPanel
+              deltas={deltas}
+              measure={measure}
+              system={system}
+              baseline={report.baseline}
+              onOpenQuery={setOpenQid}
+              selectedQid={openQid}
+            />
           ) : null}
           {openQid && system && selected ? (
-            <DrillDown evalName={selected} qid={openQid} baseline={report.baseline} system={system} onClose={() => setOpenQid(null)} />
+            <DrillDown
+              evalName={selected}
+              qid={openQid}
+              baseline={report.baseline}
+              system={system}
+              onClose={() => setOpenQid(null)}
+            />
           ) : null}
           <RecallPanel curves={report.firstStageRecall ?? {}} />
         </>

@@ -44,7 +44,13 @@ export function QueryList({ deltas, system, baseline, selectedQid, onOpenQuery }
         </span>
         <Pager page={view.page} pages={view.pages} onPage={setPage} />
       </div>
-      <QueryDeltaTable rows={view.items} system={system} baseline={baseline} selectedQid={selectedQid} onOpenQuery={onOpenQuery} />
+      <QueryDeltaTable
+        rows={view.items}
+        system={system}
+        baseline={baseline}
+        selectedQid={selectedQid}
+        onOpenQuery={onOpenQuery}
+      />
     </div>
   );
 }

@@ -15,7 +15,11 @@ export interface RankingColumnsProps {
 function MovementBadge({ move, baseline }: { move: MovedItem | undefined; baseline: string }) {
   const kind = move?.movement.kind ?? 'same';
   return (
-    <span className={`move ${kind}`} data-testid="movement" title={move?.baselineRank ? `${baseline} rank ${move.baselineRank}` : `not retrieved by ${baseline}`}>
+    <span
+      className={`move ${kind}`}
+      data-testid="movement"
+      title={move?.baselineRank ? `${baseline} rank ${move.baselineRank}` : `not retrieved by ${baseline}`}
+    >
       {move ? movementLabel(move.movement) : ''}
     </span>
   );
@@ -45,7 +49,13 @@ export function RankingColumns({ data, evalName, baseline, system, depth }: Rank
         <h3>{system}</h3>
         <ol className="ranking" data-testid="ranking-system">
           {data.system.slice(0, depth).map((r, i) => (
-            <RankedHit key={r.docId} row={r} evalName={evalName} qrels={data.qrels} movement={<MovementBadge move={moves[i]} baseline={baseline} />} />
+            <RankedHit
+              key={r.docId}
+              row={r}
+              evalName={evalName}
+              qrels={data.qrels}
+              movement={<MovementBadge move={moves[i]} baseline={baseline} />}
+            />
           ))}
         </ol>
       </div>

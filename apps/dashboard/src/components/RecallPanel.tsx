@@ -11,7 +11,9 @@ export function RecallPanel({ curves }: { curves: Record<string, RecallCurve> })
   const stages = Object.keys(curves);
   const points = useMemo(() => Object.fromEntries(stages.map((s) => [s, recallPoints(curves[s]!)])), [curves, stages]);
   const option = useMemo<EChartsCoreOption>(() => {
-    const logScale = stages.some((s) => (points[s] ?? []).some((p) => p.depth >= 100)) && stages.every((s) => (points[s] ?? []).every((p) => p.depth > 0));
+    const logScale =
+      stages.some((s) => (points[s] ?? []).some((p) => p.depth >= 100)) &&
+      stages.every((s) => (points[s] ?? []).every((p) => p.depth > 0));
     return {
       grid: { left: 56, right: 24, top: 30, bottom: 44 },
       legend: { top: 0, right: 10, textStyle: { color: palette.text } },
@@ -60,7 +62,13 @@ export function RecallPanel({ curves }: { curves: Record<string, RecallCurve> })
       <header className="panel-head">
         <h2 id="recall-title">First-stage recall at depth</h2>
       </header>
-      <Chart option={option} height={280} label={`Line chart of recall against candidate depth for ${stages.join(', ')}`} testId="recall-chart" dataAttributes={{ count: stages.length }} />
+      <Chart
+        option={option}
+        height={280}
+        label={`Line chart of recall against candidate depth for ${stages.join(', ')}`}
+        testId="recall-chart"
+        dataAttributes={{ count: stages.length }}
+      />
       <ul className="notes">
         {stages.map((s) => {
           const pts = points[s] ?? [];
@@ -69,7 +77,9 @@ export function RecallPanel({ curves }: { curves: Record<string, RecallCurve> })
           return (
             <li key={s}>
               <strong>{s}</strong>: recall {formatNumber(last?.recall)} at depth {last?.depth ?? '—'}
-              {at95 && last ? `; 95 % of that is reached by depth ${at95.depth} (recall ${formatNumber(at95.recall)})` : ''}
+              {at95 && last
+                ? `; 95 % of that is reached by depth ${at95.depth} (recall ${formatNumber(at95.recall)})`
+                : ''}
             </li>
           );
         })}

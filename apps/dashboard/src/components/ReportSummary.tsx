@@ -15,10 +15,12 @@ export function ReportSummary({ report }: { report: MetricsReport }) {
           {report.collection.name}
           <span className="muted small">
             {' '}
-            · {report.collection.queries.toLocaleString('en-US')} queries · {report.collection.documents.toLocaleString('en-US')} documents
-            · depth {report.depth}
+            · {report.collection.queries.toLocaleString('en-US')} queries ·{' '}
+            {report.collection.documents.toLocaleString('en-US')} documents · depth {report.depth}
             {modelText(report.model)}
-            {report.createdAt ? ` · ${new Date(report.createdAt).toLocaleString('en-GB', { timeZone: 'UTC' })} UTC` : ''}
+            {report.createdAt
+              ? ` · ${new Date(report.createdAt).toLocaleString('en-GB', { timeZone: 'UTC' })} UTC`
+              : ''}
           </span>
         </h2>
       </header>

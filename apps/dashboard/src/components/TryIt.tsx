@@ -12,14 +12,22 @@ interface Side {
 function Timings({ timings }: { timings: Record<string, number> }) {
   const entries = Object.entries(timings);
   if (entries.length === 0) return null;
-  return (
-    <span className="muted small">
-      {entries.map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(' · ')}
-    </span>
-  );
+  return <span className="muted small">{entries.map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(' · ')}</span>;
 }
 
-function Results({ title, side, testId, movements, k }: { title: string; side: Side; testId: string; movements?: Map<string, string>; k: number }) {
+function Results({
+  title,
+  side,
+  testId,
+  movements,
+  k,
+}: {
+  title: string;
+  side: Side;
+  testId: string;
+  movements?: Map<string, string>;
+  k: number;
+}) {
   const r = side.response;
   const hits = r ? r.results.slice(0, k) : [];
   return (
@@ -46,7 +54,9 @@ function Results({ title, side, testId, movements, k }: { title: string; side: S
               <div className="hit-head">
                 <span className="rank">{h.rank}</span>
                 <span className="doc">{h.id}</span>
-                {movements ? <span className={`move ${moveClass(movements.get(h.id))}`}>{movements.get(h.id)}</span> : null}
+                {movements ? (
+                  <span className={`move ${moveClass(movements.get(h.id))}`}>{movements.get(h.id)}</span>
+                ) : null}
                 <span className="score" title="score">
                   {formatNumber(h.score)}
                 </span>
@@ -154,7 +164,10 @@ export function TryIt() {
           <Results title="TAS-B rerank" side={tasb} testId="results-tasb" movements={movements} k={shownK} />
         </div>
       ) : (
-        <p className="muted">Type a query: the BM25 ranking and the TAS-B reranking of the same candidates appear side by side, with rank movements.</p>
+        <p className="muted">
+          Type a query: the BM25 ranking and the TAS-B reranking of the same candidates appear side by side, with rank
+          movements.
+        </p>
       )}
     </div>
   );

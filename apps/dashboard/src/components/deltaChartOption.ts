@@ -55,7 +55,12 @@ function deltaTooltip(deltas: QueryDelta[], system: string, baseline: string) {
 }
 
 /** The per-query difference chart: one bar per query, sorted by Δ, coloured win / tie / loss. */
-export function deltaChartOption(deltas: QueryDelta[], measure: string, system: string, baseline: string): EChartsCoreOption {
+export function deltaChartOption(
+  deltas: QueryDelta[],
+  measure: string,
+  system: string,
+  baseline: string,
+): EChartsCoreOption {
   const n = deltas.length;
   const { cats, gains, ties, losses } = deltaSeries(deltas);
   return {
@@ -79,6 +84,10 @@ export function deltaChartOption(deltas: QueryDelta[], measure: string, system: 
       splitLine: { lineStyle: { color: palette.grid } },
     },
     dataZoom: n > 100 ? [{ type: 'inside' }, { type: 'slider', height: 16, bottom: 10, showDetail: false }] : [],
-    series: [deltaBar('wins', gains, palette.win, n), deltaBar('losses', losses, palette.loss, n), deltaBar('ties', ties, palette.tie, n)],
+    series: [
+      deltaBar('wins', gains, palette.win, n),
+      deltaBar('losses', losses, palette.loss, n),
+      deltaBar('ties', ties, palette.tie, n),
+    ],
   };
 }

@@ -23,7 +23,13 @@ export function liveChartOption(samples: Sample[], headlineStage: string | undef
     tooltip: { trigger: 'axis' },
     xAxis: { type: 'time', axisLabel: { color: palette.text }, splitLine: { show: false } },
     yAxis: [
-      { type: 'value', name: 'searches/s', min: 0, axisLabel: { color: palette.text }, splitLine: { lineStyle: { color: palette.grid } } },
+      {
+        type: 'value',
+        name: 'searches/s',
+        min: 0,
+        axisLabel: { color: palette.text },
+        splitLine: { lineStyle: { color: palette.grid } },
+      },
       { type: 'value', name: 'ms', min: 0, axisLabel: { color: palette.text }, splitLine: { show: false } },
     ],
     series: [

@@ -33,7 +33,8 @@ export function useRankings(evalName: string, qid: string, baseline: string, sys
       ),
     ]).then(
       ([b, s, q]) => {
-        if (live) setState({ loading: false, error: null, data: { baseline: b, system: s, qrels: q.q, qrelsError: q.e } });
+        if (live)
+          setState({ loading: false, error: null, data: { baseline: b, system: s, qrels: q.q, qrelsError: q.e } });
       },
       (e: unknown) => {
         if (live) setState({ loading: false, error: errorText(e), data: null });

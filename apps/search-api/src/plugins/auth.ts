@@ -37,16 +37,22 @@ function keyFromAuthorization(request: FastifyRequest): string | undefined {
   if (typeof header !== 'string') return undefined;
   const space = header.indexOf(' ');
   const scheme = header.slice(0, space);
-  return space > 0 && AUTHORIZATION_SCHEMES.some((s) => s.toLowerCase() === scheme.toLowerCase()) ? header.slice(space + 1).trim() : undefined;
+  return space > 0 && AUTHORIZATION_SCHEMES.some((s) => s.toLowerCase() === scheme.toLowerCase())
+    ? header.slice(space + 1).trim()
+    : undefined;
 }
 
 const UNAUTHORIZED = {
   error: 'unauthorized',
   field: 'x-api-key',
-  message: 'x-api-key: missing or wrong API key (send x-api-key: <key>, Authorization: Bearer <key> or Authorization: ApiKey <key>)',
+  message:
+    'x-api-key: missing or wrong API key (send x-api-key: <key>, Authorization: Bearer <key> or Authorization: ApiKey <key>)',
 };
 
-const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (app, { apiKey, publicPaths = ['/healthz', '/readyz', '/dashboard'], publicPrefixes = ['/dashboard/'] }) => {
+const authPlugin: FastifyPluginAsync<AuthPluginOptions> = async (
+  app,
+  { apiKey, publicPaths = ['/healthz', '/readyz', '/dashboard'], publicPrefixes = ['/dashboard/'] },
+) => {
   app.decorateRequest('dotrankAuthByAuthorization', false);
   if (!apiKey) return;
   const open = new Set(publicPaths);

@@ -12,7 +12,11 @@ export interface DocsPluginOptions {
 const docsPlugin: FastifyPluginAsync<DocsPluginOptions> = async (app, { secured }) => {
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'dotrank search API', version: '0.1.0', description: 'BM25 candidates reranked with TAS-B; degrades to BM25 order on deadline.' },
+      info: {
+        title: 'dotrank search API',
+        version: '0.1.0',
+        description: 'BM25 candidates reranked with TAS-B; degrades to BM25 order on deadline.',
+      },
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },

@@ -5,7 +5,12 @@ import { isDotrankError } from '@dotrank/core';
 import type { DotrankError } from '@dotrank/core';
 import { validationErrorFrom } from '../validator.js';
 
-const STATUS_BY_CODE: Partial<Record<DotrankError['code'], number>> = { invalid_input: 400, not_found: 404, unavailable: 503, timeout: 504 };
+const STATUS_BY_CODE: Partial<Record<DotrankError['code'], number>> = {
+  invalid_input: 400,
+  not_found: 404,
+  unavailable: 503,
+  timeout: 504,
+};
 
 type ErrorBody = { error: string; field?: string; message: string };
 
@@ -14,14 +19,21 @@ function fastifyErrorBody(error: FastifyError, bodyLimit: number): [number, Erro
   if (error.validation) return [400, validationErrorFrom(error.validation, error.validationContext ?? 'body').toJSON()];
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return [413, { error: 'payload_too_large', field: 'body', message: `body: larger than the ${bodyLimit} byte limit` }];
+      return [
+        413,
+        { error: 'payload_too_large', field: 'body', message: `body: larger than the ${bodyLimit} byte limit` },
+      ];
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return [400, { error: 'invalid_input', field: 'body', message: `body: malformed JSON (${error.message})` }];
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return [415, { error: 'unsupported_media_type', field: 'content-type', message: 'content-type: send application/json' }];
+      return [
+        415,
+        { error: 'unsupported_media_type', field: 'content-type', message: 'content-type: send application/json' },
+      ];
   }
-  if (error instanceof SyntaxError) return [400, { error: 'invalid_input', field: 'body', message: `body: malformed JSON (${error.message})` }];
+  if (error instanceof SyntaxError)
+    return [400, { error: 'invalid_input', field: 'body', message: `body: malformed JSON (${error.message})` }];
   if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
     return [error.statusCode, { error: 'invalid_input', field: 'request', message: `request: ${error.message}` }];
   }
@@ -43,11 +55,19 @@ const errorsPlugin: FastifyPluginAsync<ErrorsPluginOptions> = async (app, { body
     const known = fastifyErrorBody(error, bodyLimit);
     if (known) return reply.code(known[0]).send(known[1]);
     request.log.error({ err: error }, 'request failed');
-    return reply.code(500).send({ error: 'internal', message: 'internal error (see the server log for the request id)' });
+    return reply
+      .code(500)
+      .send({ error: 'internal', message: 'internal error (see the server log for the request id)' });
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', field: 'path', message: `path: no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .code(404)
+      .send({
+        error: 'not_found',
+        field: 'path',
+        message: `path: no route ${request.method} ${request.url.split('?')[0]}`,
+      }),
   );
 };
 

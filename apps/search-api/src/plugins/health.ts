@@ -24,14 +24,19 @@ export const healthPlugin: FastifyPluginAsync<HealthPluginOptions> = async (app,
   app.get('/healthz', { schema: { tags: ['health'], summary: 'Process is alive' } }, async () => ({ status: 'ok' }));
 
   app.get('/readyz', { schema: { tags: ['health'], summary: readinessSummary } }, async (_request, reply) => {
-    const checks: Record<string, () => Promise<boolean>> = { source: async () => (await deps.source.count()) >= 0, ...deps.readiness };
+    const checks: Record<string, () => Promise<boolean>> = {
+      source: async () => (await deps.source.count()) >= 0,
+      ...deps.readiness,
+    };
     const results: Record<string, string> = {};
     await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         results[name] = (await withinTime(check, checkTimeoutMs)) ? 'ok' : 'unavailable';
       }),
     );
-    const failing = Object.keys(results).filter((name) => results[name] !== 'ok').sort();
+    const failing = Object.keys(results)
+      .filter((name) => results[name] !== 'ok')
+      .sort();
     if (failing.length) return reply.code(503).send({ status: 'not_ready', mode: deps.mode, failing, checks: results });
     return { status: 'ready', mode: deps.mode, checks: results };
   });

@@ -33,10 +33,17 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, opti
     return reply.type(metrics.registry.contentType).send(text);
   });
 
-  app.get('/api/stats', { schema: { tags: ['health'], summary: 'Live summary of the last minute (dashboard)' } }, async () => {
-    const queue = options.queueStats ? await options.queueStats().catch(() => undefined) : undefined;
-    return { mode: options.mode, ...summarize(metrics.ring.recent(LIVE_WINDOW_MS), LIVE_WINDOW_MS, queue, metrics.searches) };
-  });
+  app.get(
+    '/api/stats',
+    { schema: { tags: ['health'], summary: 'Live summary of the last minute (dashboard)' } },
+    async () => {
+      const queue = options.queueStats ? await options.queueStats().catch(() => undefined) : undefined;
+      return {
+        mode: options.mode,
+        ...summarize(metrics.ring.recent(LIVE_WINDOW_MS), LIVE_WINDOW_MS, queue, metrics.searches),
+      };
+    },
+  );
 };
 
 /** Decorates the instance with `apiMetrics` and counts every request (so it is registered at the root). */

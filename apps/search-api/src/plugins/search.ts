@@ -34,14 +34,19 @@ const responseSchema = {
     results: { type: 'array', items: hitSchema },
     fusion: { type: 'string' },
     degraded: { type: 'boolean', description: 'true = first-stage order served (see reason)' },
-    reason: { type: 'string', enum: [...DEGRADED_REASONS], description: `when degraded, why: ${DEGRADED_REASONS.join(' | ')}` },
+    reason: {
+      type: 'string',
+      enum: [...DEGRADED_REASONS],
+      description: `when degraded, why: ${DEGRADED_REASONS.join(' | ')}`,
+    },
     detail: { type: 'string', description: 'when degraded, the reason in words' },
     timings: { type: 'object', additionalProperties: { type: 'number' } },
     cache: { type: 'object', properties: { hits: { type: 'integer' }, misses: { type: 'integer' } } },
     textless: {
       type: 'array',
       items: { type: 'string' },
-      description: 'ids of candidates with no text (empty, or the text fields missing): not reranked, listed after the reranked ones in first-stage order',
+      description:
+        'ids of candidates with no text (empty, or the text fields missing): not reranked, listed after the reranked ones in first-stage order',
     },
     requestId: { type: 'string' },
   },
@@ -98,7 +103,12 @@ export const searchPlugin: FastifyPluginAsync<SearchPluginOptions> = async (app,
   };
 
   app.get('/search', {
-    schema: { tags: ['search'], summary: 'Search: first stage + TAS-B rerank', querystring: searchQuerySchema(limits), response: responses },
+    schema: {
+      tags: ['search'],
+      summary: 'Search: first stage + TAS-B rerank',
+      querystring: searchQuerySchema(limits),
+      response: responses,
+    },
     preValidation: async (request) => assertQueryDecoded(request.query),
     handler: async (request) => handle(request, request.query, true),
   });

@@ -115,11 +115,20 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
   };
 
   const missing = (name: string, what: string) =>
-    new NotFoundError(what, `eval output "${name}" has no ${what} (put ${what} files in its folder, set collection.path in metrics.json, or pass the collection folder to the server)`);
+    new NotFoundError(
+      what,
+      `eval output "${name}" has no ${what} (put ${what} files in its folder, set collection.path in metrics.json, or pass the collection folder to the server)`,
+    );
 
   app.get<{ Params: { name: string; qid: string } }>(
     '/api/evals/:name/qrels/:qid',
-    { schema: { tags: ['evals'], summary: 'Relevance judgments of one query of an eval output', params: params('qid', 'Query id') } },
+    {
+      schema: {
+        tags: ['evals'],
+        summary: 'Relevance judgments of one query of an eval output',
+        params: params('qid', 'Query id'),
+      },
+    },
     async (request) => {
       const { name } = request.params;
       const qid = id('qid', request.params.qid);
@@ -148,7 +157,13 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
 
   app.get<{ Params: { name: string; id: string } }>(
     '/api/evals/:name/passages/:id',
-    { schema: { tags: ['evals'], summary: 'Text of one passage of the collection of an eval output', params: params('id', 'Passage id') } },
+    {
+      schema: {
+        tags: ['evals'],
+        summary: 'Text of one passage of the collection of an eval output',
+        params: params('id', 'Passage id'),
+      },
+    },
     async (request) => {
       const { name } = request.params;
       const docId = id('id', request.params.id);
@@ -157,7 +172,8 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
       const corpus = e.sources.corpus;
       e.loaded.passages ??= (async () => {
         const map = new Map<string, { title?: string; text: string }>();
-        for await (const p of readCorpus(corpus)) map.set(p.id, p.title ? { title: p.title, text: p.text } : { text: p.text });
+        for await (const p of readCorpus(corpus))
+          map.set(p.id, p.title ? { title: p.title, text: p.text } : { text: p.text });
         return map;
       })();
       const passage = (await e.loaded.passages).get(docId);

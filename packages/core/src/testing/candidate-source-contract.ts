@@ -3,11 +3,31 @@ import type { CandidateSource, Passage } from '../types.js';
 
 /** A small corpus whose BM25 order is unambiguous for the queries below. */
 export const CONTRACT_PASSAGES: Passage[] = [
-  { id: 'p1', text: 'The boundary layer on a flat plate at supersonic speed.', metadata: { topic: 'flow', year: 1960 } },
-  { id: 'p2', text: 'Heat transfer in the boundary layer of a hypersonic vehicle.', metadata: { topic: 'heat', year: 1962 } },
-  { id: 'p3', text: 'Structural vibration of thin wings under aerodynamic load.', metadata: { topic: 'structures', year: 1960 } },
-  { id: 'p4', text: 'Shock waves and the boundary layer: an interaction study.', metadata: { topic: 'flow', year: 1961 } },
-  { id: 'p5', text: 'Buckling of cylindrical shells under axial compression.', metadata: { topic: 'structures', year: 1963 } },
+  {
+    id: 'p1',
+    text: 'The boundary layer on a flat plate at supersonic speed.',
+    metadata: { topic: 'flow', year: 1960 },
+  },
+  {
+    id: 'p2',
+    text: 'Heat transfer in the boundary layer of a hypersonic vehicle.',
+    metadata: { topic: 'heat', year: 1962 },
+  },
+  {
+    id: 'p3',
+    text: 'Structural vibration of thin wings under aerodynamic load.',
+    metadata: { topic: 'structures', year: 1960 },
+  },
+  {
+    id: 'p4',
+    text: 'Shock waves and the boundary layer: an interaction study.',
+    metadata: { topic: 'flow', year: 1961 },
+  },
+  {
+    id: 'p5',
+    text: 'Buckling of cylindrical shells under axial compression.',
+    metadata: { topic: 'structures', year: 1963 },
+  },
 ];
 
 /**
@@ -59,7 +79,13 @@ export function candidateSourceContract(name: string, create: () => Promise<Cand
     });
 
     it('replaces a passage indexed again under the same id', async () => {
-      const report = await source.index([{ id: 'p3', text: 'Zeppelin airships and their structural vibration.', metadata: { topic: 'structures', year: 1960 } }]);
+      const report = await source.index([
+        {
+          id: 'p3',
+          text: 'Zeppelin airships and their structural vibration.',
+          metadata: { topic: 'structures', year: 1960 },
+        },
+      ]);
       expect(report.indexed).toBe(1);
       expect(await source.count()).toBe(CONTRACT_PASSAGES.length);
       const results = await source.search('zeppelin', { k: 10 });

@@ -9,7 +9,12 @@ const dot = (a: Float32Array, b: Float32Array) => {
 };
 
 /** The expected ranking: a plain loop over the encoder's own vectors (independent of the source's search code). */
-async function expected(encoder: DenseEncoder, passages: Passage[], query: string, filter?: SearchFilter): Promise<Array<{ id: string; score: number }>> {
+async function expected(
+  encoder: DenseEncoder,
+  passages: Passage[],
+  query: string,
+  filter?: SearchFilter,
+): Promise<Array<{ id: string; score: number }>> {
   const [q] = await encoder.encodeQueries([query]);
   const vectors = await encoder.encodePassages(passages.map((p) => p.text));
   const out: Array<{ id: string; score: number }> = [];
@@ -31,7 +36,11 @@ async function expected(encoder: DenseEncoder, passages: Passage[], query: strin
  * by inner product equal to a plain loop over the encoder's vectors, equality filters, replacement, text carried.
  * `create` returns a fresh, empty source using `encoder`.
  */
-export function denseSourceContract(name: string, create: () => Promise<CandidateSource>, getEncoder: () => DenseEncoder): void {
+export function denseSourceContract(
+  name: string,
+  create: () => Promise<CandidateSource>,
+  getEncoder: () => DenseEncoder,
+): void {
   describe(`dense CandidateSource contract: ${name}`, () => {
     let source: CandidateSource;
     let passages: Passage[] = CONTRACT_PASSAGES.map((p) => ({ ...p }));
@@ -70,11 +79,15 @@ export function denseSourceContract(name: string, create: () => Promise<Candidat
 
     it('applies equality and any-of filters', async () => {
       const flow = await source.search('boundary layer', { k: 10, filter: { topic: 'flow' } });
-      expect(flow.map((r) => r.id)).toEqual((await expected(getEncoder(), passages, 'boundary layer', { topic: 'flow' })).map((t) => t.id));
+      expect(flow.map((r) => r.id)).toEqual(
+        (await expected(getEncoder(), passages, 'boundary layer', { topic: 'flow' })).map((t) => t.id),
+      );
       expect(flow.map((r) => r.id).sort()).toEqual(['p1', 'p4']);
       const anyOf = await source.search('under', { k: 10, filter: { year: [1960, 1963] } });
       expect(anyOf.map((r) => r.id).sort()).toEqual(['p1', 'p3', 'p5']);
-      expect(anyOf.map((r) => r.id)).toEqual((await expected(getEncoder(), passages, 'under', { year: [1960, 1963] })).map((t) => t.id));
+      expect(anyOf.map((r) => r.id)).toEqual(
+        (await expected(getEncoder(), passages, 'under', { year: [1960, 1963] })).map((t) => t.id),
+      );
       expect(anyOf[0]!.metadata).toBeDefined();
     });
 
@@ -83,7 +96,11 @@ export function denseSourceContract(name: string, create: () => Promise<Candidat
     });
 
     it('replaces a passage indexed again under the same id', async () => {
-      const replacement: Passage = { id: 'p3', text: 'Zeppelin airships and their structural vibration.', metadata: { topic: 'structures', year: 1960 } };
+      const replacement: Passage = {
+        id: 'p3',
+        text: 'Zeppelin airships and their structural vibration.',
+        metadata: { topic: 'structures', year: 1960 },
+      };
       const report = await source.index([replacement]);
       expect(report.indexed).toBe(1);
       passages = passages.map((p) => (p.id === 'p3' ? replacement : p));

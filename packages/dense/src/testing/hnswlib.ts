@@ -7,6 +7,8 @@ export function hnswlibOrSkipReason(): { module: HnswlibModule } | { reason: str
     return { module: loadHnswlib() };
   } catch (error) {
     const why = (error instanceof Error ? error.message : String(error)).split('\n')[0];
-    return { reason: `the optional package hnswlib-node did not load (${why}); install it with a C++ toolchain (npm rebuild hnswlib-node)` };
+    return {
+      reason: `the optional package hnswlib-node did not load (${why}); install it with a C++ toolchain (npm rebuild hnswlib-node)`,
+    };
   }
 }

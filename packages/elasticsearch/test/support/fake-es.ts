@@ -7,7 +7,8 @@ import { errors } from '@elastic/elasticsearch';
 import type { BaseConnection } from '@elastic/elasticsearch';
 
 // The mock is CommonJS (`module.exports = ClientMock`) with an ES-style `export default` in its typings.
-const Mock = ((MockModule as unknown as { default?: unknown }).default ?? MockModule) as unknown as typeof MockModule.default;
+const Mock = ((MockModule as unknown as { default?: unknown }).default ??
+  MockModule) as unknown as typeof MockModule.default;
 
 export interface RecordedRequest {
   method: string;
@@ -26,11 +27,25 @@ type Params = { method: string; path: string; body?: unknown; querystring?: Reco
 /** Returns a response to use instead of the fake's own, or undefined to fall through. */
 export type Interceptor = (params: Params, call: number) => unknown;
 
-export function responseError(statusCode: number, body: unknown, headers: Record<string, string> = {}): errors.ResponseError {
-  return new errors.ResponseError({ body, statusCode, headers, warnings: null, meta: {} } as unknown as ConstructorParameters<typeof errors.ResponseError>[0]);
+export function responseError(
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): errors.ResponseError {
+  return new errors.ResponseError({
+    body,
+    statusCode,
+    headers,
+    warnings: null,
+    meta: {},
+  } as unknown as ConstructorParameters<typeof errors.ResponseError>[0]);
 }
 
-const tokens = (text: string): string[] => text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+const tokens = (text: string): string[] =>
+  text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean);
 
 export function fieldValue(source: Record<string, unknown>, path: string): unknown {
   let value: unknown = source;
@@ -86,26 +101,33 @@ export class FakeElasticsearch {
     route('create', 'PUT', '/:index', (p) => {
       const name = this.name(p);
       if (this.indices.has(name)) {
-        return responseError(400, { error: { type: 'resource_already_exists_exception', reason: `index [${name}] already exists` }, status: 400 });
+        return responseError(400, {
+          error: { type: 'resource_already_exists_exception', reason: `index [${name}] already exists` },
+          status: 400,
+        });
       }
       this.indices.set(name, { definition: (p.body ?? {}) as Record<string, unknown>, docs: new Map() });
       return { acknowledged: true, shards_acknowledged: true, index: name };
     });
-    route('delete', 'DELETE', '/:index', (p) => (this.indices.delete(this.name(p)) ? { acknowledged: true } : this.missing(p)));
+    route('delete', 'DELETE', '/:index', (p) =>
+      this.indices.delete(this.name(p)) ? { acknowledged: true } : this.missing(p),
+    );
     route('settings', 'GET', '/:index/_settings', (p) => {
       const index = this.indices.get(this.name(p));
       if (!index) return this.missing(p);
       const settings = (index.definition['settings'] ?? {}) as Record<string, unknown>;
       const flat: Record<string, string> = {};
       const walk = (prefix: string, value: unknown) => {
-        if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(prefix ? `${prefix}.${k}` : k, v);
+        if (value && typeof value === 'object')
+          for (const [k, v] of Object.entries(value)) walk(prefix ? `${prefix}.${k}` : k, v);
         else flat[prefix.startsWith('index.') ? prefix : `index.${prefix}`] = String(value);
       };
       walk('', settings);
       return { [this.name(p)]: { settings: flat } };
     });
     route('refresh', ['POST', 'GET'], '/:index/_refresh', (p) =>
-      this.indices.has(this.name(p)) ? { _shards: { total: 1, successful: 1, failed: 0 } } : this.missing(p));
+      this.indices.has(this.name(p)) ? { _shards: { total: 1, successful: 1, failed: 0 } } : this.missing(p),
+    );
     route('count', ['POST', 'GET'], '/:index/_count', (p) => {
       const index = this.indices.get(this.name(p));
       return index ? { count: index.docs.size, _shards: { total: 1, successful: 1, failed: 0 } } : this.missing(p);
@@ -129,9 +151,14 @@ export class FakeElasticsearch {
       override async close(): Promise<void> {}
     }
     const original = Base.prototype.request;
-    RecordingConnection.prototype.request = function (this: BaseConnection, params: Parameters<BaseConnection['request']>[0], options: Parameters<BaseConnection['request']>[1]) {
+    RecordingConnection.prototype.request = function (
+      this: BaseConnection,
+      params: Parameters<BaseConnection['request']>[0],
+      options: Parameters<BaseConnection['request']>[1],
+    ) {
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(params.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = String(v);
+      for (const [k, v] of Object.entries(params.headers ?? {}))
+        if (v !== undefined) headers[k.toLowerCase()] = String(v);
       requests.push({
         method: params.method,
         path: params.path,
@@ -156,7 +183,12 @@ export class FakeElasticsearch {
   private missing(p: Params) {
     const name = this.name(p);
     return responseError(404, {
-      error: { root_cause: [{ type: 'index_not_found_exception', reason: `no such index [${name}]` }], type: 'index_not_found_exception', reason: `no such index [${name}]`, index: name },
+      error: {
+        root_cause: [{ type: 'index_not_found_exception', reason: `no such index [${name}]` }],
+        type: 'index_not_found_exception',
+        reason: `no such index [${name}]`,
+        index: name,
+      },
       status: 404,
     });
   }
@@ -177,7 +209,9 @@ export class FakeElasticsearch {
       const id = action.index?._id ?? `auto-${index.docs.size}`;
       const existed = index.docs.has(id);
       index.docs.set(id, doc);
-      items.push({ index: { _index: name, _id: id, status: existed ? 200 : 201, result: existed ? 'updated' : 'created' } });
+      items.push({
+        index: { _index: name, _id: id, status: existed ? 200 : 201, result: existed ? 'updated' : 'created' },
+      });
     }
     return { took: 1, errors: false, items };
   }
@@ -186,11 +220,18 @@ export class FakeElasticsearch {
     const name = this.name(p);
     const index = this.indices.get(name);
     if (!index) return this.missing(p);
-    const body = (p.body ?? {}) as { size?: number; query?: Record<string, unknown>; _source?: { includes?: string[] } };
+    const body = (p.body ?? {}) as {
+      size?: number;
+      query?: Record<string, unknown>;
+      _source?: { includes?: string[] };
+    };
     let textQuery = body.query ?? {};
     let filters: Array<Record<string, unknown>> = [];
     if ('bool' in textQuery) {
-      const bool = textQuery['bool'] as { must?: Array<Record<string, unknown>>; filter?: Array<Record<string, unknown>> };
+      const bool = textQuery['bool'] as {
+        must?: Array<Record<string, unknown>>;
+        filter?: Array<Record<string, unknown>>;
+      };
       textQuery = bool.must?.[0] ?? {};
       filters = bool.filter ?? [];
     }
@@ -199,7 +240,9 @@ export class FakeElasticsearch {
     let fields: Array<{ field: string; boost: number }> = [];
     let combine: 'max' | 'sum' = 'max';
     if ('match' in textQuery) {
-      const [field, spec] = Object.entries(textQuery['match'] as Record<string, { query: string; operator?: string }>)[0]!;
+      const [field, spec] = Object.entries(
+        textQuery['match'] as Record<string, { query: string; operator?: string }>,
+      )[0]!;
       query = spec.query;
       operator = spec.operator ?? 'or';
       fields = [{ field, boost: 1 }];
@@ -213,13 +256,19 @@ export class FakeElasticsearch {
         return { field: field!, boost: boost ? Number(boost) : 1 };
       });
     } else {
-      return responseError(400, { error: { type: 'parsing_exception', reason: 'unsupported query in fake' }, status: 400 });
+      return responseError(400, {
+        error: { type: 'parsing_exception', reason: 'unsupported query in fake' },
+        status: 400,
+      });
     }
     const terms = [...new Set(tokens(query))];
     const docs = [...index.docs.entries()];
     const df = new Map<string, number>();
     for (const t of terms) {
-      df.set(t, docs.filter(([, d]) => fields.some((f) => tokens(String(fieldValue(d, f.field) ?? '')).includes(t))).length);
+      df.set(
+        t,
+        docs.filter(([, d]) => fields.some((f) => tokens(String(fieldValue(d, f.field) ?? '')).includes(t))).length,
+      );
     }
     const hits: Array<{ _index: string; _id: string; _score: number; _source: Record<string, unknown> }> = [];
     for (const [id, doc] of docs) {
@@ -233,7 +282,9 @@ export class FakeElasticsearch {
         }
         return score;
       });
-      const matched = terms.filter((t) => fields.some((f) => tokens(String(fieldValue(doc, f.field) ?? '')).includes(t)));
+      const matched = terms.filter((t) =>
+        fields.some((f) => tokens(String(fieldValue(doc, f.field) ?? '')).includes(t)),
+      );
       if (matched.length === 0 || (operator === 'and' && matched.length < terms.length)) continue;
       const score = combine === 'max' ? Math.max(...perField) : perField.reduce((a, b) => a + b, 0);
       hits.push({ _index: name, _id: id, _score: score, _source: pick(doc, body._source?.includes) });

@@ -11,8 +11,11 @@ export function fakeWithKnn(): FakeElasticsearch {
     const name = decodeURIComponent(String((params as unknown as { path: string }).path).split('/')[1] ?? '');
     const index = fake.indices.get(name);
     if (!index) return { acknowledged: false };
-    const mappings = ((index.definition['mappings'] ??= { properties: {} }) as { properties: Record<string, unknown> });
-    Object.assign(mappings.properties, ((params as unknown as { body: { properties: Record<string, unknown> } }).body).properties);
+    const mappings = (index.definition['mappings'] ??= { properties: {} }) as { properties: Record<string, unknown> };
+    Object.assign(
+      mappings.properties,
+      (params as unknown as { body: { properties: Record<string, unknown> } }).body.properties,
+    );
     return { acknowledged: true };
   });
   fake.intercept('search', (p) => {
@@ -21,8 +24,25 @@ export function fakeWithKnn(): FakeElasticsearch {
     let vector: number[];
     let filters: Array<Record<string, unknown>>;
     let size = (body['size'] as number | undefined) ?? 10;
-    const knn = body['knn'] as { field: string; query_vector: number[]; k: number; num_candidates: number; filter?: Array<Record<string, unknown>> } | undefined;
-    const script = (body['query'] as { script_score?: { query: { bool: { filter: Array<Record<string, unknown>> } }; script: { params: { query_vector: number[]; field: string } } } } | undefined)?.script_score;
+    const knn = body['knn'] as
+      | {
+          field: string;
+          query_vector: number[];
+          k: number;
+          num_candidates: number;
+          filter?: Array<Record<string, unknown>>;
+        }
+      | undefined;
+    const script = (
+      body['query'] as
+        | {
+            script_score?: {
+              query: { bool: { filter: Array<Record<string, unknown>> } };
+              script: { params: { query_vector: number[]; field: string } };
+            };
+          }
+        | undefined
+    )?.script_score;
     if (knn) {
       field = knn.field;
       vector = knn.query_vector;
@@ -48,7 +68,12 @@ export function fakeWithKnn(): FakeElasticsearch {
     }
     hits.sort((a, b) => b._score - a._score || a._id.localeCompare(b._id));
     const top = hits.slice(0, size);
-    return { took: 1, timed_out: false, _shards: { total: 1, successful: 1, skipped: 0, failed: 0 }, hits: { max_score: top[0]?._score ?? null, hits: top } };
+    return {
+      took: 1,
+      timed_out: false,
+      _shards: { total: 1, successful: 1, skipped: 0, failed: 0 },
+      hits: { max_score: top[0]?._score ?? null, hits: top },
+    };
   });
   return fake;
 }
