@@ -1,5 +1,6 @@
 // Shared Vitest settings: resolve workspace packages to their TypeScript sources.
 import { defineConfig } from 'vitest/config';
+import { SlowestFilesReporter } from './tools/vitest/slowest-files.js';
 
 export const sourceCondition = '@dotrank/source';
 
@@ -9,7 +10,9 @@ export default defineConfig({
     resolve: { conditions: [sourceCondition, 'import', 'node', 'default'], externalConditions: [sourceCondition] },
   },
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // one test layout: test/ beside src/ in every project
+    include: ['test/**/*.test.ts'],
+    reporters: ['default', new SlowestFilesReporter()],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
