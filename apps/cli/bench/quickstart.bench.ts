@@ -15,7 +15,11 @@ async function timeToReady(env: NodeJS.ProcessEnv): Promise<{ wallMs: number; re
   const started = performance.now();
   let output = '';
   const code = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, [cli, 'start', '--exit-when-ready', '--no-pull', '--no-progress', '--port', '0'], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [cli, 'start', '--exit-when-ready', '--no-pull', '--no-progress', '--port', '0'],
+      { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     child.on('exit', done);
@@ -27,7 +31,13 @@ async function timeToReady(env: NodeJS.ProcessEnv): Promise<{ wallMs: number; re
 
 const data = await mkdtemp(join(tmpdir(), 'dotrank-bench-start-'));
 const prefix = uniquePrefix('bench-start');
-const env = { ...process.env, DOTRANK_DATA_DIR: data, DOTRANK_QUEUE_PREFIX: prefix, DOTRANK_KEY_PREFIX: prefix, DOTRANK_MODEL: process.env['DOTRANK_MODEL'] ?? '' };
+const env = {
+  ...process.env,
+  DOTRANK_DATA_DIR: data,
+  DOTRANK_QUEUE_PREFIX: prefix,
+  DOTRANK_KEY_PREFIX: prefix,
+  DOTRANK_MODEL: process.env['DOTRANK_MODEL'] ?? '',
+};
 try {
   const first = await timeToReady(env);
   const second = await timeToReady(env);
@@ -35,7 +45,9 @@ try {
   console.log('dotrank start: time to readiness (fixture model unless DOTRANK_MODEL is set; Cranfield)');
   console.log(`  first run  (index + encode + eval): ${s(first.reportedMs)} ready, ${s(first.wallMs)} wall`);
   console.log(`  second run (everything reused)     : ${s(second.reportedMs)} ready, ${s(second.wallMs)} wall`);
-  console.log(`  speed-up: ${(first.reportedMs / second.reportedMs).toFixed(1)}x to readiness (goal >= 5x), ${(first.wallMs / second.wallMs).toFixed(1)}x wall`);
+  console.log(
+    `  speed-up: ${(first.reportedMs / second.reportedMs).toFixed(1)}x to readiness (goal >= 5x), ${(first.wallMs / second.wallMs).toFixed(1)}x wall`,
+  );
 } finally {
   const redis = new Redis(redisUrlForTests());
   await deleteKeysWithPrefix(redis, prefix);

@@ -8,7 +8,8 @@ import { registerCommands } from './commands/all.js';
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** The version of this package (the same file in the sources and in dist/). */
-const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 /** Builds the program; exported so tests can run commands in-process. */
 export function buildProgram(program: Command = new Command()): Command {
@@ -55,7 +56,11 @@ function debugEnabled(env: Record<string, string | undefined>): boolean {
 }
 
 /** Runs the CLI; errors print one clear line (a stack trace only with DOTRANK_DEBUG=1) and set the exit code. */
-export async function runCli(argv: string[], program: Command = new Command(), env: Record<string, string | undefined> = process.env): Promise<void> {
+export async function runCli(
+  argv: string[],
+  program: Command = new Command(),
+  env: Record<string, string | undefined> = process.env,
+): Promise<void> {
   buildProgram(program);
   try {
     await program.parseAsync(argv);

@@ -13,14 +13,21 @@ export interface CliResult {
 }
 
 /** Runs `dotrank` as a user would (a child process through bin/dotrank.js), with `env` over this process's environment. */
-export function dotrank(args: string[], options: { env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliResult> {
+export function dotrank(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string } = {},
+): Promise<CliResult> {
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: SPAWN_TIMEOUT - 10_000, env, ...(options.cwd ? { cwd: options.cwd } : {}) }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { timeout: SPAWN_TIMEOUT - 10_000, env, ...(options.cwd ? { cwd: options.cwd } : {}) },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
-

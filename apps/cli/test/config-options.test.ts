@@ -15,7 +15,10 @@ afterEach(() => {
 });
 
 /** A command with three configuration flags; parses `args` with `env` as the environment and returns what it saw. */
-function parse(args: string[], env: Partial<Record<(typeof VARIABLES)[number], string>> = {}): { command: Command; config: DotrankConfig } {
+function parse(
+  args: string[],
+  env: Partial<Record<(typeof VARIABLES)[number], string>> = {},
+): { command: Command; config: DotrankConfig } {
   for (const v of VARIABLES) delete process.env[v];
   Object.assign(process.env, env);
   const command = new Command('try')
@@ -44,8 +47,15 @@ describe('configuration flags: one mapping from flags and environment to the con
   });
 
   it('takes the schema default, then the variable, then the flag', () => {
-    expect(parse([]).config).toMatchObject({ DOTRANK_BATCH_SIZE: 32, ELASTICSEARCH_INDEX: 'dotrank', DOTRANK_LOG_LEVEL: 'warn' });
-    expect(parse([], { DOTRANK_BATCH_SIZE: '64', DOTRANK_LOG_LEVEL: 'error' }).config).toMatchObject({ DOTRANK_BATCH_SIZE: 64, DOTRANK_LOG_LEVEL: 'error' });
+    expect(parse([]).config).toMatchObject({
+      DOTRANK_BATCH_SIZE: 32,
+      ELASTICSEARCH_INDEX: 'dotrank',
+      DOTRANK_LOG_LEVEL: 'warn',
+    });
+    expect(parse([], { DOTRANK_BATCH_SIZE: '64', DOTRANK_LOG_LEVEL: 'error' }).config).toMatchObject({
+      DOTRANK_BATCH_SIZE: 64,
+      DOTRANK_LOG_LEVEL: 'error',
+    });
     expect(parse(['--batch-size', '8'], { DOTRANK_BATCH_SIZE: '64' }).config.DOTRANK_BATCH_SIZE).toBe(8);
   });
 

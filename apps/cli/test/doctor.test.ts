@@ -34,12 +34,32 @@ beforeAll(async () => {
       res.end(JSON.stringify(body));
     };
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (path === '/') return reply(200, { name: 'fake', cluster_name: 'test', version: { number: '8.15.0' }, tagline: 'You Know, for Search' });
+    if (path === '/')
+      return reply(200, {
+        name: 'fake',
+        cluster_name: 'test',
+        version: { number: '8.15.0' },
+        tagline: 'You Know, for Search',
+      });
     if (path === '/passages/_mapping') {
-      return reply(200, { passages: { mappings: { properties: { title: { type: 'text' }, text: { type: 'text' }, meta: { properties: { lang: { type: 'keyword' }, note: { type: 'text' } } } } } } });
+      return reply(200, {
+        passages: {
+          mappings: {
+            properties: {
+              title: { type: 'text' },
+              text: { type: 'text' },
+              meta: { properties: { lang: { type: 'keyword' }, note: { type: 'text' } } },
+            },
+          },
+        },
+      });
     }
-    if (path === '/logs/_mapping') return reply(200, { logs: { mappings: { properties: { message: { type: 'text' } } } } });
-    return reply(404, { error: { type: 'index_not_found_exception', reason: `no such index [${path.split('/')[1]}]` }, status: 404 });
+    if (path === '/logs/_mapping')
+      return reply(200, { logs: { mappings: { properties: { message: { type: 'text' } } } } });
+    return reply(404, {
+      error: { type: 'index_not_found_exception', reason: `no such index [${path.split('/')[1]}]` },
+      status: 404,
+    });
   });
   await new Promise<void>((resolve) => fakeElasticsearch.listen(0, '127.0.0.1', resolve));
   elasticsearchUrl = `http://127.0.0.1:${(fakeElasticsearch.address() as AddressInfo).port}`;
@@ -57,20 +77,38 @@ describe('doctor checks', () => {
   });
 
   it('redis: the real server answers with its version and eviction policy; a closed port fails when configured', async () => {
-    const [up, down] = await Promise.all([checkRedis({ REDIS_URL: redisUrlForTests() }), checkRedis({ REDIS_URL: CLOSED })]);
-    expect(up[0]).toMatchObject({ status: 'ok', check: 'redis', detail: expect.stringMatching(/answers \(Redis \d+\.\d+/) });
+    const [up, down] = await Promise.all([
+      checkRedis({ REDIS_URL: redisUrlForTests() }),
+      checkRedis({ REDIS_URL: CLOSED }),
+    ]);
+    expect(up[0]).toMatchObject({
+      status: 'ok',
+      check: 'redis',
+      detail: expect.stringMatching(/answers \(Redis \d+\.\d+/),
+    });
     expect(up[1]?.check).toBe('redis eviction');
-    expect(down).toEqual([{ status: 'fail', check: 'redis', detail: expect.stringMatching(/ECONNREFUSED/), fix: expect.stringMatching(/REDIS_URL/) }]);
+    expect(down).toEqual([
+      {
+        status: 'fail',
+        check: 'redis',
+        detail: expect.stringMatching(/ECONNREFUSED/),
+        fix: expect.stringMatching(/REDIS_URL/),
+      },
+    ]);
   });
 
   it('redis eviction: noeviction or allkeys-* pass, volatile-* warns with the fix', () => {
     expect(checkEvictionPolicy('noeviction').status).toBe('ok');
     expect(checkEvictionPolicy('allkeys-lru').status).toBe('ok');
-    expect(checkEvictionPolicy('volatile-lru')).toMatchObject({ status: 'warn', fix: expect.stringMatching(/CONFIG SET maxmemory-policy noeviction/) });
+    expect(checkEvictionPolicy('volatile-lru')).toMatchObject({
+      status: 'warn',
+      fix: expect.stringMatching(/CONFIG SET maxmemory-policy noeviction/),
+    });
   });
 
   it('elasticsearch: version, the index and its text fields (fake cluster)', async () => {
-    const config = (index: string, url = elasticsearchUrl) => loadConfig({ ELASTICSEARCH_URL: url, ELASTICSEARCH_INDEX: index, ELASTICSEARCH_TIMEOUT_MS: '2000' });
+    const config = (index: string, url = elasticsearchUrl) =>
+      loadConfig({ ELASTICSEARCH_URL: url, ELASTICSEARCH_INDEX: index, ELASTICSEARCH_TIMEOUT_MS: '2000' });
     const good = await checkElasticsearch(config('passages'));
     expect(good).toEqual([
       { status: 'ok', check: 'elasticsearch', detail: `${elasticsearchUrl} answers (Elasticsearch 8.15.0)` },
@@ -82,27 +120,48 @@ describe('doctor checks', () => {
       checkElasticsearch(config('logs')),
       checkElasticsearch(config('passages', 'http://127.0.0.1:1')),
     ]);
-    expect(missing[1]).toMatchObject({ status: 'warn', detail: 'nothing does not exist', fix: expect.stringMatching(/dotrank index/) });
-    expect(unsearchable[1]).toMatchObject({ status: 'warn', detail: expect.stringMatching(/no text field dotrank searches \(title, text\); text fields: message/) });
+    expect(missing[1]).toMatchObject({
+      status: 'warn',
+      detail: 'nothing does not exist',
+      fix: expect.stringMatching(/dotrank index/),
+    });
+    expect(unsearchable[1]).toMatchObject({
+      status: 'warn',
+      detail: expect.stringMatching(/no text field dotrank searches \(title, text\); text fields: message/),
+    });
     expect(down).toEqual([expect.objectContaining({ status: 'fail', check: 'elasticsearch' })]);
-    expect(await checkElasticsearch(loadConfig({}))).toEqual([expect.objectContaining({ status: 'ok', detail: expect.stringMatching(/not configured/) })]);
+    expect(await checkElasticsearch(loadConfig({}))).toEqual([
+      expect.objectContaining({ status: 'ok', detail: expect.stringMatching(/not configured/) }),
+    ]);
   });
 
   it('textFieldsOf walks object fields', () => {
-    expect(textFieldsOf({ a: { type: 'text' }, b: { type: 'keyword' }, c: { properties: { d: { type: 'text' } } } })).toEqual(['a', 'c.d']);
+    expect(
+      textFieldsOf({ a: { type: 'text' }, b: { type: 'keyword' }, c: { properties: { d: { type: 'text' } } } }),
+    ).toEqual(['a', 'c.d']);
   });
 
   it('model: the fixture model loads; a configured folder that is not a model fails', async () => {
     const good = await checkModel({ DOTRANK_MODEL: fixtureModel, DOTRANK_DATA_DIR: '.dotrank' });
-    expect(good).toMatchObject({ status: 'ok', detail: expect.stringMatching(/dim \d+, model\.onnx\) in .*tiny-tasb$/) });
-    const bad = await checkModel({ DOTRANK_MODEL: fileURLToPath(new URL('.', import.meta.url)), DOTRANK_DATA_DIR: '.dotrank' });
+    expect(good).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/dim \d+, model\.onnx\) in .*tiny-tasb$/),
+    });
+    const bad = await checkModel({
+      DOTRANK_MODEL: fileURLToPath(new URL('.', import.meta.url)),
+      DOTRANK_DATA_DIR: '.dotrank',
+    });
     expect(bad).toMatchObject({ status: 'fail', fix: expect.stringMatching(/DOTRANK_MODEL/) });
   });
 
   it('onnx runtime: the real runtime offers cpu; asking for a provider it lacks fails', () => {
     expect(checkExecutionProviders({ DOTRANK_EXECUTION_PROVIDERS: ['cpu'] }).status).toBe('ok');
     const cuda = checkExecutionProviders({ DOTRANK_EXECUTION_PROVIDERS: ['cuda', 'cpu'] }, ['cpu', 'webgpu']);
-    expect(cuda).toMatchObject({ status: 'fail', detail: expect.stringMatching(/missing: cuda$/), fix: expect.stringMatching(/GPU workers/) });
+    expect(cuda).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/missing: cuda$/),
+      fix: expect.stringMatching(/GPU workers/),
+    });
   });
 
   it('prints ok|warn|fail, the check and the detail in columns, each fix under its check', () => {
@@ -115,20 +174,44 @@ describe('doctor checks', () => {
 });
 
 describe('dotrank doctor (child process)', () => {
-  it('exits 1 when the configured Redis is down, 0 when everything configured answers; --json', async () => {
-    const [down, up] = await Promise.all([
-      dotrank(['doctor'], { env: { REDIS_URL: CLOSED, DOTRANK_MODEL: fixtureModel, ELASTICSEARCH_URL: undefined } }),
-      dotrank(['doctor', '--json'], { env: { REDIS_URL: redisUrlForTests(), DOTRANK_MODEL: fixtureModel, ELASTICSEARCH_URL: elasticsearchUrl, ELASTICSEARCH_INDEX: 'passages' } }),
-    ]);
-    expect(down.code).toBe(1);
-    expect(down.stdout).toMatch(/^fail {2}redis +cannot reach redis:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/m);
-    expect(down.stdout).toMatch(/^ok {4}node +v\d+/m);
-    expect(up.code).toBe(0);
-    const report = JSON.parse(up.stdout) as { ok: boolean; checks: Array<{ status: string; check: string }> };
-    expect(report.ok).toBe(true);
-    expect(report.checks.map((c) => c.check)).toEqual(
-      expect.arrayContaining(['node', 'redis', 'redis eviction', 'elasticsearch', 'elasticsearch index', 'model', 'onnx runtime', 'tests: lucene']),
-    );
-    expect(report.checks.filter((c) => c.check !== 'tests: chromium' && c.check !== 'tests: javac' && c.check !== 'tests: lucene').every((c) => c.status === 'ok')).toBe(true);
-  }, SPAWN_TIMEOUT);
+  it(
+    'exits 1 when the configured Redis is down, 0 when everything configured answers; --json',
+    async () => {
+      const [down, up] = await Promise.all([
+        dotrank(['doctor'], { env: { REDIS_URL: CLOSED, DOTRANK_MODEL: fixtureModel, ELASTICSEARCH_URL: undefined } }),
+        dotrank(['doctor', '--json'], {
+          env: {
+            REDIS_URL: redisUrlForTests(),
+            DOTRANK_MODEL: fixtureModel,
+            ELASTICSEARCH_URL: elasticsearchUrl,
+            ELASTICSEARCH_INDEX: 'passages',
+          },
+        }),
+      ]);
+      expect(down.code).toBe(1);
+      expect(down.stdout).toMatch(/^fail {2}redis +cannot reach redis:\/\/127\.0\.0\.1:1: .*ECONNREFUSED/m);
+      expect(down.stdout).toMatch(/^ok {4}node +v\d+/m);
+      expect(up.code).toBe(0);
+      const report = JSON.parse(up.stdout) as { ok: boolean; checks: Array<{ status: string; check: string }> };
+      expect(report.ok).toBe(true);
+      expect(report.checks.map((c) => c.check)).toEqual(
+        expect.arrayContaining([
+          'node',
+          'redis',
+          'redis eviction',
+          'elasticsearch',
+          'elasticsearch index',
+          'model',
+          'onnx runtime',
+          'tests: lucene',
+        ]),
+      );
+      expect(
+        report.checks
+          .filter((c) => c.check !== 'tests: chromium' && c.check !== 'tests: javac' && c.check !== 'tests: lucene')
+          .every((c) => c.status === 'ok'),
+      ).toBe(true);
+    },
+    SPAWN_TIMEOUT,
+  );
 });

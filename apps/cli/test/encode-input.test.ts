@@ -9,9 +9,24 @@ import { dotrank, SPAWN_TIMEOUT } from './cli.js';
 let dir: string;
 
 function encode(input: string, output: string, extra: string[] = []) {
-  return dotrank(['encode', '--model', tinyModelDir(), '--kind', 'passage', '--in', input, '--out', output, '--no-progress', ...extra], {
-    env: { DOTRANK_MODEL: undefined },
-  });
+  return dotrank(
+    [
+      'encode',
+      '--model',
+      tinyModelDir(),
+      '--kind',
+      'passage',
+      '--in',
+      input,
+      '--out',
+      output,
+      '--no-progress',
+      ...extra,
+    ],
+    {
+      env: { DOTRANK_MODEL: undefined },
+    },
+  );
 }
 
 beforeAll(async () => {
@@ -26,8 +41,16 @@ describe('dotrank encode: strict input', { timeout: SPAWN_TIMEOUT * 2 }, () => {
   it('refuses a duplicate id, an id with whitespace, bytes that are not UTF-8 and an empty file (exit 2, file:line, no output)', async () => {
     const cases: Array<[string, Buffer, string]> = [
       ['dup.tsv', Buffer.from('a\tone\nb\ttwo\na\tthree\n'), ':3: duplicate id "a" (first on line 1)'],
-      ['space.jsonl', Buffer.from('{"id": "a b", "text": "one"}\n'), ':1: id "a b" contains whitespace or a control character'],
-      ['latin1.tsv', Buffer.concat([Buffer.from('a\tone\nb\tcaf'), Buffer.from([0xe9]), Buffer.from('\n')]), ':2: invalid UTF-8'],
+      [
+        'space.jsonl',
+        Buffer.from('{"id": "a b", "text": "one"}\n'),
+        ':1: id "a b" contains whitespace or a control character',
+      ],
+      [
+        'latin1.tsv',
+        Buffer.concat([Buffer.from('a\tone\nb\tcaf'), Buffer.from([0xe9]), Buffer.from('\n')]),
+        ':2: invalid UTF-8',
+      ],
       ['empty.tsv', Buffer.from('\n'), ': holds no text to encode'],
     ];
     for (const [name, bytes, problem] of cases) {
@@ -49,7 +72,10 @@ describe('dotrank encode: strict input', { timeout: SPAWN_TIMEOUT * 2 }, () => {
     expect(r.code).toBe(0);
     for (const line of [2, 3, 4]) expect(r.stderr).toContain(`skipped ${input}:${line}: `);
     expect(r.stderr).toContain('skipped 3 invalid lines (--skip-invalid)');
-    const rows = (await readFile(output, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    const rows = (await readFile(output, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
     expect(rows).toEqual(['a', 'd']);
   });
 });

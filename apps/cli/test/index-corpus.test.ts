@@ -12,7 +12,10 @@ let dir: string;
 
 /** Runs the CLI with its own data dir and without an Elasticsearch cluster, so the embedded source is the default. */
 function run(args: string[]): Promise<CliResult> {
-  return dotrank(args, { env: { DOTRANK_DATA_DIR: join(dir, 'data'), ELASTICSEARCH_URL: undefined, ELASTICSEARCH_CLOUD_ID: undefined }, cwd: dir });
+  return dotrank(args, {
+    env: { DOTRANK_DATA_DIR: join(dir, 'data'), ELASTICSEARCH_URL: undefined, ELASTICSEARCH_CLOUD_ID: undefined },
+    cwd: dir,
+  });
 }
 
 beforeAll(async () => {
@@ -20,7 +23,11 @@ beforeAll(async () => {
   await writeFile(
     join(dir, 'docs.jsonl'),
     [
-      JSON.stringify({ doc: 'p1', body: 'The boundary layer on a flat plate at supersonic speed.', heading: 'Flat plates' }),
+      JSON.stringify({
+        doc: 'p1',
+        body: 'The boundary layer on a flat plate at supersonic speed.',
+        heading: 'Flat plates',
+      }),
       '{"doc": "broken", "body": ',
       JSON.stringify({ doc: 'p2', body: 'Heat transfer in the boundary layer of a hypersonic vehicle.' }),
       JSON.stringify({ body: 'a line without an id' }),
@@ -36,7 +43,17 @@ afterAll(async () => {
 
 describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => {
   it('refuses a corpus with malformed lines (exit 2, file:line, nothing written); --skip-invalid reports every skipped line', async () => {
-    const args = ['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--title-field', 'heading'];
+    const args = [
+      'index',
+      '--collection',
+      join(dir, 'docs.jsonl'),
+      '--id-field',
+      'doc',
+      '--text-field',
+      'body',
+      '--title-field',
+      'heading',
+    ];
     const refused = await run(args);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^dotrank: .*docs\.jsonl:2: invalid JSON/m);
@@ -54,7 +71,12 @@ describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => 
     expect(r.code).toBe(0);
     const rows = r.stdout.trim().split('\n');
     expect(rows[0]).toMatch(/rank\s+score\s+id\s+text/);
-    expect(rows.slice(1).map((row) => row.trim().split(/\s+/)[2]).sort()).toEqual(['p1', 'p2']);
+    expect(
+      rows
+        .slice(1)
+        .map((row) => row.trim().split(/\s+/)[2])
+        .sort(),
+    ).toEqual(['p1', 'p2']);
     const json = await run(['search', 'boundary layer', '--json', '--index-dir', join(dir, 'data', 'index', 'docs')]);
     const results = JSON.parse(json.stdout) as Array<{ rank: number; id: string; score: number; text: string }>;
     // Same term frequencies; p1 is longer (its title is part of the text), so p2 ranks first.
@@ -64,14 +86,30 @@ describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => 
   });
 
   it('refuses changed BM25 parameters for an existing index and rebuilds on request', async () => {
-    const args = ['index', '--collection', join(dir, 'docs.jsonl'), '--id-field', 'doc', '--text-field', 'body', '--k1', '0.9', '--no-progress'];
+    const args = [
+      'index',
+      '--collection',
+      join(dir, 'docs.jsonl'),
+      '--id-field',
+      'doc',
+      '--text-field',
+      'body',
+      '--k1',
+      '0.9',
+      '--no-progress',
+    ];
     const refused = await run(args);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/^dotrank: k1: .*k1=1\.2.*k1=0\.9/m);
     expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
     const rebuilt = await run([...args, '--rebuild', '--json', '--skip-invalid']);
     expect(rebuilt.code).toBe(0);
-    expect(JSON.parse(rebuilt.stdout)).toMatchObject({ indexed: 3, failed: 0, skipped: 2, malformed: [{ line: 2 }, { line: 4 }] });
+    expect(JSON.parse(rebuilt.stdout)).toMatchObject({
+      indexed: 3,
+      failed: 0,
+      skipped: 2,
+      malformed: [{ line: 2 }, { line: 4 }],
+    });
   });
 
   it('names the flag for bad input and a missing index', async () => {
@@ -89,12 +127,29 @@ describe('dotrank index / search (embedded)', { timeout: SPAWN_TIMEOUT }, () => 
     const r = await run(['index', '--collection', collection, '--index-dir', indexDir, '--no-progress']);
     expect(r.stdout).toMatch(/^indexed 1400, failed 0, skipped 0/);
     // Cranfield's two passages without text are indexed, with one warning naming them
-    expect(r.stderr.match(/warning: 2 passages have empty or whitespace-only text \(indexed; no query can match them\): 471, 995\n/g)).toHaveLength(1);
-    const search = await run(['search', 'what similarity laws must be obeyed when constructing aeroelastic models', '--k', '10', '--json', '--index-dir', indexDir]);
-    const cli = (JSON.parse(search.stdout) as Array<{ id: string; score: number }>).map(({ id, score }) => ({ id, score }));
+    expect(
+      r.stderr.match(
+        /warning: 2 passages have empty or whitespace-only text \(indexed; no query can match them\): 471, 995\n/g,
+      ),
+    ).toHaveLength(1);
+    const search = await run([
+      'search',
+      'what similarity laws must be obeyed when constructing aeroelastic models',
+      '--k',
+      '10',
+      '--json',
+      '--index-dir',
+      indexDir,
+    ]);
+    const cli = (JSON.parse(search.stdout) as Array<{ id: string; score: number }>).map(({ id, score }) => ({
+      id,
+      score,
+    }));
     const index = new BM25Index();
     for await (const p of readCorpus(collection)) index.add(p);
-    const lib = index.search('what similarity laws must be obeyed when constructing aeroelastic models', { k: 10 }).map(({ id, score }) => ({ id, score }));
+    const lib = index
+      .search('what similarity laws must be obeyed when constructing aeroelastic models', { k: 10 })
+      .map(({ id, score }) => ({ id, score }));
     expect(cli).toEqual(lib);
   });
 });

@@ -11,7 +11,12 @@ let dir: string;
 /** Runs the CLI with its own data dir, no cluster and no model; `search` takes no --no-progress. */
 function run(args: string[]): Promise<CliResult> {
   return dotrank(args[0] === 'search' ? args : [...args, '--no-progress'], {
-    env: { DOTRANK_DATA_DIR: join(dir, 'data'), ELASTICSEARCH_URL: undefined, ELASTICSEARCH_CLOUD_ID: undefined, DOTRANK_MODEL: undefined },
+    env: {
+      DOTRANK_DATA_DIR: join(dir, 'data'),
+      ELASTICSEARCH_URL: undefined,
+      ELASTICSEARCH_CLOUD_ID: undefined,
+      DOTRANK_MODEL: undefined,
+    },
     cwd: dir,
   });
 }
@@ -23,10 +28,24 @@ const good = [line('a', 'boundary layer flow'), line('b', 'heat transfer')];
 const BAD_CORPORA: Array<[name: string, bytes: Buffer, line: number, problem: RegExp]> = [
   ['malformed', Buffer.from([...good, '{"_id": "c", "text": '].join('\n')), 3, /invalid JSON/],
   ['duplicate', Buffer.from([...good, line('a', 'again')].join('\n')), 3, /duplicate id "a" \(first on line 1\)/],
-  ['newline-id', Buffer.from([line('a\nb', 'text'), ...good].join('\n')), 1, /"a\\nb" contains whitespace or a control character/],
+  [
+    'newline-id',
+    Buffer.from([line('a\nb', 'text'), ...good].join('\n')),
+    1,
+    /"a\\nb" contains whitespace or a control character/,
+  ],
   ['tab-id', Buffer.from([...good, line('c\td', 'text')].join('\n')), 3, /"c\\td" contains whitespace/],
   ['space-id', Buffer.from([...good, line('c d', 'text')].join('\n')), 3, /"c d" contains whitespace/],
-  ['latin1', Buffer.concat([Buffer.from(`${good.join('\n')}\n{"_id": "c", "text": "caf`), Buffer.from([0xe9]), Buffer.from('"}\n')]), 3, /invalid UTF-8/],
+  [
+    'latin1',
+    Buffer.concat([
+      Buffer.from(`${good.join('\n')}\n{"_id": "c", "text": "caf`),
+      Buffer.from([0xe9]),
+      Buffer.from('"}\n'),
+    ]),
+    3,
+    /invalid UTF-8/,
+  ],
   ['empty', Buffer.from('\n'), 0, /the corpus holds no passage/],
 ];
 
@@ -41,15 +60,18 @@ afterAll(async () => {
 });
 
 describe('strict corpus input', { timeout: SPAWN_TIMEOUT * 3 }, () => {
-  it.each(BAD_CORPORA)('refuses a %s corpus: exit 2 naming file:line, no index folder created', async (name, _bytes, lineNo, problem) => {
-    const file = join(dir, `${name}.jsonl`);
-    const r = await run(['index', '--collection', file]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(lineNo > 0 ? `${file}:${lineNo}: ` : `${file}: `);
-    expect(r.stderr).toMatch(problem);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    await expect(stat(join(dir, 'data', 'index'))).rejects.toThrow(/ENOENT/);
-  });
+  it.each(BAD_CORPORA)(
+    'refuses a %s corpus: exit 2 naming file:line, no index folder created',
+    async (name, _bytes, lineNo, problem) => {
+      const file = join(dir, `${name}.jsonl`);
+      const r = await run(['index', '--collection', file]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(lineNo > 0 ? `${file}:${lineNo}: ` : `${file}: `);
+      expect(r.stderr).toMatch(problem);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      await expect(stat(join(dir, 'data', 'index'))).rejects.toThrow(/ENOENT/);
+    },
+  );
 
   it('leaves an earlier index untouched when a bad corpus is indexed into its folder, with or without --rebuild', async () => {
     const indexDir = join(dir, 'kept');
@@ -71,7 +93,16 @@ describe('strict corpus input', { timeout: SPAWN_TIMEOUT * 3 }, () => {
     await writeFile(
       mixed,
       Buffer.concat([
-        Buffer.from([line('a', 'one'), 'nope', line('a', 'dup'), line('x y', 'space'), line('b', 'two'), '{"_id": "c", "text": "\xff'].join('\n')),
+        Buffer.from(
+          [
+            line('a', 'one'),
+            'nope',
+            line('a', 'dup'),
+            line('x y', 'space'),
+            line('b', 'two'),
+            '{"_id": "c", "text": "\xff',
+          ].join('\n'),
+        ),
         Buffer.from([0xff]),
         Buffer.from('"}\n'),
       ]),
@@ -91,9 +122,21 @@ describe('strict corpus input', { timeout: SPAWN_TIMEOUT * 3 }, () => {
     lines[5] = '1\t29\tvery';
     await writeFile(qrels, lines.join('\n'));
     const indexDir = join(dir, 'eval-index');
-    const r = await run(['eval', '--collection', collection, '--out', join(dir, 'eval-out'), '--systems', 'bm25', '--index-dir', indexDir]);
+    const r = await run([
+      'eval',
+      '--collection',
+      collection,
+      '--out',
+      join(dir, 'eval-out'),
+      '--systems',
+      'bm25',
+      '--index-dir',
+      indexDir,
+    ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`${qrels.replace(/[.\\/]/g, '\\$&')}:6: relevance must be an integer, got "very"`));
+    expect(r.stderr).toMatch(
+      new RegExp(`${qrels.replace(/[.\\/]/g, '\\$&')}:6: relevance must be an integer, got "very"`),
+    );
     expect(r.stderr).not.toMatch(/indexed \d+ passages/);
     await expect(stat(indexDir)).rejects.toThrow(/ENOENT/);
     await expect(stat(join(dir, 'eval-out'))).rejects.toThrow(/ENOENT/);

@@ -53,7 +53,6 @@ function lucene(args: string[]): Record<string, number> {
   return JSON.parse(lines[lines.length - 1]!) as Record<string, number>;
 }
 
-
 /** Cranfield copied `copies` times; in each copy every word is kept (70%), dropped (15%) or replaced by a word drawn from the corpus (15%). */
 async function writeSynthetic(docs: Doc[], copies: number, path: string): Promise<void> {
   if (existsSync(path)) return;
@@ -134,7 +133,18 @@ async function benchCorpus(name: string, corpusPath: string, queriesPath: string
   const oursCpuQps = (REPEAT * queries.length) / (cpuSeconds() - c1);
 
   const runPath = join(work, `${name}-lucene.trec`);
-  const ls = lucene(['search', luceneDir, queriesPath, runPath, '--k', String(K), '--repeat', String(REPEAT), '--warmup', String(WARMUP)]);
+  const ls = lucene([
+    'search',
+    luceneDir,
+    queriesPath,
+    runPath,
+    '--k',
+    String(K),
+    '--repeat',
+    String(REPEAT),
+    '--warmup',
+    String(WARMUP),
+  ]);
   const theirs = new Map<string, Array<{ id: string; score: number }>>();
   for (const line of readFileSync(runPath, 'utf8').split('\n')) {
     if (!line) continue;
@@ -146,10 +156,12 @@ async function benchCorpus(name: string, corpusPath: string, queriesPath: string
   for (const q of queries) {
     const a = ours.get(q._id) ?? [];
     const b = theirs.get(q._id) ?? [];
-    if (a.length === b.length && a.every((x, i) => x.id === b[i]!.id && x.score === Math.fround(b[i]!.score))) identical++;
+    if (a.length === b.length && a.every((x, i) => x.id === b[i]!.id && x.score === Math.fround(b[i]!.score)))
+      identical++;
   }
   let textBytes = 0;
-  for (const d of readJsonl<Doc>(corpusPath)) textBytes += Buffer.byteLength(d.title ? `${d.title} ${d.text}` : d.text) + Buffer.byteLength(d._id);
+  for (const d of readJsonl<Doc>(corpusPath))
+    textBytes += Buffer.byteLength(d.title ? `${d.title} ${d.text}` : d.text) + Buffer.byteLength(d._id);
   return {
     corpus: name,
     docs: stats.documents,
@@ -173,10 +185,18 @@ async function benchCorpus(name: string, corpusPath: string, queriesPath: string
 function print(row: Row): void {
   const f = (x: number, d = 2) => x.toFixed(d);
   console.log(`\n== ${row.corpus}: ${row.docs} docs, ${row.postings} postings; ${row.agreement}`);
-  console.log(`index time, wall (s)         ours ${f(row.oursIndexS)}   lucene ${f(row.luceneIndexS)}   ratio ours/lucene ${f(row.oursIndexS / row.luceneIndexS)} (<1 = faster)`);
-  console.log(`index time, cpu (s)          ours ${f(row.oursIndexCpuS)}   lucene ${f(row.luceneIndexCpuS)}   ratio ours/lucene ${f(row.oursIndexCpuS / row.luceneIndexCpuS)} (<1 = faster)`);
-  console.log(`queries/s top-${K}, wall    ours ${f(row.oursQps, 1)}   lucene ${f(row.luceneQps, 1)}   ratio ours/lucene ${f(row.oursQps / row.luceneQps)} (>1 = faster)`);
-  console.log(`queries/s top-${K}, cpu     ours ${f(row.oursCpuQps, 1)}   lucene ${f(row.luceneCpuQps, 1)}   ratio ours/lucene ${f(row.oursCpuQps / row.luceneCpuQps)} (>1 = faster)`);
+  console.log(
+    `index time, wall (s)         ours ${f(row.oursIndexS)}   lucene ${f(row.luceneIndexS)}   ratio ours/lucene ${f(row.oursIndexS / row.luceneIndexS)} (<1 = faster)`,
+  );
+  console.log(
+    `index time, cpu (s)          ours ${f(row.oursIndexCpuS)}   lucene ${f(row.luceneIndexCpuS)}   ratio ours/lucene ${f(row.oursIndexCpuS / row.luceneIndexCpuS)} (<1 = faster)`,
+  );
+  console.log(
+    `queries/s top-${K}, wall    ours ${f(row.oursQps, 1)}   lucene ${f(row.luceneQps, 1)}   ratio ours/lucene ${f(row.oursQps / row.luceneQps)} (>1 = faster)`,
+  );
+  console.log(
+    `queries/s top-${K}, cpu     ours ${f(row.oursCpuQps, 1)}   lucene ${f(row.luceneCpuQps, 1)}   ratio ours/lucene ${f(row.oursCpuQps / row.luceneCpuQps)} (>1 = faster)`,
+  );
   console.log(
     `bytes/posting           ours in memory: postings ${f(row.oursBytesPerPosting)}, with texts ${f(row.oursAllBytesPerPosting)}; ours on disk ${f(row.oursDiskBytesPerPosting)}   lucene on disk (with stored text) ${f(row.luceneBytesPerPosting)}   ratio ours(with texts)/lucene ${f(row.oursAllBytesPerPosting / row.luceneBytesPerPosting)}`,
   );

@@ -102,7 +102,8 @@ function javaLowerCase(token: string): string {
   return out;
 }
 
-const SOUTHEAST_ASIAN = /^[\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\p{Script=New_Tai_Lue}\p{Script=Tai_Tham}\p{Script=Tai_Viet}]+$/u;
+const SOUTHEAST_ASIAN =
+  /^[\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}\p{Script=New_Tai_Lue}\p{Script=Tai_Tham}\p{Script=Tai_Viet}]+$/u;
 
 function scanUnicode(chunk: string, out: string[], maxTokenLength: number): void {
   // Lucene keeps a run of South-East Asian script as one token (no dictionary), where ICU splits it into words.

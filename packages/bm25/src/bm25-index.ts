@@ -124,7 +124,8 @@ export class BM25Index {
    */
   add(passage: Passage): void {
     if (passage === null || typeof passage !== 'object') throw new ValidationError('passage', 'must be an object');
-    if (typeof passage.id !== 'string' || passage.id === '') throw new ValidationError('id', 'must be a non-empty string');
+    if (typeof passage.id !== 'string' || passage.id === '')
+      throw new ValidationError('id', 'must be a non-empty string');
     if (typeof passage.text !== 'string') throw new ValidationError('text', `must be a string (passage ${passage.id})`);
     const tokens = analyze(passage.text, DEFAULT_MAX_TOKEN_LENGTH);
     this.thaw();
@@ -135,7 +136,9 @@ export class BM25Index {
     if (doc >= NO_MORE_DOCS - 1) throw new ValidationError('passage', 'index is full (2^31 documents)');
     this.ids.push(passage.id);
     this.texts.push(passage.text);
-    this.metadata.push(passage.metadata && Object.keys(passage.metadata).length > 0 ? { ...passage.metadata } : undefined);
+    this.metadata.push(
+      passage.metadata && Object.keys(passage.metadata).length > 0 ? { ...passage.metadata } : undefined,
+    );
     this.idToDoc.set(passage.id, doc);
     if (doc >= this.norms.length) {
       const grow = (a: Uint8Array) => {

@@ -83,7 +83,10 @@ async function checkReplaceable(dir: string): Promise<boolean> {
   }
   const foreign = entries.filter((name) => !INDEX_FILES.has(name));
   if (foreign.length > 0) {
-    throw new ConfigError('index', `${dir} holds files that are not part of a dotrank BM25 index (${foreign.slice(0, 3).join(', ')}); choose a new or empty folder`);
+    throw new ConfigError(
+      'index',
+      `${dir} holds files that are not part of a dotrank BM25 index (${foreign.slice(0, 3).join(', ')}); choose a new or empty folder`,
+    );
   }
   return true;
 }
@@ -221,7 +224,10 @@ async function readManifest(dir: string): Promise<Manifest> {
     );
   }
   if (manifest.analyzer !== ANALYZER_ID) {
-    throw new ConfigError('analyzer', `${path} was built with analyzer ${manifest.analyzer}, this build uses ${ANALYZER_ID}; re-index`);
+    throw new ConfigError(
+      'analyzer',
+      `${path} was built with analyzer ${manifest.analyzer}, this build uses ${ANALYZER_ID}; re-index`,
+    );
   }
   return manifest;
 }
@@ -272,7 +278,10 @@ export async function readIndexFiles(dir: string, expected: Partial<BM25Params> 
   for (const key of ['k1', 'b'] as const) {
     const want = expected[key];
     if (want !== undefined && want !== manifest[key]) {
-      throw new ConfigError(key, `the index in ${dir} was built with ${key}=${manifest[key]}, but ${key}=${want} was requested; re-index or drop the option`);
+      throw new ConfigError(
+        key,
+        `the index in ${dir} was built with ${key}=${manifest[key]}, but ${key}=${want} was requested; re-index or drop the option`,
+      );
     }
   }
   const arraysBuf = await readFile(join(dir, 'arrays.bin'));
@@ -284,7 +293,8 @@ export async function readIndexFiles(dir: string, expected: Partial<BM25Params> 
     const Ctor = ARRAY_TYPES[section.type];
     if (!Ctor) throw new ConfigError('sections', `unknown array type ${section.type}`);
     const byteLength = section.length * Ctor.BYTES_PER_ELEMENT;
-    if (section.offset + byteLength > aligned.byteLength) throw new ConfigError(join(dir, 'arrays.bin'), `truncated (section ${section.name})`);
+    if (section.offset + byteLength > aligned.byteLength)
+      throw new ConfigError(join(dir, 'arrays.bin'), `truncated (section ${section.name})`);
     arrays.set(section.name, new Ctor(aligned.buffer, section.offset, section.length));
   }
   const get = <T>(name: string): T => {
@@ -294,11 +304,15 @@ export async function readIndexFiles(dir: string, expected: Partial<BM25Params> 
   };
   const postingsBytes = new Uint8Array(await readFile(join(dir, 'postings.bin')));
   if (postingsBytes.byteLength !== manifest.postingsBytes) {
-    throw new ConfigError(join(dir, 'postings.bin'), `expected ${manifest.postingsBytes} bytes, found ${postingsBytes.byteLength}`);
+    throw new ConfigError(
+      join(dir, 'postings.bin'),
+      `expected ${manifest.postingsBytes} bytes, found ${postingsBytes.byteLength}`,
+    );
   }
   const termsText = await readFile(join(dir, 'terms.bin'), 'utf8');
   const terms = manifest.terms === 0 ? [] : termsText.split('\n');
-  if (terms.length !== manifest.terms) throw new ConfigError(join(dir, 'terms.bin'), `expected ${manifest.terms} terms, found ${terms.length}`);
+  if (terms.length !== manifest.terms)
+    throw new ConfigError(join(dir, 'terms.bin'), `expected ${manifest.terms} terms, found ${terms.length}`);
 
   const decoder = new TextDecoder();
   const ids: string[] = [];
@@ -308,7 +322,8 @@ export async function readIndexFiles(dir: string, expected: Partial<BM25Params> 
   for await (const record of docRecords(join(dir, 'docs.bin'))) {
     if (field === 0) ids.push(decoder.decode(record));
     else if (field === 1) texts.push(decoder.decode(record));
-    else metadata.push(record.length === 0 ? undefined : (JSON.parse(decoder.decode(record)) as Record<string, Scalar>));
+    else
+      metadata.push(record.length === 0 ? undefined : (JSON.parse(decoder.decode(record)) as Record<string, Scalar>));
     field = (field + 1) % 3;
   }
   if (ids.length !== manifest.documents || metadata.length !== manifest.documents) {

@@ -1,5 +1,13 @@
 import { UnavailableError, ValidationError, validateK } from '@dotrank/core';
-import type { Candidate, CandidateSource, IndexFailure, IndexOptions, IndexReport, Passage, SearchOptions } from '@dotrank/core';
+import type {
+  Candidate,
+  CandidateSource,
+  IndexFailure,
+  IndexOptions,
+  IndexReport,
+  Passage,
+  SearchOptions,
+} from '@dotrank/core';
 import { BM25Index } from './bm25-index.js';
 import type { BM25IndexOptions } from './bm25-index.js';
 import { hasSavedIndex } from './persist.js';
@@ -11,7 +19,6 @@ export interface EmbeddedSourceOptions extends BM25IndexOptions {
    */
   dir?: string;
 }
-
 
 /** The embedded BM25 engine as a CandidateSource (`kind: 'bm25'`). */
 export class EmbeddedBM25Source implements CandidateSource {

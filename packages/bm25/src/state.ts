@@ -15,4 +15,3 @@ export interface FrozenState {
   docCount: number;
   sumTotalTermFreq: number;
 }
-

@@ -3,11 +3,10 @@ import { analyze, analyzeWithSegmenter } from '../src/analyzer.js';
 import { luceneOrSkipReason, runLucene } from './lucene.js';
 import { seededRandom } from '@dotrank/core/testing';
 
-
 /** Random strings over the ASCII characters that matter to UAX#29 (letters, digits, mid punctuation, _). */
 function randomAsciiStrings(count: number, seed: number): string[] {
   const next = seededRandom(seed);
-  const alphabet = "aZ9_.,;:'\"- \t\n!?/()x0";
+  const alphabet = 'aZ9_.,;:\'"- \t\n!?/()x0';
   return Array.from({ length: count }, () => {
     const n = 1 + Math.floor(next() * 40);
     let s = '';
@@ -29,7 +28,8 @@ const TRICKY = [
 
 describe('analyze', () => {
   it('keeps the pure-ASCII scanner in agreement with the Intl.Segmenter path', () => {
-    for (const text of randomAsciiStrings(3000, 7)) expect(analyze(text), JSON.stringify(text)).toEqual(analyzeWithSegmenter(text).map((t) => t.toLowerCase()));
+    for (const text of randomAsciiStrings(3000, 7))
+      expect(analyze(text), JSON.stringify(text)).toEqual(analyzeWithSegmenter(text).map((t) => t.toLowerCase()));
   });
 
   it('splits tokens longer than 255 characters and lowercases per code point', () => {
@@ -39,10 +39,16 @@ describe('analyze', () => {
 
   const lucene = luceneOrSkipReason();
   if (!('ok' in lucene)) console.warn(`skipping Lucene analyzer parity: ${lucene.reason}`);
-  it.skipIf(!('ok' in lucene))('tokenizes exactly as Lucene 8 StandardAnalyzer (no stop words)', { timeout: 300_000 }, () => {
-    const texts = [...TRICKY, ...randomAsciiStrings(500, 11)];
-    const out = runLucene(['tokens'], texts.map((t) => JSON.stringify(t)).join('\n') + '\n').trim().split('\n');
-    expect(out).toHaveLength(texts.length);
-    texts.forEach((text, i) => expect(analyze(text), JSON.stringify(text)).toEqual(JSON.parse(out[i]!)));
-  });
+  it.skipIf(!('ok' in lucene))(
+    'tokenizes exactly as Lucene 8 StandardAnalyzer (no stop words)',
+    { timeout: 300_000 },
+    () => {
+      const texts = [...TRICKY, ...randomAsciiStrings(500, 11)];
+      const out = runLucene(['tokens'], texts.map((t) => JSON.stringify(t)).join('\n') + '\n')
+        .trim()
+        .split('\n');
+      expect(out).toHaveLength(texts.length);
+      texts.forEach((text, i) => expect(analyze(text), JSON.stringify(text)).toEqual(JSON.parse(out[i]!)));
+    },
+  );
 });

@@ -22,8 +22,9 @@ afterAll(async () => {
 });
 
 candidateSourceContract('embedded bm25 (memory)', () => createEmbeddedSource());
-candidateSourceContract('embedded bm25 (saved to a directory)', async () => createEmbeddedSource({ dir: join(await tempDir(), 'idx') }));
-
+candidateSourceContract('embedded bm25 (saved to a directory)', async () =>
+  createEmbeddedSource({ dir: join(await tempDir(), 'idx') }),
+);
 
 /** A corpus with a skewed (Zipf-like) vocabulary and varied lengths, so pruning and block skipping both happen. */
 function syntheticCorpus(n: number, seed: number): Passage[] {
@@ -38,7 +39,13 @@ function syntheticCorpus(n: number, seed: number): Passage[] {
 }
 
 /** Exhaustive scoring straight from Lucene's formulas: every document, every clause, then a full sort. */
-function bruteForce(passages: Passage[], query: string, k: number, k1 = 1.2, b = 0.75): Array<{ id: string; score: number }> {
+function bruteForce(
+  passages: Passage[],
+  query: string,
+  k: number,
+  k1 = 1.2,
+  b = 0.75,
+): Array<{ id: string; score: number }> {
   const docs = passages.map((p) => analyze(p.text));
   const tf = docs.map((tokens) => {
     const m = new Map<string, number>();
@@ -103,7 +110,9 @@ describe('BM25Index', () => {
   it('applies metadata filters inside the top-k', () => {
     const got = index.search('w3 w17', { k: 20, filter: { parity: 'odd' } });
     // Scores use whole-index statistics, so compare the order of ids, computed on the whole corpus.
-    const whole = bruteForce(corpus, 'w3 w17', 3000).filter((r) => Number(r.id.slice(1)) % 2 === 1).slice(0, 20);
+    const whole = bruteForce(corpus, 'w3 w17', 3000)
+      .filter((r) => Number(r.id.slice(1)) % 2 === 1)
+      .slice(0, 20);
     expect(got.map((r) => r.id)).toEqual(whole.map((r) => r.id));
     expect(got).toHaveLength(20);
   });
@@ -161,7 +170,9 @@ describe('BM25Index', () => {
     expect((await BM25Index.load(dir)).size).toBe(1);
     expect((await readdir(parent)).sort()).toEqual(['replaced']);
     await writeFile(join(parent, 'notes.txt'), 'mine');
-    await expect(small.save(parent)).rejects.toThrow(/holds files that are not part of a dotrank BM25 index \(notes\.txt/);
+    await expect(small.save(parent)).rejects.toThrow(
+      /holds files that are not part of a dotrank BM25 index \(notes\.txt/,
+    );
     expect(await readFile(join(parent, 'notes.txt'), 'utf8')).toBe('mine');
     expect((await readdir(parent)).sort()).toEqual(['notes.txt', 'replaced']);
   });
@@ -173,8 +184,13 @@ describe('BM25Index', () => {
     await first.close();
     const second = await createEmbeddedSource({ dir });
     expect(await second.count()).toBe(100);
-    expect((await second.search('w1', { k: 3 })).map((r) => r.id)).toEqual((await first.engine.search('w1', { k: 3 })).map((r) => r.id));
-    const report = await second.index([{ id: '', text: 'bad' }, { id: 'ok', text: 'fine' }]);
+    expect((await second.search('w1', { k: 3 })).map((r) => r.id)).toEqual(
+      (await first.engine.search('w1', { k: 3 })).map((r) => r.id),
+    );
+    const report = await second.index([
+      { id: '', text: 'bad' },
+      { id: 'ok', text: 'fine' },
+    ]);
     expect(report).toMatchObject({ indexed: 1, failed: 1, skipped: 0 });
     expect(report.failures[0]!.reason).toMatch(/^id:/);
   });

@@ -33,7 +33,10 @@ function trecOrder(ranked: Ranked): Ranked {
 }
 
 /** nDCG@10 (`ndcg_cut.10`) and recall@100 (`recall_100`) as trec_eval -c computes them, averaged over judged queries. */
-function evaluateRun(run: Map<string, Ranked>, qrels: Map<string, Map<string, number>>): { ndcg10: number; recall100: number } {
+function evaluateRun(
+  run: Map<string, Ranked>,
+  qrels: Map<string, Map<string, number>>,
+): { ndcg10: number; recall100: number } {
   let ndcg = 0;
   let recall = 0;
   for (const [qid, judged] of qrels) {
@@ -65,57 +68,75 @@ describe('parity with Lucene 8 BM25Similarity on Cranfield', () => {
     for (const dir of work) await rm(dir, { recursive: true, force: true });
   });
 
-  it.skipIf(skipReason !== undefined)('matches Lucene top-100 ids and scores for every query, and reproduces the reference figures', async () => {
-    const dir = cranfield;
-    const tmp = await mkdtemp(join(tmpdir(), 'dotrank-lucene-'));
-    work.push(tmp);
-    runLucene(['index', join(dir, 'corpus.jsonl'), join(tmp, 'index')]);
-    runLucene(['search', join(tmp, 'index'), join(dir, 'queries.jsonl'), join(tmp, 'lucene.trec'), '--k', '1000', '--repeat', '1', '--warmup', '0']);
-    const luceneRun = parseRun(await readFile(join(tmp, 'lucene.trec'), 'utf8'));
+  it.skipIf(skipReason !== undefined)(
+    'matches Lucene top-100 ids and scores for every query, and reproduces the reference figures',
+    async () => {
+      const dir = cranfield;
+      const tmp = await mkdtemp(join(tmpdir(), 'dotrank-lucene-'));
+      work.push(tmp);
+      runLucene(['index', join(dir, 'corpus.jsonl'), join(tmp, 'index')]);
+      runLucene([
+        'search',
+        join(tmp, 'index'),
+        join(dir, 'queries.jsonl'),
+        join(tmp, 'lucene.trec'),
+        '--k',
+        '1000',
+        '--repeat',
+        '1',
+        '--warmup',
+        '0',
+      ]);
+      const luceneRun = parseRun(await readFile(join(tmp, 'lucene.trec'), 'utf8'));
 
-    const index = new BM25Index();
-    for (const d of await readJsonl(join(dir, 'corpus.jsonl'))) {
-      const title = typeof d['title'] === 'string' ? d['title'] : '';
-      index.add({ id: String(d['_id']), text: title ? `${title} ${String(d['text'])}` : String(d['text']) });
-    }
-    const queries = await readJsonl(join(dir, 'queries.jsonl'));
-    expect(queries.length).toBe(225);
-    const ourRun = new Map<string, Ranked>();
-    let compared = 0;
-    for (const q of queries) {
-      const qid = String(q['_id']);
-      const ours = index.search(String(q['text']), { k: 1000 });
-      ourRun.set(qid, ours.map(({ id, score }) => ({ id, score })));
-      const theirs = luceneRun.get(qid) ?? [];
-      expect(ours.length, `query ${qid} result count`).toBe(theirs.length);
-      const theirScore = new Map(theirs.map((r) => [r.id, r.score]));
-      for (let i = 0; i < Math.min(100, ours.length); i++) {
-        const a = ours[i]!;
-        const b = theirs[i]!;
-        expect(Math.abs(a.score - b.score), `query ${qid} rank ${i + 1} score`).toBeLessThanOrEqual(1e-5 * b.score);
-        if (a.id !== b.id) {
-          // Only documents with equal scores may trade places.
-          const lucenesScoreForOurs = theirScore.get(a.id);
-          expect(lucenesScoreForOurs, `query ${qid} rank ${i + 1}: ${a.id} vs ${b.id}`).toBeDefined();
-          expect(Math.abs(lucenesScoreForOurs! - b.score)).toBeLessThanOrEqual(1e-5 * b.score);
-        }
-        compared++;
+      const index = new BM25Index();
+      for (const d of await readJsonl(join(dir, 'corpus.jsonl'))) {
+        const title = typeof d['title'] === 'string' ? d['title'] : '';
+        index.add({ id: String(d['_id']), text: title ? `${title} ${String(d['text'])}` : String(d['text']) });
       }
-    }
-    expect(compared).toBeGreaterThan(20_000);
+      const queries = await readJsonl(join(dir, 'queries.jsonl'));
+      expect(queries.length).toBe(225);
+      const ourRun = new Map<string, Ranked>();
+      let compared = 0;
+      for (const q of queries) {
+        const qid = String(q['_id']);
+        const ours = index.search(String(q['text']), { k: 1000 });
+        ourRun.set(
+          qid,
+          ours.map(({ id, score }) => ({ id, score })),
+        );
+        const theirs = luceneRun.get(qid) ?? [];
+        expect(ours.length, `query ${qid} result count`).toBe(theirs.length);
+        const theirScore = new Map(theirs.map((r) => [r.id, r.score]));
+        for (let i = 0; i < Math.min(100, ours.length); i++) {
+          const a = ours[i]!;
+          const b = theirs[i]!;
+          expect(Math.abs(a.score - b.score), `query ${qid} rank ${i + 1} score`).toBeLessThanOrEqual(1e-5 * b.score);
+          if (a.id !== b.id) {
+            // Only documents with equal scores may trade places.
+            const lucenesScoreForOurs = theirScore.get(a.id);
+            expect(lucenesScoreForOurs, `query ${qid} rank ${i + 1}: ${a.id} vs ${b.id}`).toBeDefined();
+            expect(Math.abs(lucenesScoreForOurs! - b.score)).toBeLessThanOrEqual(1e-5 * b.score);
+          }
+          compared++;
+        }
+      }
+      expect(compared).toBeGreaterThan(20_000);
 
-    // Reference figures (datasets/cranfield/README.md: Lucene 8.8 + trec_eval 9.0.8 -c): nDCG@10 0.3341, Recall@100 0.6970.
-    const qrels = new Map<string, Map<string, number>>();
-    for (const line of (await readFile(join(dir, 'qrels', 'test.trec'), 'utf8')).split('\n')) {
-      if (!line.trim()) continue;
-      const [qid, , id, rel] = line.trim().split(/\s+/);
-      if (!qrels.has(qid!)) qrels.set(qid!, new Map());
-      qrels.get(qid!)!.set(id!, Number(rel));
-    }
-    const ours = evaluateRun(ourRun, qrels);
-    expect(ours.ndcg10.toFixed(4)).toBe('0.3341');
-    expect(ours.recall100.toFixed(4)).toBe('0.6970');
-    const theirs = evaluateRun(luceneRun, qrels);
-    expect(theirs.ndcg10.toFixed(4)).toBe('0.3341');
-  }, 900_000);
+      // Reference figures (datasets/cranfield/README.md: Lucene 8.8 + trec_eval 9.0.8 -c): nDCG@10 0.3341, Recall@100 0.6970.
+      const qrels = new Map<string, Map<string, number>>();
+      for (const line of (await readFile(join(dir, 'qrels', 'test.trec'), 'utf8')).split('\n')) {
+        if (!line.trim()) continue;
+        const [qid, , id, rel] = line.trim().split(/\s+/);
+        if (!qrels.has(qid!)) qrels.set(qid!, new Map());
+        qrels.get(qid!)!.set(id!, Number(rel));
+      }
+      const ours = evaluateRun(ourRun, qrels);
+      expect(ours.ndcg10.toFixed(4)).toBe('0.3341');
+      expect(ours.recall100.toFixed(4)).toBe('0.6970');
+      const theirs = evaluateRun(luceneRun, qrels);
+      expect(theirs.ndcg10.toFixed(4)).toBe('0.3341');
+    },
+    900_000,
+  );
 });

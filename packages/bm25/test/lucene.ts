@@ -10,12 +10,14 @@ export const LUCENE_REF = resolve(dirname(fileURLToPath(import.meta.url)), '../.
 export function luceneOrSkipReason(): { ok: true } | { reason: string } {
   for (const tool of ['java', 'javac']) {
     const r = spawnSync(tool, ['-version'], { encoding: 'utf8' });
-    if (r.error || r.status !== 0) return { reason: `${tool} not found on PATH (install a JDK to run the Lucene parity tests)` };
+    if (r.error || r.status !== 0)
+      return { reason: `${tool} not found on PATH (install a JDK to run the Lucene parity tests)` };
   }
   const jars = process.env['LUCENE_JARS'] ?? '/usr/share/java';
   const have = existsSync(jars) ? readdirSync(jars) : [];
   for (const jar of ['lucene-core', 'lucene-analyzers-common']) {
-    if (!have.some((f) => f.startsWith(jar) && f.endsWith('.jar'))) return { reason: `${jar}*.jar not found in ${jars} (install liblucene8-java or set LUCENE_JARS)` };
+    if (!have.some((f) => f.startsWith(jar) && f.endsWith('.jar')))
+      return { reason: `${jar}*.jar not found in ${jars} (install liblucene8-java or set LUCENE_JARS)` };
   }
   const build = spawnSync(LUCENE_REF, ['build'], { encoding: 'utf8' });
   if (build.status !== 0) return { reason: `tools/lucene-ref/run.sh build failed: ${build.stderr}` };

@@ -6,7 +6,9 @@ import { formatChecks, runDoctor } from '../lib/doctor.js';
 export function registerDoctorCommand(program: Command): void {
   program
     .command('doctor')
-    .description('check Node, Redis, Elasticsearch, the model, ONNX Runtime and the test tools; exit 1 when the configuration needs something missing')
+    .description(
+      'check Node, Redis, Elasticsearch, the model, ONNX Runtime and the test tools; exit 1 when the configuration needs something missing',
+    )
     .option('--json', 'print the checks as JSON: {"ok", "checks": [{status, check, detail, fix}]}')
     .action(async (flags: { json?: boolean }) => {
       const checks = await runDoctor(loadConfig());

@@ -59,13 +59,15 @@ export function parseLine(line: string, format: 'tsv' | 'jsonl'): InputRecord {
   } catch (error) {
     throw new LineError(`invalid JSON (${(error as Error).message})`);
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new LineError('expected a JSON object {"id", "text"}');
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new LineError('expected a JSON object {"id", "text"}');
   const { id, text } = value as Record<string, unknown>;
   if (!((typeof id === 'string' && id !== '') || (typeof id === 'number' && Number.isFinite(id)))) {
     throw new LineError(`"id" must be a non-empty string or a number (got ${JSON.stringify(id ?? null)})`);
   }
   checkId(String(id));
-  if (typeof text !== 'string' || text.trim() === '') throw new LineError(`"text" must be a non-empty string (got ${JSON.stringify(text ?? null)})`);
+  if (typeof text !== 'string' || text.trim() === '')
+    throw new LineError(`"text" must be a non-empty string (got ${JSON.stringify(text ?? null)})`);
   return { id, text };
 }
 
@@ -74,7 +76,11 @@ export function parseLine(line: string, format: 'tsv' | 'jsonl'): InputRecord {
  * duplicate id or bytes that are not UTF-8 fail with `<file>:<line>: problem` (with --skip-invalid, reported to
  * `onSkipped` and left out).
  */
-function readRecords(input: string, flags: EncodeFlags, onSkipped: (line: MalformedLine) => void): AsyncGenerator<InputRecord> {
+function readRecords(
+  input: string,
+  flags: EncodeFlags,
+  onSkipped: (line: MalformedLine) => void,
+): AsyncGenerator<InputRecord> {
   let format: 'tsv' | 'jsonl' | undefined;
   const firstLineOf = new Map<string, number>();
   return parseLines(
@@ -84,7 +90,8 @@ function readRecords(input: string, flags: EncodeFlags, onSkipped: (line: Malfor
       const record = parseLine(line, format);
       const key = String(record.id);
       const previous = firstLineOf.get(key);
-      if (previous !== undefined) throw new LineError(`duplicate id ${JSON.stringify(key)} (first on line ${previous})`);
+      if (previous !== undefined)
+        throw new LineError(`duplicate id ${JSON.stringify(key)} (first on line ${previous})`);
       firstLineOf.set(key, lineNo);
       return record;
     },
@@ -109,7 +116,8 @@ async function checkInput(input: string, flags: EncodeFlags): Promise<number> {
     if (record) records++;
   }
   if (skipped > 0) notice(`skipped ${skipped} invalid line${skipped === 1 ? '' : 's'} (--skip-invalid)`);
-  if (records === 0) throw new ValidationError(input, skipped > 0 ? 'no valid line to encode' : 'holds no text to encode');
+  if (records === 0)
+    throw new ValidationError(input, skipped > 0 ? 'no valid line to encode' : 'holds no text to encode');
   return records;
 }
 
@@ -136,8 +144,12 @@ async function runEncode(config: DotrankConfig, flags: EncodeFlags): Promise<voi
     let chunk: InputRecord[] = [];
     const flush = async (): Promise<void> => {
       if (chunk.length === 0) return;
-      const vectors = await encoder.encode(chunk.map((r) => r.text), flags.kind);
-      const text = chunk.map((r, i) => JSON.stringify({ id: r.id, vector: Array.from(vectors[i]!, compact) })).join('\n') + '\n';
+      const vectors = await encoder.encode(
+        chunk.map((r) => r.text),
+        flags.kind,
+      );
+      const text =
+        chunk.map((r, i) => JSON.stringify({ id: r.id, vector: Array.from(vectors[i]!, compact) })).join('\n') + '\n';
       await out.write(text);
       done += chunk.length;
       chunk = [];
@@ -160,7 +172,9 @@ async function runEncode(config: DotrankConfig, flags: EncodeFlags): Promise<voi
     await encoder.close();
   }
   const seconds = (performance.now() - started) / 1000;
-  noticeWriter(flags)(`encoded ${done} ${flags.kind === 'query' ? 'queries' : 'passages'} with ${encoder.modelId} (dim ${encoder.dimension}) in ${seconds.toFixed(1)} s -> ${output}`);
+  noticeWriter(flags)(
+    `encoded ${done} ${flags.kind === 'query' ? 'queries' : 'passages'} with ${encoder.modelId} (dim ${encoder.dimension}) in ${seconds.toFixed(1)} s -> ${output}`,
+  );
 }
 
 /** `dotrank encode`: texts from a TSV or JSONL file to vectors in a JSONL file, in input order. */
@@ -169,10 +183,19 @@ export function registerEncodeCommand(program: Command): void {
     .command('encode')
     .description('Encode queries or passages (TSV "id<TAB>text" or JSONL {"id","text"}) into JSONL {"id","vector"}')
     .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model directory'))
-    .addOption(new Option('--kind <kind>', 'what the texts are (sets the max length)').choices(['query', 'passage']).makeOptionMandatory())
+    .addOption(
+      new Option('--kind <kind>', 'what the texts are (sets the max length)')
+        .choices(['query', 'passage'])
+        .makeOptionMandatory(),
+    )
     .requiredOption('--in <file>', 'input file: TSV id<TAB>text, or JSONL {"id","text"}')
     .requiredOption('--out <file>', 'output JSONL file')
-    .addOption(new Option('--format <format>', 'input format (default: from the extension, else the first line)').choices(['tsv', 'jsonl']))
+    .addOption(
+      new Option('--format <format>', 'input format (default: from the extension, else the first line)').choices([
+        'tsv',
+        'jsonl',
+      ]),
+    )
     .option('--skip-invalid', 'leave invalid lines out, each reported, instead of failing at the first (exit 2)')
     .addOption(configOption('--batch-size <n>', 'DOTRANK_BATCH_SIZE', 'texts per ONNX Runtime call'))
     .addOption(configOption('--threads <n>', 'DOTRANK_ORT_THREADS', 'ONNX Runtime intra-op threads, 0 = all cores'));

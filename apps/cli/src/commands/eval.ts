@@ -32,35 +32,67 @@ interface EvalFlags extends OutputFlags {
 export function registerEvalCommand(program: Command): void {
   const command = program
     .command('eval')
-    .description('index a collection, run BM25 and the rerankers, and write TREC runs + metrics.json with significance vs BM25')
-    .requiredOption('--collection <dir>', 'collection folder (BEIR: corpus.jsonl, queries.jsonl, qrels/; or MS MARCO TSV)')
+    .description(
+      'index a collection, run BM25 and the rerankers, and write TREC runs + metrics.json with significance vs BM25',
+    )
+    .requiredOption(
+      '--collection <dir>',
+      'collection folder (BEIR: corpus.jsonl, queries.jsonl, qrels/; or MS MARCO TSV)',
+    )
     .requiredOption('--out <dir>', 'output folder for <system>.run and metrics.json')
     .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder; not needed for --systems bm25'))
-    .option('--systems <list>', `comma-separated: ${EVAL_SYSTEMS.join(',')} (default: all when a model is given, else bm25)`)
-    .addOption(new Option('--source <kind>', 'first stage (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
+    .option(
+      '--systems <list>',
+      `comma-separated: ${EVAL_SYSTEMS.join(',')} (default: all when a model is given, else bm25)`,
+    )
+    .addOption(
+      new Option('--source <kind>', 'first stage (default: embedded unless ELASTICSEARCH_URL is set)').choices([
+        'embedded',
+        'elasticsearch',
+      ]),
+    )
     .option('--index-dir <dir>', 'embedded index folder (default: <DOTRANK_DATA_DIR>/index/<collection>)')
     .addOption(configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index'))
-    .option('--first-stage <list>', 'first stages to compare, comma-separated: bm25,dense,hybrid (default bm25; dense and hybrid need --model)')
+    .option(
+      '--first-stage <list>',
+      'first stages to compare, comma-separated: bm25,dense,hybrid (default bm25; dense and hybrid need --model)',
+    )
     .option('--depth <n>', 'first-stage candidates per query, reranked and written to the runs', '1000')
     .option('--level <n>', 'minimum relevance grade for binary measures (trec_eval -l)', '1')
     .option('--alpha <x>', 'weight of BM25 in --systems interpolate (0..1, default 0.5)')
-    .addOption(new Option('--normalization <kind>', 'score normalisation for interpolate').choices(['minmax', 'zscore']))
-    .option('--measures <list>', 'trec_eval measure names (default: recip_rank_cut.10,ndcg_cut.10,recall.100,1000,map,P.10,recip_rank)')
+    .addOption(
+      new Option('--normalization <kind>', 'score normalisation for interpolate').choices(['minmax', 'zscore']),
+    )
+    .option(
+      '--measures <list>',
+      'trec_eval measure names (default: recip_rank_cut.10,ndcg_cut.10,recall.100,1000,map,P.10,recip_rank)',
+    )
     .addOption(configOption('--batch-size <n>', 'DOTRANK_BATCH_SIZE', 'encoder batch size'))
     .addOption(configOption('--threads <n>', 'DOTRANK_ORT_THREADS', 'ONNX Runtime intra-op threads, 0 = all cores'))
-    .addOption(new Option('--cache <kind>', 'vector cache (default: redis when REDIS_URL is set, else memory)').choices(['redis', 'memory']))
+    .addOption(
+      new Option('--cache <kind>', 'vector cache (default: redis when REDIS_URL is set, else memory)').choices([
+        'redis',
+        'memory',
+      ]),
+    )
     .option('--skip-invalid', 'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2)')
     .option('--json', 'print metrics.json to stdout instead of the table');
   addOutputOptions(command).action(async (flags: EvalFlags) => {
     const config = commandConfig(command);
     const log = noticeWriter(flags);
     const hasModel = Boolean(config.DOTRANK_MODEL);
-    const systems = flags.systems ? listFlag<EvalSystem>('--systems', flags.systems, EVAL_SYSTEMS) : hasModel ? [...EVAL_SYSTEMS] : (['bm25'] as EvalSystem[]);
+    const systems = flags.systems
+      ? listFlag<EvalSystem>('--systems', flags.systems, EVAL_SYSTEMS)
+      : hasModel
+        ? [...EVAL_SYSTEMS]
+        : (['bm25'] as EvalSystem[]);
     const summary = await runEvaluation(config, {
       collection: flags.collection,
       out: flags.out,
       systems,
-      ...(flags.firstStage ? { firstStages: listFlag<FirstStage>('--first-stage', flags.firstStage, FIRST_STAGES) } : {}),
+      ...(flags.firstStage
+        ? { firstStages: listFlag<FirstStage>('--first-stage', flags.firstStage, FIRST_STAGES) }
+        : {}),
       depth: intFlag('--depth', flags.depth, 1, 10_000)!,
       level: intFlag('--level', flags.level, 0, 1000)!,
       progress: showProgress(flags),

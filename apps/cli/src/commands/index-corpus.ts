@@ -76,13 +76,17 @@ async function openTarget(
   params: { k1?: number; b?: number },
 ): Promise<{ source: CandidateSource; location: string }> {
   if (kind === 'embedded') {
-    if (flags.index) throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
+    if (flags.index)
+      throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
     const dir = flags.indexDir ? resolve(flags.indexDir) : defaultIndexDir(config, collectionNameOf(flags.collection));
     // --rebuild starts empty; the saved index is replaced only when the new one is complete (see BM25Index.save)
-    const source = flags.rebuild ? new EmbeddedBM25Source(new BM25Index(params), dir) : await createEmbeddedSource({ dir, ...params });
+    const source = flags.rebuild
+      ? new EmbeddedBM25Source(new BM25Index(params), dir)
+      : await createEmbeddedSource({ dir, ...params });
     return { source, location: dir };
   }
-  if (flags.indexDir) throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
+  if (flags.indexDir)
+    throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) {
     throw new ConfigError('ELASTICSEARCH_URL', 'must be set (or ELASTICSEARCH_CLOUD_ID) to use --source elasticsearch');
   }
@@ -110,30 +114,54 @@ function printReport(report: IndexReport, corpusLog: CorpusReadLog, location: st
     return;
   }
   for (const f of report.failures.slice(0, LIST_LIMIT)) {
-    notice(`failed ${f.line !== undefined ? `line ${f.line} ` : ''}${f.id !== undefined ? `id ${f.id}: ` : ''}${f.reason}`);
+    notice(
+      `failed ${f.line !== undefined ? `line ${f.line} ` : ''}${f.id !== undefined ? `id ${f.id}: ` : ''}${f.reason}`,
+    );
   }
   if (report.failures.length > LIST_LIMIT) notice(`... and ${report.failures.length - LIST_LIMIT} more failures`);
   const seconds = (report.durationMs / 1000).toFixed(1);
-  process.stdout.write(`indexed ${report.indexed}, failed ${report.failed}, skipped ${skipped} in ${seconds}s -> ${location}\n`);
+  process.stdout.write(
+    `indexed ${report.indexed}, failed ${report.failed}, skipped ${skipped} in ${seconds}s -> ${location}\n`,
+  );
 }
 
 /** `dotrank index`: a corpus into the embedded BM25 index (default) or Elasticsearch. */
 export function registerIndexCommand(program: Command): void {
   const command = program
     .command('index')
-    .description('index a corpus (BEIR folder or corpus.jsonl, MS MARCO collection.tsv, JSONL/TSV) into the first-stage source')
+    .description(
+      'index a corpus (BEIR folder or corpus.jsonl, MS MARCO collection.tsv, JSONL/TSV) into the first-stage source',
+    )
     .requiredOption('--collection <dir|file>', 'collection folder or corpus file')
-    .addOption(new Option('--source <kind>', 'target (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
+    .addOption(
+      new Option('--source <kind>', 'target (default: embedded unless ELASTICSEARCH_URL is set)').choices([
+        'embedded',
+        'elasticsearch',
+      ]),
+    )
     .option('--index-dir <dir>', 'embedded index folder (default: <DOTRANK_DATA_DIR>/index/<collection name>)')
     .addOption(configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index'))
-    .addOption(new Option('--format <format>', 'corpus format (default: from the file name)').choices(['beir', 'msmarco', 'jsonl', 'tsv']))
+    .addOption(
+      new Option('--format <format>', 'corpus format (default: from the file name)').choices([
+        'beir',
+        'msmarco',
+        'jsonl',
+        'tsv',
+      ]),
+    )
     .option('--id-field <field>', 'JSONL field holding the id (default _id, else id)')
     .option('--text-field <field>', 'JSONL field holding the text (default text)')
     .option('--title-field <field>', 'JSONL field holding the title (default title)')
     .option('--k1 <x>', 'BM25 k1 (default 1.2); fixed when the index is created')
     .option('--b <x>', 'BM25 b (default 0.75); fixed when the index is created')
-    .option('--rebuild', 'embedded: replace an existing index in the folder (otherwise passages are added, same ids replaced)')
-    .option('--skip-invalid', 'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2, nothing written)')
+    .option(
+      '--rebuild',
+      'embedded: replace an existing index in the folder (otherwise passages are added, same ids replaced)',
+    )
+    .option(
+      '--skip-invalid',
+      'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2, nothing written)',
+    )
     .option('--json', 'print the report as JSON');
   addOutputOptions(command).action(async (flags: IndexFlags) => {
     const config = commandConfig(command);

@@ -32,8 +32,15 @@ export function registerMeasureCommand(program: Command): void {
       `measures, comma separated, repeatable: trec_eval names (map, recip_rank, ndcg, ndcg_cut.5,10, P.10, recall.100,1000, Rprec, num_q, num_ret, num_rel, num_rel_ret) or aliases (MRR@10, nDCG@10, Recall@1000, P@10, MAP, RR@10); default ${DEFAULT_MEASURES.join(',')}`,
       (value: string, previous: string[] = []) => [...previous, value],
     )
-    .option('-l, --level <n>', 'minimum grade counted relevant by binary measures (trec_eval -l); nDCG keeps graded gains', '1')
-    .option('-c, --all-queries', 'average over every query in the qrels; queries missing from the run count as 0 (trec_eval -c)')
+    .option(
+      '-l, --level <n>',
+      'minimum grade counted relevant by binary measures (trec_eval -l); nDCG keeps graded gains',
+      '1',
+    )
+    .option(
+      '-c, --all-queries',
+      'average over every query in the qrels; queries missing from the run count as 0 (trec_eval -c)',
+    )
     .option('-q, --per-query', 'also print each query (trec_eval -q)')
     .option('-M, --max-results <n>', 'evaluate only the top n results per query (trec_eval -M)')
     .option('--json', 'print JSON instead of trec_eval lines')
@@ -41,7 +48,12 @@ export function registerMeasureCommand(program: Command): void {
       const level = nonNegativeInteger('--level', options.level, 0);
       const maxResults = nonNegativeInteger('--max-results', options.maxResults, 1);
       const [qrels, run] = await Promise.all([readQrels(qrelsPath), readRun(runPath)]);
-      const result = evaluate(qrels, run, { measures: options.measures, level, allQueries: options.allQueries, maxResults });
+      const result = evaluate(qrels, run, {
+        measures: options.measures,
+        level,
+        allQueries: options.allQueries,
+        maxResults,
+      });
       if (options.json) {
         const out = {
           measures: result.measures,

@@ -25,7 +25,13 @@ interface ConvertFlags extends OutputFlags {
   modelId?: string;
 }
 
-const dtypeOption = () => new Option('--dtype <dtype>', 'weights: fp32, fp16 (stored half, cast to fp32 at load) or int8 (dynamic quantization)').choices([...WEIGHT_DTYPES]).default('fp32');
+const dtypeOption = () =>
+  new Option(
+    '--dtype <dtype>',
+    'weights: fp32, fp16 (stored half, cast to fp32 at load) or int8 (dynamic quantization)',
+  )
+    .choices([...WEIGHT_DTYPES])
+    .default('fp32');
 
 /** One progress bar per downloaded file on stderr when progress is shown; else a notice per file. */
 function progressReporter(flags: OutputFlags): { onProgress: (p: DownloadProgress) => void; stop: () => void } {
@@ -44,7 +50,9 @@ function progressReporter(flags: OutputFlags): { onProgress: (p: DownloadProgres
         stop();
         current = p.file;
         if (!bars) {
-          notice(`downloading ${p.file}${p.total ? ` (${p.total} bytes)` : ''}${p.resumedFrom ? `, resuming at ${p.resumedFrom}` : ''}`);
+          notice(
+            `downloading ${p.file}${p.total ? ` (${p.total} bytes)` : ''}${p.resumedFrom ? `, resuming at ${p.resumedFrom}` : ''}`,
+          );
           return;
         }
         bar = new cliProgress.SingleBar(
@@ -63,16 +71,22 @@ function progressReporter(flags: OutputFlags): { onProgress: (p: DownloadProgres
 
 function report(result: PullResult | { outDir: string; manifest: PullResult['manifest'] }): void {
   const m = result.manifest;
-  process.stdout.write(`${JSON.stringify({ out: result.outDir, modelId: m.modelId, revision: m.revision, dtype: m.dtype, dimension: m.dimension, graph: m.graph })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ out: result.outDir, modelId: m.modelId, revision: m.revision, dtype: m.dtype, dimension: m.dimension, graph: m.graph })}\n`,
+  );
 }
 
 /** `dotrank model pull|convert`: fetch a Hugging Face checkpoint and turn it into an ONNX model directory. */
 export function registerModelCommand(program: Command): void {
-  const model = program.command('model').description('Download and convert models (Hugging Face checkpoint -> ONNX model directory)');
+  const model = program
+    .command('model')
+    .description('Download and convert models (Hugging Face checkpoint -> ONNX model directory)');
 
   const pull = model
     .command('pull')
-    .description('Download a model from the Hugging Face hub (HF_ENDPOINT, HF_TOKEN) or read it from --from, and convert it to ONNX')
+    .description(
+      'Download a model from the Hugging Face hub (HF_ENDPOINT, HF_TOKEN) or read it from --from, and convert it to ONNX',
+    )
     .argument('<hub-id>', 'hub repo id, e.g. sebastian-hofstaetter/distilbert-dot-tas_b-b256-msmarco')
     .option('--revision <revision>', 'branch, tag or commit', 'main')
     .addOption(dtypeOption())
@@ -116,7 +130,10 @@ export function registerModelCommand(program: Command): void {
   const convert = model
     .command('convert')
     .description('Convert a local Hugging Face checkpoint folder (DistilBERT or BERT) into an ONNX model directory')
-    .requiredOption('--from <dir>', 'folder with config.json, model.safetensors or pytorch_model.bin, tokenizer.json or vocab.txt')
+    .requiredOption(
+      '--from <dir>',
+      'folder with config.json, model.safetensors or pytorch_model.bin, tokenizer.json or vocab.txt',
+    )
     .requiredOption('--out <dir>', 'output model directory')
     .addOption(dtypeOption())
     .option('--model-id <id>', 'modelId written to dotrank.json (default: the folder name)');

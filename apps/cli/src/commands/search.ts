@@ -28,7 +28,11 @@ interface SearchFlags {
 async function embeddedIndexDir(config: DotrankConfig, flags: SearchFlags): Promise<string> {
   if (flags.indexDir) {
     const dir = resolve(flags.indexDir);
-    if (!(await hasSavedIndex(dir))) throw new NotFoundError('--index-dir', `no index in ${dir} (build one with: dotrank index --collection <dir> --index-dir ${flags.indexDir})`);
+    if (!(await hasSavedIndex(dir)))
+      throw new NotFoundError(
+        '--index-dir',
+        `no index in ${dir} (build one with: dotrank index --collection <dir> --index-dir ${flags.indexDir})`,
+      );
     return dir;
   }
   const root = resolve(config.DOTRANK_DATA_DIR, 'index');
@@ -36,17 +40,23 @@ async function embeddedIndexDir(config: DotrankConfig, flags: SearchFlags): Prom
   const found: string[] = [];
   for (const name of names.sort()) if (await hasSavedIndex(join(root, name))) found.push(name);
   if (found.length === 1) return join(root, found[0]!);
-  if (found.length === 0) throw new NotFoundError('--index-dir', `no index under ${root} (build one with: dotrank index --collection <dir>)`);
-  throw new ConfigError('--index-dir', `several indexes under ${root} (${found.join(', ')}); choose one with --index-dir`);
+  if (found.length === 0)
+    throw new NotFoundError('--index-dir', `no index under ${root} (build one with: dotrank index --collection <dir>)`);
+  throw new ConfigError(
+    '--index-dir',
+    `several indexes under ${root} (${found.join(', ')}); choose one with --index-dir`,
+  );
 }
 
 async function openSource(config: DotrankConfig, flags: SearchFlags): Promise<CandidateSource> {
   const kind = sourceKindOf(config, flags);
   if (kind === 'embedded') {
-    if (flags.index) throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
+    if (flags.index)
+      throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
     return createEmbeddedSource({ dir: await embeddedIndexDir(config, flags) });
   }
-  if (flags.indexDir) throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
+  if (flags.indexDir)
+    throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) {
     throw new ConfigError('ELASTICSEARCH_URL', 'must be set (or ELASTICSEARCH_CLOUD_ID) to use --source elasticsearch');
   }
@@ -66,7 +76,9 @@ function printTable(results: Candidate[]): void {
   const idWidth = Math.min(24, Math.max(2, ...results.map((r) => r.id.length)));
   process.stdout.write(`${'rank'.padStart(4)}  ${'score'.padStart(9)}  ${'id'.padEnd(idWidth)}  text\n`);
   results.forEach((r, i) => {
-    process.stdout.write(`${String(i + 1).padStart(4)}  ${r.score.toFixed(4).padStart(9)}  ${r.id.padEnd(idWidth)}  ${oneLine(r.text, 100)}\n`);
+    process.stdout.write(
+      `${String(i + 1).padStart(4)}  ${r.score.toFixed(4).padStart(9)}  ${r.id.padEnd(idWidth)}  ${oneLine(r.text, 100)}\n`,
+    );
   });
 }
 
@@ -77,10 +89,22 @@ export function registerSearchCommand(program: Command): void {
     .description('search the first-stage index (embedded BM25 by default) and print the top-k with scores')
     .argument('<query>', 'query text')
     .option('-k, --k <n>', 'how many results (1..10000)', '10')
-    .addOption(new Option('--source <kind>', 'source (default: embedded unless ELASTICSEARCH_URL is set)').choices(['embedded', 'elasticsearch']))
+    .addOption(
+      new Option('--source <kind>', 'source (default: embedded unless ELASTICSEARCH_URL is set)').choices([
+        'embedded',
+        'elasticsearch',
+      ]),
+    )
     .option('--index-dir <dir>', 'embedded index folder (default: the only index under <DOTRANK_DATA_DIR>/index)')
     .addOption(configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index'))
-    .addOption(new Option('--first-stage <kind>', 'bm25, dense (TAS-B inner product) or hybrid (RRF of both); dense and hybrid need --model').choices([...FIRST_STAGES]).default('bm25'))
+    .addOption(
+      new Option(
+        '--first-stage <kind>',
+        'bm25, dense (TAS-B inner product) or hybrid (RRF of both); dense and hybrid need --model',
+      )
+        .choices([...FIRST_STAGES])
+        .default('bm25'),
+    )
     .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder for --first-stage dense|hybrid'))
     .option('--json', 'print JSON: [{rank, id, score, text}]')
     .action(async (query: string, flags: SearchFlags) => {
@@ -95,12 +119,22 @@ export function registerSearchCommand(program: Command): void {
       try {
         if (flags.firstStage !== 'bm25') {
           const modelDir = config.DOTRANK_MODEL;
-          if (!modelDir) throw new ConfigError('--model', `--first-stage ${flags.firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`);
+          if (!modelDir)
+            throw new ConfigError(
+              '--model',
+              `--first-stage ${flags.firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`,
+            );
           encoder = await loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
-          const dataDir = sourceKindOf(config, flags) === 'embedded' ? await embeddedIndexDir(config, flags) : resolve(config.DOTRANK_DATA_DIR, 'index', config.ELASTICSEARCH_INDEX);
+          const dataDir =
+            sourceKindOf(config, flags) === 'embedded'
+              ? await embeddedIndexDir(config, flags)
+              : resolve(config.DOTRANK_DATA_DIR, 'index', config.ELASTICSEARCH_INDEX);
           source = await openFirstStage(config, { firstStage: flags.firstStage, bm25: lexical, encoder, dataDir });
           if ((await source.count()) === 0 || (flags.firstStage === 'hybrid' && (await lexical.count()) === 0)) {
-            throw new NotFoundError('--first-stage', `no dense index for this model beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${flags.firstStage} --model ${modelDir}`);
+            throw new NotFoundError(
+              '--first-stage',
+              `no dense index for this model beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${flags.firstStage} --model ${modelDir}`,
+            );
           }
         }
         results = await source.search(query, { k });
@@ -110,7 +144,13 @@ export function registerSearchCommand(program: Command): void {
         await encoder?.close();
       }
       if (flags.json) {
-        const out = results.map((r, i) => ({ rank: i + 1, id: r.id, score: r.score, text: r.text, ...(r.metadata ? { metadata: r.metadata } : {}) }));
+        const out = results.map((r, i) => ({
+          rank: i + 1,
+          id: r.id,
+          score: r.score,
+          text: r.text,
+          ...(r.metadata ? { metadata: r.metadata } : {}),
+        }));
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       } else printTable(results);
     });

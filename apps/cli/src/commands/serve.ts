@@ -14,14 +14,24 @@ export function registerServeCommand(program: Command): void {
     .command('serve')
     .description('Run the search API (/search, /:index/_search rerank proxy, /healthz, /readyz, /metrics, /docs)')
     .option('--index-dir <dir>', 'embedded BM25 index folder (built by `dotrank index`)')
-    .addOption(configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index to search (needs ELASTICSEARCH_URL)'))
+    .addOption(
+      configOption('--index <name>', 'ELASTICSEARCH_INDEX', 'Elasticsearch index to search (needs ELASTICSEARCH_URL)'),
+    )
     .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder for in-process reranking'))
     .addOption(configOption('--port <port>', 'DOTRANK_PORT', 'port to listen on'))
     .addOption(configOption('--host <host>', 'DOTRANK_HOST', 'address to bind'))
     .option('--eval-dir <dir>', 'eval outputs served at /api/evals (default <DOTRANK_DATA_DIR>/evals)')
-    .option('--dashboard-dir <dir>', 'dashboard build served as it is at /dashboard/ (default apps/dashboard/dist, built from apps/dashboard when missing or stale)')
+    .option(
+      '--dashboard-dir <dir>',
+      'dashboard build served as it is at /dashboard/ (default apps/dashboard/dist, built from apps/dashboard when missing or stale)',
+    )
     .option('--in-process', 'rerank in this process even when REDIS_URL is set')
-    .addOption(new Option('--first-stage <kind>', 'bm25 (default), dense or hybrid (dense index built by dotrank eval --first-stage; needs --model)').choices([...FIRST_STAGES]))
+    .addOption(
+      new Option(
+        '--first-stage <kind>',
+        'bm25 (default), dense or hybrid (dense index built by dotrank eval --first-stage; needs --model)',
+      ).choices([...FIRST_STAGES]),
+    )
     .action(async (options: ServeOptions) => {
       const config = commandConfig(command);
       const running = await startServer(config, {
@@ -47,7 +57,9 @@ export function registerServeCommand(program: Command): void {
           force.unref();
           running
             .close()
-            .catch((error: unknown) => process.stderr.write(`dotrank: error during shutdown: ${(error as Error).message}\n`))
+            .catch((error: unknown) =>
+              process.stderr.write(`dotrank: error during shutdown: ${(error as Error).message}\n`),
+            )
             .finally(() => {
               clearTimeout(force);
               resolve();

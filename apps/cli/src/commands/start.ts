@@ -16,9 +16,17 @@ interface StartFlags extends OutputFlags {
 export function registerStartCommand(program: Command): void {
   const command = program
     .command('start')
-    .description('index a sample collection, warm the cache, start API + worker + dashboard, run BM25 vs TAS-B, print the URL and a table')
+    .description(
+      'index a sample collection, warm the cache, start API + worker + dashboard, run BM25 vs TAS-B, print the URL and a table',
+    )
     .option('--collection <dir>', 'BEIR collection folder (default: datasets/cranfield in the repository)')
-    .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder (unset: a pulled TAS-B, else a pull from the hub, else the fixture model)'))
+    .addOption(
+      configOption(
+        '--model <dir>',
+        'DOTRANK_MODEL',
+        'model folder (unset: a pulled TAS-B, else a pull from the hub, else the fixture model)',
+      ),
+    )
     .addOption(configOption('--port <n>', 'DOTRANK_PORT', 'API port'))
     .addOption(configOption('--host <host>', 'DOTRANK_HOST', 'API address'))
     .addOption(configOption('--log-level <level>', 'DOTRANK_LOG_LEVEL', 'log level of the API in this process', 'warn'))

@@ -14,7 +14,12 @@ const schemaDefaults = configSchema.parse({}) as Record<string, unknown>;
  * command directly but through {@link commandConfig}, the one place where flags and the environment meet the
  * configuration schema. `defaultValue` replaces the schema's default for this command only.
  */
-export function configOption(flags: string, variable: ConfigVariable, description: string, defaultValue?: string): Option {
+export function configOption(
+  flags: string,
+  variable: ConfigVariable,
+  description: string,
+  defaultValue?: string,
+): Option {
   const option = new Option(flags, description).env(variable);
   const shown = defaultValue ?? schemaDefaults[variable];
   if (shown !== undefined) option.default(String(shown));
@@ -22,7 +27,10 @@ export function configOption(flags: string, variable: ConfigVariable, descriptio
 }
 
 /** The environment a command runs with: process.env with the values of its configuration flags on top. */
-export function commandEnv(command: Command, env: Record<string, string | undefined> = process.env): Record<string, string | undefined> {
+export function commandEnv(
+  command: Command,
+  env: Record<string, string | undefined> = process.env,
+): Record<string, string | undefined> {
   const merged = { ...env };
   for (const option of command.options) {
     if (!option.envVar) continue;
@@ -42,7 +50,8 @@ export function commandConfig(command: Command, env: Record<string, string | und
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const option = command.options.find((o) => o.envVar === error.field);
-    if (option?.long && command.getOptionValueSource(option.attributeName()) === 'cli') throw new ConfigError(option.long, error.problem);
+    if (option?.long && command.getOptionValueSource(option.attributeName()) === 'cli')
+      throw new ConfigError(option.long, error.problem);
     throw error;
   }
 }

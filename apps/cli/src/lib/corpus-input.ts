@@ -22,7 +22,10 @@ const BLANK_ID_LIMIT = 20;
  * A strict corpus reader for the commands: `read()` streams the passages (each call starts afresh, so a second
  * pass, such as a dense index built from the same corpus, does not count anything twice) and fills `log`.
  */
-export function corpusInput(path: string, options: CorpusInputOptions): { read: () => AsyncIterable<Passage>; log: CorpusReadLog } {
+export function corpusInput(
+  path: string,
+  options: CorpusInputOptions,
+): { read: () => AsyncIterable<Passage>; log: CorpusReadLog } {
   const log: CorpusReadLog = { skipped: [], blank: [] };
   const read = (): AsyncIterable<Passage> => {
     log.skipped = [];
@@ -51,7 +54,8 @@ export async function checkCorpus(read: () => AsyncIterable<Passage>): Promise<n
  */
 export function reportCorpusLog(log: CorpusReadLog, notice: (line: string) => void): void {
   for (const m of log.skipped) notice(`skipped ${m.file}:${m.line}: ${m.reason}`);
-  if (log.skipped.length > 0) notice(`skipped ${log.skipped.length} invalid line${log.skipped.length === 1 ? '' : 's'} (--skip-invalid)`);
+  if (log.skipped.length > 0)
+    notice(`skipped ${log.skipped.length} invalid line${log.skipped.length === 1 ? '' : 's'} (--skip-invalid)`);
   if (log.blank.length === 0) return;
   const ids = log.blank.slice(0, BLANK_ID_LIMIT).map((p) => p.id);
   const more = log.blank.length > BLANK_ID_LIMIT ? ` and ${log.blank.length - BLANK_ID_LIMIT} more` : '';

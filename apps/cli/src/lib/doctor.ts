@@ -3,7 +3,14 @@ import { delimiter, join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { describeError } from '@dotrank/core';
 import type { DotrankConfig } from '@dotrank/core';
-import { authKindOf, createClientFromConfig, mappedTextFields, resolveSourceOptions, statusOf, translateError } from '@dotrank/elasticsearch';
+import {
+  authKindOf,
+  createClientFromConfig,
+  mappedTextFields,
+  resolveSourceOptions,
+  statusOf,
+  translateError,
+} from '@dotrank/elasticsearch';
 import { availableExecutionProviders, readManifest, TextTokenizer } from '@dotrank/encoder';
 import { defaultModelDir } from '@dotrank/model-tools';
 import { DEFAULT_REDIS_URL, TASB_HUB_ID } from './quickstart.js';
@@ -27,7 +34,10 @@ export const MIN_NODE = '20.19.0';
 
 /** True when dotted version `a` >= `b` (missing parts count as 0). */
 export function versionAtLeast(a: string, b: string): boolean {
-  const pa = a.replace(/^v/, '').split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const pa = a
+    .replace(/^v/, '')
+    .split('.')
+    .map((x) => Number.parseInt(x, 10) || 0);
   const pb = b.split('.').map((x) => Number.parseInt(x, 10) || 0);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
     if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
@@ -37,14 +47,21 @@ export function versionAtLeast(a: string, b: string): boolean {
 
 export function checkNode(version: string = process.versions.node): CheckResult {
   if (versionAtLeast(version, MIN_NODE)) return ok('node', `v${version.replace(/^v/, '')} (needs >= ${MIN_NODE})`);
-  return fail('node', `v${version.replace(/^v/, '')} is older than ${MIN_NODE}`, `install Node.js ${MIN_NODE} or later (22 LTS recommended)`);
+  return fail(
+    'node',
+    `v${version.replace(/^v/, '')} is older than ${MIN_NODE}`,
+    `install Node.js ${MIN_NODE} or later (22 LTS recommended)`,
+  );
 }
 
 /** maxmemory-policy: queues need noeviction; an allkeys-* policy suits an instance that only holds the vector cache. */
 export function checkEvictionPolicy(policy: string): CheckResult {
   if (policy === 'noeviction') return ok('redis eviction', 'maxmemory-policy noeviction');
   if (policy.startsWith('allkeys-')) {
-    return ok('redis eviction', `maxmemory-policy ${policy}: fine for an instance that only caches vectors (BullMQ queues need noeviction)`);
+    return ok(
+      'redis eviction',
+      `maxmemory-policy ${policy}: fine for an instance that only caches vectors (BullMQ queues need noeviction)`,
+    );
   }
   return warn(
     'redis eviction',
@@ -57,30 +74,56 @@ export function checkEvictionPolicy(policy: string): CheckResult {
 export async function checkRedis(config: Pick<DotrankConfig, 'REDIS_URL'>): Promise<CheckResult[]> {
   const configured = config.REDIS_URL !== undefined;
   const url = config.REDIS_URL ?? DEFAULT_REDIS_URL;
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 2000,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
   let connectionError: unknown; // ioredis reports the cause (ECONNREFUSED, ...) here and rejects with "Connection is closed"
   redis.on('error', (error) => (connectionError ??= error));
   try {
     await redis.connect();
     const version = /redis_version:([^\r\n]+)/.exec(await redis.info('server'))?.[1] ?? 'unknown';
-    const results = [ok('redis', `${url} answers (Redis ${version})${configured ? '' : ', not configured: set REDIS_URL to use it'}`)];
-    if (!versionAtLeast(version, '6.2.0')) results[0] = warn('redis', `${url} runs Redis ${version}`, 'use Redis 6.2 or later (BullMQ)');
+    const results = [
+      ok('redis', `${url} answers (Redis ${version})${configured ? '' : ', not configured: set REDIS_URL to use it'}`),
+    ];
+    if (!versionAtLeast(version, '6.2.0'))
+      results[0] = warn('redis', `${url} runs Redis ${version}`, 'use Redis 6.2 or later (BullMQ)');
     const policy = await redis.call('CONFIG', 'GET', 'maxmemory-policy').then(
       (reply) => (Array.isArray(reply) ? String(reply[1]) : undefined),
       () => undefined,
     );
-    results.push(policy ? checkEvictionPolicy(policy) : warn('redis eviction', 'CONFIG GET maxmemory-policy is not allowed here', 'check the policy in your provider\'s console: noeviction for queues'));
+    results.push(
+      policy
+        ? checkEvictionPolicy(policy)
+        : warn(
+            'redis eviction',
+            'CONFIG GET maxmemory-policy is not allowed here',
+            "check the policy in your provider's console: noeviction for queues",
+          ),
+    );
     return results;
   } catch (error) {
     if (!configured) return [ok('redis', `REDIS_URL not set and nothing answers at ${url}: reranking runs in-process`)];
-    return [fail('redis', `cannot reach ${url}: ${describeError(connectionError ?? error)}`, 'start Redis (redis-server) or correct REDIS_URL')];
+    return [
+      fail(
+        'redis',
+        `cannot reach ${url}: ${describeError(connectionError ?? error)}`,
+        'start Redis (redis-server) or correct REDIS_URL',
+      ),
+    ];
   } finally {
     redis.disconnect();
   }
 }
 
 /** The `text` fields of an index mapping, with dotted paths for object fields. */
-export function textFieldsOf(properties: Record<string, { type?: string; properties?: Record<string, unknown> }> | undefined, prefix = ''): string[] {
+export function textFieldsOf(
+  properties: Record<string, { type?: string; properties?: Record<string, unknown> }> | undefined,
+  prefix = '',
+): string[] {
   const fields: string[] = [];
   for (const [name, spec] of Object.entries(properties ?? {})) {
     if (spec.type === 'text') fields.push(`${prefix}${name}`);
@@ -91,7 +134,8 @@ export function textFieldsOf(properties: Record<string, { type?: string; propert
 
 /** Elasticsearch, when configured: reachable, its version, the index and the text fields dotrank searches. */
 export async function checkElasticsearch(config: DotrankConfig): Promise<CheckResult[]> {
-  if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) return [ok('elasticsearch', 'not configured: the embedded BM25 index is the first stage')];
+  if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID)
+    return [ok('elasticsearch', 'not configured: the embedded BM25 index is the first stage')];
   const where = config.ELASTICSEARCH_URL ?? 'Elastic Cloud';
   const index = config.ELASTICSEARCH_INDEX;
   const client = createClientFromConfig(config);
@@ -101,7 +145,13 @@ export async function checkElasticsearch(config: DotrankConfig): Promise<CheckRe
     try {
       version = (await client.info()).version.number;
     } catch (error) {
-      return [fail('elasticsearch', describeError(translateError(error, { action: 'read cluster info', index: '-', auth })), 'start the cluster or correct ELASTICSEARCH_URL and its credentials')];
+      return [
+        fail(
+          'elasticsearch',
+          describeError(translateError(error, { action: 'read cluster info', index: '-', auth })),
+          'start the cluster or correct ELASTICSEARCH_URL and its credentials',
+        ),
+      ];
     }
     const results = [ok('elasticsearch', `${where} answers (Elasticsearch ${version})`)];
     try {
@@ -113,13 +163,25 @@ export async function checkElasticsearch(config: DotrankConfig): Promise<CheckRe
       results.push(
         searched.length > 0
           ? ok('elasticsearch index', `${index}: text fields ${text.join(', ')}`)
-          : warn('elasticsearch index', `${index} has no text field dotrank searches (${wanted.join(', ')}); text fields: ${text.join(', ') || 'none'}`, 'index with dotrank index --source elasticsearch, or map title/text as text fields'),
+          : warn(
+              'elasticsearch index',
+              `${index} has no text field dotrank searches (${wanted.join(', ')}); text fields: ${text.join(', ') || 'none'}`,
+              'index with dotrank index --source elasticsearch, or map title/text as text fields',
+            ),
       );
     } catch (error) {
       results.push(
         statusOf(error) === 404
-          ? warn('elasticsearch index', `${index} does not exist`, `dotrank index --collection <dir> --source elasticsearch --index ${index}`)
-          : fail('elasticsearch index', describeError(translateError(error, { action: 'read the mapping', index, auth })), 'check ELASTICSEARCH_INDEX and the privileges of the credentials'),
+          ? warn(
+              'elasticsearch index',
+              `${index} does not exist`,
+              `dotrank index --collection <dir> --source elasticsearch --index ${index}`,
+            )
+          : fail(
+              'elasticsearch index',
+              describeError(translateError(error, { action: 'read the mapping', index, auth })),
+              'check ELASTICSEARCH_INDEX and the privileges of the credentials',
+            ),
       );
     }
     return results;
@@ -129,27 +191,44 @@ export async function checkElasticsearch(config: DotrankConfig): Promise<CheckRe
 }
 
 /** The model folder (DOTRANK_MODEL, else the pulled TAS-B): its manifest and tokenizer load. */
-export async function checkModel(config: Pick<DotrankConfig, 'DOTRANK_MODEL' | 'DOTRANK_DATA_DIR'>): Promise<CheckResult> {
-  const dir = config.DOTRANK_MODEL ? resolve(config.DOTRANK_MODEL) : defaultModelDir(config.DOTRANK_DATA_DIR, TASB_HUB_ID);
+export async function checkModel(
+  config: Pick<DotrankConfig, 'DOTRANK_MODEL' | 'DOTRANK_DATA_DIR'>,
+): Promise<CheckResult> {
+  const dir = config.DOTRANK_MODEL
+    ? resolve(config.DOTRANK_MODEL)
+    : defaultModelDir(config.DOTRANK_DATA_DIR, TASB_HUB_ID);
   if (!config.DOTRANK_MODEL && !existsSync(dir)) {
-    return warn('model', `DOTRANK_MODEL not set and no pulled model at ${dir}`, `npx dotrank model pull ${TASB_HUB_ID} (or set DOTRANK_MODEL to a model folder)`);
+    return warn(
+      'model',
+      `DOTRANK_MODEL not set and no pulled model at ${dir}`,
+      `npx dotrank model pull ${TASB_HUB_ID} (or set DOTRANK_MODEL to a model folder)`,
+    );
   }
   try {
     const manifest = await readManifest(dir);
     await TextTokenizer.fromFile(manifest.tokenizerPath);
     return ok('model', `${manifest.modelId} (dim ${manifest.dimension}, ${manifest.graph}) in ${dir}`);
   } catch (error) {
-    const fix = config.DOTRANK_MODEL ? 'point DOTRANK_MODEL at a folder made by dotrank model pull|convert' : `npx dotrank model pull ${TASB_HUB_ID}`;
+    const fix = config.DOTRANK_MODEL
+      ? 'point DOTRANK_MODEL at a folder made by dotrank model pull|convert'
+      : `npx dotrank model pull ${TASB_HUB_ID}`;
     return (config.DOTRANK_MODEL ? fail : warn)('model', describeError(error), fix);
   }
 }
 
-export function checkExecutionProviders(config: Pick<DotrankConfig, 'DOTRANK_EXECUTION_PROVIDERS'>, available: string[] = availableExecutionProviders()): CheckResult {
+export function checkExecutionProviders(
+  config: Pick<DotrankConfig, 'DOTRANK_EXECUTION_PROVIDERS'>,
+  available: string[] = availableExecutionProviders(),
+): CheckResult {
   const wanted = config.DOTRANK_EXECUTION_PROVIDERS;
   const missing = wanted.filter((p) => !available.includes(p));
   const detail = `DOTRANK_EXECUTION_PROVIDERS=${wanted.join(',')}; available: ${available.join(', ')}`;
   if (missing.length === 0) return ok('onnx runtime', detail);
-  return fail('onnx runtime', `${detail}; missing: ${missing.join(', ')}`, 'install the GPU binaries (README, "GPU workers") or set DOTRANK_EXECUTION_PROVIDERS=cpu');
+  return fail(
+    'onnx runtime',
+    `${detail}; missing: ${missing.join(', ')}`,
+    'install the GPU binaries (README, "GPU workers") or set DOTRANK_EXECUTION_PROVIDERS=cpu',
+  );
 }
 
 /** An executable on PATH, or undefined. */
@@ -171,9 +250,15 @@ export function checkTestTools(javaDir = '/usr/share/java'): CheckResult[] {
   const javac = onPath('javac');
   const chromium = ['chromium', 'chromium-browser', 'google-chrome'].map((name) => onPath(name)).find(Boolean);
   return [
-    jars.length > 0 ? ok('tests: lucene', `${jars[0]} in ${javaDir}`) : warn('tests: lucene', `no lucene-core jar in ${javaDir}`, 'apt-get install liblucene8-java'),
-    javac ? ok('tests: javac', javac) : warn('tests: javac', 'javac not on PATH', 'apt-get install openjdk-17-jdk-headless'),
-    chromium ? ok('tests: chromium', chromium) : warn('tests: chromium', 'no chromium on PATH', 'apt-get install chromium'),
+    jars.length > 0
+      ? ok('tests: lucene', `${jars[0]} in ${javaDir}`)
+      : warn('tests: lucene', `no lucene-core jar in ${javaDir}`, 'apt-get install liblucene8-java'),
+    javac
+      ? ok('tests: javac', javac)
+      : warn('tests: javac', 'javac not on PATH', 'apt-get install openjdk-17-jdk-headless'),
+    chromium
+      ? ok('tests: chromium', chromium)
+      : warn('tests: chromium', 'no chromium on PATH', 'apt-get install chromium'),
   ];
 }
 
@@ -200,6 +285,9 @@ export async function runDoctor(config: DotrankConfig): Promise<CheckResult[]> {
 export function formatChecks(results: CheckResult[]): string {
   const width = Math.max(...results.map((r) => r.check.length));
   return results
-    .map((r) => `${r.status.padEnd(4)}  ${r.check.padEnd(width)}  ${r.detail}${r.fix ? `\n${' '.repeat(width + 8)}fix: ${r.fix}` : ''}`)
+    .map(
+      (r) =>
+        `${r.status.padEnd(4)}  ${r.check.padEnd(width)}  ${r.detail}${r.fix ? `\n${' '.repeat(width + 8)}fix: ${r.fix}` : ''}`,
+    )
     .join('\n');
 }

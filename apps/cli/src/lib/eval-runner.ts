@@ -22,7 +22,15 @@ export const EVAL_SYSTEMS = ['bm25', 'tasb', 'interpolate', 'rrf'] as const;
 export type EvalSystem = (typeof EVAL_SYSTEMS)[number];
 
 /** What the report shows by default: the model card's measures and the usual companions. */
-export const EVAL_MEASURES = ['recip_rank_cut_10', 'ndcg_cut_10', 'recall_100', 'recall_1000', 'map', 'P_10', 'recip_rank'];
+export const EVAL_MEASURES = [
+  'recip_rank_cut_10',
+  'ndcg_cut_10',
+  'recall_100',
+  'recall_1000',
+  'map',
+  'P_10',
+  'recip_rank',
+];
 
 export interface EvalRunOptions extends SourceFlags {
   collection: string;
@@ -134,7 +142,8 @@ async function planEvaluation(config: DotrankConfig, options: EvalRunOptions): P
 async function readJudgedQueries(files: CollectionFiles): Promise<{ judged: Query[]; qrels: Qrels }> {
   const [queries, qrels] = await Promise.all([readQueries(files.queries), readQrels(files.qrels)]);
   const judged = queries.filter((q) => qrels.has(q.id));
-  if (judged.length === 0) throw new ConfigError('--collection', `no query in ${files.queries} has judgments in ${files.qrels}`);
+  if (judged.length === 0)
+    throw new ConfigError('--collection', `no query in ${files.queries} has judgments in ${files.qrels}`);
   return { judged, qrels };
 }
 
@@ -149,17 +158,25 @@ async function indexLexical(context: EvalContext, opened: OpenedSource): Promise
   const documents = await opened.source.count();
   if (ingest) {
     reportCorpusLog(context.corpus.log, context.log);
-    context.log(`indexed ${ingest.indexed} passages into ${opened.location} (${ingest.failed} failed, ${ingest.skipped + context.corpus.log.skipped.length} skipped) in ${Math.round(ingest.durationMs)} ms`);
+    context.log(
+      `indexed ${ingest.indexed} passages into ${opened.location} (${ingest.failed} failed, ${ingest.skipped + context.corpus.log.skipped.length} skipped) in ${Math.round(ingest.durationMs)} ms`,
+    );
   } else context.log(`reusing the index at ${opened.location} (${documents} passages)`);
   context.timings['indexMs'] = ms(t0);
   return documents;
 }
 
 /** Loads the encoder and opens the vector cache when a system or first stage needs the model. */
-async function openModel(context: EvalContext, resources: EvalResources): Promise<{ id: string; revision: string } | null> {
+async function openModel(
+  context: EvalContext,
+  resources: EvalResources,
+): Promise<{ id: string; revision: string } | null> {
   const { config, options, neural, firstStages } = context;
   if (neural.length === 0 && firstStages.every((f) => f === 'bm25')) return null;
-  const encoder = await loadEncoder(resolve((options.model ?? config.DOTRANK_MODEL)!), encoderOptionsFromConfig(config));
+  const encoder = await loadEncoder(
+    resolve((options.model ?? config.DOTRANK_MODEL)!),
+    encoderOptionsFromConfig(config),
+  );
   resources.encoder = encoder;
   const useRedis = (options.cache ?? (config.REDIS_URL ? 'redis' : 'memory')) === 'redis';
   if (useRedis && !config.REDIS_URL) throw new ConfigError('REDIS_URL', 'must be set for --cache redis');
@@ -180,7 +197,12 @@ async function openModel(context: EvalContext, resources: EvalResources): Promis
 }
 
 /** Dense and hybrid first stages (the dense index is built once beside the BM25 index, then reused). */
-async function openDenseStages(context: EvalContext, opened: OpenedSource, resources: EvalResources, documents: number): Promise<void> {
+async function openDenseStages(
+  context: EvalContext,
+  opened: OpenedSource,
+  resources: EvalResources,
+  documents: number,
+): Promise<void> {
   const { config, files } = context;
   for (const stage of context.firstStages.filter((f) => f !== 'bm25')) {
     const t0 = performance.now();
@@ -230,10 +252,15 @@ function toRunRows(perQuery: Map<string, Candidate[]>): RunRows {
 }
 
 /** Encodes every candidate once into the vector cache, so reranking only encodes queries. */
-async function warmCandidates(context: EvalContext, resources: EvalResources, candidatesBy: Map<FirstStage, Map<string, Candidate[]>>): Promise<void> {
+async function warmCandidates(
+  context: EvalContext,
+  resources: EvalResources,
+  candidatesBy: Map<FirstStage, Map<string, Candidate[]>>,
+): Promise<void> {
   const t0 = performance.now();
   const unique = new Map<string, Candidate>();
-  for (const perQuery of candidatesBy.values()) for (const cands of perQuery.values()) for (const c of cands) unique.set(c.id, c);
+  for (const perQuery of candidatesBy.values())
+    for (const cands of perQuery.values()) for (const c of cands) unique.set(c.id, c);
   const warmBar = createProgress('encoding passages', unique.size, context.progress);
   const warmed = await warmPassages(unique.values(), {
     encoder: resources.encoder!,
@@ -243,7 +270,9 @@ async function warmCandidates(context: EvalContext, resources: EvalResources, ca
     onProgress: (p) => warmBar.update(p.done),
   });
   warmBar.stop();
-  context.log(`vector cache: ${warmed.encoded} passages encoded, ${warmed.skipped} already cached${warmed.blank ? `, ${warmed.blank} blank` : ''}`);
+  context.log(
+    `vector cache: ${warmed.encoded} passages encoded, ${warmed.skipped} already cached${warmed.blank ? `, ${warmed.blank} blank` : ''}`,
+  );
   context.timings['warmMs'] = ms(t0);
 }
 
@@ -293,7 +322,10 @@ async function rerankQuery(
       alpha: options.alpha ?? DEFAULT_ALPHA,
       ...(options.normalization ? { normalization: options.normalization } : {}),
     });
-    out.set(s, fused.map((f) => ({ docId: f.id, score: f.score })));
+    out.set(
+      s,
+      fused.map((f) => ({ docId: f.id, score: f.score })),
+    );
   }
   return out;
 }
@@ -316,7 +348,8 @@ async function writeOutputs(
   const runFiles: Record<string, string> = {};
   const results = new Map<string, EvalResult>();
   // a recall cut deeper than the runs says nothing new: leave it out of the default report
-  const measures = options.measures ?? EVAL_MEASURES.filter((m) => !/^recall_(\d+)$/.test(m) || Number(m.slice(7)) <= options.depth);
+  const measures =
+    options.measures ?? EVAL_MEASURES.filter((m) => !/^recall_(\d+)$/.test(m) || Number(m.slice(7)) <= options.depth);
   for (const [system, run] of data.runs) {
     const file = join(outDir, `${system}.run`);
     await writeRun(file, run, `dotrank-${system}`);
@@ -332,7 +365,12 @@ async function writeOutputs(
     baseline: 'bm25',
     measures: results.get('bm25')!.measures,
     systems: results,
-    firstStageRecall: Object.fromEntries([...data.candidatesBy.keys()].map((stage) => [stage, recallCurve(data.qrels, data.runs.get(stage)!, recallOptions)])),
+    firstStageRecall: Object.fromEntries(
+      [...data.candidatesBy.keys()].map((stage) => [
+        stage,
+        recallCurve(data.qrels, data.runs.get(stage)!, recallOptions),
+      ]),
+    ),
   });
   await writeFile(join(outDir, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeQrelsCopy(outDir, data.qrels);
@@ -364,7 +402,8 @@ export function formatReportTable(report: MetricsReport): string {
     }),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [
     line(header),
     widths.map((w) => '-'.repeat(w)).join('  '),

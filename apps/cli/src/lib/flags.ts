@@ -1,7 +1,12 @@
 import { ValidationError } from '@dotrank/core';
 
 /** An integer flag in [min, max]; undefined when absent. Errors name the flag and the value. */
-export function intFlag(flag: string, value: string | undefined, min: number, max: number = Number.MAX_SAFE_INTEGER): number | undefined {
+export function intFlag(
+  flag: string,
+  value: string | undefined,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
@@ -22,10 +27,14 @@ export function numberFlag(flag: string, value: string | undefined, min: number,
 
 /** A comma-separated list checked against the allowed values. */
 export function listFlag<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (items.length === 0) throw new ValidationError(flag, 'must name at least one value');
   for (const item of items) {
-    if (!allowed.includes(item as T)) throw new ValidationError(flag, `unknown value ${JSON.stringify(item)} (expected one of ${allowed.join(', ')})`);
+    if (!allowed.includes(item as T))
+      throw new ValidationError(flag, `unknown value ${JSON.stringify(item)} (expected one of ${allowed.join(', ')})`);
   }
   return [...new Set(items)] as T[];
 }

@@ -46,7 +46,9 @@ export interface Quickstart {
 const stderrLine = (line: string) => process.stderr.write(`${line}\n`);
 const loud = (lines: string[]) => {
   const width = Math.max(...lines.map((l) => l.length)) + 4;
-  stderrLine(`\n${'!'.repeat(width)}\n${lines.map((l) => `! ${l.padEnd(width - 4)} !`).join('\n')}\n${'!'.repeat(width)}\n`);
+  stderrLine(
+    `\n${'!'.repeat(width)}\n${lines.map((l) => `! ${l.padEnd(width - 4)} !`).join('\n')}\n${'!'.repeat(width)}\n`,
+  );
 };
 
 async function redisAnswers(url: string): Promise<boolean> {
@@ -70,7 +72,10 @@ function answeringWithin(ms: number): typeof fetch {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`no answer within ${ms / 1000} s`)), ms);
     try {
-      return await fetch(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal });
+      return await fetch(input, {
+        ...init,
+        signal: init?.signal ? AbortSignal.any([init.signal, controller.signal]) : controller.signal,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -78,7 +83,11 @@ function answeringWithin(ms: number): typeof fetch {
 }
 
 /** DOTRANK_MODEL, else a model pulled before, else a pull from the hub, else the fixture model (loudly). */
-async function resolveModel(config: DotrankConfig, options: QuickstartOptions, repo: string): Promise<{ dir: string; real: boolean }> {
+async function resolveModel(
+  config: DotrankConfig,
+  options: QuickstartOptions,
+  repo: string,
+): Promise<{ dir: string; real: boolean }> {
   const say = options.log ?? stderrLine;
   const explicit = options.model ?? config.DOTRANK_MODEL;
   if (explicit) {
@@ -122,19 +131,37 @@ async function evalFingerprint(corpus: string, modelDir: string, depth: number):
   const corpusStat = await stat(corpus);
   const manifest = await readFile(join(modelDir, 'dotrank.json'), 'utf8').catch(() => '');
   const graph = await stat(join(modelDir, 'model.onnx')).catch(() => undefined);
-  return JSON.stringify({ corpus, size: corpusStat.size, mtime: corpusStat.mtimeMs, modelDir, manifest, graph: graph?.size ?? 0, depth, systems: EVAL_SYSTEMS });
+  return JSON.stringify({
+    corpus,
+    size: corpusStat.size,
+    mtime: corpusStat.mtimeMs,
+    modelDir,
+    manifest,
+    graph: graph?.size ?? 0,
+    depth,
+    systems: EVAL_SYSTEMS,
+  });
 }
 
-async function startWorkerProcess(repo: string, modelDir: string, env: NodeJS.ProcessEnv, logFile: string): Promise<ChildProcess> {
+async function startWorkerProcess(
+  repo: string,
+  modelDir: string,
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+): Promise<ChildProcess> {
   await mkdir(resolve(logFile, '..'), { recursive: true });
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, [join(repo, 'apps', 'cli', 'bin', 'dotrank.js'), 'worker', '--model', modelDir], {
-    env,
-    // the IPC channel closes when we die, however we die: the worker then stops instead of lingering
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    // its own process group: a Ctrl-C meant for us must not also hit the worker, which we stop with one SIGTERM
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    [join(repo, 'apps', 'cli', 'bin', 'dotrank.js'), 'worker', '--model', modelDir],
+    {
+      env,
+      // the IPC channel closes when we die, however we die: the worker then stops instead of lingering
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // its own process group: a Ctrl-C meant for us must not also hit the worker, which we stop with one SIGTERM
+      detached: true,
+    },
+  );
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   return child;
@@ -176,7 +203,9 @@ export async function quickstart(config: DotrankConfig, options: QuickstartOptio
       ? `mode: queue — Redis answers at ${redisUrl}; reranking on a BullMQ worker process, vectors cached in Redis`
       : `mode: in-process — no Redis answers at ${redisUrl}; reranking inside the API process with an in-memory cache`,
   );
-  say(`first stage: ${config.ELASTICSEARCH_URL ? `Elasticsearch at ${config.ELASTICSEARCH_URL}` : 'embedded BM25 (Lucene-exact)'}`);
+  say(
+    `first stage: ${config.ELASTICSEARCH_URL ? `Elasticsearch at ${config.ELASTICSEARCH_URL}` : 'embedded BM25 (Lucene-exact)'}`,
+  );
 
   const model = await resolveModel(config, options, repo);
   // the worker loads its model while we build, index and evaluate
@@ -187,7 +216,17 @@ export async function quickstart(config: DotrankConfig, options: QuickstartOptio
     say(`worker: started (pid ${worker.pid}); log in ${workerLog}`);
   }
   try {
-    return await startRest(config, options, { started, repo, collectionDir, files, queue, redisUrl, effective, model, worker });
+    return await startRest(config, options, {
+      started,
+      repo,
+      collectionDir,
+      files,
+      queue,
+      redisUrl,
+      effective,
+      model,
+      worker,
+    });
   } catch (error) {
     if (worker) await stopChild(worker);
     throw error;
@@ -206,7 +245,11 @@ interface StartContext {
   worker: ChildProcess | undefined;
 }
 
-async function startRest(config: DotrankConfig, options: QuickstartOptions, context: StartContext): Promise<Quickstart> {
+async function startRest(
+  config: DotrankConfig,
+  options: QuickstartOptions,
+  context: StartContext,
+): Promise<Quickstart> {
   const say = options.log ?? stderrLine;
   const { started, collectionDir, files, queue, effective, model, worker } = context;
   // evaluation (indexes on the first run; reused when nothing changed)
@@ -217,7 +260,11 @@ async function startRest(config: DotrankConfig, options: QuickstartOptions, cont
   let summary: EvalRunSummary | undefined;
   let reused = false;
   const indexDir = resolve(config.DOTRANK_DATA_DIR, 'index', files.name);
-  if ((await readFile(fingerprintFile, 'utf8').catch(() => '')) === fingerprint && existsSync(join(out, 'metrics.json')) && existsSync(indexDir)) {
+  if (
+    (await readFile(fingerprintFile, 'utf8').catch(() => '')) === fingerprint &&
+    existsSync(join(out, 'metrics.json')) &&
+    existsSync(indexDir)
+  ) {
     reused = true;
     say(`evaluation: reusing ${out} (same corpus, model and depth)`);
   } else {
@@ -235,7 +282,8 @@ async function startRest(config: DotrankConfig, options: QuickstartOptions, cont
     });
     await writeFile(fingerprintFile, fingerprint);
   }
-  const report = summary?.report ?? metricsReportSchema.parse(JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')));
+  const report =
+    summary?.report ?? metricsReportSchema.parse(JSON.parse(await readFile(join(out, 'metrics.json'), 'utf8')));
 
   // the API (the worker has been starting meanwhile); it builds the dashboard first when that is missing or stale
   say('api: starting (a fresh checkout builds the dashboard first, about half a minute) ...');
@@ -248,10 +296,11 @@ async function startRest(config: DotrankConfig, options: QuickstartOptions, cont
     ...(queue ? {} : { inProcess: true }),
     logger: { level: config.DOTRANK_LOG_LEVEL },
   });
-  if (queue) await waitForWorker(server, worker!).catch(async (error: unknown) => {
-    await server.close();
-    throw error;
-  });
+  if (queue)
+    await waitForWorker(server, worker!).catch(async (error: unknown) => {
+      await server.close();
+      throw error;
+    });
 
   const readyMs = performance.now() - started;
   const table = formatReportTable(report);
@@ -259,14 +308,22 @@ async function startRest(config: DotrankConfig, options: QuickstartOptions, cont
     await server.close();
     if (worker) await stopChild(worker);
   };
-  return { url: server.url, dashboardUrl: `${server.url}/dashboard/`, mode: queue ? 'queue' : 'in-process', readyMs, eval: { reused, table }, stop };
+  return {
+    url: server.url,
+    dashboardUrl: `${server.url}/dashboard/`,
+    mode: queue ? 'queue' : 'in-process',
+    readyMs,
+    eval: { reused, table },
+    stop,
+  };
 }
 
 /** Readiness in queue mode means a worker has registered with the queue. */
 async function waitForWorker(server: RunningServer, worker: ChildProcess): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline) {
-    if (worker.exitCode !== null) throw new ConfigError('worker', `the worker process exited with code ${worker.exitCode}; see its log`);
+    if (worker.exitCode !== null)
+      throw new ConfigError('worker', `the worker process exited with code ${worker.exitCode}; see its log`);
     const response = await server.app.inject({ method: 'GET', url: '/readyz' });
     if (response.statusCode === 200) return;
     await new Promise((r) => setTimeout(r, 250));

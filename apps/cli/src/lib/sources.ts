@@ -33,14 +33,20 @@ export interface OpenedSource {
 }
 
 /** Opens the first stage for a collection; the embedded index is created empty when absent. */
-export async function openSourceFor(config: DotrankConfig, flags: SourceFlags, collectionName: string): Promise<OpenedSource> {
+export async function openSourceFor(
+  config: DotrankConfig,
+  flags: SourceFlags,
+  collectionName: string,
+): Promise<OpenedSource> {
   const kind = sourceKindOf(config, flags);
   if (kind === 'embedded') {
-    if (flags.index) throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
+    if (flags.index)
+      throw new ConfigError('--index', 'names an Elasticsearch index; with the embedded source use --index-dir');
     const dir = flags.indexDir ? resolve(flags.indexDir) : defaultIndexDir(config, collectionName);
     return { source: await createEmbeddedSource({ dir }), kind, location: dir };
   }
-  if (flags.indexDir) throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
+  if (flags.indexDir)
+    throw new ConfigError('--index-dir', 'is for the embedded source; with Elasticsearch use --index');
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID) {
     throw new ConfigError('ELASTICSEARCH_URL', 'must be set (or ELASTICSEARCH_CLOUD_ID) to use --source elasticsearch');
   }
@@ -59,4 +65,3 @@ export async function indexIfEmpty(
   if ((await source.count()) > 0) return undefined;
   return source.index(passages(), { onProgress: (p) => onProgress?.(p.done) });
 }
-
