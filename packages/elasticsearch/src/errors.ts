@@ -58,6 +58,69 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof errors.ConnectionError || error instanceof errors.TimeoutError;
 }
 
+/** `translateError` for an answer from the server: each status gets the error class and the hint that fits it. */
+function translateResponseError(error: errors.ResponseError, context: ErrorContext, where: string): DotrankError {
+  const status = error.statusCode ?? 0;
+  const reason = reasonOf(error.body) ?? error.message;
+  if (
+    status === 406 ||
+    ((status === 400 || status === 415) &&
+      /compatible-with|media_type_header_exception|Content-Type header/i.test(reason))
+  ) {
+    return new ConfigError(
+      'compatibility',
+      `the server rejected the client's media type during ${context.action} (${status}: ${reason}); an Elasticsearch 7.x server needs the source option compatibility: 7`,
+      { cause: error },
+    );
+  }
+  if (status === 404) {
+    return new NotFoundError(
+      'index',
+      `Elasticsearch index "${context.index ?? '?'}" does not exist (${context.action}); create it first (ensureIndex / dotrank index)`,
+      { cause: error },
+    );
+  }
+  if (status === 401) {
+    const hint =
+      context.auth === 'none'
+        ? 'the cluster requires authentication: set ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD'
+        : 'the credentials were rejected; check them';
+    return new ElasticsearchAuthError(
+      authField(context.auth),
+      401,
+      `Elasticsearch authentication failed (${context.action}): ${hint}`,
+      { cause: error },
+    );
+  }
+  if (status === 403) {
+    return new ElasticsearchAuthError(
+      authField(context.auth),
+      403,
+      `Elasticsearch refused ${context.action}${where}: the credentials lack a privilege (${reason})`,
+      { cause: error },
+    );
+  }
+  if (status === 400) {
+    return new ValidationError(
+      context.inputField ?? 'query',
+      `Elasticsearch rejected ${context.action}${where}: ${reason}`,
+      { cause: error },
+    );
+  }
+  if (status === 429) {
+    return new UnavailableError(
+      'elasticsearch',
+      `Elasticsearch is overloaded (429) during ${context.action}${where}: ${reason}`,
+      { cause: error },
+    );
+  }
+  return new UnavailableError(
+    'elasticsearch',
+    `Elasticsearch answered ${status} to ${context.action}${where}: ${reason}`,
+    { cause: error },
+  );
+}
+
 /**
  * Turns any client error into a DotrankError that reads well on its own: no client stack, the index
  * and the setting to fix named. The original stays available as `cause`.
@@ -65,67 +128,7 @@ export function isRetryable(error: unknown): boolean {
 export function translateError(error: unknown, context: ErrorContext): DotrankError | Error {
   if (error instanceof DotrankError) return error;
   const where = context.index ? ` on index "${context.index}"` : '';
-  if (error instanceof errors.ResponseError) {
-    const status = error.statusCode ?? 0;
-    const reason = reasonOf(error.body) ?? error.message;
-    if (
-      status === 406 ||
-      ((status === 400 || status === 415) &&
-        /compatible-with|media_type_header_exception|Content-Type header/i.test(reason))
-    ) {
-      return new ConfigError(
-        'compatibility',
-        `the server rejected the client's media type during ${context.action} (${status}: ${reason}); an Elasticsearch 7.x server needs the source option compatibility: 7`,
-        { cause: error },
-      );
-    }
-    if (status === 404) {
-      return new NotFoundError(
-        'index',
-        `Elasticsearch index "${context.index ?? '?'}" does not exist (${context.action}); create it first (ensureIndex / dotrank index)`,
-        { cause: error },
-      );
-    }
-    if (status === 401) {
-      const hint =
-        context.auth === 'none'
-          ? 'the cluster requires authentication: set ELASTICSEARCH_API_KEY, or ELASTICSEARCH_USERNAME and ELASTICSEARCH_PASSWORD'
-          : 'the credentials were rejected; check them';
-      return new ElasticsearchAuthError(
-        authField(context.auth),
-        401,
-        `Elasticsearch authentication failed (${context.action}): ${hint}`,
-        { cause: error },
-      );
-    }
-    if (status === 403) {
-      return new ElasticsearchAuthError(
-        authField(context.auth),
-        403,
-        `Elasticsearch refused ${context.action}${where}: the credentials lack a privilege (${reason})`,
-        { cause: error },
-      );
-    }
-    if (status === 400) {
-      return new ValidationError(
-        context.inputField ?? 'query',
-        `Elasticsearch rejected ${context.action}${where}: ${reason}`,
-        { cause: error },
-      );
-    }
-    if (status === 429) {
-      return new UnavailableError(
-        'elasticsearch',
-        `Elasticsearch is overloaded (429) during ${context.action}${where}: ${reason}`,
-        { cause: error },
-      );
-    }
-    return new UnavailableError(
-      'elasticsearch',
-      `Elasticsearch answered ${status} to ${context.action}${where}: ${reason}`,
-      { cause: error },
-    );
-  }
+  if (error instanceof errors.ResponseError) return translateResponseError(error, context, where);
   if (error instanceof errors.TimeoutError) {
     const after = context.timeoutMs ? ` after ${context.timeoutMs} ms (ELASTICSEARCH_TIMEOUT_MS)` : '';
     return new UnavailableError('elasticsearch', `Elasticsearch did not answer ${context.action}${where}${after}`, {
