@@ -149,13 +149,8 @@ async function sha256Prefix(path: string): Promise<string> {
   return hash.digest('hex').slice(0, 12);
 }
 
-/**
- * Resolves a model directory: `dotrank.json` (optional, overrides everything), else what an
- * `optimum-cli export onnx` / transformers / sentence-transformers directory says (`config.json`,
- * `1_Pooling/config.json`, `config_sentence_transformers.json`, `modules.json`), else TAS-B's defaults.
- * The graph is `graph` from the manifest, else `model.onnx`, else `onnx/model.onnx`.
- */
-export async function readManifest(modelDir: string): Promise<ModelManifest> {
+/** The absolute model directory; a ConfigError / NotFoundError naming `modelDir` when it is no directory. */
+async function resolveModelDir(modelDir: string): Promise<string> {
   if (typeof modelDir !== 'string' || modelDir.trim() === '')
     throw new ConfigError('modelDir', 'must be a non-empty path');
   const dir = resolve(modelDir);
@@ -166,6 +161,35 @@ export async function readManifest(modelDir: string): Promise<ModelManifest> {
     throw new NotFoundError('modelDir', `model directory ${dir} does not exist`);
   }
   if (!dirStat.isDirectory()) throw new ConfigError('modelDir', `${dir} is not a directory`);
+  return dir;
+}
+
+/** The ONNX graph relative to `dir`: dotrank.json's `graph` (which must exist), else model.onnx, else onnx/model.onnx. */
+async function findGraph(dir: string, file: Json, manifestPath: string): Promise<string> {
+  const explicitGraph = optionalString(file, 'graph', MANIFEST_FILE);
+  if (explicitGraph !== undefined) {
+    if (isAbsolute(explicitGraph))
+      throw new ConfigError(field(MANIFEST_FILE, 'graph'), 'must be a path relative to the model directory');
+    if (!(await pathExists(join(dir, explicitGraph))))
+      throw new NotFoundError(join(dir, explicitGraph), `ONNX graph named by ${manifestPath} (graph) does not exist`);
+    return explicitGraph;
+  }
+  if (await pathExists(join(dir, 'model.onnx'))) return 'model.onnx';
+  if (await pathExists(join(dir, 'onnx', 'model.onnx'))) return join('onnx', 'model.onnx');
+  throw new NotFoundError(
+    join(dir, 'model.onnx'),
+    `no ONNX graph in ${dir} (looked for model.onnx and onnx/model.onnx, or "graph" in ${MANIFEST_FILE})`,
+  );
+}
+
+/**
+ * Resolves a model directory: `dotrank.json` (optional, overrides everything), else what an
+ * `optimum-cli export onnx` / transformers / sentence-transformers directory says (`config.json`,
+ * `1_Pooling/config.json`, `config_sentence_transformers.json`, `modules.json`), else TAS-B's defaults.
+ * The graph is `graph` from the manifest, else `model.onnx`, else `onnx/model.onnx`.
+ */
+export async function readManifest(modelDir: string): Promise<ModelManifest> {
+  const dir = await resolveModelDir(modelDir);
 
   const manifestPath = join(dir, MANIFEST_FILE);
   const file = (await readJsonIfPresent(manifestPath)) ?? {};
@@ -203,24 +227,7 @@ export async function readManifest(modelDir: string): Promise<ModelManifest> {
     DEFAULTS.similarity;
   const explicitOutput = optionalString(file, 'output', m);
 
-  const explicitGraph = optionalString(file, 'graph', m);
-  let graph: string;
-  if (explicitGraph !== undefined) {
-    if (isAbsolute(explicitGraph))
-      throw new ConfigError(field(m, 'graph'), 'must be a path relative to the model directory');
-    graph = explicitGraph;
-    if (!(await pathExists(join(dir, graph))))
-      throw new NotFoundError(join(dir, graph), `ONNX graph named by ${manifestPath} (graph) does not exist`);
-  } else if (await pathExists(join(dir, 'model.onnx'))) {
-    graph = 'model.onnx';
-  } else if (await pathExists(join(dir, 'onnx', 'model.onnx'))) {
-    graph = join('onnx', 'model.onnx');
-  } else {
-    throw new NotFoundError(
-      join(dir, 'model.onnx'),
-      `no ONNX graph in ${dir} (looked for model.onnx and onnx/model.onnx, or "graph" in ${MANIFEST_FILE})`,
-    );
-  }
+  const graph = await findGraph(dir, file, manifestPath);
   const graphPath = join(dir, graph);
 
   const tokenizerPath = join(dir, 'tokenizer.json');
