@@ -11,7 +11,7 @@ import {
 } from '@dotrank/core';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import { startRerankWorker, type RerankWorkerOptions } from '@dotrank/rerank-core';
-import { RedisVectorStore, type VectorStore } from '@dotrank/vector-cache';
+import { RedisVectorStore, vectorStoreOptionsFromConfig, type VectorStore } from '@dotrank/vector-cache';
 import type { Registry } from 'prom-client';
 import { createMetrics, metricsObserver, type WorkerMetrics } from './metrics.js';
 
@@ -88,16 +88,7 @@ async function openEncoder(
 }
 
 function openStore(config: DotrankConfig, encoder: DenseEncoder): VectorStore {
-  return new RedisVectorStore({
-    url: config.REDIS_URL!,
-    keyPrefix: config.DOTRANK_KEY_PREFIX,
-    modelId: encoder.modelId,
-    revision: encoder.revision,
-    dtype: config.DOTRANK_CACHE_DTYPE,
-    ttlSeconds: config.DOTRANK_CACHE_TTL_SECONDS,
-    dimension: encoder.dimension,
-    fastReads: config.DOTRANK_CACHE_FAST_READS,
-  });
+  return new RedisVectorStore(vectorStoreOptionsFromConfig(config, encoder));
 }
 
 /** Serves GET /metrics; resolves with its URL. */

@@ -6,4 +6,4 @@ export type { VectorKey } from './keys.js';
 export { textHash, TEXT_HASH_PATTERN } from './keys.js';
 export { MemoryVectorStore } from './memory-store.js';
 export { createRedisConnection, redisOptionsFromUrl } from './connection.js';
-export { RedisVectorStore } from './redis-store.js';
+export { RedisVectorStore, vectorStoreOptionsFromConfig } from './redis-store.js';

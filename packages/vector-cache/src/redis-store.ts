@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import { createRequire } from 'node:module';
-import { ConfigError, UnavailableError, ValidationError, dot, dotAt } from '@dotrank/core';
+import { ConfigError, UnavailableError, ValidationError, dot, dotAt, type DotrankConfig } from '@dotrank/core';
 import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
 import { createRedisConnection } from './connection.js';
 import { modelHash, vectorRedisKey, type VectorKey } from './keys.js';
@@ -34,6 +34,31 @@ export interface RedisVectorStoreOptions {
    * DOTRANK_CACHE_FAST_READS=0 turns it off.
    */
   fastReads?: boolean;
+}
+
+/** The Redis store options a process takes from its configuration, for the model that writes and reads the vectors. */
+export function vectorStoreOptionsFromConfig(
+  config: Pick<
+    DotrankConfig,
+    | 'REDIS_URL'
+    | 'DOTRANK_KEY_PREFIX'
+    | 'DOTRANK_CACHE_DTYPE'
+    | 'DOTRANK_CACHE_TTL_SECONDS'
+    | 'DOTRANK_CACHE_FAST_READS'
+  >,
+  model: { modelId: string; revision: string; dimension: number },
+): RedisVectorStoreOptions {
+  if (!config.REDIS_URL) throw new ConfigError('REDIS_URL', 'must be set for the Redis vector cache');
+  return {
+    url: config.REDIS_URL,
+    keyPrefix: config.DOTRANK_KEY_PREFIX,
+    modelId: model.modelId,
+    revision: model.revision,
+    dtype: config.DOTRANK_CACHE_DTYPE,
+    ttlSeconds: config.DOTRANK_CACHE_TTL_SECONDS,
+    dimension: model.dimension,
+    fastReads: config.DOTRANK_CACHE_FAST_READS,
+  };
 }
 
 /**

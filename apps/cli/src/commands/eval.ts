@@ -77,37 +77,38 @@ export function registerEvalCommand(program: Command): void {
     )
     .option('--skip-invalid', 'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2)')
     .option('--json', 'print metrics.json to stdout instead of the table');
-  addOutputOptions(command).action(async (flags: EvalFlags) => {
-    const config = commandConfig(command);
-    const log = noticeWriter(flags);
-    const hasModel = Boolean(config.DOTRANK_MODEL);
-    const systems = flags.systems
-      ? listFlag<EvalSystem>('--systems', flags.systems, EVAL_SYSTEMS)
-      : hasModel
-        ? [...EVAL_SYSTEMS]
-        : (['bm25'] as EvalSystem[]);
-    const summary = await runEvaluation(config, {
-      collection: flags.collection,
-      out: flags.out,
-      systems,
-      ...(flags.firstStage
-        ? { firstStages: listFlag<FirstStage>('--first-stage', flags.firstStage, FIRST_STAGES) }
-        : {}),
-      depth: intFlag('--depth', flags.depth, 1, 10_000)!,
-      level: intFlag('--level', flags.level, 0, 1000)!,
-      progress: showProgress(flags),
-      log,
-      ...(flags.source ? { source: flags.source } : {}),
-      ...(flags.indexDir ? { indexDir: flags.indexDir } : {}),
-      ...(givenOnCommandLine(command, 'index') ? { index: config.ELASTICSEARCH_INDEX } : {}),
-      ...(flags.alpha !== undefined ? { alpha: numberFlag('--alpha', flags.alpha, 0, 1)! } : {}),
-      ...(flags.normalization ? { normalization: flags.normalization } : {}),
-      ...(flags.measures ? { measures: parseMeasures(flags.measures) } : {}),
-      ...(flags.cache ? { cache: flags.cache } : {}),
-      ...(flags.skipInvalid ? { skipInvalid: true } : {}),
-    });
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary.report, null, 2)}\n`);
-    else process.stdout.write(`${formatReportTable(summary.report)}\n`);
-    log(`wrote ${Object.keys(summary.runFiles).length} runs and metrics.json to ${summary.outDir}`);
+  addOutputOptions(command).action((flags: EvalFlags) => runEvalCommand(command, flags));
+}
+
+/** The action of `dotrank eval`: flags to evaluation options, then the table (or JSON) on stdout. */
+async function runEvalCommand(command: Command, flags: EvalFlags): Promise<void> {
+  const config = commandConfig(command);
+  const log = noticeWriter(flags);
+  const hasModel = Boolean(config.DOTRANK_MODEL);
+  const systems = flags.systems
+    ? listFlag<EvalSystem>('--systems', flags.systems, EVAL_SYSTEMS)
+    : hasModel
+      ? [...EVAL_SYSTEMS]
+      : (['bm25'] as EvalSystem[]);
+  const summary = await runEvaluation(config, {
+    collection: flags.collection,
+    out: flags.out,
+    systems,
+    ...(flags.firstStage ? { firstStages: listFlag<FirstStage>('--first-stage', flags.firstStage, FIRST_STAGES) } : {}),
+    depth: intFlag('--depth', flags.depth, 1, 10_000)!,
+    level: intFlag('--level', flags.level, 0, 1000)!,
+    progress: showProgress(flags),
+    log,
+    ...(flags.source ? { source: flags.source } : {}),
+    ...(flags.indexDir ? { indexDir: flags.indexDir } : {}),
+    ...(givenOnCommandLine(command, 'index') ? { index: config.ELASTICSEARCH_INDEX } : {}),
+    ...(flags.alpha !== undefined ? { alpha: numberFlag('--alpha', flags.alpha, 0, 1)! } : {}),
+    ...(flags.normalization ? { normalization: flags.normalization } : {}),
+    ...(flags.measures ? { measures: parseMeasures(flags.measures) } : {}),
+    ...(flags.cache ? { cache: flags.cache } : {}),
+    ...(flags.skipInvalid ? { skipInvalid: true } : {}),
   });
+  if (flags.json) process.stdout.write(`${JSON.stringify(summary.report, null, 2)}\n`);
+  else process.stdout.write(`${formatReportTable(summary.report)}\n`);
+  log(`wrote ${Object.keys(summary.runFiles).length} runs and metrics.json to ${summary.outDir}`);
 }

@@ -9,7 +9,7 @@ import { buildMetricsReport, evaluate, measureLabel, recallCurve } from '@dotran
 import type { EvalResult, MetricsReport } from '@dotrank/eval';
 import { DEFAULT_ALPHA, fuse, rerankCandidates, warmPassages } from '@dotrank/rerank-core';
 import type { Normalization } from '@dotrank/rerank-core';
-import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
+import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
 import type { VectorStore } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
 import { openFirstStage } from '@dotrank/dense';
@@ -181,16 +181,7 @@ async function openModel(
   const useRedis = (options.cache ?? (config.REDIS_URL ? 'redis' : 'memory')) === 'redis';
   if (useRedis && !config.REDIS_URL) throw new ConfigError('REDIS_URL', 'must be set for --cache redis');
   resources.store = useRedis
-    ? new RedisVectorStore({
-        url: config.REDIS_URL!,
-        keyPrefix: config.DOTRANK_KEY_PREFIX,
-        modelId: encoder.modelId,
-        revision: encoder.revision,
-        dtype: config.DOTRANK_CACHE_DTYPE,
-        ttlSeconds: config.DOTRANK_CACHE_TTL_SECONDS,
-        dimension: encoder.dimension,
-        fastReads: config.DOTRANK_CACHE_FAST_READS,
-      })
+    ? new RedisVectorStore(vectorStoreOptionsFromConfig(config, encoder))
     : new MemoryVectorStore({ dimension: encoder.dimension, maxEntries: Number.MAX_SAFE_INTEGER });
   context.log(`vector cache: ${useRedis ? 'Redis' : 'memory'}`);
   return { id: encoder.modelId, revision: encoder.revision };
