@@ -52,6 +52,57 @@ export interface DenseManifest {
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
+/** Throws a ConfigError unless `dir`'s manifest is our format and was built with `model`. */
+function assertManifestFits(
+  manifest: DenseManifest,
+  dir: string,
+  model: { modelId: string; revision: string; dimension: number },
+): void {
+  if (manifest.format !== DENSE_FORMAT || manifest.formatVersion !== DENSE_FORMAT_VERSION) {
+    throw new ConfigError(
+      'dir',
+      `${dir} holds ${manifest.format} v${manifest.formatVersion}, expected ${DENSE_FORMAT} v${DENSE_FORMAT_VERSION}; delete it to rebuild`,
+    );
+  }
+  if (
+    manifest.modelId !== model.modelId ||
+    manifest.revision !== model.revision ||
+    manifest.dimension !== model.dimension
+  ) {
+    throw new ConfigError(
+      'model',
+      `the dense index in ${dir} was built with ${manifest.modelId}@${manifest.revision} (${manifest.dimension} dims), not ${model.modelId}@${model.revision} (${model.dimension} dims); delete it to rebuild`,
+    );
+  }
+}
+
+/** Reads the JS HNSW graph files `save` wrote (hnsw-*.u8 / *.i32) back into a graph over `matrix`. */
+async function readJsGraph(
+  dir: string,
+  saved: NonNullable<DenseManifest['hnsw']>,
+  matrix: Float32Array,
+): Promise<HnswIndex> {
+  const i32 = async (name: string) => {
+    const b = await readFile(join(dir, name));
+    const copy = new Uint8Array(b.byteLength);
+    copy.set(b);
+    return new Int32Array(copy.buffer);
+  };
+  const levels = new Uint8Array(await readFile(join(dir, 'hnsw-levels.u8')));
+  const counts0 = new Uint8Array(await readFile(join(dir, 'hnsw-counts0.u8')));
+  const links0 = await i32('hnsw-links0.i32');
+  const flat = await i32('hnsw-upper.i32');
+  const upper: (Int32Array | undefined)[] = [];
+  let at = 0;
+  for (let i = 0; i < saved.count; i++) {
+    const len = levels[i]! * (saved.M + 1);
+    upper.push(len > 0 ? flat.slice(at, at + len) : undefined);
+    at += len;
+  }
+  const { upperLevels: _u, ...rest } = saved;
+  return HnswIndex.fromState({ ...rest, levels, counts0, links0, upper }, matrix);
+}
+
 /**
  * Passage vectors as one contiguous row-major Float32Array (grown by doubling), the passages beside them, an id ->
  * row map, and optionally an HNSW graph over the same rows. A passage indexed again under its id overwrites its row.
@@ -253,22 +304,7 @@ export class VectorMatrix {
     options: { hnswlib?: HnswlibModule } = {},
   ): Promise<VectorMatrix> {
     const manifest = JSON.parse(await readFile(join(dir, MANIFEST), 'utf8')) as DenseManifest;
-    if (manifest.format !== DENSE_FORMAT || manifest.formatVersion !== DENSE_FORMAT_VERSION) {
-      throw new ConfigError(
-        'dir',
-        `${dir} holds ${manifest.format} v${manifest.formatVersion}, expected ${DENSE_FORMAT} v${DENSE_FORMAT_VERSION}; delete it to rebuild`,
-      );
-    }
-    if (
-      manifest.modelId !== model.modelId ||
-      manifest.revision !== model.revision ||
-      manifest.dimension !== model.dimension
-    ) {
-      throw new ConfigError(
-        'model',
-        `the dense index in ${dir} was built with ${manifest.modelId}@${manifest.revision} (${manifest.dimension} dims), not ${model.modelId}@${model.revision} (${model.dimension} dims); delete it to rebuild`,
-      );
-    }
+    assertManifestFits(manifest, dir, model);
     const raw = await readFile(join(dir, 'vectors.f32'));
     const n = manifest.count;
     const out = new VectorMatrix(manifest.dimension, Math.max(1, n));
@@ -287,60 +323,61 @@ export class VectorMatrix {
       out.rowOf.set(doc.id, row);
     });
     out.rows = n;
+    await out.attachSavedGraph(dir, manifest, raw, options.hnswlib);
+    return out;
+  }
+
+  /**
+   * Takes up the graph saved beside freshly loaded vectors (`raw`, as read from vectors.f32) when it was built over
+   * exactly them; otherwise leaves `graphNotice` saying why it was not used.
+   */
+  private async attachSavedGraph(
+    dir: string,
+    manifest: DenseManifest,
+    raw: Uint8Array,
+    hnswlib: HnswlibModule | undefined,
+  ): Promise<void> {
     const savedGraph = manifest.hnswlib ? 'hnswlib' : manifest.hnsw ? 'js' : undefined;
-    if (!savedGraph) return out;
+    if (!savedGraph) return;
     // Old manifests (JS graph, no fingerprint) are trusted as before; every hnswlib manifest has one.
     if (manifest.vectorsSha256 !== undefined || manifest.hnswlib) {
       const actual = sha256(raw);
       if (actual !== manifest.vectorsSha256) {
-        out.graphNotice = `the saved ${savedGraph} HNSW graph in ${dir} was built over other vectors (vectors.f32 changed behind dense.json): not used; it is rebuilt when needed`;
-        return out;
+        this.graphNotice = `the saved ${savedGraph} HNSW graph in ${dir} was built over other vectors (vectors.f32 changed behind dense.json): not used; it is rebuilt when needed`;
+        return;
       }
     }
-    if (manifest.hnswlib) {
-      if (!options.hnswlib) {
-        out.unloaded = { dir: resolve(dir), entry: manifest.hnswlib, vectorsSha256: manifest.vectorsSha256! };
-        return out;
-      }
-      const { file: _file, count, bytes, ...params } = manifest.hnswlib;
-      if (count !== n) {
-        out.graphNotice = `the saved hnswlib graph in ${dir} covers ${count} of ${n} vectors: not used; it is rebuilt when needed`;
-        return out;
-      }
-      try {
-        out.graph = await HnswlibIndex.load(
-          options.hnswlib,
-          join(dir, HNSWLIB_FILE),
-          { dim: manifest.dimension, count, bytes, params },
-          out.data,
-        );
-      } catch (error) {
-        out.graphNotice = `the saved hnswlib graph in ${dir} could not be read (${error instanceof Error ? error.message : String(error)}): not used; it is rebuilt when needed`;
-      }
-      return out;
+    if (manifest.hnswlib) await this.attachHnswlibGraph(dir, manifest, hnswlib);
+    else if (manifest.hnsw) this.graph = await readJsGraph(dir, manifest.hnsw, this.data);
+  }
+
+  /** The hnswlib half of `attachSavedGraph`: without the module the graph is remembered (see `unloaded`), not read. */
+  private async attachHnswlibGraph(
+    dir: string,
+    manifest: DenseManifest,
+    hnswlib: HnswlibModule | undefined,
+  ): Promise<void> {
+    const entry = manifest.hnswlib!;
+    if (!hnswlib) {
+      this.unloaded = { dir: resolve(dir), entry, vectorsSha256: manifest.vectorsSha256! };
+      return;
     }
-    if (manifest.hnsw) {
-      const i32 = async (name: string) => {
-        const b = await readFile(join(dir, name));
-        const copy = new Uint8Array(b.byteLength);
-        copy.set(b);
-        return new Int32Array(copy.buffer);
-      };
-      const levels = new Uint8Array(await readFile(join(dir, 'hnsw-levels.u8')));
-      const counts0 = new Uint8Array(await readFile(join(dir, 'hnsw-counts0.u8')));
-      const links0 = await i32('hnsw-links0.i32');
-      const flat = await i32('hnsw-upper.i32');
-      const upper: (Int32Array | undefined)[] = [];
-      let at = 0;
-      for (let i = 0; i < manifest.hnsw.count; i++) {
-        const len = levels[i]! * (manifest.hnsw.M + 1);
-        upper.push(len > 0 ? flat.slice(at, at + len) : undefined);
-        at += len;
-      }
-      const { upperLevels: _u, ...rest } = manifest.hnsw;
-      out.graph = HnswIndex.fromState({ ...rest, levels, counts0, links0, upper }, out.data);
+    const n = manifest.count;
+    const { file: _file, count, bytes, ...params } = entry;
+    if (count !== n) {
+      this.graphNotice = `the saved hnswlib graph in ${dir} covers ${count} of ${n} vectors: not used; it is rebuilt when needed`;
+      return;
     }
-    return out;
+    try {
+      this.graph = await HnswlibIndex.load(
+        hnswlib,
+        join(dir, HNSWLIB_FILE),
+        { dim: manifest.dimension, count, bytes, params },
+        this.data,
+      );
+    } catch (error) {
+      this.graphNotice = `the saved hnswlib graph in ${dir} could not be read (${error instanceof Error ? error.message : String(error)}): not used; it is rebuilt when needed`;
+    }
   }
 
   static async exists(dir: string): Promise<boolean> {
