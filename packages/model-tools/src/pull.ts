@@ -46,6 +46,40 @@ export function defaultModelDir(dataDir: string, repo: string): string {
 
 const ONNX_CANDIDATES = ['onnx/model.onnx', 'model.onnx'];
 
+/** `pullModel` from a local checkpoint folder: its ONNX export when preferred and present, else converted. */
+async function pullFromFolder(
+  from: string,
+  out: string,
+  repo: string,
+  revision: string,
+  options: PullOptions,
+): Promise<PullResult> {
+  if (options.preferOnnx) {
+    for (const candidate of ONNX_CANDIDATES) {
+      if (await pathExists(join(from, candidate)))
+        return useOnnxExport(from, candidate, out, repo, revision, [], options);
+    }
+  }
+  const result = await convertCheckpoint({
+    from,
+    out,
+    dtype: options.dtype ?? 'fp32',
+    modelId: repo,
+    ...(options.int8Kernel ? { int8Kernel: options.int8Kernel } : {}),
+    ...(options.onStage ? { onStage: options.onStage } : {}),
+  });
+  return { outDir: out, manifest: result.manifest, downloads: [], mode: 'converted' };
+}
+
+/** The first of `candidates` the repo has, asked in order (each question may cost a request). */
+async function firstPresent(
+  candidates: string[],
+  has: (file: string) => Promise<boolean>,
+): Promise<string | undefined> {
+  for (const candidate of candidates) if (await has(candidate)) return candidate;
+  return undefined;
+}
+
 /**
  * Fetches a model from the hub (or a local folder) and leaves `out` loadable by `@dotrank/encoder`'s loadEncoder:
  * model.onnx, tokenizer.json, config.json and dotrank.json.
@@ -56,24 +90,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   const revision = options.revision ?? 'main';
   await mkdir(out, { recursive: true });
 
-  if (options.from) {
-    const from = resolve(options.from);
-    if (options.preferOnnx) {
-      for (const candidate of ONNX_CANDIDATES) {
-        if (await pathExists(join(from, candidate)))
-          return useOnnxExport(from, candidate, out, repo, revision, [], options);
-      }
-    }
-    const result = await convertCheckpoint({
-      from,
-      out,
-      dtype: options.dtype ?? 'fp32',
-      modelId: repo,
-      ...(options.int8Kernel ? { int8Kernel: options.int8Kernel } : {}),
-      ...(options.onStage ? { onStage: options.onStage } : {}),
-    });
-    return { outDir: out, manifest: result.manifest, downloads: [], mode: 'converted' };
-  }
+  if (options.from) return pullFromFolder(resolve(options.from), out, repo, revision, options);
 
   const info = await repoInfo(repo, options);
   const present = new Map<string, boolean>();
@@ -118,13 +135,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
     }
     options.onStage?.('the repo has no ONNX export; converting the weights');
   }
-  let weights: string | undefined;
-  for (const candidate of ['model.safetensors', 'pytorch_model.bin']) {
-    if (await has(candidate)) {
-      weights = candidate;
-      break;
-    }
-  }
+  const weights = await firstPresent(['model.safetensors', 'pytorch_model.bin'], has);
   if (!weights)
     throw new NotFoundError(
       `${repo}/model.safetensors`,
