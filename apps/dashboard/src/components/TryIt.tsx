@@ -82,6 +82,53 @@ function moveClass(label: string | undefined): string {
   return label === 'new' ? 'new' : 'same';
 }
 
+/** The query box, the k picker and the submit button. */
+function SearchForm({
+  query,
+  onQuery,
+  k,
+  onK,
+  busy,
+  onSubmit,
+}: {
+  query: string;
+  onQuery: (query: string) => void;
+  k: number;
+  onK: (k: number) => void;
+  busy: boolean;
+  onSubmit: (e: FormEvent) => void;
+}) {
+  return (
+    <form className="search-form" role="search" onSubmit={onSubmit}>
+      <label htmlFor="q" className="sr-only">
+        Query
+      </label>
+      <input
+        id="q"
+        type="search"
+        value={query}
+        onChange={(e) => onQuery(e.target.value)}
+        placeholder="e.g. boundary layer heat transfer at hypersonic speed"
+        autoComplete="off"
+        data-testid="search-input"
+      />
+      <label>
+        k{' '}
+        <select value={k} onChange={(e) => onK(Number(e.target.value))}>
+          {[5, 10, 20, 50].map((n) => (
+            <option key={n} value={n}>
+              {n}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" className="primary" disabled={busy || query.trim() === ''} data-testid="search-submit">
+        {busy ? 'Searching…' : 'Search'}
+      </button>
+    </form>
+  );
+}
+
 /** Candidates the search API reranks by default (`candidates` in /search). */
 const CANDIDATE_DEPTH = 100;
 
@@ -131,33 +178,7 @@ export function TryIt() {
 
   return (
     <div className="try">
-      <form className="search-form" role="search" onSubmit={(e) => void onSubmit(e)}>
-        <label htmlFor="q" className="sr-only">
-          Query
-        </label>
-        <input
-          id="q"
-          type="search"
-          value={query}
-          onChange={(e) => setQuery(e.target.value)}
-          placeholder="e.g. boundary layer heat transfer at hypersonic speed"
-          autoComplete="off"
-          data-testid="search-input"
-        />
-        <label>
-          k{' '}
-          <select value={k} onChange={(e) => setK(Number(e.target.value))}>
-            {[5, 10, 20, 50].map((n) => (
-              <option key={n} value={n}>
-                {n}
-              </option>
-            ))}
-          </select>
-        </label>
-        <button type="submit" className="primary" disabled={busy || query.trim() === ''} data-testid="search-submit">
-          {busy ? 'Searching…' : 'Search'}
-        </button>
-      </form>
+      <SearchForm query={query} onQuery={setQuery} k={k} onK={setK} busy={busy} onSubmit={(e) => void onSubmit(e)} />
       {bm25.response || tasb.response || bm25.error || tasb.error ? (
         <div className="side-by-side">
           <Results title="BM25" side={bm25} testId="results-bm25" k={shownK} />
