@@ -61,13 +61,11 @@ const errorsPlugin: FastifyPluginAsync<ErrorsPluginOptions> = async (app, { body
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: 'not_found',
-        field: 'path',
-        message: `path: no route ${request.method} ${request.url.split('?')[0]}`,
-      }),
+    reply.code(404).send({
+      error: 'not_found',
+      field: 'path',
+      message: `path: no route ${request.method} ${request.url.split('?')[0]}`,
+    }),
   );
 };
 
