@@ -1,5 +1,6 @@
 import { ValidationError, type FusionMode } from '@dotrank/core';
 import type { Normalization } from './types.js';
+import type { RankedColumns } from './wire.js';
 
 /** Default weight of the first-stage score in `interpolate`: neutral 0.5 (tune per collection with `dotrank eval`). */
 export const DEFAULT_ALPHA = 0.5;
@@ -7,21 +8,13 @@ export const DEFAULT_NORMALIZATION: Normalization = 'minmax';
 /** The k of reciprocal rank fusion (Cormack et al. 2009). */
 export const RRF_K = 60;
 
-export interface FusionInput {
-  id: string;
-  /** First-stage score. */
-  bm25Score: number;
-  /** Dot product with the query; required for every mode but `bm25`. */
-  tasbScore?: number;
-}
-
-export interface FusedItem extends FusionInput {
-  rank: number;
-  score: number;
-  /** 1-based rank in the first stage (score desc, then input order). */
-  firstStageRank: number;
-  /** Position in the input. */
-  index: number;
+/** What fusion reads of the candidates: columns, one entry per candidate in the order received. */
+export interface FusionColumns {
+  ids: readonly string[];
+  /** First-stage scores. */
+  scores: ArrayLike<number>;
+  /** Dot products with the query; required for every mode but `bm25`. */
+  tasbScores?: ArrayLike<number>;
 }
 
 export interface FuseOptions {
@@ -57,145 +50,110 @@ export function zScoreNormalize(values: readonly number[]): number[] {
   return values.map((v) => (sd > 0 ? (v - mean) / sd : 0));
 }
 
-/** Orders items by score desc, then first-stage rank asc, then id (code-unit order): total and deterministic. */
-export function compareFused(a: { score: number; firstStageRank: number; id: string }, b: typeof a): number {
-  if (a.score !== b.score) return b.score - a.score;
-  if (a.firstStageRank !== b.firstStageRank) return a.firstStageRank - b.firstStageRank;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+/** Positions 0..n-1 ordered by score desc, then first-stage rank asc, then id (code-unit order): total, deterministic. */
+function orderBy(scores: readonly number[], firstStageRank: readonly number[], ids: readonly string[]): number[] {
+  const order = scores.map((_, i) => i);
+  order.sort((a, b) => {
+    if (scores[a] !== scores[b]) return scores[b]! - scores[a]!;
+    if (firstStageRank[a] !== firstStageRank[b]) return firstStageRank[a]! - firstStageRank[b]!;
+    return ids[a]! < ids[b]! ? -1 : ids[a]! > ids[b]! ? 1 : 0;
+  });
+  return order;
 }
 
 /** 1-based ranks of `scores` (desc), ties broken by first-stage rank then id. */
 function ranksBy(scores: readonly number[], firstStageRank: readonly number[], ids: readonly string[]): number[] {
-  const order = scores.map((_, i) => i);
-  order.sort((a, b) =>
-    compareFused(
-      { score: scores[a]!, firstStageRank: firstStageRank[a]!, id: ids[a]! },
-      { score: scores[b]!, firstStageRank: firstStageRank[b]!, id: ids[b]! },
-    ),
-  );
   const ranks = new Array<number>(scores.length);
-  order.forEach((i, r) => (ranks[i] = r + 1));
+  orderBy(scores, firstStageRank, ids).forEach((i, r) => (ranks[i] = r + 1));
   return ranks;
 }
 
 /** 1-based first-stage ranks: by first-stage score desc, ties in input order. */
-function firstStageRanks(items: readonly FusionInput[]): number[] {
-  const byFirst = items.map((_, i) => i).sort((a, b) => items[b]!.bm25Score - items[a]!.bm25Score || a - b);
-  const ranks = new Array<number>(items.length);
-  byFirst.forEach((i, r) => (ranks[i] = r + 1));
+function firstStageRanks(scores: ArrayLike<number>, positions: readonly number[]): number[] {
+  const byFirst = positions.map((_, j) => j).sort((a, b) => scores[positions[b]!]! - scores[positions[a]!]! || a - b);
+  const ranks = new Array<number>(positions.length);
+  byFirst.forEach((j, r) => (ranks[j] = r + 1));
   return ranks;
 }
 
-/**
- * fuse() for a list where some candidates have no text (`textless`: their positions), so no dense score. The rule:
- * the candidates with text are fused among themselves; the textless ones follow them all, in first-stage order,
- * with their first-stage score as `score` and no `tasbScore` (they were not reranked). Then the best k. Fusion
- * `bm25` needs no text: there every candidate is fused as usual.
- */
-export function fuseWithTextless(
-  items: readonly FusionInput[],
-  textless: readonly number[],
-  options: FuseOptions,
-): FusedItem[] {
-  if (textless.length === 0 || options.mode === 'bm25') return fuse(items, options);
-  const firstStageRank = firstStageRanks(items);
-  const isTextless = new Uint8Array(items.length);
-  for (const i of textless) isTextless[i] = 1;
-  const withText = items.map((_, i) => i).filter((i) => !isTextless[i]);
-  const reranked =
-    withText.length > 0
-      ? fuse(
-          withText.map((i) => items[i]!),
-          { ...options, k: undefined },
-        )
-      : [];
-  for (const f of reranked) {
-    f.index = withText[f.index]!;
-    f.firstStageRank = firstStageRank[f.index]!;
-  }
-  const tail = [...textless]
-    .sort((a, b) => firstStageRank[a]! - firstStageRank[b]!)
-    .map((i): FusedItem => ({
-      id: items[i]!.id,
-      bm25Score: items[i]!.bm25Score,
-      score: items[i]!.bm25Score,
-      index: i,
-      firstStageRank: firstStageRank[i]!,
-      rank: 0,
-    }));
-  const all = reranked.concat(tail);
-  const top = options.k === undefined ? all : all.slice(0, options.k);
-  top.forEach((it, r) => (it.rank = r + 1));
-  return top;
-}
-
-/**
- * Pure fusion of first-stage and dense scores.
- * - `bm25`: score = first-stage score (first-stage order).
- * - `tasb`: score = dot product.
- * - `interpolate`: alpha * norm(bm25) + (1 - alpha) * norm(tasb), norm = min-max (default) or z-score over this list.
- * - `rrf`: 1 / (60 + rank_bm25) + 1 / (60 + rank_tasb).
- * Ties: score desc, then first-stage rank, then id.
- */
-export function fuse(items: readonly FusionInput[], options: FuseOptions): FusedItem[] {
+/** The fused score of each of `positions`, fused among themselves (normalisation and ranks over them alone). */
+function fusedScores(columns: FusionColumns, positions: readonly number[], options: FuseOptions): number[] {
   const { mode } = options;
   const alpha = options.alpha ?? DEFAULT_ALPHA;
-  if (!(alpha >= 0 && alpha <= 1)) throw new ValidationError('alpha', 'must be between 0 and 1');
-  const n = items.length;
-  const ids = items.map((it) => it.id);
-  const bm25 = items.map((it) => it.bm25Score);
-  const firstStageRank = firstStageRanks(items);
-
+  const bm25 = positions.map((p) => columns.scores[p]!);
   const tasb = (): number[] =>
-    items.map((it, i) => {
-      if (it.tasbScore === undefined || !Number.isFinite(it.tasbScore)) {
-        throw new ValidationError(`candidates.${i}.tasbScore`, `is required (a finite number) for fusion ${mode}`);
+    positions.map((p) => {
+      const v = columns.tasbScores?.[p];
+      if (v === undefined || !Number.isFinite(v)) {
+        throw new ValidationError(`candidates.${p}.tasbScore`, `is required (a finite number) for fusion ${mode}`);
       }
-      return it.tasbScore;
+      return v;
     });
-
-  let scores: number[];
   switch (mode) {
     case 'bm25':
-      scores = bm25;
-      break;
+      return bm25;
     case 'tasb':
-      scores = tasb();
-      break;
+      return tasb();
     case 'interpolate': {
       const normalize =
         (options.normalization ?? DEFAULT_NORMALIZATION) === 'zscore' ? zScoreNormalize : minMaxNormalize;
       const nb = normalize(bm25);
       const nt = normalize(tasb());
-      scores = nb.map((b, i) => alpha * b + (1 - alpha) * nt[i]!);
-      break;
+      return nb.map((b, i) => alpha * b + (1 - alpha) * nt[i]!);
     }
     case 'rrf': {
-      const dense = tasb();
-      const denseRank = ranksBy(dense, firstStageRank, ids);
-      scores = items.map((_, i) => 1 / (RRF_K + firstStageRank[i]!) + 1 / (RRF_K + denseRank[i]!));
-      break;
+      const firstStageRank = firstStageRanks(columns.scores, positions);
+      const denseRank = ranksBy(tasb(), firstStageRank, idsAt(columns, positions));
+      return positions.map((_, i) => 1 / (RRF_K + firstStageRank[i]!) + 1 / (RRF_K + denseRank[i]!));
     }
     default:
       throw new ValidationError('fusion', `unknown mode ${String(mode)}`);
   }
+}
 
-  // explicit fields, not `{ ...it }`: object spread in this hot path cost ~20 us per item (V8 slow path)
-  const fused: FusedItem[] = items.map((it, i) => {
-    const item: FusedItem = {
-      id: it.id,
-      bm25Score: it.bm25Score,
-      index: i,
-      score: scores[i]!,
-      firstStageRank: firstStageRank[i]!,
-      rank: 0,
-    };
-    if (it.tasbScore !== undefined) item.tasbScore = it.tasbScore;
-    return item;
-  });
-  fused.sort(compareFused);
+const idsAt = (columns: FusionColumns, positions: readonly number[]) => positions.map((p) => columns.ids[p]!);
+
+/**
+ * Pure fusion of first-stage and dense scores, over columns; the result is what the wire result carries: positions
+ * best first, their fused scores and (when dense scores were given) the dense scores of the reranked ones.
+ * - `bm25`: score = first-stage score (first-stage order).
+ * - `tasb`: score = dot product.
+ * - `interpolate`: alpha * norm(bm25) + (1 - alpha) * norm(tasb), norm = min-max (default) or z-score over this list.
+ * - `rrf`: 1 / (60 + rank_bm25) + 1 / (60 + rank_tasb).
+ * Ties: score desc, then first-stage rank, then id.
+ *
+ * `textless` (positions of candidates without text, so without a dense score) follows one rule: the candidates with
+ * text are fused among themselves; the textless ones follow them all, in first-stage order, with their first-stage
+ * score as `score` and no `tasbScore` (they were not reranked). Then the best k. Fusion `bm25` needs no text: there
+ * every candidate is fused as usual.
+ */
+export function fuse(columns: FusionColumns, options: FuseOptions, textless: readonly number[] = []): RankedColumns {
+  const alpha = options.alpha ?? DEFAULT_ALPHA;
+  if (!(alpha >= 0 && alpha <= 1)) throw new ValidationError('alpha', 'must be between 0 and 1');
+  const n = columns.ids.length;
+  const apart = options.mode === 'bm25' ? [] : textless;
+  const isApart = new Uint8Array(n);
+  for (const i of apart) isApart[i] = 1;
+  const positions: number[] = [];
+  for (let i = 0; i < n; i++) if (!isApart[i]) positions.push(i);
+  const scores = positions.length > 0 ? fusedScores(columns, positions, options) : [];
+  const order = orderBy(scores, firstStageRanks(columns.scores, positions), idsAt(columns, positions));
   const k = options.k === undefined ? n : Math.min(n, options.k);
-  const top = fused.slice(0, k);
-  top.forEach((it, r) => (it.rank = r + 1));
-  return top;
+  const reranked = Math.min(k, order.length);
+  const index = new Array<number>(k);
+  const score = new Array<number>(k);
+  for (let r = 0; r < reranked; r++) {
+    index[r] = positions[order[r]!]!;
+    score[r] = scores[order[r]!]!;
+  }
+  // the textless ones, in first-stage order (score desc, then input order), keep their first-stage score
+  const tail = [...apart].sort((a, b) => columns.scores[b]! - columns.scores[a]! || a - b);
+  for (let r = reranked; r < k; r++) {
+    index[r] = tail[r - reranked]!;
+    score[r] = columns.scores[index[r]!]!;
+  }
+  const ranked: RankedColumns = { index, score };
+  const { tasbScores } = columns;
+  if (tasbScores && reranked > 0) ranked.tasbScore = index.slice(0, reranked).map((i) => tasbScores[i]!);
+  return ranked;
 }

@@ -12,6 +12,7 @@ export type {
 export { RerankTimeoutError, RerankJobFailedError } from './errors.js';
 export { degradationFor } from './outcome.js';
 export { fuse, DEFAULT_ALPHA } from './fusion.js';
+export type { FusionColumns, FuseOptions } from './fusion.js';
 export { rerankCandidates, warmPassages } from './pipeline.js';
 export { InProcessReranker } from './in-process.js';
 export { QueueReranker } from './producer.js';

@@ -1,8 +1,9 @@
-import { ModelError, ValidationError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
+import { DotrankError, ModelError, ValidationError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
 import { scoreCached, textHash, type VectorKey, type VectorStore } from '@dotrank/vector-cache';
 import { RerankAbortedError } from './errors.js';
-import { fuseWithTextless, type FusedItem, type FusionInput } from './fusion.js';
-import type { RankedItem, RerankRequest, RerankResult, RerankTimings } from './types.js';
+import { fuse } from './fusion.js';
+import type { RerankRequest, RerankResult, RerankTimings } from './types.js';
+import { lookupOf, resultFromColumns, type RerankColumns, type RerankJob } from './wire.js';
 
 export const DEFAULT_BATCH_SIZE = 32;
 
@@ -38,43 +39,23 @@ function checkpoint(control: PipelineControl | undefined): void {
 }
 
 /**
- * A rerank whose candidates are named by cache key (id plus text or text hash) and first-stage score. Their texts are
- * asked for only when some vectors are not cached: a queue worker given the producer's text hashes reads the cache
- * (and scores a warm job) without ever fetching the texts.
+ * What the rerank step needs of a rerank job (wire.ts): the query and fusion options and the candidates' lookup
+ * (ids, text hashes and first-stage scores as columns). A queue job is one as it is; the in-process path builds one
+ * from its candidates (lookupOf).
  */
-export interface KeyedRerankRequest {
-  query: string;
-  fusion: RerankRequest['fusion'];
-  k?: number;
-  alpha?: number;
-  normalization?: RerankRequest['normalization'];
-  /** One per candidate, in order. A key that carries a `textHash` must carry the hash of the text `texts` gives. */
-  keys: readonly VectorKey[];
-  /** First-stage scores, one per candidate. */
-  scores: ArrayLike<number>;
-  /** The candidates' texts, in order: called at most once, only to encode cache misses. */
-  texts: () => readonly string[] | Promise<readonly string[]>;
-}
+export type RerankWork = Pick<RerankJob, 'query' | 'fusion' | 'k' | 'alpha' | 'normalization' | 'lookup'>;
 
-export interface KeyedRerankResult {
-  /** Best first; `index` is the candidate's position in the request. */
-  fused: FusedItem[];
-  fusion: RerankRequest['fusion'];
-  timings: RerankTimings;
-  cache: { hits: number; misses: number };
-  /** Positions of the candidates that had no text (empty or whitespace): not reranked, placed after the others. */
-  textless: number[];
-}
+/** The candidates' texts in lookup order: called at most once, only to encode cache misses. */
+export type TextsLoader = () => readonly string[] | Promise<readonly string[]>;
 
-/** A text the encoder cannot take: such a candidate is placed without a dense score (see fuseWithTextless). */
+/** A text the encoder cannot take: such a candidate is placed without a dense score (see fuse). */
 export function isTextless(text: string): boolean {
   return text.trim() === '';
 }
 
 /**
- * The rerank step, shared by InProcessReranker and the queue worker: encode the query, read cached passage vectors,
- * encode the misses in batches and write them back, score (dot product), fuse. The request must be valid
- * (see validateRerankRequest).
+ * The rerank step for candidates in hand (InProcessReranker): rerankLookup over their lookup, the result made of
+ * its columns. The request must be valid (see validateRerankRequest).
  */
 export async function rerankCandidates(
   req: RerankRequest,
@@ -82,77 +63,57 @@ export async function rerankCandidates(
   control?: PipelineControl,
 ): Promise<RerankResult> {
   const { candidates } = req;
-  const keyed = await rerankKeyed(
-    {
-      query: req.query,
-      fusion: req.fusion,
-      k: req.k,
-      alpha: req.alpha,
-      normalization: req.normalization,
-      keys: candidates.map((c) => ({ id: c.id, text: c.text })),
-      scores: candidates.map((c) => c.score),
-      texts: () => candidates.map((c) => c.text),
-    },
-    deps,
-    control,
-  );
+  // hashing the texts is part of reading the cache (the cache key holds the hash); bm25 reads none
+  const hashStart = now();
+  const lookup = lookupOf(candidates, req.fusion !== 'bm25');
+  const hashMs = now() - hashStart;
+  const work = { query: req.query, fusion: req.fusion, k: req.k, alpha: req.alpha, normalization: req.normalization };
+  const texts = () => candidates.map((c) => c.text);
+  const columns = await rerankLookup({ ...work, lookup }, texts, deps, control);
   const t = now();
-  // explicit fields, no per-item object spread (slow in V8's hot paths)
-  const results: RankedItem[] = keyed.fused.map((f) => {
-    const item: RankedItem = {
-      id: f.id,
-      rank: f.rank,
-      score: f.score,
-      bm25Score: f.bm25Score,
-      text: candidates[f.index]!.text,
-    };
-    if (f.tasbScore !== undefined) item.tasbScore = f.tasbScore;
-    return item;
-  });
+  const result = resultFromColumns(columns, candidates);
+  if (typeof result === 'string') throw new DotrankError('internal', `rerank produced malformed columns (${result})`);
+  const { timings } = result;
+  if (columns.fusion !== 'bm25') timings.cacheReadMs += hashMs;
   const extra = now() - t;
-  keyed.timings.scoreMs += extra;
-  keyed.timings.totalMs += extra;
-  const result: RerankResult = { results, fusion: keyed.fusion, timings: keyed.timings, cache: keyed.cache };
-  if (keyed.textless.length > 0) result.textless = keyed.textless.map((i) => candidates[i]!.id);
+  timings.scoreMs += extra;
+  timings.totalMs += extra + hashMs;
   return result;
 }
 
-/** rerankCandidates for candidates named by key and score (see KeyedRerankRequest). */
-export async function rerankKeyed(
-  req: KeyedRerankRequest,
+/**
+ * The rerank step, shared by the in-process path and the queue worker: encode the query, read cached passage
+ * vectors, encode the misses in batches and write them back, score (dot product), fuse. The texts are asked for only
+ * when some vectors are not cached: a worker reads the cache (and scores a warm job) without ever fetching them.
+ * The answer is the wire result's columns.
+ */
+export async function rerankLookup(
+  work: RerankWork,
+  texts: TextsLoader,
   deps: PipelineDeps,
   control?: PipelineControl,
-): Promise<KeyedRerankResult> {
+): Promise<RerankColumns> {
   const start = now();
   const timings: RerankTimings = { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 };
-  const n = req.keys.length;
-  if (req.scores.length !== n)
-    throw new ValidationError('scores', `holds ${req.scores.length} scores for ${n} candidates`);
-  const model = req.fusion === 'bm25' ? undefined : await modelScores(req, deps, control, timings);
+  const { lookup } = work;
+  const model = work.fusion === 'bm25' ? undefined : await modelScores(work, texts, deps, control, timings);
   const scoreStart = now();
-  const items: FusionInput[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const id = req.keys[i]!.id;
-    items[i] = model
-      ? { id, bm25Score: req.scores[i]!, tasbScore: model.scores[i]! }
-      : { id, bm25Score: req.scores[i]! };
-  }
   const textless = model?.textless ?? [];
-  const fused = fuseWithTextless(items, textless, {
-    mode: req.fusion,
-    alpha: req.alpha,
-    normalization: req.normalization,
-    k: req.k,
-  });
+  const ranked = fuse(
+    { ids: lookup.ids, scores: lookup.scores, ...(model ? { tasbScores: model.scores } : {}) },
+    { mode: work.fusion, alpha: work.alpha, normalization: work.normalization, k: work.k },
+    textless,
+  );
   timings.scoreMs = now() - scoreStart;
   timings.totalMs = now() - start;
-  return {
-    fused,
-    fusion: req.fusion,
+  const columns: RerankColumns = {
+    ranked,
+    fusion: work.fusion,
     timings,
     cache: { hits: model?.hits ?? 0, misses: model?.misses ?? 0 },
-    textless,
   };
+  if (textless.length > 0) columns.textless = textless;
+  return columns;
 }
 
 /**
@@ -160,36 +121,40 @@ export async function rerankKeyed(
  * vectors as it decodes them, so the read ends with scores, not vectors), then the misses are encoded and cached.
  */
 async function modelScores(
-  req: KeyedRerankRequest,
+  work: RerankWork,
+  texts: TextsLoader,
   deps: PipelineDeps,
   control: PipelineControl | undefined,
   timings: RerankTimings,
 ): Promise<{ scores: Float64Array; hits: number; misses: number; textless: number[] }> {
   checkpoint(control);
   const t = now();
-  const queryPromise = deps.encoder.encodeQueries([req.query]).then(([v]) => {
+  const queryPromise = deps.encoder.encodeQueries([work.query]).then(([v]) => {
     timings.encodeQueryMs = now() - t;
     if (!v) throw new ModelError('encoder returned no query vector');
     return v;
   });
-  const cachedPromise = scoreCached(deps.store, req.keys as VectorKey[], queryPromise).then((v) => {
+  const { ids, textHashes } = work.lookup;
+  const keys = ids.map((id, i): VectorKey => ({ id, textHash: textHashes[i]![0]! }));
+  const cachedPromise = scoreCached(deps.store, keys, queryPromise).then((v) => {
     timings.cacheReadMs = now() - t;
     return v;
   });
   const [queryVector, cached] = await Promise.all([queryPromise, cachedPromise]);
   checkpoint(control);
   const missIdx: number[] = [];
-  for (let i = 0; i < req.keys.length; i++) if (!cached.hit[i]) missIdx.push(i);
+  for (let i = 0; i < keys.length; i++) if (!cached.hit[i]) missIdx.push(i);
   let textless: number[] = [];
   if (missIdx.length > 0) {
     const missStart = now();
-    textless = await encodeMisses(req, deps, control, { queryVector, scores: cached.scores, missIdx });
+    const work = { keys, queryVector, scores: cached.scores, missIdx };
+    textless = await encodeMisses(await texts(), deps, control, work);
     timings.encodeMissesMs = now() - missStart;
   }
   // a textless candidate is counted apart, not as a cache miss
   return {
     scores: cached.scores,
-    hits: req.keys.length - missIdx.length,
+    hits: keys.length - missIdx.length,
     misses: missIdx.length - textless.length,
     textless,
   };
@@ -200,15 +165,13 @@ async function modelScores(
  * the positions of the misses with no text (never cached, since the encoder refuses them): nothing to encode.
  */
 async function encodeMisses(
-  req: KeyedRerankRequest,
+  texts: readonly string[],
   deps: PipelineDeps,
   control: PipelineControl | undefined,
-  work: { queryVector: Float32Array; scores: Float64Array; missIdx: number[] },
+  work: { keys: VectorKey[]; queryVector: Float32Array; scores: Float64Array; missIdx: number[] },
 ): Promise<number[]> {
-  const { keys } = req;
-  const { queryVector, scores } = work;
+  const { keys, queryVector, scores } = work;
   const batchSize = Math.max(1, deps.batchSize ?? DEFAULT_BATCH_SIZE);
-  const texts = await req.texts();
   if (texts.length !== keys.length)
     throw new ValidationError('candidates', `holds ${texts.length} texts for ${keys.length} keys`);
   const textless = work.missIdx.filter((i) => isTextless(texts[i]!));

@@ -11,13 +11,7 @@ import {
   type QueueConnections,
 } from './connections.js';
 import { RerankTimeoutError } from './errors.js';
-import {
-  DEFAULT_BATCH_SIZE,
-  rerankKeyed,
-  warmPassages,
-  type KeyedRerankRequest,
-  type KeyedRerankResult,
-} from './pipeline.js';
+import { DEFAULT_BATCH_SIZE, rerankLookup, warmPassages } from './pipeline.js';
 import { DEFAULT_MAX_CANDIDATES, parseOrThrow } from './schemas.js';
 import type { RerankTimings } from './types.js';
 import {
@@ -56,11 +50,7 @@ export type JobStatus = 'completed' | 'failed' | 'invalid' | 'expired';
 export interface RerankProcessorObserver {
   onJob?(type: JobType, status: JobStatus): void;
   /** A completed rerank: its stage timings, the time it waited in the queue, its cache counts and candidates. */
-  onRerank?(
-    timings: RerankTimings & { queueWaitMs: number },
-    cache: KeyedRerankResult['cache'],
-    candidates: number,
-  ): void;
+  onRerank?(timings: RerankTimings & { queueWaitMs: number }, cache: RerankColumns['cache'], candidates: number): void;
   /** Passages per encoder call for cache misses. */
   onMissBatch?(size: number): void;
   onWarm?(result: WarmJobResult): void;
@@ -105,7 +95,7 @@ export interface RerankWorker {
 const silent: ProcessorLogger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
 /**
- * The queue's processor (wire.ts): takes rerank jobs (and warm jobs), scores them with rerankKeyed and answers with
+ * The queue's processor (wire.ts): takes rerank jobs (and warm jobs), scores them with rerankLookup and answers with
  * columns. Invalid jobs fail at once naming the field, jobs past their deadline at once as expired; other failures
  * are retried. Every failure crosses the queue as a WireFailure carrying the error's code.
  */
@@ -142,10 +132,12 @@ export class RerankProcessor {
           `deadline passed ${-remaining} ms before the job started`,
         );
       }
-      const request = this.keyedRequest(data, job.id!);
-      const result = await withDeadline(
+      const count = data.lookup.ids.length;
+      // the texts are read from the payload only on a cache miss
+      const texts = () => this.readTexts(payloadKey(this.names, job.id!), count);
+      const columns = await withDeadline(
         (signal) =>
-          rerankKeyed(request, this.deps(), {
+          rerankLookup(data, texts, this.deps(), {
             signal,
             observer: { onMissBatch: (n) => this.options.observer?.onMissBatch?.(n) },
           }),
@@ -156,14 +148,14 @@ export class RerankProcessor {
       );
       // the job's own time, reading its texts included
       const timings = {
-        ...result.timings,
+        ...columns.timings,
         totalMs: performance.now() - processStart,
         queueWaitMs: Math.max(0, (job.processedOn ?? started) - data.enqueuedAt),
       };
-      this.options.observer?.onRerank?.(timings, result.cache, request.keys.length);
+      this.options.observer?.onRerank?.(timings, columns.cache, count);
       this.options.observer?.onJob?.('rerank', 'completed');
-      log.debug({ candidates: request.keys.length, cache: result.cache, timings }, 'rerank done');
-      return columnsOf(result, timings);
+      log.debug({ candidates: count, cache: columns.cache, timings }, 'rerank done');
+      return { ...columns, timings };
     } catch (error) {
       throw this.failure(error, 'rerank', log);
     }
@@ -192,17 +184,6 @@ export class RerankProcessor {
       encoder: this.options.encoder,
       store: this.options.store,
       batchSize: this.options.batchSize ?? DEFAULT_BATCH_SIZE,
-    };
-  }
-
-  /** The pipeline's view of a job: cache keys from the lookup; the texts read from the payload only on a miss. */
-  private keyedRequest(data: RerankJob, jobId: string): KeyedRerankRequest {
-    const { lookup, enqueuedAt: _enqueuedAt, deadlineAt: _deadlineAt, requestId: _requestId, ...rest } = data;
-    return {
-      ...rest,
-      keys: lookup.ids.map((id, i) => ({ id, textHash: lookup.textHashes[i]![0]! })),
-      scores: lookup.scores,
-      texts: () => this.readTexts(payloadKey(this.names, jobId), lookup.ids.length),
     };
   }
 
@@ -248,24 +229,6 @@ export class RerankProcessor {
     log.error({ err: describeError(error) }, `${type} failed`);
     return new Error(reason);
   }
-}
-
-/** The wire result: candidate positions and scores, nothing the producer already has. */
-function columnsOf(result: KeyedRerankResult, timings: RerankColumns['timings']): RerankColumns {
-  const { fused } = result;
-  // textless candidates (no tasbScore) all come last: the tasbScore column covers the reranked ones before them
-  const tasbScore = fused.filter((f) => f.tasbScore !== undefined).map((f) => f.tasbScore!);
-  return {
-    ranked: {
-      index: fused.map((f) => f.index),
-      score: fused.map((f) => f.score),
-      ...(tasbScore.length > 0 ? { tasbScore } : {}),
-    },
-    fusion: result.fusion,
-    timings,
-    cache: result.cache,
-    ...(result.textless.length > 0 ? { textless: result.textless } : {}),
-  };
 }
 
 /**

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UnavailableError, ValidationError, withDeadline } from '@dotrank/core';
-import { textHash } from '@dotrank/vector-cache';
 import {
   bounded,
   closeConnections,
@@ -12,16 +11,18 @@ import {
 } from './connections.js';
 import { NoWorkersError, RerankJobFailedError, rerankDeadline } from './errors.js';
 import { DEFAULT_MAX_CANDIDATES, validateRerankRequest } from './schemas.js';
-import type { RankedItem, Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
+import type { Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
 import {
   EVENTS_MAX_LEN,
   HEARTBEAT_TTL_MS,
   RERANK_JOB,
   decodeFailure,
   heartbeatKey,
+  lookupOf,
   payloadKey,
   queueNames,
   rerankColumnsSchema,
+  resultFromColumns,
   type QueueNames,
   type RerankColumns,
   type RerankJob,
@@ -97,7 +98,6 @@ const PAYLOAD_TTL_NO_DEADLINE_MS = 24 * 3600_000;
 
 /** The wire job for a valid request (see wire.ts): its fields and the lookup columns, never the texts. */
 function wireJob(valid: RerankRequest, enqueuedAt: number, deadlineAt: number | undefined): RerankJob {
-  const { candidates } = valid;
   return {
     query: valid.query,
     fusion: valid.fusion,
@@ -107,31 +107,8 @@ function wireJob(valid: RerankRequest, enqueuedAt: number, deadlineAt: number | 
     ...(valid.requestId !== undefined ? { requestId: valid.requestId } : {}),
     enqueuedAt,
     ...(deadlineAt !== undefined ? { deadlineAt } : {}),
-    lookup: {
-      ids: candidates.map((c) => c.id),
-      textHashes: candidates.map((c) => [textHash(c.text)]),
-      scores: candidates.map((c) => c.score),
-    },
+    lookup: lookupOf(valid.candidates),
   };
-}
-
-/** A worker's columns as ranked items (ids, texts and first-stage scores are ours), or why they are malformed. */
-function rankedFromColumns(columns: RerankColumns, candidates: RerankRequest['candidates']): RankedItem[] | string {
-  const { index, score, tasbScore } = columns.ranked;
-  // tasbScore may be shorter: the textless candidates after the reranked ones have none
-  if (score.length !== index.length || (tasbScore && tasbScore.length > index.length)) return 'column lengths differ';
-  const seen = new Uint8Array(candidates.length);
-  const results: RankedItem[] = new Array(index.length);
-  for (let r = 0; r < index.length; r++) {
-    const i = index[r]!;
-    if (i >= candidates.length || seen[i]) return `ranked.index.${r}`;
-    seen[i] = 1;
-    const c = candidates[i]!;
-    const item: RankedItem = { id: c.id, rank: r + 1, score: score[r]!, bm25Score: c.score, text: c.text };
-    if (tasbScore && r < tasbScore.length) item.tasbScore = tasbScore[r]!;
-    results[r] = item;
-  }
-  return results;
 }
 
 /**
@@ -283,18 +260,10 @@ export class QueueReranker implements Reranker {
       );
     const parsed = this.columnsSchema.safeParse(raw);
     if (!parsed.success) throw malformed(parsed.error.issues[0]?.path.join('.') || 'shape');
-    const results = rankedFromColumns(parsed.data, candidates);
-    if (typeof results === 'string') throw malformed(results);
+    const result = resultFromColumns(parsed.data, candidates);
+    if (typeof result === 'string') throw malformed(result);
     // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
     void job.remove().catch(() => undefined);
-    const result: RerankResult = {
-      results,
-      fusion: parsed.data.fusion,
-      timings: parsed.data.timings,
-      cache: parsed.data.cache,
-    };
-    const textless = parsed.data.textless?.filter((i) => i < candidates.length).map((i) => candidates[i]!.id);
-    if (textless && textless.length > 0) result.textless = textless;
     return result;
   }
 

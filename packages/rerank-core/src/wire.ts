@@ -19,7 +19,7 @@
  *   checks each text against its hash before it caches a vector.
  * Result (the job's return value, RerankColumns): { ranked: { index, score, tasbScore? }, fusion, timings, cache }:
  *   candidate positions best first and their scores (ids and texts are the producer's already). Candidates whose
- *   text is empty or only whitespace are not reranked: they come last, in first-stage order (fuseWithTextless);
+ *   text is empty or only whitespace are not reranked: they come last, in first-stage order (fuse's textless rule);
  *   `tasbScore` covers only the ranked entries before them and `textless` lists their positions.
  * Failure: the job's failedReason is the JSON of a WireFailure { code, field?, message } (encodeFailure), `code` a
  *   DotrankError code; invalid and expired jobs fail at once (UnrecoverableError), others are retried.
@@ -33,9 +33,10 @@
  *   { done, total, encoded, skipped }; result WarmJobResult { encoded, skipped, blank }.
  */
 import { z } from 'zod';
-import { DotrankError, ERROR_CODES, ValidationError, type ErrorCode } from '@dotrank/core';
-import { TEXT_HASH_PATTERN } from '@dotrank/vector-cache';
+import { DotrankError, ERROR_CODES, ValidationError, type Candidate, type ErrorCode } from '@dotrank/core';
+import { TEXT_HASH_PATTERN, textHash } from '@dotrank/vector-cache';
 import { DEFAULT_MAX_CANDIDATES, fusionSchema, rerankRequestSchema } from './schemas.js';
+import type { RankedItem, RerankResult } from './types.js';
 
 export const RERANK_JOB = 'rerank';
 export const WARM_JOB = 'warm';
@@ -122,6 +123,21 @@ export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
     .strict();
 }
 export type RerankJob = z.infer<ReturnType<typeof rerankJobSchema>>;
+/** A rerank job's candidates as columns (see the module comment). */
+export type RerankLookup = RerankJob['lookup'];
+
+/**
+ * The lookup of these candidates: what a producer sends, and what the in-process path scores from. `hashes: false`
+ * leaves the hash lists empty, for fusion `bm25` in process (it reads no cache, so hashing would be wasted work); such
+ * a lookup is not a valid job.
+ */
+export function lookupOf(candidates: readonly Candidate[], hashes = true): RerankLookup {
+  return {
+    ids: candidates.map((c) => c.id),
+    textHashes: candidates.map((c) => (hashes ? [textHash(c.text)] : [])),
+    scores: candidates.map((c) => c.score),
+  };
+}
 
 /** The payload: the candidates' texts in lookup order. */
 export const payloadSchema = z.array(z.string());
@@ -152,6 +168,35 @@ export function rerankColumnsSchema() {
   });
 }
 export type RerankColumns = z.infer<ReturnType<typeof rerankColumnsSchema>>;
+/** The ranking itself: positions best first, fused scores, dense scores of the reranked ones (textless last). */
+export type RankedColumns = RerankColumns['ranked'];
+
+/**
+ * The result as the caller gets it, from a result's columns and the candidates they index (ids, texts and first-stage
+ * scores are the caller's): the one place both the in-process and the queue path make RankedItems. A string says
+ * why the columns do not fit the candidates.
+ */
+export function resultFromColumns(columns: RerankColumns, candidates: readonly Candidate[]): RerankResult | string {
+  const { index, score, tasbScore } = columns.ranked;
+  // tasbScore may be shorter: the textless candidates after the reranked ones have none
+  if (score.length !== index.length || (tasbScore && tasbScore.length > index.length)) return 'column lengths differ';
+  const seen = new Uint8Array(candidates.length);
+  const results: RankedItem[] = new Array(index.length);
+  for (let r = 0; r < index.length; r++) {
+    const i = index[r]!;
+    if (i >= candidates.length || seen[i]) return `ranked.index.${r}`;
+    seen[i] = 1;
+    const c = candidates[i]!;
+    // explicit fields, no per-item object spread (slow in V8's hot paths)
+    const item: RankedItem = { id: c.id, rank: r + 1, score: score[r]!, bm25Score: c.score, text: c.text };
+    if (tasbScore && r < tasbScore.length) item.tasbScore = tasbScore[r]!;
+    results[r] = item;
+  }
+  const result: RerankResult = { results, fusion: columns.fusion, timings: columns.timings, cache: columns.cache };
+  const textless = columns.textless?.filter((i) => i < candidates.length).map((i) => candidates[i]!.id);
+  if (textless && textless.length > 0) result.textless = textless;
+  return result;
+}
 
 const passageSchema = z.object({ id: z.string().min(1).max(512), text: z.string(), title: z.string().optional() });
 

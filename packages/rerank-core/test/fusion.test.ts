@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { fuse, minMaxNormalize, zScoreNormalize, RRF_K } from '../src/fusion.js';
+import { fuse, minMaxNormalize, zScoreNormalize, RRF_K, type FuseOptions } from '../src/fusion.js';
 
 // Three candidates; expected values below are computed by hand from the formulas in the README.
+type Item = { id: string; bm25Score: number; tasbScore?: number };
 const items = [
   { id: 'a', bm25Score: 10, tasbScore: 1 },
   { id: 'b', bm25Score: 6, tasbScore: 5 },
@@ -24,9 +25,27 @@ describe('normalization', () => {
   });
 });
 
+/** fuse over the items' columns, read back as one row per ranked candidate. */
+function fuseItems(list: readonly Item[], options: FuseOptions, textless?: number[]) {
+  const tasb = list.map((it) => it.tasbScore);
+  const columns = {
+    ids: list.map((it) => it.id),
+    scores: list.map((it) => it.bm25Score),
+    ...(tasb.every((v) => v !== undefined) ? { tasbScores: tasb as number[] } : {}),
+  };
+  const out = fuse(columns, options, textless);
+  expect(out.score).toHaveLength(out.index.length);
+  return out.index.map((i, r) => ({
+    id: list[i]!.id,
+    rank: r + 1,
+    score: out.score[r]!,
+    tasbScore: out.tasbScore?.[r],
+  }));
+}
+
 describe('fuse', () => {
   it('bm25 keeps the first-stage order and scores', () => {
-    const out = fuse(items, { mode: 'bm25' });
+    const out = fuseItems(items, { mode: 'bm25' });
     expect(out.map((o) => [o.id, o.rank, o.score])).toEqual([
       ['a', 1, 10],
       ['b', 2, 6],
@@ -35,7 +54,7 @@ describe('fuse', () => {
   });
 
   it('tasb orders by the dot product, which is the score', () => {
-    const out = fuse(items, { mode: 'tasb' });
+    const out = fuseItems(items, { mode: 'tasb' });
     expect(out.map((o) => [o.id, o.score])).toEqual([
       ['b', 5],
       ['c', 3],
@@ -46,12 +65,12 @@ describe('fuse', () => {
   it('interpolate with min-max: alpha * bm25n + (1 - alpha) * tasbn', () => {
     // bm25n = [1, .5, 0], tasbn = [0, 1, .5]
     // alpha .5: a .5, b .75, c .25 ; alpha .8: a .8, b .6, c .1
-    expect(fuse(items, { mode: 'interpolate' }).map((o) => [o.id, o.score])).toEqual([
+    expect(fuseItems(items, { mode: 'interpolate' }).map((o) => [o.id, o.score])).toEqual([
       ['b', 0.75],
       ['a', 0.5],
       ['c', 0.25],
     ]);
-    const heavy = fuse(items, { mode: 'interpolate', alpha: 0.8 });
+    const heavy = fuseItems(items, { mode: 'interpolate', alpha: 0.8 });
     expect(heavy.map((o) => o.id)).toEqual(['a', 'b', 'c']);
     expect(heavy[0]!.score).toBeCloseTo(0.8, 12);
     expect(heavy[1]!.score).toBeCloseTo(0.6, 12);
@@ -62,7 +81,7 @@ describe('fuse', () => {
     // bm25 z = [4, 0, -4] / sqrt(32/3); tasb mean 3, z = [-2, 2, 0] / sqrt(8/3)
     const sb = Math.sqrt(32 / 3);
     const st = Math.sqrt(8 / 3);
-    const out = fuse(items, { mode: 'interpolate', normalization: 'zscore', alpha: 0.5 });
+    const out = fuseItems(items, { mode: 'interpolate', normalization: 'zscore', alpha: 0.5 });
     const expected = { a: 0.5 * (4 / sb) + 0.5 * (-2 / st), b: 0.5 * 0 + 0.5 * (2 / st), c: 0.5 * (-4 / sb) + 0 };
     expect(out.map((o) => o.id)).toEqual(['b', 'a', 'c']);
     for (const o of out) expect(o.score).toBeCloseTo(expected[o.id as 'a' | 'b' | 'c'], 12);
@@ -70,7 +89,7 @@ describe('fuse', () => {
 
   it('rrf: 1/(60 + bm25 rank) + 1/(60 + dense rank)', () => {
     // bm25 ranks a1 b2 c3; dense ranks b1 c2 a3
-    const out = fuse(items, { mode: 'rrf' });
+    const out = fuseItems(items, { mode: 'rrf' });
     const expected = { a: 1 / 61 + 1 / 63, b: 1 / 62 + 1 / 61, c: 1 / 63 + 1 / 62 };
     expect(RRF_K).toBe(60);
     expect(out.map((o) => o.id)).toEqual(['b', 'a', 'c']);
@@ -85,7 +104,7 @@ describe('fuse', () => {
       { id: 'w', bm25Score: 1, tasbScore: 2 },
     ];
     // first-stage ranks: y 1, then z x w by input order (2, 3, 4)
-    expect(fuse(tied, { mode: 'tasb' }).map((o) => [o.id, o.rank])).toEqual([
+    expect(fuseItems(tied, { mode: 'tasb' }).map((o) => [o.id, o.rank])).toEqual([
       ['y', 1],
       ['z', 2],
       ['x', 3],
@@ -96,19 +115,34 @@ describe('fuse', () => {
       { id: 'p', bm25Score: 2, tasbScore: 1 },
       { id: 'q', bm25Score: 1, tasbScore: 2 },
     ];
-    const rrf = fuse(swap, { mode: 'rrf' });
+    const rrf = fuseItems(swap, { mode: 'rrf' });
     expect(rrf[0]!.score).toBe(rrf[1]!.score);
     expect(rrf.map((o) => o.id)).toEqual(['p', 'q']);
     // reversed input gives the same fused order (first stage decides, not input position)
-    expect(fuse([...swap].reverse(), { mode: 'rrf' }).map((o) => o.id)).toEqual(['p', 'q']);
+    expect(fuseItems([...swap].reverse(), { mode: 'rrf' }).map((o) => o.id)).toEqual(['p', 'q']);
   });
 
   it('keeps the best k', () => {
-    expect(fuse(items, { mode: 'tasb', k: 2 }).map((o) => o.id)).toEqual(['b', 'c']);
+    expect(fuseItems(items, { mode: 'tasb', k: 2 }).map((o) => o.id)).toEqual(['b', 'c']);
+  });
+
+  it('places the textless candidates after the others, in first-stage order, without a dense score', () => {
+    const list = [...items, { id: 'd', bm25Score: 8, tasbScore: 0 }, { id: 'e', bm25Score: 9, tasbScore: 0 }];
+    // a, b, c fused among themselves (as alone), then e (9) and d (8) by first-stage score, keeping it as score
+    const alone = fuseItems(items, { mode: 'rrf' });
+    const out = fuseItems(list, { mode: 'rrf' }, [3, 4]);
+    expect(out.slice(0, 3)).toEqual(alone);
+    expect(out.slice(3)).toEqual([
+      { id: 'e', rank: 4, score: 9, tasbScore: undefined },
+      { id: 'd', rank: 5, score: 8, tasbScore: undefined },
+    ]);
+    // the best k cut through the tail; bm25 needs no text, so there the textless are fused as usual
+    expect(fuseItems(list, { mode: 'tasb', k: 4 }, [3, 4]).map((o) => o.id)).toEqual(['b', 'c', 'a', 'e']);
+    expect(fuseItems(list, { mode: 'bm25' }, [3, 4]).map((o) => o.id)).toEqual(['a', 'e', 'd', 'b', 'c']);
   });
 
   it('names the missing dense score and bad alpha', () => {
-    expect(() => fuse([{ id: 'a', bm25Score: 1 }], { mode: 'rrf' })).toThrow(/candidates\.0\.tasbScore/);
-    expect(() => fuse(items, { mode: 'interpolate', alpha: 2 })).toThrow(/alpha: must be between 0 and 1/);
+    expect(() => fuseItems([{ id: 'a', bm25Score: 1 }], { mode: 'rrf' })).toThrow(/candidates\.0\.tasbScore/);
+    expect(() => fuseItems(items, { mode: 'interpolate', alpha: 2 })).toThrow(/alpha: must be between 0 and 1/);
   });
 });

@@ -306,16 +306,20 @@ async function rerankQuery(
     { encoder: resources.encoder!, store: resources.store! },
   );
   const tasbById = new Map(base.results.map((r) => [r.id, r.tasbScore ?? r.score]));
-  const inputs = candidates.map((c) => ({ id: c.id, bm25Score: c.score, tasbScore: tasbById.get(c.id)! }));
+  const columns = {
+    ids: candidates.map((c) => c.id),
+    scores: candidates.map((c) => c.score),
+    tasbScores: candidates.map((c) => tasbById.get(c.id)!),
+  };
   for (const s of context.neural) {
-    const fused = fuse(inputs, {
+    const fused = fuse(columns, {
       mode: s as FusionMode,
       alpha: options.alpha ?? DEFAULT_ALPHA,
       ...(options.normalization ? { normalization: options.normalization } : {}),
     });
     out.set(
       s,
-      fused.map((f) => ({ docId: f.id, score: f.score })),
+      fused.index.map((i, r) => ({ docId: candidates[i]!.id, score: fused.score[r]! })),
     );
   }
   return out;
