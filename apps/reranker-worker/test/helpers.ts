@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Redis } from 'ioredis';
-import { loadConfig, type Candidate, type DotrankConfig } from '@dotrank/core';
-import { redisUrlForTests, repoPath, tinyModelDir, deleteKeysWithPrefix } from '@dotrank/core/testing';
+import { loadConfig, type DotrankConfig } from '@dotrank/core';
+import { redisUrlForTests, repoPath, tinyModelDir } from '@dotrank/core/testing';
 
 export const CLI = repoPath('apps/cli/bin/dotrank.js');
 /** The worker's own entry (the same code as `dotrank worker`, without the rest of the CLI). */
@@ -17,30 +16,7 @@ export function testConfig(prefix: string, extra: Record<string, string> = {}): 
   });
 }
 
-/** Deletes every key under our prefix (SCAN + DEL), never anything else. */
-export async function deleteKeys(prefix: string): Promise<void> {
-  const redis = new Redis(redisUrlForTests());
-  try {
-    await deleteKeysWithPrefix(redis, prefix);
-  } finally {
-    await redis.quit();
-  }
-}
-
-const WORDS =
-  'boundary layer flow heat transfer shock wave supersonic wing vibration shell buckling pressure nozzle jet turbulence'.split(
-    ' ',
-  );
-
-/** Deterministic passages: word mixes so scores differ. */
-export function makeCandidates(n: number, seed: number, wordsPer = 12): Candidate[] {
-  let s = seed >>> 0;
-  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
-  return Array.from({ length: n }, (_, i) => {
-    const words = Array.from({ length: wordsPer }, () => WORDS[next() % WORDS.length]!);
-    return { id: `s${seed}-p${i}`, text: `${words.join(' ')} ${i}`, score: n - i + (next() % 1000) / 1000 };
-  });
-}
+export { deleteKeys, makeCandidates } from '@dotrank/rerank-core/testing';
 
 export interface SpawnedWorker {
   child: ChildProcess;
