@@ -1,4 +1,4 @@
-// A fresh clone works: `git clone` of the committed HEAD into an empty folder (no ../shared beside it), `npm ci`,
+// A fresh clone works: `git clone` of the committed HEAD into an empty folder (no sibling data folder beside it), `npm ci`,
 // then `npm start`'s own launcher (tools/quickstart/start.mjs) with no DOTRANK_MODEL and no network to the model hub:
 // it must find the sample collection inside the repository, fall back to the fixture model quickly, build the
 // dashboard itself, rerank a search, show the dashboard in Chromium, and on SIGTERM leave no process, no open port
@@ -82,7 +82,7 @@ async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   return keys;
 }
 
-/** The environment of a newcomer's shell: none of this machine's dotrank settings, nothing pointing at ../shared. */
+/** The environment of a newcomer's shell: none of this machine's dotrank settings, nothing pointing outside the clone. */
 function newcomerEnv(prefix: string, port: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
