@@ -1,11 +1,10 @@
 // Finding 7 of #18: with DOTRANK_API_KEY set, the dashboard asks for the key once (on the first 401), keeps it in
 // sessionStorage and sends it as x-api-key on every request. Headless Chromium against the real API.
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium } from 'playwright-core';
+import { chromiumPath, launchChromium } from './browser.js';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { CONTRACT_PASSAGES, repoPath, tinyModelDir } from '@dotrank/core/testing';
@@ -16,9 +15,6 @@ import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from '@dotrank/search-api';
 import { writeSyntheticEval } from '@dotrank/dashboard/synthetic-eval';
 
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) =>
-  existsSync(p),
-);
 const skipReason = !chromiumPath
   ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests'
   : undefined;
@@ -52,10 +48,7 @@ describe.skipIf(skipReason !== undefined)('dashboard with DOTRANK_API_KEY set, i
       },
     );
     base = await app.listen({ port: 0, host: '127.0.0.1' });
-    browser = await chromium.launch({
-      executablePath: chromiumPath!,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   }, 600_000);
 
   afterAll(async () => {

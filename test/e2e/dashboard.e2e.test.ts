@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium } from 'playwright-core';
+import { chromiumPath, launchChromium } from './browser.js';
 import type { Browser, Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { repoPath, tinyModelDir } from '@dotrank/core/testing';
@@ -29,9 +29,6 @@ const distDir = join(dashboardDir, 'dist');
 const artifacts = join(repoRoot, 'test-artifacts', 'dashboard');
 const cli = join(repoRoot, 'apps', 'cli', 'bin', 'dotrank.js');
 
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) =>
-  existsSync(p),
-);
 const skipReason = !chromiumPath
   ? 'no chromium binary (/usr/bin/chromium); install Debian chromium to run the dashboard e2e tests'
   : undefined;
@@ -158,18 +155,7 @@ describe.skipIf(skipReason !== undefined)('dashboard in Chromium against the rea
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     emptyApp = await buildServer({ ...deps }, { evalDir: emptyEvalDir, dashboardDir: distDir, logger: false });
 
-    browser = await chromium.launch({
-      executablePath: chromiumPath!,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
   }, 900_000);

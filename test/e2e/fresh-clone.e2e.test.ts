@@ -15,12 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { chromium } from 'playwright-core';
+import { chromiumPath, launchChromium } from './browser.js';
 import { findRepoRoot } from '@dotrank/core';
 import { deleteKeysWithPrefix, redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
 
 const repo = findRepoRoot(import.meta.dirname)!;
-const chromiumPath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const skipReason = existsSync(join(repo, '.git'))
   ? undefined
   : `${repo} is not a git checkout, so there is nothing to clone`;
@@ -220,18 +219,7 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
   it.skipIf(!chromiumPath)(
     'shows the dashboard it built, with the evaluation',
     async () => {
-      const browser = await chromium.launch({
-        executablePath: chromiumPath!,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const response = await page.goto(`http://127.0.0.1:${port}/dashboard/`);
