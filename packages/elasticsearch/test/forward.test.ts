@@ -12,6 +12,7 @@ import { ConfigError, DotrankError, UnavailableError, loadConfig } from '@dotran
 import { ForwardingClient, decodedBody } from '../src/forward.js';
 import { connectionSettings } from '../src/connection.js';
 import { createClientFromConfig } from '../src/client.js';
+import { caught } from './support/caught.js';
 
 const tls = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url));
 
@@ -64,15 +65,6 @@ function forwarder(env: Record<string, string>): ForwardingClient {
   const client = new ForwardingClient({ ...settings, url: settings.url! });
   clients.push(client);
   return client;
-}
-
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('ForwardingClient', () => {

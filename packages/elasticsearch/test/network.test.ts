@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError, UnavailableError, loadConfig } from '@dotrank/core';
 import { createElasticsearchSource } from '../src/source.js';
 import type { ElasticsearchSource } from '../src/source.js';
+import { caught } from './support/caught.js';
 
 const tls = (name: string) => fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url));
 
@@ -40,15 +41,6 @@ function source(
   });
   sources.push(s);
   return s;
-}
-
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const esAnswer = (res: ServerResponse, body: unknown) => {

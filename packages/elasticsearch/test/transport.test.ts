@@ -9,6 +9,7 @@ import { ElasticsearchAuthError } from '../src/errors.js';
 import { createElasticsearchSource, ensureIndex } from '../src/source.js';
 import type { ElasticsearchSourceOptions } from '../src/options.js';
 import { FakeElasticsearch, responseError } from './support/fake-es.js';
+import { caught } from './support/caught.js';
 
 const V8_JSON = 'application/vnd.elasticsearch+json; compatible-with=8';
 const V8_NDJSON = 'application/vnd.elasticsearch+x-ndjson; compatible-with=8';
@@ -18,15 +19,6 @@ function setup(options: ElasticsearchSourceOptions = {}, env: Record<string, str
   const config = loadConfig({ ELASTICSEARCH_URL: 'http://127.0.0.1:9200', ELASTICSEARCH_INDEX: 'docs', ...env });
   const source = createElasticsearchSource(config, { clientOptions: { Connection: fake.connection() }, ...options });
   return { fake, source };
-}
-
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const passages: Passage[] = [
