@@ -39,4 +39,4 @@ export { dot, dotAt } from './vector-math.js';
 export { TopK } from './top-k.js';
 export { mulberry32, mulberry32Uint, mulberry32Step } from './random.js';
 export { float32ToFloat16Bits, float16BitsToFloat32 } from './float16.js';
-export { MAX_QUERY_BYTES, validateK, pathExists } from './limits.js';
+export { MAX_QUERY_BYTES, MAX_PASSAGE_BYTES, validateK, pathExists } from './limits.js';

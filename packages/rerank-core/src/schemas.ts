@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { FUSION_MODES, MAX_QUERY_BYTES, ValidationError, type FusionMode } from '@dotrank/core';
+import { FUSION_MODES, MAX_PASSAGE_BYTES, MAX_QUERY_BYTES, ValidationError, type FusionMode } from '@dotrank/core';
 import type { RerankRequest } from './types.js';
 
 export const DEFAULT_MAX_CANDIDATES = 1000;
-export { MAX_QUERY_BYTES };
-/** Largest passage text, in UTF-8 bytes (the encoder truncates to its max length anyway). */
-export const MAX_PASSAGE_BYTES = 64 * 1024;
+export { MAX_QUERY_BYTES, MAX_PASSAGE_BYTES };
 
 const byteLength = (s: string) => Buffer.byteLength(s, 'utf8');
 export const fusionSchema = z.enum(FUSION_MODES as [FusionMode, ...FusionMode[]]);
