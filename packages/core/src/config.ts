@@ -19,6 +19,17 @@ const optionalString = z
 
 export const configSchema = z.object({
   REDIS_URL: optionalString,
+  /**
+   * A Redis Cluster's nodes, `host:port,host:port` (any of them will do; more are tried in turn at start). loadConfig
+   * folds them into REDIS_URL as `?cluster=<nodes>` (REDIS_URL, if set, gives the credentials and TLS), so every
+   * connection is a Cluster client. `REDIS_URL=redis://node:port?cluster=1` says the same with one node.
+   */
+  REDIS_CLUSTER_NODES: optionalString.pipe(
+    z
+      .string()
+      .regex(/^\s*[^\s,]+:\d{1,5}\s*(,\s*[^\s,]+:\d{1,5}\s*)*$/, { message: 'must be host:port,host:port,...' })
+      .optional(),
+  ),
   ELASTICSEARCH_URL: optionalString,
   ELASTICSEARCH_INDEX: z.string().default('dotrank'),
   ELASTICSEARCH_API_KEY: optionalString,
@@ -60,6 +71,14 @@ export const configSchema = z.object({
     )
     .pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
   DOTRANK_WORKER_CONCURRENCY: intFrom(1, 1024).default(1),
+  /** Query vectors kept per process (LRU by model revision and token ids); 0 turns the query cache off. */
+  DOTRANK_QUERY_CACHE_SIZE: intFrom(0, 100_000_000).default(10_000),
+  /** Expiry of query vectors shared through Redis (beside the passage vectors); 0 = none. Default 7 days. */
+  DOTRANK_QUERY_CACHE_TTL_SECONDS: intFrom(0, 10 * 365 * 24 * 3600).default(604_800),
+  /** Most concurrent query encodings run as one inference call; 1 = one query per call. */
+  DOTRANK_QUERY_BATCH: intFrom(1, 4096).default(16),
+  /** How long the first query of a batch waits for others (ms); 0 = no waiting (queries that queued meanwhile still join). */
+  DOTRANK_BATCH_WAIT_MS: intFrom(0, 10_000).default(2),
   DOTRANK_CACHE_DTYPE: z.enum(['float32', 'float16', 'int8']).default('float32'),
   DOTRANK_CACHE_TTL_SECONDS: intFrom(0, 10 * 365 * 24 * 3600).default(0),
   /**
@@ -99,7 +118,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const field = issue.path.join('.') || 'environment';
     throw new ConfigError(field, `${issue.message} (got ${JSON.stringify(env[field] ?? null)})`);
   }
-  return parsed.data;
+  return withClusterNodes(parsed.data);
+}
+
+/** REDIS_CLUSTER_NODES as REDIS_URL's `cluster` parameter, the one form every Redis connection reads. */
+function withClusterNodes(config: DotrankConfig): DotrankConfig {
+  const nodes = config.REDIS_CLUSTER_NODES?.split(',').map((n) => n.trim());
+  if (!nodes) return config;
+  let url: URL;
+  try {
+    url = new URL(config.REDIS_URL ?? `redis://${nodes[0]}`);
+  } catch {
+    throw new ConfigError('REDIS_URL', `is not a URL (got ${JSON.stringify(config.REDIS_URL)})`);
+  }
+  url.searchParams.set('cluster', nodes.join(','));
+  return { ...config, REDIS_URL: url.toString() };
 }
 
 /** Default worker-side ORT threads: the cores of this machine divided among the workers that share it. */

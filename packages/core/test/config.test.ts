@@ -81,3 +81,23 @@ describe('DOTRANK_ORT_SPIN', () => {
     expect(() => loadConfig({ DOTRANK_ORT_SPIN: 'sometimes' })).toThrow(/DOTRANK_ORT_SPIN/);
   });
 });
+
+describe('REDIS_CLUSTER_NODES', () => {
+  it('becomes REDIS_URL’s cluster parameter (REDIS_URL keeps its credentials), and names a bad list', () => {
+    const seeds = (env: Record<string, string>) => new URL(loadConfig(env).REDIS_URL!).searchParams.get('cluster');
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7000' }).REDIS_URL).toMatch(
+      /^redis:\/\/10\.0\.0\.1:7000\/?\?cluster=/,
+    );
+    expect(seeds({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, 10.0.0.2:7000' })).toBe('10.0.0.1:7000,10.0.0.2:7000');
+    const withAuth = new URL(loadConfig({ REDIS_URL: 'rediss://u:p@x:1', REDIS_CLUSTER_NODES: 'y:2' }).REDIS_URL!);
+    expect([withAuth.protocol, withAuth.username, withAuth.password, withAuth.host]).toEqual([
+      'rediss:',
+      'u',
+      'p',
+      'x:1',
+    ]);
+    expect(withAuth.searchParams.get('cluster')).toBe('y:2');
+    expect(loadConfig({ REDIS_URL: 'redis://a:1' }).REDIS_URL).toBe('redis://a:1');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a' })).toThrow(/REDIS_CLUSTER_NODES: must be host:port/);
+  });
+});

@@ -5,5 +5,14 @@ export { scoreCached } from './types.js';
 export type { VectorKey } from './keys.js';
 export { textHash, TEXT_HASH_PATTERN } from './keys.js';
 export { MemoryVectorStore } from './memory-store.js';
-export { createRedisConnection, redisOptionsFromUrl } from './connection.js';
+export {
+  createRedisConnection,
+  redisOptionsFromUrl,
+  clusterSeedsFromUrl,
+  parseClusterSeeds,
+  isClusterUrl,
+  isCluster,
+  type RedisClient,
+  type ClusterSeed,
+} from './connection.js';
 export { RedisVectorStore, vectorStoreOptionsFromConfig } from './redis-store.js';

@@ -1,8 +1,8 @@
-import { Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { createRequire } from 'node:module';
 import { ConfigError, UnavailableError, ValidationError, dot, dotAt, type DotrankConfig } from '@dotrank/core';
 import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
-import { createRedisConnection } from './connection.js';
+import { createRedisConnection, isCluster } from './connection.js';
 import { modelHash, vectorRedisKey, type VectorKey } from './keys.js';
 import { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';
 import { emptyStats, type CacheStats, type ScoredLookup, type VectorEntry, type VectorStore } from './types.js';
@@ -22,7 +22,10 @@ export interface RedisVectorStoreOptions {
   dtype?: VectorDtype;
   /** Expiry of written vectors; 0 or undefined = no expiry. */
   ttlSeconds?: number;
-  /** Redis Cluster: batches are split by hash slot (with `url`, connects a Cluster client). */
+  /**
+   * Redis Cluster: batches are split by hash slot. Default: whether `redis` is a Cluster client, or whether `url`
+   * names a cluster (`?cluster=1`, see clusterSeedsFromUrl); true with `url` connects a Cluster client regardless.
+   */
   cluster?: boolean;
   /** When set, vectors of another dimension are refused on write and treated as misses on read. */
   dimension?: number;
@@ -77,6 +80,11 @@ export class RedisVectorStore implements VectorStore {
   private readonly chunkSize: number;
   private readonly counters: CacheStats = emptyStats();
   private readonly reader: RedisVectorReader | undefined;
+  /**
+   * Why the fast reader is not used although it was asked for (`fastReads`, the default), e.g. on a Redis Cluster;
+   * undefined when it is used or was turned off. Worth one log line at start.
+   */
+  readonly fastReadsOff: string | undefined;
   /** Decoded vectors that arrived before their query, one row per candidate; reused from job to job. */
   private readonly matrices: Float32Array[] = [];
   private scratch: Float32Array | undefined;
@@ -98,22 +106,27 @@ export class RedisVectorStore implements VectorStore {
     if (options.redis) {
       this.redis = options.redis;
       this.owned = false;
-      this.cluster = options.cluster ?? options.redis instanceof Cluster;
+      this.cluster = options.cluster ?? isCluster(options.redis);
     } else if (options.url) {
-      this.cluster = options.cluster ?? false;
-      // connection errors surface through getMany/setMany as UnavailableError
-      this.redis = this.cluster
-        ? createRedisConnection(options.url, { cluster: true })
-        : createRedisConnection(options.url);
+      // connection errors surface through getMany/setMany as UnavailableError; `?cluster=1` in the URL (or
+      // REDIS_CLUSTER_NODES) makes this a Cluster client
+      this.redis = createRedisConnection(options.url, options.cluster ? { cluster: true } : {});
+      this.cluster = isCluster(this.redis);
       this.owned = true;
     } else {
       throw new ConfigError('redis', 'pass a connection or a url (REDIS_URL)');
     }
-    if ((options.fastReads ?? true) && !this.cluster && this.dimension !== undefined) {
-      const readerOptions = readerOptionsFromIoredis(
-        (this.redis as Redis).options as unknown as Record<string, unknown>,
-      );
-      if (!('unsupported' in readerOptions)) this.reader = new RedisVectorReader(readerOptions);
+    if ((options.fastReads ?? true) && this.dimension !== undefined) {
+      if (this.cluster) {
+        this.fastReadsOff = 'Redis Cluster: the fast reader speaks to one server; reads go through ioredis, per slot';
+      } else {
+        const readerOptions = readerOptionsFromIoredis(
+          (this.redis as Redis).options as unknown as Record<string, unknown>,
+        );
+        if ('unsupported' in readerOptions)
+          this.fastReadsOff = `${readerOptions.unsupported}: reads go through ioredis`;
+        else this.reader = new RedisVectorReader(readerOptions);
+      }
     }
   }
 

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { Cluster, Redis } from 'ioredis';
 import { ConfigError } from '@dotrank/core';
 import { redisUrlForTests } from '@dotrank/core/testing';
-import { createRedisConnection, redisOptionsFromUrl } from '../src/connection.js';
+import {
+  clusterSeedsFromUrl,
+  createRedisConnection,
+  parseClusterSeeds,
+  redisOptionsFromUrl,
+} from '../src/connection.js';
 
 describe('createRedisConnection', () => {
   it('connects to a real Redis with the role’s retry policy', async () => {
@@ -10,6 +16,7 @@ describe('createRedisConnection', () => {
     try {
       expect(await command.ping()).toBe('PONG');
       expect(await blocking.ping()).toBe('PONG');
+      if (!(command instanceof Redis && blocking instanceof Redis)) throw new Error('expected plain clients');
       expect(command.options.maxRetriesPerRequest).toBe(3);
       expect(blocking.options.maxRetriesPerRequest).toBeNull(); // what BullMQ requires of blocking connections
     } finally {
@@ -53,5 +60,29 @@ describe('createRedisConnection', () => {
     expect(() => createRedisConnection('localhost:6379')).toThrow(/REDIS_URL/);
     expect(() => redisOptionsFromUrl('http://x')).toThrow(ConfigError);
     expect(() => redisOptionsFromUrl('redis://x/abc')).toThrow(/database must be a number/);
+  });
+
+  it('reads a Redis Cluster from the URL (?cluster=1 or a seed list) and builds a Cluster client for it', () => {
+    expect(clusterSeedsFromUrl('redis://10.0.0.1:7000')).toBeUndefined();
+    expect(clusterSeedsFromUrl('redis://10.0.0.1:7000?cluster=0')).toBeUndefined();
+    expect(clusterSeedsFromUrl('redis://10.0.0.1:7000?cluster=1')).toEqual([{ host: '10.0.0.1', port: 7000 }]);
+    expect(clusterSeedsFromUrl('redis://u:p@a:7000/?cluster=b:7001,[::1]:7002')).toEqual([
+      { host: 'a', port: 7000 },
+      { host: 'b', port: 7001 },
+      { host: '::1', port: 7002 },
+    ]);
+    expect(() => clusterSeedsFromUrl('redis://a:7000/2?cluster=1')).toThrow(
+      /REDIS_URL: a Redis Cluster has only database 0/,
+    );
+    expect(() => clusterSeedsFromUrl('redis://a:7000?cluster=b')).toThrow(/REDIS_URL: "b" is not host:port/);
+    expect(() => redisOptionsFromUrl('redis://a:7000?clutser=1')).toThrow(/REDIS_URL: unknown parameter "clutser"/);
+    expect(() => parseClusterSeeds(' , ')).toThrow(/REDIS_CLUSTER_NODES: names no node/);
+    expect(() => parseClusterSeeds('a:70000')).toThrow(/REDIS_CLUSTER_NODES: "a:70000" is not host:port/);
+    const check = createRedisConnection('redis://127.0.0.1:1?cluster=1', { role: 'check' });
+    expect(check).toBeInstanceOf(Cluster);
+    check.disconnect();
+    const plain = createRedisConnection('redis://127.0.0.1:1', { role: 'check' });
+    expect(plain).toBeInstanceOf(Redis);
+    plain.disconnect();
   });
 });

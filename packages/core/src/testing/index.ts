@@ -2,3 +2,11 @@
 export { candidateSourceContract, CONTRACT_PASSAGES } from './candidate-source-contract.js';
 export { redisUrlForTests, uniquePrefix, repoPath, tinyModelDir, deleteKeysWithPrefix, seededRandom } from './env.js';
 export { startRedisServer, freePort, type OwnRedis } from './redis-server.js';
+export { spawnService, type SpawnedService } from './process.js';
+export {
+  startRedisCluster,
+  redisClusterUnavailable,
+  type OwnRedisCluster,
+  type ClusterNode,
+  type RedisClusterOptions,
+} from './redis-cluster.js';
