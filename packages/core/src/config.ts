@@ -17,6 +17,47 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
 
+/** A field name or dotted path of an Elasticsearch document (`title`, `body.content`, `_id`). */
+const FIELD_NAME = /^[^\s,^*]+$/;
+const BOOSTED_FIELD = /^[^\s,^*]+(\^\d+(\.\d+)?)?$/;
+
+/** A comma list of field names (with `^boost` when `boosts`); unset or blank = undefined; the first bad item is named. */
+const fieldList = ({ boosts }: { boosts: boolean }) =>
+  optionalString.transform((v, ctx) => {
+    if (v === undefined) return undefined;
+    const items = v.split(',').map((s) => s.trim());
+    for (const item of items) {
+      if ((boosts ? BOOSTED_FIELD : FIELD_NAME).test(item)) continue;
+      const problem =
+        item === ''
+          ? 'has an empty item (a stray comma?)'
+          : boosts
+            ? `"${item}" is not a field name with an optional ^boost (e.g. title^2,body.content)`
+            : `"${item}" is not a field name (dotted paths allowed, e.g. meta.title,body.content)`;
+      ctx.addIssue({ code: 'custom', message: problem });
+      return z.NEVER;
+    }
+    return items;
+  });
+
+/** ELASTICSEARCH_URL: one URL or a comma list of nodes, each http(s). */
+const nodeUrls = optionalString.pipe(
+  z
+    .string()
+    .refine(
+      (v) =>
+        v.split(',').every((item) => {
+          try {
+            return ['http:', 'https:'].includes(new URL(item.trim()).protocol);
+          } catch {
+            return false;
+          }
+        }),
+      { message: 'must be an http(s) URL or a comma list of them (e.g. https://es1:9200,https://es2:9200)' },
+    )
+    .optional(),
+);
+
 export const configSchema = z.object({
   REDIS_URL: optionalString,
   /**
@@ -30,7 +71,8 @@ export const configSchema = z.object({
       .regex(/^\s*[^\s,]+:\d{1,5}\s*(,\s*[^\s,]+:\d{1,5}\s*)*$/, { message: 'must be host:port,host:port,...' })
       .optional(),
   ),
-  ELASTICSEARCH_URL: optionalString,
+  /** One cluster URL or a comma list of its nodes; may carry `user:pass@` for basic auth. */
+  ELASTICSEARCH_URL: nodeUrls,
   ELASTICSEARCH_INDEX: z.string().default('dotrank'),
   ELASTICSEARCH_API_KEY: optionalString,
   ELASTICSEARCH_USERNAME: optionalString,
@@ -38,6 +80,43 @@ export const configSchema = z.object({
   ELASTICSEARCH_CA_FILE: optionalString,
   ELASTICSEARCH_CLOUD_ID: optionalString,
   ELASTICSEARCH_TIMEOUT_MS: intFrom(1, 600_000).default(30_000),
+  /** Fields the query runs on, `field^boost` each (unset: the source's default, `title,text`). */
+  ELASTICSEARCH_SEARCH_FIELDS: fieldList({ boosts: true }),
+  /** `_source` fields joined into the passage text; dotted paths reach into objects, arrays are joined. */
+  ELASTICSEARCH_TEXT_FIELDS: fieldList({ boosts: false }),
+  /** Between joined text fields and array values; `\n` and `\t` stand for a newline and a tab. */
+  ELASTICSEARCH_TEXT_SEPARATOR: z
+    .string()
+    .default(' ')
+    .transform((v) => v.replace(/\\n/g, '\n').replace(/\\t/g, '\t')),
+  /** `_source` field holding the passage id (a dotted path allowed), or `_id`. */
+  ELASTICSEARCH_ID_FIELD: z
+    .string()
+    .default('_id')
+    .transform((v) => v.trim())
+    .pipe(z.string().regex(FIELD_NAME, { message: 'must be one field name (a dotted path) or _id' })),
+  /** Fields a search filter may name (an allow-list; unset: keys of the `metadata` object). */
+  ELASTICSEARCH_FILTER_FIELDS: fieldList({ boosts: false }),
+  /** SHA-256 fingerprint of the cluster's CA certificate (hex, colons optional), as Elasticsearch prints it at set-up. */
+  ELASTICSEARCH_CA_FINGERPRINT: optionalString.pipe(
+    z
+      .string()
+      .transform((v) => v.trim().replace(/:/g, '').toUpperCase())
+      .pipe(
+        z
+          .string()
+          .regex(/^[0-9A-F]{64}$/, { message: 'must be a SHA-256 fingerprint: 64 hex digits, colons optional' }),
+      )
+      .transform((v) => v.match(/../g)!.join(':'))
+      .optional(),
+  ),
+  /** 1: accept any TLS certificate from the cluster (development only; a loud warning is printed). */
+  ELASTICSEARCH_TLS_INSECURE: z
+    .enum(['', '0', '1', 'false', 'true'], { message: 'must be 0, 1, false or true' })
+    .default('0')
+    .transform((v) => v === '1' || v === 'true'),
+  /** A JSON file mapping index name -> {searchFields, textFields, idField, filterFields, textSeparator}. */
+  DOTRANK_INDEX_CONFIG: optionalString,
   DOTRANK_MODEL: optionalString,
   DOTRANK_QUEUE_PREFIX: z.string().min(1).default('dotrank'),
   DOTRANK_KEY_PREFIX: z.string().min(1).default('dotrank'),

@@ -6,6 +6,15 @@ import { startOrtHost } from './ort-host.js';
 import type { Feed, InferenceThread, OrtHost } from './ort-host.js';
 import type { ModelManifest } from './manifest.js';
 import { clsPool, cosine, dot, meanPool } from './pooling.js';
+import { MicroBatcher, type BatcherOptions } from './batcher.js';
+import {
+  QueryVectorLru,
+  queryCacheKey,
+  redisQueryVectors,
+  type QueryCacheRedis,
+  type QueryCacheStats,
+  type SharedQueryVectors,
+} from './query-cache.js';
 import { TextTokenizer } from './tokenizer.js';
 
 export type TextKind = 'query' | 'passage';
@@ -36,21 +45,57 @@ export interface EncoderOptions {
    * worker benchmark measured lower query latency without it (DOTRANK_ORT_SPIN).
    */
   spinWait?: boolean;
+  /**
+   * Query vectors kept in this process, by model revision and token ids (DOTRANK_QUERY_CACHE_SIZE); default 0 = no
+   * query cache (then `sharedQueryVectors` is not used either).
+   */
+  queryCacheSize?: number;
+  /** A query-vector tier shared by every process (redisQueryVectors; DOTRANK_QUERY_CACHE_TTL_SECONDS). */
+  sharedQueryVectors?: SharedQueryVectors | ((dimension: number) => SharedQueryVectors);
+  /**
+   * Concurrent `encodeQueries` calls gathered into one inference call (DOTRANK_QUERY_BATCH, DOTRANK_BATCH_WAIT_MS);
+   * default `{ maxSize: 1, waitMs: 0 }`: one query per call.
+   */
+  queryBatch?: BatcherOptions;
 }
 
-/** The encoder options a process takes from its configuration; `overrides` win (CLI flags, tests). */
+/**
+ * The encoder options a process takes from its configuration; `overrides` win (CLI flags, tests). With `redis` (an
+ * ioredis client the caller owns), query vectors are also shared through Redis under DOTRANK_KEY_PREFIX.
+ */
 export function encoderOptionsFromConfig(
   config: Pick<
     DotrankConfig,
-    'DOTRANK_BATCH_SIZE' | 'DOTRANK_EXECUTION_PROVIDERS' | 'DOTRANK_ORT_THREADS' | 'DOTRANK_ORT_SPIN'
+    | 'DOTRANK_BATCH_SIZE'
+    | 'DOTRANK_EXECUTION_PROVIDERS'
+    | 'DOTRANK_ORT_THREADS'
+    | 'DOTRANK_ORT_SPIN'
+    | 'DOTRANK_QUERY_CACHE_SIZE'
+    | 'DOTRANK_QUERY_CACHE_TTL_SECONDS'
+    | 'DOTRANK_QUERY_BATCH'
+    | 'DOTRANK_BATCH_WAIT_MS'
+    | 'DOTRANK_KEY_PREFIX'
   >,
   overrides: EncoderOptions = {},
+  redis?: QueryCacheRedis,
 ): EncoderOptions {
   return {
     batchSize: config.DOTRANK_BATCH_SIZE,
     executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
     ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
     spinWait: config.DOTRANK_ORT_SPIN,
+    queryCacheSize: config.DOTRANK_QUERY_CACHE_SIZE,
+    queryBatch: { maxSize: config.DOTRANK_QUERY_BATCH, waitMs: config.DOTRANK_BATCH_WAIT_MS },
+    ...(redis
+      ? {
+          sharedQueryVectors: (dimension: number) =>
+            redisQueryVectors(redis, {
+              keyPrefix: config.DOTRANK_KEY_PREFIX,
+              ttlSeconds: config.DOTRANK_QUERY_CACHE_TTL_SECONDS,
+              dimension,
+            }),
+        }
+      : {}),
     ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
   };
 }
@@ -187,6 +232,12 @@ export class Encoder implements DenseEncoder {
   readonly batchSize: number;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly queryLru: QueryVectorLru | undefined;
+  private readonly sharedQueries: SharedQueryVectors | undefined;
+  /** Query encodings under way by cache key: concurrent requests for one query share one encoding. */
+  private readonly queriesInFlight = new Map<string, Promise<Float32Array>>();
+  private readonly queryStats: QueryCacheStats = { hits: 0, sharedHits: 0, misses: 0 };
+  private readonly queryBatcher: MicroBatcher<number[], Float32Array>;
 
   /** @internal use loadEncoder() */
   constructor(
@@ -195,12 +246,30 @@ export class Encoder implements DenseEncoder {
     private readonly tokenizer: TextTokenizer,
     private readonly plan: GraphPlan,
     batchSize: number,
+    queries: { cacheSize: number; shared?: SharedQueryVectors; batch: BatcherOptions } = {
+      cacheSize: 0,
+      batch: { maxSize: 1, waitMs: 0 },
+    },
   ) {
     this.modelId = manifest.modelId;
     this.revision = manifest.revision;
     this.dimension = manifest.dimension;
     this.similarity = manifest.similarity;
     this.batchSize = batchSize;
+    if (queries.cacheSize > 0) {
+      this.queryLru = new QueryVectorLru(queries.cacheSize);
+      this.sharedQueries = queries.shared;
+    }
+    this.queryBatcher = new MicroBatcher(
+      queries.batch,
+      (batch) => this.runBatch(batch),
+      (task) => this.serialised(task),
+    );
+  }
+
+  /** Query-cache counts since load (all zero when the query cache is off). */
+  queryCacheStats(): QueryCacheStats {
+    return { ...this.queryStats };
   }
 
   /** Similarity per the manifest: dot product (TAS-B) or cosine. */
@@ -218,8 +287,52 @@ export class Encoder implements DenseEncoder {
     return checkTexts(texts, false).map((t) => this.tokenizer.encode(t, max));
   }
 
-  encodeQueries(texts: readonly string[]): Promise<Float32Array[]> {
-    return this.encode(texts, 'query');
+  /**
+   * Query vectors in input order, through the query cache (when on) and the query batcher: concurrent calls from
+   * several requests run as one padded inference call. Each caller gets its own copy of a cached vector.
+   */
+  async encodeQueries(texts: readonly string[]): Promise<Float32Array[]> {
+    if (this.closed) throw new ModelError('encoder is closed', { field: this.manifest.modelDir });
+    checkTexts(texts, true);
+    const max = this.manifest.queryMaxLength;
+    const ids: number[][] = [];
+    for (let start = 0; start < texts.length; start += TOKENIZE_CHUNK) {
+      if (start > 0) await yieldToEventLoop();
+      for (const text of texts.slice(start, start + TOKENIZE_CHUNK)) ids.push(this.tokenizer.encode(text, max));
+    }
+    return Promise.all(ids.map((row) => this.queryVector(row)));
+  }
+
+  private async queryVector(ids: number[]): Promise<Float32Array> {
+    if (!this.queryLru) return this.queryBatcher.submit(ids);
+    const key = queryCacheKey(this.modelId, this.revision, ids);
+    const cached = this.queryLru.get(key);
+    if (cached) {
+      this.queryStats.hits++;
+      return cached.slice();
+    }
+    let flight = this.queriesInFlight.get(key);
+    if (flight) this.queryStats.hits++;
+    else {
+      flight = this.fetchQuery(key, ids).finally(() => this.queriesInFlight.delete(key));
+      this.queriesInFlight.set(key, flight);
+    }
+    return (await flight).slice();
+  }
+
+  /** A query not in this process: from the shared tier, else encoded (and written to both tiers). */
+  private async fetchQuery(key: string, ids: number[]): Promise<Float32Array> {
+    const shared = await this.sharedQueries?.get(key);
+    if (shared && shared.length === this.dimension) {
+      this.queryStats.sharedHits++;
+      this.queryLru!.set(key, shared);
+      return shared;
+    }
+    this.queryStats.misses++;
+    const vector = await this.queryBatcher.submit(ids);
+    this.queryLru!.set(key, vector);
+    void this.sharedQueries?.set(key, vector);
+    return vector;
   }
 
   encodePassages(texts: readonly string[]): Promise<Float32Array[]> {
@@ -383,6 +496,11 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
     throw new ValidationError('inferenceThread', `must be "worker" or "main" (got ${JSON.stringify(thread)})`);
   if (options.spinWait !== undefined && typeof options.spinWait !== 'boolean')
     throw new ValidationError('spinWait', 'must be a boolean');
+  const queryCacheSize = intOption('queryCacheSize', options.queryCacheSize, 0, 100_000_000) ?? 0;
+  const queryBatch = {
+    maxSize: intOption('queryBatch.maxSize', options.queryBatch?.maxSize, 1, 4096) ?? 1,
+    waitMs: intOption('queryBatch.waitMs', options.queryBatch?.waitMs, 0, 10_000) ?? 0,
+  };
   const tokenizer = await TextTokenizer.fromFile(manifest.tokenizerPath);
   let session: OrtHost;
   try {
@@ -413,5 +531,13 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
     await session.close();
     throw error;
   }
-  return new Encoder({ ...manifest, output: plan.output }, session, tokenizer, plan, batchSize);
+  const shared =
+    typeof options.sharedQueryVectors === 'function'
+      ? options.sharedQueryVectors(manifest.dimension)
+      : options.sharedQueryVectors;
+  return new Encoder({ ...manifest, output: plan.output }, session, tokenizer, plan, batchSize, {
+    cacheSize: queryCacheSize,
+    ...(shared ? { shared } : {}),
+    batch: queryBatch,
+  });
 }

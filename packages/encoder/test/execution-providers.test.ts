@@ -46,6 +46,7 @@ describe('execution providers', () => {
 });
 
 describe('encoderOptionsFromConfig', () => {
+  const queryDefaults = { queryCacheSize: 10_000, queryBatch: { maxSize: 16, waitMs: 2 } };
   it('takes batch size, providers, threads and spinning from the configuration; overrides win, undefined ones do not', () => {
     const config = loadConfig({ DOTRANK_BATCH_SIZE: '16', DOTRANK_ORT_THREADS: '3', DOTRANK_ORT_SPIN: '1' });
     expect(encoderOptionsFromConfig(config)).toEqual({
@@ -53,18 +54,35 @@ describe('encoderOptionsFromConfig', () => {
       executionProviders: ['cpu'],
       intraOpThreads: 3,
       spinWait: true,
+      ...queryDefaults,
     });
     expect(encoderOptionsFromConfig(config, { batchSize: 8, intraOpThreads: undefined })).toEqual({
       batchSize: 8,
       executionProviders: ['cpu'],
       intraOpThreads: 3,
       spinWait: true,
+      ...queryDefaults,
     });
     // 0 threads = let ONNX Runtime choose: no intraOpThreads at all
     expect(encoderOptionsFromConfig(loadConfig({}))).toEqual({
       batchSize: 32,
       executionProviders: ['cpu'],
       spinWait: false,
+      ...queryDefaults,
     });
+  });
+
+  it('takes the query cache and batching from the configuration, and shares through Redis only when given one', () => {
+    const config = loadConfig({
+      DOTRANK_QUERY_CACHE_SIZE: '0',
+      DOTRANK_QUERY_BATCH: '4',
+      DOTRANK_BATCH_WAIT_MS: '0',
+    });
+    const options = encoderOptionsFromConfig(config);
+    expect(options).toMatchObject({ queryCacheSize: 0, queryBatch: { maxSize: 4, waitMs: 0 } });
+    expect(options.sharedQueryVectors).toBeUndefined();
+    const redis = { getBuffer: async () => null, set: async () => 'OK', setex: async () => 'OK' };
+    expect(typeof encoderOptionsFromConfig(config, {}, redis).sharedQueryVectors).toBe('function');
+    expect(() => loadConfig({ DOTRANK_QUERY_BATCH: '0' })).toThrow(/DOTRANK_QUERY_BATCH/);
   });
 });
