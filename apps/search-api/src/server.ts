@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { dashboardPlugin } from './dashboard.js';
 import authPlugin from './plugins/auth.js';
+import { compatPlugin } from './plugins/compat.js';
 import docsPlugin from './plugins/docs.js';
 import errorsPlugin from './plugins/errors.js';
 import { evalsPlugin } from './plugins/evals.js';
@@ -65,6 +66,11 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
     deadlineMs: settings.deadlineMs,
     maxCandidates: settings.maxCandidates,
     maxDeadlineMs: settings.maxDeadlineMs,
+  });
+  await app.register(compatPlugin, {
+    deps,
+    deadlineMs: settings.maxDeadlineMs,
+    maxDocuments: settings.maxCandidates,
   });
   if (options.evalDir)
     await app.register(evalsPlugin, { evalDir: options.evalDir, collectionDirs: options.collectionDirs ?? [] });

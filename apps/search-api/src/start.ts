@@ -5,13 +5,24 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, UnavailableError, findRepoRoot, withDeadline } from '@dotrank/core';
 import type { CandidateSource, DotrankConfig } from '@dotrank/core';
 import { createEmbeddedSource, hasSavedIndex } from '@dotrank/bm25';
-import { ElasticsearchSource, connectionSettings, createElasticsearchSource } from '@dotrank/elasticsearch';
+import {
+  ElasticsearchSource,
+  connectionSettings,
+  createElasticsearchSource,
+  redisWindowStore,
+} from '@dotrank/elasticsearch';
 import { openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
-import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
+import { encoderOptionsFromConfig, loadEncoder, readManifest } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
 import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
-import { MemoryVectorStore, createRedisConnection } from '@dotrank/vector-cache';
+import {
+  MemoryVectorStore,
+  RedisVectorStore,
+  createRedisConnection,
+  vectorStoreOptionsFromConfig,
+} from '@dotrank/vector-cache';
+import { CachedPassageModel, lazyPassageModel } from './plugins/compat-passages.js';
 import { buildServer } from './server.js';
 import type { DashboardSource } from './dashboard.js';
 import type { ProxyTarget, ReadinessCheck, ServerDeps, ServerOptions } from './types.js';
@@ -77,7 +88,32 @@ function proxyTarget(config: DotrankConfig, source: CandidateSource): ProxyTarge
     ...settings,
     url: settings.url!,
     ...(source instanceof ElasticsearchSource ? { passage: source.options } : {}),
+    enabled: config.DOTRANK_PROXY,
+    indices: config.DOTRANK_PROXY_INDICES ?? [config.ELASTICSEARCH_INDEX],
+    inferenceId: config.DOTRANK_INFERENCE_ID,
+    windowTtlSeconds: config.DOTRANK_WINDOW_TTL_SECONDS,
   };
+}
+
+/**
+ * Where the proxy keeps reranked windows (Redis when configured, shared by every API process; else the proxy's
+ * in-memory LRU) and the model revision their keys hold.
+ */
+async function proxyWindows(
+  config: DotrankConfig,
+  settings: StartSettings,
+  opened: Opened,
+): Promise<Pick<ProxyTarget, 'windowStore' | 'modelRevision'>> {
+  const revision = settings.modelDir
+    ? await readManifest(resolve(settings.modelDir)).then(
+        (m) => m.revision,
+        () => resolve(settings.modelDir!),
+      )
+    : (config.DOTRANK_MODEL ?? 'unknown');
+  if (!config.REDIS_URL) return { modelRevision: revision };
+  const redis = createRedisConnection(config.REDIS_URL, { role: 'command' });
+  opened.add(async () => void redis.disconnect());
+  return { modelRevision: revision, windowStore: redisWindowStore(redis, config.DOTRANK_KEY_PREFIX) };
 }
 
 /** What startServer decides from configuration and flags, in one place. */
@@ -186,7 +222,7 @@ async function openCandidates(
 }
 
 /** The reranker and what the server learns about it (readiness checks, queue state), and the line saying which. */
-type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats'> & {
+type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats' | 'passages'> & {
   readiness: Record<string, ReadinessCheck>;
   startLine: string;
 };
@@ -197,7 +233,10 @@ async function inProcessReranker(
 ): Promise<RerankSetup> {
   const loaded = await encoder('in in-process mode');
   const store = new MemoryVectorStore({ dimension: loaded.dimension });
+  // /embed reads and fills the reranker's own cache
+  const passages = lazyPassageModel(() => CachedPassageModel.open(loaded, store, config.DOTRANK_BATCH_SIZE));
   return {
+    passages,
     reranker: new InProcessReranker({
       encoder: loaded,
       store,
@@ -212,6 +251,25 @@ async function inProcessReranker(
 
 /** How long a Redis call made for a request (/metrics, /api/stats) may take: a Redis that stopped answering must not hang it. */
 const REDIS_CALL_MS = 1000;
+
+/**
+ * Queue mode's /embed: the workers' Redis vector cache, misses encoded in this process by the model loaded on first
+ * use (so only when DOTRANK_MODEL or --model is given; the API's Redis user then needs the vector keys too).
+ */
+function queuePassages(
+  config: DotrankConfig,
+  settings: StartSettings,
+  encoder: (why: string) => Promise<Encoder>,
+  opened: Opened,
+): ServerDeps['passages'] {
+  if (!settings.modelDir) return undefined;
+  return lazyPassageModel(async () => {
+    const loaded = await encoder('for /embed and /v1/embeddings');
+    const store = new RedisVectorStore(vectorStoreOptionsFromConfig(config, loaded));
+    opened.add(() => store.close());
+    return CachedPassageModel.open(loaded, store, config.DOTRANK_BATCH_SIZE);
+  });
+}
 
 function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened): RerankSetup {
   const queue = new QueueReranker({
@@ -268,9 +326,13 @@ async function openDeps(
   const source = await openCandidates(config, settings, lexical, encoder, opened);
   const { startLine, ...rerank } = settings.inProcess
     ? await inProcessReranker(config, encoder)
-    : queueReranker(config, config.REDIS_URL!, opened);
+    : {
+        ...queueReranker(config, config.REDIS_URL!, opened),
+        passages: queuePassages(config, settings, encoder, opened),
+      };
   opened.add(() => rerank.reranker.close());
-  const proxy = proxyTarget(config, lexical);
+  const target = proxyTarget(config, lexical);
+  const proxy = target && target.enabled ? { ...target, ...(await proxyWindows(config, settings, opened)) } : target;
   const deps: ServerDeps = {
     source,
     mode: settings.inProcess ? 'in-process' : 'queue',

@@ -1,6 +1,7 @@
 import type { CandidateSource } from '@dotrank/core';
 import type { ElasticsearchSourceOptions, ForwardTarget } from '@dotrank/elasticsearch';
 import type { DashboardSource } from './dashboard.js';
+import type { PassageModel } from './plugins/compat-passages.js';
 
 import type { Reranker, RerankOptions } from '@dotrank/rerank-core';
 
@@ -41,6 +42,11 @@ export interface ServerDeps {
   queueAvailable?: () => boolean;
   /** Queue depth / active workers, collected on /metrics scrape and /api/stats. */
   queueStats?: () => Promise<QueueStats>;
+  /**
+   * The model's passage side for /embed, /v1/embeddings and `truncate: false` (token counts): vectors read from the
+   * reranker's vector cache, misses encoded here. Absent = those answer 503 naming DOTRANK_MODEL.
+   */
+  passages?: () => Promise<PassageModel>;
   /** Called on server close (reranker, source, connections). */
   onClose?: () => Promise<void>;
 }
