@@ -1,5 +1,8 @@
 import { Redis, type Cluster } from 'ioredis';
-import { createRedisConnection } from '@dotrank/vector-cache';
+import { createRedisConnection, isCluster } from '@dotrank/vector-cache';
+
+/** Whether a queue client runs on a Redis Cluster (its queue keys then carry a hash tag, see queueNames). */
+export { isCluster };
 
 /** A Redis URL (REDIS_URL: connections are opened and closed by their user) or an ioredis client (shared, not closed). */
 export type QueueConnection = string | Redis | Cluster;
@@ -22,7 +25,11 @@ export function queueConnections(connection: QueueConnection, onError?: (error: 
   }
   // a shared client: a copy of it that never gives up on a command (what BullMQ requires of blocking connections)
   const blocking =
-    connection instanceof Redis ? connection.duplicate({ maxRetriesPerRequest: null }) : connection.duplicate();
+    connection instanceof Redis
+      ? connection.duplicate({ maxRetriesPerRequest: null })
+      : connection.duplicate(undefined, {
+          redisOptions: { ...connection.options.redisOptions, maxRetriesPerRequest: null },
+        });
   blocking.on('error', onError ?? (() => undefined));
   return { command: connection, blocking, owned: [blocking] };
 }

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { DotrankError, ValidationError, describeError, withDeadline, type DenseEncoder } from '@dotrank/core';
-import type { VectorStore } from '@dotrank/vector-cache';
+import { RedisVectorStore, type VectorStore } from '@dotrank/vector-cache';
 import {
   bounded,
   closeConnections,
+  isCluster,
   queueConnections,
   type QueueConnection,
   type QueueConnections,
@@ -109,7 +110,7 @@ export class RerankProcessor {
     private readonly options: RerankWorkerOptions,
     private readonly connections: Pick<QueueConnections, 'command'>,
   ) {
-    this.names = queueNames(options.queuePrefix);
+    this.names = queueNames(options.queuePrefix, { cluster: isCluster(connections.command) });
     this.jobSchema = rerankJobSchema(options.maxCandidates ?? DEFAULT_MAX_CANDIDATES);
     this.logger = options.logger ?? silent;
   }
@@ -312,6 +313,8 @@ export async function startRerankWorker(options: RerankWorkerOptions): Promise<R
   }
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  if (options.store instanceof RedisVectorStore && options.store.fastReadsOff)
+    logger.info({ reason: options.store.fastReadsOff }, 'vector cache: fast reader off');
   const heartbeat = startHeartbeat(connections.command, names, workerId, logger);
   await heartbeat.first;
   let closing: Promise<void> | undefined;

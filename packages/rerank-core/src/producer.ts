@@ -5,6 +5,7 @@ import { UnavailableError, ValidationError, withDeadline } from '@dotrank/core';
 import {
   bounded,
   closeConnections,
+  isCluster,
   queueConnections,
   type QueueConnection,
   type QueueConnections,
@@ -138,8 +139,8 @@ export class QueueReranker implements Reranker {
     if (ttl !== undefined && !(Number.isInteger(ttl) && ttl >= 1))
       throw new ValidationError('failedJobTtlSeconds', 'must be an integer >= 1');
     this.retention = ttl !== undefined ? { removeOnFail: { age: ttl, count: FAILED_JOBS_KEPT } } : {};
-    this.names = queueNames(options.queuePrefix);
     this.connections = queueConnections(options.connection);
+    this.names = queueNames(options.queuePrefix, { cluster: isCluster(this.connections.command) });
     const { command, blocking } = this.connections;
     // in a cluster the payload's slot may live on another node than the queue's: no ordering to rely on
     this.payloadBeforeJob = command instanceof Redis;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
 import { ValidationError, type Passage } from '@dotrank/core';
-import { closeConnections, queueConnections, type QueueConnection } from './connections.js';
+import { closeConnections, isCluster, queueConnections, type QueueConnection } from './connections.js';
 import {
   EVENTS_MAX_LEN,
   WARM_JOB,
@@ -196,9 +196,9 @@ export async function enqueueWarm(
   const chunkSize = options.chunkSize ?? 1000;
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > 10_000)
     throw new ValidationError('chunkSize', 'must be an integer in 1..10000');
-  const names = queueNames(options.queuePrefix);
   const runId = options.runId ?? randomUUID();
   const connections = queueConnections(options.connection);
+  const names = queueNames(options.queuePrefix, { cluster: isCluster(connections.command) });
   const streams = { events: { maxLen: EVENTS_MAX_LEN } };
   const queue = new Queue<WarmJob, WarmJobResult>(names.warm, {
     connection: connections.command,

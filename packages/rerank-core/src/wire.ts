@@ -2,7 +2,8 @@
  * The rerank queue's wire protocol: everything a producer (QueueReranker, enqueueWarm) and the processor
  * (startRerankWorker) agree on. Neither side knows anything else about the other.
  *
- * Queues: `<prefix>-rerank` and `<prefix>-warm` (queueNames), with BullMQ's own `prefix` option set to `<prefix>`.
+ * Queues: `<prefix>-rerank` and `<prefix>-warm` (queueNames), with BullMQ's own `prefix` option set to `<prefix>`
+ *   (`{<prefix>}` on a Redis Cluster, so that every key below shares one hash slot; `<prefix>` below stands for it).
  *
  * Rerank job (job name `rerank`, data RerankJob):
  *   { query, fusion, k?, alpha?, normalization?, requestId?, enqueuedAt, deadlineAt?,
@@ -49,10 +50,23 @@ export interface QueueNames {
   prefix: string;
 }
 
-/** Queue names under a prefix (DOTRANK_QUEUE_PREFIX). Pass `prefix` also as BullMQ's own `prefix` option. */
-export function queueNames(prefix: string): QueueNames {
+/**
+ * Queue names under a prefix (DOTRANK_QUEUE_PREFIX). Pass `prefix` also as BullMQ's own `prefix` option. On a Redis
+ * Cluster the key prefix is the hash tag `{<prefix>}`: BullMQ's scripts touch several keys of a queue at once, and
+ * the payload and heartbeat keys sit beside them, so all of them must hash to one slot (the queue then lives on one
+ * master; the vectors, which carry no tag, spread over all of them). A prefix that already holds a `{...}` tag is
+ * kept as it is. Producers and workers derive the same names from the same DOTRANK_QUEUE_PREFIX and REDIS_URL.
+ */
+export function queueNames(prefix: string, options: { cluster?: boolean } = {}): QueueNames {
   if (!prefix || prefix.includes(':')) throw new ValidationError('queuePrefix', 'must be non-empty and contain no ":"');
-  return { rerank: `${prefix}-rerank`, warm: `${prefix}-warm`, prefix };
+  return { rerank: `${prefix}-rerank`, warm: `${prefix}-warm`, prefix: options.cluster ? hashTagged(prefix) : prefix };
+}
+
+/** `{prefix}`, unless the prefix already holds a non-empty hash tag (Redis hashes only what is inside it). */
+export function hashTagged(prefix: string): string {
+  const open = prefix.indexOf('{');
+  const close = open >= 0 ? prefix.indexOf('}', open + 1) : -1;
+  return close > open + 1 ? prefix : `{${prefix}}`;
 }
 
 /** The Redis key of a job's candidates payload: beside the queue's own keys, so a prefix cleanup takes it too. */

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { ModelError, loadConfig, type DenseEncoder } from '@dotrank/core';
 import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
 import { loadEncoder, type Encoder } from '@dotrank/encoder';
-import { RedisVectorStore, createRedisConnection } from '@dotrank/vector-cache';
+import { RedisVectorStore, createRedisConnection, type RedisClient } from '@dotrank/vector-cache';
 import { RerankJobFailedError } from '../src/errors.js';
 import { QueueReranker } from '../src/producer.js';
 import { startRerankWorker, type RerankWorker } from '../src/processor.js';
@@ -44,7 +43,7 @@ const password = randomBytes(16).toString('hex');
 const urlAs = (user: string) => redisUrlForTests().replace('redis://', `redis://${user}:${password}@`);
 const FAIL_QUERY = 'a query the model refuses';
 
-let admin: Redis;
+let admin: RedisClient;
 let encoder: Encoder;
 let store: RedisVectorStore;
 let worker: RerankWorker;

@@ -32,6 +32,8 @@ export interface OwnRedisCluster {
   nodes(): Promise<ClusterNode[]>;
   /** The port of the master serving `slot` now. */
   masterOf(slot: number): Promise<number>;
+  /** The port of the master serving each of the 16384 slots now (0: none), from one CLUSTER SLOTS. */
+  slotMasters(): Promise<Uint32Array>;
   /** SIGKILL one node (no shutdown, no last write to disk: a crashed host) and wait for its exit. */
   killNode(port: number): Promise<void>;
   /** Resolves once every live node reports cluster_state:ok with all 16384 slots served, else rejects after `ms`. */
@@ -185,15 +187,20 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     url: `redis://127.0.0.1:${ports[0]}?cluster=1`,
     seeds: ports.map((p) => `127.0.0.1:${p}`).join(','),
     nodes: async () => parseNodes(await cli(live()[0]!, 'cluster', 'nodes'), killed),
-    masterOf: async (slot) => {
-      const slots = JSON.parse(await cli(live()[0]!, '--json', 'cluster', 'slots')) as [
+    slotMasters: async () => {
+      const ranges = JSON.parse(await cli(live()[0]!, '--json', 'cluster', 'slots')) as [
         number,
         number,
         [string, number],
       ][];
-      const range = slots.find(([from, to]) => slot >= from && slot <= to);
-      if (!range) throw new Error(`slot ${slot} has no master`);
-      return range[2][1];
+      const owners = new Uint32Array(16384);
+      for (const [from, to, [, port]] of ranges) owners.fill(port, from, to + 1);
+      return owners;
+    },
+    masterOf: async (slot) => {
+      const port = (await cluster.slotMasters())[slot];
+      if (!port) throw new Error(`slot ${slot} has no master`);
+      return port;
     },
     killNode: async (port) => {
       const node = spawned.find((n) => n.port === port);
