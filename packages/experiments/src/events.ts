@@ -1,0 +1,121 @@
+// Event intake: one event or a batch, in dotrank's field names or OpenSearch User Behavior Insights' ones, checked
+// field by field (an error names the field, with its batch index) before anything is stored.
+import { randomUUID } from 'node:crypto';
+import { ValidationError } from '@dotrank/core';
+import type { ExperimentStore } from './store.js';
+import { EVENT_TYPES } from './types.js';
+import type { EventType, ExperimentEvent, Impression } from './types.js';
+
+/** The most events one request may carry. */
+export const MAX_EVENTS_PER_REQUEST = 10_000;
+const ID = /^[\x21-\x7e]{1,256}$/;
+
+type Raw = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Raw => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `a.b.c` of a nested object, or undefined. */
+function nested(raw: Raw, path: string[]): unknown {
+  let value: unknown = raw;
+  for (const key of path) value = isObject(value) ? value[key] : undefined;
+  return value;
+}
+
+/** The first present of the dotrank name and the UBI name, with the name it was found under. */
+function pick(raw: Raw, names: string[]): [unknown, string] {
+  for (const name of names) {
+    const value = nested(raw, name.split('.'));
+    if (value !== undefined) return [value, name];
+  }
+  return [undefined, names[0]!];
+}
+
+function idField(raw: Raw, names: string[], at: string, required: boolean): string | undefined {
+  const [value, name] = pick(raw, names);
+  if (value === undefined && !required) return undefined;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string' || !ID.test(value))
+    throw new ValidationError(`${at}${name}`, 'is required: a string of 1-256 printable ASCII characters');
+  return value;
+}
+
+function timestampOf(raw: Raw, at: string, now: number): number {
+  const [value] = pick(raw, ['timestamp']);
+  if (value === undefined) return now;
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 0)
+    throw new ValidationError(`${at}timestamp`, 'must be epoch milliseconds or an ISO 8601 date-time');
+  return ms;
+}
+
+/** A parsed event before its impression is looked up. */
+type Draft = Omit<ExperimentEvent, 'experiment'> & { at: string; positionField: string };
+
+function draftOf(raw: unknown, at: string, now: number): Draft {
+  if (!isObject(raw)) throw new ValidationError(at || 'body', 'must be an event object (or an array of them)');
+  const impressionId = idField(raw, ['impressionId', 'query_id'], at, true)!;
+  const [type, typeName] = pick(raw, ['type', 'action_name']);
+  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type))
+    throw new ValidationError(`${at}${typeName}`, `must be one of ${EVENT_TYPES.join(', ')}`);
+  const docId = idField(raw, ['docId', 'event_attributes.object.object_id'], at, true)!;
+  const [position, positionName] = pick(raw, ['position', 'position.ordinal']);
+  const ordinal = isObject(position) ? position['ordinal'] : position;
+  const positionField = isObject(position) ? `${at}position.ordinal` : `${at}${positionName}`;
+  if (ordinal !== undefined && (typeof ordinal !== 'number' || !Number.isInteger(ordinal) || ordinal < 1))
+    throw new ValidationError(positionField, 'must be an integer >= 1 (the top result is 1)');
+  const eventId = idField(raw, ['eventId', 'event_id'], at, false) ?? randomUUID();
+  return {
+    eventId,
+    impressionId,
+    type: type as EventType,
+    docId,
+    ...(ordinal !== undefined ? { position: ordinal as number } : {}),
+    timestamp: timestampOf(raw, at, now),
+    at,
+    positionField,
+  };
+}
+
+/** Checks an event against what its impression showed. */
+function attach(draft: Draft, impression: Impression | undefined): ExperimentEvent {
+  const { at, positionField, ...event } = draft;
+  if (!impression)
+    throw new ValidationError(
+      `${at}impressionId`,
+      `unknown impression "${draft.impressionId}" (never logged, or expired)`,
+    );
+  const shownAt = impression.shown.findIndex((r) => r.docId === draft.docId);
+  if (shownAt < 0)
+    throw new ValidationError(
+      `${at}docId`,
+      `document "${draft.docId}" was not shown in impression ${draft.impressionId}`,
+    );
+  if (draft.position !== undefined && draft.position !== shownAt + 1) {
+    const problem =
+      draft.position > impression.shown.length
+        ? `is ${draft.position} but impression ${draft.impressionId} showed ${impression.shown.length} results`
+        : `is ${draft.position} but document "${draft.docId}" was shown at ${shownAt + 1}`;
+    throw new ValidationError(positionField, problem);
+  }
+  return { ...event, experiment: impression.experiment };
+}
+
+/**
+ * Parses, validates and stores one event or a batch: all or nothing (one bad event refuses the batch, naming it).
+ * Idempotent by eventId: a repeated one is counted as a duplicate, not stored again.
+ */
+export async function takeEvents(
+  body: unknown,
+  store: ExperimentStore,
+  now: number = Date.now(),
+): Promise<{ accepted: number; duplicates: number }> {
+  const batch = Array.isArray(body);
+  const raws = batch ? (body as unknown[]) : [body];
+  if (raws.length === 0) throw new ValidationError('body', 'must hold at least one event');
+  if (raws.length > MAX_EVENTS_PER_REQUEST)
+    throw new ValidationError('body', `holds ${raws.length} events; at most ${MAX_EVENTS_PER_REQUEST} per request`);
+  const drafts = raws.map((raw, i) => draftOf(raw, batch ? `[${i}].` : '', now));
+  const impressions = await store.getImpressions(drafts.map((d) => d.impressionId));
+  const events = drafts.map((d) => attach(d, impressions.get(d.impressionId)));
+  return store.recordEvents(events);
+}

@@ -1,0 +1,159 @@
+// Both stores through the same checks; the Redis one against a real Redis under a key prefix of its own.
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteKeysWithPrefix, redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
+import { RedisExperimentStore } from '../src/redis-store.js';
+import { MemoryExperimentStore } from '../src/store.js';
+import type { ExperimentStore, StoreLimits } from '../src/store.js';
+import type { ExperimentEvent, Impression } from '../src/types.js';
+import { ExperimentRunner } from '../src/runner.js';
+
+const impression = (id: string, time = Date.now(), experiment = 'exp'): Impression => ({
+  impressionId: id,
+  experiment,
+  mode: 'interleave',
+  query: `q ${id}`,
+  control: ['a'],
+  treatment: ['b'],
+  shown: [
+    { docId: 'a', system: 'bm25' },
+    { docId: 'b', system: 'tasb' },
+  ],
+  time,
+});
+
+const event = (eventId: string, impressionId = 'i1', experiment = 'exp'): ExperimentEvent => ({
+  eventId,
+  experiment,
+  impressionId,
+  type: 'click',
+  docId: 'a',
+  timestamp: Date.now(),
+});
+
+let redis: Redis;
+const prefixes: string[] = [];
+
+beforeAll(() => {
+  redis = new Redis(redisUrlForTests(), { lazyConnect: false, maxRetriesPerRequest: 1 });
+});
+afterAll(async () => {
+  for (const prefix of prefixes) await deleteKeysWithPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+const makers: [string, (limits: StoreLimits, now?: () => number) => ExperimentStore][] = [
+  ['memory', (limits, now) => new MemoryExperimentStore(limits, now)],
+  [
+    'redis',
+    (limits, now) => {
+      const keyPrefix = uniquePrefix('experiments');
+      prefixes.push(keyPrefix);
+      return new RedisExperimentStore(redis, { keyPrefix, ...limits, trimEveryMs: 0, ...(now ? { now } : {}) });
+    },
+  ],
+];
+
+describe.each(makers)('%s experiment store', (kind, make) => {
+  it('keeps impressions and events per experiment, finds impressions by id, and drops repeated event ids', async () => {
+    const store = make({ maxEvents: 1000, retentionDays: 30 });
+    expect(store.kind).toBe(kind);
+    await store.recordImpression(impression('i1'));
+    await store.recordImpression(impression('i2'));
+    await store.recordImpression(impression('j1', Date.now(), 'other'));
+    expect([...(await store.getImpressions(['i1', 'nope', 'j1'])).keys()].sort()).toEqual(['i1', 'j1']);
+    expect((await store.impressions('exp')).map((i) => i.impressionId)).toEqual(['i1', 'i2']);
+    expect(await store.recordEvents([event('e1'), event('e2'), event('e1')])).toEqual({ accepted: 2, duplicates: 1 });
+    expect(await store.recordEvents([event('e2'), event('e3', 'j1', 'other')])).toEqual({ accepted: 1, duplicates: 1 });
+    expect((await store.events('exp')).map((e) => e.eventId)).toEqual(['e1', 'e2']);
+    expect((await store.events('other')).map((e) => e.eventId)).toEqual(['e3']);
+    expect(await store.experiments()).toEqual(['exp', 'other']);
+  });
+
+  it('caps each stream at about maxEvents', async () => {
+    const store = make({ maxEvents: 10, retentionDays: 30 });
+    await store.recordImpression(impression('i1'));
+    for (let i = 0; i < 30; i++) await store.recordEvents(Array.from({ length: 50 }, (_, j) => event(`c${i}-${j}`)));
+    const kept = (await store.events('exp')).length;
+    // Redis trims whole stream nodes (MAXLEN ~, 100 entries a node): at most one node over the cap
+    expect(kept).toBeGreaterThanOrEqual(10);
+    expect(kept).toBeLessThanOrEqual(kind === 'redis' ? 110 : 10);
+    expect((await store.events('exp')).at(-1)!.eventId).toBe('c29-49');
+  });
+
+  it('forgets records that arrived longer ago than the retention', async () => {
+    // a retention of one second (Redis stream ids are the server's clock, so the test waits instead of faking it)
+    const store = make({ maxEvents: 1000, retentionDays: 1 / 86_400 });
+    await store.recordImpression(impression('old'));
+    await store.recordEvents([event('e-old', 'old')]);
+    await new Promise((r) => setTimeout(r, 1100));
+    await store.recordImpression(impression('new'));
+    await store.recordEvents([event('e-new', 'new')]);
+    await new Promise((r) => setTimeout(r, 50)); // the trim is sent after the write
+    expect((await store.impressions('exp')).map((i) => i.impressionId)).toEqual(['new']);
+    expect((await store.events('exp')).map((e) => e.eventId)).toEqual(['e-new']);
+    expect([...(await store.getImpressions(['old', 'new'])).keys()]).toEqual(['new']);
+  });
+});
+
+describe('Redis store keys', () => {
+  it('impression and event-id keys expire with the retention', async () => {
+    const keyPrefix = uniquePrefix('experiments-ttl');
+    prefixes.push(keyPrefix);
+    const store = new RedisExperimentStore(redis, { keyPrefix, maxEvents: 100, retentionDays: 2 });
+    await store.recordImpression(impression('i1'));
+    await store.recordEvents([event('e1')]);
+    const ttl = await redis.ttl(`${keyPrefix}:exp:impression:i1`);
+    expect(ttl).toBeGreaterThan(2 * 86_400 - 10);
+    expect(ttl).toBeLessThanOrEqual(2 * 86_400);
+    expect(await redis.ttl(`${keyPrefix}:exp:{exp}:event:e1`)).toBeGreaterThan(2 * 86_400 - 10);
+  });
+});
+
+describe('experiment runner', () => {
+  const runner = (mode: 'off' | 'shadow' | 'interleave', traffic = 1) =>
+    new ExperimentRunner({ name: 'exp', mode, traffic, store: new MemoryExperimentStore() });
+
+  it('interleaves with the seeded coin of the impression id and logs the impression', async () => {
+    const r = runner('interleave');
+    const plan = r.plan(undefined, 'ubi-query-1');
+    expect(plan).toEqual({ mode: 'interleave', impressionId: 'ubi-query-1' });
+    const outcome = r.run({ plan, query: 'wing', k: 3, control: ['a', 'b', 'c', 'd'], treatment: ['c', 'e', 'a'] });
+    await outcome.logged;
+    const [logged] = await r.store.impressions('exp');
+    expect(logged).toMatchObject({ impressionId: 'ubi-query-1', query: 'wing', control: ['a', 'b', 'c'] });
+    expect(logged!.shown).toEqual(outcome.shown);
+    expect(outcome.shown).toHaveLength(3);
+    // the same id gives the same list
+    expect(
+      r.run({ plan, query: 'wing', k: 3, control: ['a', 'b', 'c', 'd'], treatment: ['c', 'e', 'a'] }).shown,
+    ).toEqual(outcome.shown);
+  });
+
+  it('shadow answers with the control list at once and logs the treatment when the background rerank ends', async () => {
+    const r = runner('shadow');
+    let release!: (ids: string[]) => void;
+    const treatment = () => new Promise<string[]>((resolve) => (release = resolve));
+    const outcome = r.run({ plan: r.plan(), query: 'q', k: 2, control: ['a', 'b', 'c'], treatment });
+    expect(outcome.shown).toEqual([
+      { docId: 'a', system: 'bm25' },
+      { docId: 'b', system: 'bm25' },
+    ]);
+    expect(await r.store.impressions('exp')).toEqual([]);
+    release(['b', 'x', 'a']);
+    await r.settled();
+    expect((await r.store.impressions('exp'))[0]).toMatchObject({ mode: 'shadow', treatment: ['b', 'x'] });
+  });
+
+  it('takes the configured mode for a traffic share of requests, and a requested mode always', () => {
+    expect(runner('off').plan().mode).toBe('off');
+    expect(runner('off').plan('interleave').mode).toBe('interleave');
+    const half = runner('interleave', 0.3);
+    let inside = 0;
+    for (let i = 0; i < 2000; i++) if (half.plan().mode === 'interleave') inside++;
+    expect(inside).toBeGreaterThan(500);
+    expect(inside).toBeLessThan(700);
+    // a client id that is not a plain token is not adopted
+    expect(half.plan('shadow', 'bad id with spaces').impressionId).not.toContain(' ');
+  });
+});
