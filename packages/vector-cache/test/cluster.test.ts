@@ -88,7 +88,9 @@ describe.skipIf(unavailable)('RedisVectorStore on a Redis Cluster', () => {
     const before = await store.getMany(elsewhere.map((e) => e.key));
     before.forEach((v, i) => expect(Array.from(v!)).toEqual(Array.from(elsewhere[i]!.vector)));
     // the dead master's slots: a clear UnavailableError (never wrong values) until the replica is promoted
-    const during = await store.getMany(onVictim.map((e) => e.key)).catch((error: unknown) => error);
+    const during: (Float32Array | undefined)[] | Error = await store
+      .getMany(onVictim.map((e) => e.key))
+      .catch((error: Error) => error);
     if (during instanceof Error) expect(during).toBeInstanceOf(UnavailableError);
     else during.forEach((v, i) => expect(Array.from(v!)).toEqual(Array.from(onVictim[i]!.vector)));
     await cluster.waitHealthy();
