@@ -28,15 +28,17 @@ export function formatLine(measure: string, qid: string, value: number): string 
 
 /**
  * trec_eval's text output: with `perQuery`, every query's measures first (as `trec_eval -q` prints them), then the
- * summary lines for `all`. Ends with a newline.
+ * summary lines for `all`. Queries absent from the run (scored 0 under `-c`) get no per-query lines, as in
+ * trec_eval. Ends with a newline.
  */
 export function formatTrecEval(result: EvalResult, options: { perQuery?: boolean } = {}): string {
   const lines: string[] = [];
   if (options.perQuery) {
     for (const [qid, values] of result.perQuery) {
+      if (result.missing?.has(qid)) continue; // trec_eval -q -c averages them in but prints no line for them
       for (const measure of result.measures) {
         // trec_eval -q does not print num_q per query
-        if (measure !== 'num_q') lines.push(formatLine(measure, qid, values[measure] ?? 0));
+        if (measure !== 'num_q' && !/^NumQ$/.test(measure)) lines.push(formatLine(measure, qid, values[measure] ?? 0));
       }
     }
   }

@@ -90,6 +90,11 @@ export interface BuildMetricsReportInput {
   firstStageRecall?: Record<string, FirstStageRecall>;
   createdAt?: Date | string;
   significance?: CompareOptions;
+  /**
+   * Significance already computed (e.g. by compareRuns): system -> measure -> values, used as given instead of
+   * testing each system against the baseline here.
+   */
+  significanceBySystem?: Record<string, Record<string, z.infer<typeof significanceSchema>>>;
 }
 
 /**
@@ -114,7 +119,11 @@ export function buildMetricsReport(input: BuildMetricsReportInput): MetricsRepor
       perQuery[qid] = Object.fromEntries(measures.map((m) => [m, values[m] ?? 0]));
     out[name] = { aggregate: Object.fromEntries(measures.map((m) => [m, result.aggregate[m] ?? 0])), perQuery };
   }
-  if (baseResult) {
+  if (input.significanceBySystem) {
+    for (const [system, byMeasure] of Object.entries(input.significanceBySystem)) {
+      if (out[system]) out[system].significance = { ...byMeasure };
+    }
+  } else if (baseResult) {
     const perQueryBySystem = new Map([...systems].map(([name, r]) => [name, r.perQuery]));
     for (const measure of measures.filter((m) => !isCountMeasure(m))) {
       for (const c of compareSystems(perQueryBySystem, baseline, measure, {

@@ -95,7 +95,7 @@ describe('evaluate: trec_eval ordering quirks', () => {
       }),
       { measures: ['recip_rank', 'RR@2', 'P.1'] },
     );
-    expect(r.perQuery.get('q2')).toEqual({ recip_rank: 1 / 3, recip_rank_cut_2: 0, P_1: 0 });
+    expect(r.perQuery.get('q2')).toEqual({ recip_rank: 1 / 3, 'RR@2': 0, P_1: 0 });
   });
 
   it('compares scores as float32 like trec_eval (float sim): near-equal doubles tie', () => {
@@ -267,31 +267,78 @@ describe('parseMeasures', () => {
     ]);
     expect(parseMeasures('P')).toEqual(['P_5', 'P_10', 'P_15', 'P_20', 'P_30', 'P_100', 'P_200', 'P_500', 'P_1000']);
   });
-  it('accepts our aliases and printed names, without duplicates', () => {
-    expect(parseMeasures('MRR@10,nDCG@10,Recall@1000,P@10,MAP,RR@10,ndcg_cut_10')).toEqual([
-      'recip_rank_cut_10',
-      'ndcg_cut_10',
-      'recall_1000',
-      'P_10',
-      'map',
-    ]);
-    expect(parseMeasures(['MRR'])).toEqual(['recip_rank']);
-  });
-  it('names the problem', () => {
-    expect(() => parseMeasures('bpref')).toThrow(/measures: unknown measure "bpref"/);
-    expect(() => parseMeasures('P.0')).toThrow(/must be a positive integer/);
-    expect(() => parseMeasures('map,10')).toThrow(/does not follow a measure with cutoffs/);
-    expect(() => parseMeasures('')).toThrow(/no measure given/);
-  });
-  it('labels', () => {
-    expect(['ndcg_cut_10', 'recip_rank_cut_10', 'recall_1000', 'P_10', 'map', 'recip_rank'].map(measureLabel)).toEqual([
-      'nDCG@10',
+  it('accepts ir_measures names and our aliases, keyed as the user spelled them, without duplicates', () => {
+    expect(parseMeasures('MRR@10,nDCG@10,Recall@1000,P@10,MAP,RR@10,ndcg_cut_10,ndcg@10,AP,ap@100')).toEqual([
       'MRR@10',
+      'nDCG@10',
       'Recall@1000',
       'P@10',
       'MAP',
-      'MRR',
+      'RR@10',
+      'ndcg_cut_10',
+      'AP',
+      'AP@100',
     ]);
+    expect(parseMeasures(['MRR'])).toEqual(['MRR']);
+    expect(parseMeasures('R@1000 Judged@10 Success@10 Bpref Rprec NumQ NumRel(rel=2)')).toEqual([
+      'R@1000',
+      'Judged@10',
+      'Success@10',
+      'Bpref',
+      'Rprec',
+      'NumQ',
+      'NumRel(rel=2)',
+    ]);
+    // (rel=N) before or after the cutoff, printed as ir_measures prints it; commas inside parentheses are kept
+    expect(parseMeasures('AP(rel=2)@1000, R@1000(rel=2);nDCG@10')).toEqual([
+      'AP(rel=2)@1000',
+      'R(rel=2)@1000',
+      'nDCG@10',
+    ]);
+  });
+  it('accepts the new trec_eval families with their default cutoffs', () => {
+    expect(parseMeasures('bpref map_cut.100 success')).toEqual([
+      'bpref',
+      'map_cut_100',
+      'success_1',
+      'success_5',
+      'success_10',
+    ]);
+    expect(parseMeasures('map_cut')).toHaveLength(9);
+    expect(parseMeasures('success_3,map_cut_7')).toEqual(['success_3', 'map_cut_7']);
+  });
+  it('every printed name parses back to itself', () => {
+    const names = parseMeasures('AP(rel=2)@100 nDCG@10 RR Judged@5 P_10 map_cut.3 Bpref(rel=3) NumRelRet');
+    expect(parseMeasures(names)).toEqual(names);
+  });
+  it('names the problem and lists the valid forms', () => {
+    expect(() => parseMeasures('gm_map')).toThrow(
+      /measures: unknown measure "gm_map"; valid forms: trec_eval names: map/,
+    );
+    expect(() => parseMeasures('nDCG(rel=2)@10')).toThrow(/takes no rel parameter/);
+    expect(() => parseMeasures('AP(dcg=1)')).toThrow(/only rel=N/);
+    expect(() => parseMeasures('Judged')).toThrow(/needs a cutoff, e\.g\. Judged@10/);
+    expect(() => parseMeasures('Bpref@10')).toThrow(/takes no cutoff/);
+    expect(() => parseMeasures('P.0')).toThrow(/must be a positive integer/);
+    expect(() => parseMeasures('map,10')).toThrow(/does not follow a trec_eval measure with cutoffs/);
+    expect(() => parseMeasures('nDCG@10,20')).toThrow(/does not follow a trec_eval measure with cutoffs/);
+    expect(() => parseMeasures('')).toThrow(/no measure given/);
+  });
+  it('labels', () => {
+    expect(
+      [
+        'ndcg_cut_10',
+        'recip_rank_cut_10',
+        'recall_1000',
+        'P_10',
+        'map',
+        'recip_rank',
+        'map_cut_100',
+        'success_1',
+        'bpref',
+        'nDCG@10',
+      ].map(measureLabel),
+    ).toEqual(['nDCG@10', 'MRR@10', 'Recall@1000', 'P@10', 'MAP', 'MRR', 'AP@100', 'Success@1', 'Bpref', 'nDCG@10']);
   });
 });
 
