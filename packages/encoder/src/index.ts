@@ -7,4 +7,6 @@ export type { BatcherOptions } from './batcher.js';
 export { readManifest, MANIFEST_FILE, DEFAULTS as MANIFEST_DEFAULTS } from './manifest.js';
 export type { ManifestFile } from './manifest.js';
 export { TextTokenizer } from './tokenizer.js';
+export { splitIntoWindows, splitWords, validateWindowOptions } from './windows.js';
+export type { PassageWindow, WindowOptions } from './windows.js';
 export { availableExecutionProviders } from './providers.js';

@@ -107,9 +107,14 @@ export class TextTokenizer {
     return this.specials.before.length + this.specials.after.length;
   }
 
+  /** Token ids of one text without special tokens and without truncation (what windows are cut from). */
+  pieces(text: string): number[] {
+    return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  }
+
   /** Token ids of one text with special tokens, at most `maxLength` of them (special tokens included). */
   encode(text: string, maxLength: number): number[] {
-    const body = this.tokenizer.encode(text, { add_special_tokens: false }).ids;
+    const body = this.pieces(text);
     const room = Math.max(0, maxLength - this.specialCount);
     const kept = body.length > room ? body.slice(0, room) : body;
     return [...this.specials.before, ...kept, ...this.specials.after];
