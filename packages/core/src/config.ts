@@ -185,6 +185,23 @@ export const configSchema = z.object({
   DOTRANK_HNSW_M: intFrom(2, 127).optional(),
   DOTRANK_HNSW_EF_CONSTRUCTION: intFrom(1, 100_000).optional(),
   DOTRANK_HNSW_EF_SEARCH: intFrom(1, 100_000).optional(),
+  /** Online comparison of BM25 and TAS-B: `off`, `shadow` (answer BM25, rerank in the background) or `interleave`. */
+  DOTRANK_EXPERIMENT: z.enum(['off', 'shadow', 'interleave']).default('off'),
+  /** Share of requests (0..1) that take part in the configured experiment. */
+  DOTRANK_EXPERIMENT_TRAFFIC: z.coerce
+    .number({ message: 'must be a number between 0 and 1' })
+    .min(0, { message: 'must be a number between 0 and 1' })
+    .max(1, { message: 'must be a number between 0 and 1' })
+    .default(1),
+  /** Impressions, and events, kept per experiment (Redis Streams MAXLEN ~; the same cap in memory). */
+  DOTRANK_EXPERIMENT_MAX_EVENTS: intFrom(100, 1_000_000_000).default(1_000_000),
+  /** Days impressions and events (and event ids, for idempotence) are kept. */
+  DOTRANK_EXPERIMENT_RETENTION_DAYS: intFrom(1, 3650).default(30),
+  /** The name impressions are logged under: a new name starts a new experiment. */
+  DOTRANK_EXPERIMENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, { message: 'must be 1-64 letters, digits, dots, dashes or underscores' })
+    .default('default'),
 });
 
 export type DotrankConfig = z.infer<typeof configSchema>;
