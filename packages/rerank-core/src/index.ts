@@ -13,6 +13,8 @@ export { RerankTimeoutError, RerankJobFailedError } from './errors.js';
 export { degradationFor } from './outcome.js';
 export { fuse, DEFAULT_ALPHA } from './fusion.js';
 export type { FusionColumns, FuseOptions } from './fusion.js';
+export { aggregateWindows, docScoreName, parseDocScore, usesWindows, DOC_SCORE_NAMES } from './doc-score.js';
+export type { DocScore, DocScoreMode } from './doc-score.js';
 export { rerankCandidates, warmPassages } from './pipeline.js';
 export { InProcessReranker } from './in-process.js';
 export { QueueReranker } from './producer.js';
