@@ -248,6 +248,27 @@ describe('compatibility endpoints, in-process with the real encoder', () => {
     expect(await metric()).toEqual({ hit: before.hit + 2 * texts.length, miss: before.miss + texts.length });
   });
 
+  it("answers the README's Elasticsearch `custom` rerank template, and its JSON paths read the ranking", async () => {
+    // what Elasticsearch does with the endpoint's `request`: ${query} and ${input} replaced by JSON values, unquoted
+    const template = '{"query": ${query}, "documents": ${input}, "return_documents": false}';
+    const request = template.replace('${query}', JSON.stringify(QUERY)).replace('${input}', JSON.stringify(DOCUMENTS));
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/rerank',
+      payload: request,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    });
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as { results: { index: number; relevance_score: number }[] };
+    // $.results[*].index and $.results[*].relevance_score: two arrays of the same length, indices integers
+    const indices = body.results.map((r) => r.index);
+    const scores = body.results.map((r) => r.relevance_score);
+    expect(indices.every(Number.isInteger)).toBe(true);
+    expect([...indices].sort()).toEqual(DOCUMENTS.map((_, i) => i));
+    const expected = await expectedScores(QUERY, DOCUMENTS);
+    indices.forEach((index, i) => expectScore(scores[i]!, expected[index]!));
+  });
+
   it('lists the four routes in the OpenAPI document', async () => {
     const doc = (await app.inject({ url: '/docs/json', headers: auth })).json() as { paths: Record<string, unknown> };
     for (const path of ['/v1/rerank', '/rerank', '/embed', '/v1/embeddings'])

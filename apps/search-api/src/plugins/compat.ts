@@ -115,11 +115,11 @@ class CompatCalls {
    * again) under that hash.
    */
   async scoreTexts(request: FastifyRequest, query: string, texts: readonly string[], what: string) {
+    const ids = texts.map((text) => compatKey(text).id);
     const candidates = new Map<string, Candidate>();
-    for (const text of texts) {
-      const { id } = compatKey(text);
-      if (!candidates.has(id)) candidates.set(id, { id, text, score: 0 });
-    }
+    texts.forEach((text, i) => {
+      if (!candidates.has(ids[i]!)) candidates.set(ids[i]!, { id: ids[i]!, text, score: 0 });
+    });
     const outcome = await rerankWithDeadline(
       this.deps,
       { query, candidates: [...candidates.values()], fusion: 'tasb', requestId: String(request.id) },
@@ -131,7 +131,7 @@ class CompatCalls {
       throw unavailable(what, 'scores', degradation);
     }
     const byId = new Map(outcome.result.results.map((r) => [r.id, r.tasbScore ?? r.score]));
-    const scores = texts.map((text) => byId.get(compatKey(text).id));
+    const scores = ids.map((id) => byId.get(id));
     if (scores.some((s) => s === undefined))
       throw new DotrankError('internal', 'the reranker returned fewer results than it was given');
     this.countCache(outcome.result.cache);

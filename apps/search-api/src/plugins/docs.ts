@@ -17,6 +17,13 @@ const docsPlugin: FastifyPluginAsync<DocsPluginOptions> = async (app, { secured 
         version: '0.1.0',
         description: 'BM25 candidates reranked with TAS-B; degrades to BM25 order on deadline.',
       },
+      tags: [
+        {
+          name: 'compat',
+          description:
+            'Endpoints in the shapes Cohere/Jina (/v1/rerank), Hugging Face TEI (/rerank, /embed) and OpenAI (/v1/embeddings) clients send, for Elasticsearch inference endpoints and the usual SDKs: raw TAS-B dot products and raw vectors; 503 with Retry-After past the deadline',
+        },
+      ],
       components: {
         securitySchemes: {
           apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
