@@ -132,6 +132,7 @@ export class QueueReranker implements Reranker {
   private readonly retention: JobsOptions;
   /** The last heartbeat count and when it was read; the read under way, shared by everyone who asks meanwhile. */
   private workers: { count: number; at: number; reading?: Promise<number> } = { count: 0, at: -Infinity };
+  private lost = 0;
 
   constructor(options: QueueRerankerOptions) {
     this.options = options;
@@ -191,8 +192,9 @@ export class QueueReranker implements Reranker {
     const deadlineMs = opts.deadlineMs ?? this.options.deadlineMs;
     const deadline = rerankDeadline({ ...opts, ...(deadlineMs !== undefined ? { deadlineMs } : {}) });
     return withDeadline(async (signal) => {
-      // nobody would take the job: answer now rather than wait out the deadline
-      if (!(await this.workersAlive())) throw new NoWorkersError(this.names.rerank);
+      // nobody would take the job: answer now rather than wait out the deadline. A count that failed (Redis hung
+      // or gone) says nothing about workers: enqueue, which then fails as it should (unavailable, or the deadline)
+      if (!(await this.workersAlive().catch(() => true))) throw new NoWorkersError(this.names.rerank);
       const jobId = randomUUID();
       const key = payloadKey(this.names, jobId);
       try {
@@ -281,9 +283,19 @@ export class QueueReranker implements Reranker {
     try {
       const state = await job.getState();
       if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove();
+      // added, never finished, and no longer in Redis: lost with a master that died before its replica had it
+      if (state === 'unknown') this.lost++;
     } catch {
       // locked by a worker or already gone: removeOnComplete/removeOnFail bound what remains
     }
+  }
+
+  /**
+   * Jobs found gone from Redis when their deadline passed (a Redis Cluster master or a Redis without persistence
+   * that died before the job reached a replica or disk). Each was answered at its deadline like any timeout.
+   */
+  get lostJobs(): number {
+    return this.lost;
   }
 
   /** Closes the queue and its listener, each bounded (a Redis that stopped answering must not hold a shutdown). */

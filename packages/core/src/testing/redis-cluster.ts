@@ -36,6 +36,10 @@ export interface OwnRedisCluster {
   slotMasters(): Promise<Uint32Array>;
   /** SIGKILL one node (no shutdown, no last write to disk: a crashed host) and wait for its exit. */
   killNode(port: number): Promise<void>;
+  /** SIGSTOP one node: it holds its connections but answers nothing (a replica that falls behind, a hung host). */
+  pauseNode(port: number): void;
+  /** SIGCONT. */
+  resumeNode(port: number): void;
   /** Resolves once every live node reports cluster_state:ok with all 16384 slots served, else rejects after `ms`. */
   waitHealthy(ms?: number): Promise<void>;
   /** Kills every node and removes their folders. */
@@ -152,8 +156,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const dirs: string[] = [];
   const killed = new Set<number>();
   const stop = async () => {
-    for (const node of spawned)
-      if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGKILL');
+    for (const node of spawned) {
+      if (node.child.exitCode !== null || node.child.signalCode !== null) continue;
+      node.child.kill('SIGCONT'); // a stopped process would hold SIGKILL
+      node.child.kill('SIGKILL');
+    }
     await Promise.all(spawned.map((node) => node.exited));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   };
@@ -181,6 +188,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     throw error;
   }
   const ports = spawned.map((n) => n.port);
+  const nodeOn = (port: number) => {
+    const node = spawned.find((n) => n.port === port);
+    if (!node) throw new Error(`no node on port ${port}`);
+    return node;
+  };
   const live = () => ports.filter((p) => !killed.has(p));
   const cluster: OwnRedisCluster = {
     ports,
@@ -203,12 +215,14 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       return port;
     },
     killNode: async (port) => {
-      const node = spawned.find((n) => n.port === port);
-      if (!node) throw new Error(`no node on port ${port}`);
+      const node = nodeOn(port);
       killed.add(port);
+      node.child.kill('SIGCONT');
       node.child.kill('SIGKILL');
       await node.exited;
     },
+    pauseNode: (port) => void nodeOn(port).child.kill('SIGSTOP'),
+    resumeNode: (port) => void nodeOn(port).child.kill('SIGCONT'),
     waitHealthy: async (ms = 20_000) => {
       const until = Date.now() + ms;
       while (!(await healthy(live()))) {
