@@ -1,7 +1,7 @@
 import { Client, errors } from '@elastic/elasticsearch';
 import type { ClientOptions } from '@elastic/elasticsearch';
 import { ConfigError } from '@dotrank/core';
-import { connectionSettings } from './connection.js';
+import { connectionSettings, tlsOptions } from './connection.js';
 import type { ElasticsearchConfig } from './connection.js';
 import type { AuthKind } from './errors.js';
 
@@ -39,13 +39,14 @@ export function compatibilityOf(client: Client): ServerCompatibility {
 }
 
 /**
- * An Elasticsearch client from dotrank configuration: URL or Elastic Cloud id, API key or user/password,
- * a CA file for TLS, the request timeout. Every problem is a ConfigError naming the variable.
+ * An Elasticsearch client from dotrank configuration: URL (one or several nodes) or Elastic Cloud id, API key or
+ * user/password, a CA file or CA fingerprint for TLS (or none, when ELASTICSEARCH_TLS_INSECURE), the request timeout. Every problem is a ConfigError naming the variable.
  */
 export function createClientFromConfig(config: ElasticsearchConfig, options: ClientFactoryOptions = {}): Client {
   const settings = connectionSettings(config);
   const clientOptions: ClientOptions = {};
   if (settings.cloudId) clientOptions.cloud = { id: settings.cloudId };
+  else if (settings.urls && settings.urls.length > 1) clientOptions.nodes = settings.urls;
   else if (settings.url) clientOptions.node = settings.url;
   else if (!options.clientOptions?.node && !options.clientOptions?.nodes && !options.clientOptions?.cloud) {
     throw new ConfigError(
@@ -54,7 +55,9 @@ export function createClientFromConfig(config: ElasticsearchConfig, options: Cli
     );
   }
   if (settings.auth) clientOptions.auth = settings.auth;
-  if (settings.ca) clientOptions.tls = { ca: settings.ca };
+  const tls = tlsOptions(settings);
+  if (Object.keys(tls).length > 0) clientOptions.tls = tls;
+  if (settings.caFingerprint) clientOptions.caFingerprint = settings.caFingerprint;
   clientOptions.requestTimeout = settings.timeoutMs;
   const authKind: AuthKind = settings.authKind;
   const cloudId = settings.cloudId;

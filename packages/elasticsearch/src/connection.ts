@@ -13,6 +13,8 @@ export type ElasticsearchConfig = Pick<
   | 'ELASTICSEARCH_CA_FILE'
   | 'ELASTICSEARCH_CLOUD_ID'
   | 'ELASTICSEARCH_TIMEOUT_MS'
+  | 'ELASTICSEARCH_CA_FINGERPRINT'
+  | 'ELASTICSEARCH_TLS_INSECURE'
 >;
 
 export type ClientAuth = { apiKey: string } | { username: string; password: string };
@@ -22,8 +24,13 @@ export type ClientAuth = { apiKey: string } | { username: string; password: stri
  * proxy's forwarding client (`ForwardingClient`) are both built from this, so they send the same credentials.
  */
 export interface ConnectionSettings {
-  /** Base URL without credentials: ELASTICSEARCH_URL, or the one ELASTICSEARCH_CLOUD_ID stands for. Absent when neither is set. */
+  /**
+   * Base URL without credentials: ELASTICSEARCH_URL (its first node when it lists several), or the one
+   * ELASTICSEARCH_CLOUD_ID stands for. Absent when neither is set.
+   */
   url?: string;
+  /** Every node of ELASTICSEARCH_URL, without credentials, in the order given (one item for one URL or a cloud id). */
+  urls?: string[];
   cloudId?: string;
   auth?: ClientAuth;
   authKind: AuthKind;
@@ -31,6 +38,14 @@ export interface ConnectionSettings {
   authorization?: string;
   /** PEM CA certificate(s) to trust for https. */
   ca?: Buffer;
+  /**
+   * SHA-256 fingerprint of the CA certificate (`AA:BB:…`) the cluster's certificate chain must hold. Without a CA
+   * file the chain is then not checked against the system's CAs, only pinned to this CA, as the official client
+   * documents for clusters with a self-signed CA.
+   */
+  caFingerprint?: string;
+  /** ELASTICSEARCH_TLS_INSECURE: any certificate is accepted (development only; warned about loudly). */
+  tlsInsecure?: boolean;
   timeoutMs: number;
 }
 
@@ -60,6 +75,22 @@ function parseUrl(url: string): URL {
     throw new ConfigError('ELASTICSEARCH_URL', `must start with http:// or https:// (got ${JSON.stringify(url)})`);
   }
   return parsed;
+}
+
+/** The nodes of ELASTICSEARCH_URL; credentials, when written into them, must be the same in every one. */
+function parseNodes(value: string): URL[] {
+  const nodes = value
+    .split(',')
+    .map((item) => item.trim())
+    .map(parseUrl);
+  const credentialsOf = (u: URL) => `${u.username}:${u.password}`;
+  if (nodes.some((u) => credentialsOf(u) !== credentialsOf(nodes[0]!))) {
+    throw new ConfigError(
+      'ELASTICSEARCH_URL',
+      'lists nodes with different user:password; give them once, the same for all',
+    );
+  }
+  return nodes;
 }
 
 /** API key, user/password from the settings, or user/password written into the URL; one kind only. */
@@ -108,28 +139,64 @@ function readCa(file: string): Buffer {
   return ca;
 }
 
-/** Reads and checks URL or cloud id, credentials, CA file and timeout; every problem is a ConfigError naming the variable. */
+/** Reads and checks URL(s) or cloud id, credentials, CA file or fingerprint, and timeout; every problem is a ConfigError naming the variable. */
 export function connectionSettings(config: ElasticsearchConfig): ConnectionSettings {
   const cloudId = config.ELASTICSEARCH_CLOUD_ID;
   if (cloudId && config.ELASTICSEARCH_URL) {
     throw new ConfigError('ELASTICSEARCH_CLOUD_ID', 'set either ELASTICSEARCH_CLOUD_ID or ELASTICSEARCH_URL, not both');
   }
-  const parsed = config.ELASTICSEARCH_URL ? parseUrl(config.ELASTICSEARCH_URL) : undefined;
-  const auth = credentials(config, parsed);
-  let url: string | undefined;
-  if (parsed) {
-    parsed.username = '';
-    parsed.password = '';
-    url = parsed.href;
+  const nodes = config.ELASTICSEARCH_URL ? parseNodes(config.ELASTICSEARCH_URL) : undefined;
+  const auth = credentials(config, nodes?.[0]);
+  let urls: string[] | undefined;
+  if (nodes) {
+    urls = nodes.map((node) => {
+      node.username = '';
+      node.password = '';
+      return node.href;
+    });
   } else if (cloudId) {
-    url = cloudUrl(cloudId);
+    urls = [cloudUrl(cloudId)];
   }
+  const insecure = config.ELASTICSEARCH_TLS_INSECURE === true;
+  if (insecure && (config.ELASTICSEARCH_CA_FILE || config.ELASTICSEARCH_CA_FINGERPRINT)) {
+    throw new ConfigError(
+      'ELASTICSEARCH_TLS_INSECURE',
+      'turns certificate checks off; leave it unset when ELASTICSEARCH_CA_FILE or ELASTICSEARCH_CA_FINGERPRINT is set',
+    );
+  }
+  if (insecure) warnInsecure(urls ?? []);
   return {
-    ...(url ? { url } : {}),
+    ...(urls ? { url: urls[0]!, urls } : {}),
     ...(cloudId ? { cloudId } : {}),
     ...(auth ? { auth, authorization: authorizationHeader(auth) } : {}),
     authKind: !auth ? 'none' : 'apiKey' in auth ? 'api_key' : 'basic',
     ...(config.ELASTICSEARCH_CA_FILE ? { ca: readCa(config.ELASTICSEARCH_CA_FILE) } : {}),
+    ...(config.ELASTICSEARCH_CA_FINGERPRINT ? { caFingerprint: config.ELASTICSEARCH_CA_FINGERPRINT } : {}),
+    ...(insecure ? { tlsInsecure: true } : {}),
     timeoutMs: config.ELASTICSEARCH_TIMEOUT_MS ?? DEFAULT_TIMEOUT_MS,
   };
+}
+
+/** The warning ELASTICSEARCH_TLS_INSECURE gives, once per process and cluster (a Node `DotrankWarning` on stderr). */
+export const TLS_INSECURE_WARNING =
+  'ELASTICSEARCH_TLS_INSECURE=1: TLS certificates of the cluster are NOT checked, so anyone on the network path can ' +
+  'read and change the traffic, credentials included. Development only; use ELASTICSEARCH_CA_FILE or ' +
+  'ELASTICSEARCH_CA_FINGERPRINT instead.';
+const warnedInsecure = new Set<string>();
+
+function warnInsecure(urls: string[]): void {
+  const key = urls.join(',');
+  if (warnedInsecure.has(key)) return;
+  warnedInsecure.add(key);
+  process.emitWarning(`${TLS_INSECURE_WARNING} (${urls.join(', ') || 'no URL'})`, 'DotrankWarning');
+}
+
+/**
+ * TLS options for Node's https agent from the settings: the CA file, or no certificate check at all when insecure
+ * or pinned to a CA fingerprint without a CA file (the pin is then checked on each connection by the caller).
+ */
+export function tlsOptions(settings: ConnectionSettings): { ca?: Buffer; rejectUnauthorized?: boolean } {
+  if (settings.ca) return { ca: settings.ca };
+  if (settings.tlsInsecure || settings.caFingerprint) return { rejectUnauthorized: false };
+  return {};
 }

@@ -46,6 +46,12 @@ export interface ElasticsearchSourceOptions {
   metadataField?: string | null;
   /** Further top-level `_source` fields returned as candidate metadata (default none). */
   metadataFields?: string[];
+  /**
+   * The fields a `SearchFilter` may name, as they are written in the index (dotted paths allowed): an allow-list
+   * (a filter on any other key is refused, naming the key), read from `_source` as candidate metadata under the same
+   * names. Setting them turns the `metadataField` lookup off unless `metadataField` is given too.
+   */
+  filterFields?: string[];
   /** A raw filter clause (or clauses) always added to `bool.filter`, e.g. `{ term: { lang: 'en' } }`. */
   filter?: EsQueryClause | EsQueryClause[];
   /** Create the index (with `ensureIndex` defaults) on the first `index()` call when it is missing (default true). */
@@ -70,6 +76,8 @@ export interface ResolvedSourceOptions {
   textSeparator: string;
   metadataField: string | null;
   metadataFields: string[];
+  /** The `SearchFilter` allow-list, when configured (also part of `metadataFields`). */
+  filterFields?: string[];
   filter: EsQueryClause[];
   autoCreateIndex: boolean;
   bulk: Required<BulkOptions>;
@@ -126,14 +134,23 @@ export function resolveSourceOptions(
   const searchFields = nonEmptyList('searchFields', options.searchFields, ['title', 'text']);
   searchFields.forEach(parseBoostedField);
   const textFields = nonEmptyList('textFields', options.textFields, ['title', 'text']);
-  const metadataField = options.metadataField === undefined ? 'metadata' : options.metadataField;
+  const filterFields =
+    options.filterFields === undefined ? undefined : nonEmptyList('filterFields', options.filterFields, []);
+  const metadataField =
+    options.metadataField === undefined ? (filterFields ? null : 'metadata') : options.metadataField;
   if (metadataField !== null && (typeof metadataField !== 'string' || metadataField.trim() === '')) {
     throw new ValidationError('metadataField', 'must be a field name or null');
   }
-  const metadataFields = options.metadataFields ?? [];
-  if (!Array.isArray(metadataFields) || metadataFields.some((f) => typeof f !== 'string' || f.trim() === '')) {
+  const givenMetadataFields = options.metadataFields ?? [];
+  if (
+    !Array.isArray(givenMetadataFields) ||
+    givenMetadataFields.some((f) => typeof f !== 'string' || f.trim() === '')
+  ) {
     throw new ValidationError('metadataFields', 'must be a list of field names');
   }
+  const metadataFields = [...new Set([...givenMetadataFields, ...(filterFields ?? [])])];
+  const textSeparator = options.textSeparator ?? ' ';
+  if (typeof textSeparator !== 'string') throw new ValidationError('textSeparator', 'must be a string');
   const multiMatchType = options.multiMatchType ?? 'best_fields';
   if (!['best_fields', 'most_fields', 'cross_fields'].includes(multiMatchType)) {
     throw new ValidationError(
@@ -166,9 +183,10 @@ export function resolveSourceOptions(
     multiMatchType,
     operator,
     textFields,
-    textSeparator: options.textSeparator ?? ' ',
+    textSeparator,
     metadataField: metadataField === null ? null : metadataField.trim(),
     metadataFields,
+    ...(filterFields ? { filterFields } : {}),
     filter,
     autoCreateIndex: options.autoCreateIndex ?? true,
     bulk,

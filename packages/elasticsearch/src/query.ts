@@ -26,7 +26,10 @@ function isScalar(v: unknown): v is Scalar {
   return typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'boolean';
 }
 
-/** `SearchFilter` -> `term` / `terms` clauses on `<metadataField>.<key>` (or `<key>` when metadataField is null). */
+/**
+ * `SearchFilter` -> `term` / `terms` clauses: on the key itself when `filterFields` are configured (and only on those
+ * keys), else on `<metadataField>.<key>` (or `<key>` when metadataField is null).
+ */
 export function filterClauses(
   filter: SearchFilter | undefined,
   options: ElasticsearchSourceOptions | ResolvedSourceOptions = {},
@@ -38,7 +41,13 @@ export function filterClauses(
   const clauses: estypes.QueryDslQueryContainer[] = [];
   for (const [key, wanted] of Object.entries(filter)) {
     if (key.trim() === '') throw new ValidationError('filter', 'has an empty field name');
-    const field = o.metadataField ? `${o.metadataField}.${key}` : key;
+    if (o.filterFields && !o.filterFields.includes(key)) {
+      throw new ValidationError(
+        `filter.${key}`,
+        `is not a filter field of index ${o.index}; filters may use ${o.filterFields.join(', ')} (ELASTICSEARCH_FILTER_FIELDS)`,
+      );
+    }
+    const field = o.filterFields ? key : o.metadataField ? `${o.metadataField}.${key}` : key;
     if (Array.isArray(wanted)) {
       if (!wanted.every(isScalar))
         throw new ValidationError(`filter.${key}`, 'values must be strings, finite numbers or booleans');
@@ -90,8 +99,16 @@ export function buildSearchBody(
   };
 }
 
-/** A `_source` value by field name: a flat `a.b` key first, else the nested path. */
+/**
+ * A `_source` value by field name: a flat `a.b` key first, else the nested path. Through an array of objects the
+ * values of every element are collected (`sections.text` of `{sections: [{text}, {text}]}` is both texts), as
+ * Elasticsearch indexes them.
+ */
 export function getField(source: unknown, path: string): unknown {
+  if (Array.isArray(source)) {
+    const values = source.map((item) => getField(item, path)).filter((v) => v !== undefined);
+    return values.length === 0 ? undefined : values;
+  }
   if (!source || typeof source !== 'object') return undefined;
   const record = source as Record<string, unknown>;
   if (path in record) return record[path];
@@ -126,9 +143,11 @@ export interface SearchHitLike {
 }
 
 /**
- * The passage a search hit stands for: id from `idField` (or `_id`), text from `textFields` joined by
- * `textSeparator` (missing or empty fields left out), metadata from `metadataField` and `metadataFields`
- * (scalar values only).
+ * The passage a search hit stands for, the one function that turns a hit into a passage (the source, the proxy and
+ * warming all call it, so a document has one text and one cache key wherever it comes from): id from `idField` (or
+ * `_id`), text from `textFields` (dotted paths into objects and arrays of objects; array values joined) joined by
+ * `textSeparator` (missing or empty fields left out), metadata from `metadataField` and `metadataFields` (scalar
+ * values only).
  */
 export function passageFromHit(
   hit: SearchHitLike,

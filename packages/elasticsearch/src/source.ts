@@ -18,6 +18,7 @@ import type { AuthKind, ErrorContext } from './errors.js';
 import { buildIndexDefinition, resolveBm25, SIMILARITY_NAME } from './mapping.js';
 import type { EnsureIndexOptions } from './mapping.js';
 import { resolveSourceOptions } from './options.js';
+import { sourceOptionsFromConfig } from './index-config.js';
 import type { ElasticsearchSourceOptions, ResolvedSourceOptions } from './options.js';
 import { buildSearchBody, passageFromHit } from './query.js';
 
@@ -42,7 +43,13 @@ export class ElasticsearchSource implements CandidateSource {
   private closed = false;
 
   constructor(config: DotrankConfig, options: ElasticsearchSourceOptions = {}) {
-    this.options = resolveSourceOptions(options, config.ELASTICSEARCH_INDEX);
+    // the configured fields of the index (ELASTICSEARCH_*_FIELDS, DOTRANK_INDEX_CONFIG), under options given in code
+    const index = options.index ?? config.ELASTICSEARCH_INDEX;
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = resolveSourceOptions(
+      { ...sourceOptionsFromConfig(config, index), ...given },
+      config.ELASTICSEARCH_INDEX,
+    );
     if (options.client) {
       this.client = options.client;
       this.ownsClient = false;

@@ -55,7 +55,7 @@ describe('createClientFromConfig', () => {
   it('names the setting for every configuration problem', () => {
     expect(configError(() => createClientFromConfig(config({}))).field).toBe('ELASTICSEARCH_URL');
     expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'not a url' }))).message).toBe(
-      'ELASTICSEARCH_URL: not a valid URL (got "not a url")',
+      'ELASTICSEARCH_URL: must be an http(s) URL or a comma list of them (e.g. https://es1:9200,https://es2:9200) (got "not a url")',
     );
     expect(configError(() => createClientFromConfig(config({ ELASTICSEARCH_URL: 'ftp://x' }))).field).toBe(
       'ELASTICSEARCH_URL',

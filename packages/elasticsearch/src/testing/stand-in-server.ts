@@ -7,6 +7,7 @@
 // queries score a constant, `match_phrase` checks word order with a rough tokenizer, and aggregations, scroll, PIT
 // and search_after answer 400 saying they are not supported here.
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync, inflateSync, brotliDecompressSync } from 'node:zlib';
@@ -37,6 +38,8 @@ export interface StandInIndexInput extends StandInIndexDefinition {
 export interface StandInOptions {
   /** Indices to create, by name. */
   indices?: Record<string, StandInIndexInput>;
+  /** Serve https with this key and certificate chain (PEM) instead of http. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
   /** Version number `GET /` reports (default 8.19.2). */
   version?: string;
   /** When set, every request must carry exactly this `Authorization` header (401 `security_exception` otherwise). */
@@ -502,18 +505,19 @@ const notSupported = (what: string) =>
 /** Starts a stand-in Elasticsearch on 127.0.0.1 at a free port. */
 export async function startStandInElasticsearch(options: StandInOptions = {}): Promise<StandInElasticsearch> {
   const cluster = new StandInCluster(options);
-  const server: Server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => void cluster.answer(req, Buffer.concat(chunks), res));
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, handle) : createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { requests, indices } = cluster;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
     indices,
     createIndex: (name, input) => cluster.createIndex(name, input),
