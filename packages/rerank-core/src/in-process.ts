@@ -1,7 +1,7 @@
 import { withDeadline, type DenseEncoder } from '@dotrank/core';
 import type { VectorStore } from '@dotrank/vector-cache';
 import { rerankDeadline } from './errors.js';
-import { rerankCandidates } from './pipeline.js';
+import { rerankCandidates, type CandidateWindows } from './pipeline.js';
 import { DEFAULT_MAX_CANDIDATES, validateRerankRequest } from './schemas.js';
 import type { Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
 
@@ -12,6 +12,8 @@ export interface InProcessRerankerOptions {
   batchSize?: number;
   /** Upper bound on candidates per request (DOTRANK_MAX_CANDIDATES, default 1000). */
   maxCandidates?: number;
+  /** Long documents split into passage windows, scored by DOTRANK_DOC_SCORE (absent: whole texts, truncated). */
+  windows?: CandidateWindows;
   /** close() also closes the encoder and the store (default false: the caller owns them). */
   closeResources?: boolean;
 }

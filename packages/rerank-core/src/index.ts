@@ -3,6 +3,7 @@
 export type {
   RerankRequest,
   RankedItem,
+  BestPassage,
   RerankTimings,
   RerankResult,
   RerankOptions,
@@ -16,6 +17,7 @@ export type { FusionColumns, FuseOptions } from './fusion.js';
 export { aggregateWindows, docScoreName, parseDocScore, usesWindows, DOC_SCORE_NAMES } from './doc-score.js';
 export type { DocScore, DocScoreMode } from './doc-score.js';
 export { rerankCandidates, warmPassages } from './pipeline.js';
+export type { CandidateWindows } from './pipeline.js';
 export { InProcessReranker } from './in-process.js';
 export { QueueReranker } from './producer.js';
 export { enqueueWarm } from './warm-run.js';

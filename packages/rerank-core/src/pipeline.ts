@@ -1,9 +1,11 @@
 import { DotrankError, ModelError, ValidationError, dot, type DenseEncoder, type Passage } from '@dotrank/core';
+import type { PassageWindow } from '@dotrank/encoder';
 import { scoreCached, textHash, type VectorKey, type VectorStore } from '@dotrank/vector-cache';
+import { aggregateWindows, parseDocScore } from './doc-score.js';
 import { RerankAbortedError } from './errors.js';
 import { fuse } from './fusion.js';
 import type { RerankRequest, RerankResult, RerankTimings } from './types.js';
-import { lookupOf, resultFromColumns, type RerankColumns, type RerankJob } from './wire.js';
+import { lookupOf, resultFromColumns, windowedLookupOf, type RerankColumns, type RerankJob } from './wire.js';
 
 export const DEFAULT_BATCH_SIZE = 32;
 
@@ -12,6 +14,16 @@ export interface PipelineDeps {
   store: VectorStore;
   /** Passages per encoder call when encoding cache misses (default 32). */
   batchSize?: number;
+  /** Long documents split into passage windows (absent: each candidate's whole text, truncated by the encoder). */
+  windows?: CandidateWindows;
+}
+
+/** How candidates are split into windows and how window scores make a candidate's score. */
+export interface CandidateWindows {
+  /** The windows of one text (e.g. encoder.splitIntoWindows with the configured sizes). */
+  split: (text: string) => PassageWindow[];
+  /** A DOTRANK_DOC_SCORE name other than `first` (parseDocScore). */
+  docScore: string;
 }
 
 export interface PipelineControl {
@@ -43,9 +55,12 @@ function checkpoint(control: PipelineControl | undefined): void {
  * (ids, text hashes and first-stage scores as columns). A queue job is one as it is; the in-process path builds one
  * from its candidates (lookupOf).
  */
-export type RerankWork = Pick<RerankJob, 'query' | 'fusion' | 'k' | 'alpha' | 'normalization' | 'lookup'>;
+export type RerankWork = Pick<RerankJob, 'query' | 'fusion' | 'k' | 'alpha' | 'normalization' | 'lookup' | 'docScore'>;
 
-/** The candidates' texts in lookup order: called at most once, only to encode cache misses. */
+/**
+ * The texts of the lookup's hashes in order (the candidates' texts, or their windows' when they were split): called at
+ * most once, only to encode cache misses.
+ */
 export type TextsLoader = () => readonly string[] | Promise<readonly string[]>;
 
 /** A text the encoder cannot take: such a candidate is placed without a dense score (see fuse). */
@@ -65,13 +80,15 @@ export async function rerankCandidates(
   const { candidates } = req;
   // hashing the texts is part of reading the cache (the cache key holds the hash); bm25 reads none
   const hashStart = now();
-  const lookup = lookupOf(candidates, req.fusion !== 'bm25');
+  const split = req.fusion !== 'bm25' && deps.windows ? windowedLookupOf(candidates, deps.windows.split) : undefined;
+  const lookup = split?.lookup ?? lookupOf(candidates, req.fusion !== 'bm25');
   const hashMs = now() - hashStart;
   const work = { query: req.query, fusion: req.fusion, k: req.k, alpha: req.alpha, normalization: req.normalization };
-  const texts = () => candidates.map((c) => c.text);
-  const columns = await rerankLookup({ ...work, lookup }, texts, deps, control);
+  const docScore = split ? { docScore: deps.windows!.docScore } : {};
+  const texts = () => split?.texts ?? candidates.map((c) => c.text);
+  const columns = await rerankLookup({ ...work, ...docScore, lookup }, texts, deps, control);
   const t = now();
-  const result = resultFromColumns(columns, candidates);
+  const result = resultFromColumns(columns, candidates, split?.windows);
   if (typeof result === 'string') throw new DotrankError('internal', `rerank produced malformed columns (${result})`);
   const { timings } = result;
   if (columns.fusion !== 'bm25') timings.cacheReadMs += hashMs;
@@ -113,6 +130,12 @@ export async function rerankLookup(
     cache: { hits: model?.hits ?? 0, misses: model?.misses ?? 0 },
   };
   if (textless.length > 0) columns.textless = textless;
+  if (model?.passages) {
+    const { best, score } = model.passages;
+    const reranked = ranked.tasbScore?.length ?? 0;
+    const picked = ranked.index.slice(0, reranked);
+    columns.passages = { window: picked.map((i) => best[i]!), score: picked.map((i) => score[i]!) };
+  }
   return columns;
 }
 
@@ -126,7 +149,50 @@ async function modelScores(
   deps: PipelineDeps,
   control: PipelineControl | undefined,
   timings: RerankTimings,
-): Promise<{ scores: Float64Array; hits: number; misses: number; textless: number[] }> {
+): Promise<ModelScores> {
+  const { textHashes } = work.lookup;
+  const windowed = textHashes.some((hashes) => hashes.length > 1);
+  const flat = await keyScores(work, texts, deps, control, timings, windowed);
+  if (!windowed) return flat;
+  // a candidate's windows are consecutive keys: its score is their aggregate (a textless one has one window)
+  const mode = parseDocScore(work.docScore ?? 'first', 'docScore');
+  const n = textHashes.length;
+  const scores = new Float64Array(n);
+  const best = new Int32Array(n);
+  const bestScore = new Float64Array(n);
+  const owner = new Int32Array(flat.scores.length);
+  for (let i = 0, from = 0; i < n; i++) {
+    const to = from + textHashes[i]!.length;
+    owner.fill(i, from, to);
+    const doc = aggregateWindows(flat.scores, from, to, mode);
+    scores[i] = doc.score;
+    best[i] = doc.best;
+    bestScore[i] = flat.scores[from + doc.best]!;
+    from = to;
+  }
+  const textless = flat.textless.map((k) => owner[k]!);
+  return { ...flat, scores, textless, passages: { best, score: bestScore } };
+}
+
+interface ModelScores {
+  /** One dense score per candidate. */
+  scores: Float64Array;
+  hits: number;
+  misses: number;
+  textless: number[];
+  /** When candidates had several windows: each one's best window and its score. */
+  passages?: { best: Int32Array; score: Float64Array };
+}
+
+/** Dense scores of every key of the lookup: one per candidate, or one per window when `windowed`. */
+async function keyScores(
+  work: RerankWork,
+  texts: TextsLoader,
+  deps: PipelineDeps,
+  control: PipelineControl | undefined,
+  timings: RerankTimings,
+  windowed: boolean,
+): Promise<ModelScores> {
   checkpoint(control);
   const t = now();
   const queryPromise = deps.encoder.encodeQueries([work.query]).then(([v]) => {
@@ -135,7 +201,9 @@ async function modelScores(
     return v;
   });
   const { ids, textHashes } = work.lookup;
-  const keys = ids.map((id, i): VectorKey => ({ id, textHash: textHashes[i]![0]! }));
+  const keys = windowed
+    ? ids.flatMap((id, i) => textHashes[i]!.map((textHash): VectorKey => ({ id, textHash })))
+    : ids.map((id, i): VectorKey => ({ id, textHash: textHashes[i]![0]! }));
   const cachedPromise = scoreCached(deps.store, keys, queryPromise).then((v) => {
     timings.cacheReadMs = now() - t;
     return v;

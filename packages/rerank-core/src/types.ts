@@ -30,6 +30,18 @@ export interface RankedItem {
   /** Dot product of query and passage vectors (absent for fusion `bm25`, which runs no model). */
   tasbScore?: number;
   text: string;
+  /**
+   * The candidate's best-scoring passage window, when it was split into windows (DOTRANK_DOC_SCORE other than
+   * `first`): its text, its offsets in `text` (UTF-16 code units, end exclusive) and its dense score.
+   */
+  passage?: BestPassage;
+}
+
+export interface BestPassage {
+  text: string;
+  start: number;
+  end: number;
+  score: number;
 }
 
 export interface RerankTimings {

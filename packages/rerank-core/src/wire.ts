@@ -9,19 +9,23 @@
  *   { query, fusion, k?, alpha?, normalization?, requestId?, enqueuedAt, deadlineAt?,
  *     lookup: { ids: string[], textHashes: string[][], scores: number[] } }
  *   `lookup` describes the candidates as columns, one entry per candidate in first-stage order: its id, the list of
- *   its text hashes (textHash of each scored text: one per candidate, its whole text, until long documents are split
- *   into windows) and its first-stage score. Columns, not objects: a few dozen KB for 1,000 candidates, checked in one
+ *   its text hashes (textHash of each scored text: its whole text, or each of its passage windows when long documents
+ *   are split, see windowedLookupOf) and its first-stage score; `docScore` (doc-score.ts) says how window scores make
+ *   the candidate's. Columns, not objects: a few dozen KB for 1,000 candidates, checked in one
  *   pass. With them a worker reads and scores cached vectors without the texts. No other field is accepted (a job
  *   naming a Redis key is invalid).
- * Payload: the candidates' texts, a JSON array of strings in lookup order, in the Redis string
+ * Payload: the texts of the lookup's hashes (candidates' texts, or their windows'), a JSON array of strings in lookup
+ *   order, in the Redis string
  *   `payloadKey(names, jobId)` = `<prefix>:<prefix>-rerank:payload:<jobId>`: derived from the job id inside the queue's
  *   prefix, so a job can never make a worker read another key. The producer writes it before adding the job (TTL:
  *   the deadline + 60 s) and deletes it once the job settles; the worker reads it only to encode cache misses and
  *   checks each text against its hash before it caches a vector.
- * Result (the job's return value, RerankColumns): { ranked: { index, score, tasbScore? }, fusion, timings, cache }:
+ * Result (the job's return value, RerankColumns): { ranked: { index, score, tasbScore? }, fusion, timings, cache,
+ *   passages? }:
  *   candidate positions best first and their scores (ids and texts are the producer's already). Candidates whose
  *   text is empty or only whitespace are not reranked: they come last, in first-stage order (fuse's textless rule);
  *   `tasbScore` covers only the ranked entries before them and `textless` lists their positions.
+ *   `passages`, when candidates had several windows: each reranked entry's best window and its score.
  * Failure: the job's failedReason is the JSON of a WireFailure { code, field?, message } (encodeFailure), `code` a
  *   DotrankError code; invalid and expired jobs fail at once (UnrecoverableError), others are retried.
  * Heartbeats: the sorted set `heartbeatKey(names)` = `<prefix>:<prefix>-rerank:heartbeats`, member = a worker's id,
@@ -35,7 +39,9 @@
  */
 import { z } from 'zod';
 import { DotrankError, ERROR_CODES, ValidationError, type Candidate, type ErrorCode } from '@dotrank/core';
+import type { PassageWindow } from '@dotrank/encoder';
 import { TEXT_HASH_PATTERN, textHash } from '@dotrank/vector-cache';
+import { parseDocScore } from './doc-score.js';
 import { DEFAULT_MAX_CANDIDATES, fusionSchema, rerankRequestSchema } from './schemas.js';
 import type { RankedItem, RerankResult } from './types.js';
 
@@ -87,6 +93,11 @@ export function heartbeatKey(names: QueueNames): string {
 const fail = (ctx: z.RefinementCtx, path: (string | number)[], message: string) =>
   ctx.addIssue({ code: 'custom', path, message });
 
+/** Most windows (text hashes) one candidate may have: a document of ~130k tokens at 256-token windows, half stride. */
+export const MAX_WINDOWS_PER_CANDIDATE = 1024;
+/** Most text hashes in one job (bounds the worker's cache read, whatever the candidates hold). */
+export const MAX_WINDOWS_PER_JOB = 65_536;
+
 /** The candidates of a rerank job as columns (see the module comment). */
 function lookupSchema(maxCandidates: number) {
   return z
@@ -106,6 +117,7 @@ function lookupSchema(maxCandidates: number) {
       }
       // one pass, stopping at the first problem (which is what the job's failure names)
       const seen = new Set<string>();
+      let totalHashes = 0;
       for (let i = 0; i < n; i++) {
         const id = lookup.ids[i]!;
         if (id.length === 0 || id.length > 512)
@@ -113,11 +125,18 @@ function lookupSchema(maxCandidates: number) {
         if (seen.has(id)) return fail(ctx, ['ids', i], `duplicate id ${JSON.stringify(id)}`);
         seen.add(id);
         const hashes = lookup.textHashes[i]!;
-        // one text per candidate until long documents are split into windows
-        if (hashes.length !== 1)
-          return fail(ctx, ['textHashes', i], `holds ${hashes.length} hashes; one per candidate (its whole text)`);
-        if (!TEXT_HASH_PATTERN.test(hashes[0]!))
-          return fail(ctx, ['textHashes', i, 0], 'must be 16 lowercase hex characters (textHash of the text)');
+        if (hashes.length < 1 || hashes.length > MAX_WINDOWS_PER_CANDIDATE)
+          return fail(
+            ctx,
+            ['textHashes', i],
+            `holds ${hashes.length} hashes; 1 (the whole text) to ${MAX_WINDOWS_PER_CANDIDATE} (its windows)`,
+          );
+        totalHashes += hashes.length;
+        if (totalHashes > MAX_WINDOWS_PER_JOB)
+          return fail(ctx, ['textHashes', i], `brings the job's hashes over ${MAX_WINDOWS_PER_JOB}`);
+        for (let w = 0; w < hashes.length; w++)
+          if (!TEXT_HASH_PATTERN.test(hashes[w]!))
+            return fail(ctx, ['textHashes', i, w], 'must be 16 lowercase hex characters (textHash of the text)');
         if (!Number.isFinite(lookup.scores[i]!)) return fail(ctx, ['scores', i], 'must be a finite number');
       }
     });
@@ -132,6 +151,21 @@ export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
       enqueuedAt: z.number().int().nonnegative(),
       /** ms since epoch after which nobody waits for the result any more (the worker skips the job). */
       deadlineAt: z.number().int().nonnegative().optional(),
+      /**
+       * How a candidate's score comes from its windows' scores when it has several (doc-score.ts; default `first`,
+       * which scores the first hash).
+       */
+      docScore: z
+        .string()
+        .optional()
+        .superRefine((name, ctx) => {
+          if (name === undefined) return;
+          try {
+            parseDocScore(name, 'docScore');
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as ValidationError).problem });
+          }
+        }),
       lookup: lookupSchema(maxCandidates),
     })
     .strict();
@@ -153,7 +187,36 @@ export function lookupOf(candidates: readonly Candidate[], hashes = true): Reran
   };
 }
 
-/** The payload: the candidates' texts in lookup order. */
+/**
+ * The lookup of candidates split into passage windows: one hash per window, and the windows themselves (their texts
+ * in lookup order are the payload; their offsets map a result's best window back to the candidate's text).
+ */
+export interface WindowedLookup {
+  lookup: RerankLookup;
+  /** Each candidate's windows, in text order (a candidate that fits has one: its whole text). */
+  windows: PassageWindow[][];
+  /** Every window's text, flat, in lookup order: one per hash. */
+  texts: string[];
+}
+
+export function windowedLookupOf(
+  candidates: readonly Candidate[],
+  split: (text: string) => PassageWindow[],
+): WindowedLookup {
+  const windows = candidates.map((c) => split(c.text));
+  const texts = windows.flatMap((ws) => ws.map((w) => w.text));
+  return {
+    lookup: {
+      ids: candidates.map((c) => c.id),
+      textHashes: windows.map((ws) => ws.map((w) => textHash(w.text))),
+      scores: candidates.map((c) => c.score),
+    },
+    windows,
+    texts,
+  };
+}
+
+/** The payload: the texts of the lookup's hashes, in order (one per candidate without windows: its text). */
 export const payloadSchema = z.array(z.string());
 
 const timingsSchema = z.object({
@@ -179,6 +242,13 @@ export function rerankColumnsSchema() {
     cache: z.object({ hits: z.number().int().nonnegative(), misses: z.number().int().nonnegative() }),
     /** Positions of the candidates without text (not reranked), when there were any. */
     textless: z.array(z.number().int().nonnegative()).optional(),
+    /**
+     * When candidates had several windows: for each reranked entry of `ranked` (as `tasbScore`), its best window
+     * (index into the candidate's hashes) and that window's dense score.
+     */
+    passages: z
+      .object({ window: z.array(z.number().int().nonnegative()), score: z.array(z.number()) })
+      .optional(),
   });
 }
 export type RerankColumns = z.infer<ReturnType<typeof rerankColumnsSchema>>;
@@ -190,8 +260,14 @@ export type RankedColumns = RerankColumns['ranked'];
  * scores are the caller's): the one place both the in-process and the queue path make RankedItems. A string says
  * why the columns do not fit the candidates.
  */
-export function resultFromColumns(columns: RerankColumns, candidates: readonly Candidate[]): RerankResult | string {
+export function resultFromColumns(
+  columns: RerankColumns,
+  candidates: readonly Candidate[],
+  windows?: readonly PassageWindow[][],
+): RerankResult | string {
   const { index, score, tasbScore } = columns.ranked;
+  const passages = columns.passages;
+  if (passages && (passages.window.length !== passages.score.length || !windows)) return 'passages';
   // tasbScore may be shorter: the textless candidates after the reranked ones have none
   if (score.length !== index.length || (tasbScore && tasbScore.length > index.length)) return 'column lengths differ';
   const seen = new Uint8Array(candidates.length);
@@ -204,6 +280,11 @@ export function resultFromColumns(columns: RerankColumns, candidates: readonly C
     // explicit fields, no per-item object spread (slow in V8's hot paths)
     const item: RankedItem = { id: c.id, rank: r + 1, score: score[r]!, bm25Score: c.score, text: c.text };
     if (tasbScore && r < tasbScore.length) item.tasbScore = tasbScore[r]!;
+    if (passages && windows && r < passages.window.length) {
+      const w = windows[i]?.[passages.window[r]!];
+      if (!w) return `passages.window.${r}`;
+      item.passage = { text: w.text, start: w.start, end: w.end, score: passages.score[r]! };
+    }
     results[r] = item;
   }
   const result: RerankResult = { results, fusion: columns.fusion, timings: columns.timings, cache: columns.cache };

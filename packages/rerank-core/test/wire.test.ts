@@ -45,7 +45,22 @@ describe('the wire job', () => {
     ).toBe('lookup.textHashes.1.0: must be 16 lowercase hex characters (textHash of the text)');
     expect(
       fieldOf({ ...job, lookup: { ...lookup, textHashes: [lookup.textHashes[0], [], lookup.textHashes[2]] } }),
-    ).toBe('lookup.textHashes.1: holds 0 hashes; one per candidate (its whole text)');
+    ).toBe('lookup.textHashes.1: holds 0 hashes; 1 (the whole text) to 1024 (its windows)');
+    const windows = Array.from({ length: 3 }, () => lookup.textHashes[0]![0]!);
+    expect(
+      fieldOf({
+        ...job,
+        lookup: { ...lookup, textHashes: [lookup.textHashes[0], [...windows, 'bad'], lookup.textHashes[2]] },
+      }),
+    ).toBe('lookup.textHashes.1.3: must be 16 lowercase hex characters (textHash of the text)');
+    expect(
+      fieldOf({
+        ...job,
+        lookup: { ...lookup, textHashes: [lookup.textHashes[0], Array(1025).fill(windows[0]), lookup.textHashes[2]] },
+      }),
+    ).toBe('lookup.textHashes.1: holds 1025 hashes; 1 (the whole text) to 1024 (its windows)');
+    expect(parseOrThrow(rerankJobSchema(), { ...job, docScore: 'kmax:2' }).docScore).toBe('kmax:2');
+    expect(fieldOf({ ...job, docScore: 'best' })).toMatch(/^docScore: must be one of first, firstp, maxp/);
     expect(fieldOf({ ...job, lookup: { ...lookup, ids: ['a', 'b', 'a'] } })).toBe('lookup.ids.2: duplicate id "a"');
     expect(fieldOf({ ...job, lookup: { ...lookup, ids: [] } })).toBe('lookup.ids: must hold at least 1 id');
     expect(fieldOf(job, 2)).toBe('lookup.ids: must hold at most 2 ids');

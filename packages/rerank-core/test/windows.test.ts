@@ -1,0 +1,110 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoPath, tinyModelDir } from '@dotrank/core/testing';
+import { loadEncoder, splitIntoWindows, TextTokenizer, type Encoder } from '@dotrank/encoder';
+import { MemoryVectorStore } from '@dotrank/vector-cache';
+import { InProcessReranker } from '../src/in-process.js';
+import { FakeEncoder } from './fake-encoder.js';
+
+let tokenizer: TextTokenizer;
+beforeAll(async () => {
+  tokenizer = await TextTokenizer.fromFile(join(repoPath('models/tas-b'), 'tokenizer.json'));
+});
+const windowsOf = (windowTokens: number, stride: number) => (text: string) =>
+  splitIntoWindows(text, tokenizer, { windowTokens, stride });
+
+const filler = (n: number, seed: string) => Array.from({ length: n }, (_, i) => `${seed}${i % 7}`).join(' ');
+// the only text matching the query sits far past the first window
+const buried = `${filler(60, 'plain')} wing flutter at supersonic speed ${filler(10, 'tail')}`;
+const candidates = [
+  { id: 'buried', text: buried, score: 1 },
+  { id: 'early', text: `wing ${filler(30, 'other')}`, score: 3 },
+  { id: 'short', text: 'boundary layer', score: 2 },
+];
+const query = 'wing flutter at supersonic speed';
+
+describe('long documents scored from their windows (in process)', () => {
+  it('under maxp ranks a document by the text past its first window and shows that passage', async () => {
+    const store = new MemoryVectorStore();
+    const split = windowsOf(16, 7);
+    const reranker = new InProcessReranker({
+      encoder: new FakeEncoder(32),
+      store,
+      windows: { split, docScore: 'maxp' },
+    });
+    const maxp = await reranker.rerank({ query, candidates, fusion: 'tasb' });
+    expect(maxp.results[0]!.id).toBe('buried');
+    const passage = maxp.results[0]!.passage!;
+    expect(passage.text).toContain('flutter at supersonic');
+    expect(buried.slice(passage.start, passage.end)).toBe(passage.text);
+    expect(passage.score).toBe(maxp.results[0]!.tasbScore);
+    expect(maxp.results.find((r) => r.id === 'short')!.passage).toEqual({
+      text: 'boundary layer',
+      start: 0,
+      end: 14,
+      score: maxp.results.find((r) => r.id === 'short')!.tasbScore,
+    });
+
+    const firstp = await new InProcessReranker({
+      encoder: new FakeEncoder(32),
+      store,
+      windows: { split, docScore: 'firstp' },
+    }).rerank({ query, candidates, fusion: 'tasb' });
+    const buriedFirst = firstp.results.find((r) => r.id === 'buried')!;
+    const [q] = await new FakeEncoder(32).encodeQueries([query]);
+    const [firstWindow] = await new FakeEncoder(32).encodePassages([split(buried)[0]!.text]);
+    expect(buriedFirst.tasbScore).toBeCloseTo(
+      firstWindow!.reduce((acc, x, j) => acc + x * q![j]!, 0),
+      4,
+    );
+    expect(buriedFirst.tasbScore!).toBeLessThan(maxp.results[0]!.tasbScore!);
+    expect(firstp.cache.misses).toBe(0); // every window was cached by the first rerank
+  });
+
+  it('caches each window under its own hash: a change in the last window re-encodes that window only', async () => {
+    const store = new MemoryVectorStore();
+    const encoder = new FakeEncoder(32);
+    const split = windowsOf(16, 14);
+    const reranker = new InProcessReranker({ encoder, store, windows: { split, docScore: 'maxp' } });
+    const doc = { id: 'd', text: `${filler(50, 'x')} final words`, score: 1 };
+    const windows = split(doc.text);
+    expect(windows.length).toBeGreaterThan(3);
+    expect((await reranker.rerank({ query, candidates: [doc], fusion: 'tasb' })).cache.misses).toBe(windows.length);
+    const changed = { ...doc, text: `${filler(50, 'x')} final changed` };
+    const again = await reranker.rerank({ query, candidates: [changed], fusion: 'tasb' });
+    expect(again.cache).toEqual({ hits: windows.length - 1, misses: 1 });
+  });
+});
+
+describe('long documents with the ONNX model', () => {
+  let encoder: Encoder;
+  beforeAll(async () => {
+    encoder = await loadEncoder(tinyModelDir());
+  });
+  afterAll(async () => encoder.close());
+
+  it.each(['maxp', 'sump', 'meanp', 'firstp', 'kmax:2'])(
+    '%s equals the aggregate of the windows encoded one by one',
+    async (docScore) => {
+      const split = windowsOf(24, 11);
+      const reranker = new InProcessReranker({ encoder, store: new MemoryVectorStore(), windows: { split, docScore } });
+      const result = await reranker.rerank({ query, candidates, fusion: 'tasb' });
+      const [q] = await encoder.encodeQueries([query]);
+      for (const item of result.results) {
+        const windows = split(candidates.find((c) => c.id === item.id)!.text);
+        const vectors = await encoder.encodePassages(windows.map((w) => w.text));
+        const scores = vectors.map((v) => v.reduce((acc, x, j) => acc + x * q![j]!, 0));
+        const sorted = [...scores].sort((a, b) => b - a);
+        const expected = {
+          maxp: sorted[0]!,
+          sump: scores.reduce((a, b) => a + b, 0),
+          meanp: scores.reduce((a, b) => a + b, 0) / scores.length,
+          firstp: scores[0]!,
+          'kmax:2': sorted.slice(0, 2).reduce((a, b) => a + b, 0) / Math.min(2, sorted.length),
+        }[docScore]!;
+        expect(item.tasbScore).toBeCloseTo(expected, 4);
+        expect(item.passage!.score).toBeCloseTo(sorted[0]!, 4);
+      }
+    },
+  );
+});
