@@ -74,10 +74,39 @@ describe('dotrank measure', () => {
       ]);
       expect(code).toBe(0);
       const out = JSON.parse(stdout) as { measures: string[]; numQueries: number; aggregate: Record<string, number> };
-      expect(out.measures).toEqual(['map', 'num_q', 'num_rel']);
+      expect(out.measures).toEqual(['MAP', 'num_q', 'num_rel']); // printed as the user named them
       expect(out.numQueries).toBe(3);
-      expect(out.aggregate['map']).toBeCloseTo((5 / 9 + 1 / 3) / 3, 12);
+      expect(out.aggregate['MAP']).toBeCloseTo((5 / 9 + 1 / 3) / 3, 12);
       expect(out.aggregate['num_rel']).toBe(5); // 3 + 1 + 1
+    },
+    SPAWN_TIMEOUT,
+  );
+
+  it(
+    'keeps trec_eval flags (-J, -M, -l, -q) and takes ir_measures names and presets, printed as named',
+    async () => {
+      const [judged, irNames, preset] = await Promise.all([
+        // -J: q1's unjudged d2 and d4 go, the condensed ranking is d1 d3 d9 -> P@2 = 1
+        dotrank(['measure', qrels, run, '-J', '-m', 'P.2,num_ret']),
+        dotrank(['measure', qrels, run, '-m', 'AP,nDCG@5', '-m', 'Judged@5,Success@1,Bpref', '-M', '4']),
+        dotrank(['measure', qrels, run, '--preset', 'trec-dl', '-l', '1']),
+      ]);
+      expect(judged.code).toBe(0);
+      expect(judged.stdout).toBe(
+        ['P_2                   \tall\t0.7500', 'num_ret               \tall\t4', ''].join('\n'),
+      );
+      expect(irNames.code).toBe(0);
+      // -M 4: q1 d1 d2 d3 d4 (judged d1 d3: 2/4), q2 c b a (a judged: 1/3); Success@1: q1 yes, q2 no
+      expect(irNames.stdout).toContain('Judged@5              \tall\t0.4167\n'); // (2/4 + 1/3) / 2
+      expect(irNames.stdout).toContain('Success@1             \tall\t0.5000\n');
+      expect(irNames.stdout).toMatch(/^AP {20}\tall\t0\.\d{4}\nnDCG@5 {16}\tall/);
+      expect(preset.code).toBe(0);
+      expect(preset.stdout.split('\n').map((l) => l.split('\t')[0]!.trim())).toEqual([
+        'nDCG@10',
+        'AP(rel=2)',
+        'R(rel=2)@1000',
+        '',
+      ]);
     },
     SPAWN_TIMEOUT,
   );
@@ -90,14 +119,14 @@ describe('dotrank measure', () => {
       const [dup, level, measure] = await Promise.all([
         dotrank(['measure', qrels, bad]),
         dotrank(['measure', qrels, run, '--level', 'two']),
-        dotrank(['measure', qrels, run, '-m', 'bpref']),
+        dotrank(['measure', qrels, run, '-m', 'gm_map']),
       ]);
       expect(dup.code).toBe(2);
       expect(dup.stderr.trim()).toBe(`dotrank: ${bad}:2: duplicate document d1 for query 1 (first on line 1)`);
       expect(level.code).toBe(2);
       expect(level.stderr).toContain('--level: must be an integer >= 0, got "two"');
       expect(measure.code).toBe(2);
-      expect(measure.stderr).toContain('measures: unknown measure "bpref"');
+      expect(measure.stderr).toContain('measures: unknown measure "gm_map"; valid forms: trec_eval names: map');
     },
     SPAWN_TIMEOUT,
   );

@@ -4,6 +4,7 @@ import { registerIndexCommand } from './index-corpus.js';
 import { registerSearchCommand } from './search.js';
 import { registerMeasureCommand } from './measure.js';
 import { registerEvalCommand } from './eval.js';
+import { registerCompareCommand } from './compare.js';
 import { registerWorkerCommand } from './worker.js';
 import { registerServeCommand } from './serve.js';
 import { registerModelCommand } from './model.js';
@@ -17,6 +18,7 @@ export function registerCommands(program: Command): void {
   registerSearchCommand(program);
   registerMeasureCommand(program);
   registerEvalCommand(program);
+  registerCompareCommand(program);
   registerWorkerCommand(program);
   registerServeCommand(program);
   registerModelCommand(program);

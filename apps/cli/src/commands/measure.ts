@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ValidationError } from '@dotrank/core';
 import { readQrels, readRun } from '@dotrank/datasets';
-import { DEFAULT_MEASURES, evaluate, formatTrecEval } from '@dotrank/eval';
+import { DEFAULT_MEASURES, PRESET_NAMES, evaluate, formatTrecEval, resolveMeasures } from '@dotrank/eval';
 
 interface MeasureOptions {
   measures?: string[];
@@ -9,6 +9,8 @@ interface MeasureOptions {
   allQueries?: boolean;
   perQuery?: boolean;
   maxResults?: string;
+  judgedOnly?: boolean;
+  preset?: string;
   json?: boolean;
 }
 
@@ -25,11 +27,14 @@ export function registerMeasureCommand(program: Command): void {
   program
     .command('measure')
     .description('evaluate a TREC run against TREC or BEIR qrels with trec_eval 9 semantics')
-    .argument('<qrels>', 'judgments: TREC qrels (qid 0 docid rel) or BEIR qrels TSV (query-id corpus-id score)')
-    .argument('<run>', 'TREC run file (qid Q0 docid rank score tag)')
+    .argument(
+      '<qrels>',
+      'judgments: TREC qrels (qid 0 docid rel), BEIR/MS MARCO qrels TSV or ir_datasets JSONL; .gz too',
+    )
+    .argument('<run>', 'TREC run file (qid Q0 docid rank score tag), .gz too')
     .option(
       '-m, --measures <list>',
-      `measures, comma separated, repeatable: trec_eval names (map, recip_rank, ndcg, ndcg_cut.5,10, P.10, recall.100,1000, Rprec, num_q, num_ret, num_rel, num_rel_ret) or aliases (MRR@10, nDCG@10, Recall@1000, P@10, MAP, RR@10); default ${DEFAULT_MEASURES.join(',')}`,
+      `measures, comma separated, repeatable: trec_eval names (map, map_cut.100, recip_rank, ndcg, ndcg_cut.5,10, P.10, recall.100,1000, success.1,5,10, Rprec, bpref, num_q, num_ret, num_rel, num_rel_ret) or ir_measures names (nDCG@10, AP, AP@100, RR@10, R@1000, P@10, Judged@10, Success@10, Bpref, AP(rel=2)); printed as given; default ${DEFAULT_MEASURES.join(',')}`,
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option(
@@ -43,16 +48,19 @@ export function registerMeasureCommand(program: Command): void {
     )
     .option('-q, --per-query', 'also print each query (trec_eval -q)')
     .option('-M, --max-results <n>', 'evaluate only the top n results per query (trec_eval -M)')
+    .option('-J, --judged-only', 'judged-only (condensed) lists: drop unjudged results before measuring (trec_eval -J)')
+    .option('--preset <name>', `the measures of a benchmark's protocol (${PRESET_NAMES.join(', ')}), before any -m`)
     .option('--json', 'print JSON instead of trec_eval lines')
     .action(async (qrelsPath: string, runPath: string, options: MeasureOptions) => {
       const level = nonNegativeInteger('--level', options.level, 0);
       const maxResults = nonNegativeInteger('--max-results', options.maxResults, 1);
       const [qrels, run] = await Promise.all([readQrels(qrelsPath), readRun(runPath)]);
       const result = evaluate(qrels, run, {
-        measures: options.measures,
+        measures: resolveMeasures({ preset: options.preset, measures: options.measures }),
         level,
         allQueries: options.allQueries,
         maxResults,
+        judgedOnly: options.judgedOnly,
       });
       if (options.json) {
         const out = {
@@ -60,6 +68,7 @@ export function registerMeasureCommand(program: Command): void {
           numQueries: result.numQueries,
           level: level ?? 1,
           allQueries: Boolean(options.allQueries),
+          judgedOnly: Boolean(options.judgedOnly),
           aggregate: result.aggregate,
           ...(options.perQuery ? { perQuery: Object.fromEntries(result.perQuery) } : {}),
         };
