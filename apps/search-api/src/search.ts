@@ -50,6 +50,9 @@ export interface SearchResponse {
   /** Candidates whose text was empty or missing: not reranked, placed after the reranked ones in first-stage order. */
   textless?: string[];
   requestId?: string;
+  /** Online experiment (#19): the impression's id, and the mode it ran in; each result then carries its `system`. */
+  impressionId?: string;
+  experiment?: 'shadow' | 'interleave';
 }
 
 /** First-stage order as results: what a degraded (or fusion=bm25) response carries. */
@@ -77,12 +80,15 @@ export async function runSearch(
   params: SearchParams,
   deadlineMs: number,
   requestId: string,
+  /** Receives the first stage's candidates (an experiment needs the BM25 order beside the reranked one). */
+  seen?: { candidates?: readonly Candidate[] },
 ): Promise<SearchResponse> {
   const started = performance.now();
   const candidates = await deps.source.search(params.q, {
     k: params.candidates,
     ...(params.filter ? { filter: params.filter } : {}),
   });
+  if (seen) seen.candidates = candidates;
   const firstStageMs = performance.now() - started;
 
   if (params.fusion === 'bm25' || candidates.length === 0) {

@@ -7,6 +7,7 @@ import { compatPlugin } from './plugins/compat.js';
 import docsPlugin from './plugins/docs.js';
 import errorsPlugin from './plugins/errors.js';
 import { evalsPlugin } from './plugins/evals.js';
+import experimentsPlugin, { DEFAULT_EXPERIMENT_OPTIONS } from './plugins/experiments.js';
 import { healthPlugin } from './plugins/health.js';
 import metricsPlugin from './plugins/metrics.js';
 import { searchPlugin } from './plugins/search.js';
@@ -61,6 +62,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
   await app.register(docsPlugin, { secured: Boolean(options.apiKey) }); // before the routes it describes
   await app.register(metricsPlugin, { mode: deps.mode, ...(deps.queueStats ? { queueStats: deps.queueStats } : {}) });
   await app.register(healthPlugin, { deps });
+  await app.register(experimentsPlugin, { deps, options: options.experiments ?? DEFAULT_EXPERIMENT_OPTIONS });
   await app.register(searchPlugin, {
     deps,
     deadlineMs: settings.deadlineMs,

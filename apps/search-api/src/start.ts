@@ -24,6 +24,7 @@ import {
 } from '@dotrank/vector-cache';
 import { CachedPassageModel, lazyPassageModel } from './plugins/compat-passages.js';
 import { buildServer } from './server.js';
+import { experimentOptionsFromConfig } from './plugins/experiments.js';
 import type { DashboardSource } from './dashboard.js';
 import type { ProxyTarget, ReadinessCheck, ServerDeps, ServerOptions } from './types.js';
 
@@ -157,6 +158,7 @@ function startSettings(config: DotrankConfig, flags: StartFlags): StartSettings 
       ...(config.DOTRANK_API_KEY ? { apiKey: config.DOTRANK_API_KEY } : {}),
       ...(dashboard ? { dashboard } : {}),
       evalDir: flags.evalDir ?? join(config.DOTRANK_DATA_DIR, 'evals'),
+      experiments: experimentOptionsFromConfig(config),
       logger: flags.logger ?? { level: config.DOTRANK_LOG_LEVEL },
     },
   };

@@ -1,6 +1,7 @@
 import type { CandidateSource } from '@dotrank/core';
 import type { ElasticsearchSourceOptions, ForwardTarget } from '@dotrank/elasticsearch';
 import type { DashboardSource } from './dashboard.js';
+import type { ExperimentOptions } from './plugins/experiments.js';
 import type { PassageModel } from './plugins/compat-passages.js';
 
 import type { Reranker, RerankOptions } from '@dotrank/rerank-core';
@@ -68,6 +69,8 @@ export interface ServerOptions {
   dashboard?: DashboardSource;
   /** Folder of eval outputs for /api/evals. */
   evalDir?: string;
+  /** Online experiments (#19): mode, traffic, limits and where impressions live; default off, in memory. */
+  experiments?: ExperimentOptions;
   /** Collection folders eval outputs may name (metrics.json `collection.name`) for qrels/queries/passages drill-down. */
   collectionDirs?: string[];
   /** pino logger options, or false to silence; default: info level. */

@@ -16,6 +16,8 @@ export interface SearchParams {
   alpha?: number;
   filter?: SearchFilter;
   deadlineMs?: number;
+  /** Online experiment for this request (#19): overrides DOTRANK_EXPERIMENT. */
+  experiment?: 'off' | 'shadow' | 'interleave';
 }
 
 export interface SearchLimits {
@@ -32,6 +34,7 @@ interface SchemaChecked {
   alpha?: number;
   filter?: unknown;
   deadlineMs?: number;
+  experiment?: 'off' | 'shadow' | 'interleave';
 }
 
 const SCALAR = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'boolean' }] };
@@ -70,6 +73,11 @@ function searchProperties(limits: SearchLimits, filter: object): Record<string, 
     fusion: { type: 'string', enum: [...FUSION_MODES], default: 'tasb', description: 'How the final score is made' },
     alpha: { type: 'number', minimum: 0, maximum: 1, description: 'Interpolation weight (fusion=interpolate)' },
     deadlineMs: { type: 'integer', minimum: 1, maximum: limits.maxDeadlineMs, description: 'Rerank deadline override' },
+    experiment: {
+      type: 'string',
+      enum: ['off', 'shadow', 'interleave'],
+      description: 'Online experiment for this request (default DOTRANK_EXPERIMENT): shadow or interleave',
+    },
     filter,
   };
 }
@@ -124,5 +132,6 @@ export function searchParamsFrom(input: unknown, fromQueryString: boolean, limit
     ...(raw.alpha !== undefined ? { alpha: raw.alpha } : {}),
     ...(filter ? { filter } : {}),
     ...(raw.deadlineMs !== undefined ? { deadlineMs: raw.deadlineMs } : {}),
+    ...(raw.experiment !== undefined ? { experiment: raw.experiment } : {}),
   };
 }

@@ -24,6 +24,7 @@ const hitSchema = {
     bm25Score: { type: 'number' },
     tasbScore: { type: 'number' },
     text: { type: 'string' },
+    system: { type: 'string', enum: ['bm25', 'tasb'], description: 'In an experiment: the system that placed it' },
   },
 };
 
@@ -49,6 +50,8 @@ const responseSchema = {
         'ids of candidates with no text (empty, or the text fields missing): not reranked, listed after the reranked ones in first-stage order',
     },
     requestId: { type: 'string' },
+    impressionId: { type: 'string', description: 'In an experiment: the id to send events (POST /api/events) with' },
+    experiment: { type: 'string', enum: ['shadow', 'interleave'] },
   },
 };
 
@@ -95,7 +98,7 @@ export const searchPlugin: FastifyPluginAsync<SearchPluginOptions> = async (app,
 
   const handle = async (request: FastifyRequest, input: unknown, fromQueryString: boolean): Promise<SearchResponse> => {
     const params = searchParamsFrom(input, fromQueryString, limits);
-    const response = await runSearch(deps, params, deadlineMs, String(request.id));
+    const response = await (app.experimentSearch ?? runSearch)(deps, params, deadlineMs, String(request.id));
     app.apiMetrics.recordSearch(stagesOf(params, response), response.reason, response.cache);
     if (response.textless) noteTextless(request, response.textless);
     if (response.degraded) request.log.warn({ reason: response.reason }, 'degraded search response');

@@ -1,0 +1,207 @@
+// Online experiments through the API (#19): /search shadowed and interleaved, events in, the report out.
+import type { FastifyInstance } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
+import type { Impression } from '@dotrank/experiments';
+import type { Passage } from '@dotrank/core';
+import { buildServer } from '../src/index.js';
+import type { ServerOptions } from '../src/index.js';
+import { FakeReranker, FakeSource } from './fakes.js';
+import { deleteKeys } from './helpers/redis.js';
+
+/** Passages whose term-overlap order (the fake BM25) and length order (the fake TAS-B) differ. */
+const PASSAGES: Passage[] = Array.from({ length: 30 }, (_, i) => ({
+  id: `d${i}`,
+  text: `${'wing '.repeat(1 + (i % 4))}${'flow '.repeat(i % 3)}${'x'.repeat(((i * 7) % 11) * 5)} lift`,
+}));
+
+let app: FastifyInstance;
+let reranker: FakeReranker;
+
+async function make(experiments?: ServerOptions['experiments']): Promise<FastifyInstance> {
+  const source = new FakeSource();
+  await source.index(PASSAGES);
+  reranker = new FakeReranker();
+  return buildServer(
+    { source, reranker, mode: 'in-process' },
+    { logger: false, deadlineMs: 500, ...(experiments ? { experiments } : {}) },
+  );
+}
+
+const base = { name: 'api-test', mode: 'off' as const, traffic: 1, maxEvents: 10_000, retentionDays: 30 };
+
+afterEach(async () => {
+  await app?.close();
+});
+
+const search = async (query: string) => {
+  const res = await app.inject({ method: 'GET', url: `/search?${query}` });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json();
+};
+
+describe('/search in an experiment', () => {
+  it('interleave: each result says its system; the impression logs both top-k lists and the shown list', async () => {
+    app = await make(base);
+    const bm25 = (await search('q=wing%20flow&k=5&fusion=bm25')).results.map((r: { id: string }) => r.id);
+    const tasb = (await search('q=wing%20flow&k=5')).results.map((r: { id: string }) => r.id);
+    expect(bm25).not.toEqual(tasb);
+    const body = await search('q=wing%20flow&k=5&experiment=interleave');
+    expect(body.experiment).toBe('interleave');
+    expect(typeof body.impressionId).toBe('string');
+    expect(body.results.map((r: { rank: number }) => r.rank)).toEqual([1, 2, 3, 4, 5]);
+    for (const r of body.results) expect((r.system === 'bm25' ? bm25 : tasb).includes(r.id)).toBe(true);
+    const [impression] = await app.experiments.store.impressions('api-test');
+    expect(impression).toMatchObject({
+      impressionId: body.impressionId,
+      mode: 'interleave',
+      query: 'wing flow',
+      control: bm25,
+      treatment: tasb,
+      shown: body.results.map((r: { id: string; system: string }) => ({ docId: r.id, system: r.system })),
+    });
+    // without the parameter, and with experiment=off, no experiment
+    expect((await search('q=wing&k=5')).impressionId).toBeUndefined();
+  });
+
+  it('DOTRANK_EXPERIMENT=interleave applies to requests that do not ask; experiment=off opts out', async () => {
+    app = await make({ ...base, mode: 'interleave' });
+    expect((await search('q=wing&k=3')).experiment).toBe('interleave');
+    const off = await search('q=wing&k=3&experiment=off');
+    expect(off.impressionId).toBeUndefined();
+    expect(off.results[0].system).toBeUndefined();
+  });
+
+  it('interleave with a failed rerank serves the first-stage order without an impression', async () => {
+    app = await make({ ...base, mode: 'interleave' });
+    reranker.failWith = new Error('worker gone');
+    const body = await search('q=wing&k=3');
+    expect(body.degraded).toBe(true);
+    expect(body.impressionId).toBeUndefined();
+    expect(await app.experiments.store.impressions('api-test')).toEqual([]);
+  });
+
+  it('shadow: answers with BM25 before the background rerank ends, then logs both rankings', async () => {
+    app = await make({ ...base, mode: 'shadow' });
+    const bm25 = (await search('q=wing%20flow&k=5&fusion=bm25&experiment=off')).results.map(
+      (r: { id: string }) => r.id,
+    );
+    reranker.delayMs = 300;
+    const started = performance.now();
+    const body = await search('q=wing%20flow&k=5');
+    expect(performance.now() - started).toBeLessThan(300); // the answer did not wait for the rerank
+    expect(body.experiment).toBe('shadow');
+    expect(body.results.map((r: { id: string }) => r.id)).toEqual(bm25);
+    expect(body.results.every((r: { system: string }) => r.system === 'bm25')).toBe(true);
+    expect(await app.experiments.store.impressions('api-test')).toEqual([]);
+    await app.experiments.settled();
+    const [impression] = await app.experiments.store.impressions('api-test');
+    expect(impression!.control).toEqual(bm25);
+    expect(impression!.treatment).toHaveLength(5);
+    expect(impression!.treatment).not.toEqual(bm25);
+    const report = (await app.inject({ method: 'GET', url: '/api/experiments/current' })).json();
+    expect(report.shadow.impressions).toBe(1);
+    expect(report.shadow.disagreements[0].control).toEqual(bm25);
+  });
+});
+
+describe('POST /api/events and the report', () => {
+  /** Logs impressions, clicks on them as given, and counts wins/ties/losses by hand from what was logged. */
+  async function clickAndCount(clicks: number[][]) {
+    const impressions: Impression[] = [];
+    for (let i = 0; i < clicks.length; i++) {
+      const body = await search(`q=wing%20${i % 2 ? 'flow' : 'lift'}&k=6&experiment=interleave`);
+      impressions.push((await app.experiments.store.getImpressions([body.impressionId])).get(body.impressionId)!);
+    }
+    let wins = 0;
+    let ties = 0;
+    let losses = 0;
+    const events = [];
+    for (const [i, positions] of clicks.entries()) {
+      const shown = impressions[i]!.shown;
+      const tasb = positions.filter((p) => shown[p - 1]!.system === 'tasb').length;
+      const bm25 = positions.length - tasb;
+      if (positions.length > 0) {
+        if (tasb > bm25) wins++;
+        else if (tasb < bm25) losses++;
+        else ties++;
+      }
+      for (const p of positions)
+        events.push({
+          impressionId: impressions[i]!.impressionId,
+          type: 'click',
+          docId: shown[p - 1]!.docId,
+          position: p,
+        });
+    }
+    return { events, expected: { wins, ties, losses } };
+  }
+
+  it('events (one, a batch, UBI names) give the hand-counted wins, ties and losses, and the sign test', async () => {
+    app = await make(base);
+    const { events, expected } = await clickAndCount([[1], [2], [1, 2], [3], [], [1, 3, 5], [2, 4], [1]]);
+    const first = await app.inject({ method: 'POST', url: '/api/events', payload: { ...events[0], eventId: 'ev-0' } });
+    expect(first.json()).toEqual({ accepted: 1, duplicates: 0 });
+    const ubi = events.slice(1, 3).map((e) => ({
+      query_id: e.impressionId,
+      action_name: 'click',
+      event_attributes: { object: { object_id: e.docId } },
+      position: { ordinal: e.position },
+    }));
+    const batch = await app.inject({
+      method: 'POST',
+      url: '/api/events',
+      payload: [...ubi, ...events.slice(3), { ...events[0], eventId: 'ev-0' }],
+    });
+    expect(batch.json()).toEqual({ accepted: events.length - 1, duplicates: 1 });
+    const report = (await app.inject({ method: 'GET', url: '/api/experiments/current' })).json();
+    expect(report).toMatchObject({ name: 'api-test', impressions: 8, impressionsWithClicks: 7, ...expected });
+    expect(report.delta).toBeCloseTo((expected.wins - expected.losses) / 7, 12);
+    // exact two-sided binomial by hand
+    const n = expected.wins + expected.losses;
+    const low = Math.min(expected.wins, expected.losses);
+    let tail = 0;
+    for (let k = 0, c = 1; k <= low; k++, c = (c * (n - k + 1)) / k) tail += c / 2 ** n;
+    expect(report.pValue).toBeCloseTo(Math.min(1, 2 * tail), 12);
+    expect(report.ci).toHaveLength(2);
+    expect((await app.inject({ method: 'GET', url: '/api/experiments/api-test' })).json().wins).toBe(expected.wins);
+  });
+
+  it('refuses unknown impressions, bad types and bad positions, naming the field', async () => {
+    app = await make(base);
+    const body = await search('q=wing&k=3&experiment=interleave');
+    const ok = { impressionId: body.impressionId, type: 'click', docId: body.results[0].id };
+    const refused = async (payload: unknown) => {
+      const res = await app.inject({ method: 'POST', url: '/api/events', payload: payload as object });
+      expect(res.statusCode).toBe(400);
+      return res.json().field;
+    };
+    expect(await refused({ ...ok, impressionId: 'never-shown' })).toBe('impressionId');
+    expect(await refused({ ...ok, type: 'scroll' })).toBe('type');
+    expect(await refused({ ...ok, position: 3 })).toBe('position');
+    expect(await refused([ok, { ...ok, position: -1 }])).toBe('[1].position');
+    expect(await refused({ ...ok, docId: 'd999' })).toBe('docId');
+    expect((await app.inject({ method: 'GET', url: '/api/experiments/bad%20name' })).statusCode).toBe(400);
+  });
+
+  it('with Redis: impressions and events in Redis Streams, exported as JSON lines', async () => {
+    const keyPrefix = uniquePrefix('api-experiments');
+    try {
+      app = await make({ ...base, redisUrl: redisUrlForTests(), keyPrefix });
+      const { events, expected } = await clickAndCount([[1], [2], [1, 2]]);
+      await app.inject({ method: 'POST', url: '/api/events', payload: events });
+      const report = (await app.inject({ method: 'GET', url: '/api/experiments/current' })).json();
+      expect(report).toMatchObject({ store: 'redis', impressions: 3, ...expected });
+      const lines = (await app.inject({ method: 'GET', url: '/api/experiments/api-test/export' })).body
+        .trim()
+        .split('\n');
+      expect(lines.map((l) => JSON.parse(l).kind)).toEqual([
+        ...Array(3).fill('impression'),
+        ...Array(events.length).fill('event'),
+      ]);
+    } finally {
+      await app.close();
+      await deleteKeys(redisUrlForTests(), keyPrefix);
+    }
+  });
+});
