@@ -1,20 +1,26 @@
-// The drop-in Elasticsearch `_search` proxy: HTTP plumbing over @dotrank/elasticsearch, which reads the request,
-// forwards it, turns hits into candidates and writes the reranked response with its `_dotrank` metadata.
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+// The drop-in Elasticsearch proxy: `/<index>/_search` and `_msearch` reranked within the indices it serves
+// (DOTRANK_PROXY_INDICES), `GET|HEAD /` passed through for the client's product check. Request targets are checked and
+// rebuilt here, only allowed headers go on, and every error made here is in Elasticsearch's error shape.
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isDotrankError } from '@dotrank/core';
-import type { Degradation, ResponseMeta, StageTimings } from '@dotrank/core';
 import {
+  DEFAULT_WINDOW,
   ForwardingClient,
+  IndexScope,
+  MemoryWindowStore,
+  ProxyError,
   decodedBody,
-  planProxySearch,
-  readSearchHits,
+  esError,
+  parseSearchBody,
+  readMsearch,
+  readTarget,
   resolveSourceOptions,
-  stripHopByHop,
-  writeSearchResponse,
 } from '@dotrank/elasticsearch';
-import type { ForwardedResponse, ProxySearchPlan, ResolvedSourceOptions, SearchHits } from '@dotrank/elasticsearch';
-import type { ApiMetrics } from './metrics.js';
-import { rerankWithDeadline, workerTimings } from './search.js';
+import type { ForwardedResponse, ProxyTargetPath } from '@dotrank/elasticsearch';
+import { callerOf, forwardTo, requestBody, send } from './proxy/http.js';
+import type { Caller } from './proxy/http.js';
+import { runSearch } from './proxy/search.js';
+import type { ProxyContext, SearchAnswer } from './proxy/search.js';
 import type { ProxyTarget, ServerDeps } from './types.js';
 
 /** What the proxy plugin is given: the cluster, the reranker behind it and the limits. */
@@ -27,204 +33,213 @@ export interface ProxyPluginOptions {
   bodyLimit: number;
 }
 
-interface ProxyContext {
-  deps: ServerDeps;
-  forwarder: ForwardingClient;
-  /** How hits become passages: the same options as the Elasticsearch source, so a hit has one text (one cache key). */
-  passage: ResolvedSourceOptions;
-  deadlineMs: number;
-  metrics: ApiMetrics;
-  bodyLimit: number;
+const DEFAULT_WINDOW_TTL_SECONDS = 300;
+
+/** Any error of a proxy route as Elasticsearch would shape it. */
+function errorBody(error: FastifyError | Error): { status: number; body: unknown } {
+  if (error instanceof ProxyError) return { status: error.status, body: error.body() };
+  if (isDotrankError(error)) {
+    const status = error.code === 'invalid_input' ? 400 : error.code === 'timeout' ? 504 : 502;
+    const reason = error.message; // it names its field already
+    const type = status === 400 ? 'illegal_argument_exception' : status === 504 ? 'timeout_exception' : 'exception';
+    return { status, body: esError(status, type, reason) };
+  }
+  const statusCode = (error as FastifyError).statusCode;
+  if (statusCode === 413) return { status: 413, body: esError(413, 'content_too_long_exception', error.message) };
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500)
+    return { status: statusCode, body: esError(statusCode, 'illegal_argument_exception', error.message) };
+  return { status: 500, body: esError(500, 'exception', 'dotrank proxy: internal error') };
 }
 
-const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+/** The checked target of a request (absolute forms, dot segments and encoded delimiters refused). */
+const targetOf = (request: FastifyRequest): ProxyTargetPath => readTarget(request.raw.url ?? '/');
 
-/** The top-level `_dotrank` of a proxied response. */
-function responseMeta(degradation: Degradation | undefined, timings: StageTimings): ResponseMeta {
-  if (!degradation) return { reranked: true, degraded: false, reason: null, timings };
-  return { reranked: false, degraded: true, reason: degradation.reason, detail: degradation.detail, timings };
+function reply200(reply: FastifyReply, answer: SearchAnswer): FastifyReply {
+  return send(reply, answer.upstream, answer.body ?? answer.upstream.body);
 }
 
-/** Writes a cluster response (or one built from it) with the cluster's headers, minus hop-by-hop ones. */
-function send(reply: FastifyReply, upstream: ForwardedResponse, body: Buffer = upstream.body): FastifyReply {
-  const headers = stripHopByHop(upstream.headers);
-  if (body !== upstream.body) delete headers['content-encoding'];
-  reply.code(upstream.status);
-  for (const [name, value] of Object.entries(headers)) if (value !== undefined) reply.header(name, value);
-  reply.header('content-length', body.length);
-  return reply.send(body);
-}
-
-/** Forwards the request (with `body`), answering 502/504 itself when the cluster is unreachable or too slow. */
-async function forward(
+async function handleSearch(
   ctx: ProxyContext,
+  bodyLimit: number,
   request: FastifyRequest,
   reply: FastifyReply,
-  body: Buffer,
-): Promise<ForwardedResponse | undefined> {
-  const headers = { ...request.headers };
-  delete headers['x-api-key'];
-  // `Authorization: ApiKey <our key>` authenticated against dotrank itself and is not the cluster's
-  if (request.dotrankAuthByAuthorization) delete headers['authorization'];
-  const method = request.raw.method ?? 'GET';
+): Promise<FastifyReply> {
+  const target = targetOf(request);
+  const raw = await requestBody(request, bodyLimit);
+  const caller = callerOf(request, ctx.configuredAuthorization);
+  const answer = await runSearch(ctx, caller, {
+    index: target.index,
+    params: target.params,
+    raw,
+    parsed: parseSearchBody(raw),
+    requestId: String(request.id),
+  });
+  return reply200(reply, answer);
+}
+
+/** One `_msearch` item's response as Elasticsearch writes it: the search response with its status, or its error. */
+async function msearchItem(run: () => Promise<SearchAnswer>): Promise<unknown> {
+  let answer: SearchAnswer;
   try {
-    return await ctx.forwarder.send({
-      method,
-      path: request.raw.url ?? '/',
-      headers,
-      ...(method === 'HEAD' ? {} : { body }),
-    });
+    answer = await run();
   } catch (error) {
-    if (!isDotrankError(error)) throw error;
-    request.log.warn({ err: error }, 'Elasticsearch did not answer');
-    await reply.code(error.code === 'timeout' ? 504 : 502).send(error.toJSON());
-    return undefined;
+    const { body } = errorBody(error as Error);
+    return body;
+  }
+  const bytes = answer.body ?? (await decodedBody(answer.upstream));
+  try {
+    const parsed = JSON.parse((bytes ?? Buffer.alloc(0)).toString('utf8')) as Record<string, unknown>;
+    return { ...parsed, status: answer.upstream.status };
+  } catch {
+    const status = answer.upstream.status >= 400 ? answer.upstream.status : 502;
+    return esError(status, 'exception', 'dotrank proxy: the cluster answered a search of _msearch with no JSON');
   }
 }
 
-/** The cluster's hits as candidates, or undefined when the response cannot be reranked (it then passes through). */
-async function rerankableHits(upstream: ForwardedResponse, plan: ProxySearchPlan): Promise<SearchHits | undefined> {
-  if (upstream.status < 200 || upstream.status >= 300) return undefined;
-  const body = await decodedBody(upstream);
-  if (!body) return undefined;
-  const read = readSearchHits(body, plan.passage);
-  return 'why' in read ? undefined : read;
-}
-
-async function handleSearch(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function handleMsearch(
+  ctx: ProxyContext,
+  bodyLimit: number,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const started = performance.now();
-  const body = Buffer.isBuffer(request.body) ? request.body : await readRaw(request, ctx.bodyLimit);
-  const url = request.raw.url ?? '/';
-  const decision = planProxySearch(
-    body,
-    new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : ''),
-    ctx.passage,
-  );
-  const upstream = await forward(ctx, request, reply, decision.rerank ? decision.plan.forwardBody : body);
-  if (!upstream) return reply;
-  const read = decision.rerank ? await rerankableHits(upstream, decision.plan) : undefined;
-  if (!decision.rerank || !read) return send(reply, upstream);
-  const plan = decision.plan;
-  const firstStageMs = performance.now() - started;
-  const outcome = await rerankWithDeadline(
-    ctx.deps,
-    {
-      query: plan.query,
-      candidates: read.candidates,
-      fusion: plan.fusion,
-      k: read.candidates.length,
-      requestId: String(request.id),
-    },
-    ctx.deadlineMs,
-  );
-  const totalMs = performance.now() - started;
-  const result = outcome.result;
-  // the reason every search path reports (rerank-core's degradationFor, through rerankWithDeadline)
-  const degradation = result
-    ? undefined
-    : (outcome.degradation ?? { reason: 'rerank_failed', detail: 'the reranker gave no result' });
-  const timings: StageTimings = {
-    firstStageMs: round(firstStageMs),
-    rerankMs: round(outcome.rerankMs),
-    ...(result ? workerTimings(result) : {}),
-    totalMs: round(totalMs),
+  const target = targetOf(request);
+  if (target.index !== '') ctx.scope.check(target.index, 'index');
+  const items = readMsearch(await requestBody(request, bodyLimit), target.index, target.params);
+  const caller = callerOf(request, ctx.configuredAuthorization);
+  // a JSON body for each single search, in the content type the caller's client speaks
+  const contentType = String(request.headers['content-type'] ?? '').replace(/x-ndjson/, 'json');
+  const itemCaller: Caller = {
+    ...caller,
+    headers: { ...caller.headers, 'content-type': contentType || 'application/json' },
   };
-  const t = result?.timings;
-  ctx.metrics.recordSearch(
-    {
-      firstStage: firstStageMs,
-      rerank: outcome.rerankMs,
-      total: totalMs,
-      ...(t
-        ? { encodeQuery: t.encodeQueryMs, cacheRead: t.cacheReadMs, encodeMisses: t.encodeMissesMs, score: t.scoreMs }
-        : {}),
-      ...(t?.queueWaitMs !== undefined ? { queueWait: t.queueWaitMs } : {}),
-    },
-    degradation?.reason,
-    result?.cache,
+  const responses = await Promise.all(
+    items.map((item, i) =>
+      msearchItem(() => {
+        const raw = Buffer.from(JSON.stringify(item.body), 'utf8');
+        return runSearch(ctx, itemCaller, {
+          index: item.index,
+          params: item.params,
+          raw,
+          parsed: item.body,
+          requestId: `${String(request.id)}-${i}`,
+        });
+      }),
+    ),
   );
-  return send(
-    reply,
-    upstream,
-    writeSearchResponse(read, result?.results, responseMeta(degradation, timings), plan.size),
-  );
+  const body = Buffer.from(JSON.stringify({ took: Math.round(performance.now() - started), responses }), 'utf8');
+  return reply
+    .code(200)
+    .header('content-type', 'application/json')
+    .header('x-elastic-product', 'Elasticsearch')
+    .header('content-length', body.length)
+    .send(body);
 }
 
-/** Anything that is not a search (the client's `GET|HEAD /` product check) goes through as it is. */
-async function handleOther(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-  const upstream = await forward(ctx, request, reply, Buffer.alloc(0));
-  return upstream ? send(reply, upstream) : reply;
-}
-
-/** The body of a request Fastify did not parse (a GET with a body), up to `limit` bytes. */
-function readRaw(request: FastifyRequest, limit: number): Promise<Buffer> {
-  const raw = request.raw;
-  if (raw.readableEnded || raw.method === 'HEAD') return Promise.resolve(Buffer.alloc(0));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) return void chunks.push(chunk);
-      // keep reading (and dropping) the rest, so the client gets its 413 instead of a reset connection
-      raw.off('data', onData);
-      raw.resume();
-      reject(Object.assign(new Error('body too large'), { code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 }));
-    };
-    raw.on('data', onData);
-    raw.on('end', () => resolve(Buffer.concat(chunks)));
-    raw.on('error', reject);
-  });
+/** The cluster's root (the client's product check) goes through as it is. */
+async function handleRoot(ctx: ProxyContext, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  if (request.raw.url !== '/' && !request.raw.url?.startsWith('/?')) targetOf(request);
+  const caller = callerOf(request, ctx.configuredAuthorization);
+  const upstream: ForwardedResponse = await forwardTo(
+    ctx.forwarder,
+    caller,
+    request.raw.method ?? 'GET',
+    '/',
+    undefined,
+  );
+  return send(reply, upstream);
 }
 
 const SEARCH_DESCRIPTION =
-  'Elasticsearch _search, forwarded to the configured cluster and its hits reranked (top-level `rerank` section, ' +
-  'match queries or the URI `q`); anything that cannot be reranked passes through byte for byte. Body: the Elasticsearch request.';
-const searchSchema = (summary: string, params?: object) => ({
+  'Elasticsearch _search within the indices of DOTRANK_PROXY_INDICES, forwarded to the configured cluster and its hits ' +
+  "reranked (a `rerank` section, a `text_similarity_reranker` retriever with dotrank's inference_id, match or " +
+  'query_string queries, or the URI `q`); from/size page through the reranked window. Anything that cannot be ' +
+  'reranked passes through byte for byte. Body: the Elasticsearch request.';
+const schemaOf = (summary: string, description = SEARCH_DESCRIPTION) => ({
   tags: ['elasticsearch proxy'],
   summary,
-  description: SEARCH_DESCRIPTION,
-  ...(params ? { params } : {}),
+  description,
+  params: {
+    type: 'object',
+    properties: { index: { type: 'string', description: 'Index name (one of DOTRANK_PROXY_INDICES)' } },
+  },
 });
-const indexParams = {
-  type: 'object',
-  properties: { index: { type: 'string', description: 'Index name or pattern (as Elasticsearch takes it)' } },
+
+const PROXY_ROUTES = ['/:index/_search', '/_search', '/:index/_msearch', '/_msearch'];
+
+/** DOTRANK_PROXY=0: the proxy's routes answer 404 in Elasticsearch's shape, and nothing reaches the cluster. */
+const disabledProxy: FastifyPluginAsync = async (app) => {
+  const off = (_req: FastifyRequest, reply: FastifyReply) =>
+    reply.code(404).send(esError(404, 'resource_not_found_exception', 'dotrank proxy is turned off (DOTRANK_PROXY=0)'));
+  for (const url of PROXY_ROUTES) app.route({ method: ['GET', 'POST'], url, handler: off, schema: { hide: true } });
 };
 
-/**
- * The drop-in Elasticsearch proxy: `/:index/_search` (and `/_search`) reranked, `GET|HEAD /` (the client's product
- * check) passed through. Encapsulated, so bodies stay raw bytes here while the rest of the API parses JSON.
- */
-export const proxyPlugin: FastifyPluginAsync<ProxyPluginOptions> = async (app, options) => {
-  const forwarder = new ForwardingClient(options.target);
-  app.addHook('onClose', async () => forwarder.close());
-  const ctx: ProxyContext = {
+/** The context every proxied search runs in, from the plugin's options. */
+function contextOf(
+  options: ProxyPluginOptions,
+  forwarder: ForwardingClient,
+  app: Parameters<FastifyPluginAsync>[0],
+): ProxyContext {
+  const target = options.target;
+  const passage = resolveSourceOptions(target.passage);
+  return {
     deps: options.deps,
     forwarder,
-    passage: resolveSourceOptions(options.target.passage),
+    configuredAuthorization: Boolean(target.authorization),
+    passage,
+    scope: new IndexScope(target.indices ?? [target.passage?.index ?? passage.index]),
+    plan: { inferenceId: target.inferenceId ?? 'dotrank', defaultWindow: DEFAULT_WINDOW },
+    windows: target.windowStore ?? new MemoryWindowStore(),
+    windowTtlSeconds: target.windowTtlSeconds ?? DEFAULT_WINDOW_TTL_SECONDS,
+    modelRevision: target.modelRevision ?? 'unknown',
     deadlineMs: options.deadlineMs,
     metrics: app.apiMetrics,
-    bodyLimit: options.bodyLimit,
+    warn: (error, what) => app.log.warn({ err: error }, `window store failed ${what}; going on without it`),
   };
+}
+
+/**
+ * The drop-in Elasticsearch proxy. Encapsulated, so bodies stay raw bytes here (and errors take Elasticsearch's
+ * shape) while the rest of the API parses JSON.
+ */
+export const proxyPlugin: FastifyPluginAsync<ProxyPluginOptions> = async (app, options) => {
+  if (options.target.enabled === false) return app.register(disabledProxy);
+  const forwarder = new ForwardingClient(options.target);
+  app.addHook('onClose', async () => forwarder.close());
+  const ctx = contextOf(options, forwarder, app);
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  const search = (req: FastifyRequest, reply: FastifyReply) => handleSearch(ctx, req, reply);
-  const other = (req: FastifyRequest, reply: FastifyReply) => handleOther(ctx, req, reply);
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const { status, body } = errorBody(error);
+    if (status >= 500 && !(error instanceof ProxyError)) request.log.error({ err: error }, 'proxy error');
+    return reply.code(status).header('x-elastic-product', 'Elasticsearch').send(body);
+  });
+  const search = (req: FastifyRequest, reply: FastifyReply) => handleSearch(ctx, options.bodyLimit, req, reply);
+  const msearch = (req: FastifyRequest, reply: FastifyReply) => handleMsearch(ctx, options.bodyLimit, req, reply);
   app.route({
     method: ['GET', 'POST'],
     url: '/:index/_search',
     handler: search,
-    schema: searchSchema('Search one index (Elasticsearch API, reranked)', indexParams),
+    schema: schemaOf('Search one index (Elasticsearch API, reranked)'),
   });
   app.route({
     method: ['GET', 'POST'],
     url: '/_search',
     handler: search,
-    schema: searchSchema('Search all indices (Elasticsearch API, reranked)'),
+    schema: schemaOf('Refused: a search of every index', 'Answers 403: name one of the indices the proxy serves.'),
   });
+  const msearchSummary = 'Multi-search (Elasticsearch API, each search reranked by the same rules)';
+  app.route({ method: ['GET', 'POST'], url: '/:index/_msearch', handler: msearch, schema: schemaOf(msearchSummary) });
+  app.route({ method: ['GET', 'POST'], url: '/_msearch', handler: msearch, schema: schemaOf(msearchSummary) });
   const productCheck = {
     tags: ['elasticsearch proxy'],
     summary: "The cluster's root (the Elasticsearch client's product check), passed through",
   };
-  app.route({ method: ['GET', 'HEAD'], url: '/', handler: other, exposeHeadRoute: false, schema: productCheck });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/',
+    handler: (req, reply) => handleRoot(ctx, req, reply),
+    exposeHeadRoute: false,
+    schema: productCheck,
+  });
 };

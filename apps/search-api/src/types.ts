@@ -1,5 +1,5 @@
 import type { CandidateSource } from '@dotrank/core';
-import type { ElasticsearchSourceOptions, ForwardTarget } from '@dotrank/elasticsearch';
+import type { ElasticsearchSourceOptions, ForwardTarget, WindowStore } from '@dotrank/elasticsearch';
 import type { DashboardSource } from './dashboard.js';
 import type { ExperimentOptions } from './plugins/experiments.js';
 import type { PassageModel } from './plugins/compat-passages.js';
@@ -27,6 +27,18 @@ export type ReadinessCheck = () => Promise<boolean>;
 export interface ProxyTarget extends ForwardTarget {
   /** Same options as the Elasticsearch source (`textFields`, `textSeparator`, `idField`), so a hit gives the same passage. */
   passage?: ElasticsearchSourceOptions;
+  /** False (DOTRANK_PROXY=0): the proxy routes answer 404 in Elasticsearch's error shape. Default true. */
+  enabled?: boolean;
+  /** Indices the proxy serves (DOTRANK_PROXY_INDICES); default the passage options' index, else `dotrank`. */
+  indices?: string[];
+  /** The `inference_id` of a `text_similarity_reranker` dotrank runs (DOTRANK_INFERENCE_ID, default `dotrank`). */
+  inferenceId?: string;
+  /** How long a reranked window is kept for the next pages (DOTRANK_WINDOW_TTL_SECONDS, default 300). */
+  windowTtlSeconds?: number;
+  /** Where windows are kept (Redis when configured); default an in-memory LRU. */
+  windowStore?: WindowStore;
+  /** The reranking model's revision, part of every window's key (a new model never serves an old window). */
+  modelRevision?: string;
 }
 
 /** Everything the server needs; `startServer` builds the real ones, tests pass their own. */

@@ -150,7 +150,12 @@ async function start(apiKey?: string, authorization?: string): Promise<void> {
   const source = new FakeSource();
   reranker = new FakeReranker();
   app = await buildServer(
-    { source, reranker, mode: 'in-process', proxy: { url: clusterUrl, ...(authorization ? { authorization } : {}) } },
+    {
+      source,
+      reranker,
+      mode: 'in-process',
+      proxy: { url: clusterUrl, indices: ['cran'], ...(authorization ? { authorization } : {}) },
+    },
     { logger: false, deadlineMs: 300, ...(apiKey ? { apiKey } : {}) },
   );
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -169,7 +174,7 @@ describe('Elasticsearch rerank proxy', () => {
     await app.close();
   });
 
-  it('forwards the request unchanged and reranks hits.hits', async () => {
+  it('forwards the request for the rerank window (from 0, size 100) and reranks hits.hits', async () => {
     const body = JSON.stringify({ query: { bool: { must: [{ match: { text: 'boundary layer' } }] } }, size: 3 });
     const res = await rawPost(
       `${proxyUrl}/cran/_search?typed_keys=true`,
@@ -183,12 +188,16 @@ describe('Elasticsearch rerank proxy', () => {
       body,
     );
     expect(res.status).toBe(200);
-    // forwarded: same method, path, query string and bytes; hop-by-hop gone; the cluster from config
+    // forwarded: same path and query string, the window's first page asked for; hop-by-hop gone; the cluster from config
     expect(mock.received).toHaveLength(1);
     const got = mock.received[0]!;
     expect(got.method).toBe('POST');
     expect(got.url).toBe('/cran/_search?typed_keys=true');
-    expect(got.body.toString()).toBe(body);
+    expect(JSON.parse(got.body.toString())).toEqual({
+      query: { bool: { must: [{ match: { text: 'boundary layer' } }] } },
+      from: 0,
+      size: 100,
+    });
     expect(got.headers['x-opaque-id']).toBe('trace-1');
     expect(got.headers['x-drop-me']).toBeUndefined();
     expect(got.headers['host']).toBe(new URL(clusterUrl).host);
@@ -197,9 +206,9 @@ describe('Elasticsearch rerank proxy', () => {
     const hits = json.hits.hits;
     expect(hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
     expect(hits.map((h) => h._dotrank)).toEqual([
-      { first_stage_score: 7, first_stage_rank: 3 },
-      { first_stage_score: 8, first_stage_rank: 2 },
-      { first_stage_score: 9, first_stage_rank: 1 },
+      { first_stage_score: 7, first_stage_rank: 3, tasb_score: hits[0]!._score },
+      { first_stage_score: 8, first_stage_rank: 2, tasb_score: hits[1]!._score },
+      { first_stage_score: 9, first_stage_rank: 1, tasb_score: hits[2]!._score },
     ]);
     expect(hits[0]!._score).toBeCloseTo(100 / `Tp2 ${PASSAGES[1]!.text}`.length);
     expect(Object.keys(hits[0]!).sort()).toEqual(['_dotrank', '_id', '_index', '_score', '_source']);
@@ -235,7 +244,11 @@ describe('Elasticsearch rerank proxy', () => {
       }),
     });
     expect(res.status).toBe(200);
-    expect(JSON.parse(mock.received[0]!.body.toString())).toEqual({ query: { term: { topic: 'flow' } } });
+    expect(JSON.parse(mock.received[0]!.body.toString())).toEqual({
+      query: { term: { topic: 'flow' } },
+      from: 0,
+      size: 100,
+    });
     expect(reranker.calls[0]).toMatchObject({ query: 'flat plate', fusion: 'rrf' });
     expect(reranker.calls[0]!.candidates[0]!.text).toBe(PASSAGES[0]!.text);
   });
@@ -247,7 +260,14 @@ describe('Elasticsearch rerank proxy', () => {
       body: JSON.stringify({ query: { match: { text: 'x' } }, rerank: { fusion: 'bogus' } }),
     });
     expect(res.status).toBe(400);
-    expect(await res.json()).toMatchObject({ error: 'invalid_input', field: 'rerank.fusion' });
+    expect(await res.json()).toEqual({
+      error: {
+        type: 'illegal_argument_exception',
+        reason: expect.stringMatching(/^rerank\.fusion: must be one of/),
+        root_cause: [{ type: 'illegal_argument_exception', reason: expect.stringMatching(/^rerank\.fusion/) }],
+      },
+      status: 400,
+    });
     expect(mock.received).toHaveLength(0);
   });
 
@@ -255,8 +275,8 @@ describe('Elasticsearch rerank proxy', () => {
     const body = '{"query":{"match":{"text":"boundary"}}}';
     const res = await rawPost(`${proxyUrl}/cran/_search`, { 'content-type': 'application/json' }, body, 'GET');
     expect(res.status).toBe(200);
-    expect(mock.received[0]).toMatchObject({ method: 'GET', url: '/cran/_search' });
-    expect(mock.received[0]!.body.toString()).toBe(body);
+    expect(mock.received[0]).toMatchObject({ method: 'POST', url: '/cran/_search' });
+    expect(JSON.parse(mock.received[0]!.body.toString())).toEqual({ ...JSON.parse(body), from: 0, size: 100 });
     expect((JSON.parse(res.body) as EsJson).hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
     const metrics = (await app.inject({ url: '/metrics' })).body;
     expect(metrics).toMatch(/dotrank_search_stage_duration_seconds_count\{stage="rerank"\} 1/);
@@ -361,7 +381,11 @@ describe('Elasticsearch rerank proxy', () => {
       expect(result.hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
       expect(result.hits.max_score).toBe(result.hits.hits[0]!._score);
       const proxied = result as unknown as EsJson;
-      expect(proxied.hits.hits[0]!._dotrank).toEqual({ first_stage_score: 7, first_stage_rank: 3 });
+      expect(proxied.hits.hits[0]!._dotrank).toEqual({
+        first_stage_score: 7,
+        first_stage_rank: 3,
+        tasb_score: proxied.hits.hits[0]!._score,
+      });
       expect(proxied._dotrank).toMatchObject({ reranked: true, degraded: false, reason: null });
       const uri = await client.transport.request<{ hits: { hits: { _id: string }[] } }>({
         method: 'GET',
@@ -370,6 +394,7 @@ describe('Elasticsearch rerank proxy', () => {
       });
       expect(uri.hits.hits.map((h) => h._id)).toEqual(['p2', 'p4', 'p1']);
       expect(mock.received.at(-1)!.url).toBe('/cran/_search?q=boundary');
+      expect(JSON.parse(mock.received.at(-1)!.body.toString())).toEqual({ from: 0, size: 100 });
     } finally {
       await client.close();
     }
@@ -382,7 +407,12 @@ describe('Elasticsearch rerank proxy', () => {
     const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
     await new Promise<void>((r) => dead.close(() => r()));
     app = await buildServer(
-      { source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process', proxy: { url: deadUrl } },
+      {
+        source: new FakeSource(),
+        reranker: new FakeReranker(),
+        mode: 'in-process',
+        proxy: { url: deadUrl, indices: ['cran'] },
+      },
       { logger: false },
     );
     const res = await app.inject({
@@ -391,7 +421,10 @@ describe('Elasticsearch rerank proxy', () => {
       payload: { query: { match: { text: 'x' } } },
     });
     expect(res.statusCode).toBe(502);
-    expect(res.json()).toMatchObject({ error: 'unavailable', field: 'elasticsearch' });
+    expect(res.json()).toMatchObject({
+      error: { type: 'connect_exception', reason: expect.stringContaining(`cannot reach ${deadUrl}`) },
+      status: 502,
+    });
   });
   it('answers 504 naming elasticsearch when the cluster does not answer within its timeout', async () => {
     await app.close();
@@ -404,7 +437,7 @@ describe('Elasticsearch rerank proxy', () => {
           source: new FakeSource(),
           reranker: new FakeReranker(),
           mode: 'in-process',
-          proxy: { url: silentUrl, timeoutMs: 200 },
+          proxy: { url: silentUrl, timeoutMs: 200, indices: ['cran'] },
         },
         { logger: false },
       );
@@ -414,10 +447,10 @@ describe('Elasticsearch rerank proxy', () => {
         payload: { query: { match: { text: 'x' } } },
       });
       expect(res.statusCode).toBe(504);
+      const reason = `dotrank proxy: elasticsearch: ${silentUrl} did not answer within 200 ms (ELASTICSEARCH_TIMEOUT_MS)`;
       expect(res.json()).toEqual({
-        error: 'timeout',
-        field: 'elasticsearch',
-        message: `elasticsearch: ${silentUrl} did not answer within 200 ms (ELASTICSEARCH_TIMEOUT_MS)`,
+        error: { type: 'timeout_exception', reason, root_cause: [{ type: 'timeout_exception', reason }] },
+        status: 504,
       });
     } finally {
       silent.closeAllConnections();
@@ -458,7 +491,7 @@ describe('proxy with API-key auth', () => {
     const res = await fetch(`${proxyUrl}/cran/_search`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: 'Bearer k3y' },
-      body: '{"query":{"match":{"text":"x"}}}',
+      body: '{"query":{"match":{"text":"another query"}}}',
     });
     expect(res.status).toBe(200);
     expect(mock.received[0]!.headers['authorization']).toBe('ApiKey Y2x1c3Rlcg==');

@@ -80,6 +80,28 @@ export const configSchema = z.object({
   ELASTICSEARCH_CA_FILE: optionalString,
   ELASTICSEARCH_CLOUD_ID: optionalString,
   ELASTICSEARCH_TIMEOUT_MS: intFrom(1, 600_000).default(30_000),
+  /** 0 turns the Elasticsearch `_search` proxy off (its routes answer 404 in Elasticsearch's error shape). */
+  DOTRANK_PROXY: z
+    .enum(['0', '1', 'false', 'true'], { message: 'must be 0, 1, false or true' })
+    .default('1')
+    .transform((v) => v === '1' || v === 'true'),
+  /** Indices the proxy serves, comma separated; a pattern (`logs-*`) or `_all` only when listed as such. Unset = ELASTICSEARCH_INDEX. */
+  DOTRANK_PROXY_INDICES: optionalString.pipe(
+    z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[^\\/\s#]+$/, { message: 'lists index names (no /, \\, # or spaces)' })).min(1))
+      .optional(),
+  ),
+  /** The `inference_id` of a `text_similarity_reranker` retriever that the proxy runs with dotrank's model. */
+  DOTRANK_INFERENCE_ID: z.string().min(1).default('dotrank'),
+  /** How long the proxy keeps a reranked window for the next pages (Redis when REDIS_URL is set, else in memory). */
+  DOTRANK_WINDOW_TTL_SECONDS: intFrom(1, 7 * 24 * 3600).default(300),
   /** Fields the query runs on, `field^boost` each (unset: the source's default, `title,text`). */
   ELASTICSEARCH_SEARCH_FIELDS: fieldList({ boosts: true }),
   /** `_source` fields joined into the passage text; dotted paths reach into objects, arrays are joined. */

@@ -86,6 +86,32 @@ export async function decodedBody(response: ForwardedResponse): Promise<Buffer |
   return inflate(response.body).catch(() => undefined);
 }
 
+/**
+ * The request headers a caller may pass on to the cluster; every other one (cookies, `es-security-runas-user`,
+ * `x-forwarded-*`, `x-api-key`, proxy and hop-by-hop headers, `content-encoding`, since bodies are forwarded
+ * decoded) stays here. `authorization` is the caller's own cluster credential, used only when none is configured.
+ */
+export const FORWARDED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  'accept',
+  'accept-encoding',
+  'authorization',
+  'content-type',
+  'traceparent',
+  'tracestate',
+  'user-agent',
+  'x-elastic-client-meta',
+  'x-opaque-id',
+]);
+
+/** The caller's headers the cluster may see: those of FORWARDED_REQUEST_HEADERS, minus those `Connection` names. */
+export function forwardableHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(stripHopByHop(headers))) {
+    if (value !== undefined && FORWARDED_REQUEST_HEADERS.has(name)) out[name] = value;
+  }
+  return out;
+}
+
 /** Sends requests to the one configured cluster; the caller's Host never reaches it, nor its credentials when some are configured. */
 export class ForwardingClient {
   private readonly base: URL;
@@ -117,7 +143,7 @@ export class ForwardingClient {
   }
 
   private outgoingHeaders(request: ForwardRequest): OutgoingHttpHeaders {
-    const headers: OutgoingHttpHeaders = { ...stripHopByHop(request.headers), host: this.base.host };
+    const headers: OutgoingHttpHeaders = { ...forwardableHeaders(request.headers), host: this.base.host };
     // configured credentials win; without them the caller's own (if any) authenticate to the cluster
     if (this.target.authorization) headers['authorization'] = this.target.authorization;
     const { body, method } = request;

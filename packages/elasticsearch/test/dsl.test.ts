@@ -75,28 +75,45 @@ describe('readRetriever', () => {
 });
 
 describe('planProxySearch', () => {
-  it('keeps the original bytes when there is no rerank section', () => {
-    const body = '{ "query": {"match": {"text": "boundary layer"}}, "size": 3 }';
-    const decision = plan(body);
-    expect(decision.rerank).toBe(true);
-    if (!decision.rerank) return;
-    expect(decision.plan.forwardBody.toString()).toBe(body);
-    expect(decision.plan).toMatchObject({ query: 'boundary layer', fusion: 'tasb' });
+  it('plans the window (default 100) and the page, keeping the request without from/size as the window key', () => {
+    const decision = plan({ query: { match: { text: 'boundary layer' } }, size: 3, from: 6 }, 'typed_keys=true&size=9');
+    if (!decision.rerank) throw new Error(decision.why);
+    expect(decision.plan).toMatchObject({
+      kind: 'section',
+      query: 'boundary layer',
+      fusion: 'tasb',
+      window: 100,
+      from: 6,
+      size: 3,
+      continuesPastWindow: true,
+      scoreMapping: 'raw',
+      firstStage: { query: { match: { text: 'boundary layer' } } },
+      keyRequest: { query: { match: { text: 'boundary layer' } } },
+    });
+    expect(decision.plan.params.toString()).toBe('typed_keys=true');
     expect(decision.plan.passage).toBe(passage);
-    expect(decision.plan.size).toBeUndefined();
   });
 
-  it('strips the rerank section, widens size to the window and remembers the size asked for', () => {
+  it('strips the rerank section from the first stage, keeps it in the key and reads its window', () => {
     const decision = plan({
       query: { term: { topic: 'flow' } },
       size: 5,
       rerank: { query: 'flat plate', fusion: 'rrf', field: 'text', window: 40 },
     });
     if (!decision.rerank) throw new Error(decision.why);
-    expect(JSON.parse(decision.plan.forwardBody.toString())).toEqual({ query: { term: { topic: 'flow' } }, size: 40 });
-    expect(decision.plan).toMatchObject({ query: 'flat plate', fusion: 'rrf', size: 5 });
+    expect(decision.plan.firstStage).toEqual({ query: { term: { topic: 'flow' } } });
+    expect(decision.plan.keyRequest).toEqual({
+      query: { term: { topic: 'flow' } },
+      rerank: { query: 'flat plate', fusion: 'rrf', field: 'text', window: 40 },
+    });
+    expect(decision.plan).toMatchObject({ query: 'flat plate', fusion: 'rrf', size: 5, window: 40 });
     expect(decision.plan.passage.textFields).toEqual(['text']);
     expect(decision.plan.passage.textSeparator).toBe(passage.textSeparator);
+  });
+
+  it('names a bad from or size', () => {
+    expect(validationField(() => plan({ query: { match: { text: 'x' } }, from: -1 }))).toBe('from');
+    expect(validationField(() => plan({ query: { match: { text: 'x' } } }, 'size=ten'))).toBe('size');
   });
 
   it('reads the query of a standard retriever, and the q parameter of a URI search', () => {
@@ -115,7 +132,7 @@ describe('planProxySearch', () => {
     expect(why({ size: 0, aggs: {} })).toBe('size 0');
     expect(why({ query: q, sort: ['year'] })).toBe('sort');
     expect(why({ query: q }, 'scroll=1m')).toBe('scroll in query string');
-    expect(why({ query: q, from: 10 })).toBe('from > 0');
+    expect(why({ query: q, from: 10 })).toBe('reranked');
     expect(why({ query: q, _source: false })).toBe('_source false');
     expect(why({ query: q, _source: ['year'] })).toBe('_source excludes the text fields');
     expect(why({ query: q, _source: ['ti*'] })).toBe('reranked');
