@@ -386,6 +386,7 @@ export function normaliseStats(body: Json): LiveStats {
     latency,
     degradedRate: num(pick(o, 'degradedRate', 'degradedRatio')) ?? ratio(o['degraded']),
     cacheHitRatio: num(pick(o, 'cacheHitRatio', 'cacheHitRate')) ?? ratio(cache),
+    queryCacheHitRatio: num(o['queryCacheHitRatio']),
     queueDepth: num(pick(o, 'queueDepth')) ?? num(pick(queue, 'depth', 'waiting')),
     activeWorkers:
       num(pick(o, 'activeWorkers')) ??

@@ -86,6 +86,8 @@ export interface LiveStats {
   latency: Record<string, LatencyPercentiles>;
   degradedRate: number | null;
   cacheHitRatio: number | null;
+  /** Query vectors served from the query cache since the API started (absent when the API encodes no queries). */
+  queryCacheHitRatio: number | null;
   queueDepth: number | null;
   activeWorkers: number | null;
 }

@@ -88,6 +88,7 @@ describe('response normalisation', () => {
       requestsPerSecond: 0.1,
       degradedRate: 0.5,
       cacheHitRatio: 0.25,
+      queryCacheHitRatio: 0.75,
       latencyMs: { total: { p50: 3, p95: 9, p99: 9 }, firstStage: { p50: 1, p95: 2, p99: 2 } },
       queueDepth: null,
       activeWorkers: null,
@@ -99,6 +100,7 @@ describe('response normalisation', () => {
       latency: { total: { p50: 3, p95: 9, p99: 9 }, firstStage: { p50: 1, p95: 2, p99: 2 } },
       degradedRate: 0.5,
       cacheHitRatio: 0.25,
+      queryCacheHitRatio: 0.75,
       queueDepth: null,
       activeWorkers: null,
     });

@@ -1,4 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { QueryCacheStats } from '@dotrank/encoder';
 import type { RerankProcessorObserver } from '@dotrank/rerank-core';
 
 const SECONDS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30];
@@ -65,6 +66,37 @@ export function createMetrics(registry = new Registry(), withDefaults = true): W
 
 const seconds = (ms: number) => ms / 1000;
 
+/**
+ * `dotrank_query_cache_hits_total{tier}` and `dotrank_query_cache_misses_total` (the API's names) from the encoder's
+ * counts, read on scrape.
+ */
+export function queryCacheCounters(registry: Registry, read: () => QueryCacheStats): void {
+  const seen: QueryCacheStats = { hits: 0, sharedHits: 0, misses: 0 };
+  const follow = (field: keyof QueryCacheStats, inc: (n: number) => void) => {
+    const now = read()[field];
+    if (now > seen[field]) inc(now - seen[field]);
+    seen[field] = Math.max(seen[field], now);
+  };
+  new Counter({
+    name: 'dotrank_query_cache_hits_total',
+    help: 'Query vectors served from the query cache instead of encoded, by tier (process: this LRU; redis: shared)',
+    labelNames: ['tier'] as const,
+    registers: [registry],
+    collect() {
+      follow('hits', (n) => this.inc({ tier: 'process' }, n));
+      follow('sharedHits', (n) => this.inc({ tier: 'redis' }, n));
+    },
+  });
+  new Counter({
+    name: 'dotrank_query_cache_misses_total',
+    help: 'Query vectors encoded because no query-cache tier had them',
+    registers: [registry],
+    collect() {
+      follow('misses', (n) => this.inc(n));
+    },
+  });
+}
+
 /** The processor's reports as these metrics. */
 export function metricsObserver(metrics: WorkerMetrics): RerankProcessorObserver {
   return {
@@ -87,4 +119,19 @@ export function metricsObserver(metrics: WorkerMetrics): RerankProcessorObserver
       metrics.warmPassages.inc({ outcome: 'blank' }, result.blank);
     },
   };
+}
+
+/** `dotrank_worker_cache_write_errors_total` from the vector store's count of failed writes, read on scrape. */
+export function cacheWriteErrorsCounter(registry: Registry, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name: 'dotrank_worker_cache_write_errors_total',
+    help: 'Vector cache writes that failed (e.g. Redis full under noeviction): the job went on, the vectors were not cached',
+    registers: [registry],
+    collect() {
+      const now = read();
+      if (now > seen) this.inc(now - seen);
+      seen = Math.max(seen, now);
+    },
+  });
 }

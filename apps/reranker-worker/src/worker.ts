@@ -9,11 +9,22 @@ import {
   type DenseEncoder,
   type DotrankConfig,
 } from '@dotrank/core';
-import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
+import { Encoder, encoderOptionsFromConfig, loadEncoder, type QueryCacheRedis } from '@dotrank/encoder';
 import { startRerankWorker, type RerankWorkerOptions } from '@dotrank/rerank-core';
-import { RedisVectorStore, vectorStoreOptionsFromConfig, type VectorStore } from '@dotrank/vector-cache';
+import {
+  RedisVectorStore,
+  createRedisConnection,
+  vectorStoreOptionsFromConfig,
+  type VectorStore,
+} from '@dotrank/vector-cache';
 import type { Registry } from 'prom-client';
-import { createMetrics, metricsObserver, type WorkerMetrics } from './metrics.js';
+import {
+  cacheWriteErrorsCounter,
+  createMetrics,
+  metricsObserver,
+  queryCacheCounters,
+  type WorkerMetrics,
+} from './metrics.js';
 
 /** The worker process's flags (each overrides its configuration variable). */
 export interface StartWorkerOptions {
@@ -72,23 +83,38 @@ export function rerankWorkerOptions(config: DotrankConfig, options: StartWorkerO
   };
 }
 
+/** The model, its query vectors shared through Redis with the API and the other workers (the caller closes `redis`). */
 async function openEncoder(
   config: DotrankConfig,
   options: StartWorkerOptions,
   queueOptions: QueueOptions,
   threads: number,
+  redis: QueryCacheRedis,
 ): Promise<DenseEncoder> {
   if (options.encoder) return options.encoder;
   const modelDir = options.modelDir ?? config.DOTRANK_MODEL;
   if (!modelDir) throw new ConfigError('model', 'pass --model <dir> or set DOTRANK_MODEL');
   return loadEncoder(
     modelDir,
-    encoderOptionsFromConfig(config, { batchSize: queueOptions.batchSize, intraOpThreads: threads }),
+    encoderOptionsFromConfig(config, { batchSize: queueOptions.batchSize, intraOpThreads: threads }, redis),
   );
 }
 
-function openStore(config: DotrankConfig, encoder: DenseEncoder): VectorStore {
-  return new RedisVectorStore(vectorStoreOptionsFromConfig(config, encoder));
+/**
+ * The Redis vector cache. A failed cache write (Redis full under `noeviction`) does not fail the job: the vectors are
+ * not cached, `dotrank_worker_cache_write_errors_total` counts it, and one warning a minute says so.
+ */
+function openStore(config: DotrankConfig, encoder: DenseEncoder, logger: Logger): VectorStore {
+  return new RedisVectorStore({
+    ...vectorStoreOptionsFromConfig(config, encoder),
+    writeErrors: {
+      report: (failed) =>
+        logger.warn(
+          { writes: failed.writes, vectors: failed.vectors, err: failed.error },
+          'vector cache writes failed: the vectors are not cached (this warning comes at most once a minute)',
+        ),
+    },
+  });
 }
 
 /** Serves GET /metrics; resolves with its URL. */
@@ -130,9 +156,21 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     options.threads ||
     config.DOTRANK_ORT_THREADS ||
     defaultIntraOpThreads(availableParallelism(), options.workersPerMachine ?? 1);
-  const encoder = await openEncoder(config, options, queueOptions, threads);
-  const store = options.store ?? openStore(config, encoder);
+  const queryRedis = createRedisConnection(config.REDIS_URL!);
+  let encoder: DenseEncoder;
+  try {
+    encoder = await openEncoder(config, options, queueOptions, threads, queryRedis);
+  } catch (error) {
+    queryRedis.disconnect();
+    throw error;
+  }
+  const store = options.store ?? openStore(config, encoder, logger);
   const metrics = createMetrics();
+  cacheWriteErrorsCounter(metrics.registry, () => store.stats().writeErrors ?? 0);
+  if (encoder instanceof Encoder) {
+    const loaded = encoder;
+    queryCacheCounters(metrics.registry, () => loaded.queryCacheStats());
+  }
   const worker = await startRerankWorker({
     ...queueOptions,
     encoder,
@@ -170,6 +208,7 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
       );
     if (!options.store) await closeStep('vector cache', () => store.close(), logger);
     if (!options.encoder) await closeStep('model', () => encoder.close(), logger);
+    queryRedis.disconnect();
     logger.info('worker stopped');
   };
   return {

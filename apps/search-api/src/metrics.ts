@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DegradedReason } from '@dotrank/core';
+import type { QueryCacheStats } from '@dotrank/encoder';
 import type { QueueStats } from './types.js';
 
 /** Stage names recorded per request (ms). */
@@ -64,6 +65,14 @@ export interface LiveStats {
   latencyMs: Partial<Record<Stage, { p50: number | null; p95: number | null; p99: number | null }>>;
   queueDepth: number | null;
   activeWorkers: number | null;
+  /** Query-vector cache hits (this process and Redis) over all lookups since start, when this process encodes queries. */
+  queryCacheHitRatio?: number | null;
+}
+
+/** Hits (in-process and shared) over lookups; null before the first lookup. */
+export function queryCacheHitRatio(stats: QueryCacheStats): number | null {
+  const hits = stats.hits + stats.sharedHits;
+  return hits + stats.misses > 0 ? hits / (hits + stats.misses) : null;
 }
 
 export function summarize(
@@ -96,6 +105,37 @@ export function summarize(
   };
 }
 
+/**
+ * `dotrank_query_cache_hits_total{tier}` and `dotrank_query_cache_misses_total` from an encoder's counts, read on
+ * scrape (the encoder counts; these counters follow it).
+ */
+export function queryCacheCounters(registry: Registry, read: () => QueryCacheStats | undefined): void {
+  const seen: QueryCacheStats = { hits: 0, sharedHits: 0, misses: 0 };
+  const follow = (field: keyof QueryCacheStats, inc: (n: number) => void) => {
+    const now = read()?.[field] ?? 0;
+    if (now > seen[field]) inc(now - seen[field]);
+    seen[field] = Math.max(seen[field], now);
+  };
+  new Counter({
+    name: 'dotrank_query_cache_hits_total',
+    help: 'Query vectors served from the query cache instead of encoded, by tier (process: this LRU; redis: shared)',
+    labelNames: ['tier'] as const,
+    registers: [registry],
+    collect() {
+      follow('hits', (n) => this.inc({ tier: 'process' }, n));
+      follow('sharedHits', (n) => this.inc({ tier: 'redis' }, n));
+    },
+  });
+  new Counter({
+    name: 'dotrank_query_cache_misses_total',
+    help: 'Query vectors encoded because no query-cache tier had them',
+    registers: [registry],
+    collect() {
+      follow('misses', (n) => this.inc(n));
+    },
+  });
+}
+
 /** Prometheus metrics of one server (own registry, so several servers can live in one process). */
 export class ApiMetrics {
   readonly registry = new Registry();
@@ -109,8 +149,9 @@ export class ApiMetrics {
   /** Searches recorded since start. */
   searches = 0;
 
-  constructor(queueStats?: () => Promise<QueueStats>) {
+  constructor(queueStats?: () => Promise<QueueStats>, queryCache?: () => QueryCacheStats | undefined) {
     collectDefaultMetrics({ register: this.registry, prefix: 'dotrank_api_' });
+    if (queryCache) queryCacheCounters(this.registry, queryCache);
     this.requests = new Counter({
       name: 'dotrank_http_requests_total',
       help: 'HTTP requests by route, method and status code',

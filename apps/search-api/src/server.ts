@@ -60,7 +60,11 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
   await app.register(errorsPlugin, { bodyLimit: settings.bodyLimit });
   await app.register(authPlugin, options.apiKey ? { apiKey: options.apiKey } : {});
   await app.register(docsPlugin, { secured: Boolean(options.apiKey) }); // before the routes it describes
-  await app.register(metricsPlugin, { mode: deps.mode, ...(deps.queueStats ? { queueStats: deps.queueStats } : {}) });
+  await app.register(metricsPlugin, {
+    mode: deps.mode,
+    ...(deps.queueStats ? { queueStats: deps.queueStats } : {}),
+    ...(deps.queryCache ? { queryCache: deps.queryCache } : {}),
+  });
   await app.register(healthPlugin, { deps });
   await app.register(experimentsPlugin, { deps, options: options.experiments ?? DEFAULT_EXPERIMENT_OPTIONS });
   await app.register(searchPlugin, {

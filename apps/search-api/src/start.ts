@@ -14,7 +14,7 @@ import {
 import { openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
 import { encoderOptionsFromConfig, loadEncoder, readManifest } from '@dotrank/encoder';
-import type { Encoder } from '@dotrank/encoder';
+import type { Encoder, QueryCacheStats } from '@dotrank/encoder';
 import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
 import {
   MemoryVectorStore,
@@ -187,18 +187,24 @@ function processEncoder(
   config: DotrankConfig,
   settings: StartSettings,
   opened: Opened,
-): (why: string) => Promise<Encoder> {
+): ((why: string) => Promise<Encoder>) & { queryCacheStats: () => QueryCacheStats | undefined } {
   let loading: Promise<Encoder> | undefined;
-  return (why) => {
+  let loaded: Encoder | undefined;
+  const load = (why: string) => {
     if (!settings.modelDir)
       return Promise.reject(new ConfigError('--model', `is required ${why} (or set DOTRANK_MODEL)`));
     if (!loading) {
-      const encoder = loadEncoder(resolve(settings.modelDir), encoderOptionsFromConfig(config));
+      // query vectors are shared through Redis with the other API processes and the workers when there is one
+      const redis = config.REDIS_URL ? createRedisConnection(config.REDIS_URL) : undefined;
+      if (redis) opened.add(async () => redis.disconnect()); // added first, so closed after the encoder
+      const encoder = loadEncoder(resolve(settings.modelDir), encoderOptionsFromConfig(config, {}, redis));
       loading = encoder;
+      void encoder.then((e) => (loaded = e)).catch(() => undefined);
       opened.add(async () => (await encoder).close()); // idempotent, so an owner closing it too is fine
     }
     return loading;
   };
+  return Object.assign(load, { queryCacheStats: () => loaded?.queryCacheStats() });
 }
 
 /** The first stage: BM25 itself, or the dense/hybrid index built beside it. */
@@ -340,6 +346,7 @@ async function openDeps(
     mode: settings.inProcess ? 'in-process' : 'queue',
     ...rerank,
     ...(proxy ? { proxy } : {}),
+    queryCache: encoder.queryCacheStats,
     onClose: () => opened.closeAll(),
   };
   return { deps, startLine };

@@ -1,4 +1,5 @@
 import type { CandidateSource } from '@dotrank/core';
+import type { QueryCacheStats } from '@dotrank/encoder';
 import type { ElasticsearchSourceOptions, ForwardTarget, WindowStore } from '@dotrank/elasticsearch';
 import type { DashboardSource } from './dashboard.js';
 import type { ExperimentOptions } from './plugins/experiments.js';
@@ -55,6 +56,8 @@ export interface ServerDeps {
   queueAvailable?: () => boolean;
   /** Queue depth / active workers, collected on /metrics scrape and /api/stats. */
   queueStats?: () => Promise<QueueStats>;
+  /** The query-vector cache's counts of the encoder in this process (undefined until one is loaded): /metrics, /api/stats. */
+  queryCache?: () => QueryCacheStats | undefined;
   /**
    * The model's passage side for /embed, /v1/embeddings and `truncate: false` (token counts): vectors read from the
    * reranker's vector cache, misses encoded here. Absent = those answer 503 naming DOTRANK_MODEL.

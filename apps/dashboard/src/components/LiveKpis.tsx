@@ -32,6 +32,14 @@ export function LiveKpis({ last, headlineStage }: { last: LiveStats | undefined;
         hint="Share of responses served without the dense rerank (deadline, queue or worker trouble)"
       />
       <Kpi label="Vector cache hits" value={formatPercent(last?.cacheHitRatio)} testId="kpi-cache" />
+      {last?.queryCacheHitRatio !== null && last?.queryCacheHitRatio !== undefined ? (
+        <Kpi
+          label="Query cache hits"
+          value={formatPercent(last.queryCacheHitRatio)}
+          testId="kpi-query-cache"
+          hint="Queries whose vector came from the query cache (this API process or Redis) since the API started"
+        />
+      ) : null}
       <Kpi
         label="Queue depth"
         value={countText(last?.queueDepth, noQueue)}

@@ -1,7 +1,7 @@
 // `/metrics` (Prometheus) and `/api/stats` (the dashboard's live view), and the per-request counters behind them.
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
-import { ApiMetrics, summarize } from '../metrics.js';
+import { ApiMetrics, queryCacheHitRatio, summarize } from '../metrics.js';
 import type { ServerDeps } from '../types.js';
 
 declare module 'fastify' {
@@ -14,12 +14,13 @@ declare module 'fastify' {
 export interface MetricsPluginOptions {
   mode: ServerDeps['mode'];
   queueStats?: ServerDeps['queueStats'];
+  queryCache?: ServerDeps['queryCache'];
 }
 
 const LIVE_WINDOW_MS = 60_000;
 
 const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, options) => {
-  const metrics = new ApiMetrics(options.queueStats);
+  const metrics = new ApiMetrics(options.queueStats, options.queryCache);
   app.decorate('apiMetrics', metrics);
 
   app.addHook('onResponse', async (request, reply) => {
@@ -38,9 +39,11 @@ const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, opti
     { schema: { tags: ['health'], summary: 'Live summary of the last minute (dashboard)' } },
     async () => {
       const queue = options.queueStats ? await options.queueStats().catch(() => undefined) : undefined;
+      const queryCache = options.queryCache?.();
       return {
         mode: options.mode,
         ...summarize(metrics.ring.recent(LIVE_WINDOW_MS), LIVE_WINDOW_MS, queue, metrics.searches),
+        ...(queryCache ? { queryCacheHitRatio: queryCacheHitRatio(queryCache) } : {}),
       };
     },
   );
