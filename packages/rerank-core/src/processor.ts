@@ -135,7 +135,9 @@ export class RerankProcessor {
       }
       const count = data.lookup.ids.length;
       // the texts are read from the payload only on a cache miss
-      const texts = () => this.readTexts(payloadKey(this.names, job.id!), count);
+      // one text per hash: the candidates' texts, or their windows' when they were split
+      const hashCount = data.lookup.textHashes.reduce((n, hashes) => n + hashes.length, 0);
+      const texts = () => this.readTexts(payloadKey(this.names, job.id!), hashCount);
       const columns = await withDeadline(
         (signal) =>
           rerankLookup(data, texts, this.deps(), {
@@ -209,7 +211,7 @@ export class RerankProcessor {
     const parsed = payloadSchema.safeParse(texts);
     if (!parsed.success) throw new ValidationError('payload', `${key} is not an array of texts`);
     if (parsed.data.length !== count)
-      throw new ValidationError('payload', `holds ${parsed.data.length} texts for ${count} candidates`);
+      throw new ValidationError('payload', `holds ${parsed.data.length} texts for ${count} text hashes`);
     return parsed.data;
   }
 

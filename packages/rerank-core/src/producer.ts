@@ -20,6 +20,7 @@ import {
   decodeFailure,
   heartbeatKey,
   lookupOf,
+  windowedLookupOf,
   payloadKey,
   queueNames,
   rerankColumnsSchema,
@@ -27,7 +28,11 @@ import {
   type QueueNames,
   type RerankColumns,
   type RerankJob,
+  type RerankLookup,
+  type WindowedLookup,
 } from './wire.js';
+import type { CandidateWindows } from './pipeline.js';
+import type { PassageWindow } from '@dotrank/encoder';
 
 /** Failed jobs kept at most (besides their age, failedJobTtlSeconds). */
 const FAILED_JOBS_KEPT = 5_000;
@@ -56,6 +61,11 @@ export interface QueueRerankerOptions {
   failedJobTtlSeconds?: number;
   /** Overrides of RERANK_JOB_OPTIONS (3 attempts, exponential backoff from 100 ms, bounded history). */
   jobOptions?: JobsOptions;
+  /**
+   * Long documents split into passage windows here (the tokenizer is all this needs of the model), scored by the
+   * worker with DOTRANK_DOC_SCORE; absent: each candidate's whole text.
+   */
+  windows?: CandidateWindows;
 }
 
 type RerankQueue = Queue<RerankJob, RerankColumns>;
@@ -98,7 +108,12 @@ const PAYLOAD_TTL_MARGIN_MS = 60_000;
 const PAYLOAD_TTL_NO_DEADLINE_MS = 24 * 3600_000;
 
 /** The wire job for a valid request (see wire.ts): its fields and the lookup columns, never the texts. */
-function wireJob(valid: RerankRequest, enqueuedAt: number, deadlineAt: number | undefined): RerankJob {
+function wireJob(
+  valid: RerankRequest,
+  enqueuedAt: number,
+  deadlineAt: number | undefined,
+  split: { lookup: RerankLookup; docScore: string } | undefined,
+): RerankJob {
   return {
     query: valid.query,
     fusion: valid.fusion,
@@ -108,7 +123,8 @@ function wireJob(valid: RerankRequest, enqueuedAt: number, deadlineAt: number | 
     ...(valid.requestId !== undefined ? { requestId: valid.requestId } : {}),
     enqueuedAt,
     ...(deadlineAt !== undefined ? { deadlineAt } : {}),
-    lookup: lookupOf(valid.candidates),
+    ...(split ? { docScore: split.docScore } : {}),
+    lookup: split?.lookup ?? lookupOf(valid.candidates),
   };
 }
 
@@ -198,13 +214,17 @@ export class QueueReranker implements Reranker {
       const jobId = randomUUID();
       const key = payloadKey(this.names, jobId);
       try {
-        const job = await this.enqueue(valid, jobId, key, deadlineMs);
+        // fusion bm25 reads no vectors: nothing to split
+        const windows = this.options.windows;
+        const split =
+          windows && valid.fusion !== 'bm25' ? windowedLookupOf(valid.candidates, windows.split) : undefined;
+        const job = await this.enqueue(valid, jobId, key, deadlineMs, split);
         // nobody waits any more: remove the job while it is still waiting (a late worker skips it by its deadlineAt)
         const abandon = () => void this.dropLate(job).then(() => this.dropPayload(key));
         if (signal.aborted) abandon();
         else signal.addEventListener('abort', abandon, { once: true });
         signal.throwIfAborted();
-        return await this.result(job, valid.candidates, deadlineMs);
+        return await this.result(job, valid.candidates, deadlineMs, split?.windows);
       } finally {
         // whatever the outcome, nobody needs the candidates any more
         void this.dropPayload(key);
@@ -218,13 +238,17 @@ export class QueueReranker implements Reranker {
     jobId: string,
     key: string,
     deadlineMs: number | undefined,
+    split: WindowedLookup | undefined,
   ): Promise<Job<RerankJob, RerankColumns>> {
     const enqueuedAt = Date.now();
-    const data = wireJob(valid, enqueuedAt, deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined);
+    const deadlineAt = deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined;
+    const windowed = split ? { lookup: split.lookup, docScore: this.options.windows!.docScore } : undefined;
+    const data = wireJob(valid, enqueuedAt, deadlineAt, windowed);
     const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.retention, ...this.options.jobOptions, jobId };
     // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
     // TextEncoder.encodeInto into a reused buffer (Buffer.from(string) is several times slower at this size)
-    const payload = this.payloadBuffers.encode(JSON.stringify(valid.candidates.map((c) => c.text)));
+    const texts = split?.texts ?? valid.candidates.map((c) => c.text);
+    const payload = this.payloadBuffers.encode(JSON.stringify(texts));
     const ttl = (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS;
     const written = this.connections.command.psetex(key, ttl, payload.bytes).finally(payload.release);
     try {
@@ -248,6 +272,7 @@ export class QueueReranker implements Reranker {
     job: Job<RerankJob, RerankColumns>,
     candidates: RerankRequest['candidates'],
     deadlineMs: number | undefined,
+    windows: PassageWindow[][] | undefined,
   ): Promise<RerankResult> {
     let raw: unknown;
     try {
@@ -263,7 +288,7 @@ export class QueueReranker implements Reranker {
       );
     const parsed = this.columnsSchema.safeParse(raw);
     if (!parsed.success) throw malformed(parsed.error.issues[0]?.path.join('.') || 'shape');
-    const result = resultFromColumns(parsed.data, candidates);
+    const result = resultFromColumns(parsed.data, candidates, windows);
     if (typeof result === 'string') throw malformed(result);
     // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
     void job.remove().catch(() => undefined);

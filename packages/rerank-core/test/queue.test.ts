@@ -339,7 +339,7 @@ describe('jobs the processor refuses (failed at once, the field named in a coded
       expect(reasonOf(await short.waitUntilFinished(events, 20_000).catch((e: unknown) => e))).toEqual({
         code: 'invalid_input',
         field: 'payload',
-        message: 'holds 11 texts for 12 candidates',
+        message: 'holds 11 texts for 12 text hashes',
       });
     } finally {
       await close();

@@ -1,10 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoPath, tinyModelDir } from '@dotrank/core/testing';
+import { redisUrlForTests, repoPath, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
 import { loadEncoder, splitIntoWindows, TextTokenizer, type Encoder } from '@dotrank/encoder';
-import { MemoryVectorStore } from '@dotrank/vector-cache';
+import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import { InProcessReranker } from '../src/in-process.js';
+import { startRerankWorker, type RerankWorker } from '../src/processor.js';
+import { QueueReranker } from '../src/producer.js';
 import { FakeEncoder } from './fake-encoder.js';
+import { deleteKeys, makeCandidates } from './queue-helpers.js';
 
 let tokenizer: TextTokenizer;
 beforeAll(async () => {
@@ -107,4 +110,54 @@ describe('long documents with the ONNX model', () => {
       }
     },
   );
+});
+
+describe('long documents through the queue', () => {
+  const prefix = uniquePrefix('rerank-windows');
+  let encoder: Encoder;
+  let worker: RerankWorker;
+  let producer: QueueReranker;
+  let store: RedisVectorStore;
+  const split = windowsOf(24, 11);
+  const docs = makeCandidates(6, 7, 40); // 40 words each: several windows
+
+  beforeAll(async () => {
+    encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
+    const options = { modelId: encoder.modelId, revision: encoder.revision, dimension: encoder.dimension };
+    store = new RedisVectorStore({ url: redisUrlForTests(), keyPrefix: prefix, ...options });
+    worker = await startRerankWorker({ connection: redisUrlForTests(), queuePrefix: prefix, encoder, store });
+    producer = new QueueReranker({
+      connection: redisUrlForTests(),
+      queuePrefix: prefix,
+      windows: { split, docScore: 'kmax:2' },
+    });
+    await producer.ready();
+  });
+  afterAll(async () => {
+    await producer?.close();
+    await worker?.close();
+    await store?.close();
+    await encoder?.close();
+    await deleteKeys(prefix);
+  });
+
+  it('gives the in-process result: the same document scores and best passages, windows cached by their hashes', async () => {
+    expect(split(docs[0]!.text).length).toBeGreaterThan(2);
+    const req = { query: 'supersonic wing vibration', candidates: docs, fusion: 'tasb' as const };
+    const viaQueue = await producer.rerank(req);
+    const windowCount = docs.reduce((n, d) => n + split(d.text).length, 0);
+    expect(viaQueue.cache).toEqual({ hits: 0, misses: windowCount });
+    const local = await new InProcessReranker({
+      encoder,
+      store: new MemoryVectorStore(),
+      windows: { split, docScore: 'kmax:2' },
+    }).rerank(req);
+    expect(viaQueue.results.map((r) => r.id)).toEqual(local.results.map((r) => r.id));
+    viaQueue.results.forEach((r, i) => {
+      expect(r.score).toBeCloseTo(local.results[i]!.score, 5);
+      expect({ ...r.passage, score: 0 }).toEqual({ ...local.results[i]!.passage, score: 0 });
+      expect(r.passage!.score).toBeCloseTo(local.results[i]!.passage!.score, 5);
+    });
+    expect((await producer.rerank(req)).cache).toEqual({ hits: windowCount, misses: 0 });
+  });
 });
