@@ -180,6 +180,25 @@ export const configSchema = z.object({
   DOTRANK_QUERY_BATCH: intFrom(1, 4096).default(16),
   /** How long the first query of a batch waits for others (ms); 0 = no waiting (queries that queued meanwhile still join). */
   DOTRANK_BATCH_WAIT_MS: intFrom(0, 10_000).default(2),
+  /**
+   * How a long document's score comes from its passage windows: `first` (default: no windows, the text truncated to
+   * the passage length), `firstp`, `maxp`, `sump`, `meanp` or `kmax:K` (the mean of the K best windows).
+   */
+  DOTRANK_DOC_SCORE: z
+    .string()
+    .default('first')
+    .transform((v) => v.trim().toLowerCase())
+    .pipe(
+      z
+        .string()
+        .regex(/^(first|firstp|maxp|sump|meanp|kmax:([1-9]\d{0,2}|10[01]\d|102[0-4]))$/, {
+          message: 'must be first, firstp, maxp, sump, meanp or kmax:K (K from 1 to 1024)',
+        }),
+    ),
+  /** Tokens per passage window, special tokens included (default: the model's passage length). */
+  DOTRANK_PASSAGE_WINDOW_TOKENS: intFrom(3, 8192).optional(),
+  /** Tokens from one window's start to the next one's (default: half of the window). */
+  DOTRANK_PASSAGE_WINDOW_STRIDE: intFrom(1, 8192).optional(),
   DOTRANK_CACHE_DTYPE: z.enum(['float32', 'float16', 'int8']).default('float32'),
   DOTRANK_CACHE_TTL_SECONDS: intFrom(0, 10 * 365 * 24 * 3600).default(0),
   /**

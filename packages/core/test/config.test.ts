@@ -20,6 +20,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DOTRANK_RERANK_DEADLINE_MS: 'soon' })).toThrow(/DOTRANK_RERANK_DEADLINE_MS.*"soon"/);
     expect(() => loadConfig({ DOTRANK_CACHE_DTYPE: 'int4' })).toThrow(/DOTRANK_CACHE_DTYPE/);
   });
+
+  it('reads how long documents are scored: first by default, window sizes optional', () => {
+    const defaults = loadConfig({});
+    expect(defaults.DOTRANK_DOC_SCORE).toBe('first');
+    expect(defaults.DOTRANK_PASSAGE_WINDOW_TOKENS).toBeUndefined();
+    expect(defaults.DOTRANK_PASSAGE_WINDOW_STRIDE).toBeUndefined();
+    const set = loadConfig({ DOTRANK_DOC_SCORE: ' KMax:3 ', DOTRANK_PASSAGE_WINDOW_TOKENS: '128' });
+    expect([set.DOTRANK_DOC_SCORE, set.DOTRANK_PASSAGE_WINDOW_TOKENS]).toEqual(['kmax:3', 128]);
+    for (const bad of ['best', 'kmax:0', 'kmax:1025', 'kmax'])
+      expect(() => loadConfig({ DOTRANK_DOC_SCORE: bad })).toThrow(/DOTRANK_DOC_SCORE.*must be first, firstp, maxp/);
+    expect(() => loadConfig({ DOTRANK_PASSAGE_WINDOW_STRIDE: '0' })).toThrow(/DOTRANK_PASSAGE_WINDOW_STRIDE/);
+  });
 });
 
 describe('errors', () => {

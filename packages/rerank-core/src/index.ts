@@ -18,7 +18,10 @@ export { aggregateWindows, docScoreName, parseDocScore, usesWindows, DOC_SCORE_N
 export type { DocScore, DocScoreMode } from './doc-score.js';
 export { rerankCandidates, warmPassages } from './pipeline.js';
 export type { CandidateWindows } from './pipeline.js';
+export { candidateWindowsFor, passageWindowSettingsFromConfig } from './windows.js';
+export type { PassageWindowSettings } from './windows.js';
 export { InProcessReranker } from './in-process.js';
+export { LoadShedder, OverloadedError } from './shedding.js';
 export { QueueReranker } from './producer.js';
 export { enqueueWarm } from './warm-run.js';
 export type { WarmProgress } from './warm-run.js';

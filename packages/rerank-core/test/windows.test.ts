@@ -4,6 +4,7 @@ import { redisUrlForTests, repoPath, tinyModelDir, uniquePrefix } from '@dotrank
 import { loadEncoder, splitIntoWindows, TextTokenizer, type Encoder } from '@dotrank/encoder';
 import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import { InProcessReranker } from '../src/in-process.js';
+import { candidateWindowsFor } from '../src/windows.js';
 import { startRerankWorker, type RerankWorker } from '../src/processor.js';
 import { QueueReranker } from '../src/producer.js';
 import { FakeEncoder } from './fake-encoder.js';
@@ -159,5 +160,33 @@ describe('long documents through the queue', () => {
       expect(r.passage!.score).toBeCloseTo(local.results[i]!.passage!.score, 5);
     });
     expect((await producer.rerank(req)).cache).toEqual({ hits: windowCount, misses: 0 });
+  });
+});
+
+describe('candidateWindowsFor (model directory and settings)', () => {
+  it('splits with the model tokenizer at its passage length, half as stride, and none under first', async () => {
+    expect(await candidateWindowsFor(tinyModelDir(), { docScore: 'first' })).toBeUndefined();
+    const windows = (await candidateWindowsFor(tinyModelDir(), { docScore: 'maxp' }))!;
+    expect(windows.docScore).toBe('maxp');
+    const long = filler(400, 'w');
+    const parts = windows.split(long);
+    expect(parts.length).toBeGreaterThan(1);
+    expect(tokenizer.pieces(parts[0]!.text).length).toBeLessThanOrEqual(256 - 2);
+    const small = (await candidateWindowsFor(tinyModelDir(), { docScore: 'maxp', windowTokens: 34 }))!;
+    const smallParts = small.split(long);
+    expect(tokenizer.pieces(smallParts[0]!.text).length).toBe(32);
+    const before = tokenizer.pieces(long.slice(0, smallParts[1]!.start)).length; // stride: half of 34 tokens
+    expect(before).toBeGreaterThanOrEqual(17);
+    expect(before).toBeLessThan(17 + tokenizer.pieces('w1').length);
+  });
+
+  it('refuses windows longer than the model takes and bad strides, naming the setting', async () => {
+    await expect(candidateWindowsFor(tinyModelDir(), { docScore: 'maxp', windowTokens: 4096 })).rejects.toThrow(
+      /DOTRANK_PASSAGE_WINDOW_TOKENS: must be at most the model's passage length/,
+    );
+    await expect(candidateWindowsFor(tinyModelDir(), { docScore: 'maxp', stride: 300 })).rejects.toThrow(
+      /DOTRANK_PASSAGE_WINDOW_STRIDE/,
+    );
+    await expect(candidateWindowsFor(tinyModelDir(), { docScore: 'best' })).rejects.toThrow(/DOTRANK_DOC_SCORE/);
   });
 });
