@@ -1,4 +1,7 @@
 // Online experiments through the API (#19): /search shadowed and interleaved, events in, the report out.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
@@ -202,6 +205,49 @@ describe('POST /api/events and the report', () => {
     } finally {
       await app.close();
       await deleteKeys(redisUrlForTests(), keyPrefix);
+    }
+  });
+});
+
+describe('judging', () => {
+  it('pools both systems of logged queries, takes grades 0-3 into the file store, and writes qrels', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dotrank-judge-api-'));
+    try {
+      const judgmentsFile = join(dir, 'judgments.jsonl');
+      app = await make({ ...base, judgmentsFile });
+      const shown = await search('q=wing%20flow&k=3&experiment=interleave');
+      const [impression] = await app.experiments.store.impressions('api-test');
+      const pool = new Set([...impression!.control, ...impression!.treatment]);
+      const seen: string[] = [];
+      for (;;) {
+        const next = (await app.inject({ method: 'GET', url: '/api/judgments/next?depth=3' })).json();
+        if (!next.item) break;
+        expect(next.item.query).toBe('wing flow');
+        expect(next.item.text).toContain('wing');
+        seen.push(next.item.docId);
+        const grade = seen.length % 4;
+        const res = await app.inject({
+          method: 'POST',
+          url: '/api/judgments',
+          payload: { qid: next.item.qid, query: next.item.query, docId: next.item.docId, grade, judge: 'ann' },
+        });
+        expect(res.statusCode, res.body).toBe(200);
+      }
+      expect(new Set(seen)).toEqual(pool);
+      expect(shown.results.every((r: { id: string }) => pool.has(r.id))).toBe(true);
+      const qrels = (await app.inject({ method: 'GET', url: '/api/judgments/qrels' })).body.trim().split('\n');
+      expect(qrels).toHaveLength(pool.size);
+      expect((await readFile(judgmentsFile, 'utf8')).trim().split('\n')).toHaveLength(pool.size);
+      const log = (await app.inject({ method: 'GET', url: '/api/judgments/log' })).body.trim().split('\n');
+      expect(JSON.parse(log[0]!).judge).toBe('ann');
+      const bad = await app.inject({
+        method: 'POST',
+        url: '/api/judgments',
+        payload: { qid: 'q', query: 'q', docId: 'd1', grade: 7 },
+      });
+      expect([bad.statusCode, bad.json().field]).toEqual([400, 'grade']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -29,3 +29,15 @@ export {
 } from './stats.js';
 export { simulateClicks, cascadeModel, positionBasedModel, gradedAttractiveness } from './simulate.js';
 export type { ClickModel } from './simulate.js';
+export {
+  parseJudgment,
+  queryIdOf,
+  latestJudgments,
+  formatQrels,
+  formatJudgmentLog,
+  formatJudgedQueries,
+  nextToJudge,
+  FileJudgmentStore,
+  RedisJudgmentStore,
+} from './judgments.js';
+export type { Judgment, JudgmentStore, PoolItem } from './judgments.js';

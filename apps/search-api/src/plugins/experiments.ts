@@ -3,17 +3,21 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { DotrankConfig } from '@dotrank/core';
+import { resolve } from 'node:path';
 import {
   EXPERIMENT_MODES,
   ExperimentRunner,
+  FileJudgmentStore,
+  RedisJudgmentStore,
   MAX_EVENTS_PER_REQUEST,
   MemoryExperimentStore,
   RedisExperimentStore,
   analyzeExperiment,
   takeEvents,
 } from '@dotrank/experiments';
-import type { ExperimentMode, ExperimentStore } from '@dotrank/experiments';
+import type { ExperimentMode, ExperimentStore, JudgmentStore } from '@dotrank/experiments';
 import { createRedisConnection } from '@dotrank/vector-cache';
+import { judgmentRoutes } from '../experiments/judgments.js';
 import { experimentSearch } from '../experiments/search.js';
 import type { runSearch } from '../search.js';
 import type { ServerDeps } from '../types.js';
@@ -39,6 +43,13 @@ export interface ExperimentOptions {
   keyPrefix?: string;
   /** A store of the caller's (tests, benchmarks); wins over redisUrl. */
   store?: ExperimentStore;
+  /** Where grades of the Judge tab go without Redis (JSON lines); default .dotrank/judgments/judgments.jsonl. */
+  judgmentsFile?: string;
+}
+
+/** The judgments file without Redis: `<DOTRANK_DATA_DIR>/judgments/judgments.jsonl` (the CLI reads the same). */
+export function judgmentsFileOf(config: Pick<DotrankConfig, 'DOTRANK_DATA_DIR'>): string {
+  return resolve(config.DOTRANK_DATA_DIR, 'judgments', 'judgments.jsonl');
 }
 
 /** The experiment options of a configuration: the one mapping from DOTRANK_EXPERIMENT_* to the server. */
@@ -50,6 +61,7 @@ export function experimentOptionsFromConfig(config: DotrankConfig): ExperimentOp
     maxEvents: config.DOTRANK_EXPERIMENT_MAX_EVENTS,
     retentionDays: config.DOTRANK_EXPERIMENT_RETENTION_DAYS,
     keyPrefix: config.DOTRANK_KEY_PREFIX,
+    judgmentsFile: judgmentsFileOf(config),
     ...(config.REDIS_URL ? { redisUrl: config.REDIS_URL } : {}),
   };
 }
@@ -75,6 +87,15 @@ function openStore(app: FastifyInstance, options: ExperimentOptions): Experiment
     keyPrefix: options.keyPrefix ?? 'dotrank',
     closeConnection: true,
   });
+}
+
+function openJudgments(app: FastifyInstance, options: ExperimentOptions): JudgmentStore {
+  if (!options.redisUrl)
+    return new FileJudgmentStore(options.judgmentsFile ?? resolve('.dotrank', 'judgments', 'judgments.jsonl'));
+  const redis = createRedisConnection(options.redisUrl, {
+    onError: (error) => app.log.warn({ err: error }, 'judgments store: Redis error'),
+  }) as ConstructorParameters<typeof RedisJudgmentStore>[0];
+  return new RedisJudgmentStore(redis, { keyPrefix: options.keyPrefix ?? 'dotrank', closeConnection: true });
 }
 
 const NAME = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' };
@@ -119,10 +140,13 @@ const experimentsPlugin: FastifyPluginAsync<{ deps: ServerDeps; options: Experim
   });
   app.decorate('experiments', runner);
   app.decorate('experimentSearch', experimentSearch(runner));
+  const judgments = openJudgments(app, options);
   app.addHook('onClose', async () => {
     await runner.settled();
     if (!options.store) await store.close();
+    await judgments.close();
   });
+  await app.register(judgmentRoutes, { deps: opts.deps, runner, store: judgments });
 
   app.post('/api/events', {
     schema: {
