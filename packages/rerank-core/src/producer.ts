@@ -12,6 +12,7 @@ import {
 } from './connections.js';
 import { NoWorkersError, RerankJobFailedError, rerankDeadline } from './errors.js';
 import { DEFAULT_MAX_CANDIDATES, validateRerankRequest } from './schemas.js';
+import { LoadShedder } from './shedding.js';
 import type { Reranker, RerankOptions, RerankRequest, RerankResult } from './types.js';
 import {
   EVENTS_MAX_LEN,
@@ -144,6 +145,8 @@ export class QueueReranker implements Reranker {
   private readonly options: QueueRerankerOptions;
   private readonly columnsSchema = rerankColumnsSchema();
   private readonly payloadBuffers = new PayloadBuffers();
+  /** This producer's reranks under way and its recent throughput: refuses a rerank that could not finish in time. */
+  readonly shedder = new LoadShedder();
   /** Failed-job retention from failedJobTtlSeconds (the count bound of RERANK_JOB_OPTIONS stays). */
   private readonly retention: JobsOptions;
   /** The last heartbeat count and when it was read; the read under way, shared by everyone who asks meanwhile. */
@@ -213,6 +216,10 @@ export class QueueReranker implements Reranker {
       if (!(await this.workersAlive().catch(() => true))) throw new NoWorkersError(this.names.rerank);
       const jobId = randomUUID();
       const key = payloadKey(this.names, jobId);
+      // expected wait past the deadline: answer now (degraded, overloaded) rather than wait it out
+      const finished = this.shedder.admit(deadlineMs);
+      // past its deadline the job is removed, or expires in the worker: no longer under way
+      signal.addEventListener('abort', () => finished(false), { once: true });
       try {
         // fusion bm25 reads no vectors: nothing to split
         const windows = this.options.windows;
@@ -226,6 +233,8 @@ export class QueueReranker implements Reranker {
         signal.throwIfAborted();
         return await this.result(job, valid.candidates, deadlineMs, split?.windows);
       } finally {
+        // a rerank nobody waited for to the end is no measure of throughput
+        finished(!signal.aborted);
         // whatever the outcome, nobody needs the candidates any more
         void this.dropPayload(key);
       }
