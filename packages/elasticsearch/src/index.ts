@@ -38,6 +38,8 @@ export type { ElasticsearchSourceOptions, ResolvedSourceOptions } from './option
 export { passageFromHit } from './query.js';
 export { passageOptionsForIndex, sourceOptionsFromConfig, loadIndexConfig, parseIndexConfig } from './index-config.js';
 export type { IndexConfigMap, IndexFieldConfig, PassageConfig } from './index-config.js';
+export { inspectIndex, walkMapping, suggestionAsEnv, suggestionAsIndexConfig } from './inspect.js';
+export type { IndexInspection, InspectedTextField, InspectedFilterField, SuggestedIndexConfig } from './inspect.js';
 export { translateError, statusOf } from './errors.js';
 // Dense retrieval on Elasticsearch, documented for scripts; no project of ours wires it in yet.
 export { ElasticsearchDenseSource, createElasticsearchDenseSource, detectDenseMode } from './knn.js';

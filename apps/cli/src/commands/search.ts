@@ -11,7 +11,12 @@ import type { Encoder } from '@dotrank/encoder';
 import { FIRST_STAGES, openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
 import { intFlag } from '../lib/flags.js';
-import { commandConfig, configOption, givenOnCommandLine } from '../lib/config-options.js';
+import {
+  addElasticsearchFieldOptions,
+  commandConfig,
+  configOption,
+  givenOnCommandLine,
+} from '../lib/config-options.js';
 import { sourceKindOf } from '../lib/sources.js';
 import type { SourceKind } from '../lib/sources.js';
 
@@ -106,52 +111,52 @@ export function registerSearchCommand(program: Command): void {
         .default('bm25'),
     )
     .addOption(configOption('--model <dir>', 'DOTRANK_MODEL', 'model folder for --first-stage dense|hybrid'))
-    .option('--json', 'print JSON: [{rank, id, score, text}]')
-    .action(async (query: string, flags: SearchFlags) => {
-      const config = commandConfig(command);
-      // only a typed --index chooses Elasticsearch; ELASTICSEARCH_INDEX alone names the index but not the source
-      if (!givenOnCommandLine(command, 'index')) delete flags.index;
-      const k = intFlag('--k', flags.k, 1, 10_000)!;
-      const lexical = await openSource(config, flags);
-      let encoder: Encoder | undefined;
-      let source: CandidateSource = lexical;
-      let results: Candidate[];
-      try {
-        if (flags.firstStage !== 'bm25') {
-          const modelDir = config.DOTRANK_MODEL;
-          if (!modelDir)
-            throw new ConfigError(
-              '--model',
-              `--first-stage ${flags.firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`,
-            );
-          encoder = await loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
-          const dataDir =
-            sourceKindOf(config, flags) === 'embedded'
-              ? await embeddedIndexDir(config, flags)
-              : resolve(config.DOTRANK_DATA_DIR, 'index', config.ELASTICSEARCH_INDEX);
-          source = await openFirstStage(config, { firstStage: flags.firstStage, bm25: lexical, encoder, dataDir });
-          if ((await source.count()) === 0 || (flags.firstStage === 'hybrid' && (await lexical.count()) === 0)) {
-            throw new NotFoundError(
-              '--first-stage',
-              `no dense index for this model beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${flags.firstStage} --model ${modelDir}`,
-            );
-          }
+    .option('--json', 'print JSON: [{rank, id, score, text}]');
+  addElasticsearchFieldOptions(command).action(async (query: string, flags: SearchFlags) => {
+    const config = commandConfig(command);
+    // only a typed --index chooses Elasticsearch; ELASTICSEARCH_INDEX alone names the index but not the source
+    if (!givenOnCommandLine(command, 'index')) delete flags.index;
+    const k = intFlag('--k', flags.k, 1, 10_000)!;
+    const lexical = await openSource(config, flags);
+    let encoder: Encoder | undefined;
+    let source: CandidateSource = lexical;
+    let results: Candidate[];
+    try {
+      if (flags.firstStage !== 'bm25') {
+        const modelDir = config.DOTRANK_MODEL;
+        if (!modelDir)
+          throw new ConfigError(
+            '--model',
+            `--first-stage ${flags.firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`,
+          );
+        encoder = await loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
+        const dataDir =
+          sourceKindOf(config, flags) === 'embedded'
+            ? await embeddedIndexDir(config, flags)
+            : resolve(config.DOTRANK_DATA_DIR, 'index', config.ELASTICSEARCH_INDEX);
+        source = await openFirstStage(config, { firstStage: flags.firstStage, bm25: lexical, encoder, dataDir });
+        if ((await source.count()) === 0 || (flags.firstStage === 'hybrid' && (await lexical.count()) === 0)) {
+          throw new NotFoundError(
+            '--first-stage',
+            `no dense index for this model beside ${dataDir}; build it with: dotrank eval --collection <dir> --first-stage ${flags.firstStage} --model ${modelDir}`,
+          );
         }
-        results = await source.search(query, { k });
-      } finally {
-        await source.close().catch(() => undefined);
-        await lexical.close().catch(() => undefined);
-        await encoder?.close();
       }
-      if (flags.json) {
-        const out = results.map((r, i) => ({
-          rank: i + 1,
-          id: r.id,
-          score: r.score,
-          text: r.text,
-          ...(r.metadata ? { metadata: r.metadata } : {}),
-        }));
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-      } else printTable(results);
-    });
+      results = await source.search(query, { k });
+    } finally {
+      await source.close().catch(() => undefined);
+      await lexical.close().catch(() => undefined);
+      await encoder?.close();
+    }
+    if (flags.json) {
+      const out = results.map((r, i) => ({
+        rank: i + 1,
+        id: r.id,
+        score: r.score,
+        text: r.text,
+        ...(r.metadata ? { metadata: r.metadata } : {}),
+      }));
+      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    } else printTable(results);
+  });
 }

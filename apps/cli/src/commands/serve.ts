@@ -3,7 +3,12 @@ import type { Command } from 'commander';
 import { FIRST_STAGES } from '@dotrank/dense';
 import { startServer } from '@dotrank/search-api';
 import type { StartFlags } from '@dotrank/search-api';
-import { commandConfig, configOption, givenOnCommandLine } from '../lib/config-options.js';
+import {
+  addElasticsearchFieldOptions,
+  commandConfig,
+  configOption,
+  givenOnCommandLine,
+} from '../lib/config-options.js';
 
 /** The command's own options; model, port, host and index reach startServer through the configuration. */
 type ServeOptions = Pick<StartFlags, 'indexDir' | 'evalDir' | 'dashboardDir' | 'inProcess' | 'firstStage'>;
@@ -31,42 +36,42 @@ export function registerServeCommand(program: Command): void {
         '--first-stage <kind>',
         'bm25 (default), dense or hybrid (dense index built by dotrank eval --first-stage; needs --model)',
       ).choices([...FIRST_STAGES]),
-    )
-    .action(async (options: ServeOptions) => {
-      const config = commandConfig(command);
-      const running = await startServer(config, {
-        ...(options.indexDir ? { indexDir: options.indexDir } : {}),
-        // only a typed --index chooses Elasticsearch; ELASTICSEARCH_INDEX alone names the index but not the source
-        ...(givenOnCommandLine(command, 'index') ? { index: config.ELASTICSEARCH_INDEX } : {}),
-        ...(options.evalDir ? { evalDir: options.evalDir } : {}),
-        ...(options.dashboardDir ? { dashboardDir: options.dashboardDir } : {}),
-        ...(options.inProcess ? { inProcess: true } : {}),
-        ...(options.firstStage ? { firstStage: options.firstStage } : {}),
-      });
-      process.stderr.write(`dotrank: serving on ${running.url} (${running.mode} mode); docs at ${running.url}/docs\n`);
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        const stop = (signal: NodeJS.Signals) => {
-          if (stopping) return;
-          stopping = true;
-          process.stderr.write(`dotrank: ${signal} received, shutting down\n`);
-          const force = setTimeout(() => {
-            process.stderr.write('dotrank: shutdown took over 10 s, exiting\n');
-            process.exit(1);
-          }, 10_000);
-          force.unref();
-          running
-            .close()
-            .catch((error: unknown) =>
-              process.stderr.write(`dotrank: error during shutdown: ${(error as Error).message}\n`),
-            )
-            .finally(() => {
-              clearTimeout(force);
-              resolve();
-            });
-        };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
+    );
+  addElasticsearchFieldOptions(command).action(async (options: ServeOptions) => {
+    const config = commandConfig(command);
+    const running = await startServer(config, {
+      ...(options.indexDir ? { indexDir: options.indexDir } : {}),
+      // only a typed --index chooses Elasticsearch; ELASTICSEARCH_INDEX alone names the index but not the source
+      ...(givenOnCommandLine(command, 'index') ? { index: config.ELASTICSEARCH_INDEX } : {}),
+      ...(options.evalDir ? { evalDir: options.evalDir } : {}),
+      ...(options.dashboardDir ? { dashboardDir: options.dashboardDir } : {}),
+      ...(options.inProcess ? { inProcess: true } : {}),
+      ...(options.firstStage ? { firstStage: options.firstStage } : {}),
     });
+    process.stderr.write(`dotrank: serving on ${running.url} (${running.mode} mode); docs at ${running.url}/docs\n`);
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`dotrank: ${signal} received, shutting down\n`);
+        const force = setTimeout(() => {
+          process.stderr.write('dotrank: shutdown took over 10 s, exiting\n');
+          process.exit(1);
+        }, 10_000);
+        force.unref();
+        running
+          .close()
+          .catch((error: unknown) =>
+            process.stderr.write(`dotrank: error during shutdown: ${(error as Error).message}\n`),
+          )
+          .finally(() => {
+            clearTimeout(force);
+            resolve();
+          });
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+  });
 }

@@ -26,6 +26,35 @@ export function configOption(
   return option;
 }
 
+/**
+ * The flags that say where an Elasticsearch index keeps its text (the ELASTICSEARCH_*_FIELDS variables and
+ * DOTRANK_INDEX_CONFIG), for every command that builds an Elasticsearch source.
+ */
+export function addElasticsearchFieldOptions(command: Command): Command {
+  const options = [
+    configOption(
+      '--search-fields <list>',
+      'ELASTICSEARCH_SEARCH_FIELDS',
+      'Elasticsearch fields the query runs on, field^boost, comma separated',
+    ),
+    configOption(
+      '--text-fields <list>',
+      'ELASTICSEARCH_TEXT_FIELDS',
+      'Elasticsearch _source fields joined into the passage text (dotted paths; arrays joined)',
+    ),
+    configOption(
+      '--text-separator <text>',
+      'ELASTICSEARCH_TEXT_SEPARATOR',
+      'between joined text fields (\\n: newline)',
+    ),
+    configOption('--id-field <field>', 'ELASTICSEARCH_ID_FIELD', 'Elasticsearch field holding the passage id'),
+    configOption('--filter-fields <list>', 'ELASTICSEARCH_FILTER_FIELDS', 'Elasticsearch fields a filter may name'),
+    configOption('--index-config <file>', 'DOTRANK_INDEX_CONFIG', 'JSON file of index -> fields, over the flags above'),
+  ];
+  for (const option of options) command.addOption(option);
+  return command;
+}
+
 /** The environment a command runs with: process.env with the values of its configuration flags on top. */
 export function commandEnv(
   command: Command,
