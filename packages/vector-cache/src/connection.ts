@@ -22,6 +22,11 @@ export interface RedisConnectionOptions {
    * clusterSeedsFromUrl).
    */
   cluster?: boolean;
+  /**
+   * Cluster only: commands issued in the same tick travel as one pipeline per node (ioredis' auto-pipelining). The
+   * vector cache turns it on for its own connection: a 1,000-key read is ~1,000 single-slot MGETs on a cluster.
+   */
+  autoPipelining?: boolean;
 }
 
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
@@ -128,7 +133,7 @@ export function isCluster(client: RedisClient): client is Cluster {
  * is retried on a fresh slot map for at most ~1.5 s, then fails (the caller degrades); the other slots are
  * unaffected.
  */
-function clusterOptions(base: RedisOptions, role: RedisRole): ClusterOptions {
+function clusterOptions(base: RedisOptions, role: RedisRole, autoPipelining: boolean): ClusterOptions {
   const { host: _host, port: _port, db: _db, ...nodeOptions } = base;
   const roleOptions = ROLE_OPTIONS[role];
   const common: ClusterOptions = {
@@ -143,6 +148,7 @@ function clusterOptions(base: RedisOptions, role: RedisRole): ClusterOptions {
     maxRedirections: 8,
     slotsRefreshTimeout: 1000,
     slotsRefreshInterval: 2000,
+    enableAutoPipelining: autoPipelining,
   };
   if (role === 'check') return { ...common, lazyConnect: true, clusterRetryStrategy: () => null };
   return common;
@@ -156,7 +162,7 @@ export function createRedisConnection(url: string, options: RedisConnectionOptio
     ? (clusterSeedsFromUrl(url) ?? [{ host: base.host!, port: base.port! }])
     : clusterSeedsFromUrl(url);
   const connection = seeds
-    ? new Cluster(seeds, clusterOptions(base, role))
+    ? new Cluster(seeds, clusterOptions(base, role, options.autoPipelining ?? false))
     : new Redis({ ...base, ...ROLE_OPTIONS[role] });
   // without a listener ioredis prints "Unhandled error event" on every reconnect attempt
   connection.on('error', options.onError ?? (() => undefined));

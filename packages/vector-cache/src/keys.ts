@@ -33,9 +33,21 @@ export function modelHash(modelId: string, revision: string, dtype: VectorDtype)
 }
 
 /**
- * `${prefix}:vec:${modelHash}:${id}:${textHash}`. No hash tag: in Redis Cluster a model's vectors spread over all
- * slots (and nodes); the cluster store groups each batch by slot instead (see README for the trade-off).
+ * Redis Cluster: how many hash slots one model's vectors spread over. A batch costs one MGET per distinct slot, so
+ * a tag per key (16,384 slots) makes a 1,000-candidate read ~1,000 commands; 128 buckets make it at most 128 (each on
+ * the node that owns it), still spread over up to 128 shards.
  */
-export function vectorRedisKey(prefix: string, model: string, key: VectorKey): string {
-  return `${prefix}:vec:${model}:${key.id}:${keyTextHash(key)}`;
+export const CLUSTER_VECTOR_BUCKETS = 128;
+
+/**
+ * `${prefix}:vec:${modelHash}:${id}:${textHash}` on a single Redis. On a Redis Cluster (`clusterBuckets` given),
+ * `${prefix}:vec:${modelHash}:{${modelHash}:${bucket}}:${id}:${textHash}`: the hash tag puts each key in one of
+ * `clusterBuckets` slots per model, chosen by its text hash, so that a batch needs one MGET per bucket, not per key.
+ * Either way the key starts with `${prefix}:vec:` (ACL patterns, prefix cleanup).
+ */
+export function vectorRedisKey(prefix: string, model: string, key: VectorKey, clusterBuckets?: number): string {
+  const hash = keyTextHash(key);
+  if (clusterBuckets === undefined) return `${prefix}:vec:${model}:${key.id}:${hash}`;
+  const bucket = Number.parseInt(hash.slice(0, 8), 16) % clusterBuckets;
+  return `${prefix}:vec:${model}:{${model}:${bucket}}:${key.id}:${hash}`;
 }

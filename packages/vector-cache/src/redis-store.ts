@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { ConfigError, UnavailableError, ValidationError, dot, dotAt, type DotrankConfig } from '@dotrank/core';
 import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
 import { createRedisConnection, isCluster } from './connection.js';
-import { modelHash, vectorRedisKey, type VectorKey } from './keys.js';
+import { CLUSTER_VECTOR_BUCKETS, modelHash, vectorRedisKey, type VectorKey } from './keys.js';
 import { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';
 import { emptyStats, type CacheStats, type ScoredLookup, type VectorEntry, type VectorStore } from './types.js';
 
@@ -32,12 +32,32 @@ export interface RedisVectorStoreOptions {
   /** Keys per MGET / values per SET pipeline (default 256). */
   chunkSize?: number;
   /**
+   * Cache writes that fail (Redis full: `OOM` under `noeviction`; or unreachable) do not fail the caller: the vectors
+   * are simply not cached (the next job encodes them again), every failure is counted (`stats().writeErrors`), and
+   * `report` is called at most once per `intervalMs` (default 60 s) with the failures since its last call, so a full
+   * Redis gives one log line a minute, not one per request. Without it, setMany throws UnavailableError.
+   */
+  writeErrors?: { report: (failed: WriteFailureReport) => void; intervalMs?: number };
+  /**
    * Score cache reads through a RedisVectorReader (its own connection, no per-chunk copies) instead of ioredis: the
    * default when `dimension` is set and the connection is plain TCP or a Unix socket (not TLS, Sentinel or Cluster).
    * DOTRANK_CACHE_FAST_READS=0 turns it off.
    */
   fastReads?: boolean;
 }
+
+/** What `writeErrors.report` is told: the failed writes since the last report and the latest error. */
+export interface WriteFailureReport {
+  /** setMany calls that failed since the last report. */
+  writes: number;
+  /** Vectors they held (not cached). */
+  vectors: number;
+  /** The latest failure, e.g. `OOM command not allowed when used memory > 'maxmemory'`. */
+  error: string;
+}
+
+/** How long close() lets QUIT wait for its reply before the socket is simply closed (Redis gone or hung). */
+const QUIT_MS = 1000;
 
 /** The Redis store options a process takes from its configuration, for the model that writes and reads the vectors. */
 export function vectorStoreOptionsFromConfig(
@@ -88,6 +108,9 @@ export class RedisVectorStore implements VectorStore {
   /** Decoded vectors that arrived before their query, one row per candidate; reused from job to job. */
   private readonly matrices: Float32Array[] = [];
   private scratch: Float32Array | undefined;
+  private readonly writeErrors: RedisVectorStoreOptions['writeErrors'];
+  /** Failures not reported yet, and when the last report went out. */
+  private unreported = { writes: 0, vectors: 0, reportedAt: -Infinity };
 
   constructor(options: RedisVectorStoreOptions) {
     this.dtype = options.dtype ?? 'float32';
@@ -101,6 +124,7 @@ export class RedisVectorStore implements VectorStore {
     if (!Number.isInteger(this.chunkSize) || this.chunkSize < 1)
       throw new ConfigError('chunkSize', 'must be an integer >= 1');
     this.prefix = options.keyPrefix;
+    this.writeErrors = options.writeErrors;
     this.dimension = options.dimension;
     this.modelKey = modelHash(options.modelId, options.revision, this.dtype);
     if (options.redis) {
@@ -110,7 +134,10 @@ export class RedisVectorStore implements VectorStore {
     } else if (options.url) {
       // connection errors surface through getMany/setMany as UnavailableError; `?cluster=1` in the URL (or
       // REDIS_CLUSTER_NODES) makes this a Cluster client
-      this.redis = createRedisConnection(options.url, options.cluster ? { cluster: true } : {});
+      this.redis = createRedisConnection(options.url, {
+        autoPipelining: true,
+        ...(options.cluster ? { cluster: true } : {}),
+      });
       this.cluster = isCluster(this.redis);
       this.owned = true;
     } else {
@@ -137,7 +164,7 @@ export class RedisVectorStore implements VectorStore {
 
   /** The Redis key of one passage vector (exposed for tests and tooling). */
   keyFor(key: VectorKey): string {
-    return vectorRedisKey(this.prefix, this.modelKey, key);
+    return vectorRedisKey(this.prefix, this.modelKey, key, this.cluster ? CLUSTER_VECTOR_BUCKETS : undefined);
   }
 
   async getMany(keys: VectorKey[]): Promise<(Float32Array | undefined)[]> {
@@ -339,7 +366,8 @@ export class RedisVectorStore implements VectorStore {
   }
 
   private async readCluster(groups: number[][], redisKeys: string[]): Promise<(Buffer | null)[][]> {
-    // each group is one slot: ioredis routes every MGET to the node owning it; they run concurrently.
+    // each group is one slot: ioredis routes every MGET to the node owning it; they run concurrently (and, on the
+    // store's own connection, auto-pipelined: one write per node).
     return Promise.all(groups.map((group) => this.redis.mgetBuffer(group.map((i) => redisKeys[i]!))));
   }
 
@@ -368,9 +396,27 @@ export class RedisVectorStore implements VectorStore {
         for (const [error] of results) if (error) throw error;
       }
     } catch (error) {
-      throw new UnavailableError('redis', `vector cache write failed: ${(error as Error).message}`, { cause: error });
+      const failure = new UnavailableError('redis', `vector cache write failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+      if (!this.writeErrors) throw failure;
+      this.writeFailed(entries.length, failure);
+      return;
     }
     for (const e of encoded) this.counters.bytesWritten += e.value.length;
+  }
+
+  /** Counts a tolerated write failure and reports it, at most once per interval (see `writeErrors`). */
+  private writeFailed(vectors: number, failure: Error): void {
+    this.counters.writeErrors = (this.counters.writeErrors ?? 0) + 1;
+    const pending = this.unreported;
+    pending.writes++;
+    pending.vectors += vectors;
+    const now = performance.now();
+    if (now - pending.reportedAt < (this.writeErrors!.intervalMs ?? 60_000)) return;
+    const report = { writes: pending.writes, vectors: pending.vectors, error: failure.message };
+    this.unreported = { writes: 0, vectors: 0, reportedAt: now };
+    this.writeErrors!.report(report);
   }
 
   private queueSet(pipeline: ReturnType<Redis['pipeline']>, e: { redisKey: string; value: Buffer }): void {
@@ -390,8 +436,20 @@ export class RedisVectorStore implements VectorStore {
     return { ...this.counters };
   }
 
+  /** Bounded: a Redis that is gone or does not answer gets its sockets closed after at most a second or so. */
   async close(): Promise<void> {
-    await this.reader?.close();
-    if (this.owned) await this.redis.quit().catch(() => undefined);
+    const reader = this.reader?.close();
+    if (this.owned) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), QUIT_MS)));
+      // ioredis' QUIT waits for a reply forever (or queues while reconnecting): past QUIT_MS, drop the socket
+      const quit = this.redis.quit().then(
+        () => 'ok' as const,
+        () => 'failed' as const,
+      );
+      if ((await Promise.race([quit, late])) !== 'ok') this.redis.disconnect();
+      clearTimeout(timer);
+    }
+    await reader;
   }
 }

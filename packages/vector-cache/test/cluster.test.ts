@@ -13,7 +13,7 @@ const unavailable = redisClusterUnavailable();
 if (unavailable) console.log(`skipping the Redis Cluster tests: ${unavailable}`);
 
 const DIM = 32;
-const N = 2000;
+const N = 600;
 const prefix = uniquePrefix('vcluster');
 let cluster: OwnRedisCluster;
 let store: RedisVectorStore;
