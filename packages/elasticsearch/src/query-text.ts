@@ -161,6 +161,7 @@ function readWord(input: string, start: number, tokens: Token[]): number {
         tokens.push({ kind: 'skip' });
         return i;
       }
+      if (input[i] === '/') return i; // a regular expression follows: tokenize skips it
       continue;
     }
     word += input[i];
