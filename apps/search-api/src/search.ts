@@ -137,6 +137,7 @@ export async function runSearch(
       bm25Score: r.bm25Score,
       ...(r.tasbScore !== undefined ? { tasbScore: r.tasbScore } : {}),
       text: r.text,
+      ...(r.passage ? { passage: r.passage } : {}),
     })),
     fusion: result.fusion,
     degraded: false,

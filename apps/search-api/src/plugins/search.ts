@@ -24,6 +24,17 @@ const hitSchema = {
     bm25Score: { type: 'number' },
     tasbScore: { type: 'number' },
     text: { type: 'string' },
+    passage: {
+      type: 'object',
+      description:
+        'With DOTRANK_DOC_SCORE other than first: the best-scoring passage window, its offsets in text (UTF-16 code units, end exclusive) and its TAS-B score',
+      properties: {
+        text: { type: 'string' },
+        start: { type: 'integer' },
+        end: { type: 'integer' },
+        score: { type: 'number' },
+      },
+    },
     system: { type: 'string', enum: ['bm25', 'tasb'], description: 'In an experiment: the system that placed it' },
   },
 };
