@@ -15,7 +15,13 @@ import { openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
 import { encoderOptionsFromConfig, loadEncoder, readManifest } from '@dotrank/encoder';
 import type { Encoder, QueryCacheStats } from '@dotrank/encoder';
-import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
+import {
+  InProcessReranker,
+  QueueReranker,
+  candidateWindowsFor,
+  passageWindowSettingsFromConfig,
+  type CandidateWindows,
+} from '@dotrank/rerank-core';
 import {
   MemoryVectorStore,
   RedisVectorStore,
@@ -237,9 +243,11 @@ type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats'
 
 async function inProcessReranker(
   config: DotrankConfig,
+  settings: StartSettings,
   encoder: (why: string) => Promise<Encoder>,
 ): Promise<RerankSetup> {
   const loaded = await encoder('in in-process mode');
+  const windows = await passageWindows(config, settings);
   const store = new MemoryVectorStore({ dimension: loaded.dimension });
   // /embed reads and fills the reranker's own cache
   const passages = lazyPassageModel(() => CachedPassageModel.open(loaded, store, config.DOTRANK_BATCH_SIZE));
@@ -251,6 +259,7 @@ async function inProcessReranker(
       batchSize: config.DOTRANK_BATCH_SIZE,
       maxCandidates: config.DOTRANK_MAX_CANDIDATES,
       closeResources: true,
+      ...(windows ? { windows } : {}),
     }),
     readiness: { model: async () => true },
     startLine: `in-process mode: ${config.REDIS_URL ? '--in-process given' : 'no REDIS_URL configured'}; reranking with ${loaded.modelId} in this process (in-memory vector cache)`,
@@ -279,13 +288,35 @@ function queuePassages(
   });
 }
 
-function queueReranker(config: DotrankConfig, redisUrl: string, opened: Opened): RerankSetup {
+/**
+ * Long documents split into windows (DOTRANK_DOC_SCORE other than `first`): this process splits them, with the model's
+ * tokenizer, in queue mode too (the workers then score the windows).
+ */
+async function passageWindows(config: DotrankConfig, settings: StartSettings): Promise<CandidateWindows | undefined> {
+  const windowSettings = passageWindowSettingsFromConfig(config);
+  if (windowSettings.docScore === 'first') return undefined;
+  if (!settings.modelDir)
+    throw new ConfigError(
+      'DOTRANK_DOC_SCORE',
+      `${windowSettings.docScore} splits documents into windows with the model's tokenizer in this process: set DOTRANK_MODEL (or --model)`,
+    );
+  return candidateWindowsFor(resolve(settings.modelDir), windowSettings);
+}
+
+async function queueReranker(
+  config: DotrankConfig,
+  settings: StartSettings,
+  redisUrl: string,
+  opened: Opened,
+): Promise<RerankSetup> {
+  const windows = await passageWindows(config, settings);
   const queue = new QueueReranker({
     connection: redisUrl,
     queuePrefix: config.DOTRANK_QUEUE_PREFIX,
     deadlineMs: config.DOTRANK_RERANK_DEADLINE_MS,
     maxCandidates: config.DOTRANK_MAX_CANDIDATES,
     failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS,
+    ...(windows ? { windows } : {}),
   });
   // a connection of our own tells, without waiting, whether Redis is there (then degrade at once)
   const probe = createRedisConnection(redisUrl, { role: 'probe' });
@@ -333,9 +364,9 @@ async function openDeps(
   const encoder = processEncoder(config, settings, opened);
   const source = await openCandidates(config, settings, lexical, encoder, opened);
   const { startLine, ...rerank } = settings.inProcess
-    ? await inProcessReranker(config, encoder)
+    ? await inProcessReranker(config, settings, encoder)
     : {
-        ...queueReranker(config, config.REDIS_URL!, opened),
+        ...(await queueReranker(config, settings, config.REDIS_URL!, opened)),
         passages: queuePassages(config, settings, encoder, opened),
       };
   opened.add(() => rerank.reranker.close());
