@@ -130,6 +130,16 @@ describe('doctor checks', () => {
       detail: expect.stringMatching(/no text field dotrank searches \(title, text\); text fields: message/),
     });
     expect(down).toEqual([expect.objectContaining({ status: 'fail', check: 'elasticsearch' })]);
+    // the same index is fine once its fields are configured (ELASTICSEARCH_SEARCH_FIELDS / TEXT_FIELDS)
+    const configured = await checkElasticsearch(
+      loadConfig({
+        ELASTICSEARCH_URL: elasticsearchUrl,
+        ELASTICSEARCH_INDEX: 'logs',
+        ELASTICSEARCH_SEARCH_FIELDS: 'message',
+        ELASTICSEARCH_TEXT_FIELDS: 'message',
+      }),
+    );
+    expect(configured[1]).toMatchObject({ status: 'ok', detail: 'logs: text fields message' });
     expect(await checkElasticsearch(loadConfig({}))).toEqual([
       expect.objectContaining({ status: 'ok', detail: expect.stringMatching(/not configured/) }),
     ]);

@@ -7,7 +7,7 @@ import {
   authKindOf,
   createClientFromConfig,
   mappedTextFields,
-  resolveSourceOptions,
+  passageOptionsForIndex,
   statusOf,
   translateError,
 } from '@dotrank/elasticsearch';
@@ -158,7 +158,7 @@ export async function checkElasticsearch(config: DotrankConfig): Promise<CheckRe
       const mapping = await client.indices.getMapping({ index });
       const properties = Object.values(mapping)[0]?.mappings.properties as Parameters<typeof textFieldsOf>[0];
       const text = textFieldsOf(properties);
-      const wanted = mappedTextFields(resolveSourceOptions({ index }));
+      const wanted = mappedTextFields(passageOptionsForIndex(config, index));
       const searched = wanted.filter((f) => text.includes(f));
       results.push(
         searched.length > 0
@@ -166,7 +166,7 @@ export async function checkElasticsearch(config: DotrankConfig): Promise<CheckRe
           : warn(
               'elasticsearch index',
               `${index} has no text field dotrank searches (${wanted.join(', ')}); text fields: ${text.join(', ') || 'none'}`,
-              'index with dotrank index --source elasticsearch, or map title/text as text fields',
+              `set ELASTICSEARCH_SEARCH_FIELDS and ELASTICSEARCH_TEXT_FIELDS to the index's text fields (dotrank es inspect ${index} suggests them), or index with dotrank index --source elasticsearch`,
             ),
       );
     } catch (error) {
