@@ -1,32 +1,34 @@
 // Load generator, run as its own process by search.bench.ts so the server under test does not share its event loop.
-// Usage: node load-client.mjs <baseUrl> <fusion> <connections> <seconds> <queries.json>
+// Usage: node load-client.mjs <run.json>, where run.json holds
+//   { url, paths: [...] (requested in order, cycled), connections, seconds? | amount?, overallRate? (req/s offered) }
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-const [baseUrl, fusion, connections, seconds, queriesFile] = process.argv.slice(2);
-const queries = JSON.parse(readFileSync(queriesFile, 'utf8'));
+const run = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 let next = 0;
 const result = await autocannon({
-  url: baseUrl,
-  connections: Number(connections),
-  duration: Number(seconds),
+  url: run.url,
+  connections: run.connections,
+  ...(run.amount ? { amount: run.amount } : { duration: run.seconds }),
+  ...(run.overallRate ? { overallRate: run.overallRate } : {}),
+  // a request unanswered for this long counts as a timeout (an error), never silently dropped
+  timeout: 30,
   requests: [
     {
       method: 'GET',
-      setupRequest: (request) => {
-        const q = queries[next++ % queries.length];
-        return { ...request, path: `/search?q=${encodeURIComponent(q)}&k=10&candidates=100&fusion=${fusion}` };
-      },
+      setupRequest: (request) => ({ ...request, path: run.paths[next++ % run.paths.length] }),
     },
   ],
 });
 process.stdout.write(
   JSON.stringify({
     requests: result.requests.total,
-    rps: result.requests.average,
+    seconds: result.duration,
+    rps: result.requests.total / result.duration,
     p50: result.latency.p50,
     p90: result.latency.p90,
     p99: result.latency.p99,
+    max: result.latency.max,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,

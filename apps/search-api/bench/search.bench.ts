@@ -1,46 +1,72 @@
-// Load test of GET /search: embedded BM25 over Cranfield, warm passage vectors, in-process TAS-B rerank,
-// against the same server answering fusion=bm25 (no rerank), in one invocation; printed side by side as ratios.
-// Run: npm run bench -w apps/search-api   (env: BENCH_CONNECTIONS=16 BENCH_SECONDS=10 BENCH_MODEL=<dir>)
+// Capacity benchmark of GET /search, in one invocation, everything printed beside its baseline:
+//  1. the bare capacity of the model: a plain ONNX Runtime loop over the same queries on the same threads, one query
+//     per call and DOTRANK_QUERY_BATCH per call;
+//  2. the API (embedded BM25 over Cranfield, warm passage vectors, in-process TAS-B rerank, query cache off):
+//     fusion=bm25 (no model), fusion=tasb one query per ONNX call, and with concurrent queries batched; throughput
+//     as a ratio of the bare capacity;
+//  3. p50/p99 at 70 % of the measured peak, and overload at 2x the peak (deadline 500 ms, load shedding);
+//  4. a query log replay: BENCH_ZIPF_REQUESTS requests (default 10,000) drawn from a Zipf distribution (s = 1) over
+//     2,000 distinct queries, with and without the query cache;
+//  and the server's CPU time per request for each run. The load client runs in a second process on the same cores.
+// Run: npm run bench -w apps/search-api   (env: BENCH_MODEL=<dir> BENCH_CONNECTIONS=16 BENCH_SECONDS=10
+//      BENCH_ZIPF_REQUESTS=10000; DOTRANK_* configure the encoder as in production)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findRepoRoot } from '@dotrank/core';
+import * as ort from 'onnxruntime-node';
+import { findRepoRoot, loadConfig, mulberry32, type Passage } from '@dotrank/core';
 import { repoPath } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import { readCorpus, readQueries } from '@dotrank/datasets';
-import { loadEncoder } from '@dotrank/encoder';
+import { encoderOptionsFromConfig, loadEncoder, type Encoder, type EncoderOptions } from '@dotrank/encoder';
 import { InProcessReranker, warmPassages } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
-import type { Passage } from '@dotrank/core';
+import type { CandidateSource } from '@dotrank/core';
 import { buildServer } from '../src/index.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 16);
-const seconds = Number(process.env['BENCH_SECONDS'] ?? 10);
+const env = process.env;
+const connections = Number(env['BENCH_CONNECTIONS'] ?? 16);
+const seconds = Number(env['BENCH_SECONDS'] ?? 10);
+const zipfRequests = Number(env['BENCH_ZIPF_REQUESTS'] ?? 10_000);
+const ZIPF_DISTINCT = 2000;
+const OVERLOAD_DEADLINE_MS = 500;
+const config = loadConfig(env);
+const threads = config.DOTRANK_ORT_THREADS || cpus().length;
+const queryBatch = config.DOTRANK_QUERY_BATCH > 1 ? config.DOTRANK_QUERY_BATCH : 16;
 
 interface LoadResult {
   requests: number;
+  seconds: number;
   rps: number;
   p50: number;
   p90: number;
   p99: number;
+  max: number;
   non2xx: number;
   errors: number;
   timeouts: number;
 }
 
-function load(url: string, fusion: string, queriesFile: string): Promise<LoadResult> {
+interface Measured extends LoadResult {
+  /** Server (this process) CPU ms per request. */
+  cpuMs: number;
+  degraded: Record<string, number>;
+}
+
+async function load(
+  dir: string,
+  run: { url: string; paths: string[]; connections: number; seconds?: number; amount?: number; overallRate?: number },
+): Promise<LoadResult> {
+  const file = join(dir, `run-${Math.random().toString(36).slice(2)}.json`);
+  await writeFile(file, JSON.stringify(run));
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(here, 'load-client.mjs'), url, fusion, String(connections), String(seconds), queriesFile],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
+    const child = spawn(process.execPath, [join(here, 'load-client.mjs'), file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.once('exit', (code) =>
@@ -49,12 +75,146 @@ function load(url: string, fusion: string, queriesFile: string): Promise<LoadRes
   });
 }
 
+async function degradedCounts(url: string): Promise<Record<string, number>> {
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of metrics.matchAll(/^dotrank_degraded_responses_total\{reason="([^"]+)"\} (\d+)/gm))
+    out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+/** A load run against `url`, with the server's CPU time and degraded answers over the run. */
+async function measure(dir: string, url: string, run: Omit<Parameters<typeof load>[1], 'url'>): Promise<Measured> {
+  const before = await degradedCounts(url);
+  const cpu = process.cpuUsage();
+  const result = await load(dir, { url, ...run });
+  const used = process.cpuUsage(cpu);
+  const after = await degradedCounts(url);
+  const degraded: Record<string, number> = {};
+  for (const [reason, n] of Object.entries(after))
+    if (n - (before[reason] ?? 0) > 0) degraded[reason] = n - (before[reason] ?? 0);
+  return { ...result, cpuMs: (used.user + used.system) / 1000 / Math.max(1, result.requests), degraded };
+}
+
+/** The bare model: session.run over pre-tokenized queries, `batch` per call, for `seconds`; queries per second. */
+async function bareCapacity(graphPath: string, ids: number[][], batch: number, secs: number): Promise<number> {
+  const session = await ort.InferenceSession.create(graphPath, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: config.DOTRANK_ORT_SPIN ? '1' : '0' } } },
+  });
+  const names = session.inputNames;
+  const output = session.outputNames.includes('last_hidden_state') ? 'last_hidden_state' : session.outputNames[0]!;
+  const feeds = (rows: number[][]) => {
+    const width = Math.max(...rows.map((r) => r.length));
+    const idData = new BigInt64Array(rows.length * width);
+    const mask = new BigInt64Array(rows.length * width);
+    rows.forEach((r, i) => r.forEach((id, j) => ((idData[i * width + j] = BigInt(id)), (mask[i * width + j] = 1n))));
+    const dims = [rows.length, width];
+    const f: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', idData, dims),
+      attention_mask: new ort.Tensor('int64', mask, dims),
+    };
+    if (names.includes('token_type_ids'))
+      f['token_type_ids'] = new ort.Tensor('int64', new BigInt64Array(rows.length * width), dims);
+    return f;
+  };
+  try {
+    await session.run(feeds(ids.slice(0, batch)), [output]); // warm-up
+    let done = 0;
+    let next = 0;
+    const start = performance.now();
+    while (performance.now() - start < secs * 1000) {
+      const rows = Array.from({ length: batch }, () => ids[next++ % ids.length]!);
+      await session.run(feeds(rows), [output]);
+      done += batch;
+    }
+    return done / ((performance.now() - start) / 1000);
+  } finally {
+    await session.release();
+  }
+}
+
+/** 2,000 distinct queries: Cranfield's, then each again with one more domain word (tokenized differently). */
+function distinctQueries(base: string[]): string[] {
+  const words = ['flow', 'pressure', 'heat', 'wing', 'shock', 'boundary', 'layer', 'mach', 'plate', 'jet', 'nozzle'];
+  const out = new Set<string>();
+  for (let i = 0; out.size < ZIPF_DISTINCT; i++) {
+    const q = base[i % base.length]!;
+    const round = Math.floor(i / base.length);
+    out.add(round === 0 ? q : `${q} ${words[(round - 1) % words.length]}${round > words.length ? ` ${round}` : ''}`);
+  }
+  return [...out];
+}
+
+/** `n` requests over `queries`, rank r drawn with probability proportional to 1/r (Zipf, s = 1), seeded. */
+function zipfLog(queries: string[], n: number): string[] {
+  const random = mulberry32(22);
+  // popularity independent of the query's position in the list
+  const order = queries.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const cumulative: number[] = [];
+  let sum = 0;
+  for (let r = 1; r <= queries.length; r++) cumulative.push((sum += 1 / r));
+  return Array.from({ length: n }, () => {
+    const u = random() * sum;
+    let lo = 0;
+    let hi = cumulative.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid]! < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return queries[order[lo]!]!;
+  });
+}
+
+const searchPath = (q: string, fusion: string, extra = '') =>
+  `/search?q=${encodeURIComponent(q)}&k=10&candidates=100&fusion=${fusion}${extra}`;
+
+interface Served {
+  url: string;
+  encoder: Encoder;
+  close(): Promise<void>;
+}
+
+/** An API over `source` and the warm `store`, its own encoder with `options` (query cache, batching). */
+async function serve(
+  modelDir: string,
+  source: CandidateSource,
+  store: MemoryVectorStore,
+  options: EncoderOptions,
+): Promise<Served> {
+  const encoder = await loadEncoder(
+    modelDir,
+    encoderOptionsFromConfig(config, { intraOpThreads: threads, ...options }),
+  );
+  const reranker = new InProcessReranker({ encoder, store });
+  // a generous default deadline: capacity runs measure reranking, not degrading (the overload run sets its own)
+  const app = await buildServer({ source, reranker, mode: 'in-process' }, { logger: false, deadlineMs: 60_000 });
+  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    url,
+    encoder,
+    close: async () => {
+      await app.close();
+      await encoder.close();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const collection = repoPath('datasets/cranfield');
   const root = findRepoRoot(here)!;
   const full = join(root, 'tools', 'fixtures', 'out', 'full-tasb');
   const modelDir =
-    process.env['BENCH_MODEL'] ??
+    // npm -w runs this in the workspace folder: a relative BENCH_MODEL is relative to where npm was started
+    (env['BENCH_MODEL'] ? resolve(env['INIT_CWD'] ?? root, env['BENCH_MODEL']) : undefined) ??
     (existsSync(join(full, 'model.onnx')) ? full : join(root, 'tools', 'fixtures', 'tiny-tasb'));
 
   const passages: Passage[] = [];
@@ -63,74 +223,136 @@ async function main(): Promise<void> {
   const source = await createEmbeddedSource();
   await source.index(passages);
 
-  const encoder = await loadEncoder(modelDir);
-  const store = new MemoryVectorStore({ dimension: encoder.dimension });
+  const warmer = await loadEncoder(modelDir, { intraOpThreads: threads });
+  const store = new MemoryVectorStore({ dimension: warmer.dimension });
   const warmStart = performance.now();
-  // the texts BM25 hands out as candidates are the passages' `text`, the key the cache uses
-  const toWarm = passages;
   let lastReport = 0;
-  await warmPassages(toWarm, {
-    encoder,
+  await warmPassages(passages, {
+    encoder: warmer,
     store,
-    total: toWarm.length,
+    total: passages.length,
     onProgress: ({ done }) => {
       if (performance.now() - lastReport > 5000) {
         lastReport = performance.now();
-        process.stderr.write(`warming vectors: ${done}/${toWarm.length}\n`);
+        process.stderr.write(`warming vectors: ${done}/${passages.length}\n`);
       }
     },
   });
   const warmSeconds = (performance.now() - warmStart) / 1000;
-  const reranker = new InProcessReranker({ encoder, store });
-  // a generous deadline: the figure is the cost of reranking, not of degrading
-  const app = await buildServer({ source, reranker, mode: 'in-process' }, { logger: false, deadlineMs: 60_000 });
-  const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const ids = warmer.tokenize(queries, 'query');
+  const meanTokens = ids.reduce((a, r) => a + r.length, 0) / ids.length;
+  const { graphPath } = warmer.manifest;
+  const modelId = warmer.modelId;
+  await warmer.close();
 
   const dir = await mkdtemp(join(tmpdir(), 'dotrank-bench-'));
-  const queriesFile = join(dir, 'queries.json');
-  await writeFile(queriesFile, JSON.stringify(queries));
+  const cycled = (fusion: string, extra = '') => queries.map((q) => searchPath(q, fusion, extra));
+  const row = (name: string, r: Measured, extra = '') =>
+    `${name.padEnd(44)} ${r.rps.toFixed(1).padStart(8)} ${r.p50.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${r.max.toFixed(0).padStart(7)} ${String(r.requests).padStart(7)} ${String(r.non2xx + r.errors + r.timeouts).padStart(6)} ${r.cpuMs.toFixed(1).padStart(7)}  ${Object.entries(
+      r.degraded,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}${extra}`;
   try {
     console.log(
-      `search-api load test: ${passages.length} Cranfield passages, ${queries.length} queries cycled, k=10, candidates=100`,
+      `search-api capacity benchmark: ${passages.length} Cranfield passages, ${queries.length} queries (${meanTokens.toFixed(1)} tokens on average), k=10, candidates=100`,
     );
     console.log(
-      `model: ${modelDir} (${encoder.modelId}, dim ${encoder.dimension}); vectors warmed in ${warmSeconds.toFixed(1)} s`,
+      `model: ${modelDir} (${modelId}); vectors warmed in ${warmSeconds.toFixed(1)} s; ONNX Runtime ${threads} intra-op threads`,
     );
     console.log(
-      `autocannon in a second process, ${connections} connections, ${seconds} s per run, ${cpus().length} CPUs shared by server and client`,
+      `load client: autocannon in a second process on the SAME ${cpus().length} CPUs as the server (it takes CPU from the server); ${connections} connections, ${seconds} s per timed run`,
     );
-    const bm25 = await load(url, 'bm25', queriesFile);
-    const tasb = await load(url, 'tasb', queriesFile);
-    const stats = (await (await fetch(`${url}/api/stats`)).json()) as {
-      cacheHitRatio: number | null;
-      latencyMs: Record<string, { p50: number | null; p99: number | null }>;
-    };
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    const degraded = [...metrics.matchAll(/^dotrank_degraded_responses_total\{[^}]*\} (\d+)/gm)].reduce(
-      (a, m) => a + Number(m[1]),
-      0,
-    );
-    const row = (name: string, r: LoadResult) =>
-      `${name.padEnd(24)} ${r.rps.toFixed(1).padStart(9)} ${r.p50.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${String(r.requests).padStart(9)} ${String(r.non2xx + r.errors + r.timeouts).padStart(7)}`;
+
+    const bareOne = await bareCapacity(graphPath, ids, 1, Math.max(4, seconds * 0.8));
+    const bareBatched = await bareCapacity(graphPath, ids, queryBatch, Math.max(4, seconds * 0.8));
     console.log(
-      `${'run'.padEnd(24)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} ${'requests'.padStart(9)} ${'failed'.padStart(7)}`,
-    );
-    console.log(row('fusion=bm25 (baseline)', bm25));
-    console.log(row('fusion=tasb (rerank)', tasb));
-    console.log(
-      `ratio tasb/bm25: throughput ${(tasb.rps / bm25.rps).toFixed(3)}x, p50 ${(tasb.p50 / bm25.p50).toFixed(2)}x, p99 ${(tasb.p99 / bm25.p99).toFixed(2)}x`,
+      `bare ONNX Runtime (same graph, ${threads} threads, pre-tokenized queries, no server): one query per call ${bareOne.toFixed(1)} q/s; ${queryBatch} per call ${bareBatched.toFixed(1)} q/s (${(bareBatched / bareOne).toFixed(2)}x)`,
     );
     console.log(
-      `degraded responses: ${degraded}; vector cache hit ratio over the last minute: ${stats.cacheHitRatio ?? 'n/a'}`,
+      `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'reqs'.padStart(7)} ${'failed'.padStart(6)} ${'CPU ms'.padStart(7)}  degraded`,
     );
-    const stages = Object.entries(stats.latencyMs).map(
-      ([stage, v]) => `${stage} ${v.p50?.toFixed(1)}/${v.p99?.toFixed(1)}`,
+
+    // query cache off: every request encodes its query
+    const single = await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: { maxSize: 1, waitMs: 0 } });
+    const bm25 = await measure(dir, single.url, { paths: cycled('bm25'), connections, seconds });
+    console.log(row('fusion=bm25 (no model; baseline)', bm25));
+    const tasbOne = await measure(dir, single.url, { paths: cycled('tasb'), connections, seconds });
+    console.log(
+      row(
+        'fusion=tasb, one query per ONNX call',
+        tasbOne,
+        `  ${(tasbOne.rps / bareOne).toFixed(2)}x bare one-per-call`,
+      ),
     );
-    console.log(`server-side stage latency over the last minute, p50/p99 ms (both runs): ${stages.join(', ')}`);
+    await single.close();
+
+    const batchOptions = { maxSize: queryBatch, waitMs: config.DOTRANK_BATCH_WAIT_MS };
+    const batched = await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: batchOptions });
+    const tasbBatched = await measure(dir, batched.url, { paths: cycled('tasb'), connections, seconds });
+    console.log(
+      row(
+        `fusion=tasb, batched (<= ${queryBatch}, wait ${batchOptions.waitMs} ms)`,
+        tasbBatched,
+        `  ${(tasbBatched.rps / bareBatched).toFixed(2)}x bare batched, ${(tasbBatched.rps / tasbOne.rps).toFixed(2)}x unbatched API`,
+      ),
+    );
+    const best = tasbBatched.rps >= tasbOne.rps ? batched : undefined;
+    let peakServer = best;
+    if (!peakServer) {
+      await batched.close();
+      peakServer = await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: { maxSize: 1, waitMs: 0 } });
+    }
+    const peak = Math.max(tasbBatched.rps, tasbOne.rps);
+    const at70 = await measure(dir, peakServer.url, {
+      paths: cycled('tasb'),
+      connections,
+      seconds,
+      overallRate: Math.max(1, Math.round(peak * 0.7)),
+    });
+    console.log(
+      row(
+        `fusion=tasb at 70 % of peak (${Math.round(peak * 0.7)} req/s offered)`,
+        at70,
+        `  p99/p50 ${(at70.p99 / at70.p50).toFixed(2)}`,
+      ),
+    );
+    const overloadConnections = Math.max(connections, Math.ceil(2 * peak * (OVERLOAD_DEADLINE_MS / 1000) * 2));
+    const overload = await measure(dir, peakServer.url, {
+      paths: cycled('tasb', `&deadlineMs=${OVERLOAD_DEADLINE_MS}`),
+      connections: overloadConnections,
+      seconds,
+      overallRate: Math.round(peak * 2),
+    });
+    console.log(
+      row(
+        `fusion=tasb at 2x peak (${Math.round(peak * 2)} req/s, deadline ${OVERLOAD_DEADLINE_MS} ms, ${overloadConnections} conns)`,
+        overload,
+        `  max - deadline = ${(overload.max - OVERLOAD_DEADLINE_MS).toFixed(0)} ms`,
+      ),
+    );
+
+    const log = zipfLog(distinctQueries(queries), zipfRequests).map((q) => searchPath(q, 'tasb'));
+    const distinctInLog = new Set(log).size;
+    const zipfOff = await measure(dir, peakServer.url, { paths: log, connections, amount: zipfRequests });
+    await peakServer.close();
+    const cached = await serve(modelDir, source, store, { queryCacheSize: config.DOTRANK_QUERY_CACHE_SIZE || 10_000 });
+    const zipfOn = await measure(dir, cached.url, { paths: log, connections, amount: zipfRequests });
+    const stats = cached.encoder.queryCacheStats();
+    await cached.close();
+    console.log(row(`Zipf replay, ${zipfRequests} requests (${distinctInLog} distinct), no query cache`, zipfOff));
+    console.log(
+      row(
+        `Zipf replay, same log, query cache on`,
+        zipfOn,
+        `  ${(zipfOn.rps / zipfOff.rps).toFixed(2)}x without; hit ratio ${(stats.hits / (stats.hits + stats.misses)).toFixed(3)}`,
+      ),
+    );
+    console.log(
+      `ratios: API fusion=tasb ${peak.toFixed(1)} req/s = ${(peak / bareBatched).toFixed(2)}x bare batched capacity (${(peak / bareOne).toFixed(2)}x bare one-per-call); fusion=tasb/bm25 ${(peak / bm25.rps).toFixed(3)}x`,
+    );
   } finally {
-    await app.close();
-    await reranker.close();
-    await encoder.close();
+    await source.close();
     await rm(dir, { recursive: true, force: true });
   }
 }
