@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_PASSAGE_BYTES, dot } from '@dotrank/core';
 import { redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
 import { loadEncoder, type Encoder } from '@dotrank/encoder';
-import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
+import { InProcessReranker, QueueReranker, startRerankWorker } from '@dotrank/rerank-core';
 import type { RerankOptions, RerankRequest, RerankResult, Reranker } from '@dotrank/rerank-core';
-import { MemoryVectorStore } from '@dotrank/vector-cache';
+import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from '../src/index.js';
 import { CachedPassageModel, lazyPassageModel } from '../src/plugins/compat-passages.js';
 import type { PassageModel } from '../src/plugins/compat-passages.js';
@@ -274,6 +274,60 @@ describe('compatibility endpoints, in-process with the real encoder', () => {
     for (const path of ['/v1/rerank', '/rerank', '/embed', '/v1/embeddings'])
       expect(Object.keys(doc.paths)).toContain(path);
   });
+});
+
+describe('compatibility endpoints in queue mode: a worker scores, vectors in Redis', () => {
+  it('scores through the worker, and /embed reads the vectors the worker cached (same keys)', async () => {
+    const redisUrl = redisUrlForTests();
+    const prefix = uniquePrefix('compat-queue');
+    const storeOptions = {
+      url: redisUrl,
+      keyPrefix: prefix,
+      modelId: encoder.modelId,
+      revision: encoder.revision,
+      dimension: encoder.dimension,
+    };
+    const workerStore = new RedisVectorStore(storeOptions);
+    const apiStore = new RedisVectorStore(storeOptions);
+    const worker = await startRerankWorker({ connection: redisUrl, queuePrefix: prefix, encoder, store: workerStore });
+    const reranker = new QueueReranker({ connection: redisUrl, queuePrefix: prefix });
+    const passages = lazyPassageModel(() => CachedPassageModel.open(encoder, apiStore));
+    const app = await buildServer(
+      { source: new FakeSource(), reranker, mode: 'queue', passages },
+      { logger: false, deadlineMs: 10_000 },
+    );
+    try {
+      const texts = DOCUMENTS.map((d) => `${d} (queue)`);
+      const expected = await expectedScores(QUERY, texts);
+      for (let round = 0; round < 2; round++) {
+        const res = await app.inject({ method: 'POST', url: '/rerank', payload: { query: QUERY, texts } });
+        expect(res.statusCode).toBe(200);
+        const body = res.json() as { index: number; score: number }[];
+        expect(body).toHaveLength(texts.length);
+        body.forEach((r) => expectScore(r.score, expected[r.index]!));
+      }
+      // the first call encoded every text in the worker, the second found them all in Redis
+      const metrics = (await app.inject({ url: '/metrics' })).body;
+      expect(metrics).toMatch(
+        new RegExp(`^dotrank_vector_cache_lookups_total\\{result="miss"\\} ${texts.length}$`, 'm'),
+      );
+      expect(metrics).toMatch(
+        new RegExp(`^dotrank_vector_cache_lookups_total\\{result="hit"\\} ${texts.length}$`, 'm'),
+      );
+      const before = apiStore.stats();
+      const embedded = await app.inject({ method: 'POST', url: '/embed', payload: { inputs: texts } });
+      expect(embedded.json()).toEqual((await encoder.encodePassages(texts)).map((v) => Array.from(v)));
+      expect(apiStore.stats().hits - before.hits).toBe(texts.length);
+      expect(apiStore.stats().misses - before.misses).toBe(0);
+    } finally {
+      await app.close();
+      await reranker.close();
+      await worker.close();
+      await workerStore.close();
+      await apiStore.close();
+      await deleteKeys(redisUrl, prefix);
+    }
+  }, 60_000);
 });
 
 /** A reranker that never answers (it stops when told): what a stalled worker looks like from the API. */
