@@ -252,7 +252,7 @@ export function suggestionAsEnv(index: string, s: SuggestedIndexConfig): string[
   return lines;
 }
 
-/** The suggestion as a DOTRANK_INDEX_CONFIG entry (`{"<index>": {...}}`, pretty-printed). */
+/** The suggestion as a DOTRANK_INDEX_CONFIG file with this one index (`{"<index>": {...}}`, an index a line). */
 export function suggestionAsIndexConfig(index: string, s: SuggestedIndexConfig): string {
   const entry: Json = {};
   if (s.searchFields.length) entry['searchFields'] = s.searchFields;
@@ -260,5 +260,5 @@ export function suggestionAsIndexConfig(index: string, s: SuggestedIndexConfig):
   entry['idField'] = s.idField;
   if (s.filterFields.length) entry['filterFields'] = s.filterFields;
   entry['textSeparator'] = s.textSeparator;
-  return JSON.stringify({ [index]: entry }, null, 2);
+  return `{\n  ${JSON.stringify(index)}: ${JSON.stringify(entry)}\n}`;
 }
