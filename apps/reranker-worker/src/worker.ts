@@ -10,7 +10,13 @@ import {
   type DotrankConfig,
 } from '@dotrank/core';
 import { Encoder, encoderOptionsFromConfig, loadEncoder, type QueryCacheRedis } from '@dotrank/encoder';
-import { startRerankWorker, type RerankWorkerOptions } from '@dotrank/rerank-core';
+import {
+  candidateWindowsFor,
+  passageWindowSettingsFromConfig,
+  startRerankWorker,
+  type CandidateWindows,
+  type RerankWorkerOptions,
+} from '@dotrank/rerank-core';
 import {
   RedisVectorStore,
   createRedisConnection,
@@ -101,6 +107,19 @@ async function openEncoder(
 }
 
 /**
+ * With DOTRANK_DOC_SCORE other than `first`, warm jobs cache each passage's windows (split with the model's
+ * tokenizer and the same window settings as the API's), which is what windowed rerank jobs read.
+ */
+async function warmWindows(config: DotrankConfig, options: StartWorkerOptions): Promise<CandidateWindows | undefined> {
+  const settings = passageWindowSettingsFromConfig(config);
+  if (settings.docScore === 'first') return undefined;
+  const modelDir = options.modelDir ?? config.DOTRANK_MODEL;
+  if (!modelDir)
+    throw new ConfigError('DOTRANK_DOC_SCORE', `${settings.docScore} needs the model directory: pass --model <dir>`);
+  return candidateWindowsFor(modelDir, settings);
+}
+
+/**
  * The Redis vector cache. A failed cache write (Redis full under `noeviction`) does not fail the job: the vectors are
  * not cached, `dotrank_worker_cache_write_errors_total` counts it, and one warning a minute says so.
  */
@@ -171,8 +190,10 @@ export async function startWorker(config: DotrankConfig, options: StartWorkerOpt
     const loaded = encoder;
     queryCacheCounters(metrics.registry, () => loaded.queryCacheStats());
   }
+  const windows = await warmWindows(config, options);
   const worker = await startRerankWorker({
     ...queueOptions,
+    ...(windows ? { windows } : {}),
     encoder,
     store,
     logger,

@@ -291,6 +291,8 @@ export interface WarmOptions extends PipelineDeps {
 
 /**
  * Precomputes passage vectors into the store. Resumable: passages already cached are skipped (one MGET per batch).
+ * With `windows`, each passage's windows are cached (what a windowed rerank reads); the counts are then of windows,
+ * `done` and `total` of passages.
  */
 export async function warmPassages(
   passages: Iterable<Passage> | AsyncIterable<Passage>,
@@ -303,6 +305,8 @@ export async function warmPassages(
   let blank = 0;
   let done = 0;
   let batch: { id: string; text: string }[] = [];
+  // passages whose every window is in `batch` or before it: done once the batch is flushed
+  let queued = 0;
   const flush = async () => {
     if (batch.length === 0) return;
     if (options.signal?.aborted) throw new RerankAbortedError('warm aborted');
@@ -316,7 +320,8 @@ export async function warmPassages(
       await options.store.setMany(todo.map((key, i) => ({ key, vector: vectors[i]! })));
       encoded += todo.length;
     }
-    done += batch.length;
+    done += queued;
+    queued = 0;
     batch = [];
     await options.onProgress?.({ done, total: options.total, encoded, skipped });
   };
@@ -327,7 +332,9 @@ export async function warmPassages(
       done++;
       continue;
     }
-    batch.push({ id: p.id, text });
+    if (options.windows) for (const w of options.windows.split(text)) batch.push({ id: p.id, text: w.text });
+    else batch.push({ id: p.id, text });
+    queued++;
     if (batch.length >= batchSize) await flush();
   }
   await flush();

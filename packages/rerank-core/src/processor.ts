@@ -12,7 +12,7 @@ import {
   type QueueConnections,
 } from './connections.js';
 import { RerankTimeoutError } from './errors.js';
-import { DEFAULT_BATCH_SIZE, rerankLookup, warmPassages } from './pipeline.js';
+import { DEFAULT_BATCH_SIZE, rerankLookup, warmPassages, type CandidateWindows } from './pipeline.js';
 import { DEFAULT_MAX_CANDIDATES, parseOrThrow } from './schemas.js';
 import type { RerankTimings } from './types.js';
 import {
@@ -70,6 +70,11 @@ export interface RerankWorkerOptions {
   concurrency?: number;
   /** Passages per encoder call (DOTRANK_BATCH_SIZE); default 32. */
   batchSize?: number;
+  /**
+   * Long documents split into passage windows for warm jobs (DOTRANK_DOC_SCORE other than `first`), so that the
+   * windows rerank jobs will ask for are cached. Rerank jobs need none: they bring their windows' hashes and texts.
+   */
+  windows?: CandidateWindows;
   /** Most candidates per job (DOTRANK_MAX_CANDIDATES); default 1000. */
   maxCandidates?: number;
   /** BullMQ job lock in ms, renewed while a job runs; default 30000. */
@@ -187,6 +192,7 @@ export class RerankProcessor {
       encoder: this.options.encoder,
       store: this.options.store,
       batchSize: this.options.batchSize ?? DEFAULT_BATCH_SIZE,
+      ...(this.options.windows ? { windows: this.options.windows } : {}),
     };
   }
 

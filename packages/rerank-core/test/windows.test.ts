@@ -4,6 +4,7 @@ import { redisUrlForTests, repoPath, tinyModelDir, uniquePrefix } from '@dotrank
 import { loadEncoder, splitIntoWindows, TextTokenizer, type Encoder } from '@dotrank/encoder';
 import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import { InProcessReranker } from '../src/in-process.js';
+import { warmPassages } from '../src/pipeline.js';
 import { candidateWindowsFor } from '../src/windows.js';
 import { startRerankWorker, type RerankWorker } from '../src/processor.js';
 import { QueueReranker } from '../src/producer.js';
@@ -77,6 +78,33 @@ describe('long documents scored from their windows (in process)', () => {
     const changed = { ...doc, text: `${filler(50, 'x')} final changed` };
     const again = await reranker.rerank({ query, candidates: [changed], fusion: 'tasb' });
     expect(again.cache).toEqual({ hits: windows.length - 1, misses: 1 });
+  });
+});
+
+describe('warming long documents', () => {
+  it('caches every window, so that a windowed rerank of the same documents reads them all', async () => {
+    const store = new MemoryVectorStore();
+    const encoder = new FakeEncoder(32);
+    const split = windowsOf(16, 7);
+    const progress: number[] = [];
+    const docs = [...candidates, { id: 'blank', text: '  ', score: 0 }];
+    const warmed = await warmPassages(docs, {
+      encoder,
+      store,
+      windows: { split, docScore: 'maxp' },
+      batchSize: 4,
+      total: docs.length,
+      onProgress: ({ done }) => void progress.push(done),
+    });
+    const windowCount = candidates.reduce((n, c) => n + split(c.text).length, 0);
+    expect(warmed).toEqual({ encoded: windowCount, skipped: 0, blank: 1 });
+    expect(progress.at(-1)).toBe(docs.length);
+    const reranked = await new InProcessReranker({ encoder, store, windows: { split, docScore: 'maxp' } }).rerank({
+      query,
+      candidates,
+      fusion: 'tasb',
+    });
+    expect(reranked.cache).toEqual({ hits: windowCount, misses: 0 });
   });
 });
 
