@@ -1,6 +1,8 @@
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { parseMeasures } from '@dotrank/eval';
+import { PRESET_NAMES, parseMeasures, resolveMeasures } from '@dotrank/eval';
+import type { PValueCorrection } from '@dotrank/eval';
+import { parseRunSpecs } from '../lib/run-inputs.js';
 import { EVAL_SYSTEMS, formatReportTable, runEvaluation } from '../lib/eval-runner.js';
 import type { EvalSystem } from '../lib/eval-runner.js';
 import { FIRST_STAGES } from '@dotrank/dense';
@@ -23,6 +25,9 @@ interface EvalFlags extends OutputFlags {
   alpha?: string;
   normalization?: 'minmax' | 'zscore';
   measures?: string;
+  preset?: string;
+  run?: string[];
+  correction?: PValueCorrection;
   cache?: 'redis' | 'memory';
   skipInvalid?: boolean;
   json?: boolean;
@@ -65,7 +70,21 @@ export function registerEvalCommand(program: Command): void {
     )
     .option(
       '--measures <list>',
-      'trec_eval measure names (default: recip_rank_cut.10,ndcg_cut.10,recall.100,1000,map,P.10,recip_rank)',
+      'trec_eval or ir_measures names, e.g. nDCG@10,AP(rel=2) (default: recip_rank_cut.10,ndcg_cut.10,recall.100,1000,map,P.10,recip_rank)',
+    )
+    .option(
+      '--preset <name>',
+      `the measures of a benchmark's protocol (${PRESET_NAMES.join(', ')}), before any --measures`,
+    )
+    .option(
+      '--run <name=path>',
+      'an outside TREC run (.gz too) evaluated as one more system, repeatable (e.g. --run published=bm25.trec)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .addOption(
+      new Option('--correction <method>', 'multiple-testing correction of the p-values vs BM25 (default none)').choices(
+        ['holm', 'bonferroni', 'none'],
+      ),
     )
     .addOption(configOption('--batch-size <n>', 'DOTRANK_BATCH_SIZE', 'encoder batch size'))
     .addOption(configOption('--threads <n>', 'DOTRANK_ORT_THREADS', 'ONNX Runtime intra-op threads, 0 = all cores'))
@@ -104,7 +123,15 @@ async function runEvalCommand(command: Command, flags: EvalFlags): Promise<void>
     ...(givenOnCommandLine(command, 'index') ? { index: config.ELASTICSEARCH_INDEX } : {}),
     ...(flags.alpha !== undefined ? { alpha: numberFlag('--alpha', flags.alpha, 0, 1)! } : {}),
     ...(flags.normalization ? { normalization: flags.normalization } : {}),
-    ...(flags.measures ? { measures: parseMeasures(flags.measures) } : {}),
+    ...(flags.measures || flags.preset
+      ? {
+          measures: parseMeasures(
+            resolveMeasures({ preset: flags.preset, measures: flags.measures ? [flags.measures] : [] })!,
+          ),
+        }
+      : {}),
+    ...(flags.run ? { runs: parseRunSpecs(flags.run, '--run') } : {}),
+    ...(flags.correction ? { correction: flags.correction } : {}),
     ...(flags.cache ? { cache: flags.cache } : {}),
     ...(flags.skipInvalid ? { skipInvalid: true } : {}),
   });

@@ -2,11 +2,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '@dotrank/core';
 import type { Candidate, CandidateSource, DenseEncoder, DotrankConfig, FusionMode } from '@dotrank/core';
-import { findCollection, readQrels, readQueries, writeRun } from '@dotrank/datasets';
+import { findCollection, readQrels, readQueries, readRun, writeRun } from '@dotrank/datasets';
 import type { CollectionFiles, Qrels, Query } from '@dotrank/datasets';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import { buildMetricsReport, evaluate, measureLabel, recallCurve } from '@dotrank/eval';
-import type { EvalResult, MetricsReport } from '@dotrank/eval';
+import type { EvalResult, MetricsReport, PValueCorrection } from '@dotrank/eval';
 import { DEFAULT_ALPHA, fuse, rerankCandidates, warmPassages } from '@dotrank/rerank-core';
 import type { Normalization } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
@@ -44,6 +44,10 @@ export interface EvalRunOptions extends SourceFlags {
   alpha?: number;
   normalization?: Normalization;
   measures?: string[];
+  /** Outside runs (TREC files) evaluated beside the systems, e.g. a published run: `name` must not be a system's. */
+  runs?: { name: string; path: string }[];
+  /** Correction of the p-values across the systems compared with BM25; default none. */
+  correction?: PValueCorrection;
   /** Vector cache: Redis when REDIS_URL is set (shared with workers, reused across runs), else in memory. */
   cache?: 'redis' | 'memory';
   progress?: boolean;
@@ -92,6 +96,7 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
   const context = await planEvaluation(config, options);
   // every input is checked before the long work: a bad judgment line fails in seconds, not after indexing
   const { judged, qrels } = await readJudgedQueries(context.files);
+  const outside = await readOutsideRuns(context);
   const opened = await openSourceFor(config, options, context.files.name);
   const resources: EvalResources = { sources: new Map([['bm25', opened.source]]) };
   try {
@@ -105,6 +110,7 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
       await warmCandidates(context, resources, candidatesBy);
       await rerankAll(context, resources, candidatesBy, judged, runs);
     }
+    for (const [name, run] of outside) runs.set(name, run);
     return await writeOutputs(context, { qrels, runs, candidatesBy, judged: judged.length, documents, modelInfo });
   } finally {
     // closing is idempotent (a hybrid source also closes the BM25 source it wraps)
@@ -136,6 +142,27 @@ async function planEvaluation(config: DotrankConfig, options: EvalRunOptions): P
     neural,
     firstStages,
   };
+}
+
+/** The outside runs (--run name=path), read before the long work; a name taken by a system is refused. */
+async function readOutsideRuns(context: EvalContext): Promise<Map<string, RunRows>> {
+  const taken = new Set<string>(['bm25', ...context.neural, ...context.firstStages]);
+  for (const stage of context.firstStages) for (const s of context.neural) taken.add(`${stage}-${s}`);
+  const out = new Map<string, RunRows>();
+  for (const { name, path } of context.options.runs ?? []) {
+    if (taken.has(name) || out.has(name))
+      throw new ConfigError(
+        '--run',
+        `the name "${name}" is taken (by a system or another --run); use --run other=${path}`,
+      );
+    const run = await readRun(path);
+    out.set(
+      name,
+      new Map([...run].map(([qid, entries]) => [qid, entries.map((e) => ({ docId: e.docId, score: e.score }))])),
+    );
+    context.log(`outside run ${name}: ${run.size} queries from ${path}`);
+  }
+  return out;
 }
 
 /** The queries that have judgments, and the judgments; both files are read strictly. */
@@ -360,6 +387,7 @@ async function writeOutputs(
     baseline: 'bm25',
     measures: results.get('bm25')!.measures,
     systems: results,
+    ...(options.correction ? { significance: { correction: options.correction } } : {}),
     firstStageRecall: Object.fromEntries(
       [...data.candidatesBy.keys()].map((stage) => [
         stage,

@@ -1,0 +1,281 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { open, stat, truncate } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
+import { ConfigError, ValidationError } from '@dotrank/core';
+import type { Candidate, DotrankConfig, FusionMode } from '@dotrank/core';
+import {
+  compareTrecOrder,
+  findCollection,
+  formatRun,
+  parseLines,
+  readCorpus,
+  readQueries,
+  readRun,
+  readTop1000,
+} from '@dotrank/datasets';
+import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
+import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
+import type { Normalization, Reranker } from '@dotrank/rerank-core';
+import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
+import { createProgress } from './progress.js';
+
+export const RERANK_FUSIONS = ['tasb', 'interpolate', 'rrf'] as const;
+export type RerankFusion = (typeof RERANK_FUSIONS)[number];
+
+export interface RerankRunOptions {
+  /** A TREC run, or an MS MARCO `top1000` TSV (qid, pid, query, passage), gzip by name. */
+  run: string;
+  /** Collection folder (or corpus file) for the passage texts of a TREC run, and its queries. */
+  collection?: string;
+  /** Queries file, when not the collection's. */
+  queries?: string;
+  model?: string;
+  out: string;
+  /** Candidates reranked per query (the best of the run); default all (at most DOTRANK_MAX_CANDIDATES). */
+  depth?: number;
+  fusion: RerankFusion;
+  alpha?: number;
+  normalization?: Normalization;
+  /** 'queue': BullMQ workers (REDIS_URL); 'in-process': this process. Default queue when REDIS_URL is set. */
+  via?: 'queue' | 'in-process';
+  tag?: string;
+  progress: boolean;
+  log: (line: string) => void;
+}
+
+export interface RerankRunSummary {
+  queries: number;
+  /** Queries already complete in --out, skipped. */
+  resumed: number;
+  /** Candidates left out because their text is empty (no dense score; `dotrank eval` leaves them out too). */
+  textless: number;
+  out: string;
+  ms: number;
+}
+
+/** One query's work: its text and first-stage candidates, best first. */
+interface QueryCandidates {
+  qid: string;
+  query: string;
+  candidates: Candidate[];
+}
+
+/** True when the file's first line has 4 tab-separated columns: MS MARCO's top1000 layout. */
+async function isTop1000(path: string): Promise<boolean> {
+  for await (const line of parseLines(path, (text) => text)) return line.split('\t').length === 4;
+  throw new ValidationError(path, 'the run is empty');
+}
+
+/**
+ * What --out already holds: the queries in file order and the byte length of everything before the last one. The
+ * last query is redone (it may have been cut short by the interruption), so resuming truncates the file there.
+ */
+async function completedQueries(out: string): Promise<{ done: Set<string>; keepBytes: number }> {
+  const size = await stat(out).then(
+    (s) => (s.isFile() ? s.size : 0),
+    () => 0,
+  );
+  const end = await lastLineEnd(out, size);
+  if (end < 0) return { done: new Set(), keepBytes: 0 };
+  const order: string[] = [];
+  const seen = new Set<string>();
+  let offset = 0;
+  let lastStart = 0;
+  // only complete lines count: a line cut short by the interruption may hold part of a query id
+  const lines = createInterface({ input: createReadStream(out, { end }), crlfDelay: Infinity });
+  for await (const line of lines) {
+    const qid = line.split(/[ \t]/, 1)[0]!;
+    if (line.trim() !== '' && order[order.length - 1] !== qid) {
+      if (seen.has(qid)) throw new ValidationError(out, `query ${qid} appears twice: not a run this command wrote`);
+      order.push(qid);
+      seen.add(qid);
+      lastStart = offset;
+    }
+    offset += Buffer.byteLength(line) + 1;
+  }
+  if (order.length === 0) return { done: new Set(), keepBytes: 0 };
+  order.pop();
+  return { done: new Set(order), keepBytes: lastStart };
+}
+
+/** The offset of the file's last newline (-1 when none): where its complete lines end. */
+async function lastLineEnd(path: string, size: number): Promise<number> {
+  if (size === 0) return -1;
+  const handle = await open(path, 'r');
+  try {
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0;) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const at = chunk.subarray(0, bytesRead).lastIndexOf(10);
+      if (at >= 0) return start + at;
+      end = start;
+    }
+    return -1;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The queries of a TREC run with their candidates (texts from the collection), in the run's query order. */
+async function* trecRunQueries(
+  options: RerankRunOptions,
+  depth: number,
+  onTextless: (n: number) => void,
+): AsyncGenerator<QueryCandidates, void, undefined> {
+  if (!options.collection)
+    throw new ConfigError('--collection', 'is required with a TREC run (the passage texts and the queries)');
+  const run = await readRun(options.run);
+  const queriesPath = options.queries ?? (await findCollection(options.collection, { require: ['queries'] })).queries;
+  const queries = new Map((await readQueries(queriesPath)).map((q) => [q.id, q.text]));
+  const ranked = new Map<string, { docId: string; score: number }[]>();
+  const needed = new Set<string>();
+  for (const [qid, entries] of run) {
+    if (!queries.has(qid)) throw new ValidationError(options.run, `query ${qid} is not in ${queriesPath}`);
+    const top = [...entries].sort(compareTrecOrder).slice(0, depth);
+    ranked.set(qid, top);
+    for (const e of top) needed.add(e.docId);
+  }
+  const texts = new Map<string, string>();
+  for await (const passage of readCorpus(options.collection))
+    if (needed.has(passage.id)) texts.set(passage.id, passage.text);
+  const absent = [...needed].filter((id) => !texts.has(id));
+  if (absent.length > 0)
+    throw new ValidationError(
+      options.run,
+      `${absent.length} documents of the run are not in the collection ${options.collection} (e.g. ${absent.slice(0, 3).join(', ')})`,
+    );
+  for (const [qid, top] of ranked) {
+    const candidates = top.map((e) => ({ id: e.docId, score: e.score, text: texts.get(e.docId)! }));
+    yield { qid, query: queries.get(qid)!, candidates: dropTextless(candidates, onTextless) };
+  }
+}
+
+/** Candidates without text have no dense score: left out, as `dotrank eval` leaves them out. */
+function dropTextless(candidates: Candidate[], onTextless: (n: number) => void): Candidate[] {
+  const kept = candidates.filter((c) => c.text.trim() !== '');
+  if (kept.length < candidates.length) onTextless(candidates.length - kept.length);
+  return kept;
+}
+
+/**
+ * The queries of an MS MARCO top1000 file, streamed: rows of one query must be consecutive (as in the published
+ * files). top1000 rows carry no first-stage score: the file order is kept as a descending score (BM25 order).
+ */
+async function* top1000Queries(
+  path: string,
+  depth: number,
+  onTextless: (n: number) => void,
+): AsyncGenerator<QueryCandidates, void, undefined> {
+  let current: QueryCandidates | undefined;
+  const finished = new Set<string>();
+  for await (const row of readTop1000(path)) {
+    if (current?.qid !== row.queryId) {
+      if (current) {
+        finished.add(current.qid);
+        yield { ...current, candidates: dropTextless(current.candidates, onTextless) };
+      }
+      if (finished.has(row.queryId))
+        throw new ValidationError(
+          path,
+          `the rows of query ${row.queryId} are not consecutive; sort the file by query id first (sort -s -t$'\\t' -k1,1)`,
+        );
+      current = { qid: row.queryId, query: row.query, candidates: [] };
+    }
+    if (current.candidates.length < depth)
+      current.candidates.push({ id: row.docId, score: -current.candidates.length, text: row.passage });
+  }
+  if (current) yield { ...current, candidates: dropTextless(current.candidates, onTextless) };
+}
+
+/** The reranker: the queue's workers, or this process with the vector cache (Redis when REDIS_URL is set). */
+async function openReranker(
+  config: DotrankConfig,
+  options: RerankRunOptions,
+  maxCandidates: number,
+): Promise<{ reranker: Reranker; line: string }> {
+  const via = options.via ?? (config.REDIS_URL ? 'queue' : 'in-process');
+  if (via === 'queue') {
+    if (!config.REDIS_URL) throw new ConfigError('REDIS_URL', 'must be set for --via queue');
+    const reranker = new QueueReranker({
+      connection: config.REDIS_URL,
+      queuePrefix: config.DOTRANK_QUEUE_PREFIX,
+      maxCandidates,
+      failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS,
+    });
+    return { reranker, line: `reranking through the workers of queue "${config.DOTRANK_QUEUE_PREFIX}"` };
+  }
+  const modelDir = options.model ?? config.DOTRANK_MODEL;
+  if (!modelDir) throw new ConfigError('--model', 'is required to rerank in this process (or set DOTRANK_MODEL)');
+  const encoder = await loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
+  const store = config.REDIS_URL
+    ? new RedisVectorStore(vectorStoreOptionsFromConfig(config, encoder))
+    : new MemoryVectorStore({ dimension: encoder.dimension, maxEntries: Number.MAX_SAFE_INTEGER });
+  const reranker = new InProcessReranker({
+    encoder,
+    store,
+    batchSize: config.DOTRANK_BATCH_SIZE,
+    maxCandidates,
+    closeResources: true,
+  });
+  return {
+    reranker,
+    line: `reranking in this process with ${encoder.modelId} (${config.REDIS_URL ? 'Redis' : 'in-memory'} vector cache)`,
+  };
+}
+
+/**
+ * `dotrank rerank --run`: every query's candidates through the service's rerank step, written to --out query by
+ * query (TREC format, ranks in trec_eval order, as `dotrank eval` writes its runs). Queries already in --out are
+ * skipped; the last one there is redone.
+ */
+export async function rerankRun(config: DotrankConfig, options: RerankRunOptions): Promise<RerankRunSummary> {
+  const started = performance.now();
+  const depth = Math.min(options.depth ?? config.DOTRANK_MAX_CANDIDATES, config.DOTRANK_MAX_CANDIDATES);
+  let textless = 0;
+  const onTextless = (n: number) => (textless += n);
+  const top1000 = await isTop1000(options.run);
+  const source = top1000 ? top1000Queries(options.run, depth, onTextless) : trecRunQueries(options, depth, onTextless);
+  const out = resolve(options.out);
+  const { done, keepBytes } = await completedQueries(out);
+  await truncate(out, keepBytes).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') throw error;
+  });
+  if (done.size > 0) options.log(`resuming: ${done.size} queries already in ${out}`);
+  const { reranker, line } = await openReranker(config, options, depth);
+  options.log(line);
+  const tag = options.tag ?? `dotrank-${options.fusion}`;
+  const writer = createWriteStream(out, { flags: 'a' });
+  const failed = new Promise<never>((_, reject) => writer.once('error', reject));
+  failed.catch(() => undefined);
+  const bar = createProgress('reranking', 0, options.progress);
+  let queries = 0;
+  try {
+    for await (const q of source) {
+      queries++;
+      if (done.has(q.qid)) continue;
+      if (q.candidates.length === 0) continue;
+      const result = await reranker.rerank({
+        query: q.query,
+        candidates: q.candidates,
+        fusion: options.fusion as FusionMode,
+        k: q.candidates.length,
+        ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
+        ...(options.normalization ? { normalization: options.normalization } : {}),
+      });
+      const text = formatRun(new Map([[q.qid, result.results.map((r) => ({ docId: r.id, score: r.score }))]]), tag);
+      if (!writer.write(text)) await Promise.race([once(writer, 'drain'), failed]);
+      bar.update(queries, queries);
+    }
+    writer.end();
+    await Promise.race([once(writer, 'finish'), failed]);
+  } finally {
+    bar.stop();
+    writer.destroy();
+    await reranker.close();
+  }
+  if (textless > 0) options.log(`${textless} candidates without text were left out (no dense score)`);
+  return { queries, resumed: done.size, textless, out, ms: performance.now() - started };
+}

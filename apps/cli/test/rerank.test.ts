@@ -1,0 +1,109 @@
+import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoPath, tinyModelDir } from '@dotrank/core/testing';
+import { dotrank, SPAWN_TIMEOUT } from './cli.js';
+
+// A small slice of Cranfield (its first 12 queries, every passage) keeps the model work short.
+let dir: string;
+let collection: string;
+const env = { REDIS_URL: undefined, ELASTICSEARCH_URL: undefined };
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'dotrank-rerank-'));
+  collection = join(dir, 'mini');
+  await mkdir(join(collection, 'qrels'), { recursive: true });
+  const source = repoPath('datasets/cranfield');
+  const queries = (await readFile(join(source, 'queries.jsonl'), 'utf8')).split('\n').filter(Boolean).slice(0, 12);
+  const ids = new Set(queries.map((q) => (JSON.parse(q) as { _id: string })._id));
+  const qrels = (await readFile(join(source, 'qrels', 'test.tsv'), 'utf8'))
+    .split('\n')
+    .filter((line, i) => i === 0 || ids.has(line.split('\t')[0]!));
+  await writeFile(join(collection, 'queries.jsonl'), `${queries.join('\n')}\n`);
+  await writeFile(join(collection, 'qrels', 'test.tsv'), `${qrels.join('\n')}\n`);
+  await writeFile(join(collection, 'corpus.jsonl'), await readFile(join(source, 'corpus.jsonl')));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('dotrank rerank --run', () => {
+  it(
+    'gives the run dotrank eval gives for TAS-B on the same BM25 candidates, and resumes an interrupted output',
+    async () => {
+      const evalOut = join(dir, 'eval');
+      const model = tinyModelDir();
+      const evaluation = await dotrank(
+        ['eval', '--collection', collection, '--systems', 'bm25,tasb', '--depth', '10', '--model', model].concat([
+          '--index-dir',
+          join(dir, 'index'),
+          '--out',
+          evalOut,
+          '--cache',
+          'memory',
+          '--no-progress',
+        ]),
+        { env },
+      );
+      expect(evaluation, evaluation.stderr).toMatchObject({ code: 0 });
+      const expected = await readFile(join(evalOut, 'tasb.run'), 'utf8');
+      const out = join(dir, 'tasb.run');
+      const args = ['rerank', '--run', join(evalOut, 'bm25.run'), '--collection', collection, '--model', model];
+      const first = await dotrank([...args, '--out', out, '--no-progress'], { env });
+      expect(first, first.stderr).toMatchObject({ code: 0 });
+      expect(first.stderr).toMatch(/reranked 12 queries \(0 already done\)/);
+      expect(await readFile(out, 'utf8')).toBe(expected);
+
+      // an interruption mid-line: the complete queries are kept, the cut one and the rest are redone
+      await truncate(out, Math.floor((await stat(out)).size * 0.6));
+      const resumed = await dotrank([...args, '--out', out, '--no-progress'], { env });
+      expect(resumed, resumed.stderr).toMatchObject({ code: 0 });
+      expect(resumed.stderr).toMatch(/resuming: [1-9]\d? queries already in/);
+      expect(await readFile(out, 'utf8')).toBe(expected);
+    },
+    SPAWN_TIMEOUT,
+  );
+
+  it(
+    'reranks an MS MARCO top1000 file streamed query by query, and names what is wrong with bad input',
+    async () => {
+      const top1000 = join(dir, 'top1000.dev.tsv');
+      const rows = [
+        ['1', '184', 'what similarity laws must be obeyed', 'experimental investigation of the aerodynamics of a wing'],
+        ['1', '29', 'what similarity laws must be obeyed', 'similarity laws for aerothermoelastic testing'],
+        ['1', '13', 'what similarity laws must be obeyed', ' '],
+        [
+          '2',
+          '12',
+          'what are the structural and aeroelastic problems',
+          'some structural and aerelastic considerations',
+        ],
+      ];
+      await writeFile(top1000, `${rows.map((r) => r.join('\t')).join('\n')}\n`);
+      const shuffled = join(dir, 'shuffled.tsv');
+      await writeFile(shuffled, `${[rows[0], rows[3], rows[1]].map((r) => r!.join('\t')).join('\n')}\n`);
+      const model = tinyModelDir();
+      const [ok, unsorted, noCollection] = await Promise.all([
+        dotrank(['rerank', '--run', top1000, '--model', model, '--out', join(dir, 'msmarco.run'), '--fusion', 'rrf'], {
+          env,
+        }),
+        dotrank(['rerank', '--run', shuffled, '--model', model, '--out', join(dir, 'x.run')], { env }),
+        dotrank(['rerank', '--run', join(dir, 'eval', 'bm25.run'), '--model', model, '--out', join(dir, 'y.run')], {
+          env,
+        }),
+      ]);
+      expect(ok.code).toBe(0);
+      const lines = (await readFile(join(dir, 'msmarco.run'), 'utf8')).trim().split('\n');
+      // the blank passage 13 has no dense score and is left out; every line is a TREC line tagged with the fusion
+      expect(lines.map((l) => l.split(' ').slice(0, 3).join(' ')).sort()).toEqual(['1 Q0 184', '1 Q0 29', '2 Q0 12']);
+      expect(lines.map((l) => l.split(' ')[3]).sort()).toEqual(['1', '1', '2']);
+      expect(lines.every((l) => l.endsWith(' dotrank-rrf'))).toBe(true);
+      expect(ok.stderr).toContain('1 candidates without text were left out');
+      expect(unsorted.code).toBe(2);
+      expect(unsorted.stderr).toContain('the rows of query 1 are not consecutive');
+      expect(noCollection.code).toBe(2);
+      expect(noCollection.stderr).toContain('--collection: is required with a TREC run');
+    },
+    SPAWN_TIMEOUT,
+  );
+});
