@@ -31,6 +31,7 @@ export { simulateClicks, cascadeModel, positionBasedModel, gradedAttractiveness 
 export type { ClickModel } from './simulate.js';
 export {
   parseJudgment,
+  judgmentsFileOf,
   queryIdOf,
   latestJudgments,
   formatQrels,

@@ -2,9 +2,10 @@
 // to a store (Redis when configured, so several API processes share it; a JSON-lines file otherwise), written out as
 // TREC qrels with a sidecar log of who judged what when.
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
 import { ValidationError } from '@dotrank/core';
+import type { DotrankConfig } from '@dotrank/core';
 import { seedFrom } from './interleave.js';
 import type { Impression } from './types.js';
 
@@ -48,6 +49,11 @@ export function parseJudgment(raw: unknown, now: number = Date.now()): Judgment 
     judge: body['judge'] === undefined ? 'anonymous' : text('judge', /^[^\n]{1,100}$/, 'a name of 1-100 characters'),
     time: now,
   };
+}
+
+/** The judgments file without Redis: `<DOTRANK_DATA_DIR>/judgments/judgments.jsonl` (the API and the CLI agree). */
+export function judgmentsFileOf(config: Pick<DotrankConfig, 'DOTRANK_DATA_DIR'>): string {
+  return resolve(config.DOTRANK_DATA_DIR, 'judgments', 'judgments.jsonl');
 }
 
 /** A query's id in qrels: its own (an eval's query set) or one derived from its text (logged traffic). */

@@ -11,6 +11,8 @@ import { registerServeCommand } from './serve.js';
 import { registerModelCommand } from './model.js';
 import { registerStartCommand } from './start.js';
 import { registerDoctorCommand } from './doctor.js';
+import { registerExperimentCommand } from './experiment.js';
+import { registerJudgmentsCommand } from './judgments.js';
 import { registerEsCommand } from './es.js';
 
 /** Every `dotrank` command; each lives in its own module and only wires packages together. */
@@ -27,5 +29,7 @@ export function registerCommands(program: Command): void {
   registerModelCommand(program);
   registerStartCommand(program);
   registerDoctorCommand(program);
+  registerExperimentCommand(program);
+  registerJudgmentsCommand(program);
   registerEsCommand(program);
 }

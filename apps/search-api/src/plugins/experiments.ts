@@ -13,6 +13,7 @@ import {
   MemoryExperimentStore,
   RedisExperimentStore,
   analyzeExperiment,
+  judgmentsFileOf,
   takeEvents,
 } from '@dotrank/experiments';
 import type { ExperimentMode, ExperimentStore, JudgmentStore } from '@dotrank/experiments';
@@ -45,11 +46,6 @@ export interface ExperimentOptions {
   store?: ExperimentStore;
   /** Where grades of the Judge tab go without Redis (JSON lines); default .dotrank/judgments/judgments.jsonl. */
   judgmentsFile?: string;
-}
-
-/** The judgments file without Redis: `<DOTRANK_DATA_DIR>/judgments/judgments.jsonl` (the CLI reads the same). */
-export function judgmentsFileOf(config: Pick<DotrankConfig, 'DOTRANK_DATA_DIR'>): string {
-  return resolve(config.DOTRANK_DATA_DIR, 'judgments', 'judgments.jsonl');
 }
 
 /** The experiment options of a configuration: the one mapping from DOTRANK_EXPERIMENT_* to the server. */
