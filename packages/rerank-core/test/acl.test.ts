@@ -9,31 +9,13 @@ import { RerankJobFailedError } from '../src/errors.js';
 import { QueueReranker } from '../src/producer.js';
 import { startRerankWorker, type RerankWorker } from '../src/processor.js';
 import { queueNames } from '../src/wire.js';
-import { deleteKeys, makeCandidates } from './queue-helpers.js';
+import { API_COMMANDS, WORKER_COMMANDS, deleteKeys, makeCandidates, setUser } from './queue-helpers.js';
 
-// Finding 8 of #18: the Redis ACLs the README documents for production, tested as written. The command lists are the
+// Finding 8 of #18: the Redis ACLs the README documents for production, tested as written. The command lists (in
+// queue-helpers.ts, shared with the cluster test) are the
 // minimal ones found by running a producer and a processor as these users (denied commands show in ACL LOG); the
 // README's `ACL SETUSER` lines are these, with the prefixes dotrank-queue and dotrank-vectors. One addition not met in
 // this run: `rpop` for the API, with which BullMQ's getCounts script (queue depth for /metrics) drops a stale marker.
-const API_COMMANDS =
-  'ping info client|setname eval evalsha psetex get del exists hget hgetall hmget hmset hset incr lindex llen lpos lpush rpop smembers xadd xread zadd zcard zcount zrange zrem zscore';
-const WORKER_COMMANDS =
-  'ping info client|setname eval evalsha multi exec bzpopmin get mget set del exists pexpire hdel hget hgetall hincrby hmget hmset hset llen lpush lrange lrem rpoplpush scard smembers srem xadd xtrim zadd zcard zpopmin zrange zrangebyscore zrem zremrangebyrank zremrangebyscore zrevrange zrevrangebyscore';
-
-/** `ACL SETUSER` arguments: on, a password, key patterns, no channels, only these commands. */
-const setUser = (name: string, password: string, keys: string[], commands: string) =>
-  [
-    'ACL',
-    'SETUSER',
-    name,
-    'reset',
-    'on',
-    `>${password}`,
-    ...keys,
-    '-@all',
-    ...commands.split(' ').map((c) => `+${c}`),
-  ] as const;
-
 const queuePrefix = uniquePrefix('acl-queue');
 const keyPrefix = uniquePrefix('acl-vectors');
 const tag = randomBytes(4).toString('hex');

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
 import { DEGRADED_REASONS, DotrankError } from '@dotrank/core';
@@ -18,7 +19,10 @@ import { degradationFor } from '../src/outcome.js';
 import { startRerankWorker, type RerankWorker } from '../src/processor.js';
 import { heartbeatKey, queueNames } from '../src/wire.js';
 import type { RerankRequest, RerankResult } from '../src/types.js';
-import { makeCandidates } from './queue-helpers.js';
+import { API_COMMANDS, WORKER_COMMANDS, makeCandidates, setUser } from './queue-helpers.js';
+
+/** What a cluster client needs besides the single-Redis ACL lists: the slot map (ioredis asks at connect and after MOVED) , the cluster's state (its ready check) and READONLY (sent to each replica it connects to). */
+const CLUSTER_COMMANDS = 'cluster|slots cluster|info readonly';
 
 // The whole queue (producer -> BullMQ -> processor, vectors in the cache) on a real Redis Cluster started by this file
 // (3 masters, 3 replicas, cluster-node-timeout 1 s), and the death of the master that holds the queue, under load.
@@ -110,6 +114,58 @@ describe.skipIf(unavailable)('the rerank queue on a Redis Cluster', () => {
     for (const [, ks] of keys) expect(ks.filter((k) => k.startsWith(`${keyPrefix}:vec:`)).length).toBeGreaterThan(10);
     for (const [, ks] of keys)
       expect(ks.filter((k) => !k.startsWith(`{${queuePrefix}}:`) && !k.startsWith(`${keyPrefix}:`))).toEqual([]);
+  }, 30_000);
+
+  it('least-privilege ACL users (created on every node) rerank on the cluster with the README lists + cluster|slots, cluster|info, readonly', async () => {
+    const tag = randomBytes(4).toString('hex');
+    const [apiUser, workerUser, password] = [`api-${tag}`, `worker-${tag}`, randomBytes(12).toString('hex')];
+    const aclQueue = `${queuePrefix}-acl`;
+    const queueKeys = `~{${aclQueue}}:*`;
+    const nodes = (await cluster.nodes()).filter((n) => !n.killed);
+    const admins = nodes.map((n) => new Redis({ port: n.port }));
+    for (const admin of admins) {
+      await admin.call(...setUser(apiUser, password, [queueKeys], `${API_COMMANDS} ${CLUSTER_COMMANDS}`));
+      await admin.call(
+        ...setUser(workerUser, password, [queueKeys, `~${keyPrefix}:*`], `${WORKER_COMMANDS} ${CLUSTER_COMMANDS}`),
+      );
+      await admin.call('ACL', 'LOG', 'RESET');
+    }
+    const urlAs = (user: string) => cluster.url.replace('redis://', `redis://${user}:${password}@`);
+    const aclStore = new RedisVectorStore({
+      url: urlAs(workerUser),
+      keyPrefix,
+      modelId: encoder.modelId,
+      revision: encoder.revision,
+      dimension: encoder.dimension,
+    });
+    const aclWorker = await startRerankWorker({
+      connection: urlAs(workerUser),
+      queuePrefix: aclQueue,
+      encoder,
+      store: aclStore,
+    });
+    const aclProducer = new QueueReranker({ connection: urlAs(apiUser), queuePrefix: aclQueue, deadlineMs: 5000 });
+    try {
+      await aclProducer.ready();
+      for (const i of [0, 1]) expectSame(await aclProducer.rerank(requests[i]!), expected[i]!);
+      const fresh = { ...requests[2]!, candidates: makeCandidates(10, 999) }; // misses: the worker writes vectors
+      const want = await new InProcessReranker({ encoder, store: new MemoryVectorStore() }).rerank(fresh);
+      expectSame(await aclProducer.rerank(fresh), want);
+      // the API user cannot read a vector
+      const api = createRedisConnection(urlAs(apiUser));
+      await expect(api.get(`${keyPrefix}:vec:x`)).rejects.toThrow(/NOPERM/);
+      api.disconnect();
+      for (const admin of admins) {
+        const log = (await admin.call('ACL', 'LOG')) as unknown[][];
+        const ours = log.map((e) => e.map(String).join(' ')).filter((e) => e.includes(tag) && !e.includes(':vec:x'));
+        expect(ours).toEqual([]);
+      }
+    } finally {
+      await aclProducer.close();
+      await aclWorker.close();
+      await aclStore.close();
+      for (const admin of admins) admin.disconnect();
+    }
   }, 30_000);
 
   it('a master dies under load: every request answered (right or degraded), the lost job counted, workers back', async () => {

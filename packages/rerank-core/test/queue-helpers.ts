@@ -31,3 +31,22 @@ export async function fakeHeartbeat(prefix: string, workerId = 'test-worker'): P
     await redis.quit();
   }
 }
+
+export const API_COMMANDS =
+  'ping info client|setname eval evalsha psetex get del exists hget hgetall hmget hmset hset incr lindex llen lpos lpush rpop smembers xadd xread zadd zcard zcount zrange zrem zscore';
+export const WORKER_COMMANDS =
+  'ping info client|setname eval evalsha multi exec bzpopmin get mget set del exists pexpire hdel hget hgetall hincrby hmget hmset hset llen lpush lrange lrem rpoplpush scard smembers srem xadd xtrim zadd zcard zpopmin zrange zrangebyscore zrem zremrangebyrank zremrangebyscore zrevrange zrevrangebyscore';
+
+/** `ACL SETUSER` arguments: on, a password, key patterns, no channels, only these commands. */
+export const setUser = (name: string, password: string, keys: string[], commands: string) =>
+  [
+    'ACL',
+    'SETUSER',
+    name,
+    'reset',
+    'on',
+    `>${password}`,
+    ...keys,
+    '-@all',
+    ...commands.split(' ').map((c) => `+${c}`),
+  ] as const;
