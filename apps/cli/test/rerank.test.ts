@@ -106,4 +106,36 @@ describe('dotrank rerank --run', () => {
     },
     SPAWN_TIMEOUT,
   );
+
+  it(
+    'eval --run adds an outside run as one more system, measured with a preset and corrected significance',
+    async () => {
+      const outside = join(dir, 'eval', 'bm25.run'); // the BM25 run of the first test, as an outside run
+      const [withRun, taken] = await Promise.all([
+        dotrank(
+          ['eval', '--collection', collection, '--systems', 'bm25', '--depth', '10', '--run', `again=${outside}`]
+            .concat(['--preset', 'beir', '--correction', 'holm', '--index-dir', join(dir, 'index')])
+            .concat(['--out', join(dir, 'eval-run'), '--json', '--no-progress']),
+          { env },
+        ),
+        dotrank(['eval', '--collection', collection, '--run', `bm25=${outside}`, '--out', join(dir, 'x')], { env }),
+      ]);
+      expect(withRun, withRun.stderr).toMatchObject({ code: 0 });
+      const report = JSON.parse(withRun.stdout) as {
+        measures: string[];
+        systems: Record<
+          string,
+          { aggregate: Record<string, number>; significance?: Record<string, { pValueRandomization: number }> }
+        >;
+        significanceTest: { correction: string };
+      };
+      expect(report.measures).toEqual(['nDCG@10', 'R@100']);
+      expect(report.systems['again']!.aggregate).toEqual(report.systems['bm25']!.aggregate);
+      expect(report.systems['again']!.significance!['nDCG@10']!.pValueRandomization).toBe(1);
+      expect(report.significanceTest.correction).toBe('holm');
+      expect(taken.code).toBe(2);
+      expect(taken.stderr).toContain('--run: the name "bm25" is taken');
+    },
+    SPAWN_TIMEOUT,
+  );
 });
