@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { findRepoRoot } from '@dotrank/core';
@@ -32,9 +32,13 @@ const percentile = (values: number[], p: number): number => {
 async function main(): Promise<void> {
   const root = findRepoRoot(here)!;
   const full = join(root, 'tools', 'fixtures', 'out', 'full-tasb');
-  const modelDir =
-    process.env['BENCH_MODEL'] ??
-    (existsSync(join(full, 'model.onnx')) ? full : join(root, 'tools', 'fixtures', 'tiny-tasb'));
+  // BENCH_MODEL is read from the repository root (npm runs this inside apps/search-api)
+  const given = process.env['BENCH_MODEL'];
+  const modelDir = given
+    ? resolve(root, given)
+    : existsSync(join(full, 'model.onnx'))
+      ? full
+      : join(root, 'tools', 'fixtures', 'tiny-tasb');
   const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
   const prefix = `dotrank-bench-compat-${process.pid}`;
 
