@@ -183,6 +183,7 @@ describe('compatibility endpoints, in-process with the real encoder', () => {
       ['/v1/rerank', { query: QUERY, documents: Array.from({ length: 9 }, (_, i) => `doc ${i}`) }, 'documents'],
       ['/v1/rerank', { query: QUERY, documents: ['a', 5] }, 'documents.1'],
       ['/v1/rerank', { query: '   ', documents: DOCUMENTS }, 'query'],
+      ['/rerank', { query: 'é'.repeat(6000), texts: DOCUMENTS }, 'query'],
       ['/v1/rerank', { query: QUERY, documents: DOCUMENTS, top_n: 0 }, 'top_n'],
       ['/v1/rerank', { query: QUERY, documents: DOCUMENTS, rank_fields: ['text'] }, 'rank_fields'],
       ['/v1/rerank', { documents: DOCUMENTS }, 'query'],

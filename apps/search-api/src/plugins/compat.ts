@@ -4,7 +4,14 @@
 // in-process, passage vectors cached by text hash); vectors come from the same cache. Unlike `/search` these
 // endpoints cannot fall back to a first-stage order: past the deadline they answer 503 with Retry-After.
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { DotrankError, MAX_PASSAGE_BYTES, ValidationError, describeError, withDeadline } from '@dotrank/core';
+import {
+  DotrankError,
+  MAX_PASSAGE_BYTES,
+  MAX_QUERY_BYTES,
+  ValidationError,
+  describeError,
+  withDeadline,
+} from '@dotrank/core';
 import type { Candidate, Degradation } from '@dotrank/core';
 import { rerankWithDeadline, workerTimings } from '../search.js';
 import type { ServerDeps } from '../types.js';
@@ -61,6 +68,13 @@ function checkTexts(texts: readonly string[], fieldOf: (i: number) => string): v
     if (bytes > MAX_PASSAGE_BYTES)
       throw new ValidationError(fieldOf(i), `must be at most ${MAX_PASSAGE_BYTES} bytes of UTF-8 (got ${bytes})`);
   });
+}
+
+/** The query's UTF-8 length (the schema counts characters; a rerank job counts bytes). */
+function checkQuery(query: string): void {
+  const bytes = Buffer.byteLength(query, 'utf8');
+  if (bytes > MAX_QUERY_BYTES)
+    throw new ValidationError('query', `must be at most ${MAX_QUERY_BYTES} bytes of UTF-8 (got ${bytes})`);
 }
 
 /** What the four routes share: the model for vectors and tokens, scoring through the reranker, the deadline. */
@@ -176,6 +190,7 @@ function rerankRoutes(app: FastifyInstance, calls: CompatCalls, maxDocuments: nu
       };
       const texts = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
       const fieldOf = (i: number) => (typeof body.documents[i] === 'string' ? `documents.${i}` : `documents.${i}.text`);
+      checkQuery(body.query);
       checkTexts(texts, fieldOf);
       if (!body.truncate) await calls.refuseOverLong(texts, fieldOf);
       const scored = await calls.scoreTexts(request, body.query, texts, '/v1/rerank');
@@ -198,6 +213,7 @@ function rerankRoutes(app: FastifyInstance, calls: CompatCalls, maxDocuments: nu
     handler: async (request) => {
       const body = request.body as { query: string; texts: string[]; return_text: boolean; truncate: boolean };
       const fieldOf = (i: number) => `texts.${i}`;
+      checkQuery(body.query);
       checkTexts(body.texts, fieldOf);
       if (!body.truncate) await calls.refuseOverLong(body.texts, fieldOf);
       const scored = await calls.scoreTexts(request, body.query, body.texts, '/rerank');
