@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { redisUrlForTests, uniquePrefix } from '@dotrank/core/testing';
 import { QueueReranker } from '@dotrank/rerank-core';
+import { createRedisConnection } from '@dotrank/vector-cache';
 import { CLI, deleteKeys, makeCandidates, spawnWorker, type SpawnedWorker } from './helpers.js';
 
 const prefix = uniquePrefix('cli');
@@ -48,6 +49,15 @@ describe('dotrank worker (spawned CLI)', () => {
     const body = await (await fetch(metricsUrl!)).text();
     expect(body).toMatch(/dotrank_worker_jobs_total\{type="rerank",status="completed"\} 2/);
     expect(body).toMatch(/dotrank_worker_cache_hits_total 20/);
+    // the second job's query ("heat" again) came from the query cache, and was written to Redis for everyone
+    expect(body).toMatch(/dotrank_query_cache_misses_total 1\n/);
+    expect(body).toMatch(/dotrank_query_cache_hits_total\{tier="process"\} 1\n/);
+    const redis = createRedisConnection(redisUrlForTests());
+    try {
+      expect(await redis.keys(`${prefix}:qvec:*`)).toHaveLength(1);
+    } finally {
+      await redis.quit();
+    }
     expect(body).toMatch(/dotrank_worker_cache_misses_total 20/);
     expect(body).toMatch(/dotrank_worker_stage_seconds_count\{stage="encode_query"\} 2/);
     expect(await worker.stop('SIGTERM')).toBe(0);
