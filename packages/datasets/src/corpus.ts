@@ -105,7 +105,7 @@ export function inferCorpusFormat(file: string): CorpusFormat {
   throw new ValidationError('format', `cannot infer the corpus format of ${file} (use .jsonl or .tsv, or pass a format)`);
 }
 
-function parseJsonObject(text: string): Record<string, unknown> {
+export function parseJsonObject(text: string): Record<string, unknown> {
   let record: unknown;
   try {
     record = JSON.parse(text);
@@ -117,7 +117,8 @@ function parseJsonObject(text: string): Record<string, unknown> {
 }
 
 function idOf(record: Record<string, unknown>, field: string | undefined): { id: string; field: string } {
-  const name = field ?? ('_id' in record ? '_id' : 'id');
+  // BEIR `_id`, ir_datasets exports `doc_id` / `query_id`, else `id`
+  const name = field ?? ['_id', 'doc_id', 'query_id', 'id'].find((f) => f in record) ?? 'id';
   const value = record[name];
   if (value === undefined || value === null) throw new LineError(`missing id field "${name}"`);
   if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) {

@@ -2,8 +2,9 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { ValidationError } from '@dotrank/core';
 import { findCollection } from './collection.js';
+import { parseJsonObject } from './corpus.js';
 import type { InvalidLineOptions } from './lines.js';
-import { LineError, forEachLine, splitWhitespace, statOrThrow } from './lines.js';
+import { LineError, forEachLine, innerName, splitWhitespace, statOrThrow } from './lines.js';
 import { compareTrecOrder } from './order.js';
 
 /** Judgments: query id -> document id -> relevance grade. */
@@ -39,7 +40,13 @@ export async function readQrels(path: string, options: InvalidLineOptions = {}):
   const qrels: Qrels = new Map();
   const seenAt = new Map<string, number>();
   let columns = 0;
+  const json = isJsonLines(file);
   const parse = (text: string, line: number): null | undefined => {
+    if (json) {
+      const record = parseJsonObject(text);
+      add(stringField(record, 'query_id'), stringField(record, 'doc_id'), integerField(record, 'relevance'), line);
+      return null;
+    }
     const parts = splitWhitespace(text);
     if (parts[0]!.startsWith('#')) return undefined; // trec_eval skips comment lines
     if (columns === 0) {
@@ -51,9 +58,10 @@ export async function readQrels(path: string, options: InvalidLineOptions = {}):
       columns = parts.length;
     }
     if (parts.length !== columns) throw new LineError(`expected ${columns} columns like the first line, found ${parts.length}`);
-    const qid = parts[0]!;
-    const docId = columns === 4 ? parts[2]! : parts[1]!;
-    const rel = parseIntegerColumn(columns === 4 ? parts[3]! : parts[2]!, 'relevance');
+    add(parts[0]!, columns === 4 ? parts[2]! : parts[1]!, parseIntegerColumn(columns === 4 ? parts[3]! : parts[2]!, 'relevance'), line);
+    return null;
+  };
+  const add = (qid: string, docId: string, rel: number, line: number): void => {
     const key = `${qid}\u0000${docId}`;
     const previous = seenAt.get(key);
     if (previous !== undefined) throw new LineError(`duplicate judgment for query ${qid}, document ${docId} (first on line ${previous})`);
@@ -61,7 +69,6 @@ export async function readQrels(path: string, options: InvalidLineOptions = {}):
     let docs = qrels.get(qid);
     if (!docs) qrels.set(qid, (docs = new Map()));
     docs.set(docId, rel);
-    return null;
   };
   await forEachLine(file, parse, options); // parse() fills qrels as it goes
   return qrels;
@@ -74,7 +81,15 @@ export async function readQrels(path: string, options: InvalidLineOptions = {}):
 export async function readRun(path: string, options: InvalidLineOptions = {}): Promise<Run> {
   const run: Run = new Map();
   const seen = new Map<string, Map<string, number>>();
+  const json = isJsonLines(path);
   const parse = (text: string, line: number): null | undefined => {
+    if (json) {
+      // ir_datasets scoreddocs export: {"query_id", "doc_id", "score"}; the rank is the line's place in its query
+      const record = parseJsonObject(text);
+      const qid = stringField(record, 'query_id');
+      add(qid, stringField(record, 'doc_id'), numberField(record, 'score'), (run.get(qid)?.length ?? 0) + 1, line);
+      return null;
+    }
     const parts = splitWhitespace(text);
     if (parts[0]!.startsWith('#')) return undefined; // trec_eval skips comment lines
     // trec_eval ignores anything after the sixth column
@@ -83,6 +98,10 @@ export async function readRun(path: string, options: InvalidLineOptions = {}): P
     const rank = parseIntegerColumn(rankText, 'rank');
     const score = Number(scoreText);
     if (scoreText.trim() === '' || !Number.isFinite(score)) throw new LineError(`score must be a finite number, got "${scoreText}"`);
+    add(qid, docId, score, rank, line);
+    return null;
+  };
+  const add = (qid: string, docId: string, score: number, rank: number, line: number): void => {
     let docs = seen.get(qid);
     if (!docs) seen.set(qid, (docs = new Map()));
     const previous = docs.get(docId);
@@ -91,10 +110,36 @@ export async function readRun(path: string, options: InvalidLineOptions = {}): P
     let entries = run.get(qid);
     if (!entries) run.set(qid, (entries = []));
     entries.push({ docId, score, rank });
-    return null;
   };
   await forEachLine(path, parse, options); // parse() fills run as it goes
   return run;
+}
+
+/** JSON Lines by name (`.jsonl`, `.jsonl.gz`): ir_datasets' `export --format jsonl`. */
+function isJsonLines(path: string): boolean {
+  return innerName(path).toLowerCase().endsWith('.jsonl');
+}
+
+function stringField(record: Record<string, unknown>, field: string): string {
+  const value = record[field];
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string' || value.trim() === '' || /\s/.test(value))
+    throw new LineError(value === undefined ? `missing field "${field}"` : `field "${field}" must be an id without spaces`);
+  return value;
+}
+
+function integerField(record: Record<string, unknown>, field: string): number {
+  const value = record[field];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw new LineError(value === undefined ? `missing field "${field}"` : `field "${field}" must be an integer`);
+  return value;
+}
+
+function numberField(record: Record<string, unknown>, field: string): number {
+  const value = record[field];
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    throw new LineError(value === undefined ? `missing field "${field}"` : `field "${field}" must be a finite number`);
+  return value;
 }
 
 function checkTag(tag: string): void {
