@@ -141,20 +141,16 @@ async function healthy(ports: number[]): Promise<boolean> {
   return true;
 }
 
-/**
- * Starts a Redis Cluster of `masters` masters with `replicasPerMaster` replicas each (default 3 + 3), each node a
- * `redis-server --cluster-enabled yes` on free ports (client and bus) with a temporary folder of its own, joined with
- * `redis-cli --cluster create`; resolves once the cluster is ok and every replica in sync. No persistence; slots
- * whose master is gone fail while the others keep serving (`cluster-require-full-coverage no`).
- */
-export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<OwnRedisCluster> {
-  const masters = options.masters ?? 3;
-  const replicas = options.replicasPerMaster ?? 1;
-  const nodeTimeoutMs = options.nodeTimeoutMs ?? 1000;
-  const count = masters * (1 + replicas);
+/** The nodes of a cluster being made, and how to kill them all and remove their folders. */
+interface Launched {
+  spawned: Spawned[];
+  stop(): Promise<void>;
+}
+
+/** Starts `count` cluster-enabled nodes and joins them with `redis-cli --cluster create`; cleans up if that fails. */
+async function launchNodes(count: number, replicas: number, nodeTimeoutMs: number): Promise<Launched> {
   const spawned: Spawned[] = [];
   const dirs: string[] = [];
-  const killed = new Set<number>();
   const stop = async () => {
     for (const node of spawned) {
       if (node.child.exitCode !== null || node.child.signalCode !== null) continue;
@@ -187,6 +183,12 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     await stop();
     throw error;
   }
+  return { spawned, stop };
+}
+
+/** The test's handle on launched nodes. */
+function clusterHandle({ spawned, stop }: Launched): OwnRedisCluster {
+  const killed = new Set<number>();
   const ports = spawned.map((n) => n.port);
   const nodeOn = (port: number) => {
     const node = spawned.find((n) => n.port === port);
@@ -232,10 +234,24 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     },
     stop,
   };
+  return cluster;
+}
+
+/**
+ * Starts a Redis Cluster of `masters` masters with `replicasPerMaster` replicas each (default 3 + 3), each node a
+ * `redis-server --cluster-enabled yes` on free ports (client and bus) with a temporary folder of its own, joined with
+ * `redis-cli --cluster create`; resolves once the cluster is ok and every replica in sync. No persistence; slots
+ * whose master is gone fail while the others keep serving (`cluster-require-full-coverage no`).
+ */
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<OwnRedisCluster> {
+  const masters = options.masters ?? 3;
+  const replicas = options.replicasPerMaster ?? 1;
+  const launched = await launchNodes(masters * (1 + replicas), replicas, options.nodeTimeoutMs ?? 1000);
+  const cluster = clusterHandle(launched);
   try {
     await cluster.waitHealthy();
   } catch (error) {
-    await stop();
+    await launched.stop();
     throw error;
   }
   return cluster;
