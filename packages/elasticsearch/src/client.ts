@@ -1,7 +1,8 @@
-import { Client, errors } from '@elastic/elasticsearch';
+import { Agent as HttpAgent } from 'node:http';
+import { Client, HttpConnection, errors } from '@elastic/elasticsearch';
 import type { ClientOptions } from '@elastic/elasticsearch';
 import { ConfigError } from '@dotrank/core';
-import { connectionSettings, tlsOptions } from './connection.js';
+import { connectionSettings, createHttpsAgent, tlsOptions } from './connection.js';
 import type { ElasticsearchConfig } from './connection.js';
 import type { AuthKind } from './errors.js';
 
@@ -57,7 +58,15 @@ export function createClientFromConfig(config: ElasticsearchConfig, options: Cli
   if (settings.auth) clientOptions.auth = settings.auth;
   const tls = tlsOptions(settings);
   if (Object.keys(tls).length > 0) clientOptions.tls = tls;
-  if (settings.caFingerprint) clientOptions.caFingerprint = settings.caFingerprint;
+  if (settings.caFingerprint) {
+    // The client's own caFingerprint check accepts any leaf sent beside the pinned CA (it does not check the
+    // signatures); our agent does, and hands a connection over only once it passed.
+    clientOptions.Connection = HttpConnection;
+    clientOptions.agent = (opts) =>
+      opts.url.protocol === 'https:'
+        ? createHttpsAgent(settings, { keepAlive: true })
+        : new HttpAgent({ keepAlive: true });
+  }
   clientOptions.requestTimeout = settings.timeoutMs;
   const authKind: AuthKind = settings.authKind;
   const cloudId = settings.cloudId;

@@ -1,4 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
+import type { AgentOptions as HttpsAgentOptions } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
+import type { ConnectionOptions, DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { ConfigError } from '@dotrank/core';
 import type { DotrankConfig } from '@dotrank/core';
 import type { AuthKind } from './errors.js';
@@ -195,8 +201,74 @@ function warnInsecure(urls: string[]): void {
  * TLS options for Node's https agent from the settings: the CA file, or no certificate check at all when insecure
  * or pinned to a CA fingerprint without a CA file (the pin is then checked on each connection by the caller).
  */
-export function tlsOptions(settings: ConnectionSettings): { ca?: Buffer; rejectUnauthorized?: boolean } {
+export function tlsOptions(settings: Pick<ConnectionSettings, 'ca' | 'caFingerprint' | 'tlsInsecure'>): {
+  ca?: Buffer;
+  rejectUnauthorized?: boolean;
+} {
   if (settings.ca) return { ca: settings.ca };
   if (settings.tlsInsecure || settings.caFingerprint) return { rejectUnauthorized: false };
   return {};
+}
+
+/**
+ * Why a TLS connection does not lead to the CA that `fingerprint` pins, or undefined when it does: a certificate of the
+ * chain the cluster sent must have that SHA-256 fingerprint, each certificate below it must be signed by the next and
+ * be valid now, and the first must name `host`. Checking the signatures (not only that the pinned CA is somewhere in
+ * the chain) keeps a forged leaf sent beside the real CA out.
+ */
+export function pinnedCaProblem(socket: TLSSocket, fingerprint: string, host: string): string | undefined {
+  const wanted = fingerprint.replace(/:/g, '').toUpperCase();
+  const peer = socket.getPeerCertificate(true);
+  if (!peer || !peer.raw) return 'the cluster sent no certificate';
+  const chain: X509Certificate[] = [];
+  const seen = new Set<string>();
+  for (let node: DetailedPeerCertificate | undefined = peer; node?.raw && !seen.has(node.fingerprint256);) {
+    seen.add(node.fingerprint256);
+    chain.push(new X509Certificate(node.raw));
+    node = node.issuerCertificate;
+  }
+  const pinned = chain.findIndex((c) => c.fingerprint256.replace(/:/g, '') === wanted);
+  if (pinned < 0) return `no certificate the cluster sent has the pinned fingerprint ${fingerprint}`;
+  const now = Date.now();
+  for (let i = 0; i <= pinned; i++) {
+    const cert = chain[i]!;
+    if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo))
+      return `certificate "${cert.subject}" is not valid now (${cert.validFrom} to ${cert.validTo})`;
+    const issuer = i < pinned ? chain[i + 1]! : undefined;
+    if (issuer && !(cert.checkIssued(issuer) && cert.verify(issuer.publicKey)))
+      return `certificate "${cert.subject}" is not signed by "${issuer.subject}"`;
+  }
+  return checkServerIdentity(host, peer)?.message;
+}
+
+/**
+ * An https agent with the TLS settings of the cluster (`tlsOptions`), for clients other than the official one (the
+ * proxy's forwarding client). With a CA fingerprint, each new connection is checked by `pinnedCaProblem` before it is
+ * handed to a request, so nothing (credentials included) is sent to a cluster that fails the pin.
+ */
+export function createHttpsAgent(
+  settings: Pick<ConnectionSettings, 'ca' | 'caFingerprint' | 'tlsInsecure'>,
+  options: HttpsAgentOptions = {},
+): HttpsAgent {
+  const agent = new HttpsAgent({ ...options, ...tlsOptions(settings) });
+  const pin = settings.caFingerprint;
+  if (!pin) return agent;
+  type Callback = (error: Error | null, socket?: Duplex) => void;
+  const pinned = (connectOptions: ConnectionOptions, callback: Callback): undefined => {
+    const socket = tlsConnect(connectOptions);
+    const onError = (error: Error) => callback(error);
+    socket.once('error', onError);
+    socket.once('secureConnect', () => {
+      socket.off('error', onError);
+      const host = connectOptions.servername || connectOptions.host || 'localhost';
+      const problem = pinnedCaProblem(socket, pin, host);
+      if (!problem) return callback(null, socket);
+      socket.destroy();
+      callback(new ConfigError('ELASTICSEARCH_CA_FINGERPRINT', `TLS connection refused: ${problem}`));
+    });
+    return undefined;
+  };
+  // Node's agent accepts a connection created asynchronously (callback, no return value)
+  (agent as unknown as { createConnection: typeof pinned }).createConnection = pinned;
+  return agent;
 }

@@ -3,7 +3,13 @@
 // query DSL; reading and writing proxied search responses; dense (kNN) retrieval.
 export { ElasticsearchSource, createElasticsearchSource, ensureIndex } from './source.js';
 export { createClientFromConfig, authKindOf } from './client.js';
-export { connectionSettings, tlsOptions, TLS_INSECURE_WARNING } from './connection.js';
+export {
+  connectionSettings,
+  tlsOptions,
+  createHttpsAgent,
+  pinnedCaProblem,
+  TLS_INSECURE_WARNING,
+} from './connection.js';
 export type { ConnectionSettings } from './connection.js';
 export {
   ForwardingClient,

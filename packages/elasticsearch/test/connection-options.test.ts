@@ -2,13 +2,15 @@
 // over them), a CA pinned by ELASTICSEARCH_CA_FINGERPRINT, and ELASTICSEARCH_TLS_INSECURE with its warning.
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { request } from 'node:https';
+import type { Agent } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '@dotrank/core';
 import { startStandInElasticsearch } from '../src/testing/index.js';
 import type { StandInElasticsearch } from '../src/testing/index.js';
 import { createClientFromConfig } from '../src/client.js';
-import { TLS_INSECURE_WARNING, connectionSettings } from '../src/connection.js';
+import { TLS_INSECURE_WARNING, connectionSettings, createHttpsAgent } from '../src/connection.js';
 import { caught } from './support/caught.js';
 
 const tls = (name: string) => readFileSync(fileURLToPath(new URL(`./fixtures/tls/${name}`, import.meta.url)));
@@ -94,8 +96,10 @@ describe('TLS: CA fingerprint and insecure mode', () => {
       loadConfig({ ELASTICSEARCH_URL: es.url, ELASTICSEARCH_CA_FINGERPRINT: fingerprint }),
     );
     expect(settings.caFingerprint).toBe(fingerprint);
+    es.clearRequests();
     const wrong = await caught(info({ ELASTICSEARCH_CA_FINGERPRINT: 'AB'.repeat(32) }));
-    expect(wrong.message).toMatch(/fingerprint does not match/);
+    expect(wrong.message).toMatch(/TLS connection refused: no certificate the cluster sent has the pinned fingerprint/);
+    expect(es.requests).toHaveLength(0);
   });
 
   it('connects with the CA file (full verification)', async () => {
@@ -117,6 +121,79 @@ describe('TLS: CA fingerprint and insecure mode', () => {
     expect(ours).toHaveLength(1);
     expect(ours[0]!.message).toContain(TLS_INSECURE_WARNING);
     expect(ours[0]!.message).toContain(es.url);
+  });
+
+  /** GET / through an https agent from createHttpsAgent: the status, or the error. */
+  function get(agent: Agent): Promise<number | Error> {
+    return new Promise((resolve) => {
+      const req = request(`${es.url}/`, { agent, headers: { authorization: 'ApiKey c2VjcmV0' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', resolve);
+      req.end();
+    });
+  }
+
+  it('createHttpsAgent (for the proxy) checks the pin before a request is sent, and honours insecure', async () => {
+    const settings = (env: Record<string, string>) =>
+      connectionSettings(loadConfig({ ELASTICSEARCH_URL: es.url, ...env }));
+    const agents = [
+      createHttpsAgent(settings({ ELASTICSEARCH_CA_FINGERPRINT: fingerprint }), { keepAlive: true }),
+      createHttpsAgent(settings({ ELASTICSEARCH_CA_FINGERPRINT: 'AB'.repeat(32) })),
+      createHttpsAgent(settings({})),
+      createHttpsAgent(settings({ ELASTICSEARCH_TLS_INSECURE: '1' })),
+    ];
+    try {
+      es.clearRequests();
+      const [pinned, again, wrong, untrusted, insecure] = [
+        await get(agents[0]!),
+        await get(agents[0]!),
+        await get(agents[1]!),
+        await get(agents[2]!),
+        await get(agents[3]!),
+      ];
+      expect([pinned, again]).toEqual([200, 200]);
+      expect(wrong).toBeInstanceOf(ConfigError);
+      expect((wrong as Error).message).toMatch(
+        /^ELASTICSEARCH_CA_FINGERPRINT: TLS connection refused: no certificate the cluster sent has the pinned fingerprint/,
+      );
+      expect((untrusted as Error).message).toMatch(/self[- ]signed certificate/i);
+      expect(insecure).toBe(200);
+      // the refused connections never carried a request (nor its credentials)
+      expect(es.requests).toHaveLength(3);
+    } finally {
+      for (const agent of agents) agent.destroy();
+    }
+  });
+
+  it('createHttpsAgent refuses a forged certificate sent beside the real CA (the signature is checked, not only the pin)', async () => {
+    const forged = await startStandInElasticsearch({
+      tls: { key: tls('server.key'), cert: Buffer.concat([tls('forged.pem'), tls('ca.pem')]) },
+    });
+    const agent = createHttpsAgent(
+      connectionSettings(loadConfig({ ELASTICSEARCH_URL: forged.url, ELASTICSEARCH_CA_FINGERPRINT: fingerprint })),
+    );
+    try {
+      const result = await new Promise<number | Error>((resolve) => {
+        const req = request(`${forged.url}/`, { agent }, (res) => resolve(res.statusCode ?? 0));
+        req.on('error', resolve);
+        req.end();
+      });
+      expect(result).toBeInstanceOf(ConfigError);
+      expect((result as Error).message).toMatch(/certificate "CN=localhost" is not signed by "CN=dotrank test CA"/);
+      // the official client through createClientFromConfig refuses it too (its own fingerprint check would not)
+      const client = createClientFromConfig(
+        loadConfig({ ELASTICSEARCH_URL: forged.url, ELASTICSEARCH_CA_FINGERPRINT: fingerprint }),
+        { clientOptions: { maxRetries: 0 } },
+      );
+      const refused = await caught(client.info()).finally(() => client.close());
+      expect(refused.message).toMatch(/is not signed by/);
+      expect(forged.requests).toHaveLength(0);
+    } finally {
+      agent.destroy();
+      await forged.close();
+    }
   });
 
   it('refuses ELASTICSEARCH_TLS_INSECURE together with a CA file or fingerprint', () => {
