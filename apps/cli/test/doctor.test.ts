@@ -5,9 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '@dotrank/core';
 import { redisUrlForTests, tinyModelDir } from '@dotrank/core/testing';
+import { createClientFromConfig } from '@dotrank/elasticsearch';
 import {
   checkElasticsearch,
   checkEvictionPolicy,
+  checkKeyPrivileges,
   checkExecutionProviders,
   checkModel,
   checkNode,
@@ -224,4 +226,64 @@ describe('dotrank doctor (child process)', () => {
     },
     SPAWN_TIMEOUT,
   );
+});
+
+describe('doctor: the Elasticsearch key privileges (_has_privileges)', () => {
+  it('passes a read-only key, warns about a broader or unreadable one, and says nothing when the cluster cannot tell', async () => {
+    let answer: { status: number; body: unknown } = { status: 200, body: {} };
+    const asked: unknown[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (req.url?.startsWith('/_security/user/_has_privileges'))
+          asked.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        res.writeHead(answer.status, { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' });
+        res.end(JSON.stringify(answer.body));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = createClientFromConfig(loadConfig({ ELASTICSEARCH_URL: url, ELASTICSEARCH_TIMEOUT_MS: '2000' }));
+    const privileges = (cluster: Record<string, boolean>, library: boolean, any: Record<string, boolean>) => ({
+      status: 200,
+      body: {
+        username: 'k',
+        has_all_requested: false,
+        cluster,
+        index: { library: { read: library }, '*': any },
+        application: {},
+      },
+    });
+    const none = { all: false, manage: false, write: false, delete: false };
+    try {
+      answer = privileges({ all: false, manage: false, manage_security: false, manage_api_key: false }, true, none);
+      expect(await checkKeyPrivileges(client, ['library'])).toEqual({
+        status: 'ok',
+        check: 'elasticsearch privileges',
+        detail: 'read on library, nothing broader',
+      });
+      expect(asked[0]).toMatchObject({ index: [{ names: ['library'], privileges: ['read'] }, { names: ['*'] }] });
+      answer = privileges({ all: true, manage: true, manage_security: true, manage_api_key: true }, true, {
+        ...none,
+        write: true,
+      });
+      expect(await checkKeyPrivileges(client, ['library'])).toMatchObject({
+        status: 'warn',
+        detail:
+          'the credentials can do more than read: cluster all, cluster manage, cluster manage_security, cluster manage_api_key, write on every index',
+        fix: expect.stringMatching(/read \(and view_index_metadata\) on library only/),
+      });
+      answer = privileges({}, false, none);
+      expect(await checkKeyPrivileges(client, ['library'])).toMatchObject({
+        status: 'warn',
+        detail: 'the credentials cannot read library',
+      });
+      answer = { status: 500, body: { error: { type: 'exception', reason: 'Security must be explicitly enabled' } } };
+      expect(await checkKeyPrivileges(client, ['library'])).toBeUndefined();
+    } finally {
+      await client.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
 });

@@ -132,6 +132,43 @@ export function textFieldsOf(
   return fields;
 }
 
+const BROAD_CLUSTER = ['all', 'manage', 'manage_security', 'manage_api_key'];
+const BROAD_INDEX = ['all', 'manage', 'write', 'delete'];
+
+/**
+ * What the configured credentials may do (`_security/user/_has_privileges`): read on the indices the proxy serves,
+ * and nothing broader (the proxy forwards callers' queries with them). Undefined when the cluster cannot tell
+ * (security off, or no such API).
+ */
+export async function checkKeyPrivileges(
+  client: ReturnType<typeof createClientFromConfig>,
+  indices: string[],
+): Promise<CheckResult | undefined> {
+  let answer: Awaited<ReturnType<typeof client.security.hasPrivileges>>;
+  try {
+    answer = await client.security.hasPrivileges({
+      cluster: BROAD_CLUSTER,
+      index: [
+        { names: indices, privileges: ['read'] },
+        { names: ['*'], privileges: BROAD_INDEX, allow_restricted_indices: true },
+      ],
+    });
+  } catch {
+    return undefined;
+  }
+  const broad = [
+    ...BROAD_CLUSTER.filter((p) => answer.cluster?.[p]).map((p) => `cluster ${p}`),
+    ...BROAD_INDEX.filter((p) => answer.index?.['*']?.[p]).map((p) => `${p} on every index`),
+  ];
+  const unreadable = indices.filter((i) => !answer.index?.[i]?.['read']);
+  const fix = `use an API key with read (and view_index_metadata) on ${indices.join(', ')} only: README, "Drop-in Elasticsearch proxy"`;
+  if (unreadable.length > 0)
+    return warn('elasticsearch privileges', `the credentials cannot read ${unreadable.join(', ')}`, fix);
+  if (broad.length > 0)
+    return warn('elasticsearch privileges', `the credentials can do more than read: ${broad.join(', ')}`, fix);
+  return ok('elasticsearch privileges', `read on ${indices.join(', ')}, nothing broader`);
+}
+
 /** Elasticsearch, when configured: reachable, its version, the index and the text fields dotrank searches. */
 export async function checkElasticsearch(config: DotrankConfig): Promise<CheckResult[]> {
   if (!config.ELASTICSEARCH_URL && !config.ELASTICSEARCH_CLOUD_ID)
@@ -184,6 +221,8 @@ export async function checkElasticsearch(config: DotrankConfig): Promise<CheckRe
             ),
       );
     }
+    const privileges = await checkKeyPrivileges(client, config.DOTRANK_PROXY_INDICES ?? [index]);
+    if (privileges) results.push(privileges);
     return results;
   } finally {
     await client.close();
