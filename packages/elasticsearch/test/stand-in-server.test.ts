@@ -6,6 +6,8 @@ import { Client, errors } from '@elastic/elasticsearch';
 import { BM25Index } from '@dotrank/bm25';
 import { startStandInElasticsearch } from '../src/testing/index.js';
 import type { StandInElasticsearch } from '../src/testing/index.js';
+import { loadConfig } from '@dotrank/core';
+import { createElasticsearchSource } from '../src/source.js';
 import { caught } from './support/caught.js';
 
 const DOCS = [
@@ -215,6 +217,28 @@ describe('stand-in Elasticsearch', () => {
     expect(got.path).toBe('/library/_search');
     expect(got.headers['x-opaque-id']).toBe('probe');
     expect(JSON.parse(got.body)).toEqual({ query: { match: { 'body.content': 'heat' } }, size: 3 });
+  });
+
+  it("takes dotrank's own index creation and bulk ingest, and answers the source's searches", async () => {
+    const source = createElasticsearchSource(
+      loadConfig({ ELASTICSEARCH_URL: es.url, ELASTICSEARCH_INDEX: 'ingested' }),
+    );
+    try {
+      await source.ensureIndex({ k1: 1.2, b: 0.75 });
+      const report = await source.index([
+        { id: 'p1', title: 'Flutter', text: 'wing flutter at transonic speed' },
+        { id: 'p2', text: 'boundary layer suction', metadata: { lang: 'en' } },
+      ]);
+      expect(report).toMatchObject({ indexed: 2, failed: 0 });
+      expect(await source.count()).toBe(2);
+      expect((await source.ensureIndex({ k1: 1.2, b: 0.75 })).created).toBe(false);
+      const hits = await source.search('flutter', { k: 5 });
+      expect(hits.map((h) => [h.id, h.text])).toEqual([['p1', 'Flutter wing flutter at transonic speed']]);
+      expect((await source.search('suction', { k: 5, filter: { lang: 'en' } })).map((h) => h.id)).toEqual(['p2']);
+    } finally {
+      await source.close();
+      es.indices.delete('ingested');
+    }
   });
 
   it('serves several indices, wildcards and _all like Elasticsearch, and requires configured credentials', async () => {
