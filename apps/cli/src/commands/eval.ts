@@ -8,7 +8,12 @@ import type { EvalSystem } from '../lib/eval-runner.js';
 import { FIRST_STAGES } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
 import { intFlag, listFlag, numberFlag } from '../lib/flags.js';
-import { commandConfig, configOption, givenOnCommandLine } from '../lib/config-options.js';
+import {
+  addElasticsearchFieldOptions,
+  commandConfig,
+  configOption,
+  givenOnCommandLine,
+} from '../lib/config-options.js';
 import { addOutputOptions, noticeWriter, showProgress } from '../lib/output.js';
 import type { OutputFlags } from '../lib/output.js';
 
@@ -96,7 +101,7 @@ export function registerEvalCommand(program: Command): void {
     )
     .option('--skip-invalid', 'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2)')
     .option('--json', 'print metrics.json to stdout instead of the table');
-  addOutputOptions(command).action((flags: EvalFlags) => runEvalCommand(command, flags));
+  addElasticsearchFieldOptions(addOutputOptions(command)).action((flags: EvalFlags) => runEvalCommand(command, flags));
 }
 
 /** The action of `dotrank eval`: flags to evaluation options, then the table (or JSON) on stdout. */
