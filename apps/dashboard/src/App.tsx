@@ -3,11 +3,15 @@ import type { KeyboardEvent } from 'react';
 import { LiveView } from './components/LiveView.js';
 import { OfflineView } from './components/OfflineView.js';
 import { TryIt } from './components/TryIt.js';
+import { OnlineView } from './components/OnlineView.js';
+import { JudgeView } from './components/JudgeView.js';
 
 const TABS = [
   { id: 'offline', label: 'Offline' },
   { id: 'live', label: 'Live' },
   { id: 'try', label: 'Try it' },
+  { id: 'online', label: 'Online' },
+  { id: 'judge', label: 'Judge' },
 ] as const;
 type TabId = (typeof TABS)[number]['id'];
 
@@ -75,7 +79,17 @@ export function App() {
       <main>
         {TABS.map((t) => (
           <div key={t.id} role="tabpanel" id={`panel-${t.id}`} aria-labelledby={`tab-${t.id}`} hidden={tab !== t.id}>
-            {t.id === 'offline' ? <OfflineView /> : t.id === 'live' ? <LiveView active={tab === 'live'} /> : <TryIt />}
+            {t.id === 'offline' ? (
+              <OfflineView />
+            ) : t.id === 'live' ? (
+              <LiveView active={tab === 'live'} />
+            ) : t.id === 'online' ? (
+              <OnlineView active={tab === 'online'} />
+            ) : t.id === 'judge' ? (
+              <JudgeView active={tab === 'judge'} />
+            ) : (
+              <TryIt />
+            )}
           </div>
         ))}
       </main>

@@ -103,7 +103,7 @@ async function keyAfter401(sentKey: string | null): Promise<string | null> {
 }
 
 async function fetchWithKey(path: string, init: RequestInit | undefined, key: string | null): Promise<Response> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+  const headers: Record<string, string> = { accept: 'application/json', ...(init?.headers as Record<string, string>) };
   if (key) headers['x-api-key'] = key;
   try {
     return await fetch(path, { ...init, headers });
@@ -112,7 +112,7 @@ async function fetchWithKey(path: string, init: RequestInit | undefined, key: st
   }
 }
 
-async function getJson(path: string, init?: RequestInit): Promise<Json> {
+export async function getJson(path: string, init?: RequestInit): Promise<Json> {
   let key = storedApiKey();
   let response = await fetchWithKey(path, init, key);
   // the server wants a key (or another one): ask once, then retry with it until the user gives up
