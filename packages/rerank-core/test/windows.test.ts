@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisUrlForTests, repoPath, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
@@ -106,6 +107,52 @@ describe('warming long documents', () => {
     });
     expect(reranked.cache).toEqual({ hits: windowCount, misses: 0 });
   });
+});
+
+interface WindowsInput {
+  query: string;
+  windowTokens: number;
+  stride: number;
+  docs: { id: string; text: string; windows: { start: number; end: number }[] }[];
+}
+interface WindowsReference {
+  docs: { id: string; windowScores: number[]; docScores: Record<string, number> }[];
+}
+const fixture = <T>(name: string) =>
+  JSON.parse(readFileSync(repoPath(`tools/fixtures/reference/${name}`), 'utf8')) as T;
+
+describe('document scores against PyTorch (tiny model, tools/fixtures/make_window_reference.py)', () => {
+  const input = fixture<WindowsInput>('windows-input.json');
+  const reference = fixture<WindowsReference>('windows.json');
+  let encoder: Encoder;
+  beforeAll(async () => {
+    encoder = await loadEncoder(tinyModelDir());
+  });
+  afterAll(async () => encoder.close());
+
+  it('splits the reference texts into the same windows as when the reference was made', () => {
+    const split = windowsOf(input.windowTokens, input.stride);
+    for (const doc of input.docs)
+      expect(
+        split(doc.text).map(({ start, end }) => ({ start, end })),
+        doc.id,
+      ).toEqual(doc.windows);
+  });
+
+  it.each(['firstp', 'maxp', 'sump', 'meanp', 'kmax:2'])(
+    '%s equals the PyTorch windows aggregate',
+    async (docScore) => {
+      const split = windowsOf(input.windowTokens, input.stride);
+      const reranker = new InProcessReranker({ encoder, store: new MemoryVectorStore(), windows: { split, docScore } });
+      const candidates = input.docs.map((d, i) => ({ id: d.id, text: d.text, score: i }));
+      const result = await reranker.rerank({ query: input.query, candidates, fusion: 'tasb' });
+      for (const doc of reference.docs) {
+        const item = result.results.find((r) => r.id === doc.id)!;
+        expect(item.tasbScore, `${doc.id} ${docScore}`).toBeCloseTo(doc.docScores[docScore]!, 4);
+        expect(item.passage!.score).toBeCloseTo(Math.max(...doc.windowScores), 4);
+      }
+    },
+  );
 });
 
 describe('long documents with the ONNX model', () => {
