@@ -105,6 +105,8 @@ const DEFAULT_BATCH_SIZE = 32;
 /** Execution providers the encoder accepts (the names onnxruntime-node uses). */
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+/** Padded tokens a gathered query batch may run per real token before it is split by length. */
+const MAX_QUERY_PADDING = 1.25;
 /** Texts tokenized between two yields to the event loop. */
 const TOKENIZE_CHUNK = 64;
 
@@ -262,7 +264,7 @@ export class Encoder implements DenseEncoder {
     }
     this.queryBatcher = new MicroBatcher(
       queries.batch,
-      (batch) => this.runBatch(batch),
+      (batch) => this.runQueryBatch(batch),
       (task) => this.serialised(task),
     );
   }
@@ -372,6 +374,32 @@ export class Encoder implements DenseEncoder {
     const run = this.queue.then(task, task);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Queries gathered by the batcher, in as few calls as keep padding within MAX_QUERY_PADDING: on a CPU the cost of a
+   * call is its padded tokens, so one short query padded to a long one's width would cost more than it saves.
+   */
+  private async runQueryBatch(batch: number[][]): Promise<Float32Array[]> {
+    const order = batch.map((_, i) => i).sort((a, b) => batch[a]!.length - batch[b]!.length);
+    const out = new Array<Float32Array>(batch.length);
+    let group: number[] = [];
+    let tokens = 0;
+    const flush = async () => {
+      const vectors = await this.runBatch(group.map((i) => batch[i]!));
+      group.forEach((i, j) => (out[i] = vectors[j]!));
+      group = [];
+      tokens = 0;
+    };
+    for (const i of order) {
+      const length = batch[i]!.length;
+      // ascending order: this query is the group's longest, the width all would be padded to
+      if (group.length > 0 && (group.length + 1) * length > MAX_QUERY_PADDING * (tokens + length)) await flush();
+      group.push(i);
+      tokens += length;
+    }
+    if (group.length > 0) await flush();
+    return out;
   }
 
   /** One `session.run` on a batch padded to its longest member. */

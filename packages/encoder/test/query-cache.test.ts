@@ -112,8 +112,9 @@ describe('query-vector cache', () => {
 });
 
 describe('batched query encoding', () => {
-  it('concurrent queries run as one padded call and equal one-at-a-time encodings', async () => {
-    const queries = [
+  it('concurrent queries run as few padded calls and equal one-at-a-time encodings', async () => {
+    const similar = ['boundary layer flow', 'shock wave angle', 'heat transfer rate', 'wing lift slope'];
+    const mixed = [
       'what is the boundary layer',
       'shock',
       'heat transfer to a flat plate in hypersonic flow with a very long query text',
@@ -121,22 +122,39 @@ describe('batched query encoding', () => {
       'mach number',
     ];
     const single = await open({});
-    const one = [];
-    for (const q of queries) one.push((await single.encodeQueries([q]))[0]!);
+    const alone = async (qs: string[]) => {
+      const out: Float32Array[] = [];
+      for (const q of qs) out.push((await single.encodeQueries([q]))[0]!);
+      return out;
+    };
     const batched = await open({ queryBatch: { maxSize: 16, waitMs: 20 } });
-    let calls = 0;
-    const run = (batched as unknown as { runBatch: (b: number[][]) => Promise<Float32Array[]> }).runBatch.bind(batched);
-    (batched as unknown as { runBatch: (b: number[][]) => Promise<Float32Array[]> }).runBatch = (b) => {
-      calls++;
+    const calls: { rows: number; width: number; tokens: number }[] = [];
+    const target = batched as unknown as { runBatch: (b: number[][]) => Promise<Float32Array[]> };
+    const run = target.runBatch.bind(batched);
+    target.runBatch = (b) => {
+      calls.push({
+        rows: b.length,
+        width: Math.max(...b.map((r) => r.length)),
+        tokens: b.reduce((a, r) => a + r.length, 0),
+      });
       return run(b);
     };
-    const together = await Promise.all(queries.map((q) => batched.encodeQueries([q]).then((v) => v[0]!)));
-    expect(calls).toBe(1);
-    for (let i = 0; i < queries.length; i++) expect(maxAbsDiff(together[i]!, one[i]!)).toBeLessThan(1e-5);
+    for (const queries of [similar, mixed]) {
+      calls.length = 0;
+      const one = await alone(queries);
+      const together = await Promise.all(queries.map((q) => batched.encodeQueries([q]).then((v) => v[0]!)));
+      for (let i = 0; i < queries.length; i++) expect(maxAbsDiff(together[i]!, one[i]!)).toBeLessThan(1e-5);
+      expect(calls.reduce((a, c) => a + c.rows, 0)).toBe(queries.length);
+      expect(calls.length).toBeLessThan(queries.length);
+      // a gathered batch is split by length rather than padding short queries to a long one
+      for (const c of calls) expect(c.rows * c.width).toBeLessThanOrEqual(1.25 * c.tokens);
+      if (queries === similar) expect(calls).toHaveLength(1);
+    }
     // more than maxSize at once: several calls, same vectors
     const small = await open({ queryBatch: { maxSize: 2, waitMs: 0 } });
-    const again = await small.encodeQueries(queries);
-    for (let i = 0; i < queries.length; i++) expect(maxAbsDiff(again[i]!, one[i]!)).toBeLessThan(1e-5);
+    const again = await small.encodeQueries(mixed);
+    const one = await alone(mixed);
+    for (let i = 0; i < mixed.length; i++) expect(maxAbsDiff(again[i]!, one[i]!)).toBeLessThan(1e-5);
   });
 
   it('a failing call rejects every query of its batch, and the next batch works', async () => {
