@@ -8,6 +8,8 @@ export interface CacheStats {
   rejected: number;
   bytesRead: number;
   bytesWritten: number;
+  /** Cache writes that failed and were tolerated (Redis store with `writeErrors`). */
+  writeErrors?: number;
   /** Entries held (memory store only). */
   entries?: number;
   /** Entries dropped by the size bound (memory store only). */

@@ -86,7 +86,8 @@ export class RedisVectorReader {
 
   async close(): Promise<void> {
     this.closed = true;
-    const socket = this.socket ?? (await this.connecting?.catch(() => undefined));
+    // a connection still being made gets a second at most (open() drops it should it come later)
+    const socket = this.socket ?? (this.connecting ? await within(1000, this.connecting) : undefined);
     this.fail(new Error('vector reader closed'));
     if (socket && !socket.destroyed) {
       await new Promise<void>((resolve) => {
@@ -143,6 +144,10 @@ export class RedisVectorReader {
       });
     });
     // 'close' follows every error: it fails what waits, with the error's reason when there was one
+    if (this.closed) {
+      socket.destroy();
+      throw new Error('vector reader closed');
+    }
     let reason: Error | undefined;
     socket.on('error', (error) => (reason ??= error));
     socket.on('close', () => {
@@ -306,6 +311,17 @@ export class RedisVectorReader {
       default:
         return protocolError('unknown type');
     }
+  }
+}
+
+/** `promise`'s value, or undefined if it rejects or takes longer than `ms`. */
+async function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -27,11 +27,11 @@ export interface OwnRedis {
 }
 
 /**
- * Starts `redis-server` (installed on every dev and CI machine) on a free port, without persistence, and resolves
- * once it accepts connections.
+ * Starts `redis-server` (installed on every dev and CI machine) on a free port (or `port`: a restart of one that was
+ * stopped, at the address its clients know), without persistence, and resolves once it accepts connections.
  */
-export async function startRedisServer(): Promise<OwnRedis> {
-  const port = await freePort();
+export async function startRedisServer(options: { port?: number } = {}): Promise<OwnRedis> {
+  const port = options.port ?? (await freePort());
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
