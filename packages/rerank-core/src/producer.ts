@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import { UnavailableError, ValidationError, withDeadline } from '@dotrank/core';
@@ -286,7 +287,7 @@ export class QueueReranker implements Reranker {
     let raw: unknown;
     try {
       // BullMQ's own wait outlives our deadline a little: withDeadline answers first, BullMQ then frees its listeners
-      raw = await job.waitUntilFinished(this.events, deadlineMs !== undefined ? deadlineMs + 1000 : undefined);
+      raw = await this.finished(job, deadlineMs !== undefined ? deadlineMs + 1000 : undefined);
     } catch (error) {
       throw new RerankJobFailedError(decodeFailure((error as Error).message ?? String(error)), job.id);
     }
@@ -302,6 +303,52 @@ export class QueueReranker implements Reranker {
     // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
     void job.remove().catch(() => undefined);
     return result;
+  }
+
+  /**
+   * The job's return value once it completes; rejects with its failure, after `ttl` ms, or when the queue closes.
+   * Instead of BullMQ's job.waitUntilFinished, whose check for a job that finished before anyone listened runs inside
+   * an async Promise executor: a Redis that went away there rejects a promise nobody holds, and the API process died
+   * of the unhandled rejection (the fault-injection suite, Redis killed under load). Here a failed check is ignored:
+   * the events, the ttl or the caller's deadline decide.
+   */
+  private finished(job: Job<RerankJob, RerankColumns>, ttl: number | undefined): Promise<unknown> {
+    const id = job.id!;
+    const completed = `completed:${id}`;
+    const failed = `failed:${id}`;
+    // per-job event names (`completed:<id>`) are outside BullMQ's typed listener map
+    const events = this.events as unknown as EventEmitter;
+    const queue = this.queue as unknown as EventEmitter;
+    return new Promise((resolve, reject) => {
+      const settle = (outcome: () => void) => {
+        clearTimeout(timer);
+        events.off(completed, onCompleted);
+        events.off(failed, onFailed);
+        queue.off('closing', onClosing);
+        outcome();
+      };
+      const onCompleted = (args: { returnvalue: unknown }) => settle(() => resolve(args.returnvalue));
+      const onFailed = (args: { failedReason: string }) => settle(() => reject(new Error(args.failedReason)));
+      const onClosing = () => settle(() => reject(new Error(`queue closing while job ${id} ran`)));
+      const timer =
+        ttl === undefined
+          ? undefined
+          : setTimeout(() => settle(() => reject(new Error(`no finish notification for job ${id} in ${ttl} ms`))), ttl);
+      events.on(completed, onCompleted);
+      events.on(failed, onFailed);
+      queue.on('closing', onClosing);
+      // it may have finished before the events were listened to
+      void this.events
+        .waitUntilReady()
+        .then(() => job.getState())
+        .then(async (state) => {
+          if (state !== 'completed' && state !== 'failed') return;
+          const done = await this.queue.getJob(id);
+          if (state === 'completed') onCompleted({ returnvalue: done?.returnvalue });
+          else onFailed({ failedReason: done?.failedReason ?? `job ${id} failed` });
+        })
+        .catch(() => undefined);
+    });
   }
 
   private async dropPayload(key: string): Promise<void> {
