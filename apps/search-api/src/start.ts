@@ -324,20 +324,23 @@ async function queueReranker(
   return {
     reranker: queue,
     queueAvailable: () => probe.status === 'ready',
+    // Redis known to be gone: say so at once rather than wait out the bound (a scrape must answer within a second)
     queueStats: () =>
-      withDeadline(
-        async () => {
-          const [counts, activeWorkers] = await Promise.all([
-            queue.queue.getJobCounts('waiting', 'prioritized', 'delayed'),
-            queue.workerCount(),
-          ]);
-          return { depth: Object.values(counts).reduce((a, b) => a + b, 0), activeWorkers };
-        },
-        {
-          deadlineMs: REDIS_CALL_MS,
-          onTimeout: (ms) => new UnavailableError('redis', `no answer within ${ms} ms (queue stats)`),
-        },
-      ),
+      probe.status !== 'ready'
+        ? Promise.reject(new UnavailableError('redis', 'not connected (queue stats)'))
+        : withDeadline(
+            async () => {
+              const [counts, activeWorkers] = await Promise.all([
+                queue.queue.getJobCounts('waiting', 'prioritized', 'delayed'),
+                queue.workerCount(),
+              ]);
+              return { depth: Object.values(counts).reduce((a, b) => a + b, 0), activeWorkers };
+            },
+            {
+              deadlineMs: REDIS_CALL_MS,
+              onTimeout: (ms) => new UnavailableError('redis', `no answer within ${ms} ms (queue stats)`),
+            },
+          ),
     // model: a worker (which holds the model) refreshed its heartbeat lately; no CLIENT LIST (refused to ACL users)
     readiness: { redis: async () => (await probe.ping()) === 'PONG', model: async () => await queue.workersAlive() },
     startLine: `queue mode: reranking through BullMQ queue "${config.DOTRANK_QUEUE_PREFIX}" on ${new URL(redisUrl).host} (start workers with: dotrank worker --model <dir>)`,
