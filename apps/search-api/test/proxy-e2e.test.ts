@@ -235,7 +235,7 @@ describe('_msearch', () => {
     const result = (await client.msearch({
       searches: [
         { index: 'library' },
-        { query: { match: { 'body.content': QUERY } }, size: 5 },
+        { query: { match: { 'body.content': QUERY } }, size: 5, track_total_hits: true }, // not the window kept above
         { index: 'secret' },
         { query: { match: { 'body.content': 'layer' } } },
         { index: 'library' },
