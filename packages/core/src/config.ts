@@ -189,11 +189,9 @@ export const configSchema = z.object({
     .default('first')
     .transform((v) => v.trim().toLowerCase())
     .pipe(
-      z
-        .string()
-        .regex(/^(first|firstp|maxp|sump|meanp|kmax:([1-9]\d{0,2}|10[01]\d|102[0-4]))$/, {
-          message: 'must be first, firstp, maxp, sump, meanp or kmax:K (K from 1 to 1024)',
-        }),
+      z.string().regex(/^(first|firstp|maxp|sump|meanp|kmax:([1-9]\d{0,2}|10[01]\d|102[0-4]))$/, {
+        message: 'must be first, firstp, maxp, sump, meanp or kmax:K (K from 1 to 1024)',
+      }),
     ),
   /** Tokens per passage window, special tokens included (default: the model's passage length). */
   DOTRANK_PASSAGE_WINDOW_TOKENS: intFrom(3, 8192).optional(),

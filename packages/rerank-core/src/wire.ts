@@ -246,9 +246,7 @@ export function rerankColumnsSchema() {
      * When candidates had several windows: for each reranked entry of `ranked` (as `tasbScore`), its best window
      * (index into the candidate's hashes) and that window's dense score.
      */
-    passages: z
-      .object({ window: z.array(z.number().int().nonnegative()), score: z.array(z.number()) })
-      .optional(),
+    passages: z.object({ window: z.array(z.number().int().nonnegative()), score: z.array(z.number()) }).optional(),
   });
 }
 export type RerankColumns = z.infer<ReturnType<typeof rerankColumnsSchema>>;
