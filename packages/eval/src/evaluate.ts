@@ -64,6 +64,16 @@ function compareRanked(a: Ranked, b: Ranked): number {
   return strcmp(b.docId, a.docId);
 }
 
+/** In trec_eval order already (as runs are usually written)? One pass, no allocation. */
+function inTrecOrder(entries: readonly { docId: string; score: number }[]): boolean {
+  for (let i = 1; i < entries.length; i++) {
+    const a = Math.fround(entries[i - 1]!.score);
+    const b = Math.fround(entries[i]!.score);
+    if (a < b || (a === b && strcmp(entries[i - 1]!.docId, entries[i]!.docId) < 0)) return false;
+  }
+  return true;
+}
+
 function formResRels(
   qid: string,
   docs: ReadonlyMap<string, number>,
@@ -71,12 +81,13 @@ function formResRels(
   maxResults: number,
   judgedOnly: boolean,
 ): ResRels {
-  const ranked: Ranked[] = new Array<Ranked>(entries.length);
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    ranked[i] = { docId: e.docId, sim: Math.fround(e.score) };
+  let ranked: readonly { docId: string }[] = entries;
+  if (!inTrecOrder(entries)) {
+    const copy: Ranked[] = new Array<Ranked>(entries.length);
+    for (let i = 0; i < entries.length; i++)
+      copy[i] = { docId: entries[i]!.docId, sim: Math.fround(entries[i]!.score) };
+    ranked = copy.sort(compareRanked);
   }
-  ranked.sort(compareRanked);
   const seen = new Set<string>();
   for (const entry of ranked) {
     if (seen.has(entry.docId)) throw new ValidationError('run', `duplicate document ${entry.docId} for query ${qid}`);

@@ -21,7 +21,8 @@ import type { Normalization, Reranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
 
-export const RERANK_FUSIONS = ['tasb', 'interpolate', 'rrf'] as const;
+/** `bm25` writes the first stage's own order (no model): a TREC run out of an MS MARCO top1000 file. */
+export const RERANK_FUSIONS = ['tasb', 'interpolate', 'rrf', 'bm25'] as const;
 export type RerankFusion = (typeof RERANK_FUSIONS)[number];
 
 export interface RerankRunOptions {
@@ -226,6 +227,25 @@ async function openReranker(
   };
 }
 
+/** `--fusion bm25`: the candidates as they came, scored by the first stage (as the service's fusion bm25 does). */
+function firstStageOrder(): Reranker {
+  return {
+    rerank: async (req) => ({
+      results: req.candidates.map((c, i) => ({
+        id: c.id,
+        rank: i + 1,
+        score: c.score,
+        bm25Score: c.score,
+        text: c.text,
+      })),
+      fusion: 'bm25',
+      timings: { encodeQueryMs: 0, cacheReadMs: 0, encodeMissesMs: 0, scoreMs: 0, totalMs: 0 },
+      cache: { hits: 0, misses: 0 },
+    }),
+    close: async () => undefined,
+  };
+}
+
 /**
  * `dotrank rerank --run`: every query's candidates through the service's rerank step, written to --out query by
  * query (TREC format, ranks in trec_eval order, as `dotrank eval` writes its runs). Queries already in --out are
@@ -244,7 +264,10 @@ export async function rerankRun(config: DotrankConfig, options: RerankRunOptions
     if (error.code !== 'ENOENT') throw error;
   });
   if (done.size > 0) options.log(`resuming: ${done.size} queries already in ${out}`);
-  const { reranker, line } = await openReranker(config, options, depth);
+  const { reranker, line } =
+    options.fusion === 'bm25'
+      ? { reranker: firstStageOrder(), line: 'writing the first-stage order (no model)' }
+      : await openReranker(config, options, depth);
   options.log(line);
   const tag = options.tag ?? `dotrank-${options.fusion}`;
   const writer = createWriteStream(out, { flags: 'a' });
