@@ -100,3 +100,24 @@ describe('judgments', () => {
     expect(nextToJudge(logged, all, { depth: 2 })).toBeUndefined();
   });
 });
+
+describe('judged qrels in evaluation (judged@10 and condensed measures, as trec_eval -J)', () => {
+  it('qrels judged from one system do not count the other system unjudged documents as misses', async () => {
+    const { evaluate } = await import('@dotrank/eval');
+    // judgments pooled from the first system's top 3 only: a relevant, b not, c relevant
+    const judged = [judgment('q1', 'a', 2), judgment('q1', 'b', 0), judgment('q1', 'c', 3)];
+    const dir = await mkdtemp(join(tmpdir(), 'dotrank-judged-eval-'));
+    dirs.push(dir);
+    await writeFile(join(dir, 'judged.qrels'), formatQrels(judged));
+    const qrels = await readQrels(join(dir, 'judged.qrels'));
+    const run = (ids: string[]) => new Map([['q1', ids.map((docId, i) => ({ docId, score: 10 - i }))]]);
+    const other = run(['x', 'c', 'y', 'a']); // two documents nobody judged
+    const measures = ['Judged@10', 'ndcg_cut_10'];
+    const plain = evaluate(qrels, other, { measures });
+    const condensed = evaluate(qrels, other, { measures, judgedOnly: true });
+    expect(plain.aggregate['Judged@10']).toBeCloseTo(0.5, 12); // 2 of the 4 retrieved (of the top 10) are judged
+    // condensed: x and y removed, c and a at ranks 1 and 2 -> the ideal order, nDCG 1
+    expect(condensed.aggregate['ndcg_cut_10']).toBeCloseTo(1, 12);
+    expect(plain.aggregate['ndcg_cut_10']!).toBeLessThan(condensed.aggregate['ndcg_cut_10']!);
+  });
+});
