@@ -163,7 +163,8 @@ export class QueueReranker implements Reranker {
     this.connections = queueConnections(options.connection);
     this.names = queueNames(options.queuePrefix, { cluster: isCluster(this.connections.command) });
     const { command, blocking } = this.connections;
-    // in a cluster the payload's slot may live on another node than the queue's: no ordering to rely on
+    // a cluster client sends each node's commands on a connection of their own and re-routes them on MOVED/failover:
+    // although the payload shares the queue's slot ({prefix}), do not rely on ordering there
     this.payloadBeforeJob = command instanceof Redis;
     const { prefix, rerank } = this.names;
     this.queue = new Queue(rerank, { connection: command, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
