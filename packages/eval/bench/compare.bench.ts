@@ -27,11 +27,14 @@ const runs = Array.from({ length: RUNS }, (_, s) => {
     const entries: { docId: string; score: number }[] = [];
     const used = new Set<string>();
     // better systems put more judged documents near the top
-    for (const docId of judged)
-      if (random() < 0.3 + s * 0.05) (used.add(docId), entries.push({ docId, score: 50 + random() * 50 }));
+    const add = (docId: string, score: number) => {
+      used.add(docId);
+      entries.push({ docId, score });
+    };
+    for (const docId of judged) if (random() < 0.3 + s * 0.05) add(docId, 50 + random() * 50);
     for (let r = 0; entries.length < DEPTH; r++) {
       const docId = docIds[(r * 5 + q + s) % docIds.length]!;
-      if (!used.has(docId)) (used.add(docId), entries.push({ docId, score: random() * 50 }));
+      if (!used.has(docId)) add(docId, random() * 50);
     }
     // in rank order, as systems write their runs
     run.set(
