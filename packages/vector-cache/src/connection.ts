@@ -98,7 +98,7 @@ export function parseClusterSeeds(list: string, field = 'REDIS_CLUSTER_NODES'): 
 }
 
 /**
- * The Redis Cluster seeds a URL names, or undefined for a plain Redis (or Sentinel-less single instance).
+ * The Redis Cluster seeds a URL names, or undefined for a single Redis.
  * `redis://host:port?cluster=1` (or `yes`, `true`): a cluster reached through that node; `?cluster=h:p,h:p`: that
  * node and these (REDIS_CLUSTER_NODES is turned into this form by loadConfig). Any node will do: the client learns
  * the others, and which slots each serves, from it.
@@ -130,8 +130,8 @@ export function isCluster(client: RedisClient): client is Cluster {
 /**
  * How a cluster client behaves per role: the per-node options of the role, plus the cluster's own retry rules. While
  * a master is gone (until its replica takes over, about cluster-node-timeout and a second), a command for its slots
- * is retried on a fresh slot map for at most ~1.5 s, then fails (the caller degrades); the other slots are
- * unaffected.
+ * is retried on a fresh slot map a few times (maxRedirections, 200 ms apart), then fails (the caller degrades, or its
+ * deadline passes first); the other slots are unaffected.
  */
 function clusterOptions(base: RedisOptions, role: RedisRole, autoPipelining: boolean): ClusterOptions {
   const { host: _host, port: _port, db: _db, ...nodeOptions } = base;
