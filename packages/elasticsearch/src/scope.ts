@@ -79,7 +79,7 @@ const ENCODED_DELIMITER = /%(2f|3f|23|5c|2e)/i;
 /**
  * Reads a raw request target (`/cran/_search?q=x`) the proxy serves. Refuses absolute forms
  * (`http://host/cran/_search`), dot segments, encoded `/`, `?`, `#`, `\` and `.`, empty segments, and `/_search`
- * without an index (that is every index of the cluster).
+ * without an index (that is every index of the cluster), and a body given as the `source` parameter.
  */
 export function readTarget(rawUrl: string): ProxyTargetPath {
   if (!rawUrl.startsWith('/') || rawUrl.startsWith('//'))
@@ -101,16 +101,24 @@ export function readTarget(rawUrl: string): ProxyTargetPath {
   if (segments.length !== 2) {
     if (segments.length === 1 && endpoint === '_search')
       throw forbidden('dotrank proxy: /_search without an index searches every index; name the index');
-    if (segments.length === 1) return { index: '', endpoint, params: new URLSearchParams(query) };
+    if (segments.length === 1) {
+      if (new URLSearchParams(query).has('source'))
+        throw badTarget('dotrank proxy: send the request body as the body, not as the source parameter');
+      return { index: '', endpoint, params: new URLSearchParams(query) };
+    }
     throw badTarget(`dotrank proxy: only /<index>/${endpoint} is proxied (got ${path})`);
   }
+  const params = new URLSearchParams(query);
+  // Elasticsearch also takes the body as `?source=` (with source_content_type): it would escape the body's checks
+  if (params.has('source'))
+    throw badTarget('dotrank proxy: send the request body as the body, not as the source parameter');
   let index: string;
   try {
     index = decodeURIComponent(segments[0]!);
   } catch {
     throw badTarget(`dotrank proxy: the index in ${JSON.stringify(path)} is not valid percent-encoding`);
   }
-  return { index, endpoint, params: new URLSearchParams(query) };
+  return { index, endpoint, params };
 }
 
 /** The path to forward for a checked index expression and endpoint (each name re-encoded by the proxy). */

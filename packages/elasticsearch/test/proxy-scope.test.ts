@@ -64,6 +64,8 @@ describe('readTarget', () => {
     ['an empty segment', '/library//_search', 400],
     ['another endpoint', '/library/_delete_by_query', 400],
     ['a deeper path', '/library/_doc/_search', 400],
+    ['a body in the source parameter', '/library/_search?source=%7B%7D&source_content_type=application/json', 400],
+    ['a body in the source parameter of _msearch', '/_msearch?source=x', 400],
   ];
   for (const [name, target, status] of probes) {
     it(`refuses ${name}`, () => expect(refusal(() => readTarget(target)).status).toBe(status));
