@@ -84,6 +84,30 @@ async function runBuilder(appDir: string, command: string, args: string[]): Prom
   }
 }
 
+/** Whether a process with this id is running (signal 0 tests without sending anything). */
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the staging and previous folders (`<outDir>.building-<pid>`, `.previous-<pid>`) of builds whose process
+ * died before it could clean up (killed mid-build), so they do not pile up beside the build.
+ */
+async function removeAbandonedBuilds(outDir: string): Promise<void> {
+  const prefix = `${basename(outDir)}.`;
+  const entries = await readdir(dirname(outDir)).catch(() => [] as string[]);
+  for (const name of entries) {
+    const match = name.startsWith(prefix) ? /^(?:building|previous)-(\d+)$/.exec(name.slice(prefix.length)) : null;
+    if (match && !processAlive(Number(match[1])))
+      await rm(join(dirname(outDir), name), { recursive: true, force: true });
+  }
+}
+
 /**
  * Makes sure `outDir` holds a build of the dashboard at least as new as its sources, building it when it is not.
  * The build goes to a folder of its own and then takes the place of the old one, so a server reading the old
@@ -111,6 +135,7 @@ export async function ensureDashboardBuilt(options: EnsureDashboardOptions): Pro
   if (builtAt !== undefined && builtAt >= sourcesAt) return { dir: outDir, rebuilt: false };
 
   log.info(`dashboard: building ${appDir} (${builtAt === undefined ? 'no build yet' : 'sources changed'}) ...`);
+  await removeAbandonedBuilds(outDir);
   const started = performance.now();
   const staging = `${outDir}.building-${process.pid}`;
   try {

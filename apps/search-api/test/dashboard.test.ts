@@ -1,5 +1,7 @@
 // The dashboard wherever the API is served: built on demand (vite, for real) when its build is missing or stale,
 // /dashboard redirected to /dashboard/, and a 503 page plus a log line with the fix when it cannot be built.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +125,17 @@ describe('ensureDashboardBuilt', () => {
     const later = new Date(Date.now() + 60_000);
     await utimes(join(appDir, 'src', 'main.tsx'), later, later);
     expect(await ensureDashboardBuilt({ appDir, builder: builder('third') })).toMatchObject({ rebuilt: true });
+  });
+
+  it('removes the staging folders of builds whose process died, and keeps a live one', async () => {
+    const { appDir, builder } = await fakeApp(join(root, 'abandoned'));
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!; // a process that has exited
+    const abandoned = [join(appDir, `dist.building-${dead}`), join(appDir, `dist.previous-${dead}`)];
+    const live = join(appDir, `dist.building-${process.ppid}`); // a running process (ours is the build's own)
+    for (const dir of [...abandoned, live]) await mkdir(dir, { recursive: true });
+    expect(await ensureDashboardBuilt({ appDir, builder: builder('fresh') })).toMatchObject({ rebuilt: true });
+    for (const dir of abandoned) expect(existsSync(dir), dir).toBe(false);
+    expect(existsSync(live)).toBe(true);
   });
 
   it('names a missing vite and the install that brings it', async () => {
