@@ -5,7 +5,7 @@ import type { AnnBackendChoice, HnswParams } from './ann.js';
 import { HybridSource } from './hybrid.js';
 import type { HybridFusion } from './hybrid.js';
 import { createDenseSource } from './source.js';
-import type { DenseSearchMode, DenseSource } from './source.js';
+import type { DenseSearchMode, DenseSource, PassageSplitter } from './source.js';
 import type { VectorStore } from '@dotrank/vector-cache';
 
 export type FirstStage = 'bm25' | 'dense' | 'hybrid';
@@ -41,16 +41,38 @@ export interface FirstStageOptions {
   rrfK?: number;
   /** Candidates each source contributes to the hybrid fusion (default: the k of each search). */
   depth?: number;
+  /**
+   * Long documents (DOTRANK_DOC_SCORE other than `first`): the configured window splitter,
+   * `candidateWindowsFor(modelDir, passageWindowSettingsFromConfig(config))` of @dotrank/rerank-core. The dense index
+   * then holds one vector per window and scores a document by its best window; it lives in its own folder, named by
+   * the configured window sizes (DOTRANK_PASSAGE_WINDOW_TOKENS / _STRIDE), beside the whole-document one.
+   */
+  windows?: PassageSplitter;
   /** Progress of building the dense index (for a cli-progress bar). */
   onProgress?: (progress: IndexProgress) => void;
   /** Called with the report when this call built (or completed) the dense index. */
   onIndexed?: (report: IndexReport, denseDir: string) => void;
 }
 
-/** `<dataDir>.dense/<model>@<revision>`: one dense index per model beside the BM25 index. */
-export function denseDirFor(dataDir: string, encoder: Pick<DenseEncoder, 'modelId' | 'revision'>): string {
-  const slug = `${encoder.modelId}@${encoder.revision}`.replace(/[^A-Za-z0-9._@-]+/g, '_');
-  return join(`${dataDir}.dense`, slug);
+/**
+ * `<dataDir>.dense/<model>@<revision>`: one dense index per model beside the BM25 index; an index of passage windows
+ * adds the windowing's name (`...@<revision>+windows-<tokens>-<stride>`), so switching DOTRANK_DOC_SCORE never mixes
+ * the two.
+ */
+export function denseDirFor(
+  dataDir: string,
+  encoder: Pick<DenseEncoder, 'modelId' | 'revision'>,
+  windows?: string,
+): string {
+  const name = `${encoder.modelId}@${encoder.revision}${windows !== undefined ? `+windows-${windows}` : ''}`;
+  return join(`${dataDir}.dense`, name.replace(/[^A-Za-z0-9._@+-]+/g, '_'));
+}
+
+/** The name of the configured windowing: its sizes, `model` / `half` where they default to the model's. */
+export function windowsNameFromConfig(
+  config: Pick<DotrankConfig, 'DOTRANK_PASSAGE_WINDOW_TOKENS' | 'DOTRANK_PASSAGE_WINDOW_STRIDE'>,
+): string {
+  return `${config.DOTRANK_PASSAGE_WINDOW_TOKENS ?? 'model'}-${config.DOTRANK_PASSAGE_WINDOW_STRIDE ?? 'half'}`;
 }
 
 /**
@@ -82,7 +104,10 @@ export async function openFirstStage(config: DotrankConfig, options: FirstStageO
       '--model',
       `--first-stage ${firstStage} needs a TAS-B model: pass --model <dir> or set DOTRANK_MODEL`,
     );
-  const dir = denseDirFor(options.dataDir, encoder);
+  const windows = options.windows
+    ? { split: options.windows.split.bind(options.windows), name: windowsNameFromConfig(config) }
+    : undefined;
+  const dir = denseDirFor(options.dataDir, encoder, windows?.name);
   const hnsw: HnswParams = options.hnsw ?? {
     ...(config.DOTRANK_HNSW_M !== undefined ? { M: config.DOTRANK_HNSW_M } : {}),
     ...(config.DOTRANK_HNSW_EF_CONSTRUCTION !== undefined
@@ -98,6 +123,7 @@ export async function openFirstStage(config: DotrankConfig, options: FirstStageO
     batchSize: config.DOTRANK_BATCH_SIZE,
     hnsw,
     ...(options.vectorStore ? { vectorStore: options.vectorStore } : {}),
+    ...(windows ? { windows } : {}),
     ...(options.onNotice ? { onNotice: options.onNotice } : {}),
   });
   if ((await dense.count()) === 0 && options.passages) {

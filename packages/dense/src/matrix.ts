@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConfigError, ValidationError } from '@dotrank/core';
+import { ConfigError, TopK, ValidationError } from '@dotrank/core';
 import type { Scalar } from '@dotrank/core';
 import type { AnnGraph, HnswlibModule, HnswParams, ResolvedAnn } from './ann.js';
-import { exactSearch } from './exact.js';
+import { BLOCK_ROWS, blockDot, exactSearch } from './exact.js';
 import type { VectorHit } from './exact.js';
 import { HnswIndex } from './hnsw.js';
 import type { HnswState } from './hnsw.js';
@@ -16,6 +16,25 @@ export interface StoredDoc {
   text: string;
   metadata?: Record<string, Scalar>;
 }
+
+/**
+ * Where a window row's text lies in its document's text: window `index` (0-based) spans `start`..`end` (UTF-16 code
+ * units). A document that fits one window has one row and no span, exactly as without windows.
+ */
+export interface WindowSpan {
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** One row to store for a document: its vector and, for a window of a long document, where the window lies. */
+export interface DocumentRow {
+  vector: Float32Array;
+  span?: WindowSpan;
+}
+
+/** What a row of docs.jsonl holds: a document (its first or only row), a further window of one, or a dead row. */
+type SavedRow = (StoredDoc & Partial<Omit<WindowSpan, 'index'>> & { window?: number }) | { deleted: true };
 
 export const DENSE_FORMAT = 'dotrank-dense';
 export const DENSE_FORMAT_VERSION = 1;
@@ -30,6 +49,10 @@ export interface DenseManifest {
   revision: string;
   dimension: number;
   count: number;
+  /** Documents (rows minus further windows and dead rows). */
+  documents?: number;
+  /** The windowing the rows were made with (`DenseSourceOptions.windows.name`); absent: whole documents. */
+  windows?: string;
   /** The JS HNSW graph (files hnsw-*.u8 / *.i32), when saved. */
   hnsw?: Omit<HnswState, 'levels' | 'counts0' | 'links0' | 'upper'> & { upperLevels: number };
   /** The hnswlib graph (file `hnswlib-ip.bin`, `bytes` long), when saved. */
@@ -103,15 +126,32 @@ async function readJsGraph(
   return HnswIndex.fromState({ ...rest, levels, counts0, links0, upper }, matrix);
 }
 
+/** The document of a dead row (a window a re-indexed document no longer has): never returned by a search. */
+const DEAD_ROW: StoredDoc = Object.freeze({ id: '', text: '' });
+
 /**
  * Passage vectors as one contiguous row-major Float32Array (grown by doubling), the passages beside them, an id ->
- * row map, and optionally an HNSW graph over the same rows. A passage indexed again under its id overwrites its row.
+ * rows map, and optionally an HNSW graph over the same rows. A passage indexed again under its id overwrites its rows.
+ * A long document may have one row per window (`putDocument`); every row of a document points at the same StoredDoc,
+ * and the document's score is its best row's. Rows a re-indexed document no longer needs are dead: kept in place (so
+ * row numbers and the graph stay valid) and never returned.
  */
 export class VectorMatrix {
   private data: Float32Array;
   private rows = 0;
+  /** Per row: the document it belongs to (DEAD_ROW for a dead row). */
   readonly docs: StoredDoc[] = [];
-  private readonly rowOf = new Map<string, number>();
+  /** Per row: where the window lies in its document's text; undefined for a whole-document row. */
+  readonly spans: (WindowSpan | undefined)[] = [];
+  /** Per document id: its rows, in window order (one row for a whole document). */
+  private readonly rowsOf = new Map<string, number[]>();
+  /** Per document id: its ordinal (index into per-document arrays of a search). */
+  private readonly ordinalOf = new Map<string, number>();
+  /** Per row: its document's ordinal, -1 for a dead row. */
+  private owner: Int32Array;
+  private deadRows = 0;
+  /** The windowing the rows were made with (saved in the manifest); undefined: whole documents. */
+  windows: string | undefined;
   private graph: AnnGraph | undefined;
   /** True when a row was overwritten after the JS graph linked it: the graph must be rebuilt before use. */
   private graphStale = false;
@@ -132,10 +172,27 @@ export class VectorMatrix {
     if (!Number.isInteger(dimension) || dimension < 1)
       throw new ValidationError('dimension', `must be an integer >= 1 (got ${dimension})`);
     this.data = new Float32Array(Math.max(1, capacity) * dimension);
+    this.owner = new Int32Array(Math.max(1, capacity));
   }
 
+  /** Rows (windows and dead rows included): what the graph covers. */
   get size(): number {
     return this.rows;
+  }
+
+  /** Documents held. */
+  get documents(): number {
+    return this.rowsOf.size;
+  }
+
+  /** True when every row is a whole live document (no windows, no dead rows): a row search is a document search. */
+  get oneRowPerDocument(): boolean {
+    return this.rows === this.rowsOf.size;
+  }
+
+  /** Whether the row belongs to a document still indexed (false for a dead row). */
+  isLive(row: number): boolean {
+    return row >= 0 && row < this.rows && this.owner[row]! >= 0;
   }
 
   /** The matrix (rows 0..size-1 are valid). */
@@ -143,46 +200,157 @@ export class VectorMatrix {
     return this.data;
   }
 
+  /** The document's first (or only) row. */
   rowOfId(id: string): number | undefined {
-    return this.rowOf.get(id);
+    return this.rowsOf.get(id)?.[0];
+  }
+
+  /** The document's rows, in window order. */
+  rowsOfId(id: string): readonly number[] | undefined {
+    return this.rowsOf.get(id);
   }
 
   /** Adds a passage or overwrites the row of its id; returns the row. */
   put(doc: StoredDoc, vector: Float32Array): number {
-    if (vector.length !== this.dimension) {
-      throw new ValidationError(
-        'vector',
-        `passage ${doc.id} has ${vector.length} dimensions, the index ${this.dimension}`,
-      );
-    }
-    let row = this.rowOf.get(doc.id);
-    if (row === undefined) {
-      row = this.rows++;
-      if (this.rows * this.dimension > this.data.length) {
-        const grown = new Float32Array(Math.max(this.rows * this.dimension, this.data.length * 2));
-        grown.set(this.data);
-        this.data = grown;
-        this.graph?.setMatrix(grown);
+    return this.putDocument(doc, [{ vector }])[0]!;
+  }
+
+  /**
+   * Adds a document with one row per window (one row without a span for a whole document), or replaces the rows of
+   * its id: its existing rows are overwritten in window order, more windows get new rows, and rows it no longer needs
+   * become dead. Returns its rows.
+   */
+  putDocument(doc: StoredDoc, rows: readonly DocumentRow[]): number[] {
+    if (rows.length === 0) throw new ValidationError('rows', `passage ${doc.id} has no vectors`);
+    for (const { vector } of rows) {
+      if (vector.length !== this.dimension) {
+        throw new ValidationError(
+          'vector',
+          `passage ${doc.id} has ${vector.length} dimensions, the index ${this.dimension}`,
+        );
       }
-      this.rowOf.set(doc.id, row);
-      this.docs.push(doc);
-    } else {
+    }
+    let ordinal = this.ordinalOf.get(doc.id);
+    if (ordinal === undefined) {
+      ordinal = this.ordinalOf.size;
+      this.ordinalOf.set(doc.id, ordinal);
+    }
+    const before = this.rowsOf.get(doc.id) ?? [];
+    const placed: number[] = [];
+    rows.forEach(({ vector, span }, i) => {
+      const row = i < before.length ? before[i]! : this.newRow();
+      if (i < before.length) this.overwritten(row);
       this.docs[row] = doc;
-      if (this.graph && row < this.graph.size) {
-        if (this.graph instanceof HnswlibIndex) this.dirtyRows.add(row);
-        else this.graphStale = true;
-      }
+      this.spans[row] = span;
+      this.owner[row] = ordinal;
+      this.data.set(vector, row * this.dimension);
+      placed.push(row);
+    });
+    for (const row of before.slice(rows.length)) this.kill(row);
+    this.rowsOf.set(doc.id, placed);
+    return placed;
+  }
+
+  private newRow(): number {
+    const row = this.rows++;
+    if (this.rows * this.dimension > this.data.length) {
+      const grown = new Float32Array(Math.max(this.rows * this.dimension, this.data.length * 2));
+      grown.set(this.data);
+      this.data = grown;
+      this.graph?.setMatrix(grown);
     }
-    this.data.set(vector, row * this.dimension);
+    if (this.rows > this.owner.length) {
+      const grown = new Int32Array(Math.max(this.rows, this.owner.length * 2));
+      grown.set(this.owner);
+      this.owner = grown;
+    }
+    this.docs.push(DEAD_ROW);
+    this.spans.push(undefined);
     return row;
+  }
+
+  /** A row whose vector changes: a graph that linked it must re-insert it (hnswlib) or be rebuilt (JS). */
+  private overwritten(row: number): void {
+    if (this.graph && row < this.graph.size) {
+      if (this.graph instanceof HnswlibIndex) this.dirtyRows.add(row);
+      else this.graphStale = true;
+    }
+  }
+
+  /** Marks a row dead: searches skip it; its vector stays (the graph still links it, as a waypoint). */
+  private kill(row: number): void {
+    this.docs[row] = DEAD_ROW;
+    this.spans[row] = undefined;
+    this.owner[row] = -1;
+    this.deadRows++;
+  }
+
+  /** Dead rows (windows re-indexed documents no longer have). */
+  get dead(): number {
+    return this.deadRows;
   }
 
   row(row: number): Float32Array {
     return this.data.subarray(row * this.dimension, (row + 1) * this.dimension);
   }
 
+  /** The exact top-k live rows (rows, not documents: a long document may appear once per window). */
   exact(query: Float32Array, k: number, accept?: (row: number) => boolean): VectorHit[] {
-    return exactSearch(this.data, this.dimension, this.rows, query, k, accept);
+    if (this.deadRows === 0) return exactSearch(this.data, this.dimension, this.rows, query, k, accept);
+    const owner = this.owner;
+    return exactSearch(this.data, this.dimension, this.rows, query, k, (row) =>
+      owner[row]! < 0 ? false : accept ? accept(row) : true,
+    );
+  }
+
+  /**
+   * The exact top-k documents, each scored by its best row (max inner product over its windows), as that row: one
+   * pass over the matrix keeping each document's best, then a bounded heap over documents. `accept(row)` filters (a
+   * document's rows share its metadata, so filtering rows filters documents). Without windows or dead rows this is
+   * `exact` itself.
+   */
+  exactDocuments(query: Float32Array, k: number, accept?: (row: number) => boolean): VectorHit[] {
+    if (this.oneRowPerDocument) return this.exact(query, k, accept);
+    if (query.length !== this.dimension)
+      throw new ValidationError('query', `vector has ${query.length} dimensions, the index ${this.dimension}`);
+    const documents = this.ordinalOf.size;
+    const best = new Float64Array(documents).fill(Number.NEGATIVE_INFINITY);
+    const bestRow = new Int32Array(documents).fill(-1);
+    const scores = new Float64Array(BLOCK_ROWS);
+    for (let start = 0; start < this.rows; start += BLOCK_ROWS) {
+      const count = Math.min(BLOCK_ROWS, this.rows - start);
+      blockDot(this.data, this.dimension, start, count, query, scores);
+      for (let r = 0; r < count; r++) {
+        const row = start + r;
+        const doc = this.owner[row]!;
+        const score = scores[r]!;
+        if (doc < 0 || score <= best[doc]!) continue;
+        if (accept && !accept(row)) continue;
+        best[doc] = score;
+        bestRow[doc] = row;
+      }
+    }
+    if (k < 1) return [];
+    const heap = new TopK(Math.min(k, documents));
+    for (let doc = 0; doc < documents; doc++) if (bestRow[doc]! >= 0) heap.push(bestRow[doc]!, best[doc]!);
+    return heap.sorted();
+  }
+
+  /**
+   * Row hits (best first) collapsed to documents: the first (best) hit of each live document, at most k. For the
+   * approximate search, whose hits are rows.
+   */
+  collapse(hits: readonly VectorHit[], k: number): VectorHit[] {
+    const seen = new Set<number>();
+    const out: VectorHit[] = [];
+    for (const hit of hits) {
+      const doc = this.owner[hit.row];
+      if (doc === undefined || doc < 0 || seen.has(doc)) continue;
+      seen.add(doc);
+      out.push(hit);
+      if (out.length === k) break;
+    }
+    return out;
   }
 
   /**
@@ -241,7 +409,7 @@ export class VectorMatrix {
     const bytes = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     const vectors = bytes(this.data.subarray(0, this.rows * this.dimension));
     await write('vectors.f32', vectors);
-    await write('docs.jsonl', this.docs.map((d) => JSON.stringify(d)).join('\n'));
+    await write('docs.jsonl', this.docs.map((d, row) => JSON.stringify(this.savedRow(d, row))).join('\n'));
     const vectorsSha256 = sha256(vectors);
     let hnsw: DenseManifest['hnsw'];
     let hnswlib: DenseManifest['hnswlib'];
@@ -283,6 +451,8 @@ export class VectorMatrix {
       revision: model.revision,
       dimension: this.dimension,
       count: this.rows,
+      documents: this.rowsOf.size,
+      ...(this.windows !== undefined ? { windows: this.windows } : {}),
       ...(hnsw ? { hnsw } : {}),
       ...(hnswlib ? { hnswlib } : {}),
       vectorsSha256,
@@ -291,6 +461,49 @@ export class VectorMatrix {
     await write(MANIFEST, `${JSON.stringify(manifest, null, 2)}\n`);
     // An hnswlib file the manifest no longer lists belongs to earlier vectors: never read again, so free its disk.
     if (!hnswlib) await rm(join(dir, HNSWLIB_FILE), { force: true });
+  }
+
+  /** A row as saved: a whole document as before; a document's first window with its text; a further window by id. */
+  private savedRow(doc: StoredDoc, row: number): SavedRow {
+    if (this.owner[row]! < 0) return { deleted: true };
+    const span = this.spans[row];
+    if (!span) return doc;
+    if (span.index === 0) return { ...doc, window: 0, start: span.start, end: span.end };
+    return { id: doc.id, text: '', window: span.index, start: span.start, end: span.end };
+  }
+
+  /** Takes up row `row` of docs.jsonl (rows are read in order); errors name `file:line`. */
+  private loadRow(saved: SavedRow, row: number, where: string): void {
+    this.docs.push(DEAD_ROW);
+    this.spans.push(undefined);
+    if ('deleted' in saved) {
+      this.owner[row] = -1;
+      this.deadRows++;
+      return;
+    }
+    if (typeof saved.id !== 'string' || saved.id === '')
+      throw new ConfigError('dir', `${where}: a row without an id; delete the index to rebuild`);
+    const span =
+      saved.window !== undefined ? { index: saved.window, start: saved.start ?? 0, end: saved.end ?? 0 } : undefined;
+    const { window: _w, start: _s, end: _e, ...doc } = saved;
+    let rows = this.rowsOf.get(doc.id);
+    if (!span || span.index === 0) {
+      if (rows) throw new ConfigError('dir', `${where}: passage ${doc.id} appears twice; delete the index to rebuild`);
+      rows = [];
+      this.rowsOf.set(doc.id, rows);
+      this.ordinalOf.set(doc.id, this.ordinalOf.size);
+      this.docs[row] = doc;
+    } else {
+      if (!rows || rows.length !== span.index)
+        throw new ConfigError(
+          'dir',
+          `${where}: window ${span.index} of ${doc.id} comes before its window ${rows?.length ?? 0}; delete the index to rebuild`,
+        );
+      this.docs[row] = this.docs[rows[0]!]!;
+    }
+    rows.push(row);
+    this.spans[row] = span;
+    this.owner[row] = this.ordinalOf.get(doc.id)!;
   }
 
   /**
@@ -317,12 +530,9 @@ export class VectorMatrix {
     const lines = (await readFile(join(dir, 'docs.jsonl'), 'utf8')).split('\n').filter((l) => l !== '');
     if (lines.length !== n)
       throw new ConfigError('dir', `${dir}/docs.jsonl has ${lines.length} passages, expected ${n}`);
-    lines.forEach((line, row) => {
-      const doc = JSON.parse(line) as StoredDoc;
-      out.docs.push(doc);
-      out.rowOf.set(doc.id, row);
-    });
+    lines.forEach((line, row) => out.loadRow(JSON.parse(line) as SavedRow, row, `${dir}/docs.jsonl:${row + 1}`));
     out.rows = n;
+    out.windows = manifest.windows;
     await out.attachSavedGraph(dir, manifest, raw, options.hnswlib);
     return out;
   }

@@ -15,9 +15,22 @@ import { ANN_BACKENDS, resolveAnnBackend, validateHnswParams } from './ann.js';
 import type { AnnBackend, AnnBackendChoice, AnnGraph, HnswlibLoader, HnswParams, ResolvedAnn } from './ann.js';
 import type { VectorHit } from './exact.js';
 import { VectorMatrix } from './matrix.js';
-import type { StoredDoc } from './matrix.js';
+import type { DocumentRow, StoredDoc } from './matrix.js';
 
 export type DenseSearchMode = 'exact' | 'ann';
+
+/**
+ * How long documents are split into passage windows (structurally rerank-core's `candidateWindowsFor(...)`, so this
+ * package needs no reranker): each window is `text.slice(start, end)` (UTF-16 offsets).
+ */
+export interface PassageSplitter {
+  split(text: string): { text: string; start: number; end: number }[];
+}
+
+/** A splitter and the name of its windowing (e.g. its sizes), saved with the index: one index, one windowing. */
+export interface NamedPassageSplitter extends PassageSplitter {
+  name: string;
+}
 
 export interface DenseSourceOptions {
   /** The encoder (TAS-B): queries and passages share it. */
@@ -44,6 +57,18 @@ export interface DenseSourceOptions {
   vectorStore?: VectorStore;
   /** Passages encoded per encoder call (default 32; `IndexOptions.batchSize` overrides it per call). */
   batchSize?: number;
+  /**
+   * Long documents: one row per window, each window's vector cached under the window's text (as the windowed reranker
+   * caches it), and a document scored by its best window. A document that fits one window keeps one row, exactly as
+   * without windows. An index saved with another windowing (or none) is refused (ConfigError('windows')).
+   */
+  windows?: NamedPassageSplitter;
+}
+
+/** One passage waiting to be encoded: the document and its windows (one whole-text window when it fits). */
+interface PendingDoc {
+  doc: StoredDoc;
+  windows: { text: string; start: number; end: number }[];
 }
 
 /** The text a dense source encodes and returns: the passage's `text`, which readers already assembled (title included). */
@@ -150,9 +175,27 @@ export class DenseSource implements CandidateSource {
   ): VectorHit[] {
     const { k, filter } = options;
     const mode = options.mode ?? this.mode;
-    if (filter) return this.vectors.exact(query, k, (row) => matchesFilter(this.vectors.docs[row]!.metadata, filter));
-    if (mode === 'ann') return this.annGraph().search(query, k, options.efSearch ?? this.options.hnsw?.efSearch);
-    return this.vectors.exact(query, k);
+    if (filter)
+      return this.vectors.exactDocuments(query, k, (row) => matchesFilter(this.vectors.docs[row]!.metadata, filter));
+    if (mode === 'ann') return this.annDocuments(query, k, options.efSearch ?? this.options.hnsw?.efSearch);
+    return this.vectors.exactDocuments(query, k);
+  }
+
+  /**
+   * The approximate top-k documents by best window: the graph's top k' rows collapsed to documents (first hit of
+   * each, skipping dead rows), k' doubled until k documents are found or every row was asked for.
+   */
+  private annDocuments(query: Float32Array, k: number, efSearch: number | undefined): VectorHit[] {
+    const graph = this.annGraph();
+    const vectors = this.vectors;
+    if (vectors.oneRowPerDocument) return graph.search(query, k, efSearch);
+    let wanted = k * Math.max(1, Math.ceil(vectors.size / Math.max(1, vectors.documents)));
+    for (;;) {
+      wanted = Math.min(wanted, vectors.size);
+      const found = vectors.collapse(graph.search(query, wanted, efSearch), k);
+      if (found.length >= k || wanted >= vectors.size) return found;
+      wanted *= 2;
+    }
   }
 
   async search(query: string, options: SearchOptions): Promise<Candidate[]> {
@@ -184,14 +227,25 @@ export class DenseSource implements CandidateSource {
     let indexed = 0;
     let skipped = 0;
     let seen = 0;
-    let batch: StoredDoc[] = [];
+    let batch: PendingDoc[] = [];
+    let batchTexts = 0;
     const flush = async () => {
       if (batch.length === 0) return;
-      const docs = batch;
+      const pending = batch;
       batch = [];
-      const vectors = await this.vectorsFor(docs);
-      docs.forEach((doc, i) => this.vectors.put(doc, vectors[i]!));
-      indexed += docs.length;
+      batchTexts = 0;
+      const vectors = await this.vectorsFor(
+        pending.flatMap(({ doc, windows }) => windows.map((w) => ({ id: doc.id, text: w.text }))),
+      );
+      let at = 0;
+      for (const { doc, windows } of pending) {
+        const rows: DocumentRow[] = windows.map((w, index) => ({
+          vector: vectors[at++]!,
+          ...(windows.length > 1 ? { span: { index, start: w.start, end: w.end } } : {}),
+        }));
+        this.vectors.putDocument(doc, rows);
+      }
+      indexed += pending.length;
       options.onProgress?.({ done: seen, ...(total !== undefined ? { total } : {}) });
     };
     for await (const item of passages) {
@@ -217,8 +271,11 @@ export class DenseSource implements CandidateSource {
         skipped++;
         continue;
       }
-      batch.push({ id: p.id, text, ...(p.metadata ? { metadata: { ...p.metadata } } : {}) });
-      if (batch.length >= batchSize) await flush();
+      const doc: StoredDoc = { id: p.id, text, ...(p.metadata ? { metadata: { ...p.metadata } } : {}) };
+      const windows = this.windowsOf(text);
+      batch.push({ doc, windows });
+      batchTexts += windows.length;
+      if (batchTexts >= batchSize) await flush();
     }
     await flush();
     if (this.mode === 'ann') this.annGraph();
@@ -227,26 +284,36 @@ export class DenseSource implements CandidateSource {
     return { indexed, failed: failures.length, skipped, failures, durationMs: performance.now() - started };
   }
 
-  /** Vectors for a batch: cache hits from the vector store, the rest encoded (and written back to the store). */
-  private async vectorsFor(docs: StoredDoc[]): Promise<Float32Array[]> {
+  /** The texts a document is encoded as: its windows, or its whole text when it fits one window (or none is set). */
+  private windowsOf(text: string): PendingDoc['windows'] {
+    const whole = [{ text, start: 0, end: text.length }];
+    const windows = this.options.windows?.split(text);
+    return windows && windows.length > 1 ? windows : whole;
+  }
+
+  /**
+   * Vectors for a batch of texts (documents or windows, keyed `{id, text}` as the reranker keys them): cache hits from
+   * the vector store, the rest encoded (and written back to the store).
+   */
+  private async vectorsFor(keys: { id: string; text: string }[]): Promise<Float32Array[]> {
     const store = this.options.vectorStore;
-    const keys = docs.map((d) => ({ id: d.id, text: d.text }));
-    const found: (Float32Array | undefined)[] = store ? await store.getMany(keys) : docs.map(() => undefined);
+    const found: (Float32Array | undefined)[] = store ? await store.getMany(keys) : keys.map(() => undefined);
     const missing: number[] = [];
     found.forEach((v, i) => {
       if (!v || v.length !== this.encoder.dimension) missing.push(i);
     });
     if (missing.length > 0) {
-      const encoded = await this.encoder.encodePassages(missing.map((i) => docs[i]!.text));
+      const encoded = await this.encoder.encodePassages(missing.map((i) => keys[i]!.text));
       missing.forEach((i, j) => (found[i] = encoded[j]!));
       if (store) await store.setMany(missing.map((i) => ({ key: keys[i]!, vector: found[i]! })));
     }
     return found as Float32Array[];
   }
 
+  /** Documents indexed (a long document counts once, whatever its windows). */
   async count(): Promise<number> {
     this.ensureOpen();
-    return this.vectors.size;
+    return this.vectors.documents;
   }
 
   /** Saves into the source's directory now (index() already does after each call). */
@@ -274,5 +341,14 @@ export async function createDenseSource(options: DenseSourceOptions): Promise<De
     options.dir && (await VectorMatrix.exists(options.dir))
       ? await VectorMatrix.load(options.dir, encoder, ann?.backend === 'hnswlib' ? { hnswlib: ann.module } : {})
       : new VectorMatrix(encoder.dimension);
+  const windows = options.windows?.name;
+  if (vectors.size === 0) vectors.windows = windows;
+  else if (vectors.windows !== windows) {
+    const name = (w: string | undefined) => (w === undefined ? 'whole documents' : `windows ${w}`);
+    throw new ConfigError(
+      'windows',
+      `the dense index in ${options.dir} was built over ${name(vectors.windows)}, not ${name(windows)}; delete it to rebuild`,
+    );
+  }
   return new DenseSource(vectors, options, ann);
 }
