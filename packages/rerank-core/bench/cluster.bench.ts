@@ -105,3 +105,6 @@ try {
   await cluster.stop();
   await single.stop();
 }
+// everything above is closed; with the full-size model, ONNX Runtime's thread pool was once seen to keep the process
+// alive after the session closed (not with the tiny model), so end explicitly
+process.exit(0);
