@@ -9,7 +9,7 @@
 //     2,000 distinct queries, with and without the query cache;
 //  and the server's CPU time per request for each run. The load client runs in a second process on the same cores.
 // Run: npm run bench -w apps/search-api   (env: BENCH_MODEL=<dir> BENCH_CONNECTIONS=16 BENCH_SECONDS=10
-//      BENCH_ZIPF_REQUESTS=10000; DOTRANK_* configure the encoder as in production)
+//      BENCH_ZIPF_REQUESTS=10000 BENCH_WARM=random|encode; DOTRANK_* configure the encoder as in production)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -32,6 +32,8 @@ const env = process.env;
 const connections = Number(env['BENCH_CONNECTIONS'] ?? 16);
 const seconds = Number(env['BENCH_SECONDS'] ?? 10);
 const zipfRequests = Number(env['BENCH_ZIPF_REQUESTS'] ?? 10_000);
+/** `capacity` or `zipf`: only that part (default both). */
+const only = env['BENCH_ONLY'];
 const ZIPF_DISTINCT = 2000;
 const OVERLOAD_DEADLINE_MS = 500;
 const config = loadConfig(env);
@@ -96,8 +98,16 @@ async function measure(dir: string, url: string, run: Omit<Parameters<typeof loa
   return { ...result, cpuMs: (used.user + used.system) / 1000 / Math.max(1, result.requests), degraded };
 }
 
-/** The bare model: session.run over pre-tokenized queries, `batch` per call, for `seconds`; queries per second. */
-async function bareCapacity(graphPath: string, ids: number[][], batch: number, secs: number): Promise<number> {
+/**
+ * The bare model: session.run over pre-tokenized queries, one per call and `batch` per call, in alternating rounds
+ * of about a second (so both see the same share of a busy machine) for `secs` each; queries per second of each.
+ */
+async function bareCapacity(
+  graphPath: string,
+  ids: number[][],
+  batch: number,
+  secs: number,
+): Promise<{ one: number; batched: number }> {
   const session = await ort.InferenceSession.create(graphPath, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -123,15 +133,25 @@ async function bareCapacity(graphPath: string, ids: number[][], batch: number, s
   };
   try {
     await session.run(feeds(ids.slice(0, batch)), [output]); // warm-up
-    let done = 0;
+    // batched calls take queries of similar length (sorted), the best case for batching: padding costs compute
+    const sorted = [...ids].sort((x, y) => x.length - y.length);
+    const done = { one: 0, batched: 0 };
+    const spent = { one: 0, batched: 0 };
     let next = 0;
-    const start = performance.now();
-    while (performance.now() - start < secs * 1000) {
-      const rows = Array.from({ length: batch }, () => ids[next++ % ids.length]!);
-      await session.run(feeds(rows), [output]);
-      done += batch;
+    while (spent.one + spent.batched < secs * 2000) {
+      for (const kind of ['one', 'batched'] as const) {
+        const size = kind === 'one' ? 1 : batch;
+        const start = performance.now();
+        do {
+          const from = kind === 'one' ? ids : sorted;
+          const rows = Array.from({ length: size }, () => from[next++ % from.length]!);
+          await session.run(feeds(rows), [output]);
+          done[kind] += size;
+        } while (performance.now() - start < 1000);
+        spent[kind] += performance.now() - start;
+      }
     }
-    return done / ((performance.now() - start) / 1000);
+    return { one: done.one / (spent.one / 1000), batched: done.batched / (spent.batched / 1000) };
   } finally {
     await session.release();
   }
@@ -226,18 +246,32 @@ async function main(): Promise<void> {
   const warmer = await loadEncoder(modelDir, { intraOpThreads: threads });
   const store = new MemoryVectorStore({ dimension: warmer.dimension });
   const warmStart = performance.now();
-  let lastReport = 0;
-  await warmPassages(passages, {
-    encoder: warmer,
-    store,
-    total: passages.length,
-    onProgress: ({ done }) => {
-      if (performance.now() - lastReport > 5000) {
-        lastReport = performance.now();
-        process.stderr.write(`warming vectors: ${done}/${passages.length}\n`);
-      }
-    },
-  });
+  if (env['BENCH_WARM'] === 'encode') {
+    let lastReport = 0;
+    await warmPassages(passages, {
+      encoder: warmer,
+      store,
+      total: passages.length,
+      onProgress: ({ done }) => {
+        if (performance.now() - lastReport > 5000) {
+          lastReport = performance.now();
+          process.stderr.write(`warming vectors: ${done}/${passages.length}\n`);
+        }
+      },
+    });
+  } else {
+    // the runs measure the query side: cached passage vectors cost the same whatever their values, so by default the
+    // cache is filled with seeded random vectors instead of encoding 1,400 passages (minutes on a busy machine)
+    const random = mulberry32(7);
+    await store.setMany(
+      passages
+        .filter((p) => p.text.trim() !== '')
+        .map((p) => ({
+          key: { id: p.id, text: p.text },
+          vector: Float32Array.from({ length: warmer.dimension }, () => random() - 0.5),
+        })),
+    );
+  }
   const warmSeconds = (performance.now() - warmStart) / 1000;
   const ids = warmer.tokenize(queries, 'query');
   const meanTokens = ids.reduce((a, r) => a + r.length, 0) / ids.length;
@@ -247,32 +281,47 @@ async function main(): Promise<void> {
 
   const dir = await mkdtemp(join(tmpdir(), 'dotrank-bench-'));
   const cycled = (fusion: string, extra = '') => queries.map((q) => searchPath(q, fusion, extra));
-  const row = (name: string, r: Measured, extra = '') =>
+  const row = (name: string, r: Measured, extra = ''): string =>
     `${name.padEnd(44)} ${r.rps.toFixed(1).padStart(8)} ${r.p50.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${r.max.toFixed(0).padStart(7)} ${String(r.requests).padStart(7)} ${String(r.non2xx + r.errors + r.timeouts).padStart(6)} ${r.cpuMs.toFixed(1).padStart(7)}  ${Object.entries(
       r.degraded,
     )
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}${extra}`;
+  const batchOptions = { maxSize: queryBatch, waitMs: config.DOTRANK_BATCH_WAIT_MS };
+  row.header = `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'reqs'.padStart(7)} ${'failed'.padStart(6)} ${'CPU ms'.padStart(7)}  degraded`;
   try {
     console.log(
       `search-api capacity benchmark: ${passages.length} Cranfield passages, ${queries.length} queries (${meanTokens.toFixed(1)} tokens on average), k=10, candidates=100`,
     );
     console.log(
-      `model: ${modelDir} (${modelId}); vectors warmed in ${warmSeconds.toFixed(1)} s; ONNX Runtime ${threads} intra-op threads`,
+      `model: ${modelDir} (${modelId}); passage vectors ${env['BENCH_WARM'] === 'encode' ? 'encoded' : 'random (BENCH_WARM=encode to encode them)'} in ${warmSeconds.toFixed(1)} s; ONNX Runtime ${threads} intra-op threads`,
     );
     console.log(
       `load client: autocannon in a second process on the SAME ${cpus().length} CPUs as the server (it takes CPU from the server); ${connections} connections, ${seconds} s per timed run`,
     );
 
-    const bareOne = await bareCapacity(graphPath, ids, 1, Math.max(4, seconds * 0.8));
-    const bareBatched = await bareCapacity(graphPath, ids, queryBatch, Math.max(4, seconds * 0.8));
-    console.log(
-      `bare ONNX Runtime (same graph, ${threads} threads, pre-tokenized queries, no server): one query per call ${bareOne.toFixed(1)} q/s; ${queryBatch} per call ${bareBatched.toFixed(1)} q/s (${(bareBatched / bareOne).toFixed(2)}x)`,
-    );
-    console.log(
-      `${'run'.padEnd(44)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)} ${'reqs'.padStart(7)} ${'failed'.padStart(6)} ${'CPU ms'.padStart(7)}  degraded`,
-    );
+    let peakServer: Served | undefined;
+    if (only !== 'zipf') peakServer = await capacityRuns();
+    else console.log(row.header);
+    if (only !== 'capacity') {
+      const zipfServer =
+        peakServer ?? (await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: batchOptions }));
+      await zipfRuns(zipfServer);
+    } else await peakServer?.close();
+  } finally {
+    await source.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 
+  /** Bare capacity, the API with and without batching, 70 % and 2x peak; returns the server of the better one. */
+  async function capacityRuns(): Promise<Served> {
+    const bare = await bareCapacity(graphPath, ids, queryBatch, Math.max(4, seconds));
+    const bareOne = bare.one;
+    const bareBatched = bare.batched;
+    console.log(
+      `bare ONNX Runtime (same graph, ${threads} threads, pre-tokenized queries, no server; alternating 1 s rounds; batches of similar length): one query per call ${bareOne.toFixed(1)} q/s; ${queryBatch} per call ${bareBatched.toFixed(1)} q/s (${(bareBatched / bareOne).toFixed(2)}x)`,
+    );
+    console.log(row.header);
     // query cache off: every request encodes its query
     const single = await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: { maxSize: 1, waitMs: 0 } });
     const bm25 = await measure(dir, single.url, { paths: cycled('bm25'), connections, seconds });
@@ -287,7 +336,6 @@ async function main(): Promise<void> {
     );
     await single.close();
 
-    const batchOptions = { maxSize: queryBatch, waitMs: config.DOTRANK_BATCH_WAIT_MS };
     const batched = await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: batchOptions });
     const tasbBatched = await measure(dir, batched.url, { paths: cycled('tasb'), connections, seconds });
     console.log(
@@ -332,6 +380,15 @@ async function main(): Promise<void> {
       ),
     );
 
+    console.log(
+      `ratios: API fusion=tasb ${peak.toFixed(1)} req/s = ${(peak / bareBatched).toFixed(2)}x bare batched capacity (${(peak / bareOne).toFixed(2)}x bare one-per-call); fusion=tasb/bm25 ${(peak / bm25.rps).toFixed(3)}x`,
+    );
+    return peakServer;
+  }
+
+  /** The Zipf log replayed on `server` (query cache off), then on a server with the query cache on; closes both. */
+  async function zipfRuns(server: Served): Promise<void> {
+    const peakServer = server;
     const log = zipfLog(distinctQueries(queries), zipfRequests).map((q) => searchPath(q, 'tasb'));
     const distinctInLog = new Set(log).size;
     const zipfOff = await measure(dir, peakServer.url, { paths: log, connections, amount: zipfRequests });
@@ -348,12 +405,6 @@ async function main(): Promise<void> {
         `  ${(zipfOn.rps / zipfOff.rps).toFixed(2)}x without; hit ratio ${(stats.hits / (stats.hits + stats.misses)).toFixed(3)}`,
       ),
     );
-    console.log(
-      `ratios: API fusion=tasb ${peak.toFixed(1)} req/s = ${(peak / bareBatched).toFixed(2)}x bare batched capacity (${(peak / bareOne).toFixed(2)}x bare one-per-call); fusion=tasb/bm25 ${(peak / bm25.rps).toFixed(3)}x`,
-    );
-  } finally {
-    await source.close();
-    await rm(dir, { recursive: true, force: true });
   }
 }
 
