@@ -113,3 +113,22 @@ describe('REDIS_CLUSTER_NODES', () => {
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a' })).toThrow(/REDIS_CLUSTER_NODES: must be host:port/);
   });
 });
+
+describe('the Elasticsearch proxy settings', () => {
+  it('default to on, ELASTICSEARCH_INDEX alone, inference id dotrank and a 300 s window', () => {
+    const config = loadConfig({});
+    expect(config.DOTRANK_PROXY).toBe(true);
+    expect(config.DOTRANK_PROXY_INDICES).toBeUndefined();
+    expect(config.DOTRANK_INFERENCE_ID).toBe('dotrank');
+    expect(config.DOTRANK_WINDOW_TTL_SECONDS).toBe(300);
+  });
+
+  it('read a comma list of indices, 0 to turn the proxy off, and name a bad value', () => {
+    const config = loadConfig({ DOTRANK_PROXY: '0', DOTRANK_PROXY_INDICES: ' library, logs-* ,' });
+    expect(config.DOTRANK_PROXY).toBe(false);
+    expect(config.DOTRANK_PROXY_INDICES).toEqual(['library', 'logs-*']);
+    expect(() => loadConfig({ DOTRANK_PROXY_INDICES: 'a/b' })).toThrow(/DOTRANK_PROXY_INDICES/);
+    expect(() => loadConfig({ DOTRANK_PROXY: 'off' })).toThrow(/DOTRANK_PROXY: must be 0, 1, false or true/);
+    expect(() => loadConfig({ DOTRANK_WINDOW_TTL_SECONDS: '0' })).toThrow(/DOTRANK_WINDOW_TTL_SECONDS/);
+  });
+});
