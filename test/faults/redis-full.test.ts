@@ -37,21 +37,18 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** Sets maxmemory a little above what Redis uses now and writes filler until Redis refuses a write (OOM). */
+/**
+ * Fills Redis with 8 MB of filler, then sets `maxmemory` 4 MB below what it uses (noeviction: nothing is evicted):
+ * a write is refused from then on, and what the queue deletes meanwhile (payloads, finished jobs) cannot bring
+ * Redis back under the limit.
+ */
 async function fillRedis(): Promise<void> {
   await client.config('SET', 'maxmemory-policy', 'noeviction');
-  const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
-  await client.config('SET', 'maxmemory', String(used + 2 * 2 ** 20));
   const filler = 'x'.repeat(100_000);
-  for (let i = 0; i < 1000; i++) {
-    try {
-      await client.set(`${stack.prefix}:filler:${i}`, filler);
-    } catch (error) {
-      expect(String(error)).toMatch(/OOM/);
-      return;
-    }
-  }
-  throw new Error('Redis never refused a write');
+  for (let i = 0; i < 80; i++) await client.set(`${stack.prefix}:filler:${i}`, filler);
+  const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+  await client.config('SET', 'maxmemory', String(used - 4 * 2 ** 20));
+  await expect(client.set(`${stack.prefix}:filler:one-more`, filler)).rejects.toThrow(/OOM/);
 }
 
 describe('Redis full (maxmemory, noeviction)', () => {

@@ -112,7 +112,14 @@ describe('Redis hanging (SIGSTOP: connections open, no answers)', () => {
         }),
       );
       for (const a of answers) expect(a, JSON.stringify(a)).toMatchObject({ status: 200, degraded: true });
-      expect(answers.map((a) => a.reason)).toEqual(answers.map(() => 'timeout'));
+      // the deadline (or, once reranks pile up behind the hung Redis, load shedding), never "queue unavailable":
+      // the connections are open, Redis is merely slow
+      const reasons = answers.map((a) => a.reason);
+      expect(
+        reasons.every((r) => r === 'timeout' || r === 'overloaded'),
+        reasons.join(', '),
+      ).toBe(true);
+      expect(reasons).toContain('timeout');
       // a hung Redis is waited for up to its 1 s bound, then reported down
       expect(await metricsWithin(2000)).toMatch(/^dotrank_redis_up 0$/m);
     } finally {
