@@ -19,7 +19,7 @@ const WINDOW = 64;
 /**
  * Fast load shedding. Counts the reranks under way and measures the time between completions while busy (the
  * inverse of throughput, which already folds in workers, worker concurrency and query batching); the expected wait
- * of a new rerank is the reranks ahead of it times that interval. A rerank whose expected wait exceeds its deadline
+ * of a new rerank is the reranks ahead of it, plus itself, times that interval. A rerank whose expected wait exceeds its deadline
  * is refused at once (OverloadedError) instead of waiting out the deadline, which would also keep the queue full of
  * work nobody waits for any more. Until enough completions were seen, or after an idle spell, nothing is refused.
  */
@@ -42,8 +42,10 @@ export class LoadShedder {
     return this.intervals.length >= 4 ? this.sum / this.intervals.length : undefined;
   }
 
+  /** How long a rerank admitted now should take to come back: the reranks ahead of it and itself. */
   expectedWaitMs(): number {
-    return this.inFlight * (this.intervalMs ?? 0);
+    const interval = this.intervalMs;
+    return interval === undefined ? 0 : (this.inFlight + 1) * interval;
   }
 
   /**

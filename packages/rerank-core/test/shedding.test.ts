@@ -42,9 +42,10 @@ describe('LoadShedder', () => {
       done[i]!(true);
     }
     expect(shedder.intervalMs).toBe(10);
-    // 15 ahead x 10 ms = 150 ms > 100 ms
+    // (15 ahead + itself) x 10 ms = 160 ms > 100 ms
+    expect(shedder.expectedWaitMs()).toBe(160);
     expect(() => shedder.admit(100)).toThrow(OverloadedError);
-    expect(() => shedder.admit(200)).not.toThrow(); // 150 ms fits in 200 ms (and is now under way: 16 ahead)
+    expect(() => shedder.admit(200)).not.toThrow(); // 160 ms fits in 200 ms (and is now under way: 16 ahead)
     expect(() => shedder.admit(undefined)).not.toThrow(); // no deadline: never refused
     expect(shedder.active).toBe(17);
     // a caller that stopped waiting counts down without feeding the estimate; calling twice counts once
