@@ -224,7 +224,15 @@ async function openCandidates(
   const { firstStage, dataDir } = settings;
   if (firstStage === 'bm25') return lexical;
   const queryEncoder = await encoder(`for --first-stage ${firstStage} (queries are encoded in the API process)`);
-  const staged = await openFirstStage(config, { firstStage, bm25: lexical, encoder: queryEncoder, dataDir });
+  // under a windowed DOTRANK_DOC_SCORE the dense index holds window vectors and scores a document by its best window
+  const windows = await passageWindows(config, settings);
+  const staged = await openFirstStage(config, {
+    firstStage,
+    bm25: lexical,
+    encoder: queryEncoder,
+    dataDir,
+    ...(windows ? { windows } : {}),
+  });
   opened.add(() => staged.close());
   if ((await staged.count()) === 0) {
     throw new ConfigError(

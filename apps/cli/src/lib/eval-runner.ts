@@ -7,7 +7,14 @@ import type { CollectionFiles, Qrels, Query } from '@dotrank/datasets';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import { buildMetricsReport, evaluate, measureLabel, recallCurve } from '@dotrank/eval';
 import type { EvalResult, MetricsReport, PValueCorrection } from '@dotrank/eval';
-import { DEFAULT_ALPHA, fuse, rerankCandidates, warmPassages } from '@dotrank/rerank-core';
+import {
+  DEFAULT_ALPHA,
+  candidateWindowsFor,
+  fuse,
+  passageWindowSettingsFromConfig,
+  rerankCandidates,
+  warmPassages,
+} from '@dotrank/rerank-core';
 import type { Normalization } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
 import type { VectorStore } from '@dotrank/vector-cache';
@@ -222,7 +229,16 @@ async function openDenseStages(
   documents: number,
 ): Promise<void> {
   const { config, files } = context;
-  for (const stage of context.firstStages.filter((f) => f !== 'bm25')) {
+  const dense = context.firstStages.filter((f) => f !== 'bm25');
+  // under a windowed DOTRANK_DOC_SCORE the dense index holds window vectors and scores a document by its best window
+  const windows =
+    dense.length > 0
+      ? await candidateWindowsFor(
+          resolve((context.options.model ?? config.DOTRANK_MODEL)!),
+          passageWindowSettingsFromConfig(config),
+        )
+      : undefined;
+  for (const stage of dense) {
     const t0 = performance.now();
     const denseBar = createProgress(`dense index`, documents, context.progress);
     resources.sources.set(
@@ -234,6 +250,7 @@ async function openDenseStages(
         dataDir: opened.kind === 'embedded' ? opened.location : defaultIndexDir(config, files.name),
         passages: context.corpus.read,
         ...(resources.store ? { vectorStore: resources.store } : {}),
+        ...(windows ? { windows } : {}),
         onProgress: (p) => denseBar.update(p.done),
         onIndexed: (report, dir) => context.log(`dense index: ${report.indexed} passages encoded into ${dir}`),
       }),
