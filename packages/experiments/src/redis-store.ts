@@ -6,6 +6,8 @@ const DAY_MS = 86_400_000;
 /** How often (at most) one stream is trimmed to the retention with XTRIM MINID. */
 const TRIM_EVERY_MS = 60_000;
 const PAGE = 1000;
+/** Impressions this process logged, kept to validate their events without a Redis round trip. */
+const RECENT_IMPRESSIONS = 10_000;
 
 /**
  * Appends events whose eventId is new: SET NX on the id's key (expiring with the retention), then XADD capped by
@@ -48,6 +50,7 @@ export class RedisExperimentStore implements ExperimentStore {
   private readonly base: string;
   private readonly ttlSeconds: number;
   private readonly lastTrim = new Map<string, number>();
+  private readonly recent = new Map<string, Impression>();
   private readonly now: () => number;
 
   constructor(
@@ -82,6 +85,8 @@ export class RedisExperimentStore implements ExperimentStore {
 
   async recordImpression(impression: Impression): Promise<void> {
     const json = JSON.stringify(impression);
+    this.recent.set(impression.impressionId, impression);
+    if (this.recent.size > RECENT_IMPRESSIONS) this.recent.delete(this.recent.keys().next().value!);
     const stream = this.stream(impression.experiment, 'impressions');
     await this.redis
       .multi()
@@ -95,7 +100,15 @@ export class RedisExperimentStore implements ExperimentStore {
   async getImpressions(ids: readonly string[]): Promise<Map<string, Impression>> {
     const found = new Map<string, Impression>();
     if (ids.length === 0) return found;
-    const unique = [...new Set(ids)];
+    const cutoff = this.now() - this.options.retentionDays * DAY_MS;
+    const missing: string[] = [];
+    for (const id of new Set(ids)) {
+      const cached = this.recent.get(id);
+      if (cached && cached.time >= cutoff) found.set(id, cached);
+      else missing.push(id);
+    }
+    if (missing.length === 0) return found;
+    const unique = missing;
     const values = await this.redis.mget(...unique.map((id) => this.impressionKey(id)));
     unique.forEach((id, i) => {
       const value = values[i];

@@ -107,6 +107,12 @@ describe('Redis store keys', () => {
     expect(ttl).toBeGreaterThan(2 * 86_400 - 10);
     expect(ttl).toBeLessThanOrEqual(2 * 86_400);
     expect(await redis.ttl(`${keyPrefix}:exp:{exp}:event:e1`)).toBeGreaterThan(2 * 86_400 - 10);
+    // another process (another store on the same Redis) finds the impression too, from Redis
+    const other = new RedisExperimentStore(redis, { keyPrefix, maxEvents: 100, retentionDays: 2 });
+    expect((await other.getImpressions(['i1', 'nope'])).get('i1')).toEqual(
+      impression('i1', (await store.impressions('exp'))[0]!.time),
+    );
+    expect((await other.getImpressions(['nope'])).size).toBe(0);
   });
 });
 
