@@ -16,7 +16,7 @@ import {
   readTarget,
   resolveSourceOptions,
 } from '@dotrank/elasticsearch';
-import type { ForwardedResponse, ProxyTargetPath } from '@dotrank/elasticsearch';
+import type { ForwardedResponse, ProxyTargetPath, ResolvedSourceOptions } from '@dotrank/elasticsearch';
 import { callerOf, forwardTo, requestBody, send } from './proxy/http.js';
 import type { Caller } from './proxy/http.js';
 import { runSearch } from './proxy/search.js';
@@ -182,11 +182,21 @@ function contextOf(
 ): ProxyContext {
   const target = options.target;
   const passage = resolveSourceOptions(target.passage);
+  // resolved once per index (the scope bounds how many): a search does not read DOTRANK_INDEX_CONFIG again
+  const resolved = new Map<string, ResolvedSourceOptions>();
+  const passageFor = (index: string): ResolvedSourceOptions => {
+    let options = resolved.get(index);
+    if (!options) {
+      options = target.passageFor ? resolveSourceOptions(target.passageFor(index), index) : passage;
+      resolved.set(index, options);
+    }
+    return options;
+  };
   return {
     deps: options.deps,
     forwarder,
     configuredAuthorization: Boolean(target.authorization),
-    passage,
+    passageFor,
     scope: new IndexScope(target.indices ?? [target.passage?.index ?? passage.index]),
     plan: { inferenceId: target.inferenceId ?? 'dotrank', defaultWindow: DEFAULT_WINDOW },
     windows: target.windowStore ?? new MemoryWindowStore(),

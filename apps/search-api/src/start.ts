@@ -10,6 +10,7 @@ import {
   connectionSettings,
   createElasticsearchSource,
   redisWindowStore,
+  sourceOptionsFromConfig,
 } from '@dotrank/elasticsearch';
 import { openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
@@ -95,6 +96,7 @@ function proxyTarget(config: DotrankConfig, source: CandidateSource): ProxyTarge
     ...settings,
     url: settings.url!,
     ...(source instanceof ElasticsearchSource ? { passage: source.options } : {}),
+    passageFor: (index) => sourceOptionsFromConfig(config, index),
     enabled: config.DOTRANK_PROXY,
     indices: config.DOTRANK_PROXY_INDICES ?? [config.ELASTICSEARCH_INDEX],
     inferenceId: config.DOTRANK_INFERENCE_ID,

@@ -28,6 +28,11 @@ export type ReadinessCheck = () => Promise<boolean>;
 export interface ProxyTarget extends ForwardTarget {
   /** Same options as the Elasticsearch source (`textFields`, `textSeparator`, `idField`), so a hit gives the same passage. */
   passage?: ElasticsearchSourceOptions;
+  /**
+   * The passage options of one index (`passageOptionsForIndex`: its DOTRANK_INDEX_CONFIG entry over the
+   * ELASTICSEARCH_*_FIELDS variables); when absent every index uses `passage`.
+   */
+  passageFor?: (index: string) => ElasticsearchSourceOptions;
   /** False (DOTRANK_PROXY=0): the proxy routes answer 404 in Elasticsearch's error shape. Default true. */
   enabled?: boolean;
   /** Indices the proxy serves (DOTRANK_PROXY_INDICES); default the passage options' index, else `dotrank`. */

@@ -39,8 +39,11 @@ export interface ProxyContext {
   forwarder: ForwardingClient;
   /** True when cluster credentials are configured (the caller's own are then never used). */
   configuredAuthorization: boolean;
-  /** How hits become passages: the same options as the Elasticsearch source, so a hit has one text (one cache key). */
-  passage: ResolvedSourceOptions;
+  /**
+   * How the hits of an index become passages: the same options as the Elasticsearch source for that index, so a hit
+   * has one text (one cache key).
+   */
+  passageFor: (index: string) => ResolvedSourceOptions;
   scope: IndexScope;
   plan: PlanSettings;
   windows: WindowStore;
@@ -84,7 +87,7 @@ export async function runSearch(ctx: ProxyContext, caller: Caller, call: SearchC
   const decision =
     typeof call.parsed === 'string'
       ? ({ rerank: false, why: call.parsed } as const)
-      : planProxySearch(call.parsed, call.params, ctx.passage, ctx.plan);
+      : planProxySearch(call.parsed, call.params, ctx.passageFor(call.index), ctx.plan);
   if (!decision.rerank) return { upstream: await passThrough(ctx, caller, call) };
   return pageOf(ctx, caller, call, decision.plan);
 }

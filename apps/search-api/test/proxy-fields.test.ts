@@ -1,0 +1,134 @@
+// The proxy over the stand-in Elasticsearch with indices that keep their text in different fields: each index read
+// with its own passage options (DOTRANK_INDEX_CONFIG over ELASTICSEARCH_TEXT_FIELDS), hits without text reranked
+// around (they follow in first-stage order), hits without an id passed through with the reason in `_dotrank`.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { tinyModelDir } from '@dotrank/core/testing';
+import { MemoryWindowStore, sourceOptionsFromConfig } from '@dotrank/elasticsearch';
+import { startStandInElasticsearch } from '@dotrank/elasticsearch/testing';
+import type { StandInElasticsearch } from '@dotrank/elasticsearch/testing';
+import { loadEncoder } from '@dotrank/encoder';
+import type { Encoder } from '@dotrank/encoder';
+import { InProcessReranker } from '@dotrank/rerank-core';
+import type { RerankRequest } from '@dotrank/rerank-core';
+import { MemoryVectorStore } from '@dotrank/vector-cache';
+import { buildServer } from '../src/index.js';
+import { FakeSource } from './fakes.js';
+
+const WORDS = ['boundary', 'shock', 'heat', 'flat', 'plate', 'cone', 'wing', 'turbulent', 'laminar', 'flow', 'nozzle'];
+const textOf = (i: number) =>
+  `layer ${WORDS[i % WORDS.length]} ${WORDS[(i * 7 + 3) % WORDS.length]} ${'layer '.repeat(i % 4)}study ${i}`;
+const QUERY = 'boundary layer flow';
+
+/** `articles` keeps its text in `body.content`, `tickets` in `message.text` (and `body.content` holds noise). */
+const ARTICLES = Array.from({ length: 12 }, (_, i) => ({
+  _id: `a${i}`,
+  _source: { body: { content: textOf(i) } },
+}));
+const TICKETS = Array.from({ length: 12 }, (_, i) => ({
+  _id: `t${i}`,
+  _source: { message: { text: textOf(i + 5) }, body: { content: `layer noise ${i}` } },
+}));
+
+interface Hit {
+  _id: string;
+  _score: number;
+  _dotrank: { first_stage_score: number; first_stage_rank: number; tasb_score?: number };
+}
+interface Page {
+  hits: { hits: Hit[] };
+  _dotrank: { reranked: boolean; degraded: boolean; reason: string | null; detail?: string };
+}
+
+let es: StandInElasticsearch;
+let encoder: Encoder;
+let app: FastifyInstance;
+let dir: string;
+const rerankCalls: RerankRequest[] = [];
+
+async function tasbScores(query: string, texts: Map<string, string>): Promise<Map<string, number>> {
+  const [q] = await encoder.encodeQueries([query]);
+  const ids = [...texts.keys()];
+  const vectors = await encoder.encodePassages(ids.map((id) => texts.get(id)!));
+  return new Map(ids.map((id, i) => [id, vectors[i]!.reduce((sum, v, j) => sum + v * q![j]!, 0)]));
+}
+const ranked = (scores: Map<string, number>) => [...scores].sort((a, b) => b[1] - a[1]).map(([id]) => id);
+
+async function search(index: string, body: unknown): Promise<Page> {
+  const res = await app.inject({ method: 'POST', url: `/${index}/_search`, payload: body as object });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json() as Page;
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'dotrank-proxy-fields-'));
+  const indexConfig = join(dir, 'indices.json');
+  writeFileSync(indexConfig, JSON.stringify({ tickets: { textFields: ['message.text'] } }));
+  es = await startStandInElasticsearch({
+    indices: {
+      articles: { documents: ARTICLES },
+      tickets: { documents: TICKETS },
+      mixed: { documents: [] },
+    },
+  });
+  encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
+  const inner = new InProcessReranker({ encoder, store: new MemoryVectorStore({ dimension: encoder.dimension }) });
+  const reranker = {
+    rerank: (req: RerankRequest, opts?: Parameters<InProcessReranker['rerank']>[1]) => {
+      rerankCalls.push(req);
+      return inner.rerank(req, opts);
+    },
+    close: () => inner.close(),
+  };
+  // configured as `dotrank serve` reads it: ELASTICSEARCH_TEXT_FIELDS for every index, DOTRANK_INDEX_CONFIG over it
+  const config = { ELASTICSEARCH_TEXT_FIELDS: ['body.content'], DOTRANK_INDEX_CONFIG: indexConfig };
+  app = await buildServer(
+    {
+      source: new FakeSource(),
+      reranker,
+      mode: 'in-process',
+      proxy: {
+        url: es.url,
+        indices: ['articles', 'tickets', 'mixed'],
+        passage: sourceOptionsFromConfig(config, 'articles'),
+        passageFor: (index) => sourceOptionsFromConfig(config, index),
+        windowStore: new MemoryWindowStore(),
+        modelRevision: 'tiny',
+      },
+    },
+    { logger: false, deadlineMs: 30_000 },
+  );
+}, 120_000);
+
+afterAll(async () => {
+  await app?.close();
+  await encoder?.close();
+  await es?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  rerankCalls.length = 0;
+});
+
+describe('each index read with its own fields', () => {
+  it('reranks two indices whose text sits in different nested fields, each by its own text', async () => {
+    const articles = await search('articles', { query: { match: { 'body.content': QUERY } }, size: 12 });
+    const tickets = await search('tickets', { query: { match: { 'message.text': QUERY } }, size: 12 });
+    expect(articles._dotrank).toMatchObject({ reranked: true, degraded: false });
+    expect(tickets._dotrank).toMatchObject({ reranked: true, degraded: false });
+    const articleScores = await tasbScores(QUERY, new Map(ARTICLES.map((d) => [d._id, d._source.body.content])));
+    const ticketScores = await tasbScores(QUERY, new Map(TICKETS.map((d) => [d._id, d._source.message.text])));
+    expect(articles.hits.hits.map((h) => h._id)).toEqual(ranked(articleScores));
+    expect(tickets.hits.hits.map((h) => h._id)).toEqual(ranked(ticketScores));
+    for (const hit of tickets.hits.hits) expect(hit._score).toBeCloseTo(ticketScores.get(hit._id)!, 4);
+    // the reranker saw each index's own text (tickets: message.text, not the noise in body.content)
+    expect(rerankCalls.map((r) => r.candidates[0]!.text.startsWith('layer noise'))).toEqual([false, false]);
+    expect(new Set(rerankCalls[1]!.candidates.map((c) => c.text))).toEqual(
+      new Set(TICKETS.map((d) => d._source.message.text)),
+    );
+  });
+});
