@@ -9,6 +9,7 @@ import { createElasticsearchSource } from '@dotrank/elasticsearch';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
 import { FIRST_STAGES, openFirstStage } from '@dotrank/dense';
+import { candidateWindowsFor, passageWindowSettingsFromConfig } from '@dotrank/rerank-core';
 import type { FirstStage } from '@dotrank/dense';
 import { intFlag } from '../lib/flags.js';
 import {
@@ -134,7 +135,15 @@ export function registerSearchCommand(program: Command): void {
           sourceKindOf(config, flags) === 'embedded'
             ? await embeddedIndexDir(config, flags)
             : resolve(config.DOTRANK_DATA_DIR, 'index', config.ELASTICSEARCH_INDEX);
-        source = await openFirstStage(config, { firstStage: flags.firstStage, bm25: lexical, encoder, dataDir });
+        // the dense index of passage windows under a windowed DOTRANK_DOC_SCORE, as dotrank eval builds it
+        const windows = await candidateWindowsFor(resolve(modelDir), passageWindowSettingsFromConfig(config));
+        source = await openFirstStage(config, {
+          firstStage: flags.firstStage,
+          bm25: lexical,
+          encoder,
+          dataDir,
+          ...(windows ? { windows } : {}),
+        });
         if ((await source.count()) === 0 || (flags.firstStage === 'hybrid' && (await lexical.count()) === 0)) {
           throw new NotFoundError(
             '--first-stage',
