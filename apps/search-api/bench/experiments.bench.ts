@@ -5,7 +5,8 @@
 //  2. event intake: POST /api/events into Redis Streams, single events with 32 in flight, and batches of 50 (goal:
 //     at least 5,000 events/s on one core, p99 under 5 ms per request), beside a bare XADD pipeline of the same events.
 // Requests go through Fastify's inject (no sockets), so the figures are the server's own work on this one core.
-// Run: npm run bench:experiments -w apps/search-api   (needs Redis at REDIS_URL, default 127.0.0.1:6379)
+// Run: npm run bench:experiments -w apps/search-api   (needs Redis at REDIS_URL, default 127.0.0.1:6379;
+//      BENCH_STORE=memory keeps impressions and events in memory; BENCH_SEARCHES, BENCH_EVENTS set the sizes)
 import { Redis } from 'ioredis';
 import { mulberry32 } from '@dotrank/core';
 import { deleteKeysWithPrefix, redisUrlForTests, repoPath, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
