@@ -184,6 +184,7 @@ function contextOf(
   const passage = resolveSourceOptions(target.passage);
   // resolved once per index (the scope bounds how many): a search does not read DOTRANK_INDEX_CONFIG again
   const resolved = new Map<string, ResolvedSourceOptions>();
+  let textlessLogged = false;
   const passageFor = (index: string): ResolvedSourceOptions => {
     let options = resolved.get(index);
     if (!options) {
@@ -204,6 +205,15 @@ function contextOf(
     modelRevision: target.modelRevision ?? 'unknown',
     deadlineMs: options.deadlineMs,
     metrics: app.apiMetrics,
+    noteTextless: (ids) => {
+      app.apiMetrics.textless.inc(ids.length);
+      if (textlessLogged) return;
+      textlessLogged = true;
+      app.log.warn(
+        { ids: ids.slice(0, 10), count: ids.length },
+        'proxied hits without text (none of the configured text fields in the hit) were not reranked: they follow the reranked ones in first-stage order; this is logged once, dotrank_rerank_textless_candidates_total counts them',
+      );
+    },
     warn: (error, what) => app.log.warn({ err: error }, `window store failed ${what}; going on without it`),
   };
 }

@@ -28,6 +28,11 @@ const ARTICLES = Array.from({ length: 12 }, (_, i) => ({
   _id: `a${i}`,
   _source: { body: { content: textOf(i) } },
 }));
+/** `mixed`: some documents have no `body.content` (only a title), so no text to rerank. */
+const MIXED = Array.from({ length: 10 }, (_, i) => ({
+  _id: `m${i}`,
+  _source: i % 3 === 1 ? { title: `layer flow ${'layer '.repeat(i % 4)}${i}` } : { body: { content: textOf(i + 2) } },
+}));
 const TICKETS = Array.from({ length: 12 }, (_, i) => ({
   _id: `t${i}`,
   _source: { message: { text: textOf(i + 5) }, body: { content: `layer noise ${i}` } },
@@ -36,7 +41,7 @@ const TICKETS = Array.from({ length: 12 }, (_, i) => ({
 interface Hit {
   _id: string;
   _score: number;
-  _dotrank: { first_stage_score: number; first_stage_rank: number; tasb_score?: number };
+  _dotrank: { first_stage_score: number; first_stage_rank: number; tasb_score?: number; textless?: true };
 }
 interface Page {
   hits: { hits: Hit[] };
@@ -71,8 +76,25 @@ beforeAll(async () => {
     indices: {
       articles: { documents: ARTICLES },
       tickets: { documents: TICKETS },
-      mixed: { documents: [] },
+      mixed: { documents: MIXED },
+      noids: { documents: [{ _id: 'n1', _source: { body: { content: 'layer' } } }] },
     },
+    // `noids` answers hits without an _id (as a cluster with stored ids turned off would)
+    intercept: (request) =>
+      request.path.startsWith('/noids/_search')
+        ? {
+            status: 200,
+            body: {
+              took: 1,
+              timed_out: false,
+              hits: {
+                total: { value: 1, relation: 'eq' },
+                max_score: 1,
+                hits: [{ _index: 'noids', _score: 1, _source: { body: { content: 'layer' } } }],
+              },
+            },
+          }
+        : undefined,
   });
   encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
   const inner = new InProcessReranker({ encoder, store: new MemoryVectorStore({ dimension: encoder.dimension }) });
@@ -92,7 +114,7 @@ beforeAll(async () => {
       mode: 'in-process',
       proxy: {
         url: es.url,
-        indices: ['articles', 'tickets', 'mixed'],
+        indices: ['articles', 'tickets', 'mixed', 'noids'],
         passage: sourceOptionsFromConfig(config, 'articles'),
         passageFor: (index) => sourceOptionsFromConfig(config, index),
         windowStore: new MemoryWindowStore(),
@@ -132,3 +154,53 @@ describe('each index read with its own fields', () => {
     );
   });
 });
+
+describe('hits without text or id', () => {
+  it('reranks the hits with text and places the textless ones after them in first-stage order, counted', async () => {
+    const before = await textlessCount();
+    const page = await search('mixed', {
+      query: { multi_match: { query: QUERY, fields: ['body.content', 'title'] } },
+      size: 10,
+    });
+    expect(page._dotrank).toMatchObject({ reranked: true, degraded: false });
+    const withText = MIXED.filter((d) => 'body' in d._source);
+    const scores = await tasbScores(
+      QUERY,
+      new Map(withText.map((d) => [d._id, (d._source as { body: { content: string } }).body.content])),
+    );
+    const hits = page.hits.hits;
+    expect(hits).toHaveLength(MIXED.length);
+    expect(hits.slice(0, withText.length).map((h) => h._id)).toEqual(ranked(scores));
+    const textless = hits.slice(withText.length);
+    expect(textless.map((h) => h._id).sort()).toEqual(['m1', 'm4', 'm7']);
+    for (const hit of textless) {
+      expect(hit._dotrank.textless).toBe(true);
+      expect(hit._dotrank.tasb_score).toBeUndefined();
+      expect(hit._score).toBe(hit._dotrank.first_stage_score);
+    }
+    const ranks = textless.map((h) => h._dotrank.first_stage_rank);
+    expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+    expect(hits.slice(0, withText.length).every((h) => h._dotrank.textless === undefined)).toBe(true);
+    expect(rerankCalls).toHaveLength(1);
+    expect(await textlessCount()).toBe(before + 3);
+  });
+
+  it('passes a search whose hits have no id through unreranked, saying why in _dotrank', async () => {
+    const page = await search('noids', { query: { match: { 'body.content': 'layer' } } });
+    expect(rerankCalls).toHaveLength(0);
+    expect(page.hits.hits).toHaveLength(1);
+    expect(page._dotrank).toEqual({
+      reranked: false,
+      degraded: false,
+      reason: null,
+      detail: 'not reranked: a hit has no _id',
+      timings: {},
+    });
+  });
+});
+
+async function textlessCount(): Promise<number> {
+  const metrics = (await app.inject({ url: '/metrics' })).body;
+  const line = metrics.split('\n').find((l) => l.startsWith('dotrank_rerank_textless_candidates_total '));
+  return Number(line?.split(' ')[1] ?? NaN);
+}

@@ -12,6 +12,8 @@ type Json = Record<string, unknown>;
 /** `_dotrank` of a proxied hit: the contract's HitMeta, plus the raw TAS-B dot product when the model scored it. */
 export interface ProxiedHitMeta extends HitMeta {
   tasb_score?: number;
+  /** The hit had no text in the configured fields: not reranked, placed after the reranked hits in first-stage order. */
+  textless?: true;
 }
 
 /** One reranked hit: its id, its fused score and its raw model score. */
@@ -40,6 +42,7 @@ export function buildWindow(
 ): RankedWindow {
   const position = new Map(read.candidates.map((c, i) => [c.id, i]));
   const order = ranking ?? read.candidates.map((c) => ({ id: c.id, score: c.score }));
+  const textless = new Set(read.textless);
   const hits: Json[] = [];
   for (const item of order) {
     const index = position.get(item.id);
@@ -48,6 +51,7 @@ export function buildWindow(
     if (ranking && plan.minScore !== undefined && score < plan.minScore) continue;
     const meta: ProxiedHitMeta = { first_stage_score: read.candidates[index]!.score, first_stage_rank: index + 1 };
     if ('tasbScore' in item && item.tasbScore !== undefined) meta.tasb_score = item.tasbScore;
+    if (textless.has(item.id)) meta.textless = true;
     hits.push({ ...read.hits[index]!, _score: score, _dotrank: meta });
   }
   const { hits: _hits, ...hitsObject } = read.response['hits'] as Json;

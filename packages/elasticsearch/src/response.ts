@@ -13,11 +13,19 @@ export interface SearchHits {
   response: Json;
   /** `hits.hits` in the cluster's order. */
   hits: Json[];
-  /** One candidate per hit, same order: id and text from `passageFromHit`, score `_score`. */
+  /**
+   * One candidate per hit, same order: id and text from `passageFromHit`, score `_score`. A hit without text (none
+   * of the configured fields) is a candidate with empty text: the reranker places it after the others (textless).
+   */
   candidates: Candidate[];
+  /** Ids of the hits without text, in first-stage order. */
+  textless: string[];
 }
 
-/** The candidate of one hit, or why it cannot be one. Same id and text as the Elasticsearch source gives. */
+/**
+ * The candidate of one hit, or why it cannot be one. Same id and text as the Elasticsearch source gives; without text
+ * it is still a candidate (text empty), without an id it cannot be one.
+ */
 function candidateOf(hit: unknown, passage: ResolvedSourceOptions): Candidate | string {
   if (!isObject(hit)) return 'a hit is not an object';
   if (typeof hit['_score'] !== 'number') return 'a hit has no _score';
@@ -26,15 +34,16 @@ function candidateOf(hit: unknown, passage: ResolvedSourceOptions): Candidate | 
   try {
     ({ id, text } = passageFromHit(hit as { _id?: string; _source?: unknown }, passage));
   } catch {
-    return 'a hit has no id';
+    return passage.idField === '_id'
+      ? 'a hit has no _id'
+      : `a hit has neither ${passage.idField} (ELASTICSEARCH_ID_FIELD) nor an _id`;
   }
-  if (text.trim() === '') return `a hit has no text in ${passage.textFields.join(', ')}`;
   return { id, text, score: hit['_score'] };
 }
 
 /**
  * The hits of a decoded `_search` response body as rerank candidates, or why they cannot be reranked (not JSON, no
- * hits, a hit without score, id or text, two hits with one id).
+ * hits, a hit without score or id, two hits with one id). Hits without text are candidates, listed in `textless`.
  */
 export function readSearchHits(body: Buffer, passage: ResolvedSourceOptions): SearchHits | { why: string } {
   let response: unknown;
@@ -47,6 +56,7 @@ export function readSearchHits(body: Buffer, passage: ResolvedSourceOptions): Se
   const hits = isObject(hitsObject) ? hitsObject['hits'] : undefined;
   if (!Array.isArray(hits) || hits.length === 0) return { why: 'no hits' };
   const candidates: Candidate[] = [];
+  const textless: string[] = [];
   const ids = new Set<string>();
   for (const hit of hits) {
     const candidate = candidateOf(hit, passage);
@@ -54,8 +64,9 @@ export function readSearchHits(body: Buffer, passage: ResolvedSourceOptions): Se
     if (ids.has(candidate.id)) return { why: `two hits have the id ${candidate.id}` };
     ids.add(candidate.id);
     candidates.push(candidate);
+    if (candidate.text.trim() === '') textless.push(candidate.id);
   }
-  return { response: response as Json, hits: hits as Json[], candidates };
+  return { response: response as Json, hits: hits as Json[], candidates, textless };
 }
 
 /** A reranked hit: its candidate id and its new score. */

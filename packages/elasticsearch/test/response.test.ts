@@ -91,10 +91,30 @@ describe('one passage per hit', () => {
     expect(why('<html>')).toBe('response is not JSON');
     expect(why({ hits: { hits: [] } })).toBe('no hits');
     expect(why({ hits: { hits: [{ _id: 'a', _source: { text: 'x' } }] } })).toBe('a hit has no _score');
-    expect(why({ hits: { hits: [{ _score: 1, _source: { text: 'x' } }] } })).toBe('a hit has no id');
-    expect(why({ hits: { hits: [{ _id: 'a', _score: 1, _source: { year: 1 } }] } })).toBe(
-      'a hit has no text in title, text',
+    expect(why({ hits: { hits: [{ _score: 1, _source: { text: 'x' } }] } })).toBe('a hit has no _id');
+    expect(why({ hits: { hits: [{ _score: 1, _source: { text: 'x' } }] } }, { idField: 'doc.key' })).toBe(
+      'a hit has neither doc.key (ELASTICSEARCH_ID_FIELD) nor an _id',
     );
+    // a hit without text is a candidate (placed after the reranked ones), listed as textless
+    const read = readSearchHits(
+      Buffer.from(
+        JSON.stringify({
+          hits: {
+            hits: [
+              { _id: 'a', _score: 2, _source: { year: 1 } },
+              { _id: 'b', _score: 1, _source: { text: 'x' } },
+            ],
+          },
+        }),
+      ),
+      resolveSourceOptions({}),
+    );
+    if ('why' in read) throw new Error(read.why);
+    expect(read.candidates.map((c) => [c.id, c.text])).toEqual([
+      ['a', ''],
+      ['b', 'x'],
+    ]);
+    expect(read.textless).toEqual(['a']);
     expect(
       why({
         hits: {

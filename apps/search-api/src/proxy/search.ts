@@ -51,6 +51,8 @@ export interface ProxyContext {
   modelRevision: string;
   deadlineMs: number;
   metrics: ApiMetrics;
+  /** Counts hits without text (dotrank_rerank_textless_candidates_total) and logs them once per process. */
+  noteTextless: (ids: readonly string[]) => void;
   /** Logs a window store that failed (the search goes on without it). */
   warn: (error: unknown, what: string) => void;
 }
@@ -203,7 +205,7 @@ async function computeWindow(
   const read = body ? readSearchHits(body, plan.passage) : { why: 'unreadable response' };
   if ('why' in read) {
     if (read.why === 'no hits') return { answer: { upstream } };
-    return { answer: { upstream: await passThrough(ctx, caller, call) } };
+    return { answer: await notReranked(ctx, caller, call, read.why) };
   }
   const firstStageMs = performance.now() - started;
   const outcome = await rerankWithDeadline(
@@ -218,6 +220,7 @@ async function computeWindow(
     ctx.deadlineMs,
   );
   const result = outcome.result;
+  if (result?.textless?.length) ctx.noteTextless(result.textless);
   // the reason every search path reports (rerank-core's degradationFor, through rerankWithDeadline)
   const degradation = result
     ? undefined
@@ -252,4 +255,29 @@ async function computeWindow(
     ...(result ? workerTimings(result) : {}),
   };
   return { window, timings, upstream, ...(degradation ? { degradation } : {}) };
+}
+
+/**
+ * The cluster's answer to the request as sent, for hits dotrank cannot rerank (e.g. a hit without an id): with the
+ * reason in the top-level `_dotrank` when the answer is JSON, else byte for byte.
+ */
+async function notReranked(ctx: ProxyContext, caller: Caller, call: SearchCall, why: string): Promise<SearchAnswer> {
+  const upstream = await passThrough(ctx, caller, call);
+  if (upstream.status < 200 || upstream.status >= 300) return { upstream };
+  const body = await decodedBody(upstream);
+  let parsed: unknown;
+  try {
+    parsed = body ? JSON.parse(body.toString('utf8')) : undefined;
+  } catch {
+    return { upstream };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { upstream };
+  const meta: ResponseMeta = {
+    reranked: false,
+    degraded: false,
+    reason: null,
+    detail: `not reranked: ${why}`,
+    timings: {},
+  };
+  return { upstream, body: Buffer.from(JSON.stringify({ ...parsed, _dotrank: meta }), 'utf8') };
 }
