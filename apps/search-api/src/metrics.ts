@@ -149,9 +149,26 @@ export class ApiMetrics {
   /** Searches recorded since start. */
   searches = 0;
 
-  constructor(queueStats?: () => Promise<QueueStats>, queryCache?: () => QueryCacheStats | undefined) {
+  constructor(
+    queueStats?: () => Promise<QueueStats>,
+    queryCache?: () => QueryCacheStats | undefined,
+    lostJobs?: () => number,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'dotrank_api_' });
     if (queryCache) queryCacheCounters(this.registry, queryCache);
+    if (lostJobs) {
+      let reported = 0;
+      new Counter({
+        name: 'dotrank_rerank_lost_jobs_total',
+        help: 'Rerank jobs found gone from Redis at their deadline (lost with a master before replication); each was answered degraded (timeout)',
+        registers: [this.registry],
+        collect() {
+          const now = lostJobs();
+          if (now > reported) this.inc(now - reported);
+          reported = now;
+        },
+      });
+    }
     this.requests = new Counter({
       name: 'dotrank_http_requests_total',
       help: 'HTTP requests by route, method and status code',

@@ -63,6 +63,7 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
   await app.register(metricsPlugin, {
     mode: deps.mode,
     ...(deps.queueStats ? { queueStats: deps.queueStats } : {}),
+    ...(deps.lostJobs ? { lostJobs: deps.lostJobs } : {}),
     ...(deps.queryCache ? { queryCache: deps.queryCache } : {}),
   });
   await app.register(healthPlugin, { deps });

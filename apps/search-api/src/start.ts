@@ -246,7 +246,7 @@ async function openCandidates(
 }
 
 /** The reranker and what the server learns about it (readiness checks, queue state), and the line saying which. */
-type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats' | 'passages'> & {
+type RerankSetup = Pick<ServerDeps, 'reranker' | 'queueAvailable' | 'queueStats' | 'lostJobs' | 'passages'> & {
   readiness: Record<string, ReadinessCheck>;
   startLine: string;
 };
@@ -334,6 +334,7 @@ async function queueReranker(
   return {
     reranker: queue,
     queueAvailable: () => probe.status === 'ready',
+    lostJobs: () => queue.lostJobs,
     // Redis known to be gone: say so at once rather than wait out the bound (a scrape must answer within a second)
     queueStats: () =>
       probe.status !== 'ready'

@@ -61,6 +61,11 @@ export interface ServerDeps {
   queueAvailable?: () => boolean;
   /** Queue depth / active workers, collected on /metrics scrape and /api/stats. */
   queueStats?: () => Promise<QueueStats>;
+  /**
+   * Rerank jobs found gone from Redis at their deadline (a master lost before replicating them): each was answered
+   * degraded (`timeout`); counted on /metrics as dotrank_rerank_lost_jobs_total. Queue mode only.
+   */
+  lostJobs?: () => number;
   /** The query-vector cache's counts of the encoder in this process (undefined until one is loaded): /metrics, /api/stats. */
   queryCache?: () => QueryCacheStats | undefined;
   /**

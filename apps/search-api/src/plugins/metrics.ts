@@ -14,13 +14,14 @@ declare module 'fastify' {
 export interface MetricsPluginOptions {
   mode: ServerDeps['mode'];
   queueStats?: ServerDeps['queueStats'];
+  lostJobs?: ServerDeps['lostJobs'];
   queryCache?: ServerDeps['queryCache'];
 }
 
 const LIVE_WINDOW_MS = 60_000;
 
 const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (app, options) => {
-  const metrics = new ApiMetrics(options.queueStats, options.queryCache);
+  const metrics = new ApiMetrics(options.queueStats, options.queryCache, options.lostJobs);
   app.decorate('apiMetrics', metrics);
 
   app.addHook('onResponse', async (request, reply) => {
