@@ -8,7 +8,7 @@ export { takeEvents, MAX_EVENTS_PER_REQUEST } from './events.js';
 export { MemoryExperimentStore } from './store.js';
 export type { ExperimentStore, StoreLimits } from './store.js';
 export { RedisExperimentStore } from './redis-store.js';
-export type { RedisStoreOptions } from './redis-store.js';
+export type { RedisStoreOptions, ImpressionWriteStats, ExperimentRedis } from './redis-store.js';
 export { analyzeExperiment, summarizeShadow, creditOf, outcomeOf } from './analysis.js';
 export type {
   Credit,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ExperimentStore, StoreLimits } from './store.js';
 import type { ExperimentEvent, Impression } from './types.js';
 
@@ -8,6 +8,11 @@ const TRIM_EVERY_MS = 60_000;
 const PAGE = 1000;
 /** Impressions this process logged, kept to validate their events without a Redis round trip. */
 const RECENT_IMPRESSIONS = 10_000;
+/** Impressions waiting to be written; more are refused (and counted), never queued without bound. */
+const MAX_BUFFERED = RECENT_IMPRESSIONS;
+/** A flush is sent at once when this many impressions wait, else after flushEveryMs. */
+const FLUSH_BATCH = 256;
+const FLUSH_EVERY_MS = 5;
 
 /**
  * Appends events whose eventId is new: SET NX on the id's key (expiring with the retention), then XADD capped by
@@ -24,7 +29,10 @@ for i = 4, #ARGV, 2 do
 end
 return added`;
 
-type ScriptedRedis = Redis & {
+/** A plain connection or a Redis Cluster one (every multi-key command of the store stays in one slot). */
+export type ExperimentRedis = Redis | Cluster;
+
+type ScriptedRedis = ExperimentRedis & {
   dotrankAppendEvents(stream: string, maxLen: number, ttl: number, prefix: string, ...pairs: string[]): Promise<number>;
 };
 
@@ -36,13 +44,42 @@ export interface RedisStoreOptions extends StoreLimits {
   now?: () => number;
   /** How often at most one stream is trimmed to the retention (default a minute). */
   trimEveryMs?: number;
+  /** How long an impression waits in the write buffer at most before its pipeline is sent (default 5 ms). */
+  flushEveryMs?: number;
+  /** Impressions the write buffer holds at most (default 10,000); beyond, recordImpression rejects and counts a drop. */
+  maxBuffered?: number;
+}
+
+/** What became of impressions handed to a store that writes them in the background. */
+export interface ImpressionWriteStats {
+  /** Written (to the stream, or by id only for a provisional shadow record). */
+  written: number;
+  /** Refused because the write buffer was full. */
+  dropped: number;
+  /** Their write failed (Redis away); each rejected its recordImpression promise. */
+  failed: number;
+  /** Waiting in the buffer now. */
+  buffered: number;
+}
+
+interface BufferedImpression {
+  impression: Impression;
+  provisional: boolean;
+  resolve: () => void;
+  reject: (error: Error) => void;
 }
 
 /**
  * Impressions and events in Redis Streams, one pair of streams per experiment (`<prefix>:exp:{name}:impressions`,
  * `...:events`), each capped at `maxEvents` (XADD MAXLEN ~) and trimmed to the retention (XTRIM MINID, stream ids
  * being milliseconds). Impressions are also kept by id (for event validation) under keys that expire with the
- * retention. Every API process sharing the Redis sees the same experiment.
+ * retention. Every key of one experiment carries the hash tag `{name}`, so each multi-key command (MULTI, MGET, the
+ * event script) stays in one slot of a Redis Cluster; only the set of names lies outside, and is written alone.
+ * Every API process sharing the Redis sees the same experiment.
+ *
+ * Impressions are written in the background: recordImpression buffers (bounded) and one MULTI per experiment is sent
+ * every few milliseconds, so a search answer never waits for Redis. Until written, this process's own index of recent
+ * impressions validates their events.
  */
 export class RedisExperimentStore implements ExperimentStore {
   readonly kind = 'redis' as const;
@@ -52,9 +89,15 @@ export class RedisExperimentStore implements ExperimentStore {
   private readonly lastTrim = new Map<string, number>();
   private readonly recent = new Map<string, Impression>();
   private readonly now: () => number;
+  private buffer: BufferedImpression[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Experiment names this process has added to the set of names (one SADD per name and process). */
+  private readonly knownNames = new Set<string>();
+  private readonly counts = { written: 0, dropped: 0, failed: 0 };
 
   constructor(
-    redis: Redis,
+    redis: ExperimentRedis,
     private readonly options: RedisStoreOptions,
   ) {
     this.base = `${options.keyPrefix}:exp`;
@@ -70,8 +113,16 @@ export class RedisExperimentStore implements ExperimentStore {
     return `${this.base}:{${experiment}}:${kind}`;
   }
 
-  private impressionKey(id: string): string {
-    return `${this.base}:impression:${id}`;
+  private impressionKey(experiment: string, id: string): string {
+    return `${this.base}:{${experiment}}:impression:${id}`;
+  }
+
+  private get namesKey(): string {
+    return `${this.base}:names`;
+  }
+
+  writeStats(): ImpressionWriteStats {
+    return { ...this.counts, buffered: this.buffer.length };
   }
 
   /** XTRIM MINID (exact) to the retention, at most once a minute per stream, on the write path. */
@@ -83,18 +134,74 @@ export class RedisExperimentStore implements ExperimentStore {
     this.redis.xtrim(stream, 'MINID', `${cutoff}-0`).catch(() => undefined);
   }
 
-  async recordImpression(impression: Impression): Promise<void> {
-    const json = JSON.stringify(impression);
+  /**
+   * Buffers the impression for the next background write and resolves once it is written (rejects if the buffer is
+   * full or the write fails; both are counted in writeStats). `provisional` (shadow mode, before the rerank ends):
+   * known by id for event validation, but not yet appended to the stream; the final record follows.
+   */
+  recordImpression(impression: Impression, options: { provisional?: boolean } = {}): Promise<void> {
+    const limit = this.options.maxBuffered ?? MAX_BUFFERED;
+    if (this.buffer.length >= limit) {
+      this.counts.dropped++;
+      return Promise.reject(
+        new Error(`impression write buffer full (${limit} waiting): impression ${impression.impressionId} dropped`),
+      );
+    }
+    this.recent.delete(impression.impressionId);
     this.recent.set(impression.impressionId, impression);
     if (this.recent.size > RECENT_IMPRESSIONS) this.recent.delete(this.recent.keys().next().value!);
-    const stream = this.stream(impression.experiment, 'impressions');
-    await this.redis
-      .multi()
-      .set(this.impressionKey(impression.impressionId), json, 'EX', this.ttlSeconds)
-      .xadd(stream, 'MAXLEN', '~', String(this.options.maxEvents), '*', 'j', json)
-      .sadd(`${this.base}:names`, impression.experiment)
-      .exec();
-    this.trimLater(stream);
+    return new Promise<void>((resolve, reject) => {
+      this.buffer.push({ impression, provisional: options.provisional === true, resolve, reject });
+      if (this.buffer.length >= FLUSH_BATCH) this.flush();
+      else this.flushTimer ??= setTimeout(() => this.flush(), this.options.flushEveryMs ?? FLUSH_EVERY_MS);
+    });
+  }
+
+  /** Sends what waits: one MULTI per experiment (its keys share one slot), and the names this process has not added. */
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batch = this.buffer;
+    if (batch.length === 0) return;
+    this.buffer = [];
+    const byExperiment = new Map<string, BufferedImpression[]>();
+    for (const item of batch) {
+      const list = byExperiment.get(item.impression.experiment);
+      if (list) list.push(item);
+      else byExperiment.set(item.impression.experiment, [item]);
+    }
+    for (const [experiment, items] of byExperiment) {
+      const stream = this.stream(experiment, 'impressions');
+      const multi = this.redis.multi();
+      for (const { impression, provisional } of items) {
+        const json = JSON.stringify(impression);
+        multi.set(this.impressionKey(experiment, impression.impressionId), json, 'EX', this.ttlSeconds);
+        if (!provisional) multi.xadd(stream, 'MAXLEN', '~', String(this.options.maxEvents), '*', 'j', json);
+      }
+      const names = this.knownNames.has(experiment)
+        ? Promise.resolve()
+        : this.redis.sadd(this.namesKey, experiment).then(() => void this.knownNames.add(experiment));
+      const write = Promise.all([multi.exec(), names]).then(([results]) => {
+        const error = results === null ? new Error('MULTI aborted') : results.find(([e]) => e)?.[0];
+        if (error) throw error;
+        this.counts.written += items.length;
+        for (const item of items) item.resolve();
+        this.trimLater(stream);
+      });
+      const settled = write.catch((error: unknown) => {
+        this.counts.failed += items.length;
+        const cause = error instanceof Error ? error : new Error(String(error));
+        for (const item of items) item.reject(cause);
+      });
+      this.inFlight.add(settled);
+      void settled.finally(() => this.inFlight.delete(settled));
+    }
+  }
+
+  /** Writes what waits and waits for every write under way (close, tests). */
+  async drain(): Promise<void> {
+    this.flush();
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   async getImpressions(ids: readonly string[]): Promise<Map<string, Impression>> {
@@ -108,12 +215,16 @@ export class RedisExperimentStore implements ExperimentStore {
       else missing.push(id);
     }
     if (missing.length === 0) return found;
-    const unique = missing;
-    const values = await this.redis.mget(...unique.map((id) => this.impressionKey(id)));
-    unique.forEach((id, i) => {
-      const value = values[i];
-      if (value) found.set(id, JSON.parse(value) as Impression);
-    });
+    // an id does not name its experiment: one single-slot MGET per experiment name
+    const names = new Set([...this.knownNames, ...(await this.redis.smembers(this.namesKey))]);
+    const perName = await Promise.all(
+      [...names].map((name) => this.redis.mget(...missing.map((id) => this.impressionKey(name, id)))),
+    );
+    for (const values of perName)
+      missing.forEach((id, i) => {
+        const value = values[i];
+        if (value && !found.has(id)) found.set(id, JSON.parse(value) as Impression);
+      });
     return found;
   }
 
@@ -153,6 +264,7 @@ export class RedisExperimentStore implements ExperimentStore {
   }
 
   async impressions(experiment: string): Promise<Impression[]> {
+    await this.drain(); // this process's impressions still in the buffer are part of the answer
     return this.readStream<Impression>(this.stream(experiment, 'impressions'));
   }
 
@@ -161,10 +273,12 @@ export class RedisExperimentStore implements ExperimentStore {
   }
 
   async experiments(): Promise<string[]> {
-    return (await this.redis.smembers(`${this.base}:names`)).sort();
+    await this.drain();
+    return (await this.redis.smembers(this.namesKey)).sort();
   }
 
   async close(): Promise<void> {
+    await this.drain();
     if (this.options.closeConnection) this.redis.disconnect();
   }
 }

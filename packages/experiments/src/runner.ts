@@ -91,7 +91,9 @@ export class ExperimentRunner {
     }
     const shown: ShownResult[] = control.map((docId) => ({ docId, system: 'bm25' }));
     const treatment = request.treatment;
-    const time = this.now();
+    const provisional: Impression = { ...base, mode: 'shadow', treatment: [], shown, time: this.now() };
+    // known at once (events sent right after the answer are accepted); the log gets the record with both rankings
+    const announced = this.log(provisional, { provisional: true });
     const logged = (async () => {
       let ranked: readonly string[] | undefined;
       try {
@@ -99,21 +101,15 @@ export class ExperimentRunner {
       } catch (error) {
         this.settings.onError?.(error, 'shadow rerank');
       }
-      const impression: Impression = {
-        ...base,
-        mode: 'shadow',
-        treatment: [...(ranked ?? [])].slice(0, request.k),
-        shown,
-        time,
-      };
-      await this.log(impression);
+      await this.log({ ...provisional, treatment: [...(ranked ?? [])].slice(0, request.k) });
+      await announced;
     })();
     return { mode: 'shadow', impressionId: plan.impressionId, shown, logged: this.track(logged) };
   }
 
-  private async log(impression: Impression): Promise<void> {
+  private async log(impression: Impression, options?: { provisional: true }): Promise<void> {
     try {
-      await this.settings.store.recordImpression(impression);
+      await this.settings.store.recordImpression(impression, options);
     } catch (error) {
       this.settings.onError?.(error, 'impression log');
     }

@@ -1,13 +1,21 @@
 import type { ExperimentEvent, Impression } from './types.js';
+import type { ImpressionWriteStats } from './redis-store.js';
 
 /** Where impressions and events live: Redis Streams (shared by every API process) or this process's memory. */
 export interface ExperimentStore {
   readonly kind: 'redis' | 'memory';
-  recordImpression(impression: Impression): Promise<void>;
+  /**
+   * Logs an impression; settles once it is stored (the Redis store writes in the background: callers on a request
+   * path never wait for it). `provisional`: a shadow impression before its rerank ends, known by id (events on it are
+   * accepted) but not yet in the experiment's log; the final record with the same id follows.
+   */
+  recordImpression(impression: Impression, options?: { provisional?: boolean }): Promise<void>;
   /** The impressions with these ids that are known (and not expired). */
   getImpressions(ids: readonly string[]): Promise<Map<string, Impression>>;
   /** Appends events; an `eventId` seen before (within the retention) is a duplicate and is not appended again. */
   recordEvents(events: readonly ExperimentEvent[]): Promise<{ accepted: number; duplicates: number }>;
+  /** Counts of a store that writes impressions in the background (Redis); absent when every write is immediate. */
+  writeStats?(): ImpressionWriteStats;
   /** Every logged impression / event of one experiment, oldest first. */
   impressions(experiment: string): Promise<Impression[]>;
   events(experiment: string): Promise<ExperimentEvent[]>;
@@ -69,8 +77,8 @@ export class MemoryExperimentStore implements ExperimentStore {
     return log;
   }
 
-  async recordImpression(impression: Impression): Promise<void> {
-    this.log(this.impressionLogs, impression.experiment).push(impression, this.now());
+  async recordImpression(impression: Impression, options: { provisional?: boolean } = {}): Promise<void> {
+    if (!options.provisional) this.log(this.impressionLogs, impression.experiment).push(impression, this.now());
     this.byId.set(impression.impressionId, impression);
     if (this.byId.size > this.limits.maxEvents) this.byId.delete(this.byId.keys().next().value!);
   }

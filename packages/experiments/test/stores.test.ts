@@ -7,6 +7,7 @@ import { MemoryExperimentStore } from '../src/store.js';
 import type { ExperimentStore, StoreLimits } from '../src/store.js';
 import type { ExperimentEvent, Impression } from '../src/types.js';
 import { ExperimentRunner } from '../src/runner.js';
+import { takeEvents } from '../src/events.js';
 
 const impression = (id: string, time = Date.now(), experiment = 'exp'): Impression => ({
   impressionId: id,
@@ -103,7 +104,7 @@ describe('Redis store keys', () => {
     const store = new RedisExperimentStore(redis, { keyPrefix, maxEvents: 100, retentionDays: 2 });
     await store.recordImpression(impression('i1'));
     await store.recordEvents([event('e1')]);
-    const ttl = await redis.ttl(`${keyPrefix}:exp:impression:i1`);
+    const ttl = await redis.ttl(`${keyPrefix}:exp:{exp}:impression:i1`);
     expect(ttl).toBeGreaterThan(2 * 86_400 - 10);
     expect(ttl).toBeLessThanOrEqual(2 * 86_400);
     expect(await redis.ttl(`${keyPrefix}:exp:{exp}:event:e1`)).toBeGreaterThan(2 * 86_400 - 10);
@@ -113,6 +114,61 @@ describe('Redis store keys', () => {
       impression('i1', (await store.impressions('exp'))[0]!.time),
     );
     expect((await other.getImpressions(['nope'])).size).toBe(0);
+  });
+
+  it('writes impressions in the background: known at once, in Redis after the flush, drops counted', async () => {
+    const keyPrefix = uniquePrefix('experiments-buffer');
+    prefixes.push(keyPrefix);
+    const limits = { maxEvents: 100, retentionDays: 2 };
+    // a flush timer long enough that only drain() sends
+    const store = new RedisExperimentStore(redis, { keyPrefix, ...limits, maxBuffered: 3, flushEveryMs: 60_000 });
+    const writes = ['b1', 'b2', 'b3'].map((id) => store.recordImpression(impression(id)));
+    // nothing sent yet: this process validates from memory, Redis has nothing
+    expect(store.writeStats()).toEqual({ written: 0, dropped: 0, failed: 0, buffered: 3 });
+    expect([...(await store.getImpressions(['b1', 'b3'])).keys()]).toEqual(['b1', 'b3']);
+    expect(await redis.exists(`${keyPrefix}:exp:{exp}:impression:b1`)).toBe(0);
+    // a full buffer refuses (and counts), never grows without bound
+    await expect(store.recordImpression(impression('b4'))).rejects.toThrow(/buffer full.*b4 dropped/);
+    await store.drain();
+    await Promise.all(writes);
+    expect(store.writeStats()).toEqual({ written: 3, dropped: 1, failed: 0, buffered: 0 });
+    const other = new RedisExperimentStore(redis, { keyPrefix, maxEvents: 100, retentionDays: 2 });
+    expect([...(await other.getImpressions(['b1', 'b2', 'b3', 'b4'])).keys()].sort()).toEqual(['b1', 'b2', 'b3']);
+    expect((await other.impressions('exp')).map((i) => i.impressionId)).toEqual(['b1', 'b2', 'b3']);
+  });
+
+  it('counts and reports impressions whose write failed', async () => {
+    const broken = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
+    const store = new RedisExperimentStore(broken, {
+      keyPrefix: uniquePrefix('experiments-down'),
+      maxEvents: 10,
+      retentionDays: 1,
+    });
+    await expect(store.recordImpression(impression('f1'))).rejects.toThrow();
+    expect(store.writeStats()).toMatchObject({ written: 0, failed: 1, buffered: 0 });
+    broken.disconnect();
+  });
+
+  it('shadow: an event right after the answer is accepted, before the rerank ends; the log gets both rankings', async () => {
+    const keyPrefix = uniquePrefix('experiments-shadow');
+    prefixes.push(keyPrefix);
+    const store = new RedisExperimentStore(redis, { keyPrefix, maxEvents: 100, retentionDays: 2 });
+    const r = new ExperimentRunner({ name: 'exp', mode: 'shadow', traffic: 1, store });
+    let release!: (ids: string[]) => void;
+    const treatment = () => new Promise<string[]>((resolve) => (release = resolve));
+    const outcome = r.run({ plan: r.plan(), query: 'q', k: 2, control: ['a', 'b'], treatment });
+    const click = { impressionId: outcome.impressionId, type: 'click', docId: 'a', position: 1, eventId: 's1' };
+    expect(await takeEvents(click, store)).toEqual({ accepted: 1, duplicates: 0 });
+    // another process sees it too once the provisional record is flushed, while the rerank still runs
+    await store.drain();
+    const other = new RedisExperimentStore(redis, { keyPrefix, maxEvents: 100, retentionDays: 2 });
+    expect(await takeEvents({ ...click, eventId: 's2' }, other)).toEqual({ accepted: 1, duplicates: 0 });
+    expect(await other.impressions('exp')).toEqual([]);
+    release(['b', 'x', 'a']);
+    await r.settled();
+    const logged = await other.impressions('exp');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ mode: 'shadow', control: ['a', 'b'], treatment: ['b', 'x'] });
   });
 });
 

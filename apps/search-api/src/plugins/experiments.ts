@@ -2,6 +2,7 @@
 // `POST /api/events` for what users did, and the report at `/api/experiments/current` and `/api/experiments/:name`.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { Counter, Gauge } from 'prom-client';
 import type { DotrankConfig } from '@dotrank/core';
 import { resolve } from 'node:path';
 import {
@@ -74,7 +75,7 @@ function openStore(app: FastifyInstance, options: ExperimentOptions): Experiment
   if (options.store) return options.store;
   const limits = { maxEvents: options.maxEvents, retentionDays: options.retentionDays };
   if (!options.redisUrl) return new MemoryExperimentStore(limits);
-  // a plain (non-cluster) connection: the store's Lua script and MGET need one node
+  // a plain or a Cluster connection (as the URL says): every multi-key command of the store stays in one slot
   const redis = createRedisConnection(options.redisUrl, {
     onError: (error) => app.log.warn({ err: error }, 'experiment store: Redis error'),
   }) as ConstructorParameters<typeof RedisExperimentStore>[0];
@@ -92,6 +93,37 @@ function openJudgments(app: FastifyInstance, options: ExperimentOptions): Judgme
     onError: (error) => app.log.warn({ err: error }, 'judgments store: Redis error'),
   }) as ConstructorParameters<typeof RedisJudgmentStore>[0];
   return new RedisJudgmentStore(redis, { keyPrefix: options.keyPrefix ?? 'dotrank', closeConnection: true });
+}
+
+/**
+ * `dotrank_experiment_impressions_total{result}`: impressions written in the background, dropped (write buffer full)
+ * or failed (Redis away), read from the store on scrape; `dotrank_experiment_impressions_buffered` waiting now.
+ */
+function impressionWriteMetrics(app: FastifyInstance, store: ExperimentStore): void {
+  const stats = () => store.writeStats?.();
+  const seen = { written: 0, dropped: 0, failed: 0 };
+  new Counter({
+    name: 'dotrank_experiment_impressions_total',
+    help: 'Experiment impressions handed to the store, by result: written, dropped (write buffer full), failed (write error)',
+    labelNames: ['result'] as const,
+    registers: [app.apiMetrics.registry],
+    collect() {
+      const now = stats();
+      if (!now) return;
+      for (const result of ['written', 'dropped', 'failed'] as const) {
+        if (now[result] > seen[result]) this.inc({ result }, now[result] - seen[result]);
+        seen[result] = Math.max(seen[result], now[result]);
+      }
+    },
+  });
+  new Gauge({
+    name: 'dotrank_experiment_impressions_buffered',
+    help: 'Experiment impressions waiting in the background write buffer',
+    registers: [app.apiMetrics.registry],
+    collect() {
+      this.set(stats()?.buffered ?? 0);
+    },
+  });
 }
 
 const NAME = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' };
@@ -135,6 +167,7 @@ const experimentsPlugin: FastifyPluginAsync<{ deps: ServerDeps; options: Experim
     onError: (error, what) => app.log.warn({ err: error }, `experiment: ${what} failed`),
   });
   app.decorate('experiments', runner);
+  if (app.hasDecorator('apiMetrics')) impressionWriteMetrics(app, store);
   app.decorate('experimentSearch', experimentSearch(runner));
   const judgments = openJudgments(app, options);
   app.addHook('onClose', async () => {
