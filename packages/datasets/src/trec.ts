@@ -6,6 +6,7 @@ import { parseJsonObject } from './corpus.js';
 import type { InvalidLineOptions } from './lines.js';
 import { LineError, forEachLine, innerName, splitWhitespace, statOrThrow } from './lines.js';
 import { compareTrecOrder } from './order.js';
+import { readTrecQrelsFast, readTrecRunFast } from './trec-fast.js';
 
 /** Judgments: query id -> document id -> relevance grade. */
 export type Qrels = Map<string, Map<string, number>>;
@@ -37,10 +38,14 @@ function parseIntegerColumn(value: string, what: string): number {
 export async function readQrels(path: string, options: InvalidLineOptions = {}): Promise<Qrels> {
   let file = path;
   if ((await statOrThrow(path)).isDirectory) file = (await findCollection(path, { require: ['qrels'] })).qrels;
+  const json = isJsonLines(file);
+  if (!json) {
+    const fast = await readTrecQrelsFast(file); // the usual file; anything unusual is read (and reported) below
+    if (fast) return fast;
+  }
   const qrels: Qrels = new Map();
   const seenAt = new Map<string, number>();
   let columns = 0;
-  const json = isJsonLines(file);
   const parse = (text: string, line: number): null | undefined => {
     if (json) {
       const record = parseJsonObject(text);
@@ -79,9 +84,13 @@ export async function readQrels(path: string, options: InvalidLineOptions = {}):
  * sixth are ignored, as trec_eval does). Entries keep file order; the rank column is kept but trec_eval ignores it. A docid repeated within a query is an error (trec_eval refuses it too).
  */
 export async function readRun(path: string, options: InvalidLineOptions = {}): Promise<Run> {
+  const json = isJsonLines(path);
+  if (!json) {
+    const fast = await readTrecRunFast(path); // the usual file; anything unusual is read (and reported) below
+    if (fast) return fast;
+  }
   const run: Run = new Map();
   const seen = new Map<string, Map<string, number>>();
-  const json = isJsonLines(path);
   const parse = (text: string, line: number): null | undefined => {
     if (json) {
       // ir_datasets scoreddocs export: {"query_id", "doc_id", "score"}; the rank is the line's place in its query

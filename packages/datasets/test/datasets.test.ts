@@ -10,6 +10,7 @@ import type { MalformedLine } from '../src/lines.js';
 import { compareTrecOrder, strcmp } from '../src/order.js';
 import { findCollection } from '../src/collection.js';
 import { formatRun, readQrels, readRun, writeRun } from '../src/trec.js';
+import { readTrecQrelsFast, readTrecRunFast } from '../src/trec-fast.js';
 import { readCorpus, readQueries } from '../src/corpus.js';
 import { readTop1000 } from '../src/top1000.js';
 
@@ -221,6 +222,54 @@ describe('readRun / formatRun / writeRun', () => {
     await expect(readRun(short)).rejects.toThrow(`${short}:1: expected 6 columns`);
     const nan = await file('nan.run', '1 Q0 d1 1 abc t\n');
     await expect(readRun(nan)).rejects.toThrow(`${nan}:1: score must be a finite number`);
+  });
+
+  it('reads the usual file by the fast path with the same result as the general reader', async () => {
+    // a leading comment with a non-ASCII character sends the same lines to the general reader
+    const general = '# \u00e9\n';
+    const lines = [
+      '# comment',
+      'q1 Q0 d1 1 12.5 bm25',
+      'q1\tQ0\td2\t+2\t3e-1\tbm25 extra columns',
+      '',
+      '   ',
+      'q1 Q0 d3 -0 -0.000001 t',
+      'q1 Q0 d4 4 0.1234567890123456789 t',
+      'q1 Q0 d5 5 1234567890123456 t',
+      'q2 Q0 d1 1 .5 t\r',
+      'q2 Q0 d2 2 -7. t',
+      'q2 Q0 d3 3 0x10 t',
+      'q2 Q0 d4 4 99999999999999999999 t',
+      'q3 Q0 d9 1 0.30000000000000004 t',
+    ];
+    for (const [name, text] of [
+      ['plain', `${lines.join('\n')}\n`],
+      ['no final break', lines.join('\n')],
+    ] as const) {
+      const fast = await file(`fast-${name}.run`, text);
+      const slow = await file(`slow-${name}.run`, general + text);
+      const gz = await file(`fast-${name}.run.gz`, gzipSync(text));
+      expect(await readTrecRunFast(fast)).toBeDefined();
+      expect(await readTrecRunFast(slow)).toBeUndefined();
+      const expected = await readRun(slow);
+      expect(expected.get('q2')!.map((e) => e.score)).toEqual([0.5, -7, 16, 1e20]);
+      expect(await readRun(fast)).toEqual(expected);
+      expect(await readRun(gz)).toEqual(expected);
+    }
+    // lines of one query apart, a byte order mark: the general reader takes them, same result
+    const apart = await file('apart.run', '1 Q0 a 1 1 t\n2 Q0 b 1 1 t\n1 Q0 c 2 0.5 t\n');
+    expect(await readTrecRunFast(apart)).toBeUndefined();
+    expect((await readRun(apart)).get('1')!.map((e) => e.docId)).toEqual(['a', 'c']);
+    const bom = await file('bom.run', '\ufeff1 Q0 a 1 1 t\n');
+    expect((await readRun(bom)).get('1')!.map((e) => e.docId)).toEqual(['a']);
+    // qrels: TREC, BEIR with a header, a query's lines apart
+    for (const text of ['1 0 a 1\n2 0 b 0\n# c\n1 0 c -1\r\n', 'query-id corpus-id score\n1\ta\t2\n2\tb\t+0\n1\tc\t1']) {
+      const fast = await file('fast.qrels', text);
+      const slow = await file('slow.qrels', general + text);
+      expect(await readTrecQrelsFast(fast)).toBeDefined();
+      expect(await readTrecQrelsFast(slow)).toBeUndefined();
+      expect(await readQrels(fast)).toEqual(await readQrels(slow));
+    }
   });
 
   it('formats in trec_eval order: score desc, ties by docid descending, ranks recomputed', () => {

@@ -1,0 +1,206 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { Qrels, Run, RunEntry } from './trec.js';
+
+// The fast path of readRun / readQrels for the common file: plain TREC columns in ASCII (gzip allowed), a run's
+// lines grouped by query. Each chunk is decoded once and scanned by character code: no string per line, no field
+// array, no regex. It gives up (returns undefined) at anything unusual - a malformed line, a non-ASCII or control
+// character, invalid UTF-8, a run query whose lines are apart, a duplicate - and the caller then reads the file the
+// general way, which names `file:line` and honours `onInvalid`. A valid file gives the same result either way.
+
+/** Thrown inside a scan to hand the file to the general reader. */
+class GiveUp extends Error {}
+
+const SPACE = 32;
+const TAB = 9;
+const LF = 10;
+const CR = 13;
+const HASH = 35;
+const PLUS = 43;
+const MINUS = 45;
+const ZERO = 48;
+const NINE = 57;
+const DOT = 46;
+const MAX_FIELDS = 7;
+
+/** Field i of the current line is text.slice(starts[i], ends[i]); `fields` counts them (at most MAX_FIELDS). */
+type LineHandler = (text: string, starts: Int32Array, ends: Int32Array, fields: number) => void;
+
+/** Calls `onLine` for every non-blank line; false when the file is not one the fast path takes. */
+async function scanTrecLines(path: string, onLine: LineHandler): Promise<boolean> {
+  let input: Readable = createReadStream(path, { highWaterMark: 1 << 20 });
+  if (path.endsWith('.gz')) input = input.pipe(createGunzip({ chunkSize: 1 << 20 }));
+  input.on('error', () => undefined); // surfaced by the iteration below; never an unhandled error
+  const starts = new Int32Array(MAX_FIELDS);
+  const ends = new Int32Array(MAX_FIELDS);
+  // `limit` is just after a line break
+  const scan = (text: string, limit: number): void => {
+    let fields = 0;
+    let start = -1;
+    for (let i = 0; i < limit; i++) {
+      const c = text.charCodeAt(i);
+      if (c > SPACE && c < 127) {
+        if (start < 0) start = i;
+        continue;
+      }
+      if (c === SPACE || c === TAB || c === LF || (c === CR && text.charCodeAt(i + 1) === LF)) {
+        if (start >= 0) {
+          if (fields < MAX_FIELDS) {
+            starts[fields] = start;
+            ends[fields] = i;
+          }
+          fields++;
+          start = -1;
+        }
+        if (c === LF) {
+          if (fields > 0) onLine(text, starts, ends, Math.min(fields, MAX_FIELDS));
+          fields = 0;
+        }
+        continue;
+      }
+      throw new GiveUp(); // non-ASCII (a byte order mark too), a control character, a lone carriage return
+    }
+  };
+  // bytes are read as latin1 (one byte, one character: a flat one-byte string); the scan takes ASCII only, so that is
+  // also their UTF-8 reading
+  let carry: Buffer = Buffer.alloc(0);
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      const lastBreak = bytes.lastIndexOf(LF);
+      if (lastBreak < 0) {
+        carry = bytes;
+        continue;
+      }
+      scan(bytes.toString('latin1', 0, lastBreak + 1), lastBreak + 1);
+      carry = Buffer.from(bytes.subarray(lastBreak + 1));
+    }
+    if (carry.length > 0) scan(`${carry.toString('latin1')}\n`, carry.length + 1);
+    return true;
+  } catch {
+    // GiveUp, a missing file, a folder, a broken gzip stream: the general reader reports what is wrong
+    return false;
+  } finally {
+    input.destroy();
+  }
+}
+
+/** trec_eval's integer column (`[+-]?digits`), or GiveUp. */
+function integerAt(text: string, start: number, end: number): number {
+  let i = start;
+  const sign = text.charCodeAt(i);
+  if (sign === PLUS || sign === MINUS) i++;
+  if (i === end) throw new GiveUp();
+  if (end - i > 15) {
+    for (let j = i; j < end; j++) if (text.charCodeAt(j) < ZERO || text.charCodeAt(j) > NINE) throw new GiveUp();
+    return Number(text.slice(start, end));
+  }
+  let value = 0;
+  for (; i < end; i++) {
+    const digit = text.charCodeAt(i) - ZERO;
+    if (digit < 0 || digit > 9) throw new GiveUp();
+    value = value * 10 + digit;
+  }
+  return sign === MINUS ? -value : value;
+}
+
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact doubles
+
+/**
+ * Number(text.slice(start, end)) without the slice for plain decimals (`[+-]?digits[.digits]`, at most 15 digits):
+ * the digits as an integer and the power of ten are exact doubles, so their one division is correctly rounded - the
+ * same double as Number() (Clinger's fast path). Anything else goes to Number().
+ */
+function decimalAt(text: string, start: number, end: number): number {
+  let i = start;
+  const sign = text.charCodeAt(i);
+  if (sign === PLUS || sign === MINUS) i++;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = -1;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= ZERO && c <= NINE) {
+      mantissa = mantissa * 10 + (c - ZERO);
+      digits++;
+      if (fraction >= 0) fraction++;
+    } else if (c === DOT && fraction < 0) fraction = 0;
+    else return Number(text.slice(start, end));
+  }
+  if (digits === 0 || digits > 15) return Number(text.slice(start, end));
+  const value = fraction > 0 ? mantissa / POWERS_OF_TEN[fraction]! : mantissa;
+  return sign === MINUS ? -value : value;
+}
+
+function isIntegerAt(text: string, start: number, end: number): boolean {
+  try {
+    integerAt(text, start, end);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when text.slice(start, end) equals `value`, without making the slice. */
+function fieldEquals(text: string, start: number, end: number, value: string): boolean {
+  return end - start === value.length && text.startsWith(value, start);
+}
+
+/** A TREC run (6+ columns, each query's lines together, no duplicate), or undefined for the general reader. */
+export async function readTrecRunFast(path: string): Promise<Run | undefined> {
+  const run: Run = new Map();
+  let qid = '';
+  let entries: RunEntry[] = [];
+  let docIds = new Set<string>();
+  const ok = await scanTrecLines(path, (text, starts, ends, fields) => {
+    if (text.charCodeAt(starts[0]!) === HASH) return; // a comment line
+    if (fields < 6) throw new GiveUp();
+    if (!fieldEquals(text, starts[0]!, ends[0]!, qid)) {
+      qid = text.slice(starts[0]!, ends[0]!);
+      if (run.has(qid)) throw new GiveUp(); // lines of one query apart: the general reader tracks them all
+      run.set(qid, (entries = []));
+      docIds = new Set();
+    }
+    const docId = text.slice(starts[2]!, ends[2]!);
+    const before = docIds.size;
+    docIds.add(docId);
+    if (docIds.size === before) throw new GiveUp();
+    const rank = integerAt(text, starts[3]!, ends[3]!);
+    const score = decimalAt(text, starts[4]!, ends[4]!);
+    if (!Number.isFinite(score)) throw new GiveUp();
+    entries.push({ docId, score, rank });
+  });
+  return ok ? run : undefined;
+}
+
+/** TREC (`qid iter docid rel`) or BEIR TSV (`query-id corpus-id score`, header optional) judgments, or undefined. */
+export async function readTrecQrelsFast(path: string): Promise<Qrels | undefined> {
+  const qrels: Qrels = new Map();
+  let columns = 0;
+  let qid = '';
+  let docs = new Map<string, number>();
+  const ok = await scanTrecLines(path, (text, starts, ends, fields) => {
+    if (text.charCodeAt(starts[0]!) === HASH) return; // a comment line
+    if (columns === 0) {
+      if (fields === 3 && !isIntegerAt(text, starts[2]!, ends[2]!)) {
+        columns = 3; // a BEIR header line
+        return;
+      }
+      if (fields !== 3 && fields !== 4) throw new GiveUp();
+      columns = fields;
+    }
+    if (fields !== columns) throw new GiveUp();
+    if (!fieldEquals(text, starts[0]!, ends[0]!, qid)) {
+      qid = text.slice(starts[0]!, ends[0]!);
+      const known = qrels.get(qid);
+      if (known) docs = known;
+      else qrels.set(qid, (docs = new Map()));
+    }
+    const docField = columns === 4 ? 2 : 1;
+    const docId = text.slice(starts[docField]!, ends[docField]!);
+    if (docs.has(docId)) throw new GiveUp();
+    docs.set(docId, integerAt(text, starts[columns - 1]!, ends[columns - 1]!));
+  });
+  return ok ? qrels : undefined;
+}
