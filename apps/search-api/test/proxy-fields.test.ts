@@ -12,7 +12,7 @@ import { startStandInElasticsearch } from '@dotrank/elasticsearch/testing';
 import type { StandInElasticsearch } from '@dotrank/elasticsearch/testing';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
-import { InProcessReranker } from '@dotrank/rerank-core';
+import { InProcessReranker, candidateWindowsFor } from '@dotrank/rerank-core';
 import type { RerankRequest } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from '../src/index.js';
@@ -33,6 +33,14 @@ const MIXED = Array.from({ length: 10 }, (_, i) => ({
   _id: `m${i}`,
   _source: i % 3 === 1 ? { title: `layer flow ${'layer '.repeat(i % 4)}${i}` } : { body: { content: textOf(i + 2) } },
 }));
+/** `manuals`: long texts (several 64-token windows) in `body.content`, for DOTRANK_DOC_SCORE=maxp. */
+const filler = (n: number, seed: number) =>
+  Array.from({ length: n }, (_, i) => `page${(i + seed) % 9} section text`).join(' ');
+const MANUALS = [
+  { _id: 'long1', _source: { body: { content: `${filler(60, 1)} wing flutter of thin panels ${filler(30, 2)}` } } },
+  { _id: 'long2', _source: { body: { content: `wing flutter ${filler(70, 3)}` } } },
+  { _id: 'short', _source: { body: { content: 'wing flutter of thin panels' } } },
+];
 const TICKETS = Array.from({ length: 12 }, (_, i) => ({
   _id: `t${i}`,
   _source: { message: { text: textOf(i + 5) }, body: { content: `layer noise ${i}` } },
@@ -41,7 +49,14 @@ const TICKETS = Array.from({ length: 12 }, (_, i) => ({
 interface Hit {
   _id: string;
   _score: number;
-  _dotrank: { first_stage_score: number; first_stage_rank: number; tasb_score?: number; textless?: true };
+  _dotrank: {
+    first_stage_score: number;
+    first_stage_rank: number;
+    tasb_score?: number;
+    textless?: true;
+    passage?: { text: string; start: number; end: number; score: number };
+  };
+  highlight?: Record<string, string[]>;
 }
 interface Page {
   hits: { hits: Hit[] };
@@ -77,6 +92,7 @@ beforeAll(async () => {
       articles: { documents: ARTICLES },
       tickets: { documents: TICKETS },
       mixed: { documents: MIXED },
+      manuals: { documents: MANUALS },
       noids: { documents: [{ _id: 'n1', _source: { body: { content: 'layer' } } }] },
     },
     // `noids` answers hits without an _id (as a cluster with stored ids turned off would)
@@ -204,3 +220,59 @@ async function textlessCount(): Promise<number> {
   const line = metrics.split('\n').find((l) => l.startsWith('dotrank_rerank_textless_candidates_total '));
   return Number(line?.split(' ')[1] ?? NaN);
 }
+
+describe('DOTRANK_DOC_SCORE=maxp: the best passage of each hit', () => {
+  let windowed: FastifyInstance;
+  beforeAll(async () => {
+    const windows = await candidateWindowsFor(tinyModelDir(), { docScore: 'maxp', windowTokens: 64 });
+    const reranker = new InProcessReranker({
+      encoder,
+      store: new MemoryVectorStore({ dimension: encoder.dimension }),
+      windows: windows!,
+    });
+    windowed = await buildServer(
+      {
+        source: new FakeSource(),
+        reranker,
+        mode: 'in-process',
+        proxy: {
+          url: es.url,
+          indices: ['manuals'],
+          passage: { index: 'manuals', textFields: ['body.content'] },
+          windowStore: new MemoryWindowStore(),
+          modelRevision: 'tiny-maxp',
+        },
+      },
+      { logger: false, deadlineMs: 30_000 },
+    );
+  });
+  afterAll(async () => {
+    await windowed?.close();
+  });
+
+  it('adds it as a highlight of the text field and under _dotrank.passage', async () => {
+    const res = await windowed.inject({
+      method: 'POST',
+      url: '/manuals/_search',
+      payload: { query: { match: { 'body.content': 'wing flutter' } } },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const page = res.json() as Page;
+    expect(page._dotrank).toMatchObject({ reranked: true, degraded: false });
+    expect(page.hits.hits.map((h) => h._id).sort()).toEqual(['long1', 'long2', 'short']);
+    const content = new Map(MANUALS.map((d) => [d._id, d._source.body.content]));
+    for (const hit of page.hits.hits) {
+      const passage = hit._dotrank.passage!;
+      expect(passage, hit._id).toBeDefined();
+      expect(content.get(hit._id)!.slice(passage.start, passage.end)).toBe(passage.text);
+      expect(passage.score).toBeCloseTo(hit._dotrank.tasb_score!, 6); // maxp: the document scores as its best window
+      expect(hit.highlight).toEqual({ 'body.content': [passage.text] });
+    }
+    // a long document's best passage is one window of it, not the whole text
+    for (const id of ['long1', 'long2']) {
+      const hit = page.hits.hits.find((h) => h._id === id)!;
+      expect(hit._dotrank.passage!.text.length).toBeLessThan(content.get(id)!.length);
+    }
+    expect(page.hits.hits.find((h) => h._id === 'short')!._dotrank.passage).toMatchObject({ start: 0, end: 27 });
+  });
+});

@@ -32,8 +32,8 @@ export { IndexScope, ProxyError, esError, readTarget, targetPath, checkBodyScope
 export type { EsErrorBody, ProxyTargetPath } from './scope.js';
 export { MemoryWindowStore, redisWindowStore, windowKey, canonicalJson, parseWindow } from './window-cache.js';
 export type { WindowStore, RedisLike, RankedWindow, WindowKeyParts } from './window-cache.js';
-export { buildWindow, continuationHits, pastWindow, writePage } from './page.js';
-export type { ProxiedHitMeta, WindowRanking } from './page.js';
+export { PASSAGE_HIGHLIGHT_FIELD, buildWindow, continuationHits, pastWindow, writePage } from './page.js';
+export type { BestPassage as ProxiedPassage, ProxiedHitMeta, WindowRanking } from './page.js';
 export { readMsearch } from './msearch.js';
 export type { MsearchItem } from './msearch.js';
 export { readSearchHits, writeSearchResponse } from './response.js';

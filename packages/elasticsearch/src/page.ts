@@ -14,13 +14,39 @@ export interface ProxiedHitMeta extends HitMeta {
   tasb_score?: number;
   /** The hit had no text in the configured fields: not reranked, placed after the reranked hits in first-stage order. */
   textless?: true;
+  /** The best-scoring window of a long hit (DOTRANK_DOC_SCORE other than `first`): offsets in its passage text. */
+  passage?: BestPassage;
 }
+
+/** A window of a hit's passage text: its text, offsets (UTF-16 code units, end exclusive) and dense score. */
+export interface BestPassage {
+  text: string;
+  start: number;
+  end: number;
+  score: number;
+}
+
+/** The `highlight` key of the best passage when the passage text is not one field (or that field is highlighted). */
+export const PASSAGE_HIGHLIGHT_FIELD = '_dotrank_passage';
 
 /** One reranked hit: its id, its fused score and its raw model score. */
 export interface WindowRanking {
   id: string;
   score: number;
   tasbScore?: number;
+  /** Its best window, when the reranker split it into windows. */
+  passage?: BestPassage;
+}
+
+/**
+ * The hit's `highlight` with the best passage added, as Elasticsearch writes highlights (field -> fragments): under
+ * the passage's one text field, or `_dotrank_passage` when the text joins several fields or Elasticsearch already
+ * highlighted that field (its own fragments are kept as they are).
+ */
+function withPassageHighlight(hit: Json, passage: BestPassage, textFields: readonly string[] | undefined): Json {
+  const existing = hit['highlight'] !== null && typeof hit['highlight'] === 'object' ? (hit['highlight'] as Json) : {};
+  const field = textFields?.length === 1 && !(textFields[0]! in existing) ? textFields[0]! : PASSAGE_HIGHLIGHT_FIELD;
+  return { ...existing, [field]: [passage.text] };
 }
 
 /** The final `_score` of a reranked hit: the fused score, or Elasticsearch's mapping of the raw model score. */
@@ -38,7 +64,9 @@ function finalScore(item: WindowRanking, mapping: ProxySearchPlan['scoreMapping'
 export function buildWindow(
   read: SearchHits,
   ranking: readonly WindowRanking[] | undefined,
-  plan: Pick<ProxySearchPlan, 'scoreMapping' | 'minScore' | 'window'>,
+  plan: Pick<ProxySearchPlan, 'scoreMapping' | 'minScore' | 'window'> & {
+    passage?: Pick<ProxySearchPlan['passage'], 'textFields'>;
+  },
 ): RankedWindow {
   const position = new Map(read.candidates.map((c, i) => [c.id, i]));
   const order = ranking ?? read.candidates.map((c) => ({ id: c.id, score: c.score }));
@@ -52,7 +80,12 @@ export function buildWindow(
     const meta: ProxiedHitMeta = { first_stage_score: read.candidates[index]!.score, first_stage_rank: index + 1 };
     if ('tasbScore' in item && item.tasbScore !== undefined) meta.tasb_score = item.tasbScore;
     if (textless.has(item.id)) meta.textless = true;
-    hits.push({ ...read.hits[index]!, _score: score, _dotrank: meta });
+    const hit: Json = { ...read.hits[index]!, _score: score, _dotrank: meta };
+    if ('passage' in item && item.passage) {
+      meta.passage = item.passage;
+      hit['highlight'] = withPassageHighlight(hit, item.passage, plan.passage?.textFields);
+    }
+    hits.push(hit);
   }
   const { hits: _hits, ...hitsObject } = read.response['hits'] as Json;
   return {

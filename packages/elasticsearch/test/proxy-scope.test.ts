@@ -6,7 +6,7 @@ import { elasticsearchRerankScore, planProxySearch } from '../src/dsl.js';
 import { forwardableHeaders } from '../src/forward.js';
 import { readMsearch } from '../src/msearch.js';
 import { resolveSourceOptions } from '../src/options.js';
-import { buildWindow, continuationHits, pastWindow } from '../src/page.js';
+import { PASSAGE_HIGHLIGHT_FIELD, buildWindow, continuationHits, pastWindow } from '../src/page.js';
 import { readSearchHits } from '../src/response.js';
 import { IndexScope, ProxyError, checkBodyScope, readTarget } from '../src/scope.js';
 import { MemoryWindowStore, canonicalJson, parseWindow, windowKey } from '../src/window-cache.js';
@@ -254,6 +254,58 @@ describe('reranked windows', () => {
     expect(parseWindow(JSON.stringify(window))).toEqual(window);
     expect(parseWindow('{"v":2}')).toBeUndefined();
     expect(parseWindow('nope')).toBeUndefined();
+  });
+  it("adds each hit's best passage as a highlight (merged with Elasticsearch's own) and under _dotrank", () => {
+    const highlighted = {
+      hits: {
+        hits: [
+          { _id: 'a', _score: 2, _source: { body: { content: 'one two three' } } },
+          {
+            _id: 'b',
+            _score: 1,
+            _source: { body: { content: 'four five six' } },
+            highlight: { title: ['<em>five</em>'] },
+          },
+          {
+            _id: 'c',
+            _score: 0.5,
+            _source: { body: { content: 'seven eight' } },
+            highlight: { 'body.content': ['<em>eight</em>'] },
+          },
+        ],
+      },
+    };
+    const options = resolveSourceOptions({ textFields: ['body.content'] });
+    const hits = readSearchHits(Buffer.from(JSON.stringify(highlighted)), options);
+    if ('why' in hits) throw new Error(hits.why);
+    const passage = (text: string, start: number) => ({ text, start, end: start + text.length, score: 1 });
+    const ranking = [
+      { id: 'b', score: 3, tasbScore: 3, passage: passage('five six', 5) },
+      { id: 'a', score: 2, tasbScore: 2, passage: passage('one', 0) },
+      { id: 'c', score: 1, tasbScore: 1, passage: passage('eight', 6) },
+    ];
+    const plan = { scoreMapping: 'raw' as const, window: 3, passage: options };
+    const window = buildWindow(hits, ranking, plan);
+    expect(window.hits.map((h) => [h['_id'], h['highlight']])).toEqual([
+      ['b', { title: ['<em>five</em>'], 'body.content': ['five six'] }],
+      ['a', { 'body.content': ['one'] }],
+      // Elasticsearch highlighted the text field itself: its fragments stay, the passage goes beside them
+      ['c', { 'body.content': ['<em>eight</em>'], [PASSAGE_HIGHLIGHT_FIELD]: ['eight'] }],
+    ]);
+    expect(window.hits[0]!['_dotrank']).toMatchObject({ passage: passage('five six', 5) });
+    // text joined from several fields: the passage is not one field's
+    const joined = buildWindow(hits, ranking, {
+      ...plan,
+      passage: resolveSourceOptions({ textFields: ['title', 'body.content'] }),
+    });
+    expect(joined.hits[1]!['highlight']).toEqual({ [PASSAGE_HIGHLIGHT_FIELD]: ['one'] });
+    // without passages (DOTRANK_DOC_SCORE=first) hits get no highlight
+    const plain = buildWindow(
+      hits,
+      ranking.map(({ passage: _p, ...r }) => r),
+      plan,
+    );
+    expect(plain.hits[1]!['highlight']).toBeUndefined();
   });
   it('continues past the window in first-stage order without the hits it holds', () => {
     const window = buildWindow(read, undefined, { scoreMapping: 'raw', window: 3 });

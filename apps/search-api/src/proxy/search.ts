@@ -229,6 +229,7 @@ async function computeWindow(
     id: r.id,
     score: r.score,
     ...(r.tasbScore !== undefined ? { tasbScore: r.tasbScore } : {}),
+    ...(r.passage ? { passage: r.passage } : {}),
   }));
   const window = buildWindow(read, ranking, plan);
   window.headers = {
