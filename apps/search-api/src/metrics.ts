@@ -137,6 +137,59 @@ export function queryCacheCounters(registry: Registry, read: () => QueryCacheSta
 }
 
 /** Prometheus metrics of one server (own registry, so several servers can live in one process). */
+/** Redis up, queue depth and active workers, from one queue-stats call per scrape. */
+function queueGauges(registry: Registry, queueStats: () => Promise<QueueStats>): void {
+  // Collected on scrape; one BullMQ round trip serves both gauges.
+  let pending: Promise<QueueStats | undefined> | undefined;
+  const current = (): Promise<QueueStats | undefined> => {
+    pending ??= queueStats()
+      .catch(() => undefined)
+      .finally(() => setTimeout(() => (pending = undefined), 0));
+    return pending;
+  };
+  new Gauge({
+    name: 'dotrank_redis_up',
+    help: 'Whether Redis answered the queue-stats call of this scrape in time (1) or not (0)',
+    registers: [registry],
+    async collect() {
+      this.set((await current()) ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'dotrank_queue_depth',
+    help: 'Rerank jobs waiting in the queue',
+    registers: [registry],
+    async collect() {
+      const stats = await current();
+      if (stats) this.set(stats.depth);
+    },
+  });
+  new Gauge({
+    name: 'dotrank_queue_active_workers',
+    help: 'Rerank workers connected to the queue',
+    registers: [registry],
+    async collect() {
+      const stats = await current();
+      if (stats) this.set(stats.activeWorkers);
+    },
+  });
+}
+
+/** The queue producer's count of lost jobs, read at each scrape (a counter only ever goes up by the difference). */
+function lostJobsCounter(registry: Registry, lostJobs: () => number): void {
+  let reported = 0;
+  new Counter({
+    name: 'dotrank_rerank_lost_jobs_total',
+    help: 'Rerank jobs found gone from Redis at their deadline (lost with a master before replication); each was answered degraded (timeout)',
+    registers: [registry],
+    collect() {
+      const now = lostJobs();
+      if (now > reported) this.inc(now - reported);
+      reported = now;
+    },
+  });
+}
+
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
@@ -156,19 +209,7 @@ export class ApiMetrics {
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'dotrank_api_' });
     if (queryCache) queryCacheCounters(this.registry, queryCache);
-    if (lostJobs) {
-      let reported = 0;
-      new Counter({
-        name: 'dotrank_rerank_lost_jobs_total',
-        help: 'Rerank jobs found gone from Redis at their deadline (lost with a master before replication); each was answered degraded (timeout)',
-        registers: [this.registry],
-        collect() {
-          const now = lostJobs();
-          if (now > reported) this.inc(now - reported);
-          reported = now;
-        },
-      });
-    }
+    if (lostJobs) lostJobsCounter(this.registry, lostJobs);
     this.requests = new Counter({
       name: 'dotrank_http_requests_total',
       help: 'HTTP requests by route, method and status code',
@@ -206,42 +247,7 @@ export class ApiMetrics {
       help: 'Candidates without text (empty, or no configured text field in the hit): not reranked, placed after the reranked ones',
       registers: [this.registry],
     });
-    if (queueStats) {
-      // Collected on scrape; one BullMQ round trip serves both gauges.
-      let pending: Promise<QueueStats | undefined> | undefined;
-      const current = (): Promise<QueueStats | undefined> => {
-        pending ??= queueStats()
-          .catch(() => undefined)
-          .finally(() => setTimeout(() => (pending = undefined), 0));
-        return pending;
-      };
-      new Gauge({
-        name: 'dotrank_redis_up',
-        help: 'Whether Redis answered the queue-stats call of this scrape in time (1) or not (0)',
-        registers: [this.registry],
-        async collect() {
-          this.set((await current()) ? 1 : 0);
-        },
-      });
-      new Gauge({
-        name: 'dotrank_queue_depth',
-        help: 'Rerank jobs waiting in the queue',
-        registers: [this.registry],
-        async collect() {
-          const stats = await current();
-          if (stats) this.set(stats.depth);
-        },
-      });
-      new Gauge({
-        name: 'dotrank_queue_active_workers',
-        help: 'Rerank workers connected to the queue',
-        registers: [this.registry],
-        async collect() {
-          const stats = await current();
-          if (stats) this.set(stats.activeWorkers);
-        },
-      });
-    }
+    if (queueStats) queueGauges(this.registry, queueStats);
   }
 
   /** Records one finished search (stage timings in ms). */
