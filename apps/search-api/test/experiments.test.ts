@@ -202,6 +202,10 @@ describe('POST /api/events and the report', () => {
         ...Array(3).fill('impression'),
         ...Array(events.length).fill('event'),
       ]);
+      // impressions are written in the background and counted on /metrics
+      const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toMatch(/dotrank_experiment_impressions_total\{result="written"\} 3\b/);
+      expect(metrics).toMatch(/dotrank_experiment_impressions_buffered 0\b/);
     } finally {
       await app.close();
       await deleteKeys(redisUrlForTests(), keyPrefix);
