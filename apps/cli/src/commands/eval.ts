@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { ConfigError } from '@dotrank/core';
 import type { Command } from 'commander';
 import { PRESET_NAMES, parseMeasures, resolveMeasures } from '@dotrank/eval';
 import type { PValueCorrection } from '@dotrank/eval';
@@ -25,6 +26,7 @@ interface EvalFlags extends OutputFlags {
   indexDir?: string;
   index?: string;
   firstStage?: string;
+  docScore?: string;
   depth: string;
   level: string;
   alpha?: string;
@@ -67,6 +69,10 @@ export function registerEvalCommand(program: Command): void {
       '--first-stage <list>',
       'first stages to compare, comma-separated: bm25,dense,hybrid (default bm25; dense and hybrid need --model)',
     )
+    .option(
+      '--doc-score <list>',
+      'document scores to compare, comma-separated (first,firstp,maxp,sump,meanp,kmax:K; default DOTRANK_DOC_SCORE): each reranking system runs once per doc-score, named <system> under first and <system>-<doc-score> otherwise (kmax:2 -> tasb-kmax2)',
+    )
     .option('--depth <n>', 'first-stage candidates per query, reranked and written to the runs', '1000')
     .option('--level <n>', 'minimum relevance grade for binary measures (trec_eval -l)', '1')
     .option('--alpha <x>', 'weight of BM25 in --systems interpolate (0..1, default 0.5)')
@@ -104,6 +110,16 @@ export function registerEvalCommand(program: Command): void {
   addElasticsearchFieldOptions(addOutputOptions(command)).action((flags: EvalFlags) => runEvalCommand(command, flags));
 }
 
+/** `--doc-score a,b`: the names (checked when the evaluation is planned); an empty list is refused here. */
+function docScoreList(text: string): string[] {
+  const names = text
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (names.length === 0) throw new ConfigError('--doc-score', 'needs at least one name, e.g. first,maxp');
+  return names;
+}
+
 /** The action of `dotrank eval`: flags to evaluation options, then the table (or JSON) on stdout. */
 async function runEvalCommand(command: Command, flags: EvalFlags): Promise<void> {
   const config = commandConfig(command);
@@ -118,6 +134,7 @@ async function runEvalCommand(command: Command, flags: EvalFlags): Promise<void>
     collection: flags.collection,
     out: flags.out,
     systems,
+    ...(flags.docScore !== undefined ? { docScores: docScoreList(flags.docScore) } : {}),
     ...(flags.firstStage ? { firstStages: listFlag<FirstStage>('--first-stage', flags.firstStage, FIRST_STAGES) } : {}),
     depth: intFlag('--depth', flags.depth, 1, 10_000)!,
     level: intFlag('--level', flags.level, 0, 1000)!,

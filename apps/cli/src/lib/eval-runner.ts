@@ -10,12 +10,14 @@ import type { EvalResult, MetricsReport, PValueCorrection } from '@dotrank/eval'
 import {
   DEFAULT_ALPHA,
   candidateWindowsFor,
+  docScoreName,
   fuse,
+  parseDocScore,
   passageWindowSettingsFromConfig,
   rerankCandidates,
   warmPassages,
 } from '@dotrank/rerank-core';
-import type { Normalization } from '@dotrank/rerank-core';
+import type { CandidateWindows, Normalization } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
 import type { VectorStore } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
@@ -44,6 +46,11 @@ export interface EvalRunOptions extends SourceFlags {
   out: string;
   model?: string;
   systems: EvalSystem[];
+  /**
+   * Document scores to compare (DOTRANK_DOC_SCORE names; default the configured one): every reranking system runs once
+   * per doc-score, named `<system>` under `first` and `<system>-<doc-score>` otherwise (see docScoreSystemSuffix).
+   */
+  docScores?: string[];
   /** First stages to compare (default bm25); each non-BM25 one adds `<stage>` and `<stage>-<system>` runs. */
   firstStages?: FirstStage[];
   depth: number;
@@ -74,6 +81,30 @@ const ms = (t0: number) => Math.round(performance.now() - t0);
 
 type RunRows = Map<string, { docId: string; score: number }[]>;
 
+/** A document's best passage window, as a windowed rerank reports it. */
+type BestPassage = { text: string; start: number; end: number; score: number };
+/** Per query, per document: its best passage (only systems scored from windows have them). */
+type RunPassages = Map<string, Map<string, BestPassage>>;
+
+/** The passages written beside each windowed system's run: the top of every query. */
+const PASSAGES_PER_QUERY = 10;
+
+/**
+ * The suffix a doc-score adds to system names: none for `first` (today's names), else `-<name>` with the `:` of
+ * `kmax:K` left out (`tasb-maxp`, `tasb-kmax2`), since run names are file names and URL segments.
+ */
+export function docScoreSystemSuffix(docScore: string): string {
+  const name = docScoreName(parseDocScore(docScore, '--doc-score'));
+  return name === 'first' ? '' : `-${name.replace(':', '')}`;
+}
+
+/** One doc-score to evaluate: its name, the suffix of its systems and its window splitter (none under `first`). */
+interface DocScoreVariant {
+  name: string;
+  suffix: string;
+  windows?: CandidateWindows;
+}
+
 /** What every step of an evaluation reads: the options, the collection's files and where messages go. */
 interface EvalContext {
   config: DotrankConfig;
@@ -85,6 +116,8 @@ interface EvalContext {
   corpus: ReturnType<typeof corpusInput>;
   neural: EvalSystem[];
   firstStages: FirstStage[];
+  /** The doc-scores every neural system runs under (one, `first`, when no windows are asked for). */
+  docScores: DocScoreVariant[];
 }
 
 /** What an evaluation opens, closed at the end whatever happens. */
@@ -112,13 +145,22 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
     await openDenseStages(context, opened, resources, documents);
     const candidatesBy = await collectCandidates(context, resources.sources, judged);
     const runs = new Map<string, RunRows>();
+    const passages = new Map<string, RunPassages>();
     for (const [stage, perQuery] of candidatesBy) runs.set(stage, toRunRows(perQuery));
     if (context.neural.length > 0) {
       await warmCandidates(context, resources, candidatesBy);
-      await rerankAll(context, resources, candidatesBy, judged, runs);
+      await rerankAll(context, resources, candidatesBy, judged, { runs, passages });
     }
     for (const [name, run] of outside) runs.set(name, run);
-    return await writeOutputs(context, { qrels, runs, candidatesBy, judged: judged.length, documents, modelInfo });
+    return await writeOutputs(context, {
+      qrels,
+      runs,
+      passages,
+      candidatesBy,
+      judged: judged.length,
+      documents,
+      modelInfo,
+    });
   } finally {
     // closing is idempotent (a hybrid source also closes the BM25 source it wraps)
     for (const source of [...resources.sources.values()].reverse()) await source.close().catch(() => undefined);
@@ -138,6 +180,7 @@ async function planEvaluation(config: DotrankConfig, options: EvalRunOptions): P
     throw new ConfigError('--model', `is required for ${what} (or set DOTRANK_MODEL; --systems bm25 needs no model)`);
   }
   if (!firstStages.includes('bm25')) firstStages.unshift('bm25'); // the baseline every comparison is made against
+  const docScores = await planDocScores(config, options, neural.length > 0);
   return {
     config,
     options,
@@ -148,13 +191,45 @@ async function planEvaluation(config: DotrankConfig, options: EvalRunOptions): P
     corpus: corpusInput(files.corpus, { skipInvalid: options.skipInvalid === true }),
     neural,
     firstStages,
+    docScores,
   };
+}
+
+/** The --doc-score list checked (names, duplicates) and each windowed one's splitter built from the model's tokenizer. */
+async function planDocScores(
+  config: DotrankConfig,
+  options: EvalRunOptions,
+  hasNeural: boolean,
+): Promise<DocScoreVariant[]> {
+  const names = options.docScores?.length ? options.docScores : [config.DOTRANK_DOC_SCORE];
+  const variants: DocScoreVariant[] = [];
+  const seen = new Set<string>();
+  for (const given of names) {
+    const name = docScoreName(parseDocScore(given, '--doc-score'));
+    if (seen.has(name)) throw new ConfigError('--doc-score', `names "${name}" twice`);
+    seen.add(name);
+    const windows =
+      hasNeural && name !== 'first'
+        ? await candidateWindowsFor(resolve((options.model ?? config.DOTRANK_MODEL)!), {
+            ...passageWindowSettingsFromConfig(config),
+            docScore: name,
+          })
+        : undefined;
+    variants.push({ name, suffix: docScoreSystemSuffix(name), ...(windows ? { windows } : {}) });
+  }
+  return variants;
+}
+
+/** Every neural run's name: `[<stage>-]<system>[-<doc-score>]`. */
+function neuralRunName(stage: FirstStage, system: EvalSystem, variant: DocScoreVariant): string {
+  return `${stage === 'bm25' ? '' : `${stage}-`}${system}${variant.suffix}`;
 }
 
 /** The outside runs (--run name=path), read before the long work; a name taken by a system is refused. */
 async function readOutsideRuns(context: EvalContext): Promise<Map<string, RunRows>> {
-  const taken = new Set<string>(['bm25', ...context.neural, ...context.firstStages]);
-  for (const stage of context.firstStages) for (const s of context.neural) taken.add(`${stage}-${s}`);
+  const taken = new Set<string>(['bm25', ...context.firstStages]);
+  for (const stage of context.firstStages)
+    for (const s of context.neural) for (const v of context.docScores) taken.add(neuralRunName(stage, s, v));
   const out = new Map<string, RunRows>();
   for (const { name, path } of context.options.runs ?? []) {
     if (taken.has(name) || out.has(name))
@@ -296,18 +371,27 @@ async function warmCandidates(
   const unique = new Map<string, Candidate>();
   for (const perQuery of candidatesBy.values())
     for (const cands of perQuery.values()) for (const c of cands) unique.set(c.id, c);
-  const warmBar = createProgress('encoding passages', unique.size, context.progress);
-  const warmed = await warmPassages(unique.values(), {
-    encoder: resources.encoder!,
-    store: resources.store!,
-    batchSize: context.config.DOTRANK_BATCH_SIZE,
-    total: unique.size,
-    onProgress: (p) => warmBar.update(p.done),
-  });
-  warmBar.stop();
-  context.log(
-    `vector cache: ${warmed.encoded} passages encoded, ${warmed.skipped} already cached${warmed.blank ? `, ${warmed.blank} blank` : ''}`,
-  );
+  // every windowed doc-score splits texts alike (same window sizes): their windows are warmed once
+  const splitters = [
+    ...(context.docScores.some((v) => !v.windows) ? [undefined] : []),
+    ...context.docScores.filter((v) => v.windows).slice(0, 1),
+  ];
+  for (const variant of splitters) {
+    const what = variant ? 'passage windows' : 'passages';
+    const warmBar = createProgress(`encoding ${what}`, unique.size, context.progress);
+    const warmed = await warmPassages(unique.values(), {
+      encoder: resources.encoder!,
+      store: resources.store!,
+      batchSize: context.config.DOTRANK_BATCH_SIZE,
+      total: unique.size,
+      ...(variant?.windows ? { windows: variant.windows } : {}),
+      onProgress: (p) => warmBar.update(p.done),
+    });
+    warmBar.stop();
+    context.log(
+      `vector cache: ${warmed.encoded} ${what} encoded, ${warmed.skipped} already cached${warmed.blank ? `, ${warmed.blank} blank` : ''}`,
+    );
+  }
   context.timings['warmMs'] = ms(t0);
 }
 
@@ -317,20 +401,27 @@ async function rerankAll(
   resources: EvalResources,
   candidatesBy: Map<FirstStage, Map<string, Candidate[]>>,
   judged: Query[],
-  runs: Map<string, RunRows>,
+  out: { runs: Map<string, RunRows>; passages: Map<string, RunPassages> },
 ): Promise<void> {
   const t0 = performance.now();
-  for (const [stage, perQuery] of candidatesBy) {
-    const name = (s: EvalSystem) => (stage === 'bm25' ? s : `${stage}-${s}`);
-    for (const s of context.neural) runs.set(name(s), new Map());
-    const rerankBar = createProgress(`reranking ${stage}`, judged.length, context.progress);
-    for (const [i, q] of judged.entries()) {
-      const fused = await rerankQuery(context, resources, q, perQuery.get(q.id) ?? []);
-      for (const s of context.neural) runs.get(name(s))!.set(q.id, fused.get(s) ?? []);
-      rerankBar.update(i + 1);
+  for (const [stage, perQuery] of candidatesBy)
+    for (const variant of context.docScores) {
+      const name = (s: EvalSystem) => neuralRunName(stage, s, variant);
+      for (const s of context.neural) out.runs.set(name(s), new Map());
+      const label = `reranking ${stage}${variant.suffix ? ` (${variant.name})` : ''}`;
+      const rerankBar = createProgress(label, judged.length, context.progress);
+      for (const [i, q] of judged.entries()) {
+        const { fused, passages } = await rerankQuery(context, resources, variant, q, perQuery.get(q.id) ?? []);
+        for (const s of context.neural) {
+          out.runs.get(name(s))!.set(q.id, fused.get(s) ?? []);
+          if (passages.size === 0) continue;
+          if (!out.passages.has(name(s))) out.passages.set(name(s), new Map());
+          out.passages.get(name(s))!.set(q.id, passages);
+        }
+        rerankBar.update(i + 1);
+      }
+      rerankBar.stop();
     }
-    rerankBar.stop();
-  }
   context.timings['rerankMs'] = ms(t0);
 }
 
@@ -338,18 +429,22 @@ async function rerankAll(
 async function rerankQuery(
   context: EvalContext,
   resources: EvalResources,
+  variant: DocScoreVariant,
   query: Query,
   all: Candidate[],
-): Promise<Map<EvalSystem, { docId: string; score: number }[]>> {
+): Promise<{ fused: Map<EvalSystem, { docId: string; score: number }[]>; passages: Map<string, BestPassage> }> {
   const out = new Map<EvalSystem, { docId: string; score: number }[]>();
+  const passages = new Map<string, BestPassage>();
   const candidates = all.filter((c) => c.text.trim() !== '');
-  if (candidates.length === 0) return out;
+  if (candidates.length === 0) return { fused: out, passages };
   const { options } = context;
+  // under a windowed doc-score the TAS-B score is the document's (its windows aggregated); fusions use it as is
   const base = await rerankCandidates(
     { query: query.text, candidates, fusion: 'tasb', k: candidates.length },
-    { encoder: resources.encoder!, store: resources.store! },
+    { encoder: resources.encoder!, store: resources.store!, ...(variant.windows ? { windows: variant.windows } : {}) },
   );
   const tasbById = new Map(base.results.map((r) => [r.id, r.tasbScore ?? r.score]));
+  for (const r of base.results) if (r.passage) passages.set(r.id, r.passage);
   const columns = {
     ids: candidates.map((c) => c.id),
     scores: candidates.map((c) => c.score),
@@ -366,7 +461,7 @@ async function rerankQuery(
       fused.index.map((i, r) => ({ docId: candidates[i]!.id, score: fused.score[r]! })),
     );
   }
-  return out;
+  return { fused: out, passages };
 }
 
 /** Writes every run, metrics.json and a copy of the judgments; returns the summary. */
@@ -375,6 +470,7 @@ async function writeOutputs(
   data: {
     qrels: Qrels;
     runs: Map<string, RunRows>;
+    passages: Map<string, RunPassages>;
     candidatesBy: Map<FirstStage, Map<string, Candidate[]>>;
     judged: number;
     documents: number;
@@ -393,6 +489,8 @@ async function writeOutputs(
     const file = join(outDir, `${system}.run`);
     await writeRun(file, run, `dotrank-${system}`);
     runFiles[system] = file;
+    const passages = data.passages.get(system);
+    if (passages) await writePassages(join(outDir, `${system}.passages.jsonl`), run, passages);
     results.set(system, evaluate(data.qrels, run, { measures, level: options.level, allQueries: true }));
   }
   const recallOptions = { level: options.level, allQueries: true, depths: recallDepths(options.depth) };
@@ -415,6 +513,28 @@ async function writeOutputs(
   await writeFile(join(outDir, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeQrelsCopy(outDir, data.qrels);
   return { report, outDir, runFiles, timings: context.timings };
+}
+
+/**
+ * `<system>.passages.jsonl` beside a windowed system's run: for each query's top documents (run order), the best
+ * passage window, one JSON line each: {qid, docid, text, start, end, score} (start/end in UTF-16 code units).
+ */
+export async function writePassages(file: string, run: RunRows, passages: RunPassages): Promise<void> {
+  const lines: string[] = [];
+  for (const [qid, rows] of run) {
+    const byDoc = passages.get(qid);
+    if (!byDoc) continue;
+    for (const row of rows.slice(0, PASSAGES_PER_QUERY)) {
+      const p = byDoc.get(row.docId);
+      if (p) lines.push(passageLine(qid, row.docId, p));
+    }
+  }
+  await writeFile(file, lines.length > 0 ? `${lines.join('\n')}\n` : '');
+}
+
+/** One line of a passages file. */
+export function passageLine(qid: string, docid: string, p: BestPassage): string {
+  return JSON.stringify({ qid, docid, text: p.text, start: p.start, end: p.end, score: p.score });
 }
 
 function recallDepths(depth: number): number[] {
