@@ -99,6 +99,26 @@ describe('dotrank eval --doc-score', () => {
       } finally {
         await encoder.close();
       }
+
+      // dotrank rerank --run with the same doc-score gives the same run and passages
+      const rerankOut = join(dir, 'reranked.run');
+      const reranked = await dotrank(
+        ['rerank', '--run', join(out, 'bm25.run'), '--collection', collection, '--model', model].concat([
+          '--doc-score',
+          'maxp',
+          '--tag',
+          'dotrank-tasb-maxp',
+          '--out',
+          rerankOut,
+          '--no-progress',
+        ]),
+        { env },
+      );
+      expect(reranked, reranked.stderr).toMatchObject({ code: 0 });
+      expect(await readFile(rerankOut, 'utf8')).toBe(await readFile(join(out, 'tasb-maxp.run'), 'utf8'));
+      expect(await readFile(join(dir, 'reranked.passages.jsonl'), 'utf8')).toBe(
+        await readFile(join(out, 'tasb-maxp.passages.jsonl'), 'utf8'),
+      );
     },
     SPAWN_TIMEOUT,
   );

@@ -51,6 +51,13 @@ export function registerRerankCommand(program: Command): void {
       ).choices(['queue', 'in-process']),
     )
     .option('--tag <tag>', 'run tag of the output (default dotrank-<fusion>)')
+    .addOption(
+      configOption(
+        '--doc-score <mode>',
+        'DOTRANK_DOC_SCORE',
+        'document score from passage windows: first (truncate), firstp, maxp, sump, meanp, kmax:K; windowed modes also write <out>.passages.jsonl',
+      ),
+    )
     .addOption(configOption('--max-candidates <n>', 'DOTRANK_MAX_CANDIDATES', 'most candidates per query'))
     .addOption(configOption('--batch-size <n>', 'DOTRANK_BATCH_SIZE', 'encoder batch size'))
     .addOption(configOption('--threads <n>', 'DOTRANK_ORT_THREADS', 'ONNX Runtime intra-op threads, 0 = all cores'));

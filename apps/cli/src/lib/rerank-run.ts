@@ -1,6 +1,6 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { open, stat, truncate } from 'node:fs/promises';
+import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
 import { ConfigError, ValidationError } from '@dotrank/core';
@@ -16,8 +16,15 @@ import {
   readTop1000,
 } from '@dotrank/datasets';
 import { encoderOptionsFromConfig, loadEncoder } from '@dotrank/encoder';
-import { InProcessReranker, QueueReranker } from '@dotrank/rerank-core';
-import type { Normalization, Reranker } from '@dotrank/rerank-core';
+import {
+  InProcessReranker,
+  QueueReranker,
+  candidateWindowsFor,
+  parseDocScore,
+  passageWindowSettingsFromConfig,
+  usesWindows,
+} from '@dotrank/rerank-core';
+import type { CandidateWindows, Normalization, Reranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
 
@@ -198,6 +205,7 @@ async function openReranker(
   maxCandidates: number,
 ): Promise<{ reranker: Reranker; line: string }> {
   const via = options.via ?? (config.REDIS_URL ? 'queue' : 'in-process');
+  const windows = await windowsFor(config, options);
   if (via === 'queue') {
     if (!config.REDIS_URL) throw new ConfigError('REDIS_URL', 'must be set for --via queue');
     const reranker = new QueueReranker({
@@ -205,6 +213,7 @@ async function openReranker(
       queuePrefix: config.DOTRANK_QUEUE_PREFIX,
       maxCandidates,
       failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS,
+      ...(windows ? { windows } : {}),
     });
     return { reranker, line: `reranking through the workers of queue "${config.DOTRANK_QUEUE_PREFIX}"` };
   }
@@ -220,11 +229,52 @@ async function openReranker(
     batchSize: config.DOTRANK_BATCH_SIZE,
     maxCandidates,
     closeResources: true,
+    ...(windows ? { windows } : {}),
   });
   return {
     reranker,
     line: `reranking in this process with ${encoder.modelId} (${config.REDIS_URL ? 'Redis' : 'in-memory'} vector cache)`,
   };
+}
+
+/** The window splitter under a windowed DOTRANK_DOC_SCORE (--doc-score); it needs the model's tokenizer. */
+async function windowsFor(config: DotrankConfig, options: RerankRunOptions): Promise<CandidateWindows | undefined> {
+  if (!usesWindows(parseDocScore(config.DOTRANK_DOC_SCORE, '--doc-score'))) return undefined;
+  const modelDir = options.model ?? config.DOTRANK_MODEL;
+  if (!modelDir)
+    throw new ConfigError(
+      '--model',
+      `is required for --doc-score ${config.DOTRANK_DOC_SCORE} (its tokenizer splits windows)`,
+    );
+  return candidateWindowsFor(resolve(modelDir), passageWindowSettingsFromConfig(config));
+}
+
+/** Where a run's best passages go: `x.run` -> `x.passages.jsonl` (any other name gets `.passages.jsonl` added). */
+export function passagesFileFor(out: string): string {
+  return out.endsWith('.run') ? `${out.slice(0, -4)}.passages.jsonl` : `${out}.passages.jsonl`;
+}
+
+/** How many of a query's top documents get their best passage written. */
+const PASSAGES_PER_QUERY = 10;
+
+/**
+ * The passages file kept for the queries a resumed run keeps (the redone last one and later are written again), or
+ * emptied when the run starts afresh.
+ */
+async function keepPassagesOf(file: string, done: Set<string>): Promise<void> {
+  const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  const kept = text.split('\n').filter((line, i) => {
+    if (line.trim() === '') return false;
+    try {
+      return done.has((JSON.parse(line) as { qid: string }).qid);
+    } catch {
+      throw new ValidationError(`${file}:${i + 1}`, 'not a passages line this command wrote');
+    }
+  });
+  await writeFile(file, kept.length > 0 ? `${kept.join('\n')}\n` : '');
 }
 
 /** `--fusion bm25`: the candidates as they came, scored by the first stage (as the service's fusion bm25 does). */
@@ -270,6 +320,9 @@ export async function rerankRun(config: DotrankConfig, options: RerankRunOptions
       : await openReranker(config, options, depth);
   options.log(line);
   const tag = options.tag ?? `dotrank-${options.fusion}`;
+  const windowed = options.fusion !== 'bm25' && usesWindows(parseDocScore(config.DOTRANK_DOC_SCORE, '--doc-score'));
+  const passagesFile = windowed ? passagesFileFor(out) : undefined;
+  if (passagesFile) await keepPassagesOf(passagesFile, done);
   const writer = createWriteStream(out, { flags: 'a' });
   const failed = new Promise<never>((_, reject) => writer.once('error', reject));
   failed.catch(() => undefined);
@@ -289,6 +342,17 @@ export async function rerankRun(config: DotrankConfig, options: RerankRunOptions
         ...(options.normalization ? { normalization: options.normalization } : {}),
       });
       const text = formatRun(new Map([[q.qid, result.results.map((r) => ({ docId: r.id, score: r.score }))]]), tag);
+      if (passagesFile) {
+        // written before the run's lines: a query in the run always has its passages (resuming keeps only those)
+        const lines = result.results
+          .slice(0, PASSAGES_PER_QUERY)
+          .filter((r) => r.passage)
+          .map((r) => {
+            const p = r.passage!;
+            return `${JSON.stringify({ qid: q.qid, docid: r.id, text: p.text, start: p.start, end: p.end, score: p.score })}\n`;
+          });
+        if (lines.length > 0) await writeFile(passagesFile, lines.join(''), { flag: 'a' });
+      }
       if (!writer.write(text)) await Promise.race([once(writer, 'drain'), failed]);
       bar.update(queries, queries);
     }
