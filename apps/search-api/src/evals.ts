@@ -155,4 +155,68 @@ export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }
       throw new NotFoundError('system', `no run "${system}" in eval output "${name}"`);
     },
   );
+
+  app.get<{ Params: { name: string; system: string }; Querystring: { qid: string } }>(
+    '/api/evals/:name/best-passages/:system',
+    {
+      schema: {
+        tags: ['evals'],
+        summary: "A windowed system's best passage per document of one query (<system>.passages.jsonl; none: [])",
+        params: params({ name: NAME, system: SYSTEM }),
+        querystring: {
+          type: 'object',
+          required: ['qid'],
+          properties: { qid: { type: 'string', description: 'The query' } },
+        },
+      },
+    },
+    async (request) => {
+      const name = segment('name', request.params.name);
+      const system = segment('system', request.params.system);
+      if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
+      const file = await inside(root, name, `${system}.passages.jsonl`);
+      // a system scored without windows (DOTRANK_DOC_SCORE=first) has no passages file: nothing to highlight
+      if (!file) return { name, system, passages: [] };
+      const { qid } = request.query;
+      const passages = (await readFile(file, 'utf8'))
+        .split('\n')
+        .map((line, i) => ({ line, i }))
+        .filter(({ line }) => line.trim() !== '')
+        .map(({ line, i }) => parsePassageLine(line, `${system}.passages.jsonl:${i + 1}`))
+        .filter((p) => p.qid === qid);
+      return { name, system, passages };
+    },
+  );
+}
+
+interface BestPassageLine {
+  qid: string;
+  docid: string;
+  text: string;
+  start: number;
+  end: number;
+  score: number;
+}
+
+/** One line of a passages file, checked: a bad line is named by file:line. */
+function parsePassageLine(line: string, where: string): BestPassageLine {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new ValidationError(where, 'is not valid JSON');
+  }
+  const p = value as Partial<BestPassageLine>;
+  if (
+    typeof p !== 'object' ||
+    p === null ||
+    typeof p.qid !== 'string' ||
+    typeof p.docid !== 'string' ||
+    typeof p.text !== 'string' ||
+    !Number.isInteger(p.start) ||
+    !Number.isInteger(p.end) ||
+    typeof p.score !== 'number'
+  )
+    throw new ValidationError(where, 'must be {qid, docid, text, start, end, score}');
+  return { qid: p.qid, docid: p.docid, text: p.text, start: p.start!, end: p.end!, score: p.score };
 }
