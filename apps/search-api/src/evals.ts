@@ -170,23 +170,29 @@ export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }
         },
       },
     },
-    async (request) => {
-      const name = segment('name', request.params.name);
-      const system = segment('system', request.params.system);
-      if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
-      const file = await inside(root, name, `${system}.passages.jsonl`);
-      // a system scored without windows (DOTRANK_DOC_SCORE=first) has no passages file: nothing to highlight
-      if (!file) return { name, system, passages: [] };
-      const { qid } = request.query;
-      const passages = (await readFile(file, 'utf8'))
-        .split('\n')
-        .map((line, i) => ({ line, i }))
-        .filter(({ line }) => line.trim() !== '')
-        .map(({ line, i }) => parsePassageLine(line, `${system}.passages.jsonl:${i + 1}`))
-        .filter((p) => p.qid === qid);
-      return { name, system, passages };
-    },
+    async (request) => bestPassages(root, request.params, request.query.qid),
   );
+}
+
+/** One query's best passages from `<system>.passages.jsonl` (none when the system was scored without windows). */
+async function bestPassages(
+  root: string,
+  params: { name: string; system: string },
+  qid: string,
+): Promise<{ name: string; system: string; passages: BestPassageLine[] }> {
+  const name = segment('name', params.name);
+  const system = segment('system', params.system);
+  if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
+  const file = await inside(root, name, `${system}.passages.jsonl`);
+  // a system scored without windows (DOTRANK_DOC_SCORE=first) has no passages file: nothing to highlight
+  if (!file) return { name, system, passages: [] };
+  const passages = (await readFile(file, 'utf8'))
+    .split('\n')
+    .map((line, i) => ({ line, i }))
+    .filter(({ line }) => line.trim() !== '')
+    .map(({ line, i }) => parsePassageLine(line, `${system}.passages.jsonl:${i + 1}`))
+    .filter((p) => p.qid === qid);
+  return { name, system, passages };
 }
 
 interface BestPassageLine {
