@@ -1,6 +1,7 @@
 // The dashboard's only way to the service: same-origin HTTP calls to the search API, each response
 // normalised into the shapes of types.ts (tolerant of field spellings, strict about types).
 import type {
+  BestPassage,
   EvalSummary,
   LatencyPercentiles,
   LiveStats,
@@ -395,6 +396,24 @@ export function normaliseStats(body: Json): LiveStats {
   };
 }
 
+/** The best-passages answer as docid -> passage; lines of other queries or with bad offsets are left out. */
+export function normaliseBestPassages(body: Json, qid: string): Map<string, BestPassage> {
+  const out = new Map<string, BestPassage>();
+  const list = isObj(body) && Array.isArray(body['passages']) ? body['passages'] : [];
+  for (const p of list) {
+    if (!isObj(p) || str(p['qid']) !== qid) continue;
+    const docid = str(p['docid']);
+    const text = str(p['text']);
+    const start = num(p['start']);
+    const end = num(p['end']);
+    const score = num(p['score']);
+    if (docid === undefined || text === undefined || start === null || end === null || score === null) continue;
+    if (start < 0 || end < start) continue;
+    out.set(docid, { text, start, end, score });
+  }
+  return out;
+}
+
 export const api = {
   async evals(): Promise<EvalSummary[]> {
     return normaliseEvalList(await getJson('/api/evals'));
@@ -404,6 +423,13 @@ export const api = {
   },
   async run(name: string, system: string, qid: string): Promise<RunRow[]> {
     return normaliseRunRows(await getJson(`/api/evals/${enc(name)}/runs/${enc(system)}?qid=${enc(qid)}`), qid);
+  },
+  /** A windowed system's best passage per document of one query (empty when the system used no windows). */
+  async bestPassages(name: string, system: string, qid: string): Promise<Map<string, BestPassage>> {
+    return normaliseBestPassages(
+      await getJson(`/api/evals/${enc(name)}/best-passages/${enc(system)}?qid=${enc(qid)}`),
+      qid,
+    );
   },
   async qrels(name: string, qid: string): Promise<Record<string, number>> {
     return normaliseQrels(await getJson(`/api/evals/${enc(name)}/qrels/${enc(qid)}`), qid);

@@ -52,6 +52,16 @@ export interface RunRow {
   rank: number;
   score: number;
   text?: string;
+  /** The document's best passage window, when the system scored windows (`dotrank eval --doc-score`). */
+  passage?: BestPassage;
+}
+
+/** A best passage: its text and where it sits in the document (UTF-16 offsets), with its score. */
+export interface BestPassage {
+  text: string;
+  start: number;
+  end: number;
+  score: number;
 }
 
 export interface SearchHit {

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { api } from '../api.js';
-import type { RunRow } from '../types.js';
+import type { BestPassage, RunRow } from '../types.js';
 
 /** Both runs of one query, and its relevance judgments (or why they are missing: the rankings show without them). */
 export interface Rankings {
@@ -27,14 +27,24 @@ export function useRankings(evalName: string, qid: string, baseline: string, sys
     Promise.all([
       api.run(evalName, baseline, qid),
       api.run(evalName, system, qid),
+      // the system's best passages (windowed doc-scores only): highlighted in its documents, never blocking them
+      api.bestPassages(evalName, system, qid).catch(() => new Map<string, BestPassage>()),
       api.qrels(evalName, qid).then(
         (q) => ({ q, e: null as string | null }),
         (e: unknown) => ({ q: null, e: errorText(e) }),
       ),
     ]).then(
-      ([b, s, q]) => {
+      ([b, s, best, q]) => {
+        const withPassages = s.map((r) => {
+          const passage = best.get(r.docId);
+          return passage ? { ...r, passage } : r;
+        });
         if (live)
-          setState({ loading: false, error: null, data: { baseline: b, system: s, qrels: q.q, qrelsError: q.e } });
+          setState({
+            loading: false,
+            error: null,
+            data: { baseline: b, system: withPassages, qrels: q.q, qrelsError: q.e },
+          });
       },
       (e: unknown) => {
         if (live) setState({ loading: false, error: errorText(e), data: null });
