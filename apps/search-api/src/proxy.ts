@@ -205,6 +205,7 @@ function contextOf(
     modelRevision: target.modelRevision ?? 'unknown',
     deadlineMs: options.deadlineMs,
     metrics: app.apiMetrics,
+    experiments: app.experiments,
     noteTextless: (ids) => {
       app.apiMetrics.textless.inc(ids.length);
       if (textlessLogged) return;

@@ -25,6 +25,8 @@ import type {
   ResolvedSourceOptions,
   WindowStore,
 } from '@dotrank/elasticsearch';
+import type { ExperimentPlan, ExperimentRunner } from '@dotrank/experiments';
+import { interleaveWindow, readProxyExperiment, shadowHits } from '../experiments/proxy.js';
 import type { ApiMetrics } from '../metrics.js';
 import { rerankWithDeadline, workerTimings } from '../search.js';
 import type { ServerDeps } from '../types.js';
@@ -53,6 +55,8 @@ export interface ProxyContext {
   metrics: ApiMetrics;
   /** Counts hits without text (dotrank_rerank_textless_candidates_total) and logs them once per process. */
   noteTextless: (ids: readonly string[]) => void;
+  /** The online experiment (#19): a body's `rerank.experiment` and `ext.ubi.query_id`, interleave or shadow. */
+  experiments?: ExperimentRunner;
   /** Logs a window store that failed (the search goes on without it). */
   warn: (error: unknown, what: string) => void;
 }
@@ -83,15 +87,74 @@ function responseMeta(degradation: Degradation | undefined, timings: StageTiming
 }
 
 /** Checks the call's scope, then answers it: passed through, or a page of its reranked window. */
-export async function runSearch(ctx: ProxyContext, caller: Caller, call: SearchCall): Promise<SearchAnswer> {
-  ctx.scope.check(call.index, 'index');
-  if (typeof call.parsed !== 'string') checkBodyScope(ctx.scope, call.parsed);
+export async function runSearch(ctx: ProxyContext, caller: Caller, given: SearchCall): Promise<SearchAnswer> {
+  ctx.scope.check(given.index, 'index');
+  let call = given;
+  let experiment: ExperimentPlan | undefined;
+  if (typeof call.parsed !== 'string') {
+    checkBodyScope(ctx.scope, call.parsed);
+    // the cluster never sees rerank.experiment nor ext.ubi (Elasticsearch refuses an unknown ext)
+    const read = readProxyExperiment(call.parsed);
+    if (read.body !== call.parsed)
+      call = { ...call, parsed: read.body, raw: Buffer.from(JSON.stringify(read.body), 'utf8') };
+    experiment = ctx.experiments?.plan(read.requested, read.queryId);
+  }
   const decision =
     typeof call.parsed === 'string'
       ? ({ rerank: false, why: call.parsed } as const)
       : planProxySearch(call.parsed, call.params, ctx.passageFor(call.index), ctx.plan);
   if (!decision.rerank) return { upstream: await passThrough(ctx, caller, call) };
-  return pageOf(ctx, caller, call, decision.plan);
+  // experiments cover the first page (a later page of an impression is the reranked window's, unattributed)
+  if (experiment?.mode === 'shadow' && decision.plan.from === 0)
+    return shadowSearch(ctx, caller, call, decision.plan, experiment);
+  return pageOf(ctx, caller, call, decision.plan, experiment?.mode === 'interleave' ? experiment : undefined);
+}
+
+/**
+ * Shadow: the cluster's own first page (Elasticsearch order, each hit `_dotrank.system: bm25`) is the answer; the
+ * reranked window of the same request is computed after it has gone, and the impression logs both orders.
+ */
+async function shadowSearch(
+  ctx: ProxyContext,
+  caller: Caller,
+  call: SearchCall,
+  plan: ProxySearchPlan,
+  experiment: ExperimentPlan,
+): Promise<SearchAnswer> {
+  const started = performance.now();
+  const upstream = await firstStage(ctx, caller, call, plan, 0, plan.size);
+  if (upstream.status < 200 || upstream.status >= 300) return { upstream };
+  const body = await decodedBody(upstream);
+  let parsed: Json;
+  try {
+    parsed = JSON.parse(body?.toString('utf8') ?? '') as Json;
+  } catch {
+    return { upstream };
+  }
+  const hitsObject = parsed['hits'] as { hits?: unknown } | undefined;
+  if (!Array.isArray(hitsObject?.hits)) return { upstream };
+  const rerank = async () => {
+    const computed = await computeWindow(ctx, caller, call, plan, performance.now());
+    if ('answer' in computed || computed.degradation) return undefined;
+    return computed.window.hits.map((hit) => String(hit['_id']));
+  };
+  const page = shadowHits(ctx.experiments!, experiment, plan.query, hitsObject.hits as Json[], plan.size, rerank);
+  const meta: ResponseMeta = {
+    reranked: false,
+    degraded: false,
+    reason: null,
+    detail: 'shadow experiment: first-stage order; the rerank runs after the answer',
+    timings: { firstStageMs: round(performance.now() - started), totalMs: round(performance.now() - started) },
+    impression_id: experiment.impressionId,
+  };
+  const out = { ...parsed, hits: { ...hitsObject, hits: page.hits }, _dotrank: meta };
+  const headers = { ...upstream.headers };
+  delete headers['content-length'];
+  delete headers['content-encoding'];
+  return {
+    upstream: { status: 200, headers, body: Buffer.alloc(0) },
+    body: Buffer.from(JSON.stringify(out), 'utf8'),
+  };
 }
 
 function passThrough(ctx: ProxyContext, caller: Caller, call: SearchCall): Promise<ForwardedResponse> {
@@ -128,6 +191,7 @@ async function pageOf(
   caller: Caller,
   call: SearchCall,
   plan: ProxySearchPlan,
+  interleave?: ExperimentPlan,
 ): Promise<SearchAnswer> {
   const started = performance.now();
   const key = windowKey({
@@ -153,8 +217,14 @@ async function pageOf(
         .catch((error: unknown) => ctx.warn(error, 'keeping a reranked window'));
     }
   }
-  const hits = window.hits.slice(plan.from, plan.from + plan.size);
+  let hits = window.hits.slice(plan.from, plan.from + plan.size);
   const past = pastWindow(window, plan.from, plan.size, plan.continuesPastWindow);
+  // interleave: the first page, when the window was reranked and covers it (else served as it is, no impression)
+  let impressionId: string | undefined;
+  if (interleave && plan.from === 0 && !past && !degradation && ctx.experiments) {
+    hits = interleaveWindow(ctx.experiments, interleave, plan.query, window.hits, plan.size).hits;
+    impressionId = interleave.impressionId;
+  }
   if (past) {
     const more = await firstStage(ctx, caller, call, plan, past.from, past.size);
     const read = await hitsOf(more);
@@ -168,7 +238,11 @@ async function pageOf(
   if (fromStore) ctx.metrics.recordSearch({ total: totalMs }, undefined);
   const headers = upstream?.headers ?? window.headers ?? {};
   const answer: ForwardedResponse = { status: 200, headers, body: Buffer.alloc(0) };
-  return { upstream: answer, body: writePage(window, hits, responseMeta(degradation, timings)) };
+  const meta = responseMeta(degradation, timings);
+  return {
+    upstream: answer,
+    body: writePage(window, hits, impressionId ? { ...meta, impression_id: impressionId } : meta),
+  };
 }
 
 /** The hits of a successful cluster response, or undefined. */
