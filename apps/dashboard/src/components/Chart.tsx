@@ -58,7 +58,10 @@ export function Chart({ option, height = 320, label, onClickIndex, testId, dataA
   }, []);
 
   useEffect(() => {
-    chart.current?.setOption(option, { notMerge: true, lazyUpdate: true });
+    // applied now, not on the next frame (lazyUpdate): a chart disposed before that frame (a tab switched away)
+    // made ECharts read its released painter ("reading 'layerStack'") in the e2e runs
+    const instance = chart.current;
+    if (instance && !instance.isDisposed()) instance.setOption(option, { notMerge: true });
   }, [option]);
 
   const data: Record<string, string | number> = {};
