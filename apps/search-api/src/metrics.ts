@@ -136,7 +136,6 @@ export function queryCacheCounters(registry: Registry, read: () => QueryCacheSta
   });
 }
 
-/** Prometheus metrics of one server (own registry, so several servers can live in one process). */
 /** Redis up, queue depth and active workers, from one queue-stats call per scrape. */
 function queueGauges(registry: Registry, queueStats: () => Promise<QueueStats>): void {
   // Collected on scrape; one BullMQ round trip serves both gauges.
@@ -190,6 +189,7 @@ function lostJobsCounter(registry: Registry, lostJobs: () => number): void {
   });
 }
 
+/** Prometheus metrics of one server (own registry, so several servers can live in one process). */
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'route' | 'method' | 'status'>;
