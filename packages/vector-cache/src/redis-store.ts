@@ -88,6 +88,26 @@ export function vectorStoreOptionsFromConfig(
  * One binary value per passage vector, read with pipelined, chunked MGETs and written with pipelined SETs.
  * Standalone Redis: one pipeline per call. Cluster: keys grouped by hash slot, one MGET per slot group.
  */
+/** How often a cluster read follows a MOVED or ASK answer before it fails (each time on a fresh slot map). */
+const CLUSTER_REDIRECTIONS = 3;
+
+/**
+ * Runs a cluster command, following MOVED / ASK answers itself. ioredis follows them for a lone command and for a
+ * pipeline whose commands all moved alike, but not for an auto-pipelined batch that mixes slots: after a failover
+ * such a batch returned "MOVED <slot> <node>" to the caller (seen in the cluster test). The slot map is refreshed and
+ * the command sent again, at most CLUSTER_REDIRECTIONS times.
+ */
+async function followingRedirections<T>(cluster: Cluster, command: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await command();
+    } catch (error) {
+      if (attempt >= CLUSTER_REDIRECTIONS || !/^(MOVED|ASK) /.test((error as Error).message ?? '')) throw error;
+      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
+    }
+  }
+}
+
 export class RedisVectorStore implements VectorStore {
   readonly dtype: VectorDtype;
   readonly modelKey: string;
@@ -368,7 +388,10 @@ export class RedisVectorStore implements VectorStore {
   private async readCluster(groups: number[][], redisKeys: string[]): Promise<(Buffer | null)[][]> {
     // each group is one slot: ioredis routes every MGET to the node owning it; they run concurrently (and, on the
     // store's own connection, auto-pipelined: one write per node).
-    return Promise.all(groups.map((group) => this.redis.mgetBuffer(group.map((i) => redisKeys[i]!))));
+    const cluster = this.redis as Cluster;
+    return Promise.all(
+      groups.map((group) => followingRedirections(cluster, () => cluster.mgetBuffer(group.map((i) => redisKeys[i]!)))),
+    );
   }
 
   async setMany(entries: VectorEntry[]): Promise<void> {
