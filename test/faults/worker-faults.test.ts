@@ -14,15 +14,20 @@ import {
   cranfield,
   exitWithin,
   jobEvents,
+  keysUnder,
   queueKey,
   search,
   startFaultStack,
   waitFor,
+  type Answer,
   type FaultStack,
 } from './stack.js';
 
-/** Short locks, so that a frozen worker loses its job within seconds (flags of `dotrank worker`). */
-const LOCK_FLAGS = ['--lock-duration', '1000', '--stalled-interval', '1000'];
+/**
+ * Short locks, so that a frozen worker loses its job within seconds, and small encoder batches, so that a cold job
+ * runs long enough to be caught running on a fast machine too (flags of `dotrank worker`).
+ */
+const LOCK_FLAGS = ['--lock-duration', '1000', '--stalled-interval', '1000', '--batch-size', '4'];
 const CANDIDATES = 300;
 
 let stack: FaultStack;
@@ -61,11 +66,19 @@ async function expectedIds(query: string): Promise<string[]> {
   return result.results.map((r) => r.id);
 }
 
-/** Starts a cold search of CANDIDATES candidates and resolves once a worker holds its job (the answer comes later). */
-async function searchUntilActive(query: string) {
+/**
+ * Starts a cold search of CANDIDATES candidates and resolves once a worker holds its job (the answer comes later).
+ * Cold: the stack's passage vectors are dropped first (its own redis-server), since the queries' candidates overlap
+ * and a job whose vectors an earlier test cached ends before a fault can reach it.
+ */
+async function searchUntilActive(query: string): Promise<{ answer: Promise<Answer> }> {
+  const vectors = (await keysUnder(client, stack.prefix)).filter((key) => key.includes(':vec:'));
+  if (vectors.length > 0) await client.del(...vectors);
   const answer = search(stack.api.url, query, { k: 10, candidates: CANDIDATES }, 90_000);
   await waitFor(async () => (await client.llen(queueKey(stack.prefix, 'active'))) === 1, 30_000, 'the job to run');
-  return answer;
+  // wrapped: an async function returning the promise itself would resolve to the answer, so the fault would only
+  // reach the worker after the job had completed
+  return { answer };
 }
 
 /** Completed events per job id: each job must complete once. */
@@ -80,7 +93,7 @@ describe('worker faults while a job runs', () => {
     const query = queries[0]!;
     const expected = expectedIds(query);
     const [killed] = stack.workers;
-    const pending = await searchUntilActive(query);
+    const { answer: pending } = await searchUntilActive(query);
     const takeover = stack.addWorker();
     killed!.child.kill('SIGKILL');
     const successor = await takeover;
@@ -97,7 +110,7 @@ describe('worker faults while a job runs', () => {
     const query = queries[1]!;
     const expected = expectedIds(query);
     const frozen = stack.workers.at(-1)!;
-    const pending = await searchUntilActive(query);
+    const { answer: pending } = await searchUntilActive(query);
     frozen.child.kill('SIGSTOP');
     try {
       const successor = await stack.addWorker();
@@ -119,7 +132,7 @@ describe('worker faults while a job runs', () => {
   it('SIGTERM of the workers and the API while a job runs: the job is answered, every process exits in bound', async () => {
     const query = queries[3]!;
     const expected = expectedIds(query);
-    const pending = await searchUntilActive(query);
+    const { answer: pending } = await searchUntilActive(query);
     const alive = stack.workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
     for (const w of alive) w.child.kill('SIGTERM');
     const answer = await pending;
