@@ -244,11 +244,13 @@ describe.skipIf(skipReason !== undefined)('a fresh clone: npm ci, npm start, sea
     expect(processesOf(child.pid!, clone)).toEqual([]);
     expect(await portAnswers(port)).toBe(false);
     // nothing of a job is left (no waiting or active job, payload, lock or worker registration); what stays is meant
-    // to: the vector cache (the next start is warm) and BullMQ's per-queue bookkeeping (meta, id, events, stalled-check)
+    // to: the passage and query vector caches (the next start is warm; query vectors expire after
+    // DOTRANK_QUERY_CACHE_TTL_SECONDS) and BullMQ's per-queue bookkeeping (meta, id, events, stalled-check)
     const keys = await keysUnder(redis, prefix);
     expect(
-      keys.filter((key) => !/:vec:/.test(key) && !/^[^:]+:[^:]+:(meta|id|events|stalled-check)$/.test(key)),
+      keys.filter((key) => !/:q?vec:/.test(key) && !/^[^:]+:[^:]+:(meta|id|events|stalled-check)$/.test(key)),
     ).toEqual([]);
+    for (const key of keys.filter((k) => /:qvec:/.test(k))) expect(await redis.ttl(key), key).toBeGreaterThan(0);
     const encoded = Number(/vector cache: (\d+) passages encoded/.exec(output)?.[1]);
     expect(encoded).toBeGreaterThan(0);
     expect(keys.filter((key) => key.startsWith(`${prefix}:vec:`)).length).toBeGreaterThanOrEqual(encoded);
