@@ -6,7 +6,7 @@ import { loadEncoder, splitIntoWindows, TextTokenizer, type Encoder } from '@dot
 import { MemoryVectorStore, RedisVectorStore } from '@dotrank/vector-cache';
 import { InProcessReranker } from '../src/in-process.js';
 import { warmPassages } from '../src/pipeline.js';
-import { candidateWindowsFor } from '../src/windows.js';
+import { candidateWindowsFor, rememberedSplits } from '../src/windows.js';
 import { startRerankWorker, type RerankWorker } from '../src/processor.js';
 import { QueueReranker } from '../src/producer.js';
 import { FakeEncoder } from './fake-encoder.js';
@@ -253,6 +253,24 @@ describe('candidateWindowsFor (model directory and settings)', () => {
     const before = tokenizer.pieces(long.slice(0, smallParts[1]!.start)).length; // stride: half of 34 tokens
     expect(before).toBeGreaterThanOrEqual(17);
     expect(before).toBeLessThan(17 + tokenizer.pieces('w1').length);
+  });
+
+  it('remembers the windows of recent texts (least recently used out) instead of splitting them again', () => {
+    let splits = 0;
+    const split = rememberedSplits((text) => {
+      splits++;
+      return [{ text, start: 0, end: text.length }];
+    }, 2);
+    const [a, b, c] = ['alpha', 'beta', 'gamma'];
+    expect(split(a)).toBe(split(a));
+    split(b);
+    split(a); // a is now the most recent: c pushes b out
+    split(c);
+    expect(splits).toBe(3);
+    split(a);
+    expect(splits).toBe(3);
+    split(b);
+    expect(splits).toBe(4);
   });
 
   it('refuses windows longer than the model takes and bad strides, naming the setting', async () => {
