@@ -67,6 +67,28 @@ describe('long documents scored from their windows (in process)', () => {
     expect(firstp.cache.misses).toBe(0); // every window was cached by the first rerank
   });
 
+  it('at the default 256-token windows, ranks a document by text past its first 256 tokens and shows it', async () => {
+    const split = windowsOf(256, 128);
+    const far = `${filler(300, 'plain')} wing flutter at supersonic speed ${filler(20, 'tail')}`;
+    expect(tokenizer.pieces(far.slice(0, far.indexOf('wing'))).length).toBeGreaterThan(256);
+    const docs = [
+      { id: 'far', text: far, score: 1 },
+      { id: 'near', text: `wing ${filler(300, 'other')}`, score: 2 },
+    ];
+    const encoder = new FakeEncoder(32);
+    const maxp = new InProcessReranker({
+      encoder,
+      store: new MemoryVectorStore(),
+      windows: { split, docScore: 'maxp' },
+    });
+    const result = await maxp.rerank({ query, candidates: docs, fusion: 'tasb' });
+    expect(result.results[0]!.id).toBe('far');
+    expect(result.results[0]!.passage!.text).toContain('wing flutter at supersonic speed');
+    const first = new InProcessReranker({ encoder, store: new MemoryVectorStore() });
+    const truncated = await first.rerank({ query, candidates: docs, fusion: 'tasb' });
+    expect(truncated.results.find((r) => r.id === 'far')!.passage).toBeUndefined();
+  });
+
   it('caches each window under its own hash: a change in the last window re-encodes that window only', async () => {
     const store = new MemoryVectorStore();
     const encoder = new FakeEncoder(32);
