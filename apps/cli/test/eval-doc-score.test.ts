@@ -1,13 +1,13 @@
 // `dotrank eval --doc-score`: every reranking system once per document score, side by side, on long documents.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoPath, tinyModelDir } from '@dotrank/core/testing';
+import { tinyModelDir } from '@dotrank/core/testing';
 import { readCorpus, readRun } from '@dotrank/datasets';
 import { loadEncoder } from '@dotrank/encoder';
 import { candidateWindowsFor } from '@dotrank/rerank-core';
-import { dotrank, SPAWN_TIMEOUT } from './cli.js';
+import { collectionSlice, dotrank, SPAWN_TIMEOUT } from './cli.js';
 
 // four queries of the long-document collection, few candidates each: a handful of long documents to encode
 let dir: string;
@@ -16,16 +16,7 @@ const env = { REDIS_URL: undefined, ELASTICSEARCH_URL: undefined, DOTRANK_DOC_SC
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dotrank-doc-score-'));
   collection = join(dir, 'long');
-  await mkdir(join(collection, 'qrels'), { recursive: true });
-  const source = repoPath('datasets/cranfield-long');
-  const queries = (await readFile(join(source, 'queries.jsonl'), 'utf8')).split('\n').filter(Boolean).slice(0, 4);
-  const ids = new Set(queries.map((q) => (JSON.parse(q) as { _id: string })._id));
-  const qrels = (await readFile(join(source, 'qrels', 'test.tsv'), 'utf8'))
-    .split('\n')
-    .filter((line, i) => i === 0 || ids.has(line.split('\t')[0]!));
-  await writeFile(join(collection, 'queries.jsonl'), `${queries.join('\n')}\n`);
-  await writeFile(join(collection, 'qrels', 'test.tsv'), `${qrels.join('\n')}\n`);
-  await writeFile(join(collection, 'corpus.jsonl'), await readFile(join(source, 'corpus.jsonl')));
+  await collectionSlice('cranfield-long', collection, 4);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });

@@ -1,9 +1,9 @@
-import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoPath, tinyModelDir } from '@dotrank/core/testing';
-import { dotrank, SPAWN_TIMEOUT } from './cli.js';
+import { tinyModelDir } from '@dotrank/core/testing';
+import { collectionSlice, dotrank, SPAWN_TIMEOUT } from './cli.js';
 
 // A small slice of Cranfield (its first 12 queries, every passage) keeps the model work short.
 let dir: string;
@@ -12,16 +12,7 @@ const env = { REDIS_URL: undefined, ELASTICSEARCH_URL: undefined };
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'dotrank-rerank-'));
   collection = join(dir, 'mini');
-  await mkdir(join(collection, 'qrels'), { recursive: true });
-  const source = repoPath('datasets/cranfield');
-  const queries = (await readFile(join(source, 'queries.jsonl'), 'utf8')).split('\n').filter(Boolean).slice(0, 12);
-  const ids = new Set(queries.map((q) => (JSON.parse(q) as { _id: string })._id));
-  const qrels = (await readFile(join(source, 'qrels', 'test.tsv'), 'utf8'))
-    .split('\n')
-    .filter((line, i) => i === 0 || ids.has(line.split('\t')[0]!));
-  await writeFile(join(collection, 'queries.jsonl'), `${queries.join('\n')}\n`);
-  await writeFile(join(collection, 'qrels', 'test.tsv'), `${qrels.join('\n')}\n`);
-  await writeFile(join(collection, 'corpus.jsonl'), await readFile(join(source, 'corpus.jsonl')));
+  await collectionSlice('cranfield', collection, 12);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
