@@ -37,6 +37,7 @@ interface EvalFlags extends OutputFlags {
   correction?: PValueCorrection;
   cache?: 'redis' | 'memory';
   skipInvalid?: boolean;
+  judged?: boolean;
   json?: boolean;
 }
 
@@ -105,6 +106,11 @@ export function registerEvalCommand(program: Command): void {
         'memory',
       ]),
     )
+    .option(
+      '--judged',
+      'report Judged@10 and condensed nDCG@10 and MAP (trec_eval -J) beside the measures (default: yes, unless --measures or --preset choose the measures)',
+    )
+    .option('--no-judged', 'leave Judged@10 and the condensed (-J) measures out')
     .option('--skip-invalid', 'leave invalid corpus lines out, each reported, instead of failing at the first (exit 2)')
     .option('--json', 'print metrics.json to stdout instead of the table');
   addElasticsearchFieldOptions(addOutputOptions(command)).action((flags: EvalFlags) => runEvalCommand(command, flags));
@@ -156,6 +162,8 @@ async function runEvalCommand(command: Command, flags: EvalFlags): Promise<void>
     ...(flags.correction ? { correction: flags.correction } : {}),
     ...(flags.cache ? { cache: flags.cache } : {}),
     ...(flags.skipInvalid ? { skipInvalid: true } : {}),
+    // chosen measures (a benchmark's protocol) are reported as chosen unless --judged asks for more
+    judged: flags.judged ?? !(flags.measures || flags.preset),
   });
   if (flags.json) process.stdout.write(`${JSON.stringify(summary.report, null, 2)}\n`);
   else process.stdout.write(`${formatReportTable(summary.report)}\n`);

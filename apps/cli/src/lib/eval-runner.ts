@@ -41,6 +41,20 @@ export const EVAL_MEASURES = [
   'recip_rank',
 ];
 
+/**
+ * Beside the usual measures, by default: how much of each system's top 10 is judged (ir_measures `Judged@10`) and
+ * the main measures on condensed lists (trec_eval `-J`: unjudged documents removed, ranks closing up; Sakai's nDCG'
+ * and AP'), so qrels pooled from one system (the Judge tab's, say) do not count another's unjudged documents as
+ * misses. Keys of metrics.json -> what computes them.
+ */
+export const JUDGED_COVERAGE = 'Judged@10';
+export const CONDENSED_MEASURES: Readonly<Record<string, string>> = { ndcg_cut_10_J: 'ndcg_cut_10', map_J: 'map' };
+const JUDGED_LABELS: Readonly<Record<string, string>> = {
+  [JUDGED_COVERAGE]: 'Judged@10',
+  ndcg_cut_10_J: 'nDCG@10 -J',
+  map_J: 'MAP -J',
+};
+
 export interface EvalRunOptions extends SourceFlags {
   collection: string;
   out: string;
@@ -67,6 +81,8 @@ export interface EvalRunOptions extends SourceFlags {
   progress?: boolean;
   /** --skip-invalid: invalid corpus lines are left out (each reported) instead of failing the run. */
   skipInvalid?: boolean;
+  /** Judged@10 and the condensed (-J) measures beside the usual ones (default true; --no-judged leaves them out). */
+  judged?: boolean;
   log?: (line: string) => void;
 }
 
@@ -491,7 +507,8 @@ async function writeOutputs(
     runFiles[system] = file;
     const passages = data.passages.get(system);
     if (passages) await writePassages(join(outDir, `${system}.passages.jsonl`), run, passages);
-    results.set(system, evaluate(data.qrels, run, { measures, level: options.level, allQueries: true }));
+    const result = evaluate(data.qrels, run, { measures, level: options.level, allQueries: true });
+    results.set(system, options.judged === false ? result : withJudgedMeasures(data.qrels, run, result, options.level));
   }
   const recallOptions = { level: options.level, allQueries: true, depths: recallDepths(options.depth) };
   const report = buildMetricsReport({
@@ -513,6 +530,38 @@ async function writeOutputs(
   await writeFile(join(outDir, 'metrics.json'), `${JSON.stringify(report, null, 2)}\n`);
   await writeQrelsCopy(outDir, data.qrels);
   return { report, outDir, runFiles, timings: context.timings };
+}
+
+/**
+ * One system's result with Judged@10 (of the run as it is) and the condensed measures (the same run under -J) added
+ * after the usual ones; every query of the qrels is evaluated (-c), as for the usual measures.
+ */
+export function withJudgedMeasures(qrels: Qrels, run: RunRows, result: EvalResult, level: number): EvalResult {
+  const coverage = evaluate(qrels, run, { measures: [JUDGED_COVERAGE], level, allQueries: true });
+  const condensed = evaluate(qrels, run, {
+    measures: [...new Set(Object.values(CONDENSED_MEASURES))],
+    level,
+    allQueries: true,
+    judgedOnly: true,
+  });
+  const extra = (values: Record<string, number> | undefined, from: Record<string, number> | undefined) => ({
+    ...values,
+    [JUDGED_COVERAGE]: from?.[JUDGED_COVERAGE] ?? 0,
+  });
+  const added = (c: Record<string, number> | undefined) =>
+    Object.fromEntries(Object.entries(CONDENSED_MEASURES).map(([key, measure]) => [key, c?.[measure] ?? 0]));
+  const perQuery = new Map<string, Record<string, number>>();
+  for (const [qid, values] of result.perQuery)
+    perQuery.set(qid, {
+      ...extra(values, coverage.perQuery.get(qid)),
+      ...added(condensed.perQuery.get(qid)),
+    });
+  return {
+    ...result,
+    measures: [...new Set([...result.measures, JUDGED_COVERAGE, ...Object.keys(CONDENSED_MEASURES)])],
+    perQuery,
+    aggregate: { ...extra(result.aggregate, coverage.aggregate), ...added(condensed.aggregate) },
+  };
 }
 
 /**
@@ -549,10 +598,28 @@ async function writeQrelsCopy(outDir: string, qrels: Qrels): Promise<void> {
   await writeFile(join(outDir, 'qrels.trec'), `${lines.join('\n')}\n`);
 }
 
-/** A fixed-width table of the aggregate figures with significance markers († p < 0.05, randomization test). */
+/**
+ * A fixed-width table of the aggregate figures with significance markers († p < 0.05, randomization test); Judged@10
+ * and the condensed (-J) measures follow in a block of their own, so the usual table keeps its width.
+ */
 export function formatReportTable(report: MetricsReport): string {
-  const measures = report.measures;
-  const header = ['system', ...measures.map(measureLabel)];
+  const judged = report.measures.filter((m) => m in JUDGED_LABELS);
+  const usual = report.measures.filter((m) => !(m in JUDGED_LABELS));
+  const lines = [
+    ...tableLines(report, usual, 'system'),
+    `(${report.collection.name}: ${report.collection.queries} queries, ${report.collection.documents} passages, depth ${report.depth}; † p < 0.05 vs ${report.baseline}, paired randomization test)`,
+  ];
+  if (judged.length > 0)
+    lines.push(
+      '',
+      ...tableLines(report, judged, 'judged-only'),
+      '(Judged@10: share of the top 10 with a judgment; -J: unjudged documents removed before measuring, as trec_eval -J)',
+    );
+  return lines.join('\n');
+}
+
+function tableLines(report: MetricsReport, measures: string[], corner: string): string[] {
+  const header = [corner, ...measures.map((m) => JUDGED_LABELS[m] ?? measureLabel(m))];
   const rows = Object.entries(report.systems).map(([name, sys]) => [
     name,
     ...measures.map((m) => {
@@ -564,10 +631,5 @@ export function formatReportTable(report: MetricsReport): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [
-    line(header),
-    widths.map((w) => '-'.repeat(w)).join('  '),
-    ...rows.map(line),
-    `(${report.collection.name}: ${report.collection.queries} queries, ${report.collection.documents} passages, depth ${report.depth}; † p < 0.05 vs ${report.baseline}, paired randomization test)`,
-  ].join('\n');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
