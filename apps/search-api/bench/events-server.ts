@@ -1,0 +1,54 @@
+// The API process of the event-intake benchmark, started by experiments.bench.ts pinned to one core (taskset -c 0):
+// the real server (buildServer, experiments in Redis Streams under BENCH_KEY_PREFIX, experiment `bench`) listening on
+// a free port, plus two routes of the benchmark's own: GET /bench/cpu (this process's CPU time, to report the share of
+// the core the intake used) and POST /bench/bare (the baseline: the same events appended with a bare XADD pipeline
+// from this process, on this core). Prints {"url": ...} once listening. No search work: a fake source, never queried.
+import { Redis } from 'ioredis';
+import { buildServer } from '../src/index.js';
+import { FakeReranker, FakeSource } from '../test/fakes.js';
+// @ts-expect-error a plain ES module shared with the load client
+import { intakeEvent } from './intake-events.mjs';
+
+const redisUrl = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
+const keyPrefix = process.env['BENCH_KEY_PREFIX'];
+if (!keyPrefix)
+  throw new Error('BENCH_KEY_PREFIX: required (the key prefix the benchmark logged its impressions under)');
+const makeEvent = intakeEvent as (targets: [string, string][], i: number, run: string) => object;
+
+const app = await buildServer(
+  { source: new FakeSource(), reranker: new FakeReranker(), mode: 'in-process' },
+  {
+    logger: false,
+    deadlineMs: 10_000,
+    bodyLimit: 8 * 1024 * 1024,
+    experiments: {
+      name: 'bench',
+      mode: 'off',
+      traffic: 1,
+      maxEvents: 1_000_000,
+      retentionDays: 1,
+      redisUrl,
+      keyPrefix,
+    },
+  },
+);
+const redis = new Redis(redisUrl);
+app.get('/bench/cpu', async () => process.cpuUsage());
+app.post<{ Body: { targets: [string, string][]; run: string; events: number } }>('/bench/bare', async (request) => {
+  const { targets, run, events } = request.body;
+  const stream = `${keyPrefix}:bare`;
+  const started = performance.now();
+  for (let i = 0; i < events; i += 1000) {
+    const pipeline = redis.pipeline();
+    for (let j = i; j < Math.min(events, i + 1000); j++)
+      pipeline.xadd(stream, '*', 'j', JSON.stringify(makeEvent(targets, j, run)));
+    await pipeline.exec();
+  }
+  return { eventsPerSecond: events / ((performance.now() - started) / 1000) };
+});
+app.addHook('onClose', async () => void redis.disconnect());
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+process.stdout.write(`${JSON.stringify({ url, pid: process.pid })}\n`);
+const stop = () => void app.close().then(() => process.exit(0));
+process.once('SIGTERM', stop);
+process.once('SIGINT', stop);
