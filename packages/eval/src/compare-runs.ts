@@ -8,6 +8,57 @@ import { correctPValues, pairedTTest, winTieLoss } from './significance.js';
 
 export type SignificanceTest = 't' | 'randomization';
 
+/** Trials per block of pairwiseRandomizationTest: the signs of a block take groups x 1,024 bytes. */
+const TRIAL_BLOCK = 1024;
+
+/**
+ * The signs of `size` trials, in the order randomizationTest draws them: per trial, one 32-bit draw gives the signs of
+ * 32 queries, bit (i & 31) for query i; the byte of group g in trial t goes to bytes[g * block + t].
+ */
+function drawSigns(nextBits: () => number, bytes: Uint8Array, groups: number, block: number, size: number): void {
+  for (let t = 0; t < size; t++) {
+    for (let g = 0; g < groups; g += 4) {
+      const bits = nextBits();
+      bytes[g * block + t] = bits & 255;
+      if (g + 1 < groups) bytes[(g + 1) * block + t] = (bits >>> 8) & 255;
+      if (g + 2 < groups) bytes[(g + 2) * block + t] = (bits >>> 16) & 255;
+      if (g + 3 < groups) bytes[(g + 3) * block + t] = bits >>> 24;
+    }
+  }
+}
+
+/** One system's permuted sum in each trial of the block. */
+function project(
+  table: Float64Array,
+  bytes: Uint8Array,
+  groups: number,
+  block: number,
+  size: number,
+  out: Float64Array,
+): void {
+  out.fill(0);
+  let g = 0;
+  // four groups at a time: a quarter of the loads and stores of `out` (the sums are exact integers: order is free)
+  for (; g + 4 <= groups; g += 4) {
+    const a = g * 256;
+    const rowA = g * block;
+    const rowB = rowA + block;
+    const rowC = rowB + block;
+    const rowD = rowC + block;
+    for (let t = 0; t < size; t++) {
+      out[t]! +=
+        table[a + bytes[rowA + t]!]! +
+        table[a + 256 + bytes[rowB + t]!]! +
+        (table[a + 512 + bytes[rowC + t]!]! + table[a + 768 + bytes[rowD + t]!]!);
+    }
+  }
+  for (; g < groups; g++) {
+    const offset = g * 256;
+    const row = g * block;
+    for (let t = 0; t < size; t++) out[t]! += table[offset + bytes[row + t]!]!;
+  }
+}
+
 /**
  * Paired two-sided randomization tests between every pair of systems at once, on the same queries.
  * `values[s][q]` is system s's value on query q. Returns `p[i][j]` (= `p[j][i]`; the diagonal is 1).
@@ -60,29 +111,28 @@ export function pairwiseRandomizationTest(
     quantised.map((b) => Math.abs(a.reduce((s, x, i) => s + x - b[i]!, 0))),
   );
   const counts = Array.from({ length: systems }, () => new Float64Array(systems));
-  const projections = new Float64Array(systems);
   const nextBits = mulberry32Uint(options.seed ?? 42);
-  const bytes = new Uint8Array(groups);
-  for (let trial = 0; trial < trials; trial++) {
-    // one 32-bit draw gives the signs of 32 queries, bit (i & 31) for query i, as in randomizationTest
-    for (let g = 0; g < groups; g += 4) {
-      const bits = nextBits();
-      bytes[g] = bits & 255;
-      if (g + 1 < groups) bytes[g + 1] = (bits >>> 8) & 255;
-      if (g + 2 < groups) bytes[g + 2] = (bits >>> 16) & 255;
-      if (g + 3 < groups) bytes[g + 3] = bits >>> 24;
-    }
-    for (let s = 0; s < systems; s++) {
-      const table = tables[s]!;
-      let sum = 0;
-      for (let g = 0, offset = 0; g < groups; g++, offset += 256) sum += table[offset + bytes[g]!]!;
-      projections[s] = sum;
-    }
+  // Trials go in blocks, group-major: a system's 256-entry table of one group stays in the L1 cache while it serves
+  // every trial of the block (trial-major, the tables of 10 systems x 5,000 queries - 12.8 MB - missed the cache on
+  // every lookup: 9x slower at 5,000 queries than at 1,500).
+  const block = Math.min(trials, TRIAL_BLOCK);
+  const bytes = new Uint8Array(groups * block); // bytes[g * block + t]: the signs of group g in trial t
+  const projections = quantised.map(() => new Float64Array(block));
+  for (let first = 0; first < trials; first += block) {
+    const size = Math.min(block, trials - first);
+    drawSigns(nextBits, bytes, groups, block, size);
+    for (let s = 0; s < systems; s++) project(tables[s]!, bytes, groups, block, size, projections[s]!);
     for (let i = 0; i < systems; i++) {
       const row = counts[i]!;
       const obs = observed[i]!;
       const pi = projections[i]!;
-      for (let j = i + 1; j < systems; j++) if (Math.abs(pi - projections[j]!) >= obs[j]!) row[j]!++;
+      for (let j = i + 1; j < systems; j++) {
+        const pj = projections[j]!;
+        const o = obs[j]!;
+        let count = 0;
+        for (let t = 0; t < size; t++) if (Math.abs(pi[t]! - pj[t]!) >= o) count++;
+        row[j]! += count;
+      }
     }
   }
   for (let i = 0; i < systems; i++)
