@@ -96,29 +96,72 @@ export interface PoolItem {
   remaining: number;
 }
 
+/** One query of a pool: its id in the qrels, its text and each system's ranking (document ids, best first). */
+export interface PoolQuery {
+  qid: string;
+  query: string;
+  rankings: readonly (readonly string[])[];
+}
+
+export interface PoolOptions {
+  /** How deep each ranking is pooled (default 10). */
+  depth?: number;
+  /** The seed of the order queries are judged in (default 1). */
+  seed?: number;
+  /** Judge only the first `sample` queries of that order (default all). */
+  sample?: number;
+}
+
+/** Logged traffic as pool queries: per query text, both systems' top-k of every impression, its id from the text. */
+function trafficPool(impressions: readonly Impression[]): PoolQuery[] {
+  const byQuery = new Map<string, (readonly string[])[]>();
+  for (const impression of impressions) {
+    const rankings = byQuery.get(impression.query) ?? [];
+    rankings.push(impression.control, impression.treatment);
+    byQuery.set(impression.query, rankings);
+  }
+  return [...byQuery].map(([query, rankings]) => ({ qid: queryIdOf(query), query, rankings }));
+}
+
+/** A query's pool: the top `depth` of its rankings, interleaved rank by rank, each document once. */
+function poolOf(rankings: PoolQuery['rankings'], depth: number): string[] {
+  const pool: string[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < depth; i++)
+    for (const ranking of rankings) {
+      const id = ranking[i];
+      if (id && !seen.has(id)) {
+        seen.add(id);
+        pool.push(id);
+      }
+    }
+  return pool;
+}
+
 /**
- * The next unjudged document: queries of logged traffic in a seeded order, each pooling the top `depth` of both
- * systems (alternating, so both are judged as deep as each other), skipping pairs already judged.
+ * The next unjudged document: queries (of logged traffic, or an eval's query set given as `{queries}`) in a seeded
+ * order, optionally only the first `sample` of them, each pooling the top `depth` of every system (alternating, so
+ * both are judged as deep as each other), skipping pairs already judged.
  */
 export function nextToJudge(
-  impressions: readonly Impression[],
+  from: readonly Impression[] | { queries: readonly PoolQuery[] },
   judgments: readonly Judgment[],
-  options: { depth?: number; seed?: number } = {},
+  options: PoolOptions = {},
 ): PoolItem | undefined {
   const depth = options.depth ?? 10;
   const judged = new Set(judgments.map((j) => `${j.qid}\u0000${j.docId}`));
-  const pools = new Map<string, string[]>();
-  for (const impression of impressions) {
-    const pool = pools.get(impression.query) ?? [];
-    for (let i = 0; i < depth; i++)
-      for (const id of [impression.control[i], impression.treatment[i]]) if (id && !pool.includes(id)) pool.push(id);
-    pools.set(impression.query, pool);
-  }
   const seed = options.seed ?? 1;
-  const queries = [...pools.keys()].sort((a, b) => seedFrom(`${seed}:${a}`) - seedFrom(`${seed}:${b}`));
-  for (const query of queries) {
-    const qid = queryIdOf(query);
-    const open = pools.get(query)!.filter((docId) => !judged.has(`${qid}\u0000${docId}`));
+  const queries = (
+    Array.isArray(from)
+      ? trafficPool(from as readonly Impression[])
+      : (from as { queries: readonly PoolQuery[] }).queries
+  )
+    .map((q) => ({ q, key: seedFrom(`${seed}:${q.query}`) }))
+    .sort((a, b) => a.key - b.key)
+    .map(({ q }) => q)
+    .slice(0, options.sample ?? Number.POSITIVE_INFINITY);
+  for (const { qid, query, rankings } of queries) {
+    const open = poolOf(rankings, depth).filter((docId) => !judged.has(`${qid}\u0000${docId}`));
     if (open.length > 0) return { qid, query, docId: open[0]!, remaining: open.length };
   }
   return undefined;

@@ -99,6 +99,37 @@ describe('judgments', () => {
     const all = ['a', 'b', 'c', 'd'].map((d) => judgment(qid, d, 0));
     expect(nextToJudge(logged, all, { depth: 2 })).toBeUndefined();
   });
+
+  it("pools an eval's query set by its own query ids, and samples the first N queries of the seeded order", () => {
+    const queries = ['lift', 'drag', 'wing', 'flap', 'stall'].map((query, i) => ({
+      qid: `q${i + 1}`,
+      query,
+      rankings: [
+        ['a', 'b', 'c'],
+        ['b', 'd', 'e'],
+      ],
+    }));
+    const first = nextToJudge({ queries }, [], { depth: 2 })!;
+    expect(first).toMatchObject({ docId: 'a', remaining: 3 });
+    expect(queries.map((q) => q.qid)).toContain(first.qid);
+    expect(first.query).toBe(queries.find((q) => q.qid === first.qid)!.query);
+    // judging walks the pool rank by rank, both systems alike: a, b (both), d; c and e lie deeper than 2
+    const order: string[] = [];
+    const given: Judgment[] = [];
+    for (let item = nextToJudge({ queries }, given, { depth: 2, sample: 2 }); item;) {
+      order.push(`${item.qid}:${item.docId}`);
+      given.push(judgment(item.qid, item.docId, 1));
+      item = nextToJudge({ queries }, given, { depth: 2, sample: 2 });
+    }
+    expect(order).toHaveLength(6); // 2 sampled queries x 3 pooled documents
+    const sampled = [...new Set(order.map((o) => o.split(':')[0]))];
+    expect(sampled).toHaveLength(2);
+    expect(sampled[0]).toBe(first.qid);
+    expect(order.slice(0, 3).map((o) => o.split(':')[1])).toEqual(['a', 'b', 'd']);
+    // another seed, another order of the same queries
+    const orders = [1, 2, 3, 4, 5].map((seed) => nextToJudge({ queries }, [], { depth: 2, seed })!.qid);
+    expect(new Set(orders).size).toBeGreaterThan(1);
+  });
 });
 
 describe('judged qrels in evaluation (judged@10 and condensed measures, as trec_eval -J)', () => {
