@@ -44,27 +44,66 @@ export interface EvalResult {
 const RELVALUE_NONPOOL = -1; // not in the qrels
 const RELVALUE_UNJUDGED = -2; // in the qrels with a negative grade
 
-/** One query's ranking joined with its judgments, as trec_eval's `te_form_res_rels` builds it. */
-interface ResRels {
-  /** Grade of each retrieved doc in trec_eval order, or a RELVALUE_* sentinel. */
-  rels: Int32Array;
-  /** Judged docs (grade >= 0) per grade. */
-  relLevels: number[];
+/**
+ * Doc ids as dense integers for one evaluation, so that the duplicate check and the judgment of a retrieved document
+ * are typed-array reads: one Map lookup per retrieved document in all (there were three, plus objects to sort).
+ * `seenIn` and `judgedIn` hold the stamp of the query that last retrieved or judged a document; stamps only grow, so
+ * a new query needs no clearing, and neither does forgetting every id past MAX_TRACKED_DOCS (bounded memory over a
+ * huge collection: ids only have to agree within one query).
+ */
+const MAX_TRACKED_DOCS = 1 << 20;
+
+class DocTable {
+  private readonly ids = new Map<string, number>();
+  seenIn = new Int32Array(1 << 12);
+  judgedIn = new Int32Array(1 << 12);
+  grade = new Int32Array(1 << 12);
+  stamp = 0;
+
+  nextQuery(): number {
+    if (this.ids.size > MAX_TRACKED_DOCS) this.ids.clear();
+    return ++this.stamp;
+  }
+
+  id(docId: string): number {
+    let id = this.ids.get(docId);
+    if (id === undefined) {
+      id = this.ids.size;
+      this.ids.set(docId, id);
+      if (id === this.seenIn.length) {
+        this.seenIn = grown(this.seenIn, id * 2);
+        this.judgedIn = grown(this.judgedIn, id * 2);
+        this.grade = grown(this.grade, id * 2);
+      }
+    }
+    return id;
+  }
 }
 
-interface Ranked {
-  docId: string;
-  sim: number;
+function grown<T extends Int32Array | Float64Array>(array: T, size: number): T {
+  if (array.length >= size) return array;
+  const bigger = new (array.constructor as new (n: number) => T)(Math.max(size, array.length * 2));
+  bigger.set(array);
+  return bigger;
+}
+
+/**
+ * One query's ranking joined with its judgments, as trec_eval's `te_form_res_rels` builds it, and the prefix sums every
+ * measure reads (reused from query to query: no allocation per query).
+ */
+class ResRels {
+  /** Grade of each retrieved doc in trec_eval order, or a RELVALUE_* sentinel; the first `numRet` count. */
+  rels = new Int32Array(1024);
+  numRet = 0;
+  /** Judged docs (grade >= 0) per grade. */
+  relLevels: number[] = [];
+  /** Doc ids of the entries (file order), and their trec_eval order when it differs. */
+  docs = new Int32Array(1024);
+  order = new Int32Array(1024);
+  sims = new Float32Array(1024);
 }
 
 /** trec_eval's comp_sim_docno on float32 scores: score descending, ties by docid descending (strcmp). */
-function compareRanked(a: Ranked, b: Ranked): number {
-  if (a.sim > b.sim) return -1;
-  if (a.sim < b.sim) return 1;
-  return strcmp(b.docId, a.docId);
-}
-
-/** In trec_eval order already (as runs are usually written)? One pass, no allocation. */
 function inTrecOrder(entries: readonly { docId: string; score: number }[]): boolean {
   for (let i = 1; i < entries.length; i++) {
     const a = Math.fround(entries[i - 1]!.score);
@@ -74,55 +113,63 @@ function inTrecOrder(entries: readonly { docId: string; score: number }[]): bool
   return true;
 }
 
-/**
- * Duplicate docids across the queries of one evaluation: doc id -> number of the query it was last seen in. One map
- * for all queries costs a third of a new Set per query (no allocation, no rehashing as it grows).
- */
-const MAX_TRACKED_DOCS = 1 << 20;
-
-interface DuplicateCheck {
-  seen: Map<string, number>;
-  query: number;
+/** The positions of the entries in trec_eval order (score descending as float32, ties by docid descending). */
+function trecOrder(entries: readonly { docId: string; score: number }[], r: ResRels): Int32Array {
+  const n = entries.length;
+  if (r.order.length < n) r.order = new Int32Array(n * 2);
+  if (r.sims.length < n) r.sims = new Float32Array(n * 2);
+  const { order, sims } = r;
+  for (let i = 0; i < n; i++) {
+    order[i] = i;
+    sims[i] = entries[i]!.score;
+  }
+  return order.subarray(0, n).sort((a, b) => {
+    if (sims[a]! > sims[b]!) return -1;
+    if (sims[a]! < sims[b]!) return 1;
+    return strcmp(entries[b]!.docId, entries[a]!.docId);
+  });
 }
 
 function formResRels(
   qid: string,
-  docs: ReadonlyMap<string, number>,
+  judgments: ReadonlyMap<string, number>,
   entries: readonly { docId: string; score: number }[],
-  maxResults: number,
-  judgedOnly: boolean,
-  lastSeenIn: DuplicateCheck,
-): ResRels {
-  let ranked: readonly { docId: string }[] = entries;
-  if (!inTrecOrder(entries)) {
-    const copy: Ranked[] = new Array<Ranked>(entries.length);
-    for (let i = 0; i < entries.length; i++)
-      copy[i] = { docId: entries[i]!.docId, sim: Math.fround(entries[i]!.score) };
-    ranked = copy.sort(compareRanked);
+  options: { maxResults: number; judgedOnly: boolean },
+  table: DocTable,
+  r: ResRels,
+): void {
+  const stamp = table.nextQuery();
+  const relLevels = r.relLevels;
+  relLevels.length = 0;
+  for (const [docId, grade] of judgments) {
+    const id = table.id(docId);
+    table.judgedIn[id] = stamp;
+    table.grade[id] = grade;
+    if (grade >= 0) relLevels[grade] = (relLevels[grade] ?? 0) + 1;
   }
-  const stamp = ++lastSeenIn.query;
-  const { seen } = lastSeenIn;
-  if (seen.size > MAX_TRACKED_DOCS) seen.clear(); // stamps are per query: bounded memory over huge collections
-  for (const entry of ranked) {
-    if (seen.get(entry.docId) === stamp)
-      throw new ValidationError('run', `duplicate document ${entry.docId} for query ${qid}`);
-    seen.set(entry.docId, stamp);
+  const total = entries.length;
+  if (r.docs.length < total) r.docs = new Int32Array(total * 2);
+  const docs = r.docs;
+  for (let i = 0; i < total; i++) {
+    const id = table.id(entries[i]!.docId);
+    if (table.seenIn[id] === stamp)
+      throw new ValidationError('run', `duplicate document ${entries[i]!.docId} for query ${qid}`);
+    table.seenIn[id] = stamp;
+    docs[i] = id;
   }
-  const n = Math.min(ranked.length, maxResults);
-  let rels = new Int32Array(n);
+  const order = inTrecOrder(entries) ? undefined : trecOrder(entries, r);
+  const n = Math.min(total, options.maxResults);
+  if (r.rels.length < n) r.rels = new Int32Array(n * 2);
+  const { rels } = r;
+  const { judgedIn, grade } = table;
   let kept = 0;
   for (let i = 0; i < n; i++) {
-    const rel = docs.get(ranked[i]!.docId);
-    const value = rel === undefined ? RELVALUE_NONPOOL : rel < 0 ? RELVALUE_UNJUDGED : rel;
-    if (judgedOnly && value < 0) continue;
-    rels[kept++] = value;
+    const id = docs[order ? order[i]! : i]!;
+    const rel = judgedIn[id] !== stamp ? RELVALUE_NONPOOL : grade[id]! < 0 ? RELVALUE_UNJUDGED : grade[id]!;
+    if (options.judgedOnly && rel < 0) continue;
+    rels[kept++] = rel;
   }
-  if (kept < n) rels = rels.slice(0, kept);
-  const relLevels: number[] = [];
-  for (const rel of docs.values()) {
-    if (rel >= 0) relLevels[rel] = (relLevels[rel] ?? 0) + 1;
-  }
-  return { rels, relLevels };
+  r.numRet = kept;
 }
 
 /** Judged documents with a grade >= level (trec_eval's num_rel); level 0 counts judged non-relevant ones too. */
@@ -132,129 +179,191 @@ function numRelevant(relLevels: readonly number[], level: number): number {
   return count;
 }
 
-/** The ideal ranking's grades: every judged grade > 0, highest first (trec_eval walks rel_levels downwards). */
-function idealGains(relLevels: readonly number[]): number[] {
-  const gains: number[] = [];
-  for (let grade = relLevels.length - 1; grade > 0; grade--) {
-    for (let n = relLevels[grade] ?? 0; n > 0; n--) gains.push(grade);
-  }
-  return gains;
-}
+/** What the measures of one relevance level read, from one pass over a query's ranking. */
+class LevelStats {
+  /** relevant[k]: relevant documents in the top k; precision[k]: sum of precision at each of them (AP's numerator). */
+  relevant = new Int32Array(1025);
+  precision = new Float64Array(1025);
+  numRel = 0;
+  /** Rank of the first relevant document, 0 for none. */
+  firstRel = 0;
+  /** bpref's sum (m_bpref.c). */
+  bpref = 0;
+  constructor(readonly level: number) {}
 
-/** DCG of the first `depth` grades, trec_eval style: gain = grade when > 0, discount log2(rank + 1), summed in rank order. */
-function dcg(grades: ArrayLike<number>, depth: number): number {
-  let sum = 0;
-  const n = Math.min(depth, grades.length);
-  for (let i = 0; i < n; i++) {
-    const gain = grades[i]!;
-    if (gain > 0) sum += gain / Math.log2(i + 2);
-  }
-  return sum;
-}
-
-function relevantInTop(rels: Int32Array, k: number, level: number): number {
-  let count = 0;
-  const n = Math.min(k, rels.length);
-  for (let i = 0; i < n; i++) if (rels[i]! >= level) count++;
-  return count;
-}
-
-/** Sum of precision at each relevant document in the top `depth` (AP's numerator). */
-function precisionSum(rels: Int32Array, depth: number, level: number): number {
-  let relSoFar = 0;
-  let sum = 0;
-  const n = Math.min(depth, rels.length);
-  for (let i = 0; i < n; i++) {
-    if (rels[i]! >= level) {
-      relSoFar++;
-      sum += relSoFar / (i + 1);
+  /**
+   * For each relevant retrieved document: precision at its rank, and for bpref 1 - (judged non-relevant documents
+   * above it, at most R) / min(judged non-relevant, R) (1 with none above); unjudged and unpooled ones are skipped.
+   */
+  scan(r: ResRels): void {
+    const { rels, numRet: n } = r;
+    const level = this.level;
+    this.relevant = grown(this.relevant, n + 1);
+    this.precision = grown(this.precision, n + 1);
+    const { relevant, precision } = this;
+    const numRel = numRelevant(r.relLevels, level);
+    let numNonrel = 0;
+    for (let j = 0; j < level; j++) numNonrel += r.relLevels[j] ?? 0;
+    let relSoFar = 0;
+    let nonrelSoFar = 0;
+    let sum = 0;
+    let bpref = 0;
+    let firstRel = 0;
+    for (let i = 0; i < n; i++) {
+      const rel = rels[i]!;
+      if (rel >= level) {
+        relSoFar++;
+        sum += relSoFar / (i + 1);
+        if (firstRel === 0) firstRel = i + 1;
+        if (nonrelSoFar > 0) bpref += 1 - Math.min(nonrelSoFar, numRel) / Math.min(numNonrel, numRel);
+        else bpref += 1;
+      } else if (rel >= 0) nonrelSoFar++;
+      relevant[i + 1] = relSoFar;
+      precision[i + 1] = sum;
     }
+    this.numRel = numRel;
+    this.firstRel = firstRel;
+    this.bpref = bpref;
   }
-  return sum;
 }
 
-function computeMeasure(m: Measure, r: ResRels, globalLevel: number): number {
-  const { rels } = r;
-  const numRet = rels.length;
-  // trec_eval counts as relevant any grade >= level; a level of 0 still never counts unjudged documents (< 0)
-  const level = Math.max(m.rel ?? globalLevel, 0);
+/** log2(rank + 1) for ranks 1, 2, ...: the DCG discounts, computed once (the same doubles as Math.log2 each time). */
+let LOG2 = new Float64Array(0);
+function discounts(n: number): Float64Array {
+  if (LOG2.length < n) {
+    LOG2 = new Float64Array(Math.max(n, LOG2.length * 2, 1024));
+    for (let i = 0; i < LOG2.length; i++) LOG2[i] = Math.log2(i + 2);
+  }
+  return LOG2;
+}
+
+/** The level-free prefix sums: DCG of the top k (gain = grade when > 0) and judged documents in the top k. */
+class GainStats {
+  dcg = new Float64Array(1025);
+  judged = new Int32Array(1025);
+  /** ideal[k]: DCG of the ideal ranking's top k (every judged grade > 0, highest first); `numIdeal` of them. */
+  ideal = new Float64Array(1025);
+  numIdeal = 0;
+
+  scan(r: ResRels): void {
+    const { rels, numRet: n } = r;
+    this.dcg = grown(this.dcg, n + 1);
+    this.judged = grown(this.judged, n + 1);
+    const { dcg, judged } = this;
+    const log2 = discounts(n);
+    let sum = 0;
+    let count = 0;
+    for (let i = 0; i < n; i++) {
+      const gain = rels[i]!;
+      if (gain > 0) sum += gain / log2[i]!;
+      if (gain !== RELVALUE_NONPOOL) count++;
+      dcg[i + 1] = sum;
+      judged[i + 1] = count;
+    }
+    // trec_eval walks rel_levels downwards
+    const levels = r.relLevels;
+    let numIdeal = 0;
+    for (let grade = levels.length - 1; grade > 0; grade--) numIdeal += levels[grade] ?? 0;
+    this.ideal = grown(this.ideal, numIdeal + 1);
+    const ideal = this.ideal;
+    const idealLog2 = discounts(numIdeal);
+    let i = 0;
+    sum = 0;
+    for (let grade = levels.length - 1; grade > 0; grade--) {
+      for (let k = levels[grade] ?? 0; k > 0; k--, i++) {
+        sum += grade / idealLog2[i]!;
+        ideal[i + 1] = sum;
+      }
+    }
+    this.numIdeal = numIdeal;
+  }
+}
+
+/** A measure's value from the query's prefix sums (trec_eval's m_*.c; `n` = retrieved documents). */
+function measureValue(m: Measure, s: LevelStats, g: GainStats, n: number): number {
+  const k = m.cutoff ?? 0;
+  const top = Math.min(k, n);
   switch (m.family) {
     case 'num_q':
       return 1;
     case 'num_ret':
-      return numRet;
+      return n;
     case 'num_rel':
-      return numRelevant(r.relLevels, level);
+      return s.numRel;
     case 'num_rel_ret':
-      return relevantInTop(rels, numRet, level);
+      return s.relevant[n]!;
     case 'map':
-    case 'map_cut': {
-      // m_map.c / m_map_cut.c: precision at each relevant retrieved doc (in the top k), over all relevant docs
-      const numRel = numRelevant(r.relLevels, level);
-      if (numRel === 0) return 0;
-      return precisionSum(rels, m.family === 'map' ? numRet : m.cutoff!, level) / numRel;
-    }
+      return s.numRel === 0 ? 0 : s.precision[n]! / s.numRel;
+    case 'map_cut':
+      return s.numRel === 0 ? 0 : s.precision[top]! / s.numRel;
     case 'recip_rank':
-    case 'recip_rank_cut': {
-      const depth = m.family === 'recip_rank' ? numRet : Math.min(numRet, m.cutoff!);
-      for (let i = 0; i < depth; i++) if (rels[i]! >= level) return 1 / (i + 1);
-      return 0;
-    }
+      return s.firstRel > 0 ? 1 / s.firstRel : 0;
+    case 'recip_rank_cut':
+      return s.firstRel > 0 && s.firstRel <= k ? 1 / s.firstRel : 0;
     case 'P':
       // m_P.c: the denominator is the cutoff even when fewer docs were retrieved
-      return relevantInTop(rels, m.cutoff!, level) / m.cutoff!;
-    case 'recall': {
-      const numRel = numRelevant(r.relLevels, level);
-      return numRel === 0 ? 0 : relevantInTop(rels, m.cutoff!, level) / numRel;
-    }
+      return s.relevant[top]! / k;
+    case 'recall':
+      return s.numRel === 0 ? 0 : s.relevant[top]! / s.numRel;
     case 'success':
-      return relevantInTop(rels, m.cutoff!, level) > 0 ? 1 : 0;
+      return s.relevant[top]! > 0 ? 1 : 0;
     case 'Rprec': {
-      const numRel = numRelevant(r.relLevels, level);
-      const depth = Math.min(numRet, numRel);
-      return depth === 0 ? 0 : relevantInTop(rels, depth, level) / numRel;
+      const depth = Math.min(n, s.numRel);
+      return depth === 0 ? 0 : s.relevant[depth]! / s.numRel;
     }
     case 'bpref':
-      return bpref(r, level);
-    case 'judged': {
+      return s.numRel > 0 ? s.bpref / s.numRel : s.bpref;
+    case 'judged':
       // ir_measures Judged@k: the share of the top min(k, retrieved) that has a judgment (any grade, even negative)
-      const depth = Math.min(numRet, m.cutoff!);
-      if (depth === 0) return 0;
-      let judged = 0;
-      for (let i = 0; i < depth; i++) if (rels[i] !== RELVALUE_NONPOOL) judged++;
-      return judged / depth;
-    }
+      return top === 0 ? 0 : g.judged[top]! / top;
     case 'ndcg_cut': {
-      const ideal = dcg(idealGains(r.relLevels), m.cutoff!);
-      const actual = dcg(rels, m.cutoff!);
+      const ideal = g.ideal[Math.min(k, g.numIdeal)]!;
+      const actual = g.dcg[top]!;
       return ideal > 0 ? actual / ideal : actual;
     }
     case 'ndcg': {
-      const gains = idealGains(r.relLevels);
-      const ideal = dcg(gains, gains.length);
-      return ideal > 0 ? dcg(rels, numRet) / ideal : 0;
+      const ideal = g.ideal[g.numIdeal]!;
+      return ideal > 0 ? g.dcg[n]! / ideal : 0;
     }
   }
 }
 
-/**
- * m_bpref.c: for each judged relevant document retrieved, 1 - (judged non-relevant documents ranked above it,
- * at most R) / min(judged non-relevant, R); summed and divided by R. Documents outside the pool or with a negative
- * grade are skipped; with no non-relevant document above, a relevant one counts 1.
- */
-function bpref(r: ResRels, level: number): number {
-  const numRel = numRelevant(r.relLevels, level);
-  let numNonrel = 0;
-  for (let j = 0; j < level; j++) numNonrel += r.relLevels[j] ?? 0;
-  let nonrelSoFar = 0;
-  let sum = 0;
-  for (const rel of r.rels) {
-    if (rel < 0) continue;
-    if (rel < level) nonrelSoFar++;
-    else if (nonrelSoFar > 0) sum += 1 - Math.min(nonrelSoFar, numRel) / Math.min(numNonrel, numRel);
-    else sum += 1;
+/** The measures of one evaluation, each with the stats of its relevance level, and the passes a query needs. */
+interface Plan {
+  measures: Measure[];
+  /** levelOf[i]: index into `levels` of measures[i]'s stats. */
+  levelOf: number[];
+  levels: LevelStats[];
+  gains: GainStats;
+  needsGains: boolean;
+}
+
+function makePlan(measures: Measure[], globalLevel: number): Plan {
+  const levels: LevelStats[] = [];
+  const levelOf = measures.map((m) => {
+    // trec_eval counts as relevant any grade >= level; a level of 0 still never counts unjudged documents (< 0)
+    const level = Math.max(m.rel ?? globalLevel, 0);
+    let index = levels.findIndex((s) => s.level === level);
+    if (index < 0) index = levels.push(new LevelStats(level)) - 1;
+    return index;
+  });
+  const needsGains = measures.some((m) => m.family === 'ndcg' || m.family === 'ndcg_cut' || m.family === 'judged');
+  return { measures, levelOf, levels, gains: new GainStats(), needsGains };
+}
+
+/** One query's values (and their addition to `sums`), every measure from one pass per relevance level. */
+function measureQuery(plan: Plan, r: ResRels, sums: Record<string, number>): Record<string, number> {
+  for (const stats of plan.levels) stats.scan(r);
+  if (plan.needsGains) plan.gains.scan(r);
+  const values: Record<string, number> = {};
+  const { measures, levelOf, levels, gains } = plan;
+  for (let i = 0; i < measures.length; i++) {
+    const m = measures[i]!;
+    const value = measureValue(m, levels[levelOf[i]!]!, gains, r.numRet);
+    values[m.name] = value;
+    sums[m.name]! += value;
   }
-  return numRel > 0 ? sum / numRel : sum;
+  return values;
 }
 
 /**
@@ -282,21 +391,18 @@ export function evaluate(qrels: Qrels, run: RunLike, options: EvaluateOptions = 
   const perQuery = new Map<string, Record<string, number>>();
   const missing = new Set<string>();
   const sums: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
-  const duplicates: DuplicateCheck = { seen: new Map(), query: 0 };
+  const plan = makePlan(measures, level);
+  const table = new DocTable();
+  const r = new ResRels();
+  const formOptions = { maxResults, judgedOnly: options.judgedOnly === true };
   for (const qid of qids) {
     const entries = run.get(qid);
     if (entries === undefined) {
       if (!options.allQueries && !chosen) continue; // no results: ignored unless -c
       missing.add(qid);
     }
-    const r = formResRels(qid, qrels.get(qid)!, entries ?? [], maxResults, options.judgedOnly === true, duplicates);
-    const values: Record<string, number> = {};
-    for (const m of measures) {
-      const value = computeMeasure(m, r, level);
-      values[m.name] = value;
-      sums[m.name]! += value;
-    }
-    perQuery.set(qid, values);
+    formResRels(qid, qrels.get(qid)!, entries ?? [], formOptions, table, r);
+    perQuery.set(qid, measureQuery(plan, r, sums));
   }
   const numQueries = perQuery.size;
   if (numQueries === 0) throw new ValidationError('run', 'no queries with both results and relevance judgments');
