@@ -87,6 +87,30 @@ export function parseTrecRun(text: string, file: string): RunRow[] {
   return rows;
 }
 
+/**
+ * The rows of one run of an eval output (`runs/<system>[.run|.trec|...]` or `<system>.run|.trec` beside metrics.json);
+ * an unknown eval output or run is a NotFoundError naming `name` or `system`.
+ */
+export async function readEvalRun(evalDir: string, name: string, system: string): Promise<RunRow[]> {
+  const root = resolve(evalDir);
+  segment('name', name);
+  segment('system', system);
+  if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
+  const candidates = RUN_EXTENSIONS.flatMap((ext) => [
+    [name, 'runs', system + ext],
+    ...(ext === '.run' || ext === '.trec' ? [[name, system + ext]] : []),
+  ]);
+  for (const parts of candidates) {
+    const ext = parts[parts.length - 1]!.slice(system.length);
+    const file = await inside(root, ...parts);
+    if (!file) continue;
+    const info = await stat(file);
+    if (!info.isFile()) continue;
+    return parseTrecRun(await readFile(file, 'utf8'), `${system}${ext}`);
+  }
+  throw new NotFoundError('system', `no run "${system}" in eval output "${name}"`);
+}
+
 const NAME = { type: 'string', description: 'Eval output: a sub-folder of the eval folder' };
 const SYSTEM = { type: 'string', description: 'System: a run file of the eval output (<system>.run|.trec)' };
 const params = (properties: Record<string, object>) => ({
@@ -137,22 +161,9 @@ export async function evalRoutes(app: FastifyInstance, opts: { evalDir: string }
     async (request) => {
       const name = segment('name', request.params.name);
       const system = segment('system', request.params.system);
-      if (!(await inside(root, name, 'metrics.json'))) throw new NotFoundError('name', `no eval output "${name}"`);
-      const candidates = RUN_EXTENSIONS.flatMap((ext) => [
-        [name, 'runs', system + ext],
-        ...(ext === '.run' || ext === '.trec' ? [[name, system + ext]] : []),
-      ]);
-      for (const parts of candidates) {
-        const ext = parts[parts.length - 1]!.slice(system.length);
-        const file = await inside(root, ...parts);
-        if (!file) continue;
-        const info = await stat(file);
-        if (!info.isFile()) continue;
-        const rows = parseTrecRun(await readFile(file, 'utf8'), `${system}${ext}`);
-        const qid = request.query.qid;
-        return { name, system, rows: typeof qid === 'string' && qid !== '' ? rows.filter((r) => r.qid === qid) : rows };
-      }
-      throw new NotFoundError('system', `no run "${system}" in eval output "${name}"`);
+      const rows = await readEvalRun(root, name, system);
+      const qid = request.query.qid;
+      return { name, system, rows: typeof qid === 'string' && qid !== '' ? rows.filter((r) => r.qid === qid) : rows };
     },
   );
 

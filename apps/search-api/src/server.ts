@@ -67,7 +67,11 @@ export async function buildServer(deps: ServerDeps, options: ServerOptions = {})
     ...(deps.queryCache ? { queryCache: deps.queryCache } : {}),
   });
   await app.register(healthPlugin, { deps });
-  await app.register(experimentsPlugin, { deps, options: options.experiments ?? DEFAULT_EXPERIMENT_OPTIONS });
+  await app.register(experimentsPlugin, {
+    deps,
+    options: options.experiments ?? DEFAULT_EXPERIMENT_OPTIONS,
+    ...(options.evalDir ? { evals: { evalDir: options.evalDir, collectionDirs: options.collectionDirs ?? [] } } : {}),
+  });
   await app.register(searchPlugin, {
     deps,
     deadlineMs: settings.deadlineMs,

@@ -1,5 +1,5 @@
 // Online experiments through the API (#19): /search shadowed and interleaved, events in, the report out.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -250,6 +250,107 @@ describe('judging', () => {
         payload: { qid: 'q', query: 'q', docId: 'd1', grade: 7 },
       });
       expect([bad.statusCode, bad.json().field]).toEqual([400, 'grade']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("judging an eval's query set", () => {
+  /** An eval output as `dotrank eval` leaves it (runs beside metrics.json) with the collection's queries and corpus. */
+  async function evalOutput(root: string, name: string, corpus: boolean): Promise<void> {
+    const dir = join(root, name);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'metrics.json'), JSON.stringify({ version: 1, collection: { name } }));
+    const run = (ranking: Record<string, string[]>, tag: string) =>
+      Object.entries(ranking)
+        .flatMap(([qid, ids]) => ids.map((id, i) => `${qid} Q0 ${id} ${i + 1} ${10 - i} ${tag}\n`))
+        .join('');
+    await writeFile(join(dir, 'bm25.run'), run({ q1: ['d1', 'd2', 'd3', 'd4'], q2: ['d5', 'd6', 'd7'] }, 'bm25'));
+    await writeFile(join(dir, 'tasb.run'), run({ q1: ['d3', 'd9', 'd1'], q2: ['d6', 'd8'] }, 'tasb'));
+    await writeFile(
+      join(dir, 'queries.jsonl'),
+      ['{"_id":"q1","text":"wing lift"}', '{"_id":"q2","text":"flow lift"}', '{"_id":"q3","text":"unjudged"}'].join('\n'),
+    );
+    if (corpus)
+      await writeFile(
+        join(dir, 'corpus.jsonl'),
+        PASSAGES.map((p) => JSON.stringify({ _id: p.id, text: `from the eval's corpus: ${p.id}` })).join('\n'),
+      );
+  }
+
+  async function makeWithEvals(evalDir: string | undefined, judgmentsFile: string): Promise<FastifyInstance> {
+    const source = new FakeSource();
+    await source.index(PASSAGES);
+    return buildServer(
+      { source, reranker: new FakeReranker(), mode: 'in-process' },
+      { logger: false, deadlineMs: 500, experiments: { ...base, judgmentsFile }, ...(evalDir ? { evalDir } : {}) },
+    );
+  }
+
+  /** Judges everything the pool offers (grade 1), returning `qid docid` pairs in the order offered. */
+  async function judgeAll(url: string): Promise<{ pairs: string[]; texts: Map<string, string> }> {
+    const pairs: string[] = [];
+    const texts = new Map<string, string>();
+    for (;;) {
+      const res = await app.inject({ method: 'GET', url });
+      expect(res.statusCode, res.body).toBe(200);
+      const next = res.json();
+      expect(next.source).toBe('eval');
+      if (!next.item) return { pairs, texts };
+      pairs.push(`${next.item.qid} ${next.item.docId}`);
+      texts.set(next.item.docId, next.item.text);
+      const { qid, query, docId } = next.item;
+      const post = await app.inject({
+        method: 'POST',
+        url: '/api/judgments',
+        payload: { qid, query, docId, grade: 1 },
+      });
+      expect(post.statusCode, post.body).toBe(200);
+    }
+  }
+
+  it('pools the top-k of the BM25 and TAS-B runs per query, with the text from the eval collection, into qrels', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dotrank-judge-eval-'));
+    try {
+      await evalOutput(join(dir, 'evals'), 'cran', true);
+      app = await makeWithEvals(join(dir, 'evals'), join(dir, 'judgments.jsonl'));
+      const { pairs, texts } = await judgeAll('/api/judgments/next?eval=cran&depth=2');
+      // depth 2, rank by rank over both runs: q1 d1 d3 d2 d9; q2 d5 d6 d8 (d6 once)
+      expect([...pairs].sort()).toEqual(['q1 d1', 'q1 d2', 'q1 d3', 'q1 d9', 'q2 d5', 'q2 d6', 'q2 d8']);
+      const q1 = pairs.filter((p) => p.startsWith('q1')).map((p) => p.split(' ')[1]);
+      expect(q1).toEqual(['d1', 'd3', 'd2', 'd9']);
+      expect(texts.get('d9')).toBe("from the eval's corpus: d9");
+      const qrels = (await app.inject({ method: 'GET', url: '/api/judgments/qrels' })).body;
+      expect(qrels.trim().split('\n').sort()).toEqual(pairs.map((p) => p.replace(' ', ' 0 ') + ' 1').sort());
+      // the pool is exhausted for this eval; logged traffic is another pool
+      const traffic = (await app.inject({ method: 'GET', url: '/api/judgments/next' })).json();
+      expect([traffic.source, traffic.item]).toEqual(['traffic', null]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('samples N queries, falls back to the first stage for text, and refuses unknown evals and runs by field', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dotrank-judge-eval-'));
+    try {
+      await evalOutput(join(dir, 'evals'), 'bare', false);
+      app = await makeWithEvals(join(dir, 'evals'), join(dir, 'judgments.jsonl'));
+      const { pairs, texts } = await judgeAll('/api/judgments/next?eval=bare&depth=1&sample=1');
+      expect(new Set(pairs.map((p) => p.split(' ')[0])).size).toBe(1);
+      expect(pairs).toHaveLength(2); // the top 1 of both runs: d1 and d3, or d5 and d6
+      for (const [docId, text] of texts) expect(text).toBe(PASSAGES.find((p) => p.id === docId)!.text);
+      const refused = async (url: string) => {
+        const res = await app.inject({ method: 'GET', url });
+        return [res.statusCode, res.json().field];
+      };
+      expect(await refused('/api/judgments/next?eval=nope')).toEqual([404, 'eval']);
+      expect(await refused('/api/judgments/next?eval=..%2Fbare')).toEqual([404, 'eval']);
+      expect(await refused('/api/judgments/next?eval=bare&systems=bm25,rrf')).toEqual([400, 'systems']);
+      expect(await refused('/api/judgments/next?eval=bare&sample=0')).toEqual([400, 'sample']);
+      await app.close();
+      app = await makeWithEvals(undefined, join(dir, 'judgments.jsonl'));
+      expect(await refused('/api/judgments/next?eval=bare')).toEqual([400, 'eval']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

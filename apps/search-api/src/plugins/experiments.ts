@@ -156,7 +156,12 @@ const eventSchema = {
     '{impressionId, type: click|dwell|conversion, docId, position? (1-based), timestamp?, eventId?}; UBI names query_id, action_name, event_attributes.object.object_id, position.ordinal are accepted too',
 };
 
-const experimentsPlugin: FastifyPluginAsync<{ deps: ServerDeps; options: ExperimentOptions }> = async (app, opts) => {
+const experimentsPlugin: FastifyPluginAsync<{
+  deps: ServerDeps;
+  options: ExperimentOptions;
+  /** Eval outputs the Judge tab may pool the query sets of. */
+  evals?: { evalDir: string; collectionDirs?: string[] };
+}> = async (app, opts) => {
   const { options } = opts;
   const store = openStore(app, options);
   const runner = new ExperimentRunner({
@@ -175,7 +180,12 @@ const experimentsPlugin: FastifyPluginAsync<{ deps: ServerDeps; options: Experim
     if (!options.store) await store.close();
     await judgments.close();
   });
-  await app.register(judgmentRoutes, { deps: opts.deps, runner, store: judgments });
+  await app.register(judgmentRoutes, {
+    deps: opts.deps,
+    runner,
+    store: judgments,
+    ...(opts.evals ? { evals: opts.evals } : {}),
+  });
 
   app.post('/api/events', {
     schema: {

@@ -31,7 +31,7 @@ interface Sources {
 interface Loaded {
   qrels?: Promise<Qrels>;
   queries?: Promise<Map<string, string>>;
-  passages?: Promise<Map<string, { title?: string; text: string }>>;
+  passages?: Promise<Passages>;
 }
 
 function plainName(value: string): string {
@@ -98,21 +98,64 @@ const params = (key: string, description: string) => ({
   properties: { name: NAME, [key]: { type: 'string', description } },
 });
 
-/** Registers the drill-down routes; files are read once per eval output and kept in memory. */
-export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptions): Promise<void> {
-  const root = resolve(opts.evalDir);
-  const collectionDirs = opts.collectionDirs ?? [];
-  const cache = new Map<string, { sources: Promise<Sources>; loaded: Loaded }>();
+type Passages = Map<string, { title?: string; text: string }>;
 
-  const entry = async (name: string) => {
-    const folder = await evalFolder(root, plainName(name));
-    let e = cache.get(folder);
+/**
+ * The collection files of eval outputs, found as the header says and read once per eval output, then kept in memory:
+ * what the drill-down routes and the Judge tab's pools (an eval's query set) read. A file the eval output has no
+ * source for is `undefined`.
+ */
+export class EvalCollections {
+  private readonly root: string;
+  private readonly collectionDirs: readonly string[];
+  private readonly cache = new Map<string, { sources: Promise<Sources>; loaded: Loaded }>();
+
+  constructor(opts: EvalExtraOptions) {
+    this.root = resolve(opts.evalDir);
+    this.collectionDirs = opts.collectionDirs ?? [];
+  }
+
+  private async entry(name: string) {
+    const folder = await evalFolder(this.root, plainName(name));
+    let e = this.cache.get(folder);
     if (!e) {
-      e = { sources: sourcesOf(folder, collectionDirs), loaded: {} };
-      cache.set(folder, e);
+      e = { sources: sourcesOf(folder, this.collectionDirs), loaded: {} };
+      this.cache.set(folder, e);
     }
     return { ...e, sources: await e.sources };
-  };
+  }
+
+  async qrels(name: string): Promise<Qrels | undefined> {
+    const e = await this.entry(name);
+    if (!e.sources.qrels) return undefined;
+    e.loaded.qrels ??= readQrels(e.sources.qrels);
+    return e.loaded.qrels;
+  }
+
+  async queries(name: string): Promise<Map<string, string> | undefined> {
+    const e = await this.entry(name);
+    if (!e.sources.queries) return undefined;
+    e.loaded.queries ??= readQueries(e.sources.queries).then((qs) => new Map(qs.map((q) => [q.id, q.text])));
+    return e.loaded.queries;
+  }
+
+  async passages(name: string): Promise<Passages | undefined> {
+    const e = await this.entry(name);
+    const corpus = e.sources.corpus;
+    if (!corpus) return undefined;
+    e.loaded.passages ??= (async () => {
+      const map: Passages = new Map();
+      for await (const p of readCorpus(corpus))
+        map.set(p.id, p.title ? { title: p.title, text: p.text } : { text: p.text });
+      return map;
+    })();
+    return e.loaded.passages;
+  }
+}
+
+/** Registers the drill-down routes; files are read once per eval output and kept in memory. */
+export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptions): Promise<void> {
+  const collections = new EvalCollections(opts);
 
   const missing = (name: string, what: string) =>
     new NotFoundError(
@@ -132,10 +175,9 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
     async (request) => {
       const { name } = request.params;
       const qid = id('qid', request.params.qid);
-      const e = await entry(name);
-      if (!e.sources.qrels) throw missing(name, 'qrels');
-      e.loaded.qrels ??= readQrels(e.sources.qrels);
-      const judged = (await e.loaded.qrels).get(qid);
+      const qrels = await collections.qrels(name);
+      if (!qrels) throw missing(name, 'qrels');
+      const judged = qrels.get(qid);
       return { name, qid, judgments: judged ? Object.fromEntries(judged) : {} };
     },
   );
@@ -146,10 +188,9 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
     async (request) => {
       const { name } = request.params;
       const qid = id('qid', request.params.qid);
-      const e = await entry(name);
-      if (!e.sources.queries) throw missing(name, 'queries');
-      e.loaded.queries ??= readQueries(e.sources.queries).then((qs) => new Map(qs.map((q) => [q.id, q.text])));
-      const text = (await e.loaded.queries).get(qid);
+      const queries = await collections.queries(name);
+      if (!queries) throw missing(name, 'queries');
+      const text = queries.get(qid);
       if (text === undefined) throw new NotFoundError('qid', `no query "${qid}" in eval output "${name}"`);
       return { name, qid, text };
     },
@@ -167,16 +208,9 @@ export async function evalExtraRoutes(app: FastifyInstance, opts: EvalExtraOptio
     async (request) => {
       const { name } = request.params;
       const docId = id('id', request.params.id);
-      const e = await entry(name);
-      if (!e.sources.corpus) throw missing(name, 'corpus');
-      const corpus = e.sources.corpus;
-      e.loaded.passages ??= (async () => {
-        const map = new Map<string, { title?: string; text: string }>();
-        for await (const p of readCorpus(corpus))
-          map.set(p.id, p.title ? { title: p.title, text: p.text } : { text: p.text });
-        return map;
-      })();
-      const passage = (await e.loaded.passages).get(docId);
+      const passages = await collections.passages(name);
+      if (!passages) throw missing(name, 'corpus');
+      const passage = passages.get(docId);
       if (!passage) throw new NotFoundError('id', `no passage "${docId}" in the collection of eval output "${name}"`);
       return { name, id: docId, ...passage };
     },
