@@ -6,7 +6,10 @@ const DAY_MS = 86_400_000;
 /** How often (at most) one stream is trimmed to the retention with XTRIM MINID. */
 const TRIM_EVERY_MS = 60_000;
 const PAGE = 1000;
-/** Impressions this process logged, kept to validate their events without a Redis round trip. */
+/**
+ * Impressions this process logged or looked up, kept to validate their events without a Redis round trip (an
+ * impression never changes what an event is checked against; an id missing here is looked up in Redis).
+ */
 const RECENT_IMPRESSIONS = 10_000;
 /** Impressions waiting to be written; more are refused (and counted), never queued without bound. */
 const MAX_BUFFERED = RECENT_IMPRESSIONS;
@@ -17,23 +20,34 @@ const FLUSH_EVERY_MS = 5;
 /**
  * Appends events whose eventId is new: SET NX on the id's key (expiring with the retention), then XADD capped by
  * MAXLEN ~. One script, so a batch is one round trip and a duplicate is never appended, even from two processes.
- * KEYS[1] = events stream; ARGV = maxlen, ttl seconds, event-key prefix, then (eventId, json) pairs.
+ * KEYS[1] = events stream; ARGV = maxlen, ttl seconds, event-key prefix, then (eventId, json) pairs. Returns one flag
+ * per pair (1 = appended, 0 = duplicate), so the events of several requests can share one call.
  */
 const APPEND_EVENTS = `
-local added = 0
+local added = {}
 for i = 4, #ARGV, 2 do
   if redis.call('SET', ARGV[3] .. ARGV[i], '1', 'NX', 'EX', ARGV[2]) then
     redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'j', ARGV[i + 1])
-    added = added + 1
+    added[#added + 1] = 1
+  else
+    added[#added + 1] = 0
   end
 end
 return added`;
+/** Events per script call at most: a long script blocks Redis for everyone meanwhile. */
+const APPEND_CHUNK = 500;
 
 /** A plain connection or a Redis Cluster one (every multi-key command of the store stays in one slot). */
 export type ExperimentRedis = Redis | Cluster;
 
 type ScriptedRedis = ExperimentRedis & {
-  dotrankAppendEvents(stream: string, maxLen: number, ttl: number, prefix: string, ...pairs: string[]): Promise<number>;
+  dotrankAppendEvents(
+    stream: string,
+    maxLen: number,
+    ttl: number,
+    prefix: string,
+    ...pairs: string[]
+  ): Promise<number[]>;
 };
 
 export interface RedisStoreOptions extends StoreLimits {
@@ -60,6 +74,13 @@ export interface ImpressionWriteStats {
   failed: number;
   /** Waiting in the buffer now. */
   buffered: number;
+}
+
+/** Events of one recordEvents call waiting for the next append (they share it with other calls of the same tick). */
+interface PendingEvents {
+  events: readonly ExperimentEvent[];
+  resolve: (counts: { accepted: number; duplicates: number }) => void;
+  reject: (error: Error) => void;
 }
 
 interface BufferedImpression {
@@ -94,6 +115,10 @@ export class RedisExperimentStore implements ExperimentStore {
   private readonly inFlight = new Set<Promise<void>>();
   /** Experiment names this process has added to the set of names (one SADD per name and process). */
   private readonly knownNames = new Set<string>();
+  /** The set of names as last read (SMEMBERS), to look impressions up without reading it each time. */
+  private readNames = new Set<string>();
+  /** recordEvents calls of this tick, appended together (one script call per experiment) on setImmediate. */
+  private pendingEvents: PendingEvents[] = [];
   private readonly counts = { written: 0, dropped: 0, failed: 0 };
 
   constructor(
@@ -147,9 +172,7 @@ export class RedisExperimentStore implements ExperimentStore {
         new Error(`impression write buffer full (${limit} waiting): impression ${impression.impressionId} dropped`),
       );
     }
-    this.recent.delete(impression.impressionId);
-    this.recent.set(impression.impressionId, impression);
-    if (this.recent.size > RECENT_IMPRESSIONS) this.recent.delete(this.recent.keys().next().value!);
+    this.remember(impression);
     return new Promise<void>((resolve, reject) => {
       this.buffer.push({ impression, provisional: options.provisional === true, resolve, reject });
       if (this.buffer.length >= FLUSH_BATCH) this.flush();
@@ -200,56 +223,116 @@ export class RedisExperimentStore implements ExperimentStore {
 
   /** Writes what waits and waits for every write under way (close, tests). */
   async drain(): Promise<void> {
+    if (this.pendingEvents.length > 0) await this.appendPending();
     this.flush();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
+  /** Keeps an impression in the index of recent ones (the newest last; the oldest forgotten beyond the bound). */
+  private remember(impression: Impression): void {
+    this.recent.delete(impression.impressionId);
+    this.recent.set(impression.impressionId, impression);
+    if (this.recent.size > RECENT_IMPRESSIONS) this.recent.delete(this.recent.keys().next().value!);
+  }
+
+  /**
+   * The index of recent impressions first, then Redis: an id does not name its experiment, so one single-slot MGET
+   * per experiment name, over the names known (added or read before); only ids still missing read the set of names
+   * again, for an experiment another process started since. What Redis had is remembered: its events need no lookup.
+   */
   async getImpressions(ids: readonly string[]): Promise<Map<string, Impression>> {
     const found = new Map<string, Impression>();
     if (ids.length === 0) return found;
     const cutoff = this.now() - this.options.retentionDays * DAY_MS;
-    const missing: string[] = [];
+    let missing: string[] = [];
     for (const id of new Set(ids)) {
       const cached = this.recent.get(id);
       if (cached && cached.time >= cutoff) found.set(id, cached);
       else missing.push(id);
     }
-    if (missing.length === 0) return found;
-    // an id does not name its experiment: one single-slot MGET per experiment name
-    const names = new Set([...this.knownNames, ...(await this.redis.smembers(this.namesKey))]);
-    const perName = await Promise.all(
-      [...names].map((name) => this.redis.mget(...missing.map((id) => this.impressionKey(name, id)))),
-    );
-    for (const values of perName)
-      missing.forEach((id, i) => {
-        const value = values[i];
-        if (value && !found.has(id)) found.set(id, JSON.parse(value) as Impression);
-      });
+    const tried = new Set<string>();
+    const lookUp = async (names: string[]) => {
+      for (const name of names) tried.add(name);
+      const perName = await Promise.all(
+        names.map((name) => this.redis.mget(...missing.map((id) => this.impressionKey(name, id)))),
+      );
+      for (const values of perName)
+        missing.forEach((id, i) => {
+          const value = values[i];
+          if (!value || found.has(id)) return;
+          const impression = JSON.parse(value) as Impression;
+          found.set(id, impression);
+          this.remember(impression);
+        });
+      missing = missing.filter((id) => !found.has(id));
+    };
+    if (missing.length > 0) await lookUp([...new Set([...this.knownNames, ...this.readNames])]);
+    if (missing.length > 0) {
+      this.readNames = new Set(await this.redis.smembers(this.namesKey));
+      await lookUp([...this.readNames].filter((name) => !tried.has(name)));
+    }
     return found;
   }
 
-  async recordEvents(events: readonly ExperimentEvent[]): Promise<{ accepted: number; duplicates: number }> {
-    const byExperiment = new Map<string, ExperimentEvent[]>();
-    for (const event of events) {
-      const list = byExperiment.get(event.experiment);
-      if (list) list.push(event);
-      else byExperiment.set(event.experiment, [event]);
-    }
-    let accepted = 0;
+  /**
+   * Appends events whose eventId is new. The calls of one tick (concurrent requests) share one script call per
+   * experiment (in chunks of APPEND_CHUNK), so under load the round trips and Redis commands do not grow with the
+   * requests; each call gets its own counts back.
+   */
+  recordEvents(events: readonly ExperimentEvent[]): Promise<{ accepted: number; duplicates: number }> {
+    if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
+    return new Promise((resolve, reject) => {
+      if (this.pendingEvents.length === 0) setImmediate(() => void this.appendPending());
+      this.pendingEvents.push({ events, resolve, reject });
+    });
+  }
+
+  private async appendPending(): Promise<void> {
+    const calls = this.pendingEvents;
+    this.pendingEvents = [];
+    // every event of the tick, grouped by experiment, remembering whose it is
+    const byExperiment = new Map<string, { event: ExperimentEvent; call: number }[]>();
+    calls.forEach(({ events }, call) => {
+      for (const event of events) {
+        const list = byExperiment.get(event.experiment);
+        if (list) list.push({ event, call });
+        else byExperiment.set(event.experiment, [{ event, call }]);
+      }
+    });
+    const accepted = calls.map(() => 0);
+    const failed = new Map<number, Error>();
+    const appends: Promise<void>[] = [];
     for (const [experiment, list] of byExperiment) {
       const stream = this.stream(experiment, 'events');
-      const pairs = list.flatMap((e) => [e.eventId, JSON.stringify(e)]);
       const prefix = `${this.base}:{${experiment}}:event:`;
-      accepted += await this.redis.dotrankAppendEvents(
-        stream,
-        this.options.maxEvents,
-        this.ttlSeconds,
-        prefix,
-        ...pairs,
-      );
+      for (let from = 0; from < list.length; from += APPEND_CHUNK) {
+        const chunk = list.slice(from, from + APPEND_CHUNK);
+        const pairs = chunk.flatMap(({ event }) => [event.eventId, JSON.stringify(event)]);
+        const append = this.redis.dotrankAppendEvents(
+          stream,
+          this.options.maxEvents,
+          this.ttlSeconds,
+          prefix,
+          ...pairs,
+        );
+        appends.push(
+          append.then(
+            (flags) => flags.forEach((flag, i) => (accepted[chunk[i]!.call]! += flag)),
+            (error: unknown) => {
+              const cause = error instanceof Error ? error : new Error(String(error));
+              for (const { call } of chunk) failed.set(call, cause);
+            },
+          ),
+        );
+      }
       this.trimLater(stream);
     }
-    return { accepted, duplicates: events.length - accepted };
+    await Promise.all(appends);
+    calls.forEach(({ events, resolve, reject }, call) => {
+      const error = failed.get(call);
+      if (error) reject(error);
+      else resolve({ accepted: accepted[call]!, duplicates: events.length - accepted[call]! });
+    });
   }
 
   private async readStream<T>(stream: string): Promise<T[]> {

@@ -146,6 +146,8 @@ describe('Redis store keys', () => {
     });
     await expect(store.recordImpression(impression('f1'))).rejects.toThrow();
     expect(store.writeStats()).toMatchObject({ written: 0, failed: 1, buffered: 0 });
+    // an event append that fails rejects its call (the request answers an error, nothing counted as accepted)
+    await expect(store.recordEvents([event('f1')])).rejects.toThrow();
     broken.disconnect();
   });
 
@@ -169,6 +171,54 @@ describe('Redis store keys', () => {
     const logged = await other.impressions('exp');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toMatchObject({ mode: 'shadow', control: ['a', 'b'], treatment: ['b', 'x'] });
+  });
+});
+
+describe('Redis store, several API processes on one Redis', () => {
+  const open = (keyPrefix: string) => new RedisExperimentStore(redis, { keyPrefix, maxEvents: 1000, retentionDays: 2 });
+
+  it('idempotent by eventId across processes and across concurrent requests that share one append', async () => {
+    const keyPrefix = uniquePrefix('experiments-dedupe');
+    prefixes.push(keyPrefix);
+    const [a, b] = [open(keyPrefix), open(keyPrefix)];
+    await a.recordImpression(impression('i1'));
+    const click = (eventId: string) => ({ impressionId: 'i1', type: 'click', docId: 'a', eventId });
+    // concurrent requests to one process (appended together) and to another, overlapping ids: each id once
+    const answers = await Promise.all([
+      takeEvents([click('e1'), click('e2')], a),
+      takeEvents([click('e2'), click('e3')], a),
+      takeEvents(click('e1'), b),
+      takeEvents([click('e3'), click('e4'), click('e4')], b),
+    ]);
+    expect(answers.reduce((n, r) => n + r.accepted, 0)).toBe(4);
+    for (const [i, r] of answers.entries()) expect(r.accepted + r.duplicates, `request ${i}`).toBe([2, 2, 1, 3][i]);
+    expect(answers[0]).toEqual({ accepted: 2, duplicates: 0 }); // the first in line wins its ids
+    expect(answers[1]).toEqual({ accepted: 1, duplicates: 1 });
+    const logged = (await b.events('exp')).map((e) => e.eventId).sort();
+    expect(logged).toEqual(['e1', 'e2', 'e3', 'e4']);
+    // a retry later, on either process, is a duplicate
+    expect(await takeEvents([click('e4'), click('e1')], a)).toEqual({ accepted: 0, duplicates: 2 });
+  });
+
+  it('an impression looked up in Redis is remembered; an unknown one is not, nor an experiment started since', async () => {
+    const keyPrefix = uniquePrefix('experiments-lookup');
+    prefixes.push(keyPrefix);
+    const [a, b] = [open(keyPrefix), open(keyPrefix)];
+    await a.recordImpression(impression('i1'));
+    const click = (impressionId: string, eventId: string) => ({ impressionId, type: 'click', docId: 'a', eventId });
+    expect(await takeEvents(click('i1', 'e1'), b)).toEqual({ accepted: 1, duplicates: 0 });
+    // b validates i1's next events without Redis (its key gone: still known to b until the retention passes)
+    await redis.del(`${keyPrefix}:exp:{exp}:impression:i1`);
+    expect(await takeEvents(click('i1', 'e2'), b)).toEqual({ accepted: 1, duplicates: 0 });
+    // refused while unknown, accepted once another process logged it (a miss is never remembered)
+    await expect(takeEvents(click('late', 'e3'), b)).rejects.toThrow(/impressionId: unknown impression "late"/);
+    await a.recordImpression(impression('late'));
+    expect(await takeEvents(click('late', 'e3'), b)).toEqual({ accepted: 1, duplicates: 0 });
+    // an experiment b has never heard of, started by a third process: found through the set of names
+    const c = open(keyPrefix);
+    await c.recordImpression(impression('n1', Date.now(), 'newer'));
+    expect(await takeEvents(click('n1', 'e4'), b)).toEqual({ accepted: 1, duplicates: 0 });
+    expect((await a.events('newer')).map((e) => e.eventId)).toEqual(['e4']);
   });
 });
 
