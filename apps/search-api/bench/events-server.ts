@@ -1,7 +1,7 @@
 // The API process of the event-intake benchmark, started by experiments.bench.ts pinned to one core (taskset -c 0):
 // the real server (buildServer, experiments in Redis Streams under BENCH_KEY_PREFIX, experiment `bench`) listening on
-// a free port, plus two routes of the benchmark's own: GET /bench/cpu (this process's CPU time, to report the share of
-// the core the intake used) and POST /bench/bare (the baseline: the same events appended with a bare XADD pipeline
+// a free port, plus two routes of the benchmark's own: GET /bench/cpu (this process's CPU time and the Redis server's, to report
+// CPU per event) and POST /bench/bare (the baseline: the same events appended with a bare XADD pipeline
 // from this process, on this core). Prints {"url": ...} once listening. No search work: a fake source, never queried.
 import { Redis } from 'ioredis';
 import { buildServer } from '../src/index.js';
@@ -33,7 +33,13 @@ const app = await buildServer(
   },
 );
 const redis = new Redis(redisUrl);
-app.get('/bench/cpu', async () => process.cpuUsage());
+app.get('/bench/cpu', async () => {
+  const info = await redis.info('cpu');
+  const redisSeconds = ['used_cpu_sys', 'used_cpu_user']
+    .map((field) => Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN))
+    .reduce((a, b) => a + b, 0);
+  return { ...process.cpuUsage(), redisSeconds };
+});
 app.post<{ Body: { targets: [string, string][]; run: string; events: number } }>('/bench/bare', async (request) => {
   const { targets, run, events } = request.body;
   const stream = `${keyPrefix}:bare`;

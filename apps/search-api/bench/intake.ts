@@ -4,7 +4,8 @@
 // events, runs in the server process on core 0 as well (before and after the intake runs: both printed, the mean is
 // the baseline of the ratios). Per batch size (1, 10, 50 events per POST): the peak (closed loop, BENCH_CONNECTIONS
 // connections) and the latency at the goal's rate (open loop: 5,000 events/s offered, latency from when each request
-// was due). Redis itself runs wherever the OS puts it (it shares the two cores).
+// was due). Redis itself runs wherever the OS puts it (it shares the two cores). On a busy machine the server's CPU
+// time per event (and Redis's) is the steadier figure: it says what one core of the server's own would carry.
 // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server (node --cpu-prof) there.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -74,9 +75,14 @@ async function client(dir: string, run: object): Promise<ClientResult> {
   });
 }
 
-const serverCpuSeconds = async (url: string) => {
-  const used = (await (await fetch(`${url}/bench/cpu`)).json()) as { user: number; system: number };
-  return (used.user + used.system) / 1e6;
+/** CPU seconds used so far by the server process and by the Redis server. */
+const cpuSeconds = async (url: string) => {
+  const used = (await (await fetch(`${url}/bench/cpu`)).json()) as {
+    user: number;
+    system: number;
+    redisSeconds: number;
+  };
+  return { server: (used.user + used.system) / 1e6, redis: used.redisSeconds };
 };
 
 async function bare(url: string, targets: Targets, run: string): Promise<number> {
@@ -94,9 +100,11 @@ const ms = (n: number) => `${n.toFixed(2)} ms`;
 /** The runs of one batch size: the peak, then the goal's rate; each returns its line (printed once the baseline is known). */
 async function runBatch(dir: string, url: string, targets: Targets, batch: number) {
   const label = batch === 1 ? 'one event per POST' : `${batch} events per POST`;
-  const cpuBefore = await serverCpuSeconds(url);
+  const cpuBefore = await cpuSeconds(url);
   const peak = await client(dir, { url, targets, run: `peak${batch}`, events, batch, connections });
-  const cpu = (await serverCpuSeconds(url)) - cpuBefore;
+  const cpuAfter = await cpuSeconds(url);
+  const cpu = cpuAfter.server - cpuBefore.server;
+  const redisCpu = cpuAfter.redis - cpuBefore.redis;
   const seconds = events / peak.eventsPerSecond;
   const rate = GOAL_EVENTS_PER_SECOND / batch;
   const atGoal = await client(dir, {
@@ -113,7 +121,9 @@ async function runBatch(dir: string, url: string, targets: Targets, batch: numbe
     console.log(
       `${label}: peak ${fmt(peak.eventsPerSecond)} events/s (${connections} connections; ${(peak.eventsPerSecond / baseline).toFixed(2)}x bare XADD, ` +
         `${(peak.eventsPerSecond / GOAL_EVENTS_PER_SECOND).toFixed(2)}x the goal), per request p50 ${ms(peak.p50)}, p99 ${ms(peak.p99)}; ` +
-        `server CPU ${((cpu / seconds) * 100).toFixed(0)} % of its core, client ${(peak.clientCpu * 100).toFixed(0)} % of its`,
+        `server CPU ${((cpu / seconds) * 100).toFixed(0)} % of its core, client ${(peak.clientCpu * 100).toFixed(0)} % of its; ` +
+        `CPU per event: server ${((cpu / events) * 1e6).toFixed(1)} µs (one idle core's worth: ${fmt(events / cpu)} events/s), ` +
+        `Redis ${((redisCpu / events) * 1e6).toFixed(1)} µs`,
     );
     console.log(
       `${label} at 5,000 events/s offered (${fmt(rate)} requests/s, ${atGoal.requests} requests): got ${fmt(atGoal.eventsPerSecond)} events/s, ` +
