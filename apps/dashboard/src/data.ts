@@ -175,6 +175,7 @@ export function formatPercent(value: number | null | undefined, digits = 1): str
 
 /** Human labels for trec_eval measure names: ndcg_cut.10 → nDCG@10, recip_rank → MRR, P.10 → P@10. */
 export function measureLabel(key: string): string {
+  if (key.endsWith('_J')) return `${measureLabel(key.slice(0, -2))} -J`;
   const m = /^([A-Za-z_]+?)(?:_cut)?(?:[._@](\d+))?$/.exec(key);
   if (!m) return key;
   const base = m[1]!;
@@ -199,11 +200,20 @@ export function isCountMeasure(key: string): boolean {
 }
 
 /**
+ * Judged@k and the condensed (trec_eval -J) measures `dotrank eval` adds (`ndcg_cut_10_J`, `map_J`): they say how
+ * complete the judgments are, so the table shows them after the usual measures, as a group of their own.
+ */
+export function isJudgedMeasure(key: string): boolean {
+  return /^Judged@\d+$/.test(key) || key.endsWith('_J');
+}
+
+/**
  * Effectiveness measures in the order the table shows them: MRR, nDCG, Recall (by depth), MAP, then the rest as
- * listed. Count measures are left out.
+ * listed, then Judged@k and the condensed (-J) ones. Count measures are left out.
  */
 export function orderMeasures(measures: readonly string[]): string[] {
   const rank = (key: string): number => {
+    if (isJudgedMeasure(key)) return 5;
     if (key.startsWith('recip_rank')) return 0;
     if (key.startsWith('ndcg')) return 1;
     if (key.startsWith('recall')) return 2;

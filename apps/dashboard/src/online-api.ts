@@ -71,8 +71,10 @@ export const onlineApi = {
   async report(): Promise<ExperimentReport> {
     return normaliseReport(await getJson('/api/experiments/current'));
   },
-  async nextToJudge(depth = 10): Promise<{ item: JudgeItem | null; judged: number }> {
-    const body = await getJson(`/api/judgments/next?depth=${depth}`);
+  /** The next document to judge: of logged traffic's pool, or of an eval output's query set when `evalName` is given. */
+  async nextToJudge(evalName: string | null = null, depth = 10): Promise<{ item: JudgeItem | null; judged: number }> {
+    const from = evalName === null ? '' : `&eval=${encodeURIComponent(evalName)}`;
+    const body = await getJson(`/api/judgments/next?depth=${depth}${from}`);
     const o = isObj(body) ? body : {};
     const item = isObj(o['item']) ? o['item'] : null;
     return {

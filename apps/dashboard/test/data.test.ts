@@ -142,6 +142,20 @@ describe('significance and formatting', () => {
     expect(measureLabel('Rprec')).toBe('R-Prec');
   });
 
+  it("shows dotrank eval's Judged@10 and condensed (-J) measures after the usual ones, labelled as trec_eval users read them", () => {
+    expect(measureLabel('Judged@10')).toBe('Judged@10');
+    expect(measureLabel('ndcg_cut_10_J')).toBe('nDCG@10 -J');
+    expect(measureLabel('map_J')).toBe('MAP -J');
+    expect(orderMeasures(['map_J', 'ndcg_cut_10', 'Judged@10', 'ndcg_cut_10_J', 'map', 'recip_rank'])).toEqual([
+      'recip_rank',
+      'ndcg_cut_10',
+      'map',
+      'map_J',
+      'Judged@10',
+      'ndcg_cut_10_J',
+    ]);
+  });
+
   it('leaves count measures out of the table', () => {
     expect(orderMeasures(['num_q', 'map', 'num_rel_ret'])).toEqual(['map']);
   });

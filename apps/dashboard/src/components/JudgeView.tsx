@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { api } from '../api.js';
 import { onlineApi } from '../online-api.js';
 import type { JudgeItem } from '../online-types.js';
 
@@ -17,6 +18,48 @@ function useGradeKeys(active: boolean, gradeRef: { current: (value: number) => P
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
   }, [active, gradeRef]);
+}
+
+/** The eval outputs whose query sets can be pooled (none when the server has no eval folder). */
+function useEvalNames(active: boolean): string[] {
+  const [names, setNames] = useState<string[]>([]);
+  useEffect(() => {
+    if (!active) return;
+    api.evals().then(
+      (list) => setNames(list.map((e) => e.name)),
+      () => setNames([]), // no eval folder: logged traffic is the only pool
+    );
+  }, [active]);
+  return names;
+}
+
+/** Where the pool comes from: logged traffic (the empty value) or one eval output's query set. */
+function PoolSelect({
+  names,
+  value,
+  onChange,
+}: {
+  names: string[];
+  value: string | null;
+  onChange: (v: string | null) => void;
+}) {
+  return (
+    <label className="muted small">
+      Pool from{' '}
+      <select
+        data-testid="judge-source"
+        value={value ?? ''}
+        onChange={(e) => onChange(e.target.value === '' ? null : e.target.value)}
+      >
+        <option value="">logged traffic</option>
+        {names.map((name) => (
+          <option key={name} value={name}>
+            eval: {name}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 function ItemPanel({ item, grade }: { item: JudgeItem; grade: (value: number) => Promise<void> }) {
@@ -43,10 +86,13 @@ function ItemPanel({ item, grade }: { item: JudgeItem; grade: (value: number) =>
 }
 
 /**
- * Judging without qrels: one unjudged document of the pool (both systems' top-k of logged queries) at a time, beside
- * its query; keys 0-3 grade it and move on. Grades go to the judgments store; /api/judgments/qrels writes them out.
+ * Judging without qrels: one unjudged document of the pool (both systems' top-k of logged queries, or of an eval
+ * output's query set) at a time, beside its query; keys 0-3 grade it and move on. Grades go to the judgments store;
+ * /api/judgments/qrels writes them out.
  */
 export function JudgeView({ active }: { active: boolean }) {
+  const evalNames = useEvalNames(active);
+  const [pool, setPool] = useState<string | null>(null);
   const [item, setItem] = useState<JudgeItem | null>(null);
   const [judged, setJudged] = useState(0);
   const [done, setDone] = useState(false);
@@ -56,7 +102,7 @@ export function JudgeView({ active }: { active: boolean }) {
 
   const load = useCallback(async () => {
     try {
-      const next = await onlineApi.nextToJudge();
+      const next = await onlineApi.nextToJudge(pool);
       setItem(next.item);
       setJudged(next.judged);
       setDone(next.item === null);
@@ -64,7 +110,7 @@ export function JudgeView({ active }: { active: boolean }) {
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
     }
-  }, []);
+  }, [pool]);
 
   useEffect(() => {
     if (active) void load();
@@ -94,7 +140,7 @@ export function JudgeView({ active }: { active: boolean }) {
   useGradeKeys(active, gradeRef);
 
   return (
-    <div className="judge" data-testid="judge-view" data-judged={judged}>
+    <div className="judge" data-testid="judge-view" data-judged={judged} data-pool={pool ?? ''}>
       {error ? (
         <p className="error" role="alert">
           {error}
@@ -102,9 +148,16 @@ export function JudgeView({ active }: { active: boolean }) {
       ) : null}
       <p className="muted small">
         <span data-testid="judge-count">{judged}</span> judged · press 0-3 to grade ·{' '}
-        <a href="/api/judgments/qrels">qrels</a> · <a href="/api/judgments/log">who and when</a>
+        <a href="/api/judgments/qrels">qrels</a> · <a href="/api/judgments/log">who and when</a> ·{' '}
+        <PoolSelect names={evalNames} value={pool} onChange={setPool} />
       </p>
-      {done ? <p data-testid="judge-done">Nothing left to judge in the pool: log more traffic.</p> : null}
+      {done ? (
+        <p data-testid="judge-done">
+          {pool === null
+            ? 'Nothing left to judge in the pool: log more traffic.'
+            : `Every pooled document of eval ${pool} is judged.`}
+        </p>
+      ) : null}
       {item ? <ItemPanel item={item} grade={grade} /> : null}
     </div>
   );
