@@ -2,7 +2,13 @@ import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '@dotrank/core';
 import type { DotrankConfig } from '@dotrank/core';
-import { commandConfig, commandEnv, configOption, givenOnCommandLine } from '../src/lib/config-options.js';
+import {
+  addQueryEncodingOptions,
+  commandConfig,
+  commandEnv,
+  configOption,
+  givenOnCommandLine,
+} from '../src/lib/config-options.js';
 
 const VARIABLES = ['DOTRANK_BATCH_SIZE', 'ELASTICSEARCH_INDEX', 'DOTRANK_LOG_LEVEL'] as const;
 const saved = Object.fromEntries(VARIABLES.map((v) => [v, process.env[v]]));
@@ -78,5 +84,53 @@ describe('configuration flags: one mapping from flags and environment to the con
       DOTRANK_BATCH_SIZE: '32',
       DOTRANK_LOG_LEVEL: 'warn',
     });
+  });
+
+  it('serve and worker take the query cache and batcher settings as flags, named in errors', () => {
+    const names = [
+      'DOTRANK_QUERY_CACHE_SIZE',
+      'DOTRANK_QUERY_CACHE_TTL_SECONDS',
+      'DOTRANK_QUERY_BATCH',
+      'DOTRANK_BATCH_WAIT_MS',
+    ];
+    const before = Object.fromEntries(names.map((n) => [n, process.env[n]]));
+    for (const n of names) delete process.env[n];
+    try {
+      const run = (args: string[]) => {
+        const command = addQueryEncodingOptions(new Command('try').exitOverride());
+        let config: DotrankConfig | undefined;
+        command.action(() => {
+          config = commandConfig(command, process.env);
+        });
+        command.parse(args, { from: 'user' });
+        return config!;
+      };
+      expect(run([])).toMatchObject({
+        DOTRANK_QUERY_CACHE_SIZE: 10_000,
+        DOTRANK_QUERY_BATCH: 16,
+        DOTRANK_BATCH_WAIT_MS: 2,
+      });
+      const typed = [
+        '--query-cache-size',
+        '0',
+        '--query-cache-ttl-seconds',
+        '60',
+        '--query-batch',
+        '4',
+        '--batch-wait-ms',
+        '0',
+      ];
+      expect(run(typed)).toMatchObject({
+        DOTRANK_QUERY_CACHE_SIZE: 0,
+        DOTRANK_QUERY_CACHE_TTL_SECONDS: 60,
+        DOTRANK_QUERY_BATCH: 4,
+        DOTRANK_BATCH_WAIT_MS: 0,
+      });
+      expect(() => run(['--query-batch', '0'])).toThrow(/^--query-batch: /);
+    } finally {
+      for (const n of names)
+        if (before[n] === undefined) delete process.env[n];
+        else process.env[n] = before[n];
+    }
   });
 });

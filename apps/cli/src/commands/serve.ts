@@ -5,6 +5,7 @@ import { startServer } from '@dotrank/search-api';
 import type { StartFlags } from '@dotrank/search-api';
 import {
   addElasticsearchFieldOptions,
+  addQueryEncodingOptions,
   commandConfig,
   configOption,
   givenOnCommandLine,
@@ -37,7 +38,7 @@ export function registerServeCommand(program: Command): void {
         'bm25 (default), dense or hybrid (dense index built by dotrank eval --first-stage; needs --model)',
       ).choices([...FIRST_STAGES]),
     );
-  addElasticsearchFieldOptions(command).action(async (options: ServeOptions) => {
+  addQueryEncodingOptions(addElasticsearchFieldOptions(command)).action(async (options: ServeOptions) => {
     const config = commandConfig(command);
     const running = await startServer(config, {
       ...(options.indexDir ? { indexDir: options.indexDir } : {}),

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { Command } from 'commander';
 import { runWorkerProcess } from '@dotrank/reranker-worker';
-import { commandConfig, commandEnv, configOption } from '../lib/config-options.js';
+import { addQueryEncodingOptions, commandConfig, commandEnv, configOption } from '../lib/config-options.js';
 
 function intArg(min: number, max: number) {
   return (value: string): number => {
@@ -48,18 +48,18 @@ export function registerWorkerCommand(program: Command): void {
     )
     .option('--lock-duration <ms>', 'BullMQ job lock duration (default 30000)', intArg(100, 3_600_000))
     .option('--stalled-interval <ms>', 'BullMQ stalled-job check interval (default 30000)', intArg(100, 3_600_000))
-    .option('--no-warm', 'do not take warm (corpus precompute) jobs')
-    .action(async (options: WorkerOptions) => {
-      commandConfig(command); // a bad flag is reported under its own name before the worker reads the same environment
-      await runWorkerProcess(
-        {
-          ...(options.workersPerMachine !== undefined ? { workersPerMachine: options.workersPerMachine } : {}),
-          ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
-          ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),
-          ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
-          ...(options.warm === false ? { warm: false } : {}),
-        },
-        commandEnv(command),
-      );
-    });
+    .option('--no-warm', 'do not take warm (corpus precompute) jobs');
+  addQueryEncodingOptions(command).action(async (options: WorkerOptions) => {
+    commandConfig(command); // a bad flag is reported under its own name before the worker reads the same environment
+    await runWorkerProcess(
+      {
+        ...(options.workersPerMachine !== undefined ? { workersPerMachine: options.workersPerMachine } : {}),
+        ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
+        ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),
+        ...(options.stalledInterval !== undefined ? { stalledInterval: options.stalledInterval } : {}),
+        ...(options.warm === false ? { warm: false } : {}),
+      },
+      commandEnv(command),
+    );
+  });
 }

@@ -55,6 +55,29 @@ export function addElasticsearchFieldOptions(command: Command): Command {
   return command;
 }
 
+/**
+ * The flags of query encoding under load (the query-vector cache and the query batcher), for every command that
+ * encodes queries for others: `serve` and `worker`.
+ */
+export function addQueryEncodingOptions(command: Command): Command {
+  const options = [
+    configOption('--query-cache-size <n>', 'DOTRANK_QUERY_CACHE_SIZE', 'query vectors kept in this process, 0 = off'),
+    configOption(
+      '--query-cache-ttl-seconds <s>',
+      'DOTRANK_QUERY_CACHE_TTL_SECONDS',
+      'expiry of query vectors shared through Redis, 0 = none',
+    ),
+    configOption('--query-batch <n>', 'DOTRANK_QUERY_BATCH', 'most concurrent queries per ONNX call, 1 = no batching'),
+    configOption(
+      '--batch-wait-ms <ms>',
+      'DOTRANK_BATCH_WAIT_MS',
+      'how long a query waits for company while traffic is concurrent, 0 = never',
+    ),
+  ];
+  for (const option of options) command.addOption(option);
+  return command;
+}
+
 /** The environment a command runs with: process.env with the values of its configuration flags on top. */
 export function commandEnv(
   command: Command,
