@@ -117,8 +117,11 @@ export class RedisExperimentStore implements ExperimentStore {
   private readonly knownNames = new Set<string>();
   /** The set of names as last read (SMEMBERS), to look impressions up without reading it each time. */
   private readNames = new Set<string>();
-  /** recordEvents calls of this tick, appended together (one script call per experiment) on setImmediate. */
+  /** recordEvents calls waiting for the next append (one script call per experiment for all of them). */
   private pendingEvents: PendingEvents[] = [];
+  /** The append under way, if any; calls arriving meanwhile wait for it and then go together (group commit). */
+  private appending: Promise<void> | undefined;
+  private appendScheduled = false;
   private readonly counts = { written: 0, dropped: 0, failed: 0 };
 
   constructor(
@@ -223,7 +226,7 @@ export class RedisExperimentStore implements ExperimentStore {
 
   /** Writes what waits and waits for every write under way (close, tests). */
   async drain(): Promise<void> {
-    if (this.pendingEvents.length > 0) await this.appendPending();
+    while (this.appending || this.pendingEvents.length > 0) await (this.appending ?? this.startAppend());
     this.flush();
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
@@ -275,18 +278,38 @@ export class RedisExperimentStore implements ExperimentStore {
   }
 
   /**
-   * Appends events whose eventId is new. The calls of one tick (concurrent requests) share one script call per
-   * experiment (in chunks of APPEND_CHUNK), so under load the round trips and Redis commands do not grow with the
-   * requests; each call gets its own counts back.
+   * Appends events whose eventId is new. Group commit: the calls of one tick, and those that arrive while an append
+   * is under way, share the next script call per experiment (in chunks of APPEND_CHUNK). Alone, a call waits one round
+   * trip as before; under load the round trips, writes and Redis commands grow with the batches, not the requests.
+   * Each call gets its own counts back.
    */
   recordEvents(events: readonly ExperimentEvent[]): Promise<{ accepted: number; duplicates: number }> {
     if (events.length === 0) return Promise.resolve({ accepted: 0, duplicates: 0 });
     return new Promise((resolve, reject) => {
-      if (this.pendingEvents.length === 0) setImmediate(() => void this.appendPending());
       this.pendingEvents.push({ events, resolve, reject });
+      this.scheduleAppend();
     });
   }
 
+  private scheduleAppend(): void {
+    if (this.appending || this.appendScheduled) return;
+    this.appendScheduled = true;
+    setImmediate(() => {
+      this.appendScheduled = false;
+      if (!this.appending && this.pendingEvents.length > 0) void this.startAppend();
+    });
+  }
+
+  private startAppend(): Promise<void> {
+    const appending = this.appendPending().finally(() => {
+      this.appending = undefined;
+      if (this.pendingEvents.length > 0) this.scheduleAppend();
+    });
+    this.appending = appending;
+    return appending;
+  }
+
+  /** Sends every waiting call's events and settles each call (never rejects: a failed call is rejected alone). */
   private async appendPending(): Promise<void> {
     const calls = this.pendingEvents;
     this.pendingEvents = [];
