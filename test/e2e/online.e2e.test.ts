@@ -2,11 +2,14 @@
 // TAS-B fixture through the in-process reranker) interleaves; simulated users (cascade clicks from the qrels grades)
 // post clicks to /api/events; the wins, ties, losses and sign-test p-value in /api/experiments/current and in the
 // dashboard's Online tab (Chromium) equal a count made here by hand from the logged impressions and events. Then the
-// Judge tab grades from the keyboard and the judgments come out as qrels the datasets reader (dotrank eval) reads.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Judge tab grades from the keyboard and the judgments come out as qrels the datasets reader (dotrank eval) reads,
+// pooled from logged traffic and from the query set of an eval output `dotrank eval` wrote.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
@@ -14,7 +17,7 @@ import { mulberry32 } from '@dotrank/core';
 import { repoPath, tinyModelDir } from '@dotrank/core/testing';
 import { createEmbeddedSource } from '@dotrank/bm25';
 import type { EmbeddedBM25Source } from '@dotrank/bm25';
-import { readCorpus, readQrels, readQueries } from '@dotrank/datasets';
+import { readCorpus, readQrels, readQueries, readRun } from '@dotrank/datasets';
 import type { Qrels } from '@dotrank/datasets';
 import { loadEncoder } from '@dotrank/encoder';
 import type { Encoder } from '@dotrank/encoder';
@@ -26,6 +29,10 @@ import { buildServer } from '@dotrank/search-api';
 import { chromiumPath, launchChromium } from './browser.js';
 
 const dashboardDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'apps', 'dashboard');
+const cli = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'apps', 'cli', 'bin', 'dotrank.js');
+/** The eval output the Judge tab pools from: `dotrank eval` (BM25 and TAS-B) over a few Cranfield queries. */
+const EVAL_NAME = 'cran3';
+const EVAL_QUERIES = 3;
 const skipReason = !chromiumPath ? 'no chromium binary (/usr/bin/chromium); install Debian chromium' : undefined;
 if (skipReason) console.warn(`online e2e skipped: ${skipReason}`);
 
@@ -61,6 +68,7 @@ describe.skipIf(skipReason !== undefined)('online experiment in Chromium against
     await source.index(readCorpus(collection));
     qrels = await readQrels(collection);
     encoder = await loadEncoder(tinyModelDir());
+    await writeEvalOutput(tmp, collection, qrels);
     const reranker = new InProcessReranker({ encoder, store: new MemoryVectorStore() });
     app = await buildServer(
       { source, reranker, mode: 'in-process' },
@@ -68,6 +76,8 @@ describe.skipIf(skipReason !== undefined)('online experiment in Chromium against
         logger: false,
         deadlineMs: 10_000,
         dashboard: { appDir: dashboardDir },
+        evalDir: join(tmp, 'evals'),
+        collectionDirs: [join(tmp, EVAL_NAME)],
         experiments: {
           name: 'e2e',
           mode: 'interleave',
@@ -82,7 +92,7 @@ describe.skipIf(skipReason !== undefined)('online experiment in Chromium against
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
     page.on('pageerror', (e) => pageErrors.push(String(e)));
-  });
+  }, 300_000); // indexing, a dashboard build and a dotrank eval process, on a busy machine
 
   afterAll(async () => {
     await browser?.close();
@@ -180,7 +190,71 @@ describe.skipIf(skipReason !== undefined)('online experiment in Chromium against
     expect(found.find(([doc]) => doc === judgedDocs[2])![1]).toBe(3);
     expect(pageErrors).toEqual([]);
   });
+
+  it("the Judge tab judges the pool of an eval's query set (BM25 and TAS-B top 10) into qrels with those pairs", async () => {
+    await page.goto(`${base}/dashboard/#judge`);
+    const source = page.getByTestId('judge-source');
+    await source.locator(`option[value="${EVAL_NAME}"]`).waitFor({ state: 'attached', timeout: 30_000 });
+    await source.selectOption(EVAL_NAME);
+    const item = page.locator(`[data-testid=judge-view][data-pool="${EVAL_NAME}"] [data-testid=judge-item]`);
+    await item.waitFor({ timeout: 30_000 });
+    await page.getByTestId('judge-query').click(); // the grade keys work outside the selector
+    const before = Number(await page.getByTestId('judge-count').textContent());
+    const grades = [3, 1, 0, 2];
+    const judged: { qid: string; docId: string; grade: number }[] = [];
+    for (const [i, grade] of grades.entries()) {
+      const [qid, docId] = [await item.getAttribute('data-qid'), await item.getAttribute('data-doc-id')];
+      expect(await item.locator('.passage').textContent()).not.toBe('(no text found for this document)');
+      judged.push({ qid: qid!, docId: docId!, grade });
+      await page.keyboard.press(String(grade));
+      await page
+        .getByTestId('judge-count')
+        .filter({ hasText: String(before + i + 1) })
+        .waitFor({ timeout: 15_000 });
+    }
+    // every pair judged is one of the eval's queries and in the top 10 of its BM25 or TAS-B run
+    const out = join(tmp, 'evals', EVAL_NAME);
+    const [bm25, tasb] = await Promise.all([readRun(join(out, 'bm25.run')), readRun(join(out, 'tasb.run'))]);
+    const top10 = (run: typeof bm25, qid: string) => (run.get(qid) ?? []).slice(0, 10).map((e) => e.docId);
+    for (const { qid, docId } of judged) {
+      expect(bm25.has(qid)).toBe(true);
+      expect([...top10(bm25, qid), ...top10(tasb, qid)]).toContain(docId);
+    }
+    const lines = (await (await fetch(`${base}/api/judgments/qrels`)).text()).trim().split('\n');
+    for (const { qid, docId, grade } of judged) expect(lines).toContain(`${qid} 0 ${docId} ${grade}`);
+    const file = join(tmp, 'eval-judged.qrels');
+    await writeFile(file, lines.join('\n'));
+    const read = await readQrels(file);
+    for (const { qid, docId, grade } of judged) expect(read.get(qid)?.get(docId)).toBe(grade);
+    expect(pageErrors).toEqual([]);
+  });
 });
+
+/**
+ * `dotrank eval` (a real process) of BM25 and the tiny TAS-B over the first judged Cranfield queries, into
+ * `<tmp>/evals/<EVAL_NAME>`; the slice's folder is the collection the server finds its queries and texts in.
+ */
+async function writeEvalOutput(tmp: string, collection: string, qrels: Qrels): Promise<void> {
+  const slice = join(tmp, EVAL_NAME);
+  await mkdir(join(slice, 'qrels'), { recursive: true });
+  const queries = (await readQueries(collection)).filter((q) => qrels.has(q.id)).slice(0, EVAL_QUERIES);
+  await writeFile(
+    join(slice, 'queries.jsonl'),
+    queries.map((q) => JSON.stringify({ _id: q.id, text: q.text })).join('\n'),
+  );
+  const lines = queries.flatMap((q) => [...qrels.get(q.id)!].map(([doc, grade]) => `${q.id}\t${doc}\t${grade}`));
+  await writeFile(join(slice, 'qrels', 'test.tsv'), `query-id\tcorpus-id\tscore\n${lines.join('\n')}\n`);
+  await symlink(join(collection, 'corpus.jsonl'), join(slice, 'corpus.jsonl'));
+  const args = ['eval', '--collection', slice, '--model', tinyModelDir(), '--systems', 'bm25,tasb', '--depth', '20'];
+  const env = { ...process.env };
+  delete env['REDIS_URL'];
+  delete env['ELASTICSEARCH_URL'];
+  await promisify(execFile)(
+    process.execPath,
+    [cli, ...args, '--index-dir', join(tmp, 'index'), '--out', join(tmp, 'evals', EVAL_NAME), '--cache', 'memory'],
+    { env, timeout: 240_000 },
+  );
+}
 
 function post(body: unknown): RequestInit {
   return { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };

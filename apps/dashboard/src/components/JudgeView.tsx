@@ -64,7 +64,7 @@ function PoolSelect({
 
 function ItemPanel({ item, grade }: { item: JudgeItem; grade: (value: number) => Promise<void> }) {
   return (
-    <section className="panel" data-testid="judge-item" data-doc-id={item.docId}>
+    <section className="panel" data-testid="judge-item" data-qid={item.qid} data-doc-id={item.docId}>
       <header className="panel-head">
         <h2>
           Query: <span data-testid="judge-query">{item.query}</span>
