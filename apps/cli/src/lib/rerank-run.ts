@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -24,7 +24,7 @@ import {
   passageWindowSettingsFromConfig,
   usesWindows,
 } from '@dotrank/rerank-core';
-import type { CandidateWindows, Normalization, Reranker } from '@dotrank/rerank-core';
+import type { CandidateWindows, Normalization, Reranker, RerankResult } from '@dotrank/rerank-core';
 import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
 
@@ -198,12 +198,25 @@ async function* top1000Queries(
   if (current) yield { ...current, candidates: dropTextless(current.candidates, onTextless) };
 }
 
+/** Most reranks under way at once (each holds its candidates, and through the queue a payload in Redis). */
+const MAX_IN_FLIGHT = 16;
+
+/** How the run is read ahead of the query being written. */
+interface ReadAhead {
+  /** Queries held at once: the one written next and those read after it. */
+  queries: number;
+  /** Their reranks run at once (the queue's workers), or one after the other (this process). */
+  concurrent?: boolean;
+  /** Starts a query's work that does not depend on the one before (its encoding), when it is read. */
+  prefetch?: (query: string) => void;
+}
+
 /** The reranker: the queue's workers, or this process with the vector cache (Redis when REDIS_URL is set). */
 async function openReranker(
   config: DotrankConfig,
   options: RerankRunOptions,
   maxCandidates: number,
-): Promise<{ reranker: Reranker; line: string }> {
+): Promise<{ reranker: Reranker; line: string; ahead: ReadAhead }> {
   const via = options.via ?? (config.REDIS_URL ? 'queue' : 'in-process');
   const windows = await windowsFor(config, options);
   if (via === 'queue') {
@@ -215,11 +228,22 @@ async function openReranker(
       failedJobTtlSeconds: config.DOTRANK_FAILED_JOB_TTL_SECONDS,
       ...(windows ? { windows } : {}),
     });
-    return { reranker, line: `reranking through the workers of queue "${config.DOTRANK_QUEUE_PREFIX}"` };
+    // one job more than the workers take at once (their concurrency as this process's configuration has it): each
+    // worker finds its next job waiting when it finishes one, instead of idling through the round trip of the result
+    // and the next job
+    const workers = await reranker.workerCount().catch(() => 1);
+    const queries = Math.min(MAX_IN_FLIGHT, Math.max(2, workers * config.DOTRANK_WORKER_CONCURRENCY + 1));
+    const line = `reranking through the workers of queue "${config.DOTRANK_QUEUE_PREFIX}"`;
+    return { reranker, line, ahead: { queries, concurrent: true } };
   }
   const modelDir = options.model ?? config.DOTRANK_MODEL;
   if (!modelDir) throw new ConfigError('--model', 'is required to rerank in this process (or set DOTRANK_MODEL)');
-  const encoder = await loadEncoder(resolve(modelDir), encoderOptionsFromConfig(config));
+  // one query per inference call: the next query's encoding, started early, would otherwise wait for company, or be
+  // gathered with another into one padded call whose vectors may differ in the last bits from a query encoded alone
+  const encoder = await loadEncoder(
+    resolve(modelDir),
+    encoderOptionsFromConfig(config, { queryBatch: { maxSize: 1, waitMs: 0 } }),
+  );
   const store = config.REDIS_URL
     ? new RedisVectorStore(vectorStoreOptionsFromConfig(config, encoder))
     : new MemoryVectorStore({ dimension: encoder.dimension, maxEntries: Number.MAX_SAFE_INTEGER });
@@ -234,6 +258,14 @@ async function openReranker(
   return {
     reranker,
     line: `reranking in this process with ${encoder.modelId} (${config.REDIS_URL ? 'Redis' : 'in-memory'} vector cache)`,
+    ahead: {
+      queries: 2,
+      // the next query is encoded (into the query cache, where its rerank finds it) while this one's cached vectors
+      // are read and scored; its rerank waits, so that two reranks never encode the same missing passages at once
+      ...(config.DOTRANK_QUERY_CACHE_SIZE > 0
+        ? { prefetch: (query: string) => void encoder.encodeQueries([query]).catch(() => undefined) }
+        : {}),
+    },
   };
 }
 
@@ -296,6 +328,48 @@ function firstStageOrder(): Reranker {
   };
 }
 
+/** The output run (and the best passages of a windowed rerank), appended query by query. */
+class RunWriter {
+  private readonly stream: WriteStream;
+  private readonly failed: Promise<never>;
+
+  constructor(
+    out: string,
+    private readonly tag: string,
+    private readonly passagesFile: string | undefined,
+  ) {
+    this.stream = createWriteStream(out, { flags: 'a' });
+    this.failed = new Promise<never>((_, reject) => this.stream.once('error', reject));
+    this.failed.catch(() => undefined);
+  }
+
+  async write(qid: string, result: RerankResult): Promise<void> {
+    const lines = result.results.map((r) => ({ docId: r.id, score: r.score }));
+    const text = formatRun(new Map([[qid, lines]]), this.tag);
+    if (this.passagesFile) {
+      // written before the run's lines: a query in the run always has its passages (resuming keeps only those)
+      const passages = result.results
+        .slice(0, PASSAGES_PER_QUERY)
+        .filter((r) => r.passage)
+        .map((r) => {
+          const p = r.passage!;
+          return `${JSON.stringify({ qid, docid: r.id, text: p.text, start: p.start, end: p.end, score: p.score })}\n`;
+        });
+      if (passages.length > 0) await writeFile(this.passagesFile, passages.join(''), { flag: 'a' });
+    }
+    if (!this.stream.write(text)) await Promise.race([once(this.stream, 'drain'), this.failed]);
+  }
+
+  async end(): Promise<void> {
+    this.stream.end();
+    await Promise.race([once(this.stream, 'finish'), this.failed]);
+  }
+
+  destroy(): void {
+    this.stream.destroy();
+  }
+}
+
 /**
  * `dotrank rerank --run`: every query's candidates through the service's rerank step, written to --out query by
  * query (TREC format, ranks in trec_eval order, as `dotrank eval` writes its runs). Queries already in --out are
@@ -314,50 +388,52 @@ export async function rerankRun(config: DotrankConfig, options: RerankRunOptions
     if (error.code !== 'ENOENT') throw error;
   });
   if (done.size > 0) options.log(`resuming: ${done.size} queries already in ${out}`);
-  const { reranker, line } =
+  const { reranker, line, ahead } =
     options.fusion === 'bm25'
-      ? { reranker: firstStageOrder(), line: 'writing the first-stage order (no model)' }
+      ? { reranker: firstStageOrder(), line: 'writing the first-stage order (no model)', ahead: { queries: 1 } }
       : await openReranker(config, options, depth);
   options.log(line);
   const tag = options.tag ?? `dotrank-${options.fusion}`;
   const windowed = options.fusion !== 'bm25' && usesWindows(parseDocScore(config.DOTRANK_DOC_SCORE, '--doc-score'));
   const passagesFile = windowed ? passagesFileFor(out) : undefined;
   if (passagesFile) await keepPassagesOf(passagesFile, done);
-  const writer = createWriteStream(out, { flags: 'a' });
-  const failed = new Promise<never>((_, reject) => writer.once('error', reject));
-  failed.catch(() => undefined);
+  const writer = new RunWriter(out, tag, passagesFile);
   const bar = createProgress('reranking', 0, options.progress);
   let queries = 0;
+  const start = (q: QueryCandidates) => {
+    const result = reranker.rerank({
+      query: q.query,
+      candidates: q.candidates,
+      fusion: options.fusion as FusionMode,
+      k: q.candidates.length,
+      ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
+      ...(options.normalization ? { normalization: options.normalization } : {}),
+    });
+    // awaited in turn below; a failure meanwhile is no unhandled rejection
+    result.catch(() => undefined);
+    return result;
+  };
+  // the queries read ahead, oldest first, each with its rerank once started: written in the run's order, so that
+  // --out always ends with whole queries
+  const pending: { q: QueryCandidates; at: number; result?: Promise<RerankResult> }[] = [];
+  const writeUntil = async (left: number) => {
+    while (pending.length > left) {
+      const next = pending.shift()!;
+      await writer.write(next.q.qid, await (next.result ?? start(next.q)));
+      bar.update(next.at, next.at);
+    }
+  };
   try {
     for await (const q of source) {
       queries++;
       if (done.has(q.qid)) continue;
       if (q.candidates.length === 0) continue;
-      const result = await reranker.rerank({
-        query: q.query,
-        candidates: q.candidates,
-        fusion: options.fusion as FusionMode,
-        k: q.candidates.length,
-        ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
-        ...(options.normalization ? { normalization: options.normalization } : {}),
-      });
-      const text = formatRun(new Map([[q.qid, result.results.map((r) => ({ docId: r.id, score: r.score }))]]), tag);
-      if (passagesFile) {
-        // written before the run's lines: a query in the run always has its passages (resuming keeps only those)
-        const lines = result.results
-          .slice(0, PASSAGES_PER_QUERY)
-          .filter((r) => r.passage)
-          .map((r) => {
-            const p = r.passage!;
-            return `${JSON.stringify({ qid: q.qid, docid: r.id, text: p.text, start: p.start, end: p.end, score: p.score })}\n`;
-          });
-        if (lines.length > 0) await writeFile(passagesFile, lines.join(''), { flag: 'a' });
-      }
-      if (!writer.write(text)) await Promise.race([once(writer, 'drain'), failed]);
-      bar.update(queries, queries);
+      ahead.prefetch?.(q.query);
+      pending.push({ q, at: queries, ...(ahead.concurrent ? { result: start(q) } : {}) });
+      await writeUntil(ahead.queries - 1);
     }
-    writer.end();
-    await Promise.race([once(writer, 'finish'), failed]);
+    await writeUntil(0);
+    await writer.end();
   } finally {
     bar.stop();
     writer.destroy();
