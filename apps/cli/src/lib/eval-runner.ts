@@ -18,8 +18,13 @@ import {
   warmPassages,
 } from '@dotrank/rerank-core';
 import type { CandidateWindows, Normalization } from '@dotrank/rerank-core';
-import { MemoryVectorStore, RedisVectorStore, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
-import type { VectorStore } from '@dotrank/vector-cache';
+import {
+  MemoryVectorStore,
+  RedisVectorStore,
+  createRedisConnection,
+  vectorStoreOptionsFromConfig,
+} from '@dotrank/vector-cache';
+import type { RedisClient, VectorStore } from '@dotrank/vector-cache';
 import { createProgress } from './progress.js';
 import { openFirstStage } from '@dotrank/dense';
 import type { FirstStage } from '@dotrank/dense';
@@ -141,6 +146,8 @@ interface EvalResources {
   sources: Map<FirstStage, CandidateSource>;
   encoder?: DenseEncoder;
   store?: VectorStore;
+  /** The query vectors' shared tier (with --cache redis): a later eval of the same queries encodes none. */
+  queryRedis?: RedisClient;
 }
 
 /**
@@ -182,6 +189,7 @@ export async function runEvaluation(config: DotrankConfig, options: EvalRunOptio
     for (const source of [...resources.sources.values()].reverse()) await source.close().catch(() => undefined);
     await resources.store?.close();
     await resources.encoder?.close();
+    await resources.queryRedis?.quit().catch(() => undefined);
   }
 }
 
@@ -298,13 +306,15 @@ async function openModel(
 ): Promise<{ id: string; revision: string } | null> {
   const { config, options, neural, firstStages } = context;
   if (neural.length === 0 && firstStages.every((f) => f === 'bm25')) return null;
-  const encoder = await loadEncoder(
-    resolve((options.model ?? config.DOTRANK_MODEL)!),
-    encoderOptionsFromConfig(config),
-  );
-  resources.encoder = encoder;
   const useRedis = (options.cache ?? (config.REDIS_URL ? 'redis' : 'memory')) === 'redis';
   if (useRedis && !config.REDIS_URL) throw new ConfigError('REDIS_URL', 'must be set for --cache redis');
+  // query vectors are shared through Redis beside the passage vectors, as the API and the workers share them
+  if (useRedis) resources.queryRedis = createRedisConnection(config.REDIS_URL!);
+  const encoder = await loadEncoder(
+    resolve((options.model ?? config.DOTRANK_MODEL)!),
+    encoderOptionsFromConfig(config, {}, resources.queryRedis),
+  );
+  resources.encoder = encoder;
   resources.store = useRedis
     ? new RedisVectorStore(vectorStoreOptionsFromConfig(config, encoder))
     : new MemoryVectorStore({ dimension: encoder.dimension, maxEntries: Number.MAX_SAFE_INTEGER });
