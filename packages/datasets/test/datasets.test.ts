@@ -100,13 +100,32 @@ describe('readCorpus', () => {
 
   it('fails by default on a duplicate id, an id with whitespace or a control character, and bytes that are not UTF-8', async () => {
     const cases: Array<[string, string | Buffer, number, RegExp]> = [
-      ['dup.jsonl', '{"_id": "a", "text": "one"}\n{"_id": "b", "text": "two"}\n{"_id": "a", "text": "again"}\n', 3, /duplicate id "a" \(first on line 1\)/],
-      ['newline-id.jsonl', '{"_id": "a\\nb", "text": "one"}\n', 1, /id field "_id" "a\\nb" contains whitespace or a control character/],
+      [
+        'dup.jsonl',
+        '{"_id": "a", "text": "one"}\n{"_id": "b", "text": "two"}\n{"_id": "a", "text": "again"}\n',
+        3,
+        /duplicate id "a" \(first on line 1\)/,
+      ],
+      [
+        'newline-id.jsonl',
+        '{"_id": "a\\nb", "text": "one"}\n',
+        1,
+        /id field "_id" "a\\nb" contains whitespace or a control character/,
+      ],
       ['tab-id.jsonl', '{"_id": "x", "text": "one"}\n{"_id": "a\\tb", "text": "two"}\n', 2, /contains whitespace/],
       ['space-id.jsonl', '{"_id": "a b", "text": "one"}\n', 1, /contains whitespace/],
       ['control-id.jsonl', '{"_id": "a\\u0001", "text": "one"}\n', 1, /control character/],
       ['space-id.tsv', 'a b\tone\n', 1, /id "a b" contains whitespace/],
-      ['latin1.jsonl', Buffer.concat([Buffer.from('{"_id": "a", "text": "ok"}\n{"_id": "b", "text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]), 2, /invalid UTF-8/],
+      [
+        'latin1.jsonl',
+        Buffer.concat([
+          Buffer.from('{"_id": "a", "text": "ok"}\n{"_id": "b", "text": "caf'),
+          Buffer.from([0xe9]),
+          Buffer.from('"}\n'),
+        ]),
+        2,
+        /invalid UTF-8/,
+      ],
     ];
     for (const [name, text, line, reason] of cases) {
       const path = await file(`strict/${name}`, text);
@@ -122,12 +141,17 @@ describe('readCorpus', () => {
     await expect(collect(readCorpus(empty))).rejects.toThrow(`${empty}: the corpus holds no passage`);
     const allBad = await file('strict/all-bad.jsonl', 'nope\n');
     const bad: MalformedLine[] = [];
-    await expect(collect(readCorpus(allBad, { onInvalid: 'skip', onSkipped: (m) => bad.push(m) }))).rejects.toThrow(/no valid passage/);
+    await expect(collect(readCorpus(allBad, { onInvalid: 'skip', onSkipped: (m) => bad.push(m) }))).rejects.toThrow(
+      /no valid passage/,
+    );
     expect(bad).toEqual([{ file: allBad, line: 1, reason: expect.stringMatching(/invalid JSON/) }]);
   });
 
   it('keeps passages with blank text and tells onBlankText where they are; a valid U+FFFD is kept', async () => {
-    const path = await file('strict/blank.jsonl', '{"_id": "a", "text": "one"}\n{"_id": "b", "text": "  "}\n{"_id": "c", "text": "\ufffd"}\n');
+    const path = await file(
+      'strict/blank.jsonl',
+      '{"_id": "a", "text": "one"}\n{"_id": "b", "text": "  "}\n{"_id": "c", "text": "\ufffd"}\n',
+    );
     const blank: unknown[] = [];
     const passages = await collect(readCorpus(path, { onBlankText: (p) => blank.push(p) }));
     expect(passages.map((p) => p.id)).toEqual(['a', 'b', 'c']);
@@ -136,8 +160,14 @@ describe('readCorpus', () => {
   });
 
   it('names the line of bytes that are not UTF-8 in a gzip file and across read chunks', async () => {
-    const good = Array.from({ length: 30_000 }, (_, i) => JSON.stringify({ _id: `d${i}`, text: `passage number ${i} é` })).join('\n');
-    const bytes = Buffer.concat([Buffer.from('\ufeff' + good + '\n{"_id": "bad", "text": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]);
+    const good = Array.from({ length: 30_000 }, (_, i) =>
+      JSON.stringify({ _id: `d${i}`, text: `passage number ${i} é` }),
+    ).join('\n');
+    const bytes = Buffer.concat([
+      Buffer.from('\ufeff' + good + '\n{"_id": "bad", "text": "'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}\n'),
+    ]);
     const path = await file('strict/big.jsonl.gz', gzipSync(bytes));
     await expect(collect(readCorpus(path))).rejects.toThrow(`${path}:30001: invalid UTF-8`);
     const skipped: MalformedLine[] = [];
@@ -163,7 +193,7 @@ describe('readQueries', () => {
       { id: '1', text: 'first' },
       { id: '2', text: 'second' },
     ]);
-    const tsv = await file('queries.dev.tsv', '1048585\twhat is paula deen\'s brother\n2\tsecond\n');
+    const tsv = await file('queries.dev.tsv', "1048585\twhat is paula deen's brother\n2\tsecond\n");
     expect(await readQueries(tsv)).toEqual([
       { id: '1048585', text: "what is paula deen's brother" },
       { id: '2', text: 'second' },
@@ -196,7 +226,9 @@ describe('readQrels', () => {
 
   it('rejects duplicates, mixed layouts and non-integer grades with the line', async () => {
     const dup = await file('dup.qrels', '1 0 d1 1\n1 0 d2 1\n1 0 d1 0\n');
-    await expect(readQrels(dup)).rejects.toThrow(`${dup}:3: duplicate judgment for query 1, document d1 (first on line 1)`);
+    await expect(readQrels(dup)).rejects.toThrow(
+      `${dup}:3: duplicate judgment for query 1, document d1 (first on line 1)`,
+    );
     const mixed = await file('mixed.qrels', '1 0 d1 1\n1 d2 1\n');
     await expect(readQrels(mixed)).rejects.toThrow(`${mixed}:2: expected 4 columns`);
     const grade = await file('grade.qrels', '1 0 d1 high\n');
@@ -206,7 +238,10 @@ describe('readQrels', () => {
 
 describe('readRun / formatRun / writeRun', () => {
   it('reads a TREC run, keeping file order and ignoring extra columns and comments', async () => {
-    const path = await file('run.trec', '# comment\n1 Q0 d1 1 12.5 bm25\n1 Q0 d2 2 3e-1 bm25 extra\n2\tQ0\td3\t1\t-4\tbm25\n');
+    const path = await file(
+      'run.trec',
+      '# comment\n1 Q0 d1 1 12.5 bm25\n1 Q0 d2 2 3e-1 bm25 extra\n2\tQ0\td3\t1\t-4\tbm25\n',
+    );
     const run = await readRun(path);
     expect(run.get('1')).toEqual([
       { docId: 'd1', score: 12.5, rank: 1 },
@@ -263,7 +298,10 @@ describe('readRun / formatRun / writeRun', () => {
     const bom = await file('bom.run', '\ufeff1 Q0 a 1 1 t\n');
     expect((await readRun(bom)).get('1')!.map((e) => e.docId)).toEqual(['a']);
     // qrels: TREC, BEIR with a header, a query's lines apart
-    for (const text of ['1 0 a 1\n2 0 b 0\n# c\n1 0 c -1\r\n', 'query-id corpus-id score\n1\ta\t2\n2\tb\t+0\n1\tc\t1']) {
+    for (const text of [
+      '1 0 a 1\n2 0 b 0\n# c\n1 0 c -1\r\n',
+      'query-id corpus-id score\n1\ta\t2\n2\tb\t+0\n1\tc\t1',
+    ]) {
       const fast = await file('fast.qrels', text);
       const slow = await file('slow.qrels', general + text);
       expect(await readTrecQrelsFast(fast)).toBeDefined();
@@ -272,17 +310,38 @@ describe('readRun / formatRun / writeRun', () => {
     }
   });
 
+  it('fast path: long queries and doc ids recurring across queries read as the general reader reads them', async () => {
+    // 5,000 lines per query outgrow the duplicate check's first table; every query retrieves the same doc ids
+    const lines: string[] = [];
+    for (const q of ['1', '2', '3'])
+      for (let r = 0; r < 5000; r++) lines.push(`${q} Q0 doc-${(r * 7919) % 5000} ${r + 1} ${5000 - r} t`);
+    const text = `${lines.join('\n')}\n`;
+    const fast = await file('long.run', text);
+    const slow = await file('long-slow.run', `# \u00e9\n${text}`);
+    expect(await readTrecRunFast(fast)).toBeDefined();
+    expect(await readRun(fast)).toEqual(await readRun(slow));
+    // a duplicate late in a long query: the general reader reports it with its line
+    const dup = await file('long-dup.run', `${text}3 Q0 doc-17 5001 0 t\n`);
+    expect(await readTrecRunFast(dup)).toBeUndefined();
+    await expect(readRun(dup)).rejects.toThrow(`${dup}:15001: duplicate document doc-17 for query 3`);
+  });
+
   it('formats in trec_eval order: score desc, ties by docid descending, ranks recomputed', () => {
     const run = new Map([
-      ['q1', [
-        { docId: 'a', score: 1 },
-        { docId: 'c', score: 2 },
-        { docId: 'b', score: 1 },
-        { docId: 'z', score: 0.5 },
-      ]],
+      [
+        'q1',
+        [
+          { docId: 'a', score: 1 },
+          { docId: 'c', score: 2 },
+          { docId: 'b', score: 1 },
+          { docId: 'z', score: 0.5 },
+        ],
+      ],
     ]);
     // c has the top score; a and b tie at 1 -> "b" > "a" in strcmp, so b comes first.
-    expect(formatRun(run, 'dense')).toBe('q1 Q0 c 1 2 dense\nq1 Q0 b 2 1 dense\nq1 Q0 a 3 1 dense\nq1 Q0 z 4 0.5 dense\n');
+    expect(formatRun(run, 'dense')).toBe(
+      'q1 Q0 c 1 2 dense\nq1 Q0 b 2 1 dense\nq1 Q0 a 3 1 dense\nq1 Q0 z 4 0.5 dense\n',
+    );
     expect(() => formatRun(run, 'two words')).toThrow(/tag/);
   });
 
@@ -305,7 +364,19 @@ describe('readRun / formatRun / writeRun', () => {
 
   it('writes a run file that reads back', async () => {
     const path = join(dir, 'out.run');
-    await writeRun(path, new Map([['7', [{ docId: 'x', score: 0.25 }, { docId: 'y', score: 0.75 }]]]), 'tag1');
+    await writeRun(
+      path,
+      new Map([
+        [
+          '7',
+          [
+            { docId: 'x', score: 0.25 },
+            { docId: 'y', score: 0.75 },
+          ],
+        ],
+      ]),
+      'tag1',
+    );
     expect(await readFile(path, 'utf8')).toBe('7 Q0 y 1 0.75 tag1\n7 Q0 x 2 0.25 tag1\n');
     expect((await readRun(path)).get('7')!.map((e) => e.docId)).toEqual(['y', 'x']);
   });
