@@ -74,6 +74,24 @@ export function pairwiseRandomizationTest(
   values: readonly (readonly number[])[],
   options: { trials?: number; seed?: number } = {},
 ): number[][] {
+  return randomizationPValues(values, options, new TestBuffers());
+}
+
+/**
+ * The buffers of pairwiseRandomizationTest, kept for the next measure of a comparison: megabytes of typed arrays per
+ * measure outside the heap made V8 collect the whole heap (gigabytes with the runs of a big comparison) again and again.
+ */
+class TestBuffers {
+  tables = new Float64Array(0);
+  bytes = new Uint8Array(0);
+  projections = new Float64Array(0);
+}
+
+function randomizationPValues(
+  values: readonly (readonly number[])[],
+  options: { trials?: number; seed?: number },
+  buffers: TestBuffers,
+): number[][] {
   const trials = options.trials ?? 10_000;
   if (!Number.isSafeInteger(trials) || trials < 1)
     throw new ValidationError('trials', `must be a positive integer, got ${trials}`);
@@ -94,18 +112,20 @@ export function pairwiseRandomizationTest(
   const quantised = values.map((row) => row.map((v) => Math.round(v * scale)));
 
   const groups = Math.ceil(n / 8);
-  // tables[s][g * 256 + byte]: sum over the 8 queries of group g of ±value, bit t of byte set = query 8g + t flipped
-  const tables = quantised.map((row) => {
-    const table = new Float64Array(groups * 256);
+  // tables[(s * groups + g) * 256 + byte]: sum over the 8 queries of group g of system s's ±value, bit t of byte set =
+  // query 8g + t flipped
+  if (buffers.tables.length < systems * groups * 256) buffers.tables = new Float64Array(systems * groups * 256);
+  const tables = buffers.tables;
+  quantised.forEach((row, s) => {
     for (let g = 0; g < groups; g++) {
       const base = g * 8;
+      const offset = (s * groups + g) * 256;
       for (let byte = 0; byte < 256; byte++) {
         let sum = 0;
         for (let t = 0; t < 8 && base + t < n; t++) sum += byte & (1 << t) ? -row[base + t]! : row[base + t]!;
-        table[g * 256 + byte] = sum;
+        tables[offset + byte] = sum;
       }
     }
-    return table;
   });
   const observed: number[][] = quantised.map((a) =>
     quantised.map((b) => Math.abs(a.reduce((s, x, i) => s + x - b[i]!, 0))),
@@ -116,12 +136,15 @@ export function pairwiseRandomizationTest(
   // every trial of the block (trial-major, the tables of 10 systems x 5,000 queries - 12.8 MB - missed the cache on
   // every lookup: 9x slower at 5,000 queries than at 1,500).
   const block = Math.min(trials, TRIAL_BLOCK);
-  const bytes = new Uint8Array(groups * block); // bytes[g * block + t]: the signs of group g in trial t
-  const projections = quantised.map(() => new Float64Array(block));
+  if (buffers.bytes.length < groups * block) buffers.bytes = new Uint8Array(groups * block);
+  if (buffers.projections.length < systems * block) buffers.projections = new Float64Array(systems * block);
+  const bytes = buffers.bytes; // bytes[g * block + t]: the signs of group g in trial t
+  const projections = quantised.map((_, s) => buffers.projections.subarray(s * block, (s + 1) * block));
   for (let first = 0; first < trials; first += block) {
     const size = Math.min(block, trials - first);
     drawSigns(nextBits, bytes, groups, block, size);
-    for (let s = 0; s < systems; s++) project(tables[s]!, bytes, groups, block, size, projections[s]!);
+    for (let s = 0; s < systems; s++)
+      project(tables.subarray(s * groups * 256, (s + 1) * groups * 256), bytes, groups, block, size, projections[s]!);
     for (let i = 0; i < systems; i++) {
       const row = counts[i]!;
       const obs = observed[i]!;
@@ -263,12 +286,13 @@ export function compareRuns(
     cells: Object.fromEntries(names.map((n) => [n, {}])),
     significance: {},
   };
-  for (const measure of measures) testMeasure(comparison, measure);
+  const buffers = new TestBuffers();
+  for (const measure of measures) testMeasure(comparison, measure, buffers);
   return comparison;
 }
 
 /** Fills one measure's cells: means, then (not for counts) the tests against the baseline and between all pairs. */
-function testMeasure(c: RunComparison, measure: string): void {
+function testMeasure(c: RunComparison, measure: string, buffers: TestBuffers): void {
   const { systems: names, cells, baseline, correction, alpha, test } = c;
   const matrix = names.map((n) => {
     const perQuery = c.results.get(n)!.perQuery;
@@ -277,7 +301,7 @@ function testMeasure(c: RunComparison, measure: string): void {
   for (const n of names)
     cells[n]![measure] = { mean: c.results.get(n)!.aggregate[measure]!, significant: false, beats: [] };
   if (isCountMeasure(measure)) return;
-  const randomization = pairwiseRandomizationTest(matrix, { trials: c.trials, seed: c.seed });
+  const randomization = randomizationPValues(matrix, { trials: c.trials, seed: c.seed }, buffers);
   const tTest = names.map((_, i) => names.map((__, j) => (i === j ? 1 : pairedTTest(matrix[i]!, matrix[j]!).pValue)));
   // against the baseline: one family of (systems - 1) tests per measure
   const baseIndex = names.indexOf(baseline);
