@@ -211,12 +211,19 @@ interface ReadAhead {
   prefetch?: (query: string) => void;
 }
 
+interface OpenReranker {
+  reranker: Reranker;
+  /** What the reranker is, for the log. */
+  line: string;
+  ahead: ReadAhead;
+}
+
 /** The reranker: the queue's workers, or this process with the vector cache (Redis when REDIS_URL is set). */
 async function openReranker(
   config: DotrankConfig,
   options: RerankRunOptions,
   maxCandidates: number,
-): Promise<{ reranker: Reranker; line: string; ahead: ReadAhead }> {
+): Promise<OpenReranker> {
   const via = options.via ?? (config.REDIS_URL ? 'queue' : 'in-process');
   const windows = await windowsFor(config, options);
   if (via === 'queue') {
@@ -388,10 +395,21 @@ export async function rerankRun(config: DotrankConfig, options: RerankRunOptions
     if (error.code !== 'ENOENT') throw error;
   });
   if (done.size > 0) options.log(`resuming: ${done.size} queries already in ${out}`);
-  const { reranker, line, ahead } =
+  // the run (and the texts of its documents) is read while the model loads
+  const first = source.next();
+  first.catch(() => undefined);
+  const opening: Promise<OpenReranker> =
     options.fusion === 'bm25'
-      ? { reranker: firstStageOrder(), line: 'writing the first-stage order (no model)', ahead: { queries: 1 } }
-      : await openReranker(config, options, depth);
+      ? Promise.resolve({
+          reranker: firstStageOrder(),
+          line: 'writing the first-stage order (no model)',
+          ahead: { queries: 1 },
+        })
+      : openReranker(config, options, depth);
+  const { reranker, line, ahead } = await opening.catch((error: unknown) => {
+    void first.then(() => source.return(undefined)).catch(() => undefined);
+    throw error;
+  });
   options.log(line);
   const tag = options.tag ?? `dotrank-${options.fusion}`;
   const windowed = options.fusion !== 'bm25' && usesWindows(parseDocScore(config.DOTRANK_DOC_SCORE, '--doc-score'));
@@ -424,7 +442,8 @@ export async function rerankRun(config: DotrankConfig, options: RerankRunOptions
     }
   };
   try {
-    for await (const q of source) {
+    for (let read = await first; !read.done; read = await source.next()) {
+      const q = read.value;
       queries++;
       if (done.has(q.qid)) continue;
       if (q.candidates.length === 0) continue;
