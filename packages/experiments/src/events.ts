@@ -21,10 +21,15 @@ function nested(raw: Raw, path: string[]): unknown {
   return value;
 }
 
+/** Dotted names split once (they are looked up for every event of every request). */
+const paths = new Map<string, string[]>();
+
 /** The first present of the dotrank name and the UBI name, with the name it was found under. */
 function pick(raw: Raw, names: string[]): [unknown, string] {
   for (const name of names) {
-    const value = nested(raw, name.split('.'));
+    let path = paths.get(name);
+    if (!path) paths.set(name, (path = name.split('.')));
+    const value = path.length === 1 ? raw[name] : nested(raw, path);
     if (value !== undefined) return [value, name];
   }
   return [undefined, names[0]!];
@@ -48,8 +53,12 @@ function timestampOf(raw: Raw, at: string, now: number): number {
   return ms;
 }
 
-/** A parsed event before its impression is looked up. */
-type Draft = Omit<ExperimentEvent, 'experiment'> & { at: string; positionField: string };
+/** A parsed event before its impression is looked up, with where it came from (for errors). */
+interface Draft {
+  event: Omit<ExperimentEvent, 'experiment'>;
+  at: string;
+  positionField: string;
+}
 
 function draftOf(raw: unknown, at: string, now: number): Draft {
   if (!isObject(raw)) throw new ValidationError(at || 'body', 'must be an event object (or an array of them)');
@@ -64,37 +73,32 @@ function draftOf(raw: unknown, at: string, now: number): Draft {
   if (ordinal !== undefined && (typeof ordinal !== 'number' || !Number.isInteger(ordinal) || ordinal < 1))
     throw new ValidationError(positionField, 'must be an integer >= 1 (the top result is 1)');
   const eventId = idField(raw, ['eventId', 'event_id'], at, false) ?? randomUUID();
-  return {
-    eventId,
-    impressionId,
-    type: type as EventType,
-    docId,
-    ...(ordinal !== undefined ? { position: ordinal as number } : {}),
-    timestamp: timestampOf(raw, at, now),
-    at,
-    positionField,
-  };
+  const timestamp = timestampOf(raw, at, now);
+  const event =
+    ordinal === undefined
+      ? { eventId, impressionId, type: type as EventType, docId, timestamp }
+      : { eventId, impressionId, type: type as EventType, docId, position: ordinal as number, timestamp };
+  return { event, at, positionField };
 }
 
 /** Checks an event against what its impression showed. */
-function attach(draft: Draft, impression: Impression | undefined): ExperimentEvent {
-  const { at, positionField, ...event } = draft;
+function attach({ event, at, positionField }: Draft, impression: Impression | undefined): ExperimentEvent {
   if (!impression)
     throw new ValidationError(
       `${at}impressionId`,
-      `unknown impression "${draft.impressionId}" (never logged, or expired)`,
+      `unknown impression "${event.impressionId}" (never logged, or expired)`,
     );
-  const shownAt = impression.shown.findIndex((r) => r.docId === draft.docId);
+  const shownAt = impression.shown.findIndex((r) => r.docId === event.docId);
   if (shownAt < 0)
     throw new ValidationError(
       `${at}docId`,
-      `document "${draft.docId}" was not shown in impression ${draft.impressionId}`,
+      `document "${event.docId}" was not shown in impression ${event.impressionId}`,
     );
-  if (draft.position !== undefined && draft.position !== shownAt + 1) {
+  if (event.position !== undefined && event.position !== shownAt + 1) {
     const problem =
-      draft.position > impression.shown.length
-        ? `is ${draft.position} but impression ${draft.impressionId} showed ${impression.shown.length} results`
-        : `is ${draft.position} but document "${draft.docId}" was shown at ${shownAt + 1}`;
+      event.position > impression.shown.length
+        ? `is ${event.position} but impression ${event.impressionId} showed ${impression.shown.length} results`
+        : `is ${event.position} but document "${event.docId}" was shown at ${shownAt + 1}`;
     throw new ValidationError(positionField, problem);
   }
   return { ...event, experiment: impression.experiment };
@@ -115,7 +119,7 @@ export async function takeEvents(
   if (raws.length > MAX_EVENTS_PER_REQUEST)
     throw new ValidationError('body', `holds ${raws.length} events; at most ${MAX_EVENTS_PER_REQUEST} per request`);
   const drafts = raws.map((raw, i) => draftOf(raw, batch ? `[${i}].` : '', now));
-  const impressions = await store.getImpressions(drafts.map((d) => d.impressionId));
-  const events = drafts.map((d) => attach(d, impressions.get(d.impressionId)));
+  const impressions = await store.getImpressions(drafts.map((d) => d.event.impressionId));
+  const events = drafts.map((d) => attach(d, impressions.get(d.event.impressionId)));
   return store.recordEvents(events);
 }
