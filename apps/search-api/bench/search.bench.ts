@@ -337,12 +337,17 @@ async function main(): Promise<void> {
     await single.close();
 
     const batched = await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: batchOptions });
+    const before = batched.encoder.queryCallStats();
     const tasbBatched = await measure(dir, batched.url, { paths: cycled('tasb'), connections, seconds });
+    const after = batched.encoder.queryCallStats();
+    const calls = after.calls - before.calls;
+    // how well the batcher gathered: queries per inference call and the padding they carried
+    const gathered = `${((after.queries - before.queries) / calls).toFixed(1)} queries/call, padded ${((after.paddedTokens - before.paddedTokens) / (after.tokens - before.tokens)).toFixed(2)}x`;
     console.log(
       row(
         `fusion=tasb, batched (<= ${queryBatch}, wait ${batchOptions.waitMs} ms)`,
         tasbBatched,
-        `  ${(tasbBatched.rps / bareBatched).toFixed(2)}x bare batched, ${(tasbBatched.rps / tasbOne.rps).toFixed(2)}x unbatched API`,
+        `  ${(tasbBatched.rps / bareBatched).toFixed(2)}x bare batched, ${(tasbBatched.rps / tasbOne.rps).toFixed(2)}x unbatched API; ${gathered}`,
       ),
     );
     const best = tasbBatched.rps >= tasbOne.rps ? batched : undefined;

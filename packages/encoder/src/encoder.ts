@@ -7,6 +7,7 @@ import type { Feed, InferenceThread, OrtHost } from './ort-host.js';
 import type { ModelManifest } from './manifest.js';
 import { clsPool, cosine, dot, meanPool } from './pooling.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
+import { CallCostModel, planQueryCalls } from './query-calls.js';
 import {
   QueryVectorLru,
   queryCacheKey,
@@ -106,7 +107,13 @@ const DEFAULT_BATCH_SIZE = 32;
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 /** Padded tokens a gathered query batch may run per real token before it is split by length. */
-const MAX_QUERY_PADDING = 1.25;
+/** Query inference calls: how many, the queries they carried, their real and padded tokens. */
+export interface QueryCallStats {
+  calls: number;
+  queries: number;
+  tokens: number;
+  paddedTokens: number;
+}
 /** Texts tokenized between two yields to the event loop. */
 const TOKENIZE_CHUNK = 64;
 
@@ -239,6 +246,8 @@ export class Encoder implements DenseEncoder {
   /** Query encodings under way by cache key: concurrent requests for one query share one encoding. */
   private readonly queriesInFlight = new Map<string, Promise<Float32Array>>();
   private readonly queryStats: QueryCacheStats = { hits: 0, sharedHits: 0, misses: 0 };
+  private readonly queryCalls: QueryCallStats = { calls: 0, queries: 0, tokens: 0, paddedTokens: 0 };
+  private readonly queryCost = new CallCostModel();
   private readonly queryBatcher: MicroBatcher<number[], Float32Array>;
 
   /** @internal use loadEncoder() */
@@ -267,6 +276,11 @@ export class Encoder implements DenseEncoder {
       (batch) => this.runQueryBatch(batch),
       (task) => this.serialised(task),
     );
+  }
+
+  /** Inference calls that encoded queries since load: how well batching gathers and how much it pads. */
+  queryCallStats(): QueryCallStats {
+    return { ...this.queryCalls };
   }
 
   /** Query-cache counts since load (all zero when the query cache is off). */
@@ -377,28 +391,31 @@ export class Encoder implements DenseEncoder {
   }
 
   /**
-   * Queries gathered by the batcher, in as few calls as keep padding within MAX_QUERY_PADDING: on a CPU the cost of a
-   * call is its padded tokens, so one short query padded to a long one's width would cost more than it saves.
+   * Queries gathered by the batcher, sorted by length and cut into the calls that cost least by the cost model
+   * learned from this encoder's own calls (query-calls.ts): a fixed part per call against padding.
    */
   private async runQueryBatch(batch: number[][]): Promise<Float32Array[]> {
     const order = batch.map((_, i) => i).sort((a, b) => batch[a]!.length - batch[b]!.length);
     const out = new Array<Float32Array>(batch.length);
-    let group: number[] = [];
-    let tokens = 0;
-    const flush = async () => {
-      const vectors = await this.runBatch(group.map((i) => batch[i]!));
+    const sizes = planQueryCalls(
+      order.map((i) => batch[i]!.length),
+      this.queryCost.overheadTokens(),
+    );
+    let next = 0;
+    for (const size of sizes) {
+      const group = order.slice(next, next + size);
+      next += size;
+      const rows = group.map((i) => batch[i]!);
+      const padded = rows.length * rows[rows.length - 1]!.length;
+      this.queryCalls.calls++;
+      this.queryCalls.queries += rows.length;
+      this.queryCalls.tokens += rows.reduce((a, r) => a + r.length, 0);
+      this.queryCalls.paddedTokens += padded;
+      const started = performance.now();
+      const vectors = await this.runBatch(rows);
+      this.queryCost.observe(padded, performance.now() - started);
       group.forEach((i, j) => (out[i] = vectors[j]!));
-      group = [];
-      tokens = 0;
-    };
-    for (const i of order) {
-      const length = batch[i]!.length;
-      // ascending order: this query is the group's longest, the width all would be padded to
-      if (group.length > 0 && (group.length + 1) * length > MAX_QUERY_PADDING * (tokens + length)) await flush();
-      group.push(i);
-      tokens += length;
     }
-    if (group.length > 0) await flush();
     return out;
   }
 

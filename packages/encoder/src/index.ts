@@ -1,6 +1,6 @@
 // Public API of @dotrank/encoder: model directory loading (manifest), tokenization, ONNX inference and pooling.
 export { loadEncoder, encoderOptionsFromConfig, Encoder } from './encoder.js';
-export type { TextKind, EncoderOptions } from './encoder.js';
+export type { TextKind, EncoderOptions, QueryCallStats } from './encoder.js';
 export { redisQueryVectors, queryCacheKey } from './query-cache.js';
 export type { QueryCacheRedis, QueryCacheStats, SharedQueryVectors } from './query-cache.js';
 export type { BatcherOptions } from './batcher.js';

@@ -4,6 +4,7 @@ import { deleteKeysWithPrefix, redisUrlForTests, uniquePrefix } from '@dotrank/c
 import { loadEncoder, type Encoder, type EncoderOptions } from '../src/encoder.js';
 import { QueryVectorLru, queryCacheKey, redisQueryVectors } from '../src/query-cache.js';
 import { maxAbsDiff, tinyDir } from './helpers.js';
+import { planQueryCalls, DEFAULT_CALL_OVERHEAD_TOKENS } from '../src/query-calls.js';
 
 const prefix = uniquePrefix('qcache');
 let redis: Redis;
@@ -146,8 +147,14 @@ describe('batched query encoding', () => {
       for (let i = 0; i < queries.length; i++) expect(maxAbsDiff(together[i]!, one[i]!)).toBeLessThan(1e-5);
       expect(calls.reduce((a, c) => a + c.rows, 0)).toBe(queries.length);
       expect(calls.length).toBeLessThan(queries.length);
-      // a gathered batch is split by length rather than padding short queries to a long one
-      for (const c of calls) expect(c.rows * c.width).toBeLessThanOrEqual(1.25 * c.tokens);
+      // a gathered batch is cut by length at the least cost (a fixed part per call against padding): the calls are
+      // the plan of planQueryCalls over the sorted lengths (a fresh encoder: the default fixed part)
+      const lengths = batched.tokenize(queries, 'query').map((r) => r.length);
+      const plan = planQueryCalls(
+        [...lengths].sort((a, b) => a - b),
+        DEFAULT_CALL_OVERHEAD_TOKENS,
+      );
+      expect(calls.map((c) => c.rows)).toEqual(plan);
       if (queries === similar) expect(calls).toHaveLength(1);
     }
     // more than maxSize at once: several calls, same vectors
