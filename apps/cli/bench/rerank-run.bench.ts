@@ -3,9 +3,10 @@
 //   Input: BENCH_QUERIES (default 1,000) queries made by cycling Cranfield's 225 queries under distinct qids, each
 //   with its BM25 top 1,000 of Cranfield's 1,400 documents (so warming the cache means ~1,400 passage vectors).
 //   (a) `rerank --run` of that run (the command's own code, rerankRun), in this process and through the queue;
-//   (b) the worker's rate: the same reranks submitted one at a time to the worker, as apps/reranker-worker's bench does.
+//   (b) the worker's rate: the same reranks, one at a time, to the worker (as apps/reranker-worker's bench does).
 // Each measurement starts with the query caches cold (a fresh worker, no shared query vectors) and the passage
-// vectors cached; the baseline is measured before and after (a) and both count (the same work in the total time). Model: BENCH_MODEL, default the full-size tools/fixtures/out/full-tasb (the tiny fixture when absent).
+// vectors cached; the baseline is measured before and after (a), both passes counting. Model: BENCH_MODEL, default
+// the full-size tools/fixtures/out/full-tasb (the tiny fixture when absent). BENCH_RANDOM_VECTORS=1: see warmCache.
 // Run: npm run bench:rerank-run -w apps/cli. REDIS_URL, default redis://127.0.0.1:6379 (own key prefix).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -14,10 +15,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BM25Index } from '@dotrank/bm25';
 import { findRepoRoot, loadConfig, type Candidate, type Passage } from '@dotrank/core';
-import { deleteKeysWithPrefix, uniquePrefix } from '@dotrank/core/testing';
+import { deleteKeysWithPrefix, seededRandom, uniquePrefix } from '@dotrank/core/testing';
+import { loadEncoder } from '@dotrank/encoder';
 import { compareTrecOrder, readCorpus, readQueries, writeRun } from '@dotrank/datasets';
 import { QueueReranker, enqueueWarm } from '@dotrank/rerank-core';
-import { createRedisConnection } from '@dotrank/vector-cache';
+import { RedisVectorStore, createRedisConnection, vectorStoreOptionsFromConfig } from '@dotrank/vector-cache';
 import { rerankRun } from '../src/lib/rerank-run.js';
 
 const root = findRepoRoot(import.meta.dirname)!;
@@ -72,7 +74,9 @@ async function makeInput(dir: string): Promise<BenchInput> {
     lines.push(`${qid}\t${q.text}`);
     // in the run's order (trec_eval's: best first, ties by docid): what rerank --run sends
     const ranked = [...hits].sort(compareTrecOrder);
-    const candidates = ranked.map((h) => ({ id: h.docId, score: h.score, text: byId.get(h.docId)!.text }));
+    const candidates = ranked
+      .map((h) => ({ id: h.docId, score: h.score, text: byId.get(h.docId)!.text }))
+      .filter((c) => c.text.trim() !== ''); // rerank --run leaves out candidates without text
     requests.push({ query: q.text, candidates });
   }
   const runFile = join(dir, 'bm25.run');
@@ -174,6 +178,30 @@ async function rerankRunRate(input: BenchInput, model: string, via: 'in-process'
   };
 }
 
+/**
+ * Every passage vector into the cache: encoded by the worker (warm jobs), or with BENCH_RANDOM_VECTORS=1 random
+ * vectors under the same keys (the same bytes to read and score, meaningless scores): a quick check, since encoding
+ * Cranfield with the full-size model takes minutes on two cores.
+ */
+async function warmCache(passages: Passage[], model: string): Promise<void> {
+  if (process.env['BENCH_RANDOM_VECTORS'] === '1') {
+    const encoder = await loadEncoder(model, { intraOpThreads: 1 });
+    const store = new RedisVectorStore(vectorStoreOptionsFromConfig(loadConfig(env), encoder));
+    const random = seededRandom(7);
+    const vector = () => Float32Array.from({ length: encoder.dimension }, () => random() - 0.5);
+    await store.setMany(passages.map((p) => ({ key: { id: p.id, text: p.text }, vector: vector() })));
+    await store.close();
+    await encoder.close();
+    console.log(`cache filled with ${passages.length} RANDOM vectors (BENCH_RANDOM_VECTORS=1): timings only`);
+    return;
+  }
+  const warm = await enqueueWarm(passages, { connection: url, queuePrefix: prefix, chunkSize: 100 });
+  const warmed = await warm.wait();
+  await warm.close();
+  if (warmed.failedChunks > 0) throw new Error(`${warmed.failedChunks} warm chunks failed`);
+  console.log(`cache warmed: ${warmed.encoded} passages encoded`);
+}
+
 async function main(): Promise<void> {
   const model = modelDir();
   const dir = await mkdtemp(join(tmpdir(), 'dotrank-bench-rerank-run-'));
@@ -187,11 +215,7 @@ async function main(): Promise<void> {
     console.log(
       `${input.requests.length} queries (Cranfield's, cycled), ${(candidates / input.requests.length).toFixed(0)} BM25 candidates each`,
     );
-    const warm = await enqueueWarm(input.passages, { connection: url, queuePrefix: prefix, chunkSize: 100 });
-    const warmed = await warm.wait();
-    await warm.close();
-    if (warmed.failedChunks > 0) throw new Error(`${warmed.failedChunks} warm chunks failed`);
-    console.log(`cache warmed: ${warmed.encoded} passages encoded`);
+    await warmCache(input.passages, model);
 
     // the baseline before and after the two rerank --run measurements (a drift of the shared machine's speed weighs
     // on both alike); a fresh worker with no shared query vectors before each: its query cache as cold as at first
