@@ -3,6 +3,9 @@ export { readCorpus, readQueries } from './corpus.js';
 export type { CorpusFormat, PassageLocation, Query, ReadCorpusOptions } from './corpus.js';
 export { readQrels, readRun, writeRun } from './trec.js';
 export type { Qrels } from './trec.js';
+// A run in columns (typed arrays, interned doc ids) for evaluating big runs: `dotrank measure`.
+export { RunColumns, readRunColumns } from './trec-columns.js';
+export type { QueryColumns } from './trec-columns.js';
 export { findCollection } from './collection.js';
 export type { CollectionFiles } from './collection.js';
 // Documented for scripts (MS MARCO top1000 files, a run as text); no project of ours uses them.

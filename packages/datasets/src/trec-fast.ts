@@ -10,13 +10,13 @@ import type { Qrels, Run, RunEntry } from './trec.js';
 // general way, which names `file:line` and honours `onInvalid`. A valid file gives the same result either way.
 
 /** Thrown inside a scan to hand the file to the general reader. */
-class GiveUp extends Error {}
+export class GiveUp extends Error {}
 
 const SPACE = 32;
 const TAB = 9;
 const LF = 10;
 const CR = 13;
-const HASH = 35;
+export const HASH = 35;
 const PLUS = 43;
 const MINUS = 45;
 const ZERO = 48;
@@ -25,10 +25,10 @@ const DOT = 46;
 const MAX_FIELDS = 7;
 
 /** Field i of the current line is text.slice(starts[i], ends[i]); `fields` counts them (at most MAX_FIELDS). */
-type LineHandler = (text: string, starts: Int32Array, ends: Int32Array, fields: number) => void;
+export type LineHandler = (text: string, starts: Int32Array, ends: Int32Array, fields: number) => void;
 
 /** Calls `onLine` for every non-blank line; false when the file is not one the fast path takes. */
-async function scanTrecLines(path: string, onLine: LineHandler): Promise<boolean> {
+export async function scanTrecLines(path: string, onLine: LineHandler): Promise<boolean> {
   let input: Readable = createReadStream(path, { highWaterMark: 1 << 20 });
   if (path.endsWith('.gz')) input = input.pipe(createGunzip({ chunkSize: 1 << 20 }));
   input.on('error', () => undefined); // surfaced by the iteration below; never an unhandled error
@@ -87,7 +87,7 @@ async function scanTrecLines(path: string, onLine: LineHandler): Promise<boolean
 }
 
 /** trec_eval's integer column (`[+-]?digits`), or GiveUp. */
-function integerAt(text: string, start: number, end: number): number {
+export function integerAt(text: string, start: number, end: number): number {
   let i = start;
   const sign = text.charCodeAt(i);
   if (sign === PLUS || sign === MINUS) i++;
@@ -112,7 +112,7 @@ const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact do
  * the digits as an integer and the power of ten are exact doubles, so their one division is correctly rounded - the
  * same double as Number() (Clinger's fast path). Anything else goes to Number().
  */
-function decimalAt(text: string, start: number, end: number): number {
+export function decimalAt(text: string, start: number, end: number): number {
   let i = start;
   const sign = text.charCodeAt(i);
   if (sign === PLUS || sign === MINUS) i++;
@@ -143,12 +143,12 @@ function isIntegerAt(text: string, start: number, end: number): boolean {
 }
 
 /** True when text.slice(start, end) equals `value`, without making the slice. */
-function fieldEquals(text: string, start: number, end: number, value: string): boolean {
+export function fieldEquals(text: string, start: number, end: number, value: string): boolean {
   return end - start === value.length && text.startsWith(value, start);
 }
 
 /** FNV-1a of text.slice(start, end), without the slice. */
-function hashAt(text: string, start: number, end: number): number {
+export function hashAt(text: string, start: number, end: number): number {
   let hash = 0x811c9dc5;
   for (let i = start; i < end; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
   return hash >>> 0;
