@@ -23,10 +23,16 @@ let workerOutput = '';
 
 /** `dotrank worker` on our prefix; resolves once it says it is ready. */
 function startWorker(): Promise<void> {
-  const child = spawn(process.execPath, [bin, 'worker', '--model', tinyModelDir(), '--threads', '1'], {
-    env: { ...process.env, ...queueEnv, DOTRANK_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  // one job at a time: a worker running several encodes their queries together in one padded call, whose vectors
+  // may differ from a lone query's in the last bits, and this test compares runs byte for byte
+  const child = spawn(
+    process.execPath,
+    [bin, 'worker', '--model', tinyModelDir(), '--threads', '1', '--concurrency', '1'],
+    {
+      env: { ...process.env, ...queueEnv, DOTRANK_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   worker = child;
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {

@@ -38,7 +38,7 @@ const profileDir = process.env['BENCH_PROFILE_DIR'];
 const CONCURRENCY = (process.env['BENCH_CONCURRENCY'] ?? '1,2,4').split(',').filter(Boolean).map(Number);
 const IN_FLIGHT = Number(process.env['BENCH_IN_FLIGHT'] ?? 8);
 const LOAD_JOBS = Number(process.env['BENCH_LOAD_JOBS'] ?? 160);
-const DTYPES = (process.env['BENCH_DTYPES'] ?? 'float32,float16,int8').split(',') as VectorDtype[];
+const DTYPES = (process.env['BENCH_DTYPES'] ?? 'float32,float16,int8').split(',').filter(Boolean) as VectorDtype[];
 /** The goals (#22): warm overhead over one query encoding, p50, ms. */
 const GOAL_MS: Record<number, number> = { 100: 5, 1000: 12 };
 

@@ -29,7 +29,7 @@ try {
   const opt = <T>(key: string, v: T | undefined) => (v === undefined ? {} : { [key]: v });
   await runWorkerProcess({
     ...opt('modelDir', values.model),
-    ...opt('concurrency', int('concurrency', values.concurrency, 1, 1024)),
+    ...opt('concurrency', int('concurrency', values.concurrency, 0, 1024)),
     ...opt('batchSize', int('batch-size', values['batch-size'], 1, 4096)),
     ...opt('threads', int('threads', values.threads, 1, 1024)),
     ...opt('workersPerMachine', int('workers-per-machine', values['workers-per-machine'], 1, 1024)),

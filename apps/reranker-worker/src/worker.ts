@@ -4,6 +4,7 @@ import { pino, type Logger } from 'pino';
 import {
   ConfigError,
   defaultIntraOpThreads,
+  workerConcurrency,
   describeError,
   withDeadline,
   type DenseEncoder,
@@ -36,7 +37,7 @@ import {
 export interface StartWorkerOptions {
   /** Model directory (manifest + ONNX graph + tokenizer); default DOTRANK_MODEL. */
   modelDir?: string;
-  /** Rerank jobs processed at once by this process (DOTRANK_WORKER_CONCURRENCY). */
+  /** Rerank jobs processed at once by this process (DOTRANK_WORKER_CONCURRENCY); 0 = one per core of its share. */
   concurrency?: number;
   /** Passages per encoder call (DOTRANK_BATCH_SIZE). */
   batchSize?: number;
@@ -79,7 +80,11 @@ export function rerankWorkerOptions(config: DotrankConfig, options: StartWorkerO
   return {
     connection: config.REDIS_URL,
     queuePrefix: config.DOTRANK_QUEUE_PREFIX,
-    concurrency: options.concurrency ?? config.DOTRANK_WORKER_CONCURRENCY,
+    concurrency: workerConcurrency(
+      options.concurrency ?? config.DOTRANK_WORKER_CONCURRENCY,
+      availableParallelism(),
+      options.workersPerMachine ?? 1,
+    ),
     batchSize: options.batchSize ?? config.DOTRANK_BATCH_SIZE,
     maxCandidates: config.DOTRANK_MAX_CANDIDATES,
     ...(options.lockDuration !== undefined ? { lockDuration: options.lockDuration } : {}),

@@ -24,9 +24,9 @@ describe('dotrank worker (spawned CLI)', () => {
   });
 
   it('rejects a bad flag value and a missing REDIS_URL with one clear line', () => {
-    const bad = run(['worker', '--concurrency', '0']);
+    const bad = run(['worker', '--concurrency', '2000']);
     expect(bad.status).not.toBe(0);
-    expect(bad.stderr).toMatch(/--concurrency: must be an integer between 1 and 1024/);
+    expect(bad.stderr).toMatch(/--concurrency: must be an integer between 0 and 1024/);
     const noRedis = run(['worker', '--model', 'whatever'], { REDIS_URL: '' });
     expect(noRedis.status).toBe(2);
     expect(noRedis.stderr.trim()).toBe('dotrank: REDIS_URL: is required for the worker (e.g. redis://127.0.0.1:6379)');

@@ -171,7 +171,8 @@ export const configSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.enum(['cpu', 'cuda', 'dml', 'coreml', 'webgpu'])).min(1)),
-  DOTRANK_WORKER_CONCURRENCY: intFrom(1, 1024).default(1),
+  /** Rerank jobs a worker process runs at once; 0 = chosen from the cores (workerConcurrency). */
+  DOTRANK_WORKER_CONCURRENCY: intFrom(0, 1024).default(0),
   /** Query vectors kept per process (LRU by model revision and token ids); 0 turns the query cache off. */
   DOTRANK_QUERY_CACHE_SIZE: intFrom(0, 100_000_000).default(10_000),
   /** Expiry of query vectors shared through Redis (beside the passage vectors); 0 = none. Default 7 days. */
@@ -271,6 +272,15 @@ function withClusterNodes(config: DotrankConfig): DotrankConfig {
 }
 
 /** Default worker-side ORT threads: the cores of this machine divided among the workers that share it. */
+/**
+ * Rerank jobs a worker process runs at once: DOTRANK_WORKER_CONCURRENCY, or for 0 one per core of its share of the
+ * machine, so that jobs run together can share one batched query encoding and one job's cache read overlaps
+ * another's encoding (measured in the worker benchmark's throughput phase).
+ */
+export function workerConcurrency(configured: number, cores: number, workersPerMachine = 1): number {
+  return configured > 0 ? configured : defaultIntraOpThreads(cores, workersPerMachine);
+}
+
 export function defaultIntraOpThreads(cores: number, workersPerMachine = 1): number {
   return Math.max(1, Math.floor(cores / Math.max(1, workersPerMachine)));
 }

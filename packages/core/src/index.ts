@@ -28,7 +28,7 @@ export {
   describeError,
 } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export { configSchema, loadConfig, defaultIntraOpThreads, findRepoRoot } from './config.js';
+export { configSchema, loadConfig, defaultIntraOpThreads, workerConcurrency, findRepoRoot } from './config.js';
 export type { DotrankConfig } from './config.js';
 export { DEGRADED_REASONS } from './contracts.js';
 export type { DegradedReason, Degradation, StageTimings, HitMeta, ResponseMeta } from './contracts.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, defaultIntraOpThreads } from '../src/config.js';
+import { loadConfig, defaultIntraOpThreads, workerConcurrency } from '../src/config.js';
 import { matchesFilter } from '../src/filter.js';
 import { ConfigError, ValidationError } from '../src/errors.js';
 
@@ -56,6 +56,17 @@ describe('defaultIntraOpThreads', () => {
   it('splits cores among workers and never returns zero', () => {
     expect(defaultIntraOpThreads(8, 2)).toBe(4);
     expect(defaultIntraOpThreads(2, 4)).toBe(1);
+  });
+});
+
+describe('workerConcurrency', () => {
+  it('takes DOTRANK_WORKER_CONCURRENCY as set, and for 0 (the default) one job per core of the worker\'s share', () => {
+    expect(loadConfig({}).DOTRANK_WORKER_CONCURRENCY).toBe(0);
+    expect(workerConcurrency(0, 2)).toBe(2);
+    expect(workerConcurrency(0, 8, 2)).toBe(4);
+    expect(workerConcurrency(0, 2, 4)).toBe(1);
+    expect(workerConcurrency(3, 2)).toBe(3);
+    expect(() => loadConfig({ DOTRANK_WORKER_CONCURRENCY: '-1' })).toThrow(/DOTRANK_WORKER_CONCURRENCY/);
   });
 });
 

@@ -66,7 +66,7 @@ export interface RerankWorkerOptions {
   encoder: DenseEncoder;
   /** The vector cache; the caller owns it. */
   store: VectorStore;
-  /** Rerank jobs processed at once (DOTRANK_WORKER_CONCURRENCY); default 1. */
+  /** Rerank jobs processed at once; default 1 (the worker app passes DOTRANK_WORKER_CONCURRENCY, resolved). */
   concurrency?: number;
   /** Passages per encoder call (DOTRANK_BATCH_SIZE); default 32. */
   batchSize?: number;

@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import { open, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { resolve } from 'node:path';
-import { ConfigError, ValidationError } from '@dotrank/core';
+import { availableParallelism } from 'node:os';
+import { ConfigError, ValidationError, workerConcurrency } from '@dotrank/core';
 import type { Candidate, DotrankConfig, FusionMode } from '@dotrank/core';
 import {
   compareTrecOrder,
@@ -239,7 +240,8 @@ async function openReranker(
     // worker finds its next job waiting when it finishes one, instead of idling through the round trip of the result
     // and the next job
     const workers = await reranker.workerCount().catch(() => 1);
-    const queries = Math.min(MAX_IN_FLIGHT, Math.max(2, workers * config.DOTRANK_WORKER_CONCURRENCY + 1));
+    const perWorker = workerConcurrency(config.DOTRANK_WORKER_CONCURRENCY, availableParallelism());
+    const queries = Math.min(MAX_IN_FLIGHT, Math.max(2, workers * perWorker + 1));
     const line = `reranking through the workers of queue "${config.DOTRANK_QUEUE_PREFIX}"`;
     return { reranker, line, ahead: { queries, concurrent: true } };
   }
