@@ -1,11 +1,14 @@
 import { ValidationError } from '@dotrank/core';
-import type { Qrels } from '@dotrank/datasets';
+import type { Qrels, QueryColumns, RunColumns } from '@dotrank/datasets';
 import { strcmp } from '@dotrank/datasets';
 import type { Measure } from './measures.js';
 import { DEFAULT_MEASURES, isCountMeasure, parseMeasureList } from './measures.js';
 
 /** What evaluate needs of a run: the rank column, if any, is ignored (trec_eval re-sorts by score). */
 export type RunLike = ReadonlyMap<string, readonly { docId: string; score: number }[]>;
+
+/** A run evaluate takes: Map-shaped, or in columns (readRunColumns: no object per line, the fast form for big runs). */
+export type EvaluableRun = RunLike | RunColumns;
 
 export interface EvaluateOptions {
   /** Measure names or specs (see parseMeasures); default DEFAULT_MEASURES. */
@@ -55,13 +58,18 @@ const MAX_TRACKED_DOCS = 1 << 20;
 
 class DocTable {
   private readonly ids = new Map<string, number>();
+  /** names[id]: the doc id string of an id. */
+  readonly names: string[] = [];
   seenIn = new Int32Array(1 << 12);
   judgedIn = new Int32Array(1 << 12);
   grade = new Int32Array(1 << 12);
   stamp = 0;
 
   nextQuery(): number {
-    if (this.ids.size > MAX_TRACKED_DOCS) this.ids.clear();
+    if (this.ids.size > MAX_TRACKED_DOCS) {
+      this.ids.clear();
+      this.names.length = 0;
+    }
     return ++this.stamp;
   }
 
@@ -70,6 +78,7 @@ class DocTable {
     if (id === undefined) {
       id = this.ids.size;
       this.ids.set(docId, id);
+      this.names.push(docId);
       if (id === this.seenIn.length) {
         this.seenIn = grown(this.seenIn, id * 2);
         this.judgedIn = grown(this.judgedIn, id * 2);
@@ -99,69 +108,134 @@ class ResRels {
   relLevels: number[] = [];
   /** Doc ids of the entries (file order), and their trec_eval order when it differs. */
   docs = new Int32Array(1024);
+  scores = new Float64Array(1024);
   order = new Int32Array(1024);
   sims = new Float32Array(1024);
 }
 
+/**
+ * For a run in columns: the judgments of the current query by the run's own doc ids (RunColumns.docIds), so that a
+ * retrieved document's judgment is a typed-array read with no lookup by string; a judged document the run never
+ * retrieves needs none (it only counts in relLevels).
+ */
+class ColumnsTable {
+  readonly judgedIn: Int32Array;
+  readonly grade: Int32Array;
+  stamp = 0;
+  constructor(readonly run: RunColumns) {
+    this.judgedIn = new Int32Array(run.docIds.length);
+    this.grade = new Int32Array(run.docIds.length);
+  }
+}
+
+/** One query's retrieved documents as ids (file order) into `names`, their scores, and its judgments by id. */
+interface QueryView {
+  n: number;
+  docs: Int32Array;
+  scores: Float64Array;
+  names: readonly string[];
+  judgedIn: Int32Array;
+  grade: Int32Array;
+  stamp: number;
+}
+
+const NO_COLUMNS: QueryColumns = { docs: new Int32Array(0), scores: new Float64Array(0) };
+
 /** trec_eval's comp_sim_docno on float32 scores: score descending, ties by docid descending (strcmp). */
-function inTrecOrder(entries: readonly { docId: string; score: number }[]): boolean {
-  for (let i = 1; i < entries.length; i++) {
-    const a = Math.fround(entries[i - 1]!.score);
-    const b = Math.fround(entries[i]!.score);
-    if (a < b || (a === b && strcmp(entries[i - 1]!.docId, entries[i]!.docId) < 0)) return false;
+function inTrecOrder(q: QueryView): boolean {
+  const { docs, scores, names } = q;
+  for (let i = 1; i < q.n; i++) {
+    const a = Math.fround(scores[i - 1]!);
+    const b = Math.fround(scores[i]!);
+    if (a < b || (a === b && strcmp(names[docs[i - 1]!]!, names[docs[i]!]!) < 0)) return false;
   }
   return true;
 }
 
 /** The positions of the entries in trec_eval order (score descending as float32, ties by docid descending). */
-function trecOrder(entries: readonly { docId: string; score: number }[], r: ResRels): Int32Array {
-  const n = entries.length;
+function trecOrder(q: QueryView, r: ResRels): Int32Array {
+  const { n, docs, scores, names } = q;
   if (r.order.length < n) r.order = new Int32Array(n * 2);
   if (r.sims.length < n) r.sims = new Float32Array(n * 2);
   const { order, sims } = r;
   for (let i = 0; i < n; i++) {
     order[i] = i;
-    sims[i] = entries[i]!.score;
+    sims[i] = scores[i]!;
   }
   return order.subarray(0, n).sort((a, b) => {
     if (sims[a]! > sims[b]!) return -1;
     if (sims[a]! < sims[b]!) return 1;
-    return strcmp(entries[b]!.docId, entries[a]!.docId);
+    return strcmp(names[docs[b]!]!, names[docs[a]!]!);
   });
 }
 
-function formResRels(
+/** Counts the judged documents (grade >= 0) per grade into r.relLevels. */
+function countLevels(grade: number, r: ResRels): void {
+  if (grade >= 0) r.relLevels[grade] = (r.relLevels[grade] ?? 0) + 1;
+}
+
+/** A Map-shaped run's query: its doc ids through the evaluation's DocTable (the duplicate check on the way). */
+function viewEntries(
   qid: string,
   judgments: ReadonlyMap<string, number>,
   entries: readonly { docId: string; score: number }[],
-  options: { maxResults: number; judgedOnly: boolean },
   table: DocTable,
   r: ResRels,
-): void {
+): QueryView {
   const stamp = table.nextQuery();
-  const relLevels = r.relLevels;
-  relLevels.length = 0;
+  r.relLevels.length = 0;
   for (const [docId, grade] of judgments) {
     const id = table.id(docId);
     table.judgedIn[id] = stamp;
     table.grade[id] = grade;
-    if (grade >= 0) relLevels[grade] = (relLevels[grade] ?? 0) + 1;
+    countLevels(grade, r);
   }
   const total = entries.length;
   if (r.docs.length < total) r.docs = new Int32Array(total * 2);
-  const docs = r.docs;
+  if (r.scores.length < total) r.scores = new Float64Array(total * 2);
+  const { docs, scores } = r;
   for (let i = 0; i < total; i++) {
-    const id = table.id(entries[i]!.docId);
+    const entry = entries[i]!;
+    const id = table.id(entry.docId);
     if (table.seenIn[id] === stamp)
-      throw new ValidationError('run', `duplicate document ${entries[i]!.docId} for query ${qid}`);
+      throw new ValidationError('run', `duplicate document ${entry.docId} for query ${qid}`);
     table.seenIn[id] = stamp;
     docs[i] = id;
+    scores[i] = entry.score;
   }
-  const order = inTrecOrder(entries) ? undefined : trecOrder(entries, r);
-  const n = Math.min(total, options.maxResults);
+  const { judgedIn, grade, names } = table;
+  return { n: total, docs, scores, names, judgedIn, grade, stamp };
+}
+
+/** A columnar run's query: ids are the run's own (RunColumns refuses duplicates when it is built). */
+function viewColumns(
+  judgments: ReadonlyMap<string, number>,
+  columns: QueryColumns,
+  table: ColumnsTable,
+  r: ResRels,
+): QueryView {
+  const stamp = ++table.stamp;
+  const { judgedIn, grade, run } = table;
+  r.relLevels.length = 0;
+  for (const [docId, g] of judgments) {
+    const id = run.idOf(docId);
+    if (id >= 0) {
+      judgedIn[id] = stamp;
+      grade[id] = g;
+    }
+    countLevels(g, r);
+  }
+  const { docs, scores } = columns;
+  return { n: docs.length, docs, scores, names: run.docIds, judgedIn, grade, stamp };
+}
+
+/** trec_eval's `te_form_res_rels`: the grades of one query's ranking in trec_eval order, cut and condensed. */
+function formResRels(q: QueryView, options: { maxResults: number; judgedOnly: boolean }, r: ResRels): void {
+  const order = inTrecOrder(q) ? undefined : trecOrder(q, r);
+  const n = Math.min(q.n, options.maxResults);
   if (r.rels.length < n) r.rels = new Int32Array(n * 2);
   const { rels } = r;
-  const { judgedIn, grade } = table;
+  const { docs, judgedIn, grade, stamp } = q;
   let kept = 0;
   for (let i = 0; i < n; i++) {
     const id = docs[order ? order[i]! : i]!;
@@ -366,13 +440,36 @@ function measureQuery(plan: Plan, r: ResRels, sums: Record<string, number>): Rec
   return values;
 }
 
+/** The view of a query of either run form; undefined when the run has no results for it, unless `empty` is asked. */
+function queryViews(
+  run: EvaluableRun,
+  r: ResRels,
+): (qid: string, judgments: ReadonlyMap<string, number>, empty?: boolean) => QueryView | undefined {
+  if (isColumns(run)) {
+    const table = new ColumnsTable(run);
+    return (qid, judgments, empty) => {
+      const columns = run.queries.get(qid) ?? (empty ? NO_COLUMNS : undefined);
+      return columns && viewColumns(judgments, columns, table, r);
+    };
+  }
+  const table = new DocTable();
+  return (qid, judgments, empty) => {
+    const entries = run.get(qid) ?? (empty ? [] : undefined);
+    return entries && viewEntries(qid, judgments, entries, table, r);
+  };
+}
+
+function isColumns(run: EvaluableRun): run is RunColumns {
+  return (run as Partial<RunColumns>).format === 'columns';
+}
+
 /**
  * Evaluates a run against judgments with trec_eval 9 semantics (see the package README for every rule):
  * queries are those of the qrels that have results (all qrels queries with `allQueries`, missing ones scoring 0);
  * results are re-sorted by float32 score descending, ties by docid in descending strcmp order; binary measures use
  * grade >= level; nDCG uses the raw grades; queries without relevant documents are kept and score 0.
  */
-export function evaluate(qrels: Qrels, run: RunLike, options: EvaluateOptions = {}): EvalResult {
+export function evaluate(qrels: Qrels, run: EvaluableRun, options: EvaluateOptions = {}): EvalResult {
   const level = options.level ?? 1;
   if (!Number.isSafeInteger(level) || level < 0)
     throw new ValidationError('level', `must be a non-negative integer, got ${level}`);
@@ -392,16 +489,16 @@ export function evaluate(qrels: Qrels, run: RunLike, options: EvaluateOptions = 
   const missing = new Set<string>();
   const sums: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
   const plan = makePlan(measures, level);
-  const table = new DocTable();
   const r = new ResRels();
   const formOptions = { maxResults, judgedOnly: options.judgedOnly === true };
+  const viewOf = queryViews(run, r);
   for (const qid of qids) {
-    const entries = run.get(qid);
-    if (entries === undefined) {
+    const view = viewOf(qid, qrels.get(qid)!);
+    if (view === undefined) {
       if (!options.allQueries && !chosen) continue; // no results: ignored unless -c
       missing.add(qid);
     }
-    formResRels(qid, qrels.get(qid)!, entries ?? [], formOptions, table, r);
+    formResRels(view ?? viewOf(qid, qrels.get(qid)!, true)!, formOptions, r);
     perQuery.set(qid, measureQuery(plan, r, sums));
   }
   const numQueries = perQuery.size;

@@ -1,7 +1,7 @@
 // Public API of @dotrank/eval: trec_eval-exact measures (with ir_measures names) and their text output, multi-run
 // comparison with significance tests, presets of the model card's protocol, and the metrics report.
 export { evaluate } from './evaluate.js';
-export type { EvalResult, EvaluateOptions, RunLike } from './evaluate.js';
+export type { EvalResult, EvaluableRun, EvaluateOptions, RunLike } from './evaluate.js';
 export {
   parseMeasures,
   parseMeasureList,
