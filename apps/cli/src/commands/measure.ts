@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ValidationError } from '@dotrank/core';
-import { readQrels, readRun } from '@dotrank/datasets';
+import { readQrels, readRunColumns } from '@dotrank/datasets';
 import { DEFAULT_MEASURES, PRESET_NAMES, evaluate, formatTrecEval, resolveMeasures } from '@dotrank/eval';
 
 interface MeasureOptions {
@@ -54,7 +54,8 @@ export function registerMeasureCommand(program: Command): void {
     .action(async (qrelsPath: string, runPath: string, options: MeasureOptions) => {
       const level = nonNegativeInteger('--level', options.level, 0);
       const maxResults = nonNegativeInteger('--max-results', options.maxResults, 1);
-      const [qrels, run] = await Promise.all([readQrels(qrelsPath), readRun(runPath)]);
+      // in columns: no object per run line (reading dominated measure's time)
+      const [qrels, run] = await Promise.all([readQrels(qrelsPath), readRunColumns(runPath)]);
       const result = evaluate(qrels, run, {
         measures: resolveMeasures({ preset: options.preset, measures: options.measures }),
         level,
