@@ -67,14 +67,25 @@ export async function scanTrecLines(path: string, onLine: LineHandler): Promise<
   let carry: Buffer = Buffer.alloc(0);
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
-      const bytes = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-      const lastBreak = bytes.lastIndexOf(LF);
-      if (lastBreak < 0) {
-        carry = bytes;
+      // the line cut by the previous chunk is joined to its end alone: joining it to the whole chunk copied every chunk
+      let from = 0;
+      if (carry.length > 0) {
+        const firstBreak = chunk.indexOf(LF);
+        if (firstBreak < 0) {
+          carry = Buffer.concat([carry, chunk]);
+          continue;
+        }
+        const head = Buffer.concat([carry, chunk.subarray(0, firstBreak + 1)]);
+        scan(head.toString('latin1'), head.length);
+        from = firstBreak + 1;
+      }
+      const lastBreak = chunk.lastIndexOf(LF);
+      if (lastBreak < from) {
+        carry = Buffer.from(chunk.subarray(from));
         continue;
       }
-      scan(bytes.toString('latin1', 0, lastBreak + 1), lastBreak + 1);
-      carry = Buffer.from(bytes.subarray(lastBreak + 1));
+      scan(chunk.toString('latin1', from, lastBreak + 1), lastBreak + 1 - from);
+      carry = Buffer.from(chunk.subarray(lastBreak + 1));
     }
     if (carry.length > 0) scan(`${carry.toString('latin1')}\n`, carry.length + 1);
     return true;

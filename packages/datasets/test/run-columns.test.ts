@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunColumns, readRun, readRunColumns } from '../src/index.js';
+import { readTrecRunFast } from '../src/trec-fast.js';
 
 let dir: string;
 const file = async (name: string, text: string | Buffer): Promise<string> => {
@@ -57,7 +58,10 @@ describe('readRunColumns', () => {
       await file('general.run', `# \u00e9\n${text}`), // non-ASCII: read by readRun, then put in columns
       await file('apart.run', '1 Q0 a 1 1 t\n2 Q0 b 1 1 t\n1 Q0 c 2 0.5 t\n'),
       await file('bom.run', '\ufeff1 Q0 a 1 1 t\n'),
-      await file('run.jsonl', '{"query_id": "1", "doc_id": "a", "score": 2}\n{"query_id": "1", "doc_id": "b", "score": 1}\n'),
+      await file(
+        'run.jsonl',
+        '{"query_id": "1", "doc_id": "a", "score": 2}\n{"query_id": "1", "doc_id": "b", "score": 1}\n',
+      ),
     ]) {
       const columns = await readRunColumns(path);
       expect(entries(columns), path).toEqual(await readRunWithoutRanks(path));
@@ -81,11 +85,29 @@ describe('readRunColumns', () => {
     for (const id of [0, 1234, 4999]) expect(columns.idOf(columns.docIds[id]!)).toBe(id);
   });
 
+  it('reads lines cut between read chunks (1 MiB) the way the general reader does, gzip too', async () => {
+    // a comment longer than a chunk, then ~4 MB of lines of varying length: chunk ends fall inside lines everywhere
+    const lines = [`# ${'x'.repeat(1.5 * 2 ** 20)}`];
+    for (let q = 0; q < 120; q++)
+      for (let r = 0; r < 1000; r++)
+        lines.push(`q${q} Q0 doc-${(r * 7919) % 3001}${'y'.repeat(r % 13)} ${r} ${r / 7} t`);
+    const text = `${lines.join('\n')}\n`;
+    const expected = await readRunWithoutRanks(await file('chunks-general.run', `# \u00e9\n${text}`));
+    expect(entries(await readRunColumns(await file('chunks.run', text)))).toEqual(expected);
+    expect(entries(await readRunColumns(await file('chunks.run.gz', gzipSync(text))))).toEqual(expected);
+    expect(await readRunWithoutRanks(join(dir, 'chunks.run'))).toEqual(expected);
+    // and by the fast scan itself (a mistake there would otherwise be hidden by the general reader taking over)
+    for (const name of ['chunks.run', 'chunks.run.gz'])
+      expect(await readTrecRunFast(join(dir, name))).toEqual(await readRun(join(dir, 'chunks-general.run')));
+  });
+
   it('refuses duplicates, short lines and bad numbers with the file and line, as readRun does', async () => {
     const dup = await file('dup.run', '1 Q0 d1 1 2 t\n2 Q0 d1 1 2 t\n1 Q0 d1 2 1 t\n');
     await expect(readRunColumns(dup)).rejects.toThrow(`${dup}:3: duplicate document d1 for query 1 (first on line 1)`);
     const near = await file('near.run', '1 Q0 d1 1 2 t\n1 Q0 d2 2 1 t\n1 Q0 d1 3 0 t\n');
-    await expect(readRunColumns(near)).rejects.toThrow(`${near}:3: duplicate document d1 for query 1 (first on line 1)`);
+    await expect(readRunColumns(near)).rejects.toThrow(
+      `${near}:3: duplicate document d1 for query 1 (first on line 1)`,
+    );
     const gz = await file('dup.run.gz', gzipSync('1 Q0 d1 1 2 t\n1 Q0 d1 2 1 t\n'));
     await expect(readRunColumns(gz)).rejects.toThrow(`${gz}:2: duplicate document d1 for query 1 (first on line 1)`);
     const short = await file('short.run', '1 Q0 d1 1 2\n');
@@ -100,15 +122,31 @@ describe('readRunColumns', () => {
   it('puts a Map-shaped run in columns, refusing a doc id twice in a query', () => {
     const columns = RunColumns.fromRun(
       new Map([
-        ['a', [{ docId: 'x', score: 1 }, { docId: '\u00e9t\u00e9', score: 0.5 }]],
+        [
+          'a',
+          [
+            { docId: 'x', score: 1 },
+            { docId: '\u00e9t\u00e9', score: 0.5 },
+          ],
+        ],
         ['b', [{ docId: 'x', score: 3 }]],
       ]),
     );
     expect(columns.docIds).toEqual(['x', '\u00e9t\u00e9']);
     expect(columns.idOf('\u00e9t\u00e9')).toBe(1);
     expect([...columns.queries.get('b')!.scores]).toEqual([3]);
-    expect(() => RunColumns.fromRun(new Map([['a', [{ docId: 'x', score: 1 }, { docId: 'x', score: 0 }]]]))).toThrow(
-      'duplicate document x for query a',
-    );
+    expect(() =>
+      RunColumns.fromRun(
+        new Map([
+          [
+            'a',
+            [
+              { docId: 'x', score: 1 },
+              { docId: 'x', score: 0 },
+            ],
+          ],
+        ]),
+      ),
+    ).toThrow('duplicate document x for query a');
   });
 });
