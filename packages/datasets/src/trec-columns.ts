@@ -2,7 +2,17 @@ import { ValidationError } from '@dotrank/core';
 import type { InvalidLineOptions } from './lines.js';
 import { innerName } from './lines.js';
 import { readRun } from './trec.js';
-import { GiveUp, HASH, decimalAt, fieldEquals, hashAt, integerAt, scanTrecLines } from './trec-fast.js';
+import {
+  GiveUp,
+  HASH,
+  decimalAt,
+  fieldEquals,
+  hashAt,
+  hashOf,
+  integerAt,
+  scanTrecLines,
+  sliceAt,
+} from './trec-fast.js';
 
 // A run read into columns for evaluation: per query a typed array of doc ids and one of scores, the doc ids interned
 // once per run (an integer per line, one string per distinct id). Reading a run as one { docId, score, rank } object
@@ -31,22 +41,39 @@ export class RunColumns {
   /** The id of a doc id, or -1 when the run does not retrieve it. */
   idOf(docId: string): number {
     const mask = this.slots.length - 1;
-    for (let slot = hashAt(docId, 0, docId.length) & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = hashOf(docId) & mask; ; slot = (slot + 1) & mask) {
       const entry = this.slots[slot]!;
       if (entry === 0) return -1;
       if (this.docIds[entry - 1] === docId) return entry - 1;
     }
   }
 
-  /** The id of text.slice(start, end) (`hash` = its hashAt), added when new; the slice is made only then. */
-  intern(text: string, start: number, end: number, hash: number): number {
+  /** The id of a field of a scanned line (`hash` = its hashAt), added when new; its string is made only then. */
+  internAt(text: Buffer, start: number, end: number, hash: number): number {
     const mask = this.slots.length - 1;
     let slot = hash & mask;
     for (let entry = this.slots[slot]!; entry !== 0; entry = this.slots[slot]!) {
       if (this.hashes[entry - 1] === hash && fieldEquals(text, start, end, this.docIds[entry - 1]!)) return entry - 1;
       slot = (slot + 1) & mask;
     }
-    const id = this.docIds.push(text.slice(start, end)) - 1;
+    return this.add(sliceAt(text, start, end), hash, slot);
+  }
+
+  /** The id of a doc id, added when new. */
+  intern(docId: string): number {
+    const hash = hashOf(docId);
+    const mask = this.slots.length - 1;
+    let slot = hash & mask;
+    for (let entry = this.slots[slot]!; entry !== 0; entry = this.slots[slot]!) {
+      if (this.docIds[entry - 1] === docId) return entry - 1;
+      slot = (slot + 1) & mask;
+    }
+    return this.add(docId, hash, slot);
+  }
+
+  /** Adds a doc id known to be new, at `slot` (free). */
+  private add(docId: string, hash: number, slot: number): number {
+    const id = this.docIds.push(docId) - 1;
     if (id === this.hashes.length) {
       const hashes = new Uint32Array(id * 2);
       hashes.set(this.hashes);
@@ -76,7 +103,7 @@ export class RunColumns {
     for (const [qid, entries] of run) {
       builder.startQuery(qid);
       for (const { docId, score } of entries) {
-        const id = columns.intern(docId, 0, docId.length, hashAt(docId, 0, docId.length));
+        const id = columns.intern(docId);
         if (!builder.add(id, score)) throw new ValidationError('run', `duplicate document ${docId} for query ${qid}`);
       }
     }
@@ -157,14 +184,14 @@ async function scanRunColumns(path: string): Promise<RunColumns | undefined> {
   const builder = new ColumnsBuilder(columns);
   let qid = ''; // never a field: the first line starts a query
   const ok = await scanTrecLines(path, (text, starts, ends, fields) => {
-    if (text.charCodeAt(starts[0]!) === HASH) return; // a comment line
+    if (text[starts[0]!] === HASH) return; // a comment line
     if (fields < 6) throw new GiveUp();
     if (!fieldEquals(text, starts[0]!, ends[0]!, qid)) {
-      qid = text.slice(starts[0]!, ends[0]!);
+      qid = sliceAt(text, starts[0]!, ends[0]!);
       if (builder.has(qid)) throw new GiveUp(); // lines of one query apart
       builder.startQuery(qid);
     }
-    const id = columns.intern(text, starts[2]!, ends[2]!, hashAt(text, starts[2]!, ends[2]!));
+    const id = columns.internAt(text, starts[2]!, ends[2]!, hashAt(text, starts[2]!, ends[2]!));
     integerAt(text, starts[3]!, ends[3]!); // the rank is not kept, but it must be an integer as readRun requires
     const score = decimalAt(text, starts[4]!, ends[4]!);
     if (!Number.isFinite(score)) throw new GiveUp();

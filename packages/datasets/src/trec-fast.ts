@@ -24,8 +24,11 @@ const NINE = 57;
 const DOT = 46;
 const MAX_FIELDS = 7;
 
-/** Field i of the current line is text.slice(starts[i], ends[i]); `fields` counts them (at most MAX_FIELDS). */
-export type LineHandler = (text: string, starts: Int32Array, ends: Int32Array, fields: number) => void;
+/**
+ * Field i of the current line is bytes starts[i] to ends[i] of `text` (sliceAt makes it a string); `fields` counts them
+ * (at most MAX_FIELDS). The bytes are ASCII (the scan gives up at any other), so a byte is also its character code.
+ */
+export type LineHandler = (text: Buffer, starts: Int32Array, ends: Int32Array, fields: number) => void;
 
 /** Calls `onLine` for every non-blank line; false when the file is not one the fast path takes. */
 export async function scanTrecLines(path: string, onLine: LineHandler): Promise<boolean> {
@@ -35,16 +38,16 @@ export async function scanTrecLines(path: string, onLine: LineHandler): Promise<
   const starts = new Int32Array(MAX_FIELDS);
   const ends = new Int32Array(MAX_FIELDS);
   // `limit` is just after a line break
-  const scan = (text: string, limit: number): void => {
+  const scan = (text: Buffer, limit: number): void => {
     let fields = 0;
     let start = -1;
     for (let i = 0; i < limit; i++) {
-      const c = text.charCodeAt(i);
+      const c = text[i]!;
       if (c > SPACE && c < 127) {
         if (start < 0) start = i;
         continue;
       }
-      if (c === SPACE || c === TAB || c === LF || (c === CR && text.charCodeAt(i + 1) === LF)) {
+      if (c === SPACE || c === TAB || c === LF || (c === CR && text[i + 1] === LF)) {
         if (start >= 0) {
           if (fields < MAX_FIELDS) {
             starts[fields] = start;
@@ -62,8 +65,8 @@ export async function scanTrecLines(path: string, onLine: LineHandler): Promise<
       throw new GiveUp(); // non-ASCII (a byte order mark too), a control character, a lone carriage return
     }
   };
-  // bytes are read as latin1 (one byte, one character: a flat one-byte string); the scan takes ASCII only, so that is
-  // also their UTF-8 reading
+  // the bytes are scanned as they are read (decoding each chunk to a string cost a tenth of the reading); the scan takes
+  // ASCII only, so a field's latin1 string is also its UTF-8 reading
   let carry: Buffer = Buffer.alloc(0);
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
@@ -76,7 +79,7 @@ export async function scanTrecLines(path: string, onLine: LineHandler): Promise<
           continue;
         }
         const head = Buffer.concat([carry, chunk.subarray(0, firstBreak + 1)]);
-        scan(head.toString('latin1'), head.length);
+        scan(head, head.length);
         from = firstBreak + 1;
       }
       const lastBreak = chunk.lastIndexOf(LF);
@@ -84,10 +87,10 @@ export async function scanTrecLines(path: string, onLine: LineHandler): Promise<
         carry = Buffer.from(chunk.subarray(from));
         continue;
       }
-      scan(chunk.toString('latin1', from, lastBreak + 1), lastBreak + 1 - from);
+      scan(chunk.subarray(from, lastBreak + 1), lastBreak + 1 - from);
       carry = Buffer.from(chunk.subarray(lastBreak + 1));
     }
-    if (carry.length > 0) scan(`${carry.toString('latin1')}\n`, carry.length + 1);
+    if (carry.length > 0) scan(Buffer.concat([carry, Buffer.from([LF])]), carry.length + 1);
     return true;
   } catch {
     // GiveUp, a missing file, a folder, a broken gzip stream: the general reader reports what is wrong
@@ -98,18 +101,18 @@ export async function scanTrecLines(path: string, onLine: LineHandler): Promise<
 }
 
 /** trec_eval's integer column (`[+-]?digits`), or GiveUp. */
-export function integerAt(text: string, start: number, end: number): number {
+export function integerAt(text: Buffer, start: number, end: number): number {
   let i = start;
-  const sign = text.charCodeAt(i);
+  const sign = text[i];
   if (sign === PLUS || sign === MINUS) i++;
   if (i === end) throw new GiveUp();
   if (end - i > 15) {
-    for (let j = i; j < end; j++) if (text.charCodeAt(j) < ZERO || text.charCodeAt(j) > NINE) throw new GiveUp();
-    return Number(text.slice(start, end));
+    for (let j = i; j < end; j++) if (text[j]! < ZERO || text[j]! > NINE) throw new GiveUp();
+    return Number(sliceAt(text, start, end));
   }
   let value = 0;
   for (; i < end; i++) {
-    const digit = text.charCodeAt(i) - ZERO;
+    const digit = text[i]! - ZERO;
     if (digit < 0 || digit > 9) throw new GiveUp();
     value = value * 10 + digit;
   }
@@ -119,32 +122,32 @@ export function integerAt(text: string, start: number, end: number): number {
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i); // exact doubles
 
 /**
- * Number(text.slice(start, end)) without the slice for plain decimals (`[+-]?digits[.digits]`, at most 15 digits):
+ * Number(sliceAt(text, start, end)) without the slice for plain decimals (`[+-]?digits[.digits]`, at most 15 digits):
  * the digits as an integer and the power of ten are exact doubles, so their one division is correctly rounded - the
  * same double as Number() (Clinger's fast path). Anything else goes to Number().
  */
-export function decimalAt(text: string, start: number, end: number): number {
+export function decimalAt(text: Buffer, start: number, end: number): number {
   let i = start;
-  const sign = text.charCodeAt(i);
+  const sign = text[i];
   if (sign === PLUS || sign === MINUS) i++;
   let mantissa = 0;
   let digits = 0;
   let fraction = -1;
   for (; i < end; i++) {
-    const c = text.charCodeAt(i);
+    const c = text[i]!;
     if (c >= ZERO && c <= NINE) {
       mantissa = mantissa * 10 + (c - ZERO);
       digits++;
       if (fraction >= 0) fraction++;
     } else if (c === DOT && fraction < 0) fraction = 0;
-    else return Number(text.slice(start, end));
+    else return Number(sliceAt(text, start, end));
   }
-  if (digits === 0 || digits > 15) return Number(text.slice(start, end));
+  if (digits === 0 || digits > 15) return Number(sliceAt(text, start, end));
   const value = fraction > 0 ? mantissa / POWERS_OF_TEN[fraction]! : mantissa;
   return sign === MINUS ? -value : value;
 }
 
-function isIntegerAt(text: string, start: number, end: number): boolean {
+function isIntegerAt(text: Buffer, start: number, end: number): boolean {
   try {
     integerAt(text, start, end);
     return true;
@@ -153,15 +156,29 @@ function isIntegerAt(text: string, start: number, end: number): boolean {
   }
 }
 
-/** True when text.slice(start, end) equals `value`, without making the slice. */
-export function fieldEquals(text: string, start: number, end: number, value: string): boolean {
-  return end - start === value.length && text.startsWith(value, start);
+/** The field as a string (latin1: one byte, one character; the scan passed ASCII only). */
+export function sliceAt(text: Buffer, start: number, end: number): string {
+  return text.toString('latin1', start, end);
 }
 
-/** FNV-1a of text.slice(start, end), without the slice. */
-export function hashAt(text: string, start: number, end: number): number {
+/** True when the field equals `value`, without making its string. */
+export function fieldEquals(text: Buffer, start: number, end: number, value: string): boolean {
+  if (end - start !== value.length) return false;
+  for (let i = start, j = 0; i < end; i++, j++) if (text[i] !== value.charCodeAt(j)) return false;
+  return true;
+}
+
+/** FNV-1a of the field, without making its string: the same number as hashOf its string (ASCII). */
+export function hashAt(text: Buffer, start: number, end: number): number {
   let hash = 0x811c9dc5;
-  for (let i = start; i < end; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ text[i]!, 0x01000193);
+  return hash >>> 0;
+}
+
+/** FNV-1a of a string's UTF-16 code units. */
+export function hashOf(value: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) hash = Math.imul(hash ^ value.charCodeAt(i), 0x01000193);
   return hash >>> 0;
 }
 
@@ -206,7 +223,7 @@ class QueryDocIds {
     const mask = this.stamps.length - 1;
     for (let i = 0; i < entries.length; i++) {
       const id = entries[i]!.docId;
-      let slot = hashAt(id, 0, id.length) & mask;
+      let slot = hashOf(id) & mask;
       while (this.stamps[slot] === this.stamp) slot = (slot + 1) & mask;
       this.stamps[slot] = this.stamp;
       this.positions[slot] = i;
@@ -222,10 +239,10 @@ export async function readTrecRunFast(path: string): Promise<Run | undefined> {
   const interned = new Array<string>(INTERN_SLOTS).fill('');
   const queryDocIds = new QueryDocIds();
   const ok = await scanTrecLines(path, (text, starts, ends, fields) => {
-    if (text.charCodeAt(starts[0]!) === HASH) return; // a comment line
+    if (text[starts[0]!] === HASH) return; // a comment line
     if (fields < 6) throw new GiveUp();
     if (!fieldEquals(text, starts[0]!, ends[0]!, qid)) {
-      qid = text.slice(starts[0]!, ends[0]!);
+      qid = sliceAt(text, starts[0]!, ends[0]!);
       if (run.has(qid)) throw new GiveUp(); // lines of one query apart: the general reader tracks them all
       run.set(qid, (entries = []));
       queryDocIds.nextQuery();
@@ -235,7 +252,7 @@ export async function readTrecRunFast(path: string): Promise<Run | undefined> {
     const hash = hashAt(text, start, end);
     const slot = hash & (INTERN_SLOTS - 1);
     let docId = interned[slot]!;
-    if (!fieldEquals(text, start, end, docId)) interned[slot] = docId = text.slice(start, end);
+    if (!fieldEquals(text, start, end, docId)) interned[slot] = docId = sliceAt(text, start, end);
     if (!queryDocIds.add(docId, hash, entries)) throw new GiveUp();
     const rank = integerAt(text, starts[3]!, ends[3]!);
     const score = decimalAt(text, starts[4]!, ends[4]!);
@@ -252,7 +269,7 @@ export async function readTrecQrelsFast(path: string): Promise<Qrels | undefined
   let qid = '';
   let docs = new Map<string, number>();
   const ok = await scanTrecLines(path, (text, starts, ends, fields) => {
-    if (text.charCodeAt(starts[0]!) === HASH) return; // a comment line
+    if (text[starts[0]!] === HASH) return; // a comment line
     if (columns === 0) {
       if (fields === 3 && !isIntegerAt(text, starts[2]!, ends[2]!)) {
         columns = 3; // a BEIR header line
@@ -263,13 +280,13 @@ export async function readTrecQrelsFast(path: string): Promise<Qrels | undefined
     }
     if (fields !== columns) throw new GiveUp();
     if (!fieldEquals(text, starts[0]!, ends[0]!, qid)) {
-      qid = text.slice(starts[0]!, ends[0]!);
+      qid = sliceAt(text, starts[0]!, ends[0]!);
       const known = qrels.get(qid);
       if (known) docs = known;
       else qrels.set(qid, (docs = new Map()));
     }
     const docField = columns === 4 ? 2 : 1;
-    const docId = text.slice(starts[docField]!, ends[docField]!);
+    const docId = sliceAt(text, starts[docField]!, ends[docField]!);
     if (docs.has(docId)) throw new GiveUp();
     docs.set(docId, integerAt(text, starts[columns - 1]!, ends[columns - 1]!));
   });
