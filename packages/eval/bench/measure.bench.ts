@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mulberry32 } from '@dotrank/core';
-import { readQrels, readRun } from '@dotrank/datasets';
+import { readQrels, readRunColumns } from '@dotrank/datasets';
 import { evaluate } from '../src/evaluate.js';
 import { formatTrecEval } from '../src/format.js';
 
@@ -61,7 +61,7 @@ try {
     return times.sort((a, b) => a - b)[Math.floor(reps / 2)]!;
   };
   const ours = await median(async () => {
-    const [qrels, r] = await Promise.all([readQrels(qrelsFile), readRun(runFile)]);
+    const [qrels, r] = await Promise.all([readQrels(qrelsFile), readRunColumns(runFile)]); // as `dotrank measure` reads it
     formatTrecEval(evaluate(qrels, r, { measures: MEASURES }), { perQuery: true });
   });
   const rate = (ms: number) => `${Math.round(lines / (ms / 1000)).toLocaleString('en-US')} lines/s`;
