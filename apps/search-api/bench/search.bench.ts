@@ -221,9 +221,11 @@ async function serve(
   return {
     url,
     encoder,
+    // the encoder is not closed: terminating one ONNX Runtime worker thread while the process opens another has
+    // crashed the process twice here ("terminate called after throwing an instance of 'Napi::Error'", the class of
+    // microsoft/onnxruntime#24486); the sessions go with the process at the end of the run
     close: async () => {
       await app.close();
-      await encoder.close();
     },
   };
 }
@@ -277,7 +279,7 @@ async function main(): Promise<void> {
   const meanTokens = ids.reduce((a, r) => a + r.length, 0) / ids.length;
   const { graphPath } = warmer.manifest;
   const modelId = warmer.modelId;
-  await warmer.close();
+  // the warmer stays open until the process ends (see serve: closing an inference thread mid-run has crashed it)
 
   const dir = await mkdtemp(join(tmpdir(), 'dotrank-bench-'));
   const cycled = (fusion: string, extra = '') => queries.map((q) => searchPath(q, fusion, extra));
@@ -422,3 +424,5 @@ try {
 } finally {
   clearInterval(keepAlive);
 }
+// the encoders' inference threads were left open (see serve): leave with the run's outcome, not their teardown
+process.exit(0);
