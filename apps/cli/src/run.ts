@@ -11,8 +11,11 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
   .version;
 
-/** Builds the program; exported so tests can run commands in-process. */
-export function buildProgram(program: Command = new Command()): Command {
+/**
+ * Builds the program; exported so tests can run commands in-process. With `argv`, only the command it names is loaded
+ * (see registerCommands); without, every command.
+ */
+export async function buildProgram(program: Command = new Command(), argv?: readonly string[]): Promise<Command> {
   program
     .name('dotrank')
     .description('Neural reranking (TAS-B) for existing search engines')
@@ -21,7 +24,8 @@ export function buildProgram(program: Command = new Command()): Command {
     .configureOutput({ outputError: (text, write) => write(text) })
     // before the commands are added, so that they inherit it: runCli decides every exit code
     .exitOverride();
-  registerCommands(program);
+  // argv is [node, script, command, ...]: a first word that is an option (--help, -V) names no command
+  await registerCommands(program, argv?.[2]);
   return program;
 }
 
@@ -61,8 +65,8 @@ export async function runCli(
   program: Command = new Command(),
   env: Record<string, string | undefined> = process.env,
 ): Promise<void> {
-  buildProgram(program);
   try {
+    await buildProgram(program, argv);
     await program.parseAsync(argv);
   } catch (error) {
     process.exitCode = exitCodeFor(error);
