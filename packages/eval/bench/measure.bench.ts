@@ -75,7 +75,14 @@ try {
     () => run(process.execPath, [cli, 'measure', '-q', ...args, qrelsFile, runFile], { maxBuffer: 1 << 30 }),
     1,
   );
-  console.log(`dotrank measure (the CLI, process start included)     ${(cliMs / 1000).toFixed(2)} s  ${rate(cliMs)}`);
+  // the launcher runs the compiled CLI under NODE_ENV=production (as installed from npm: `npm run build` first), else
+  // the TypeScript sources through tsx, whose start-up costs most of a second
+  const compiled =
+    existsSync(fileURLToPath(new URL('../../../apps/cli/dist/main.js', import.meta.url))) &&
+    process.env['NODE_ENV'] === 'production';
+  console.log(
+    `dotrank measure (the CLI, process start included)     ${(cliMs / 1000).toFixed(2)} s  ${rate(cliMs)}  [${compiled ? 'compiled dist/' : 'TypeScript sources through tsx; NODE_ENV=production after `npm run build` runs dist/'}]`,
+  );
   if (!existsSync(trecEval)) {
     console.log(`trec_eval: skipped (no binary at ${trecEval}; set TREC_EVAL to a trec_eval 9.0.8 build)`);
   } else {
