@@ -5,6 +5,7 @@
 // from this process, on this core). Prints {"url": ...} once listening. No search work: a fake source, never queried.
 import { Redis } from 'ioredis';
 import { buildServer } from '../src/index.js';
+import { benchExperiments } from './experiment-settings.js';
 import { FakeReranker, FakeSource } from '../test/fakes.js';
 // @ts-expect-error a plain ES module shared with the load client
 import { intakeEvent } from './intake-events.mjs';
@@ -21,15 +22,7 @@ const app = await buildServer(
     logger: false,
     deadlineMs: 10_000,
     bodyLimit: 8 * 1024 * 1024,
-    experiments: {
-      name: 'bench',
-      mode: 'off',
-      traffic: 1,
-      maxEvents: 1_000_000,
-      retentionDays: 1,
-      redisUrl,
-      keyPrefix,
-    },
+    experiments: benchExperiments(redisUrl, keyPrefix),
   },
 );
 const redis = new Redis(redisUrl);

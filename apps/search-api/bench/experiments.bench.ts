@@ -18,6 +18,7 @@ import { loadEncoder } from '@dotrank/encoder';
 import { InProcessReranker } from '@dotrank/rerank-core';
 import { MemoryVectorStore } from '@dotrank/vector-cache';
 import { buildServer } from '../src/index.js';
+import { benchExperiments } from './experiment-settings.js';
 import { intakeBenchmark } from './intake.js';
 
 const SEARCHES = Number(process.env['BENCH_SEARCHES'] ?? 2000);
@@ -42,15 +43,7 @@ async function main(): Promise<void> {
     {
       logger: false,
       deadlineMs: 10_000,
-      experiments: {
-        name: 'bench',
-        mode: 'off',
-        traffic: 1,
-        maxEvents: 1_000_000,
-        retentionDays: 1,
-        redisUrl,
-        keyPrefix,
-      },
+      experiments: benchExperiments(redisUrl, keyPrefix),
     },
   );
   try {

@@ -270,7 +270,9 @@ describe("judging an eval's query set", () => {
     await writeFile(join(dir, 'tasb.run'), run({ q1: ['d3', 'd9', 'd1'], q2: ['d6', 'd8'] }, 'tasb'));
     await writeFile(
       join(dir, 'queries.jsonl'),
-      ['{"_id":"q1","text":"wing lift"}', '{"_id":"q2","text":"flow lift"}', '{"_id":"q3","text":"unjudged"}'].join('\n'),
+      ['{"_id":"q1","text":"wing lift"}', '{"_id":"q2","text":"flow lift"}', '{"_id":"q3","text":"unjudged"}'].join(
+        '\n',
+      ),
     );
     if (corpus)
       await writeFile(

@@ -60,7 +60,7 @@ describe('defaultIntraOpThreads', () => {
 });
 
 describe('workerConcurrency', () => {
-  it('takes DOTRANK_WORKER_CONCURRENCY as set, and for 0 (the default) one job per core of the worker\'s share', () => {
+  it("takes DOTRANK_WORKER_CONCURRENCY as set, and for 0 (the default) one job per core of the worker's share", () => {
     expect(loadConfig({}).DOTRANK_WORKER_CONCURRENCY).toBe(0);
     expect(workerConcurrency(0, 2)).toBe(2);
     expect(workerConcurrency(0, 8, 2)).toBe(4);
