@@ -10,14 +10,15 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { BM25Index } from '@dotrank/bm25';
-import { findRepoRoot, type Passage } from '@dotrank/core';
+import { findRepoRoot, type DotrankConfig, type Passage } from '@dotrank/core';
 import { deleteKeysWithPrefix, tinyModelDir } from '@dotrank/core/testing';
 import { readCorpus, readQrels, readQueries } from '@dotrank/datasets';
 import { loadEncoder } from '@dotrank/encoder';
 import { evaluate } from '@dotrank/eval';
 import { RedisVectorStore, createRedisConnection } from '@dotrank/vector-cache';
 
-type VectorDtype = 'float32' | 'float16' | 'int8';
+/** The cache encodings DOTRANK_CACHE_DTYPE takes. */
+type VectorDtype = DotrankConfig['DOTRANK_CACHE_DTYPE'];
 const DTYPES: VectorDtype[] = ['float32', 'float16', 'int8'];
 
 const root = findRepoRoot(new URL('.', import.meta.url).pathname)!;

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteKeysWithPrefix, tinyModelDir } from '@dotrank/core/testing';
+import { deleteKeysWithPrefix, keysMatching, tinyModelDir } from '@dotrank/core/testing';
 import { createRedisConnection } from '@dotrank/vector-cache';
 import { collectionSlice, dotrank, SPAWN_TIMEOUT } from './cli.js';
 
@@ -25,16 +25,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function queryVectorKeys(): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}:qvec:*`, 'COUNT', 1000);
-    keys.push(...found);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
-}
+const queryVectorKeys = () => keysMatching(redis, `${prefix}:qvec:*`);
 
 describe('dotrank eval --cache redis', () => {
   it(
@@ -74,7 +65,7 @@ describe('dotrank eval --cache redis', () => {
       // the shared tier answers for the second process: same keys, same figures
       const second = await run('second');
       expect(second, second.stderr).toMatchObject({ code: 0 });
-      expect((await queryVectorKeys()).sort()).toEqual(keys.sort());
+      expect(await queryVectorKeys()).toEqual(keys);
       const figures = (stdout: string) => (JSON.parse(stdout) as { systems: unknown }).systems;
       expect(figures(second.stdout)).toEqual(figures(first.stdout));
     },

@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteKeysWithPrefix, redisUrlForTests, tinyModelDir, uniquePrefix } from '@dotrank/core/testing';
+import {
+  deleteKeysWithPrefix,
+  keysMatching,
+  redisUrlForTests,
+  tinyModelDir,
+  uniquePrefix,
+} from '@dotrank/core/testing';
 import { collectionSlice, dotrank, SPAWN_TIMEOUT } from './cli.js';
 
 const bin = fileURLToPath(new URL('../bin/dotrank.js', import.meta.url));
@@ -51,17 +57,6 @@ async function stopWorker(): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
-}
-
-async function keysUnder(match: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
-    keys.push(...batch);
-    cursor = next;
-  } while (cursor !== '0');
-  return keys.sort();
 }
 
 beforeAll(async () => {
@@ -115,7 +110,7 @@ describe('dotrank rerank --run --via queue', () => {
       expect(await readFile(inProcessOut, 'utf8')).toBe(expected);
       expect(await readFile(queueOut, 'utf8')).toBe(expected);
       // the worker encoded the passages and cached them under our prefix
-      expect((await keysUnder(`${prefix}:vec:*`)).length).toBeGreaterThan(0);
+      expect((await keysMatching(redis, `${prefix}:vec:*`)).length).toBeGreaterThan(0);
 
       // an interruption mid-line, resumed through the queue: the complete queries are kept, the rest redone
       await truncate(queueOut, Math.floor((await stat(queueOut)).size * 0.6));
@@ -127,7 +122,7 @@ describe('dotrank rerank --run --via queue', () => {
       // nothing of a job is left once the worker has stopped (no waiting, active, completed or failed job, payload,
       // lock or heartbeat); what stays is meant to: the vector caches and BullMQ's per-queue bookkeeping
       await stopWorker();
-      const left = (await keysUnder(`${prefix}*`)).filter(
+      const left = (await keysMatching(redis, `${prefix}*`)).filter(
         (key) => !/:q?vec:/.test(key) && !/^[^:]+:[^:]+:(meta|id|events|stalled-check)$/.test(key),
       );
       expect(left, workerOutput).toEqual([]);

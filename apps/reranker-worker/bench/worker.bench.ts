@@ -12,12 +12,13 @@ import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { findRepoRoot, type Candidate } from '@dotrank/core';
+import { findRepoRoot, type Candidate, type DotrankConfig } from '@dotrank/core';
 import { loadEncoder } from '@dotrank/encoder';
 import { QueueReranker, enqueueWarm } from '@dotrank/rerank-core';
 import { RedisVectorStore, createRedisConnection } from '@dotrank/vector-cache';
 
-type VectorDtype = 'float32' | 'float16' | 'int8';
+/** The cache encodings DOTRANK_CACHE_DTYPE takes. */
+type VectorDtype = DotrankConfig['DOTRANK_CACHE_DTYPE'];
 import { deleteKeysWithPrefix } from '@dotrank/core/testing';
 
 const root = findRepoRoot(new URL('.', import.meta.url).pathname)!;

@@ -271,7 +271,6 @@ function withClusterNodes(config: DotrankConfig): DotrankConfig {
   return { ...config, REDIS_URL: url.toString() };
 }
 
-/** Default worker-side ORT threads: the cores of this machine divided among the workers that share it. */
 /**
  * Rerank jobs a worker process runs at once: DOTRANK_WORKER_CONCURRENCY, or for 0 one per core of its share of the
  * machine, so that jobs run together can share one batched query encoding and one job's cache read overlaps
@@ -281,6 +280,7 @@ export function workerConcurrency(configured: number, cores: number, workersPerM
   return configured > 0 ? configured : defaultIntraOpThreads(cores, workersPerMachine);
 }
 
+/** Default worker-side ORT threads: the cores of this machine divided among the workers that share it. */
 export function defaultIntraOpThreads(cores: number, workersPerMachine = 1): number {
   return Math.max(1, Math.floor(cores / Math.max(1, workersPerMachine)));
 }

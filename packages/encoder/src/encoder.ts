@@ -106,7 +106,6 @@ const DEFAULT_BATCH_SIZE = 32;
 /** Execution providers the encoder accepts (the names onnxruntime-node uses). */
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
-/** Padded tokens a gathered query batch may run per real token before it is split by length. */
 /** Query inference calls: how many, the queries they carried, their real and padded tokens. */
 export interface QueryCallStats {
   calls: number;

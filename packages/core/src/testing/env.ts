@@ -37,6 +37,18 @@ export interface ScanDelClient {
   del(...keys: string[]): Promise<number>;
 }
 
+/** Every key matching the glob `pattern` (SCAN, never KEYS), sorted. */
+export async function keysMatching(redis: Pick<ScanDelClient, 'scan'>, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    keys.push(...found);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys.sort();
+}
+
 /** Deletes every key under `prefix` (SCAN + DEL), never anything else: how tests clean up after themselves. */
 export async function deleteKeysWithPrefix(redis: ScanDelClient, prefix: string): Promise<void> {
   let cursor = '0';
