@@ -4,6 +4,9 @@
 //     rate? (requests/s offered: open loop; absent = closed loop, each connection sends its next request on answer) }
 // Prints one JSON line: events/s and per-request latency. Open loop latency counts from the moment a request was due,
 // so a server that falls behind shows it in its p99 (no coordinated omission). Times in ms with microseconds.
+// The client measures itself as little as it can: every body is built before the clock starts, and an open-loop run
+// first sends one second at the same rate that is not recorded (its events have ids of their own), so the run's
+// first requests pay neither for opening the connections nor for this process's JIT warm-up.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { intakeEvent } from './intake-events.mjs';
@@ -13,19 +16,19 @@ const target = new URL('/api/events', run.url);
 const agent = new http.Agent({ keepAlive: true, maxSockets: run.connections });
 const requests = Math.ceil(run.events / run.batch);
 
-function body(k) {
+function body(k, total, runId) {
   const from = k * run.batch;
-  const n = Math.min(run.batch, run.events - from);
-  if (run.batch === 1) return JSON.stringify(intakeEvent(run.targets, from, run.run));
-  return JSON.stringify(Array.from({ length: n }, (_, j) => intakeEvent(run.targets, from + j, run.run)));
+  const n = Math.min(run.batch, total - from);
+  if (run.batch === 1) return JSON.stringify(intakeEvent(run.targets, from, runId));
+  return JSON.stringify(Array.from({ length: n }, (_, j) => intakeEvent(run.targets, from + j, runId)));
 }
+const bodies = Array.from({ length: requests }, (_, k) => body(k, run.events, run.run));
 
 const latencies = [];
 let non2xx = 0;
 let firstError;
 
-function post(k, due) {
-  const payload = body(k);
+function post(payload, due, record = true) {
   return new Promise((resolve, reject) => {
     const req = http.request(
       target,
@@ -39,6 +42,7 @@ function post(k, due) {
         res.setEncoding('utf8');
         res.on('data', (chunk) => (text += chunk));
         res.on('end', () => {
+          if (!record) return resolve();
           latencies.push(performance.now() - due);
           if (res.statusCode !== 200) {
             non2xx++;
@@ -53,31 +57,49 @@ function post(k, due) {
   });
 }
 
-const cpu = process.cpuUsage();
-const started = performance.now();
-if (run.rate) {
-  // open loop: request k is due at started + k / rate; a timer sends whatever is due
+/**
+ * Open loop: payload k is due at `from` + k / rate. A timer wakes the loop shortly before the next is due (timers fire
+ * a millisecond late or more) and setImmediate waits out the rest, so each is sent when due, not at the next tick.
+ */
+async function openLoop(payloads, record) {
   const pending = [];
+  const from = performance.now();
+  const due = (k) => from + (k * 1000) / run.rate;
   let k = 0;
   await new Promise((resolve) => {
     const tick = () => {
       const now = performance.now();
-      while (k < requests && started + (k * 1000) / run.rate <= now) {
-        pending.push(post(k, started + (k * 1000) / run.rate));
+      while (k < payloads.length && due(k) <= now) {
+        pending.push(post(payloads[k], due(k), record));
         k++;
       }
-      if (k < requests) setTimeout(tick, 0.2);
-      else resolve();
+      if (k >= payloads.length) return resolve();
+      const wait = due(k) - performance.now();
+      if (wait > 1.5) setTimeout(tick, wait - 1.5);
+      else setImmediate(tick);
     };
     tick();
   });
   await Promise.all(pending);
+}
+
+let cpu = process.cpuUsage();
+let started = performance.now();
+if (run.rate) {
+  const warmRequests = Math.ceil(run.rate);
+  await openLoop(
+    Array.from({ length: warmRequests }, (_, k) => body(k, warmRequests * run.batch, `${run.run}-warm`)),
+    false,
+  );
+  cpu = process.cpuUsage();
+  started = performance.now();
+  await openLoop(bodies, true);
 } else {
   let next = 0;
   const worker = async () => {
     while (next < requests) {
       const k = next++;
-      await post(k, performance.now());
+      await post(bodies[k], performance.now());
     }
   };
   await Promise.all(Array.from({ length: run.connections }, worker));

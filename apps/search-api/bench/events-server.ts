@@ -3,6 +3,7 @@
 // a free port, plus two routes of the benchmark's own: GET /bench/cpu (this process's CPU time and the Redis server's, to report
 // CPU per event) and POST /bench/bare (the baseline: the same events appended with a bare XADD pipeline
 // from this process, on this core). Prints {"url": ...} once listening. No search work: a fake source, never queried.
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { buildServer } from '../src/index.js';
 import { benchExperiments } from './experiment-settings.js';
@@ -26,6 +27,40 @@ const app = await buildServer(
   },
 );
 const redis = new Redis(redisUrl);
+// server-side time of each POST /api/events (request received -> response written) and the event loop's delay, to
+// tell the server's own tail from the network's and the client's; GET /bench/latency reads and resets them
+const serverTimes: number[] = [];
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+// garbage collection pauses since the last read: a pause holds every request behind it
+const gcPauses: number[] = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauses.push(entry.duration);
+}).observe({ entryTypes: ['gc'] });
+const startedAt = new WeakMap<object, number>();
+app.addHook('onRequest', async (request) => void startedAt.set(request, performance.now()));
+app.addHook('onResponse', async (request) => {
+  const started = startedAt.get(request);
+  if (started !== undefined && request.url === '/api/events') serverTimes.push(performance.now() - started);
+});
+app.get('/bench/latency', async () => {
+  const sorted = serverTimes.splice(0).sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const result = {
+    requests: sorted.length,
+    p50: at(0.5),
+    p99: at(0.99),
+    max: sorted.at(-1) ?? 0,
+    loopDelayP99: loopDelay.percentile(99) / 1e6,
+    loopDelayMax: loopDelay.max / 1e6,
+    gcPauses: gcPauses.length,
+    gcMs: gcPauses.reduce((a, b) => a + b, 0),
+    gcMaxMs: Math.max(0, ...gcPauses),
+  };
+  gcPauses.length = 0;
+  loopDelay.reset();
+  return result;
+});
 app.get('/bench/cpu', async () => {
   const info = await redis.info('cpu');
   const redisSeconds = ['used_cpu_sys', 'used_cpu_user']
