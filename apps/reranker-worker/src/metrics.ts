@@ -22,7 +22,7 @@ export function createMetrics(registry = new Registry(), withDefaults = true): W
     registry,
     jobs: new Counter({
       name: 'dotrank_worker_jobs_total',
-      help: 'Jobs processed, by type (rerank|warm) and status (completed|failed|invalid|expired)',
+      help: 'Jobs processed, by type (rerank|warm) and status (completed|failed|invalid|expired|texts_needed: sent without texts, met an evicted vector, resent)',
       labelNames: ['type', 'status'] as const,
       registers: [registry],
     }),

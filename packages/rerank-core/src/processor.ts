@@ -22,6 +22,7 @@ import {
   encodeFailure,
   heartbeatKey,
   payloadKey,
+  TextsOmittedError,
   payloadSchema,
   queueNames,
   rerankJobSchema,
@@ -45,7 +46,8 @@ export interface ProcessorLogger {
 
 export type JobType = 'rerank' | 'warm';
 /** completed; failed (retried); invalid (failed at once, naming the field); expired (its deadline passed). */
-export type JobStatus = 'completed' | 'failed' | 'invalid' | 'expired';
+/** `texts_needed`: a job sent without texts met a cache miss and its producer resends it with them (wire.ts). */
+export type JobStatus = 'completed' | 'failed' | 'invalid' | 'expired' | 'texts_needed';
 
 /** What the processor reports as it works (the worker app turns it into Prometheus metrics). */
 export interface RerankProcessorObserver {
@@ -142,7 +144,10 @@ export class RerankProcessor {
       // the texts are read from the payload only on a cache miss
       // one text per hash: the candidates' texts, or their windows' when they were split
       const hashCount = data.lookup.textHashes.reduce((n, hashes) => n + hashes.length, 0);
-      const texts = () => this.readTexts(payloadKey(this.names, job.id!), hashCount);
+      const texts = () =>
+        data.textsOmitted
+          ? Promise.reject(new TextsOmittedError())
+          : this.readTexts(payloadKey(this.names, job.id!), hashCount);
       const columns = await withDeadline(
         (signal) =>
           rerankLookup(data, texts, this.deps(), {
@@ -224,6 +229,12 @@ export class RerankProcessor {
   /** The error BullMQ records for a failed job: its WireFailure, unrecoverable when retrying cannot help. */
   private failure(error: unknown, type: JobType, log: ProcessorLogger): Error {
     const reason = encodeFailure(error);
+    if (error instanceof TextsOmittedError) {
+      // an evicted vector, nothing wrong with the job: its producer sends it again with the texts
+      this.options.observer?.onJob?.(type, 'texts_needed');
+      log.debug({ reason: error.problem }, `${type} job needs its texts`);
+      return new UnrecoverableError(reason);
+    }
     if (error instanceof ValidationError) {
       this.options.observer?.onJob?.(type, 'invalid');
       log.warn({ reason: describeError(error) }, `invalid ${type} job`);

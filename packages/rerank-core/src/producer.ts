@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
-import { UnavailableError, ValidationError, withDeadline } from '@dotrank/core';
+import { UnavailableError, ValidationError, withDeadline, type Candidate } from '@dotrank/core';
 import {
   bounded,
   closeConnections,
@@ -19,6 +19,7 @@ import {
   EVENTS_MAX_LEN,
   HEARTBEAT_TTL_MS,
   RERANK_JOB,
+  TEXTS_OMITTED,
   decodeFailure,
   heartbeatKey,
   lookupOf,
@@ -102,6 +103,35 @@ class PayloadBuffers {
 
 /** How long a heartbeat count is reused: requests do not pay a Redis round trip each. */
 const WORKERS_CACHE_MS = 1000;
+/** Text hashes a producer remembers as cached (about 100 bytes each: 10 MB at most). */
+const KNOWN_CACHED_TEXTS = 100_000;
+
+/**
+ * A set that forgets its oldest members beyond `limit` (first in, first out: a Map keeps insertion order). A member
+ * forgotten while still cached costs one job with its texts, after which it is learnt again.
+ */
+class RecentSet {
+  private readonly members = new Map<string, true>();
+  constructor(private readonly limit: number) {}
+  has(member: string): boolean {
+    return this.members.has(member);
+  }
+  add(member: string): void {
+    if (this.members.has(member)) return;
+    this.members.set(member, true);
+    if (this.members.size > this.limit) this.members.delete(this.members.keys().next().value!);
+  }
+  delete(member: string): void {
+    this.members.delete(member);
+  }
+}
+
+/** Thrown inside the producer: the job went without texts and met an evicted vector; it is sent again with them. */
+class TextsNeeded extends Error {}
+
+/** Whether a job's failure is the worker's TextsOmittedError (wire.ts). */
+const isTextsOmitted = (error: unknown) =>
+  error instanceof RerankJobFailedError && error.field === 'payload' && error.problem === TEXTS_OMITTED;
 /** How long counting workers may take before the count is given up as unknown. */
 const WORKERS_COUNT_MS = 1000;
 
@@ -153,6 +183,10 @@ export class QueueReranker implements Reranker {
   /** The last heartbeat count and when it was read; the read under way, shared by everyone who asks meanwhile. */
   private workers: { count: number; at: number; reading?: Promise<number> } = { count: 0, at: -Infinity };
   private lost = 0;
+  /** Text hashes this producer's jobs found cached (bounded): jobs of only such texts go without them. */
+  private readonly cachedTexts = new RecentSet(KNOWN_CACHED_TEXTS);
+  private textsOmitted = 0;
+  private textsResent = 0;
 
   constructor(options: QueueRerankerOptions) {
     this.options = options;
@@ -216,8 +250,6 @@ export class QueueReranker implements Reranker {
       // nobody would take the job: answer now rather than wait out the deadline. A count that failed (Redis hung
       // or gone) says nothing about workers: enqueue, which then fails as it should (unavailable, or the deadline)
       if (!(await this.workersAlive().catch(() => true))) throw new NoWorkersError(this.names.rerank);
-      const jobId = randomUUID();
-      const key = payloadKey(this.names, jobId);
       // expected wait past the deadline: answer now (degraded, overloaded) rather than wait it out
       const finished = this.shedder.admit(deadlineMs);
       // past its deadline the job is removed, or expires in the worker: no longer under way
@@ -227,20 +259,70 @@ export class QueueReranker implements Reranker {
         const windows = this.options.windows;
         const split =
           windows && valid.fusion !== 'bm25' ? windowedLookupOf(valid.candidates, windows.split) : undefined;
-        const job = await this.enqueue(valid, jobId, key, deadlineMs, split);
-        // nobody waits any more: remove the job while it is still waiting (a late worker skips it by its deadlineAt)
-        const abandon = () => void this.dropLate(job).then(() => this.dropPayload(key));
-        if (signal.aborted) abandon();
-        else signal.addEventListener('abort', abandon, { once: true });
-        signal.throwIfAborted();
-        return await this.result(job, valid.candidates, deadlineMs, split?.windows);
+        try {
+          return await this.attempt(valid, deadlineMs, split, signal, true);
+        } catch (error) {
+          // sent without its texts, it met an evicted vector: once more, with them
+          if (!(error instanceof TextsNeeded)) throw error;
+          this.textsResent++;
+          return await this.attempt(valid, deadlineMs, split, signal, false);
+        }
       } finally {
         // a rerank nobody waited for to the end is no measure of throughput
         finished(!signal.aborted);
-        // whatever the outcome, nobody needs the candidates any more
-        void this.dropPayload(key);
       }
     }, deadline);
+  }
+
+  /** One job for the rerank: enqueued (without its texts when `mayOmitTexts` and all are known cached), awaited. */
+  private async attempt(
+    valid: RerankRequest,
+    deadlineMs: number | undefined,
+    split: WindowedLookup | undefined,
+    signal: AbortSignal,
+    mayOmitTexts: boolean,
+  ): Promise<RerankResult> {
+    const jobId = randomUUID();
+    const key = payloadKey(this.names, jobId);
+    let omitted = false;
+    try {
+      const enqueued = await this.enqueue(valid, jobId, key, deadlineMs, split, mayOmitTexts);
+      const { job, hashes } = enqueued;
+      omitted = enqueued.omitted;
+      // nobody waits any more: remove the job while it is still waiting (a late worker skips it by its deadlineAt)
+      const abandon = () => void this.dropLate(job).then(() => (omitted ? undefined : this.dropPayload(key)));
+      if (signal.aborted) abandon();
+      else signal.addEventListener('abort', abandon, { once: true });
+      signal.throwIfAborted();
+      try {
+        const result = await this.result(job, valid.candidates, deadlineMs, split?.windows);
+        this.learnCached(hashes, result, valid.candidates);
+        return result;
+      } catch (error) {
+        if (!omitted || !isTextsOmitted(error)) throw error;
+        // not a failure anyone needs to see among the queue's failed jobs
+        void job.remove().catch(() => undefined);
+        for (const list of hashes) for (const hash of list) this.cachedTexts.delete(hash);
+        throw new TextsNeeded();
+      }
+    } finally {
+      // whatever the outcome, nobody needs the candidates any more
+      if (!omitted) void this.dropPayload(key);
+    }
+  }
+
+  /**
+   * After a job that found every vector cached, its hashes are known cached: the next job of the same texts goes
+   * without them. Textless candidates (never cached) are not remembered.
+   */
+  private learnCached(hashes: string[][], result: RerankResult, candidates: readonly Candidate[]): void {
+    // fusion bm25 reads no vectors: its zero misses say nothing
+    if (result.cache.misses !== 0 || result.fusion === 'bm25') return;
+    const textless = new Set(result.textless ?? []);
+    hashes.forEach((list, i) => {
+      if (textless.size > 0 && textless.has(candidates[i]!.id)) return;
+      for (const hash of list) this.cachedTexts.add(hash);
+    });
   }
 
   /** Writes the payload and adds the job; an unreachable queue is an UnavailableError. */
@@ -250,12 +332,25 @@ export class QueueReranker implements Reranker {
     key: string,
     deadlineMs: number | undefined,
     split: WindowedLookup | undefined,
-  ): Promise<Job<RerankJob, RerankColumns>> {
+    mayOmitTexts: boolean,
+  ): Promise<{ job: Job<RerankJob, RerankColumns>; hashes: string[][]; omitted: boolean }> {
     const enqueuedAt = Date.now();
     const deadlineAt = deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined;
     const windowed = split ? { lookup: split.lookup, docScore: this.options.windows!.docScore } : undefined;
     const data = wireJob(valid, enqueuedAt, deadlineAt, windowed);
     const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.retention, ...this.options.jobOptions, jobId };
+    const hashes = data.lookup.textHashes;
+    if (mayOmitTexts && data.fusion !== 'bm25' && hashes.every((list) => list.every((h) => this.cachedTexts.has(h)))) {
+      data.textsOmitted = true;
+      this.textsOmitted++;
+      try {
+        return { job: await this.queue.add(RERANK_JOB, data, jobOptions), hashes, omitted: true };
+      } catch (error) {
+        throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
     // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
     // TextEncoder.encodeInto into a reused buffer (Buffer.from(string) is several times slower at this size)
     const texts = split?.texts ?? valid.candidates.map((c) => c.text);
@@ -270,7 +365,7 @@ export class QueueReranker implements Reranker {
         void job.remove().catch(() => undefined);
         throw error;
       });
-      return job;
+      return { job, hashes, omitted: false };
     } catch (error) {
       throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, {
         cause: error,
@@ -378,6 +473,14 @@ export class QueueReranker implements Reranker {
    */
   get lostJobs(): number {
     return this.lost;
+  }
+
+  /**
+   * Jobs sent without their texts (every hash known cached: wire.ts) and, of those, jobs sent again with them
+   * because a vector had been evicted meanwhile.
+   */
+  get payloadStats(): { omitted: number; resent: number } {
+    return { omitted: this.textsOmitted, resent: this.textsResent };
   }
 
   /** Closes the queue and its listener, each bounded (a Redis that stopped answering must not hold a shutdown). */

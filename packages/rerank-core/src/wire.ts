@@ -6,7 +6,7 @@
  *   (`{<prefix>}` on a Redis Cluster, so that every key below shares one hash slot; `<prefix>` below stands for it).
  *
  * Rerank job (job name `rerank`, data RerankJob):
- *   { query, fusion, k?, alpha?, normalization?, requestId?, enqueuedAt, deadlineAt?,
+ *   { query, fusion, k?, alpha?, normalization?, requestId?, enqueuedAt, deadlineAt?, docScore?, textsOmitted?,
  *     lookup: { ids: string[], textHashes: string[][], scores: number[] } }
  *   `lookup` describes the candidates as columns, one entry per candidate in first-stage order: its id, the list of
  *   its text hashes (textHash of each scored text: its whole text, or each of its passage windows when long documents
@@ -20,6 +20,10 @@
  *   prefix, so a job can never make a worker read another key. The producer writes it before adding the job (TTL:
  *   the deadline + 60 s) and deletes it once the job settles; the worker reads it only to encode cache misses and
  *   checks each text against its hash before it caches a vector.
+ *   A producer that knows every hash of a job cached (its earlier jobs found them all) may write no payload and mark
+ *   the job `textsOmitted: true`: most warm reranks then move no texts at all (300 KB for 1,000 candidates). A worker
+ *   that misses anyway (a vector evicted since) fails such a job at once with TextsOmittedError (code invalid_input,
+ *   field payload, message TEXTS_OMITTED), and the producer sends it again with the texts.
  * Result (the job's return value, RerankColumns): { ranked: { index, score, tasbScore? }, fusion, timings, cache,
  *   passages? }:
  *   candidate positions best first and their scores (ids and texts are the producer's already). Candidates whose
@@ -167,8 +171,22 @@ export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
           }
         }),
       lookup: lookupSchema(maxCandidates),
+      /** The producer wrote no payload: it knew every hash cached (see the module comment). */
+      textsOmitted: z.literal(true).optional(),
     })
     .strict();
+}
+
+/** The failure's message when a job without texts (textsOmitted) met a cache miss: the producer resends it with them. */
+export const TEXTS_OMITTED =
+  'omitted by the producer (it knew every text cached), and a vector was missing: resend with the texts';
+
+/** A job sent without texts met a cache miss (an evicted vector): not the caller's fault; the producer resends it. */
+export class TextsOmittedError extends ValidationError {
+  constructor() {
+    super('payload', TEXTS_OMITTED);
+    this.name = 'TextsOmittedError';
+  }
 }
 export type RerankJob = z.infer<ReturnType<typeof rerankJobSchema>>;
 /** A rerank job's candidates as columns (see the module comment). */

@@ -113,6 +113,45 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
     }
   });
 
+  it('sends no texts once every hash is known cached, and resends them when a vector was evicted meanwhile', async () => {
+    const candidates = makeCandidates(20, 9);
+    const req = { query: 'jet noise of a nozzle', candidates, fusion: 'tasb' as const };
+    const added = vi.spyOn(producer.queue, 'add');
+    const redis = createRedisConnection(redisUrlForTests());
+    const before = producer.payloadStats;
+    try {
+      const first = await producer.rerank(req); // encodes all 20
+      const second = await producer.rerank(req); // all cached: the producer learns it
+      expect([first.cache.misses, second.cache.hits]).toEqual([20, 20]);
+      expect(producer.payloadStats).toEqual(before);
+      const third = await producer.rerank(req);
+      const sent = added.mock.calls.at(-1)![1] as Record<string, unknown>;
+      expect(sent['textsOmitted']).toBe(true);
+      expect(producer.payloadStats).toEqual({ omitted: before.omitted + 1, resent: before.resent });
+      expect(strip(third)).toEqual(strip(second));
+
+      // an evicted vector: the job without texts fails at once (texts_needed) and goes again with them
+      const keys = await redis.keys(`${prefix}:vec:*:${textHash(candidates[7]!.text)}`);
+      expect(keys).toHaveLength(1);
+      await redis.del(keys[0]!);
+      const statusesBefore = statuses.length;
+      const fourth = await producer.rerank(req);
+      expect(fourth.cache).toEqual({ hits: 19, misses: 1 });
+      expect(strip(fourth).map((r) => r.id)).toEqual(strip(second).map((r) => r.id));
+      fourth.results.forEach((r, i) => expect(r.score).toBeCloseTo(second.results[i]!.score, 5));
+      expect(producer.payloadStats).toEqual({ omitted: before.omitted + 2, resent: before.resent + 1 });
+      expect(statuses.slice(statusesBefore)).toContain('texts_needed');
+      const resent = added.mock.calls.at(-1)![1] as Record<string, unknown>;
+      expect(resent['textsOmitted']).toBeUndefined();
+      // neither job left anything behind: no payload, no failed job
+      expect(await redis.keys(`${prefix}:${queueNames(prefix).rerank}:payload:*`)).toEqual([]);
+      expect(await producer.queue.getFailedCount()).toBe(0);
+    } finally {
+      added.mockRestore();
+      await redis.quit();
+    }
+  });
+
   it('re-encodes a passage whose text changed instead of serving the stale vector', async () => {
     const before = [
       { id: 'doc', text: 'shock wave interaction with the boundary layer', score: 1 },
