@@ -6,7 +6,11 @@ import autocannon from 'autocannon';
 
 const run = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 let next = 0;
-const result = await autocannon({
+const started = performance.now();
+// each answer's time, by when it came: the first second (connections opening at once, both processes warming up)
+// is reported apart from the steady state
+const steady = [];
+const instance = autocannon({
   url: run.url,
   connections: run.connections,
   ...(run.amount ? { amount: run.amount } : { duration: run.seconds }),
@@ -20,6 +24,11 @@ const result = await autocannon({
     },
   ],
 });
+instance.on('response', (_client, _status, _bytes, responseTime) => {
+  if (performance.now() - started > 1000) steady.push(responseTime);
+});
+const result = await instance;
+steady.sort((a, b) => a - b);
 process.stdout.write(
   JSON.stringify({
     requests: result.requests.total,
@@ -32,5 +41,10 @@ process.stdout.write(
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,
+    steady: {
+      requests: steady.length,
+      p99: steady[Math.floor(steady.length * 0.99)] ?? 0,
+      max: steady.at(-1) ?? 0,
+    },
   }) + '\n',
 );

@@ -51,6 +51,8 @@ interface LoadResult {
   non2xx: number;
   errors: number;
   timeouts: number;
+  /** After the run's first second (connections opened, both processes warm). */
+  steady: { requests: number; p99: number; max: number };
 }
 
 interface Measured extends LoadResult {
@@ -403,7 +405,7 @@ async function main(): Promise<void> {
       row(
         `fusion=tasb at 2x peak (${Math.round(peak * 2)} req/s, deadline ${OVERLOAD_DEADLINE_MS} ms, ${overloadConnections} conns)`,
         overload,
-        `  max - deadline = ${(overload.max - OVERLOAD_DEADLINE_MS).toFixed(0)} ms`,
+        `  max - deadline = ${(overload.max - OVERLOAD_DEADLINE_MS).toFixed(0)} ms; after the first second: p99 ${overload.steady.p99.toFixed(0)} ms, max ${overload.steady.max.toFixed(0)} ms (max - deadline = ${(overload.steady.max - OVERLOAD_DEADLINE_MS).toFixed(0)} ms, ${overload.steady.requests} answers)`,
       ),
     );
     const inServer = peakServer.serverTimes().sort((a, b) => a - b);

@@ -47,6 +47,13 @@ export interface EncoderOptions {
    */
   spinWait?: boolean;
   /**
+   * Niceness of the inference thread and ONNX Runtime's threads, 0-19 (DOTRANK_ORT_NICE, whose default is 5; here the
+   * default is 0 = the process's). Above 0, when the model and the event loop want the same cores, the event loop goes
+   * first: the API holds its deadlines under overload. Linux only, and only with `inferenceThread: 'worker'` (the event
+   * loop's own thread is never lowered; elsewhere a priority is the whole process's, so it is left alone).
+   */
+  inferenceNice?: number;
+  /**
    * Query vectors kept in this process, by model revision and token ids (DOTRANK_QUERY_CACHE_SIZE); default 0 = no
    * query cache (then `sharedQueryVectors` is not used either).
    */
@@ -71,6 +78,7 @@ export function encoderOptionsFromConfig(
     | 'DOTRANK_EXECUTION_PROVIDERS'
     | 'DOTRANK_ORT_THREADS'
     | 'DOTRANK_ORT_SPIN'
+    | 'DOTRANK_ORT_NICE'
     | 'DOTRANK_QUERY_CACHE_SIZE'
     | 'DOTRANK_QUERY_CACHE_TTL_SECONDS'
     | 'DOTRANK_QUERY_BATCH'
@@ -85,6 +93,7 @@ export function encoderOptionsFromConfig(
     executionProviders: config.DOTRANK_EXECUTION_PROVIDERS,
     ...(config.DOTRANK_ORT_THREADS > 0 ? { intraOpThreads: config.DOTRANK_ORT_THREADS } : {}),
     spinWait: config.DOTRANK_ORT_SPIN,
+    inferenceNice: config.DOTRANK_ORT_NICE,
     queryCacheSize: config.DOTRANK_QUERY_CACHE_SIZE,
     queryBatch: { maxSize: config.DOTRANK_QUERY_BATCH, waitMs: config.DOTRANK_BATCH_WAIT_MS },
     ...(redis
@@ -540,6 +549,7 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
     throw new ValidationError('inferenceThread', `must be "worker" or "main" (got ${JSON.stringify(thread)})`);
   if (options.spinWait !== undefined && typeof options.spinWait !== 'boolean')
     throw new ValidationError('spinWait', 'must be a boolean');
+  const inferenceNice = intOption('inferenceNice', options.inferenceNice, 0, 19) ?? 0;
   const queryCacheSize = intOption('queryCacheSize', options.queryCacheSize, 0, 100_000_000) ?? 0;
   const queryBatch = {
     maxSize: intOption('queryBatch.maxSize', options.queryBatch?.maxSize, 1, 4096) ?? 1,
@@ -550,7 +560,12 @@ export async function loadEncoder(modelDir: string, options: EncoderOptions = {}
   try {
     session = await startOrtHost(
       manifest.graphPath,
-      { intraOpNumThreads: intraOpThreads, executionProviders, spinWait: options.spinWait ?? false },
+      {
+        intraOpNumThreads: intraOpThreads,
+        executionProviders,
+        spinWait: options.spinWait ?? false,
+        nice: inferenceNice,
+      },
       thread,
     );
   } catch (error) {

@@ -23,6 +23,11 @@ export interface HostSessionOptions {
   executionProviders?: readonly string[];
   /** Let idle intra-op threads spin (ORT's default) instead of sleeping. */
   spinWait?: boolean;
+  /**
+   * Niceness of the inference thread (worker host, Linux only): set on that thread before the session starts its pool,
+   * whose threads inherit it (Linux keeps a nice value per thread). 0: unchanged.
+   */
+  nice?: number;
 }
 
 /** Where `session.run` executes: a worker thread (the event loop stays free) or the calling thread (it blocks). */
@@ -76,6 +81,9 @@ function message(error) { return error && error.message ? String(error.message) 
 parentPort.on('message', async (msg) => {
   if (msg.kind === 'load') {
     try {
+      // this thread only (Linux: pid 0 is the calling thread); ORT's pool threads, created below, inherit it. Elsewhere
+      // a priority belongs to the whole process, event loop included: left alone
+      if (workerData.nice && process.platform === 'linux') require('node:os').setPriority(0, workerData.nice);
       session = await ort.InferenceSession.create(workerData.graphPath, workerData.options);
       parentPort.postMessage({ id: msg.id, ok: true, inputMetadata: meta(session.inputMetadata), outputMetadata: meta(session.outputMetadata) });
     } catch (error) {
@@ -127,7 +135,7 @@ class WorkerHost implements OrtHost {
   constructor(graphPath: string, options: HostSessionOptions) {
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { ortPath, graphPath, options: sessionOptions(options) },
+      workerData: { ortPath, graphPath, options: sessionOptions(options), nice: options.nice ?? 0 },
     });
     this.worker.unref();
     this.worker.on('message', (msg: { id: number; ok: boolean; error?: string } & Record<string, unknown>) => {

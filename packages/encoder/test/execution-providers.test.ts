@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ModelError, ValidationError, loadConfig } from '@dotrank/core';
 import { tinyModelDir } from '@dotrank/core/testing';
@@ -45,15 +46,57 @@ describe('execution providers', () => {
   });
 });
 
+describe('inferenceNice (DOTRANK_ORT_NICE)', () => {
+  /** nice value of each thread of this process, by thread id (Linux /proc; field 19 of stat). */
+  const threadNices = () =>
+    new Map(
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return [Number(tid), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
+      }),
+    );
+  it.runIf(process.platform === 'linux')(
+    'lowers the inference thread and the threads ONNX Runtime starts from it, never the event loop',
+    async () => {
+      const before = new Set(threadNices().keys());
+      const encoder = await loadEncoder(tinyModelDir(), { inferenceNice: 7, intraOpThreads: 2 });
+      const reference = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
+      try {
+        const [plain] = await reference.encodeQueries(['wing']);
+        const [lowered] = await encoder.encodeQueries(['wing']);
+        // the same vectors: only the scheduling changes
+        expect(Array.from(lowered!)).toEqual(Array.from(plain!));
+        const after = threadNices();
+        const started = [...after].filter(([tid]) => !before.has(tid));
+        expect(started.filter(([, nice]) => nice === 7).length).toBeGreaterThanOrEqual(2);
+        expect(after.get(process.pid)).toBe(0);
+      } finally {
+        await encoder.close();
+        await reference.close();
+      }
+    },
+  );
+  it('refuses a niceness outside 0-19, naming the option', async () => {
+    await expect(loadEncoder(tinyModelDir(), { inferenceNice: 20 })).rejects.toThrow(/inferenceNice/);
+    expect(() => loadConfig({ DOTRANK_ORT_NICE: '-1' })).toThrow(/DOTRANK_ORT_NICE/);
+  });
+});
+
 describe('encoderOptionsFromConfig', () => {
   const queryDefaults = { queryCacheSize: 10_000, queryBatch: { maxSize: 16, waitMs: 2 } };
   it('takes batch size, providers, threads and spinning from the configuration; overrides win, undefined ones do not', () => {
-    const config = loadConfig({ DOTRANK_BATCH_SIZE: '16', DOTRANK_ORT_THREADS: '3', DOTRANK_ORT_SPIN: '1' });
+    const config = loadConfig({
+      DOTRANK_BATCH_SIZE: '16',
+      DOTRANK_ORT_THREADS: '3',
+      DOTRANK_ORT_SPIN: '1',
+      DOTRANK_ORT_NICE: '5',
+    });
     expect(encoderOptionsFromConfig(config)).toEqual({
       batchSize: 16,
       executionProviders: ['cpu'],
       intraOpThreads: 3,
       spinWait: true,
+      inferenceNice: 5,
       ...queryDefaults,
     });
     expect(encoderOptionsFromConfig(config, { batchSize: 8, intraOpThreads: undefined })).toEqual({
@@ -61,6 +104,7 @@ describe('encoderOptionsFromConfig', () => {
       executionProviders: ['cpu'],
       intraOpThreads: 3,
       spinWait: true,
+      inferenceNice: 5,
       ...queryDefaults,
     });
     // 0 threads = let ONNX Runtime choose: no intraOpThreads at all
@@ -68,6 +112,7 @@ describe('encoderOptionsFromConfig', () => {
       batchSize: 32,
       executionProviders: ['cpu'],
       spinWait: false,
+      inferenceNice: 5,
       ...queryDefaults,
     });
   });
