@@ -2,7 +2,8 @@
 //  1. cold-cache `warm` job throughput (passages/s) next to the bare encoder's throughput on the same texts, interleaved;
 //  2. end-to-end rerank latency (enqueue -> result, warm cache) for 100 and 1,000 candidates next to the bare
 //     query-encoding latency measured in the same run, interleaved query by query, for each cache dtype (float32,
-//     float16, int8: a worker of its own each), with where the time goes (queue, encoding, read, answer);
+//     float16, int8: a worker of its own each), with where the time goes (queue, encoding, read, answer) and, beside
+//     it, BullMQ's own round trip between two processes here (bullmq-floor-worker.mjs: a processor that only returns);
 //  3. throughput with 8 reranks in flight against workers taking 1, 2 and 4 jobs at once (DOTRANK_WORKER_CONCURRENCY).
 // Env: BENCH_WARM_PASSAGES, BENCH_ITER_100, BENCH_ITER_1000, BENCH_DTYPES, BENCH_CONCURRENCY, BENCH_IN_FLIGHT,
 //      BENCH_LOAD_JOBS, BENCH_PROFILE_DIR (a V8 CPU profile of each worker).
@@ -12,6 +13,8 @@ import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { findRepoRoot, type Candidate, type DotrankConfig } from '@dotrank/core';
 import { loadEncoder } from '@dotrank/encoder';
 import { QueueReranker, enqueueWarm } from '@dotrank/rerank-core';
@@ -151,7 +154,7 @@ async function fillCache(dtype: VectorDtype, n: number): Promise<void> {
   await store.close();
 }
 
-async function latencyPhase(dtype: VectorDtype): Promise<void> {
+async function latencyPhase(dtype: VectorDtype, floor: Map<number, number>): Promise<void> {
   await stopWorker(worker);
   worker = await startWorker(dtype);
   await fillCache(dtype, 1000);
@@ -192,12 +195,57 @@ async function latencyPhase(dtype: VectorDtype): Promise<void> {
     console.log(`  end-to-end       p50 ${f(p50)}  p95 ${f(pct(e2e, 95))}`);
     console.log(`  bare query encode p50 ${f(b50)}  p95 ${f(pct(bare, 95))}`);
     console.log(
-      `  ratio p50 ${(p50 / b50).toFixed(2)}x, overhead p50 ${f(p50 - b50)} ms (goal <= +${goal} ms: ${p50 <= b50 + goal ? 'met' : 'NOT met'})`,
+      `  ratio p50 ${(p50 / b50).toFixed(2)}x, overhead p50 ${f(p50 - b50)} ms (goal <= +${goal} ms: ${p50 <= b50 + goal ? 'met' : 'NOT met'}); ` +
+        `BullMQ's own round trip here (a processor that returns ${n} scores at once, in another process): p50 ${f(floor.get(n)!)} ms`,
     );
     console.log(
       `  where it goes, p50: enqueue to job start ${f(pct(queued, 50))}; in the worker: encode query ${f(pct(side.encode, 50))}, cache read ${f(pct(side.read, 50))} (alongside), score ${f(pct(side.score, 50))}, total ${f(pct(side.total, 50))}; job end to answer ${f(pct(returned, 50))}`,
     );
   }
+}
+
+/**
+ * BullMQ's own round trip between two processes on this machine, p50 per result size: add a job, a worker process
+ * (bullmq-floor-worker.mjs) returns `size` positions and scores at once, the producer hears of it through QueueEvents.
+ * The floor under any rerank through the queue.
+ */
+async function bullmqFloor(sizes: readonly number[]): Promise<Map<number, number>> {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'apps/reranker-worker/bench/bullmq-floor-worker.mjs'), url, prefix],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    child.once('exit', (code) => reject(new Error(`BullMQ floor worker exited (${code})`)));
+  });
+  // BullMQ does not close connections it was given: they are closed below, or the process would not exit
+  const connections = [new Redis(url, { maxRetriesPerRequest: null }), new Redis(url, { maxRetriesPerRequest: null })];
+  const queue = new Queue('floor', { connection: connections[0]!, prefix });
+  const events = new QueueEvents('floor', { connection: connections[1]!, prefix });
+  const floor = new Map<number, number>();
+  try {
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    for (const size of sizes) {
+      const times: number[] = [];
+      for (let i = 0; i < 120; i++) {
+        const s = performance.now();
+        const job = await queue.add('floor', { size }, { removeOnComplete: { age: 60 } });
+        await job.waitUntilFinished(events, 10_000);
+        if (i >= 20) times.push(performance.now() - s);
+      }
+      floor.set(size, pct(times, 50));
+    }
+  } finally {
+    await stopWorker(child);
+    await Promise.all([events.close(), queue.close()]);
+    for (const connection of connections) connection.disconnect();
+  }
+  return floor;
 }
 
 async function throughputPhase(concurrency: number): Promise<void> {
@@ -261,7 +309,8 @@ try {
   // 2. latency with a warm cache, per cache dtype: a worker of its own for each (DOTRANK_CACHE_DTYPE), its cache
   //    filled with random vectors (a read and a dot product cost the same whatever the values, and no passage needs
   //    encoding); every query text is new to the worker, so its query-vector cache never answers
-  for (const dtype of DTYPES) await latencyPhase(dtype);
+  const floor = await bullmqFloor([100, 1000]);
+  for (const dtype of DTYPES) await latencyPhase(dtype, floor);
 
   // 3. throughput under concurrent load: IN_FLIGHT reranks of 100 candidates outstanding at all times, against
   //    workers taking 1, 2, 4 jobs at once (DOTRANK_WORKER_CONCURRENCY): jobs run at once can share one batched
