@@ -103,6 +103,8 @@ class PayloadBuffers {
 
 /** How long a heartbeat count is reused: requests do not pay a Redis round trip each. */
 const WORKERS_CACHE_MS = 1000;
+/** How long counting workers may take before the count is given up as unknown. */
+const WORKERS_COUNT_MS = 1000;
 /** Text hashes a producer remembers as cached (about 100 bytes each: 10 MB at most). */
 const KNOWN_CACHED_TEXTS = 100_000;
 
@@ -132,8 +134,6 @@ class TextsNeeded extends Error {}
 /** Whether a job's failure is the worker's TextsOmittedError (wire.ts). */
 const isTextsOmitted = (error: unknown) =>
   error instanceof RerankJobFailedError && error.field === 'payload' && error.problem === TEXTS_OMITTED;
-/** How long counting workers may take before the count is given up as unknown. */
-const WORKERS_COUNT_MS = 1000;
 
 /** How long a payload outlives its deadline (or lives, with no deadline) should its producer die. */
 const PAYLOAD_TTL_MARGIN_MS = 60_000;
@@ -340,37 +340,51 @@ export class QueueReranker implements Reranker {
     const data = wireJob(valid, enqueuedAt, deadlineAt, windowed);
     const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.retention, ...this.options.jobOptions, jobId };
     const hashes = data.lookup.textHashes;
-    if (mayOmitTexts && data.fusion !== 'bm25' && hashes.every((list) => list.every((h) => this.cachedTexts.has(h)))) {
+    const omitted =
+      mayOmitTexts && data.fusion !== 'bm25' && hashes.every((list) => list.every((h) => this.cachedTexts.has(h)));
+    if (omitted) {
       data.textsOmitted = true;
       this.textsOmitted++;
-      try {
-        return { job: await this.queue.add(RERANK_JOB, data, jobOptions), hashes, omitted: true };
-      } catch (error) {
-        throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, {
-          cause: error,
-        });
-      }
     }
-    // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
-    // TextEncoder.encodeInto into a reused buffer (Buffer.from(string) is several times slower at this size)
-    const texts = split?.texts ?? valid.candidates.map((c) => c.text);
-    const payload = this.payloadBuffers.encode(JSON.stringify(texts));
-    const ttl = (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS;
-    const written = this.connections.command.psetex(key, ttl, payload.bytes).finally(payload.release);
     try {
-      if (!this.payloadBeforeJob) await written;
-      written.catch(() => undefined);
-      const job = await this.queue.add(RERANK_JOB, data, jobOptions);
-      await written.catch((error: unknown) => {
-        void job.remove().catch(() => undefined);
-        throw error;
-      });
-      return { job, hashes, omitted: false };
+      const job = omitted
+        ? await this.queue.add(RERANK_JOB, data, jobOptions)
+        : await this.addWithTexts(
+            data,
+            jobOptions,
+            key,
+            deadlineMs,
+            split?.texts ?? valid.candidates.map((c) => c.text),
+          );
+      return { job, hashes, omitted };
     } catch (error) {
       throw new UnavailableError('queue', `could not enqueue rerank job: ${(error as Error).message}`, {
         cause: error,
       });
     }
+  }
+
+  /** Writes the texts beside the job (the payload key), then adds the job; a failed write removes the job again. */
+  private async addWithTexts(
+    data: RerankJob,
+    jobOptions: JobsOptions,
+    key: string,
+    deadlineMs: number | undefined,
+    texts: string[],
+  ): Promise<Job<RerankJob, RerankColumns>> {
+    // a Buffer argument, which ioredis writes as is (a 300 KB string argument costs it several ms), encoded with
+    // TextEncoder.encodeInto into a reused buffer (Buffer.from(string) is several times slower at this size)
+    const payload = this.payloadBuffers.encode(JSON.stringify(texts));
+    const ttl = (deadlineMs ?? PAYLOAD_TTL_NO_DEADLINE_MS) + PAYLOAD_TTL_MARGIN_MS;
+    const written = this.connections.command.psetex(key, ttl, payload.bytes).finally(payload.release);
+    if (!this.payloadBeforeJob) await written;
+    written.catch(() => undefined);
+    const job = await this.queue.add(RERANK_JOB, data, jobOptions);
+    await written.catch((error: unknown) => {
+      void job.remove().catch(() => undefined);
+      throw error;
+    });
+    return job;
   }
 
   /** Waits for the job's columns and turns them into the result; a failed or malformed job is RerankJobFailedError. */
