@@ -94,6 +94,8 @@ export function JudgeView({ active }: { active: boolean }) {
   const evalNames = useEvalNames(active);
   const [pool, setPool] = useState<string | null>(null);
   const [item, setItem] = useState<JudgeItem | null>(null);
+  /** The pool asked for last: an answer for another pool (it changed while the request was out) is dropped. */
+  const current = useRef<string | null>(pool);
   const [judged, setJudged] = useState(0);
   const [done, setDone] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -101,16 +103,25 @@ export function JudgeView({ active }: { active: boolean }) {
   const gradeRef = useRef<(value: number) => Promise<void>>(async () => undefined);
 
   const load = useCallback(async () => {
+    current.current = pool;
     try {
       const next = await onlineApi.nextToJudge(pool);
+      if (current.current !== pool) return;
       setItem(next.item);
       setJudged(next.judged);
       setDone(next.item === null);
       setError(null);
     } catch (e) {
-      setError(e instanceof Error ? e.message : String(e));
+      if (current.current === pool) setError(e instanceof Error ? e.message : String(e));
     }
   }, [pool]);
+
+  // another pool: nothing of the last one stays on screen (or under a grade key) while its first item loads
+  const choosePool = (next: string | null) => {
+    setItem(null);
+    setDone(false);
+    setPool(next);
+  };
 
   useEffect(() => {
     if (active) void load();
@@ -149,7 +160,7 @@ export function JudgeView({ active }: { active: boolean }) {
       <p className="muted small">
         <span data-testid="judge-count">{judged}</span> judged · press 0-3 to grade ·{' '}
         <a href="/api/judgments/qrels">qrels</a> · <a href="/api/judgments/log">who and when</a> ·{' '}
-        <PoolSelect names={evalNames} value={pool} onChange={setPool} />
+        <PoolSelect names={evalNames} value={pool} onChange={choosePool} />
       </p>
       {done ? (
         <p data-testid="judge-done">
