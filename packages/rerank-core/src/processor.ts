@@ -45,8 +45,10 @@ export interface ProcessorLogger {
 }
 
 export type JobType = 'rerank' | 'warm';
-/** completed; failed (retried); invalid (failed at once, naming the field); expired (its deadline passed). */
-/** `texts_needed`: a job sent without texts met a cache miss and its producer resends it with them (wire.ts). */
+/**
+ * completed; failed (retried); invalid (failed at once, naming the field); expired (its deadline passed);
+ * texts_needed (sent without texts, it met a cache miss: failed at once, its producer resends it with them; wire.ts).
+ */
 export type JobStatus = 'completed' | 'failed' | 'invalid' | 'expired' | 'texts_needed';
 
 /** What the processor reports as it works (the worker app turns it into Prometheus metrics). */

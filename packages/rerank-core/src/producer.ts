@@ -285,12 +285,13 @@ export class QueueReranker implements Reranker {
     const jobId = randomUUID();
     const key = payloadKey(this.names, jobId);
     let omitted = false;
+    let abandon: (() => void) | undefined;
     try {
       const enqueued = await this.enqueue(valid, jobId, key, deadlineMs, split, mayOmitTexts);
       const { job, hashes } = enqueued;
       omitted = enqueued.omitted;
       // nobody waits any more: remove the job while it is still waiting (a late worker skips it by its deadlineAt)
-      const abandon = () => void this.dropLate(job).then(() => (omitted ? undefined : this.dropPayload(key)));
+      abandon = () => void this.dropLate(job).then(() => (omitted ? undefined : this.dropPayload(key)));
       if (signal.aborted) abandon();
       else signal.addEventListener('abort', abandon, { once: true });
       signal.throwIfAborted();
@@ -306,6 +307,8 @@ export class QueueReranker implements Reranker {
         throw new TextsNeeded();
       }
     } finally {
+      // this job is settled: a later abort (the resent job's deadline) must not count it as lost
+      if (abandon) signal.removeEventListener('abort', abandon);
       // whatever the outcome, nobody needs the candidates any more
       if (!omitted) void this.dropPayload(key);
     }
@@ -325,7 +328,10 @@ export class QueueReranker implements Reranker {
     });
   }
 
-  /** Writes the payload and adds the job; an unreachable queue is an UnavailableError. */
+  /**
+   * Adds the job: without its texts when `mayOmitTexts` and every hash is known cached, else with them beside it
+   * (addWithTexts); an unreachable queue is an UnavailableError.
+   */
   private async enqueue(
     valid: RerankRequest,
     jobId: string,

@@ -176,6 +176,9 @@ export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
     })
     .strict();
 }
+export type RerankJob = z.infer<ReturnType<typeof rerankJobSchema>>;
+/** A rerank job's candidates as columns (see the module comment). */
+export type RerankLookup = RerankJob['lookup'];
 
 /** The failure's message when a job without texts (textsOmitted) met a cache miss: the producer resends it with them. */
 export const TEXTS_OMITTED =
@@ -188,9 +191,6 @@ export class TextsOmittedError extends ValidationError {
     this.name = 'TextsOmittedError';
   }
 }
-export type RerankJob = z.infer<ReturnType<typeof rerankJobSchema>>;
-/** A rerank job's candidates as columns (see the module comment). */
-export type RerankLookup = RerankJob['lookup'];
 
 /**
  * The lookup of these candidates: what a producer sends, and what the in-process path scores from. `hashes: false`
