@@ -25,6 +25,7 @@ import {
   TextsOmittedError,
   payloadSchema,
   queueNames,
+  replyChannel,
   rerankJobSchema,
   warmJobSchema,
   type QueueNames,
@@ -114,6 +115,7 @@ export class RerankProcessor {
   private readonly jobSchema: ReturnType<typeof rerankJobSchema>;
   private readonly warmSchema = warmJobSchema();
   private readonly logger: ProcessorLogger;
+  private replyFailing = false;
 
   constructor(
     private readonly options: RerankWorkerOptions,
@@ -170,10 +172,33 @@ export class RerankProcessor {
       this.options.observer?.onRerank?.(timings, columns.cache, count);
       this.options.observer?.onJob?.('rerank', 'completed');
       log.debug({ candidates: count, cache: columns.cache, timings }, 'rerank done');
-      return { ...columns, timings };
+      const result = { ...columns, timings };
+      if (data.replyTo) this.reply(data.replyTo, job.id!, result);
+      return result;
     } catch (error) {
       throw this.failure(error, 'rerank', log);
     }
+  }
+
+  /**
+   * Publishes the result on its producer's reply channel (wire.ts: direct reply) before BullMQ completes the job.
+   * Not awaited: the job completes meanwhile. A failed publish costs the producer only time (the completed event
+   * carries the result too); it is logged once until one succeeds again.
+   */
+  private reply(producerId: string, jobId: string, columns: RerankColumns): void {
+    this.connections.command
+      .publish(replyChannel(this.names, producerId), JSON.stringify({ job: jobId, columns }))
+      .then(
+        () => (this.replyFailing = false),
+        (error: unknown) => {
+          if (!this.replyFailing)
+            this.logger.warn(
+              { err: describeError(error) },
+              'direct reply not published: producers get results through the events stream, later',
+            );
+          this.replyFailing = true;
+        },
+      );
   }
 
   /** One warm job: encodes the passages that are not cached yet, reporting progress. */

@@ -35,12 +35,16 @@ import {
   type WindowedLookup,
 } from './wire.js';
 import type { CandidateWindows } from './pipeline.js';
+import { DirectReplies } from './replies.js';
 import type { PassageWindow } from '@dotrank/encoder';
 
 /** Failed jobs kept at most (besides their age, failedJobTtlSeconds). */
 const FAILED_JOBS_KEPT = 5_000;
 
-/** Default job options for rerank jobs: short-lived results, bounded failed-job history, 3 attempts. */
+/**
+ * Default job options for rerank jobs: short-lived results, bounded failed-job history, 3 attempts. A job asking for a
+ * direct reply is removed as it completes instead (its result travels in the reply and the completed event, wire.ts).
+ */
 export const RERANK_JOB_OPTIONS: JobsOptions = {
   attempts: 3,
   backoff: { type: 'exponential', delay: 100 },
@@ -69,6 +73,12 @@ export interface QueueRerankerOptions {
    * worker with DOTRANK_DOC_SCORE; absent: each candidate's whole text.
    */
   windows?: CandidateWindows;
+  /**
+   * Ask workers to publish each result on this producer's reply channel as well (wire.ts: direct reply), which saves
+   * the wait for BullMQ's completion and its events stream (1-3 ms a rerank). Default true on a single Redis; always
+   * off on a Redis Cluster (results come through the events stream there). Costs one more connection.
+   */
+  directReplies?: boolean;
 }
 
 type RerankQueue = Queue<RerankJob, RerankColumns>;
@@ -187,6 +197,8 @@ export class QueueReranker implements Reranker {
   private readonly cachedTexts = new RecentSet(KNOWN_CACHED_TEXTS);
   private textsOmitted = 0;
   private textsResent = 0;
+  /** This producer's reply channel (directReplies), when on. */
+  private readonly replies: DirectReplies | undefined;
 
   constructor(options: QueueRerankerOptions) {
     this.options = options;
@@ -209,11 +221,28 @@ export class QueueReranker implements Reranker {
     // every waiting rerank holds one listener on the queue and its events: no leak, just concurrency
     this.queue.setMaxListeners(0);
     this.events.setMaxListeners(0);
+    if (options.directReplies !== false && blocking instanceof Redis) {
+      const subscriber = blocking.duplicate();
+      subscriber.on('error', () => undefined);
+      this.replies = new DirectReplies(subscriber, this.names);
+      // jobs ask for direct replies once the subscription is up; until then results come through the events
+      void this.replies.start();
+    }
   }
 
-  /** Resolves once the producer and its event listener are connected. */
+  /**
+   * Resolves once the producer, its event listener and its reply subscription are connected. A refused subscription
+   * leaves direct replies off (see `directRepliesOff`), it does not fail.
+   */
   async ready(): Promise<void> {
-    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady(), this.replies?.start()]);
+  }
+
+  /** Why results do not come as direct replies (wire.ts), or undefined when they do. */
+  get directRepliesOff(): string | undefined {
+    if (!this.replies)
+      return this.options.directReplies === false ? 'turned off (directReplies: false)' : 'Redis Cluster';
+    return this.replies.unavailable ?? (this.replies.active ? undefined : 'reply subscription not connected');
   }
 
   /**
@@ -286,9 +315,13 @@ export class QueueReranker implements Reranker {
     const key = payloadKey(this.names, jobId);
     let omitted = false;
     let abandon: (() => void) | undefined;
+    // listening before the job exists: neither its reply nor its events can come first
+    const outcome = this.outcome(jobId, deadlineMs !== undefined ? deadlineMs + 1000 : undefined);
     try {
       const enqueued = await this.enqueue(valid, jobId, key, deadlineMs, split, mayOmitTexts);
       const { job, hashes } = enqueued;
+      // without a reply channel, the events alone tell: they may have been missed if the listener was just starting
+      if (!job.data.replyTo) outcome.checkFinished(job);
       omitted = enqueued.omitted;
       // nobody waits any more: remove the job while it is still waiting (a late worker skips it by its deadlineAt)
       abandon = () => void this.dropLate(job).then(() => (omitted ? undefined : this.dropPayload(key)));
@@ -296,7 +329,7 @@ export class QueueReranker implements Reranker {
       else signal.addEventListener('abort', abandon, { once: true });
       signal.throwIfAborted();
       try {
-        const result = await this.result(job, valid.candidates, deadlineMs, split?.windows);
+        const result = await this.result(job, outcome.finished, valid.candidates, split?.windows);
         this.learnCached(hashes, result, valid.candidates);
         return result;
       } catch (error) {
@@ -307,6 +340,7 @@ export class QueueReranker implements Reranker {
         throw new TextsNeeded();
       }
     } finally {
+      outcome.cancel();
       // this job is settled: a later abort (the resent job's deadline) must not count it as lost
       if (abandon) signal.removeEventListener('abort', abandon);
       // whatever the outcome, nobody needs the candidates any more
@@ -344,7 +378,15 @@ export class QueueReranker implements Reranker {
     const deadlineAt = deadlineMs !== undefined ? enqueuedAt + deadlineMs : undefined;
     const windowed = split ? { lookup: split.lookup, docScore: this.options.windows!.docScore } : undefined;
     const data = wireJob(valid, enqueuedAt, deadlineAt, windowed);
-    const jobOptions = { ...RERANK_JOB_OPTIONS, ...this.retention, ...this.options.jobOptions, jobId };
+    if (this.replies?.active) data.replyTo = this.replies.id;
+    const jobOptions = {
+      ...RERANK_JOB_OPTIONS,
+      // its producer has the result before BullMQ completes it: it could not remove it then (still locked)
+      ...(data.replyTo ? { removeOnComplete: true } : {}),
+      ...this.retention,
+      ...this.options.jobOptions,
+      jobId,
+    };
     const hashes = data.lookup.textHashes;
     const omitted =
       mayOmitTexts && data.fusion !== 'bm25' && hashes.every((list) => list.every((h) => this.cachedTexts.has(h)));
@@ -396,14 +438,13 @@ export class QueueReranker implements Reranker {
   /** Waits for the job's columns and turns them into the result; a failed or malformed job is RerankJobFailedError. */
   private async result(
     job: Job<RerankJob, RerankColumns>,
+    finished: Promise<unknown>,
     candidates: RerankRequest['candidates'],
-    deadlineMs: number | undefined,
     windows: PassageWindow[][] | undefined,
   ): Promise<RerankResult> {
     let raw: unknown;
     try {
-      // BullMQ's own wait outlives our deadline a little: withDeadline answers first, BullMQ then frees its listeners
-      raw = await this.finished(job, deadlineMs !== undefined ? deadlineMs + 1000 : undefined);
+      raw = await finished;
     } catch (error) {
       throw new RerankJobFailedError(decodeFailure((error as Error).message ?? String(error)), job.id);
     }
@@ -416,44 +457,56 @@ export class QueueReranker implements Reranker {
     if (!parsed.success) throw malformed(parsed.error.issues[0]?.path.join('.') || 'shape');
     const result = resultFromColumns(parsed.data, candidates, windows);
     if (typeof result === 'string') throw malformed(result);
-    // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection)
-    void job.remove().catch(() => undefined);
+    // the result is ours now: do not keep the job in Redis (a malformed one stays for inspection; a job with a reply
+    // channel removes itself as it completes)
+    if (!job.data.replyTo) void job.remove().catch(() => undefined);
     return result;
   }
 
   /**
-   * The job's return value once it completes; rejects with its failure, after `ttl` ms, or when the queue closes.
-   * Instead of BullMQ's job.waitUntilFinished, whose check for a job that finished before anyone listened runs inside
-   * an async Promise executor: a Redis that went away there rejects a promise nobody holds, and the API process died
-   * of the unhandled rejection (the fault-injection suite, Redis killed under load). Here a failed check is ignored:
-   * the events, the ttl or the caller's deadline decide.
+   * The job's return value once it completes, from its direct reply or its `completed` event, whichever comes first;
+   * `finished` rejects with its failure, after `ttl` ms, or when the queue closes. Set up before the job is added;
+   * `cancel` frees the listeners (a settled job, or one never added). Instead of BullMQ's job.waitUntilFinished, whose
+   * check for a job that finished before anyone listened runs inside an async Promise executor: a Redis that went
+   * away there rejects a promise nobody holds, and the API process died of the unhandled rejection (the
+   * fault-injection suite, Redis killed under load). Here a failed check is ignored: the events, the ttl or the
+   * caller's deadline decide.
    */
-  private finished(job: Job<RerankJob, RerankColumns>, ttl: number | undefined): Promise<unknown> {
-    const id = job.id!;
+  private outcome(
+    id: string,
+    ttl: number | undefined,
+  ): { finished: Promise<unknown>; checkFinished(job: Job): void; cancel(): void } {
     const completed = `completed:${id}`;
     const failed = `failed:${id}`;
     // per-job event names (`completed:<id>`) are outside BullMQ's typed listener map
     const events = this.events as unknown as EventEmitter;
     const queue = this.queue as unknown as EventEmitter;
-    return new Promise((resolve, reject) => {
-      const settle = (outcome: () => void) => {
-        clearTimeout(timer);
-        events.off(completed, onCompleted);
-        events.off(failed, onFailed);
-        queue.off('closing', onClosing);
-        outcome();
-      };
-      const onCompleted = (args: { returnvalue: unknown }) => settle(() => resolve(args.returnvalue));
-      const onFailed = (args: { failedReason: string }) => settle(() => reject(new Error(args.failedReason)));
-      const onClosing = () => settle(() => reject(new Error(`queue closing while job ${id} ran`)));
-      const timer =
-        ttl === undefined
-          ? undefined
-          : setTimeout(() => settle(() => reject(new Error(`no finish notification for job ${id} in ${ttl} ms`))), ttl);
-      events.on(completed, onCompleted);
-      events.on(failed, onFailed);
-      queue.on('closing', onClosing);
-      // it may have finished before the events were listened to
+    let timer: NodeJS.Timeout | undefined;
+    const release = () => {
+      clearTimeout(timer);
+      events.off(completed, onCompleted);
+      events.off(failed, onFailed);
+      queue.off('closing', onClosing);
+      this.replies?.forget(id);
+    };
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: Error) => void;
+    const finished = new Promise<unknown>((res, rej) => {
+      resolve = (value) => (release(), res(value));
+      reject = (error) => (release(), rej(error));
+    });
+    // a job never added is cancelled: nobody awaits its outcome
+    finished.catch(() => undefined);
+    const onCompleted = (args: { returnvalue: unknown }) => resolve(args.returnvalue);
+    const onFailed = (args: { failedReason: string }) => reject(new Error(args.failedReason));
+    const onClosing = () => reject(new Error(`queue closing while job ${id} ran`));
+    if (ttl !== undefined)
+      timer = setTimeout(() => reject(new Error(`no finish notification for job ${id} in ${ttl} ms`)), ttl);
+    events.on(completed, onCompleted);
+    events.on(failed, onFailed);
+    queue.on('closing', onClosing);
+    this.replies?.expect(id, resolve);
+    const checkFinished = (job: Job) =>
       void this.events
         .waitUntilReady()
         .then(() => job.getState())
@@ -464,7 +517,7 @@ export class QueueReranker implements Reranker {
           else onFailed({ failedReason: done?.failedReason ?? `job ${id} failed` });
         })
         .catch(() => undefined);
-    });
+    return { finished, checkFinished, cancel: release };
   }
 
   private async dropPayload(key: string): Promise<void> {
@@ -505,7 +558,7 @@ export class QueueReranker implements Reranker {
 
   /** Closes the queue and its listener, each bounded (a Redis that stopped answering must not hold a shutdown). */
   async close(): Promise<void> {
-    await bounded(Promise.allSettled([this.events.close(), this.queue.close()]));
+    await bounded(Promise.allSettled([this.events.close(), this.queue.close(), this.replies?.close()]));
     await closeConnections(this.connections);
   }
 }

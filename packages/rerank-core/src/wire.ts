@@ -6,7 +6,7 @@
  *   (`{<prefix>}` on a Redis Cluster, so that every key below shares one hash slot; `<prefix>` below stands for it).
  *
  * Rerank job (job name `rerank`, data RerankJob):
- *   { query, fusion, k?, alpha?, normalization?, requestId?, enqueuedAt, deadlineAt?, docScore?, textsOmitted?,
+ *   { query, fusion, k?, alpha?, normalization?, requestId?, enqueuedAt, deadlineAt?, docScore?, textsOmitted?, replyTo?,
  *     lookup: { ids: string[], textHashes: string[][], scores: number[] } }
  *   `lookup` describes the candidates as columns, one entry per candidate in first-stage order: its id, the list of
  *   its text hashes (textHash of each scored text: its whole text, or each of its passage windows when long documents
@@ -30,6 +30,14 @@
  *   text is empty or only whitespace are not reranked: they come last, in first-stage order (fuse's textless rule);
  *   `tasbScore` covers only the ranked entries before them and `textless` lists their positions.
  *   `passages`, when candidates had several windows: each reranked entry's best window and its score.
+ * Direct reply: a job with `replyTo` (its producer's id, a UUID) is answered twice. The worker PUBLISHes
+ *   `{ "job": <jobId>, "columns": <the result> }` (JSON) on `replyChannel(names, replyTo)` =
+ *   `<prefix>:<prefix>-rerank:reply:<replyTo>` as soon as it has the columns, and then returns them as usual: BullMQ
+ *   records the job completed and its events stream carries the result too. The producer, subscribed to its channel
+ *   before it adds any job, takes whichever comes first; the events stream covers a reply lost while its subscription
+ *   was down. The channel is derived from the id inside the queue's prefix: a job cannot make a worker publish
+ *   anywhere else. Such jobs are removed as they complete (`removeOnComplete: true`): their producer has the result
+ *   before BullMQ completes them, and the completed event carries it too.
  * Failure: the job's failedReason is the JSON of a WireFailure { code, field?, message } (encodeFailure), `code` a
  *   DotrankError code; invalid and expired jobs fail at once (UnrecoverableError), others are retried.
  * Heartbeats: the sorted set `heartbeatKey(names)` = `<prefix>:<prefix>-rerank:heartbeats`, member = a worker's id,
@@ -82,6 +90,14 @@ export function hashTagged(prefix: string): string {
 /** The Redis key of a job's candidates payload: beside the queue's own keys, so a prefix cleanup takes it too. */
 export function payloadKey(names: QueueNames, jobId: string): string {
   return `${names.prefix}:${names.rerank}:payload:${jobId}`;
+}
+
+/** A producer's id as a rerank job's `replyTo` carries it: a UUID. */
+export const REPLY_TO_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The channel a producer hears its direct replies on (see the module comment). */
+export function replyChannel(names: QueueNames, producerId: string): string {
+  return `${names.prefix}:${names.rerank}:reply:${producerId}`;
 }
 
 /** How often a processor refreshes its heartbeat. */
@@ -173,6 +189,8 @@ export function rerankJobSchema(maxCandidates = DEFAULT_MAX_CANDIDATES) {
       lookup: lookupSchema(maxCandidates),
       /** The producer wrote no payload: it knew every hash cached (see the module comment). */
       textsOmitted: z.literal(true).optional(),
+      /** The producer's id: publish the result on its reply channel too (see the module comment). */
+      replyTo: z.string().regex(REPLY_TO_PATTERN, 'must be a producer id (a lowercase UUID)').optional(),
     })
     .strict();
 }

@@ -58,8 +58,11 @@ async function denials(): Promise<{ user: string; object: string; reason: string
 
 beforeAll(async () => {
   admin = createRedisConnection(redisUrlForTests());
-  await admin.call(...setUser(apiUser, password, [`~${queuePrefix}:*`], API_COMMANDS));
-  await admin.call(...setUser(workerUser, password, [`~${queuePrefix}:*`, `~${keyPrefix}:*`], WORKER_COMMANDS));
+  // keys and channels under the queue's prefix (direct replies, wire.ts); the vectors for the worker only
+  await admin.call(...setUser(apiUser, password, [`~${queuePrefix}:*`, `&${queuePrefix}:*`], API_COMMANDS));
+  await admin.call(
+    ...setUser(workerUser, password, [`~${queuePrefix}:*`, `&${queuePrefix}:*`, `~${keyPrefix}:*`], WORKER_COMMANDS),
+  );
   await admin.call('ACL', 'LOG', 'RESET');
   encoder = await loadEncoder(tinyModelDir(), { intraOpThreads: 1 });
   store = new RedisVectorStore({
@@ -99,6 +102,8 @@ describe('Redis ACLs: one user for the API (producer), one for the workers', () 
     );
     expect(first.results).toHaveLength(8);
     expect(first.cache).toEqual({ hits: 0, misses: 8 });
+    // the API user may subscribe to its reply channel: results come as direct replies
+    expect(producer.directRepliesOff).toBeUndefined();
     const second = await producer.rerank({ query: 'heat transfer', candidates, fusion: 'rrf' }, { deadlineMs: 10_000 });
     expect(second.cache).toEqual({ hits: 8, misses: 0 });
     // what the API's /metrics, /api/stats and /readyz ask the queue, as the API user
@@ -126,6 +131,7 @@ describe('Redis ACLs: one user for the API (producer), one for the workers', () 
       'fusion',
       'lookup',
       'query',
+      'replyTo',
       'requestId',
     ]);
     expect(JSON.stringify(failed!.data)).not.toContain(candidates[0]!.text);

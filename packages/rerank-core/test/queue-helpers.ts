@@ -33,11 +33,11 @@ export async function fakeHeartbeat(prefix: string, workerId = 'test-worker'): P
 }
 
 export const API_COMMANDS =
-  'ping info client|setname eval evalsha psetex get del exists hget hgetall hmget hmset hset incr lindex llen lpos lpush rpop smembers xadd xread zadd zcard zcount zrange zrem zscore';
+  'ping info client|setname eval evalsha psetex get del exists hget hgetall hmget hmset hset incr lindex llen lpos lpush rpop smembers subscribe xadd xread zadd zcard zcount zrange zrem zscore';
 export const WORKER_COMMANDS =
-  'ping info client|setname eval evalsha multi exec bzpopmin get mget set del exists pexpire hdel hget hgetall hincrby hmget hmset hset llen lpush lrange lrem rpoplpush scard smembers srem xadd xtrim zadd zcard zpopmin zrange zrangebyscore zrem zremrangebyrank zremrangebyscore zrevrange zrevrangebyscore';
+  'ping info client|setname eval evalsha multi exec bzpopmin get mget set del exists pexpire hdel hget hgetall hincrby hmget hmset hset llen lpush lrange lrem rpoplpush scard smembers srem publish xadd xtrim zadd zcard zpopmin zrange zrangebyscore zrem zremrangebyrank zremrangebyscore zrevrange zrevrangebyscore';
 
-/** `ACL SETUSER` arguments: on, a password, key patterns, no channels, only these commands. */
+/** `ACL SETUSER` arguments: on, a password, key (`~...`) and channel (`&...`) patterns, only these commands. */
 export const setUser = (name: string, password: string, keys: string[], commands: string) =>
   [
     'ACL',

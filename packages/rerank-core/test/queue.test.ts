@@ -99,7 +99,7 @@ describe('rerank through the queue (producer and processor of rerank-core)', () 
       const data = added.mock.calls[0]![1] as Record<string, unknown>;
       const jobId = (added.mock.calls[0]![2] as { jobId: string }).jobId;
       // no candidates, no key name: the request's fields, the bookkeeping and the lookup
-      expect(Object.keys(data).sort()).toEqual(['enqueuedAt', 'fusion', 'lookup', 'query', 'requestId']);
+      expect(Object.keys(data).sort()).toEqual(['enqueuedAt', 'fusion', 'lookup', 'query', 'replyTo', 'requestId']);
       expect(data['lookup']).toEqual({
         ids: req.candidates.map((c) => c.id),
         textHashes: req.candidates.map((c) => [textHash(c.text)]),
@@ -309,6 +309,11 @@ describe('jobs the processor refuses (failed at once, the field named in a coded
         [
           { ...base, candidates },
           { code: 'invalid_input', field: 'candidates' },
+        ],
+        // a reply channel is derived from a producer id: a job cannot name one
+        [
+          { ...base, replyTo: 'elsewhere:secret' },
+          { code: 'invalid_input', field: 'replyTo' },
         ],
         [
           { ...base, lookup: { ...lookup, scores: [1] } },
