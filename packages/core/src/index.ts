@@ -36,6 +36,8 @@ export { withDeadline, DeadlineError, AbortedError } from './deadline.js';
 export type { DeadlineOptions } from './deadline.js';
 export { matchesFilter } from './filter.js';
 export { dot, dotAt } from './vector-math.js';
+export { DotKernel } from './dot-kernel.js';
+export type { RowScorer } from './dot-kernel.js';
 export { TopK } from './top-k.js';
 export { mulberry32, mulberry32Uint, mulberry32Step } from './random.js';
 export { float32ToFloat16Bits, float16BitsToFloat32 } from './float16.js';

@@ -1,6 +1,14 @@
 import type { Cluster, Redis } from 'ioredis';
 import { createRequire } from 'node:module';
-import { ConfigError, UnavailableError, ValidationError, dot, dotAt, type DotrankConfig } from '@dotrank/core';
+import {
+  ConfigError,
+  DotKernel,
+  UnavailableError,
+  ValidationError,
+  dot,
+  type DotrankConfig,
+  type RowScorer,
+} from '@dotrank/core';
 import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
 import { createRedisConnection, isCluster } from './connection.js';
 import { CLUSTER_VECTOR_BUCKETS, modelHash, vectorRedisKey, type VectorKey } from './keys.js';
@@ -125,9 +133,8 @@ export class RedisVectorStore implements VectorStore {
    * undefined when it is used or was turned off. Worth one log line at start.
    */
   readonly fastReadsOff: string | undefined;
-  /** Decoded vectors that arrived before their query, one row per candidate; reused from job to job. */
-  private readonly matrices: Float32Array[] = [];
-  private scratch: Float32Array | undefined;
+  /** Row scorers (each a matrix of decoded vectors and the dot kernel), one per job scored at once; reused. */
+  private readonly scorers: RowScorer[] = [];
   private readonly writeErrors: RedisVectorStoreOptions['writeErrors'];
   /** Failures not reported yet, and when the last report went out. */
   private unreported = { writes: 0, vectors: 0, reportedAt: -Infinity };
@@ -223,8 +230,9 @@ export class RedisVectorStore implements VectorStore {
   }
 
   /**
-   * scoreMany through the fast reader: each value is decoded straight from the socket's read buffer. A value that
-   * arrives after the query is scored at once; one that arrives before waits, decoded, in a reused matrix row.
+   * scoreMany through the fast reader: each value is decoded straight from the socket's read buffer into its row of a
+   * reused matrix, and scored at once by the dot kernel (DotKernel: WebAssembly SIMD, the scores of `dot` bit for
+   * bit) when the query is there; rows that arrive before it are scored together once it comes.
    */
   private async scoreManyFast(
     reader: RedisVectorReader,
@@ -234,71 +242,64 @@ export class RedisVectorStore implements VectorStore {
     const dim = this.dimension!;
     const n = keys.length;
     const scores = new Float64Array(n).fill(Number.NaN);
-    // 0 miss, 1 scored, 2 decoded into the matrix, waiting for the query
+    // 0 miss, 1 scored, 2 decoded, waiting for the query
     const state = new Uint8Array(n);
+    let waiting = 0;
     let q: Float32Array | undefined;
+    const scorer = this.scorers.pop() ?? DotKernel.create();
+    const matrix = scorer.reserve(dim, n);
     const queryReady = Promise.resolve(query).then((v) => {
       if (v.length !== dim) throw new ValidationError('query', `dimension ${v.length}, expected ${dim}`);
+      scorer.setQuery(v);
       q = v;
       return v;
     });
     queryReady.catch(() => undefined); // awaited below, after the read
-    const scratch = (this.scratch ??= new Float32Array(dim));
     const expected = { dtype: this.dtype, dimension: dim };
-    let matrix: Float32Array | undefined;
     const redisKeys = keys.map((k) => this.keyFor(k));
     const reads: Promise<void>[] = [];
     try {
-      for (let start = 0; start < n; start += this.chunkSize) {
-        const chunk = redisKeys.slice(start, start + this.chunkSize);
-        reads.push(
-          reader.mget(chunk, (j, found) =>
-            this.tally(found, (value) => {
-              const i = start + j;
-              if (q) {
-                if ('rejected' in decodeVectorInto(value, scratch, 0, expected)) return false;
-                scores[i] = dot(q, scratch);
-                state[i] = 1;
-              } else {
-                matrix ??= this.takeMatrix(n * dim);
+      try {
+        for (let start = 0; start < n; start += this.chunkSize) {
+          const chunk = redisKeys.slice(start, start + this.chunkSize);
+          reads.push(
+            reader.mget(chunk, (j, found) =>
+              this.tally(found, (value) => {
+                const i = start + j;
                 if ('rejected' in decodeVectorInto(value, matrix, i * dim, expected)) return false;
-                state[i] = 2;
-              }
-              return true;
-            }),
-          ),
-        );
+                if (q) {
+                  scores[i] = scorer.scoreRow(i);
+                  state[i] = 1;
+                } else {
+                  state[i] = 2;
+                  waiting++;
+                }
+                return true;
+              }),
+            ),
+          );
+        }
+        await Promise.all(reads);
+      } catch (error) {
+        await Promise.allSettled(reads);
+        throw new UnavailableError('redis', `vector cache read failed: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
-      await Promise.all(reads);
-    } catch (error) {
-      await Promise.allSettled(reads);
-      if (matrix) this.releaseMatrix(matrix);
-      throw new UnavailableError('redis', `vector cache read failed: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      const qv = await queryReady;
-      if (matrix) {
+      await queryReady;
+      if (waiting > 0) {
+        // every row at once (a row scored already scores the same again); misses stay NaN
+        scorer.scoreRows(n, scores);
         for (let i = 0; i < n; i++) {
-          if (state[i] === 2) {
-            scores[i] = dotAt(qv, matrix, i * dim);
-            state[i] = 1;
-          }
+          if (state[i] === 0) scores[i] = Number.NaN;
+          else state[i] = 1;
         }
       }
     } finally {
-      if (matrix) this.releaseMatrix(matrix);
+      // one per concurrent job, kept: a fresh multi-MB matrix per job costs page faults on every job
+      if (this.scorers.length < 4) this.scorers.push(scorer);
     }
     return { scores, hit: state };
-  }
-
-  private takeMatrix(size: number): Float32Array {
-    const i = this.matrices.findIndex((m) => m.length >= size);
-    return i >= 0 ? this.matrices.splice(i, 1)[0]!.subarray(0, size) : new Float32Array(size);
-  }
-
-  private releaseMatrix(matrix: Float32Array): void {
-    // keep a few (one per concurrent job), whole: a fresh multi-MB array per job costs page faults on every job
-    if (this.matrices.length < 4) this.matrices.push(new Float32Array(matrix.buffer));
   }
 
   /** MGETs for all keys; one reply list per group, groups in key order (see groups()). */
