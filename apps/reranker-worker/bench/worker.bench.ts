@@ -6,7 +6,8 @@
 //     it, BullMQ's own round trip between two processes here (bullmq-floor-worker.mjs: a processor that only returns);
 //  3. throughput with 8 reranks in flight against workers taking 1, 2 and 4 jobs at once (DOTRANK_WORKER_CONCURRENCY).
 // Env: BENCH_WARM_PASSAGES, BENCH_ITER_100, BENCH_ITER_1000, BENCH_DTYPES, BENCH_CONCURRENCY, BENCH_IN_FLIGHT,
-//      BENCH_LOAD_JOBS, BENCH_PROFILE_DIR (a V8 CPU profile of each worker).
+//      BENCH_LOAD_JOBS, BENCH_PROFILE_DIR (a V8 CPU profile of each worker), BENCH_DIRECT_REPLIES=0 (results through
+//      BullMQ's events stream only, as before direct replies: to measure what they save).
 // Run: npx nx run reranker-worker:bench   (or: npm run bench -w apps/reranker-worker). REDIS_URL, default redis://127.0.0.1:6379.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -130,7 +131,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 let worker = await startWorker('float32');
 const encoder = await loadEncoder(modelDir, { intraOpThreads: threads });
-const producer = new QueueReranker({ connection: url, queuePrefix: prefix, maxCandidates: 1000 });
+const producer = new QueueReranker({
+  connection: url,
+  queuePrefix: prefix,
+  maxCandidates: 1000,
+  directReplies: process.env['BENCH_DIRECT_REPLIES'] !== '0',
+});
 await producer.ready();
 
 /** Fills the cache the worker of `dtype` reads with random vectors for the first `n` passages. */

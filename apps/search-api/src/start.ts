@@ -405,6 +405,13 @@ async function listen(
   settings: StartSettings,
 ): Promise<string> {
   app.log.info(startLine);
+  if (deps.reranker instanceof QueueReranker)
+    void deps.reranker.directRepliesRefused().then((why) => {
+      if (why)
+        app.log.warn(
+          `${why}: results come through the queue's events stream, a millisecond or more later per rerank (README: Redis ACLs)`,
+        );
+    });
   if (deps.proxy) app.log.info(`Elasticsearch rerank proxy: /:index/_search -> ${new URL(deps.proxy.url).origin}`);
   return app.listen({ port: settings.port, host: settings.host });
 }

@@ -238,6 +238,15 @@ export class QueueReranker implements Reranker {
     await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady(), this.replies?.start()]);
   }
 
+  /**
+   * Resolves once the reply subscription was tried: why Redis refused it (e.g. an ACL user without `subscribe` or the
+   * queue's channels), or undefined. Worth a warning at start: every rerank then waits for the events stream.
+   */
+  async directRepliesRefused(): Promise<string | undefined> {
+    await this.replies?.start();
+    return this.replies?.unavailable;
+  }
+
   /** Why results do not come as direct replies (wire.ts), or undefined when they do. */
   get directRepliesOff(): string | undefined {
     if (!this.replies)

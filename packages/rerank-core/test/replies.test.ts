@@ -65,6 +65,7 @@ describe('direct replies', () => {
     await producer.ready();
     try {
       expect(producer.directRepliesOff).toBeUndefined();
+      expect(await producer.directRepliesRefused()).toBeUndefined();
       const candidates = makeCandidates(5, 3);
       const result = await producer.rerank({ query: 'q', candidates, fusion: 'tasb' });
       // answered while the job is still active: only the reply can have carried it
@@ -146,6 +147,8 @@ describe('direct replies', () => {
     try {
       await producer.ready();
       expect(producer.directRepliesOff).toMatch(/could not subscribe/);
+      // what the API warns of at start
+      expect(await producer.directRepliesRefused()).toMatch(/could not subscribe to .*:reply:.*NOPERM/);
       const result = await producer.rerank({ query: 'q', candidates: makeCandidates(4, 7), fusion: 'tasb' });
       expect(result.results).toHaveLength(4);
     } finally {
