@@ -11,6 +11,9 @@ import { dotAt } from './vector-math.js';
  * faster than `dotAt` (`npm run bench:dot -w packages/core`), which at 1,000 candidates of 768 dimensions is most of
  * the scoring a rerank does after its query vector arrives.
  *
+ * It also dequantizes int8-cached vectors into its matrix (`setRowInt8`), sixteen values at a time, to the same f32
+ * values the codec's JavaScript decoding gives (about 9x faster).
+ *
  * The module is assembled below from its opcodes (no binary is committed; the comments are its text format). Where
  * WebAssembly SIMD is unavailable, `DotKernel.create()` returns the same interface over `dotAt`.
  */
@@ -20,6 +23,11 @@ export interface RowScorer {
    * valid until the next reserve.
    */
   reserve(dim: number, rows: number): Float32Array;
+  /**
+   * Row `row` = `values` (int8) x `scale`, each product rounded to f32: what decoding an int8-cached vector gives (an
+   * int8 times an f32 is exact in f64, so rounding it once to f32 is the f32 multiply the kernel does).
+   */
+  setRowInt8(row: number, values: Uint8Array, scale: number): void;
   /** The query the next scoreRow / scoreRows use (its length is the reserved dim). */
   setQuery(query: Float32Array): void;
   /** dot(query, row). */
@@ -127,19 +135,92 @@ const body = [
   END,
   END,
 ];
+// dequant_i8(src, dst, count, scale): dst[i] = f32(src[i]) * scale (src int8, dst f32), sixteen at a time
+const [SRC, DST, COUNT, SCALE] = [0, 1, 2, 3];
+const [J, SV, W, N16] = [4, 5, 6, 7];
+const I8_LOAD = (offset = 0) => V128_LOAD(0, offset);
+const V128_STORE = (offset: number) => simd(0x0b, ...mem(2, offset));
+const EXTEND_LOW_I8 = simd(0x87); // i16x8.extend_low_i8x16_s
+const EXTEND_HIGH_I8 = simd(0x88); // i16x8.extend_high_i8x16_s
+const EXTEND_LOW_I16 = simd(0xa7); // i32x4.extend_low_i16x8_s
+const EXTEND_HIGH_I16 = simd(0xa8); // i32x4.extend_high_i16x8_s
+const TO_F32 = simd(0xfa); // f32x4.convert_i32x4_s
+const F32X4_MUL = simd(0xe6);
+/** dst + 4j + offset <- f32(lanes) * scale, the lanes (i16x8) on the stack widened by `half` */
+const storeQuarter = (half: number[], offset: number) => [
+  ...get(DST),
+  ...get(J),
+  ...i32(2),
+  0x74,
+  0x6a, // dst + 4j
+  ...get(W),
+  ...half,
+  ...TO_F32,
+  ...get(SV),
+  ...F32X4_MUL,
+  ...V128_STORE(offset),
+];
+const dequantBody = [
+  ...vec([
+    [1, I32], // j
+    [2, V128], // sv (scale in every lane), w (eight values widened to i16)
+    [1, I32], // n16
+  ]),
+  ...[...get(COUNT), ...i32(-16), 0x71, ...set(N16)], // n16 = count & ~15
+  ...[...get(SCALE), ...simd(0x13), ...set(SV)], // sv = f32x4.splat(scale)
+  ...[...i32(0), ...set(J)],
+  ...BLOCK,
+  ...[...get(N16), 0x45, ...brIf(0)],
+  ...LOOP,
+  // w = the low eight of src[j .. j+16) as i16; their two quarters, then the high eight's
+  ...[...get(SRC), ...get(J), 0x6a, ...I8_LOAD(), ...EXTEND_LOW_I8, ...set(W)],
+  ...storeQuarter(EXTEND_LOW_I16, 0),
+  ...storeQuarter(EXTEND_HIGH_I16, 16),
+  ...[...get(SRC), ...get(J), 0x6a, ...I8_LOAD(), ...EXTEND_HIGH_I8, ...set(W)],
+  ...storeQuarter(EXTEND_LOW_I16, 32),
+  ...storeQuarter(EXTEND_HIGH_I16, 48),
+  ...[...get(J), ...i32(16), 0x6a, ...tee(J), ...get(N16), 0x49, ...brIf(0)],
+  END,
+  END,
+  ...BLOCK, // the tail, one at a time
+  ...[...get(J), ...get(COUNT), 0x4f, ...brIf(0)],
+  ...LOOP,
+  // dst[j] = f32(src[j]) * scale
+  ...[...get(DST), ...get(J), ...i32(2), 0x74, 0x6a],
+  ...[...get(SRC), ...get(J), 0x6a, 0x2c, ...mem(0), 0xb2, ...get(SCALE), 0x94, 0x38, ...mem(2)],
+  ...[...get(J), ...i32(1), 0x6a, ...tee(J), ...get(COUNT), 0x49, ...brIf(0)],
+  END,
+  END,
+  END,
+];
+const F32 = 0x7d;
+
 const MODULE_BYTES = new Uint8Array([
   ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-  ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])]])), // (i32 x5) -> ()
-  ...section(3, vec([[0]])), // one function of type 0
+  ...section(
+    1,
+    vec([
+      [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])], // dot_rows: (i32 x5) -> ()
+      [0x60, ...vec([[I32], [I32], [I32], [F32]]), ...vec([])], // dequant_i8: (i32 x3, f32) -> ()
+    ]),
+  ),
+  ...section(3, vec([[0], [1]])),
   ...section(5, vec([[0x00, 1]])), // one memory, 1 page to start, grown as needed
   ...section(
     7,
     vec([
       [...name('dot_rows'), 0x00, 0],
+      [...name('dequant_i8'), 0x00, 1],
       [...name('memory'), 0x02, 0],
     ]),
   ),
-  ...section(10, vec([[...uleb(body.length), ...body]])),
+  ...section(
+    10,
+    vec([
+      [...uleb(body.length), ...body],
+      [...uleb(dequantBody.length), ...dequantBody],
+    ]),
+  ),
 ]);
 
 // --- the two implementations ---------------------------------------------------------------------------------------
@@ -176,6 +257,9 @@ function module(): WasmModule | null {
 class WasmRowScorer implements RowScorer {
   private readonly memory: WasmMemory;
   private readonly dotRows: (q: number, m: number, dim: number, rows: number, out: number) => void;
+  private readonly dequantI8: (src: number, dst: number, count: number, scale: number) => void;
+  private stageAt = 0;
+  private stage = new Uint8Array(0);
   private dim = 0;
   private matrixAt = 0;
   private outAt = 0;
@@ -186,22 +270,31 @@ class WasmRowScorer implements RowScorer {
     const exports = new wasmApi!.Instance(mod).exports as {
       memory: WasmMemory;
       dot_rows: WasmRowScorer['dotRows'];
+      dequant_i8: WasmRowScorer['dequantI8'];
     };
     this.memory = exports.memory;
     this.dotRows = exports.dot_rows;
+    this.dequantI8 = exports.dequant_i8;
   }
 
   reserve(dim: number, rows: number): Float32Array {
     this.dim = dim;
     this.matrixAt = align16(dim * 8);
     this.outAt = align16(this.matrixAt + rows * dim * 4);
-    const need = this.outAt + rows * 8;
+    this.stageAt = align16(this.outAt + rows * 8);
+    const need = this.stageAt + dim;
     if (need > this.memory.buffer.byteLength)
       this.memory.grow(Math.ceil((need - this.memory.buffer.byteLength) / PAGE));
     // views are taken after any growth (growing detaches the old ones)
     this.query = new Float64Array(this.memory.buffer, 0, dim);
     this.scores = new Float64Array(this.memory.buffer, this.outAt, rows);
+    this.stage = new Uint8Array(this.memory.buffer, this.stageAt, dim);
     return new Float32Array(this.memory.buffer, this.matrixAt, rows * dim);
+  }
+
+  setRowInt8(row: number, values: Uint8Array, scale: number): void {
+    this.stage.set(values.subarray(0, this.dim));
+    this.dequantI8(this.stageAt, this.matrixAt + row * this.dim * 4, this.dim, scale);
   }
 
   setQuery(query: Float32Array): void {
@@ -233,6 +326,11 @@ class JsRowScorer implements RowScorer {
 
   setQuery(query: Float32Array): void {
     this.query = query.subarray(0, this.dim);
+  }
+
+  setRowInt8(row: number, values: Uint8Array, scale: number): void {
+    const at = row * this.dim;
+    for (let i = 0; i < this.dim; i++) this.matrix[at + i] = ((values[i]! << 24) >> 24) * scale;
   }
 
   scoreRow(row: number): number {

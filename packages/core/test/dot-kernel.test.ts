@@ -35,6 +35,23 @@ describe('DotKernel', () => {
     });
   }
 
+  for (const js of [false, true]) {
+    it(`${js ? 'the dotAt fallback' : 'the WebAssembly kernel'} dequantizes int8 rows as the codec does: f32(int8 x scale)`, () => {
+      const scorer = DotKernel.create({ js });
+      for (const dim of [1, 3, 15, 16, 17, 33, 768]) {
+        const rows = 4;
+        const matrix = scorer.reserve(dim, rows);
+        for (let r = 0; r < rows; r++) {
+          const values = Uint8Array.from({ length: dim }, (_, i) => (i === 0 ? 0x80 : i === 1 ? 0x7f : rnd() * 256));
+          const scale = Math.fround(rnd() * 0.05);
+          scorer.setRowInt8(r, values, scale);
+          const ints = new Int8Array(values.buffer);
+          for (let i = 0; i < dim; i++) expect(matrix[r * dim + i]).toBe(Math.fround(ints[i]! * scale));
+        }
+      }
+    });
+  }
+
   it('keeps working when a larger reserve grows its memory, and carries NaN and infinities through', () => {
     const scorer = DotKernel.create();
     scorer.reserve(8, 2);

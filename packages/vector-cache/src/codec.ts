@@ -1,5 +1,5 @@
 import { endianness } from 'node:os';
-import { ValidationError, float16BitsToFloat32, float32ToFloat16Bits } from '@dotrank/core';
+import { ValidationError, float16BitsToFloat32, float32ToFloat16Bits, type RowScorer } from '@dotrank/core';
 
 /**
  * Binary layout of one cached vector (little-endian):
@@ -116,6 +116,35 @@ export function decodeVectorInto(
   if (offset < 0 || offset + dim > target.length)
     return { rejected: `dimension ${dim} does not fit the target at ${offset}` };
   writePayload(value, dtype, dim, target, offset);
+  return { dimension: dim };
+}
+
+/** The int8 scale (bytes 8-11) without a DataView per value. */
+const scaleWord = new Float32Array(1);
+const scaleBytes = new Uint8Array(scaleWord.buffer);
+
+/**
+ * decodeVectorInto for row `row` of a row scorer's matrix (DotKernel.reserve): int8 values are dequantized by the
+ * scorer (WebAssembly SIMD, the same f32 values as decodeVectorInto writes), the other dtypes decoded as there.
+ */
+export function decodeVectorIntoRow(
+  value: Uint8Array,
+  scorer: RowScorer,
+  matrix: Float32Array,
+  row: number,
+  expected: { dtype?: VectorDtype; dimension?: number } = {},
+): { dimension: number } | { rejected: string } {
+  const header = readHeader(value, expected);
+  if ('rejected' in header) return header;
+  const { dtype, dim } = header;
+  const offset = row * dim;
+  if (row < 0 || offset + dim > matrix.length)
+    return { rejected: `dimension ${dim} does not fit the matrix at row ${row}` };
+  if (dtype !== 'int8') writePayload(value, dtype, dim, matrix, offset);
+  else {
+    for (let b = 0; b < 4; b++) scaleBytes[b] = value[HEADER_BYTES + b]!;
+    scorer.setRowInt8(row, value.subarray(HEADER_BYTES + 4, HEADER_BYTES + 4 + dim), scaleWord[0]!);
+  }
   return { dimension: dim };
 }
 

@@ -9,7 +9,14 @@ import {
   type DotrankConfig,
   type RowScorer,
 } from '@dotrank/core';
-import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
+import {
+  decodeVector,
+  decodeVectorInto,
+  decodeVectorIntoRow,
+  encodeVector,
+  VECTOR_DTYPES,
+  type VectorDtype,
+} from './codec.js';
 import { createRedisConnection, isCluster } from './connection.js';
 import { CLUSTER_VECTOR_BUCKETS, modelHash, vectorRedisKey, type VectorKey } from './keys.js';
 import { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';
@@ -231,8 +238,9 @@ export class RedisVectorStore implements VectorStore {
 
   /**
    * scoreMany through the fast reader: each value is decoded straight from the socket's read buffer into its row of a
-   * reused matrix, and scored at once by the dot kernel (DotKernel: WebAssembly SIMD, the scores of `dot` bit for
-   * bit) when the query is there; rows that arrive before it are scored together once it comes.
+   * reused matrix (int8 values dequantized by the kernel), and scored at once by the dot kernel (DotKernel: WebAssembly
+   * SIMD, the scores of `dot` bit for bit) when the query is there; rows that arrive before it are scored together
+   * once it comes.
    */
   private async scoreManyFast(
     reader: RedisVectorReader,
@@ -266,7 +274,7 @@ export class RedisVectorStore implements VectorStore {
             reader.mget(chunk, (j, found) =>
               this.tally(found, (value) => {
                 const i = start + j;
-                if ('rejected' in decodeVectorInto(value, matrix, i * dim, expected)) return false;
+                if ('rejected' in decodeVectorIntoRow(value, scorer, matrix, i, expected)) return false;
                 if (q) {
                   scores[i] = scorer.scoreRow(i);
                   state[i] = 1;
