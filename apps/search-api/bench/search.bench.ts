@@ -4,7 +4,8 @@
 //  2. the API (embedded BM25 over Cranfield, warm passage vectors, in-process TAS-B rerank, query cache off):
 //     fusion=bm25 (no model), fusion=tasb one query per ONNX call, and with concurrent queries batched; throughput
 //     as a ratio of the bare capacity;
-//  3. p50/p99 at 70 % of the measured peak, and overload at 2x the peak (deadline 500 ms, load shedding);
+//  3. p50/p99 at 70 % of the measured peak, and overload at 2x the peak (deadline 500 ms, load shedding), both offered
+//     evenly spread (load-client.mjs' open loop, each answer timed from when its request was due);
 //  4. a query log replay: BENCH_ZIPF_REQUESTS requests (default 10,000) drawn from a Zipf distribution (s = 1) over
 //     2,000 distinct queries, with and without the query cache;
 //  and the server's CPU time per request for each run. The load client runs in a second process on the same cores.
@@ -15,6 +16,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { findRepoRoot, loadConfig, mulberry32, type Passage } from '@dotrank/core';
@@ -53,6 +55,8 @@ interface LoadResult {
   timeouts: number;
   /** After the run's first second (connections opened, both processes warm). */
   steady: { requests: number; p99: number; max: number };
+  /** The load client's own event-loop delay during the run (ms): how late it can time an answer by itself. */
+  clientLoopDelay: { p99: number; max: number };
 }
 
 interface Measured extends LoadResult {
@@ -318,7 +322,7 @@ async function main(): Promise<void> {
       `model: ${modelDir} (${modelId}); passage vectors ${env['BENCH_WARM'] === 'encode' ? 'encoded' : 'random (BENCH_WARM=encode to encode them)'} in ${warmSeconds.toFixed(1)} s; ONNX Runtime ${threads} intra-op threads`,
     );
     console.log(
-      `load client: autocannon in a second process on the SAME ${cpus().length} CPUs as the server (it takes CPU from the server); ${connections} connections, ${seconds} s per timed run`,
+      `load client: a second process on the SAME ${cpus().length} CPUs as the server (it takes CPU from the server): autocannon, ${connections} connections, for the peak runs; an open loop spreading the offered rate evenly for the 70 % and 2x runs; ${seconds} s per timed run`,
     );
 
     let peakServer: Served | undefined;
@@ -380,21 +384,25 @@ async function main(): Promise<void> {
       peakServer = await serve(modelDir, source, store, { queryCacheSize: 0, queryBatch: { maxSize: 1, waitMs: 0 } });
     }
     const peak = Math.max(tasbBatched.rps, tasbOne.rps);
+    // three times the run length: a p99 of ~500 answers is its 5th-worst, which one stray stall decides
     const at70 = await measure(dir, peakServer.url, {
       paths: cycled('tasb'),
       connections,
-      seconds,
+      seconds: 3 * seconds,
       overallRate: Math.max(1, Math.round(peak * 0.7)),
     });
     console.log(
       row(
         `fusion=tasb at 70 % of peak (${Math.round(peak * 0.7)} req/s offered)`,
         at70,
-        `  p99/p50 ${(at70.p99 / at70.p50).toFixed(2)}`,
+        `  p99/p50 ${(at70.p99 / at70.p50).toFixed(2)} (${3 * seconds} s)`,
       ),
     );
     const overloadConnections = Math.max(connections, Math.ceil(2 * peak * (OVERLOAD_DEADLINE_MS / 1000) * 2));
     peakServer.serverTimes();
+    // the server's event loop meanwhile: a request that arrives while it is busy waits unseen, before Fastify's clock
+    const serverLoop = monitorEventLoopDelay({ resolution: 1 });
+    serverLoop.enable();
     const overload = await measure(dir, peakServer.url, {
       paths: cycled('tasb', `&deadlineMs=${OVERLOAD_DEADLINE_MS}`),
       connections: overloadConnections,
@@ -414,6 +422,13 @@ async function main(): Promise<void> {
       `  the same requests inside the server (received to answered): p50 ${inServer[Math.floor(inServer.length / 2)]?.toFixed(0)} ms, ` +
         `p99 ${inServer[Math.floor(inServer.length * 0.99)]?.toFixed(0)} ms, max ${inServer.at(-1)?.toFixed(0)} ms (max - deadline = ${((inServer.at(-1) ?? 0) - OVERLOAD_DEADLINE_MS).toFixed(0)} ms); ` +
         `${late} of ${inServer.length} past the deadline + 20 ms`,
+    );
+    serverLoop.disable();
+    console.log(
+      `  the server's event-loop delay meanwhile (a request waits unseen for as long): p99 ${(serverLoop.percentile(99) / 1e6).toFixed(0)} ms, max ${(serverLoop.max / 1e6).toFixed(0)} ms`,
+    );
+    console.log(
+      `  the load client's own event-loop delay meanwhile (it times an answer late by as much): p99 ${overload.clientLoopDelay.p99.toFixed(0)} ms, max ${overload.clientLoopDelay.max.toFixed(0)} ms`,
     );
 
     console.log(
