@@ -98,53 +98,34 @@ function readHeader(
   return { dtype, dim };
 }
 
+/** The int8 scale (bytes 8-11) without a DataView per value. */
+const scaleWord = new Float32Array(1);
+const scaleBytes = new Uint8Array(scaleWord.buffer);
+
 /**
  * Decodes a stored value into `target` starting at element `offset` (the caller sizes it from `dimension`).
  * Works on buffers at any byteOffset (ioredis hands out slices of a shared buffer that are not 4-byte aligned):
  * float32 is one byte-wise copy of the payload, float16 goes through a 65,536-entry lookup table, int8 is one
- * multiply per element. Returns the dimension written, or why the value was refused (target untouched).
+ * multiply per element. With `scorer`, `target` is its matrix (DotKernel.reserve) and `offset` the start of a row:
+ * int8 values are then dequantized by the scorer (WebAssembly SIMD, the same f32 values). Returns the dimension
+ * written, or why the value was refused (target untouched).
  */
 export function decodeVectorInto(
   value: Uint8Array,
   target: Float32Array,
   offset: number,
   expected: { dtype?: VectorDtype; dimension?: number } = {},
+  scorer?: RowScorer,
 ): { dimension: number } | { rejected: string } {
   const header = readHeader(value, expected);
   if ('rejected' in header) return header;
   const { dtype, dim } = header;
   if (offset < 0 || offset + dim > target.length)
     return { rejected: `dimension ${dim} does not fit the target at ${offset}` };
-  writePayload(value, dtype, dim, target, offset);
-  return { dimension: dim };
-}
-
-/** The int8 scale (bytes 8-11) without a DataView per value. */
-const scaleWord = new Float32Array(1);
-const scaleBytes = new Uint8Array(scaleWord.buffer);
-
-/**
- * decodeVectorInto for row `row` of a row scorer's matrix (DotKernel.reserve): int8 values are dequantized by the
- * scorer (WebAssembly SIMD, the same f32 values as decodeVectorInto writes), the other dtypes decoded as there.
- */
-export function decodeVectorIntoRow(
-  value: Uint8Array,
-  scorer: RowScorer,
-  matrix: Float32Array,
-  row: number,
-  expected: { dtype?: VectorDtype; dimension?: number } = {},
-): { dimension: number } | { rejected: string } {
-  const header = readHeader(value, expected);
-  if ('rejected' in header) return header;
-  const { dtype, dim } = header;
-  const offset = row * dim;
-  if (row < 0 || offset + dim > matrix.length)
-    return { rejected: `dimension ${dim} does not fit the matrix at row ${row}` };
-  if (dtype !== 'int8') writePayload(value, dtype, dim, matrix, offset);
-  else {
+  if (dtype === 'int8' && scorer) {
     for (let b = 0; b < 4; b++) scaleBytes[b] = value[HEADER_BYTES + b]!;
-    scorer.setRowInt8(row, value.subarray(HEADER_BYTES + 4, HEADER_BYTES + 4 + dim), scaleWord[0]!);
-  }
+    scorer.setRowInt8(offset / dim, value.subarray(HEADER_BYTES + 4, HEADER_BYTES + 4 + dim), scaleWord[0]!);
+  } else writePayload(value, dtype, dim, target, offset);
   return { dimension: dim };
 }
 

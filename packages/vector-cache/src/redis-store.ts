@@ -9,14 +9,7 @@ import {
   type DotrankConfig,
   type RowScorer,
 } from '@dotrank/core';
-import {
-  decodeVector,
-  decodeVectorInto,
-  decodeVectorIntoRow,
-  encodeVector,
-  VECTOR_DTYPES,
-  type VectorDtype,
-} from './codec.js';
+import { decodeVector, decodeVectorInto, encodeVector, VECTOR_DTYPES, type VectorDtype } from './codec.js';
 import { createRedisConnection, isCluster } from './connection.js';
 import { CLUSTER_VECTOR_BUCKETS, modelHash, vectorRedisKey, type VectorKey } from './keys.js';
 import { RedisVectorReader, readerOptionsFromIoredis } from './vector-reader.js';
@@ -274,7 +267,7 @@ export class RedisVectorStore implements VectorStore {
             reader.mget(chunk, (j, found) =>
               this.tally(found, (value) => {
                 const i = start + j;
-                if ('rejected' in decodeVectorIntoRow(value, scorer, matrix, i, expected)) return false;
+                if ('rejected' in decodeVectorInto(value, matrix, i * dim, expected, scorer)) return false;
                 if (q) {
                   scores[i] = scorer.scoreRow(i);
                   state[i] = 1;
