@@ -6,7 +6,7 @@
 //     as a ratio of the bare capacity;
 //  3. p50/p99 at 70 % of the measured peak and at 70 % of the one-query-per-call peak, and overload at 2x the peak
 //     (deadline 500 ms, load shedding), all offered evenly spread (load-client.mjs' open loop, each answer timed from
-//     when its request was due);
+//     when its request was due); beside each 70 % row its floor, the server's encoder alone at the same rate;
 //  4. a query log replay: BENCH_ZIPF_REQUESTS requests (default 10,000) drawn from a Zipf distribution (s = 1) over
 //     2,000 distinct queries, with and without the query cache;
 //  and the server's CPU time per request for each run. The load client runs in a second process on the same cores.
@@ -167,6 +167,33 @@ async function bareCapacity(
   } finally {
     await session.release();
   }
+}
+
+/**
+ * The floor for the 70 % rows: `encoder` alone (the server's own, same batcher and threads) offered `rate` queries a
+ * second evenly for `secs`, in this process, with no HTTP, no first stage and no load client taking the cores. Each
+ * query is timed from when it was due, as the load client times a request. The query cache must be off.
+ */
+async function pacedEncoder(
+  encoder: Encoder,
+  queries: readonly string[],
+  rate: number,
+  secs: number,
+): Promise<{ p50: number; p99: number }> {
+  const times: number[] = [];
+  const pending: Promise<void>[] = [];
+  const start = performance.now() + 20;
+  for (let i = 0; i < Math.round(rate * secs); i++) {
+    const due = start + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(
+      encoder.encodeQueries([queries[i % queries.length]!]).then(() => void times.push(performance.now() - due)),
+    );
+  }
+  await Promise.all(pending);
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.floor(times.length / 2)]!, p99: times[Math.floor(times.length * 0.99)]! };
 }
 
 /** 2,000 distinct queries: Cranfield's, then each again with one more domain word (tokenized differently). */
@@ -399,6 +426,12 @@ async function main(): Promise<void> {
         `  p99/p50 ${(at70.p99 / at70.p50).toFixed(2)} (${3 * seconds} s)`,
       ),
     );
+    // the floor: the server's encoder alone at the same rate. Far below the row above, the tail is not the model's own
+    // (query lengths, ONNX Runtime) but the cores it shares with the event loop, V8 and the load client
+    const floor70 = await pacedEncoder(peakServer.encoder, queries, Math.max(1, Math.round(peak * 0.7)), seconds);
+    console.log(
+      `  floor: the server's encoder alone at ${Math.round(peak * 0.7)} q/s (no HTTP, no load client, ${seconds} s): p50 ${floor70.p50.toFixed(0)} ms, p99 ${floor70.p99.toFixed(0)} ms, p99/p50 ${(floor70.p99 / floor70.p50).toFixed(2)}`,
+    );
     // the same server at 70 % of what the API serves one query per call: where no query needs company to be served
     // in time. Beside the row above it tells the tail of running near the one-per-call limit from any other tail
     const oneRate = Math.max(1, Math.round(tasbOne.rps * 0.7));
@@ -414,6 +447,10 @@ async function main(): Promise<void> {
         at70one,
         `  p99/p50 ${(at70one.p99 / at70one.p50).toFixed(2)} (${3 * seconds} s; ${(oneRate / Math.round(peak * 0.7)).toFixed(2)}x the load above)`,
       ),
+    );
+    const floorOne = await pacedEncoder(peakServer.encoder, queries, oneRate, seconds);
+    console.log(
+      `  floor: the server's encoder alone at ${oneRate} q/s: p50 ${floorOne.p50.toFixed(0)} ms, p99 ${floorOne.p99.toFixed(0)} ms, p99/p50 ${(floorOne.p99 / floorOne.p50).toFixed(2)}`,
     );
     const overloadConnections = Math.max(connections, Math.ceil(2 * peak * (OVERLOAD_DEADLINE_MS / 1000) * 2));
     peakServer.serverTimes();
