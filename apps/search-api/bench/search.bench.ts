@@ -413,24 +413,25 @@ async function main(): Promise<void> {
     }
     const peak = Math.max(tasbBatched.rps, tasbOne.rps);
     // three times the run length: a p99 of ~500 answers is its 5th-worst, which one stray stall decides
+    const rate70 = Math.max(1, Math.round(peak * 0.7));
     const at70 = await measure(dir, peakServer.url, {
       paths: cycled('tasb'),
       connections,
       seconds: 3 * seconds,
-      overallRate: Math.max(1, Math.round(peak * 0.7)),
+      overallRate: rate70,
     });
     console.log(
       row(
-        `fusion=tasb at 70 % of peak (${Math.round(peak * 0.7)} req/s offered)`,
+        `fusion=tasb at 70 % of peak (${rate70} req/s offered)`,
         at70,
         `  p99/p50 ${(at70.p99 / at70.p50).toFixed(2)} (${3 * seconds} s)`,
       ),
     );
     // the floor: the server's encoder alone at the same rate. Far below the row above, the tail is not the model's own
     // (query lengths, ONNX Runtime) but the cores it shares with the event loop, V8 and the load client
-    const floor70 = await pacedEncoder(peakServer.encoder, queries, Math.max(1, Math.round(peak * 0.7)), seconds);
+    const floor70 = await pacedEncoder(peakServer.encoder, queries, rate70, seconds);
     console.log(
-      `  floor: the server's encoder alone at ${Math.round(peak * 0.7)} q/s (no HTTP, no load client, ${seconds} s): p50 ${floor70.p50.toFixed(0)} ms, p99 ${floor70.p99.toFixed(0)} ms, p99/p50 ${(floor70.p99 / floor70.p50).toFixed(2)}`,
+      `  floor: the server's encoder alone at ${rate70} q/s (no HTTP, no load client, ${seconds} s): p50 ${floor70.p50.toFixed(0)} ms, p99 ${floor70.p99.toFixed(0)} ms, p99/p50 ${(floor70.p99 / floor70.p50).toFixed(2)}`,
     );
     // the same server at 70 % of what the API serves one query per call: where no query needs company to be served
     // in time. Beside the row above it tells the tail of running near the one-per-call limit from any other tail
@@ -445,7 +446,7 @@ async function main(): Promise<void> {
       row(
         `fusion=tasb at 70 % of the one-per-call peak (${oneRate} req/s)`,
         at70one,
-        `  p99/p50 ${(at70one.p99 / at70one.p50).toFixed(2)} (${3 * seconds} s; ${(oneRate / Math.round(peak * 0.7)).toFixed(2)}x the load above)`,
+        `  p99/p50 ${(at70one.p99 / at70one.p50).toFixed(2)} (${3 * seconds} s; ${(oneRate / rate70).toFixed(2)}x the load above)`,
       ),
     );
     const floorOne = await pacedEncoder(peakServer.encoder, queries, oneRate, seconds);
